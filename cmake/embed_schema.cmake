@@ -1,0 +1,15 @@
+# Writes OUT, a C file defining PREFIX_files[]: {name, sql} for each of FILES
+# in order, ending with {NULL, NULL}.  Used to compile schema/*.sql into chatd.
+set(body "/* Generated from schema/ by cmake/embed_schema.cmake. */\n#include <stddef.h>\n")
+set(entries "")
+set(i 0)
+foreach(f ${FILES})
+  get_filename_component(name ${f} NAME)
+  file(READ ${f} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
+  string(APPEND body "static const char f${i}[] = {${hex}0x00};\n")
+  string(APPEND entries "  {\"${name}\", f${i}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "const char *const ${PREFIX}_files[][2] = {\n${entries}  {NULL, NULL}\n};\n")
+file(WRITE ${OUT} "${body}")

@@ -1,0 +1,76 @@
+/* chatd as a library: a multi-user chat server (HTTP API, WebSocket, static
+ * front end) that runs on a libuv loop the embedding program owns.
+ *
+ *   chat_config_t cfg;
+ *   chat_config_init(&cfg);
+ *   cfg.listen_port = 8080;
+ *   chat_server_t *srv;
+ *   if (chat_server_new(loop, &cfg, &srv, err, sizeof(err)) == 0 &&
+ *       chat_server_start(srv, err, sizeof(err)) == 0) {
+ *     ... uv_run(loop, UV_RUN_DEFAULT) ...
+ *   }
+ *   chat_server_stop(srv, stopped_cb, ud);   // later, e.g. on SIGTERM
+ *   // in stopped_cb (or after uv_run returns): chat_server_free(srv);
+ *
+ * All functions are called on the loop's thread.  The server uses libuv's
+ * thread pool for blocking work (store, password hashing, disk). */
+#ifndef CHAT_H
+#define CHAT_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct chat_server_s chat_server_t;
+
+typedef struct {
+  const char *listen_host;   /* default "127.0.0.1" */
+  int listen_port;           /* default 8080; 0 picks a free port */
+  const char *store_url;     /* default "sqlite:./data/chat.db" */
+  const char *public_dir;    /* the front end; default "./public" */
+  const char *vendor_dir;    /* served under /vendor/bootstrap/; default
+                                "/usr/share/bootstrap-html" (libjs-bootstrap5) */
+  int store_pool;            /* store connections; default 4 */
+  size_t ws_max_message;     /* default 64 KiB */
+  size_t ws_out_cap;         /* bytes queued per connection before 1013;
+                                default 4 MiB */
+  int session_days;          /* session lifetime; default 30 */
+} chat_config_t;
+
+/* Fills cfg with the defaults. */
+void chat_config_init(chat_config_t *cfg);
+
+/* Creates a server on loop: opens the store (applying schema migrations)
+ * and loads the rooms.  Strings in cfg are copied.  On failure returns a
+ * negative code and writes a message into err. */
+int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg,
+                    chat_server_t **out, char *err, size_t errlen);
+/* Binds and listens.  0 or a negative code (err says why). */
+int chat_server_start(chat_server_t *srv, char *err, size_t errlen);
+/* The port listened on (useful with listen_port 0), or -1. */
+int chat_server_port(const chat_server_t *srv);
+
+typedef void (*chat_server_stop_cb)(chat_server_t *srv, void *ud);
+/* Graceful stop: stops accepting, closes WebSockets with 1001, lets
+ * responses and store writes in flight finish, closes every handle the
+ * server opened, then calls cb (may be NULL).  After that the loop has
+ * nothing of the server's left. */
+void chat_server_stop(chat_server_t *srv, chat_server_stop_cb cb, void *ud);
+/* Frees a server that was never started, or whose stop has completed. */
+void chat_server_free(chat_server_t *srv);
+
+/* Creates a user directly in the store named by store_url (blocking; for
+ * command-line tools, not for use on a running loop).  role_admin: 0 or 1.
+ * Returns 0, or a negative code with err set (e.g. "username taken"). */
+int chat_admin_create_user(const char *store_url, const char *username,
+                           const char *email, const char *password,
+                           int role_admin, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,671 @@
+/* The room actor: one per room.  It owns the room's member list (the
+ * connections in it and the distinct users behind them) and its newest
+ * messages, and it is the only path by which a message enters the room, so
+ * message order, acks and broadcasts are decided here.
+ *
+ * A message: a connection posts `send`; the room hands an insert to the
+ * storage actor (group commit); when the insert comes back committed, the
+ * room acks the sender, encodes the `message` frame once into a shared
+ * buffer and posts that buffer to every member.  Nothing is acked or
+ * broadcast before the store has it.
+ *
+ * Joining: the first join loads the newest messages from the store; later
+ * joins answer from that cache, unless `since` reaches back further than the
+ * cache, in which case the store is asked. */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/common.h"
+#include "../core/log.h"
+#include "../core/sb.h"
+#include "../net/ws.h"
+#include "server.h"
+
+#define RECENT_MAX 100     /* messages kept in memory */
+#define HISTORY_DEFAULT 50 /* history in `joined` without `since` */
+#define SINCE_MAX 200      /* history in `joined` with `since` */
+
+typedef struct {
+  chat_conn_t *conn;       /* a reference */
+  int64_t user_id;
+} member_t;
+
+typedef struct {
+  int64_t user_id;
+  char *name;
+  int conns;               /* this user's connections in the room */
+} ruser_t;
+
+typedef struct {
+  int64_t id;
+  char *json;              /* the message object: {"id":..,"room":..,...} */
+  size_t len;
+} cached_t;
+
+typedef enum { LOAD_NONE, LOAD_RUNNING, LOAD_DONE } load_state_t;
+
+typedef struct join_mail_s {
+  chat_mail_t mail;
+  chat_conn_t *conn;       /* a reference */
+  int64_t user_id;
+  char username[CHAT_NAME_MAX + 1];
+  int64_t since;
+  int has_since;
+} join_mail_t;
+
+struct chat_room_s {
+  chat_actor_t actor;
+  chat_server_t *srv;
+  int64_t id;
+  int deleted;
+  member_t *members;
+  size_t nmembers, members_cap;
+  ruser_t *users;
+  size_t nusers, users_cap;
+  cached_t recent[RECENT_MAX];   /* a ring, oldest at rstart */
+  size_t rstart, rlen;
+  int complete;                  /* the cache holds every message */
+  load_state_t load;
+  /* While the room waits for a store read (the first load, or history for
+   * a join with an old `since`), the mails that arrive wait here and are
+   * handled afterwards in the order they came, so a `send` right after a
+   * `join` finds the sender a member. */
+  int reading;
+  chat_mail_t *deferred_head, *deferred_tail;
+  int load_failed;               /* answering deferred joins after a failure */
+};
+
+chat_actor_t *chat_room_actor(chat_room_t *r) { return &r->actor; }
+
+static chat_room_t *room_of(chat_actor_t *a) { return container_of(a, chat_room_t, actor); }
+
+/* Keeps m for later if the room is waiting for a read; 1 if kept.  The
+ * room stays alive meanwhile: the read in flight holds a reference. */
+static int room_defer(chat_room_t *r, chat_mail_t *m) {
+  if (!r->reading) return 0;
+  m->next = NULL;
+  if (r->deferred_tail)
+    r->deferred_tail->next = m;
+  else
+    r->deferred_head = m;
+  r->deferred_tail = m;
+  return 1;
+}
+
+/* After a read: handles the kept mails until one starts another read. */
+static void room_replay(chat_room_t *r) {
+  while (!r->reading && r->deferred_head) {
+    chat_mail_t *m = r->deferred_head;
+    r->deferred_head = m->next;
+    if (r->deferred_head == NULL) r->deferred_tail = NULL;
+    m->next = NULL;
+    m->handle(&r->actor, m);
+  }
+}
+
+static void cache_clear(chat_room_t *r) {
+  for (size_t i = 0; i < r->rlen; i++) free(r->recent[(r->rstart + i) % RECENT_MAX].json);
+  r->rstart = r->rlen = 0;
+}
+
+static void room_free_cb(chat_actor_t *a) {
+  chat_room_t *r = room_of(a);
+  assert(r->nmembers == 0 && r->deferred_head == NULL);
+  cache_clear(r);
+  for (size_t i = 0; i < r->nusers; i++) free(r->users[i].name);
+  free(r->users);
+  free(r->members);
+  free(r);
+}
+
+chat_room_t *chat_room_new(chat_server_t *srv, int64_t id, const char *name) {
+  chat_room_t *r = chat_xcalloc(1, sizeof(*r));
+  chat_actor_init(&r->actor, &srv->sched, room_free_cb);
+  r->srv = srv;
+  r->id = id;
+  (void)name;
+  return r;
+}
+
+/* ---- frames ------------------------------------------------------------ */
+
+static chat_rbuf_t *frame_from_sb(chat_sb_t *sb) {
+  chat_rbuf_t *b = chat_ws_frame_new(CHAT_WS_OP_TEXT, sb->buf, sb->len);
+  chat_sb_free(sb);
+  return b;
+}
+
+/* Posts b to every member connection except those of user skip_user (0:
+ * none).  One buffer, many references. */
+static void room_broadcast(chat_room_t *r, chat_rbuf_t *b, int64_t skip_user) {
+  for (size_t i = 0; i < r->nmembers; i++)
+    if (r->members[i].user_id != skip_user) chat_conn_post_frame(r->members[i].conn, b);
+}
+
+static void send_error(chat_conn_t *c, const char *code, const char *message,
+                       const char *cid) {
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_sb_puts(&sb, "{\"type\":\"error\",\"code\":");
+  chat_sb_json_str(&sb, code, strlen(code));
+  chat_sb_puts(&sb, ",\"message\":");
+  chat_sb_json_str(&sb, message, strlen(message));
+  if (cid) {
+    chat_sb_puts(&sb, ",\"cid\":");
+    chat_sb_json_str(&sb, cid, strlen(cid));
+  }
+  chat_sb_puts(&sb, "}");
+  chat_rbuf_t *b = frame_from_sb(&sb);
+  chat_conn_post_frame(c, b);
+  chat_rbuf_unref(b);
+}
+
+static void presence_frame(chat_room_t *r, const char *user, const char *event,
+                           int64_t skip_user) {
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_sb_puts(&sb, "{\"type\":\"presence\",\"room\":");
+  chat_sb_int(&sb, r->id);
+  chat_sb_puts(&sb, ",\"user\":");
+  chat_sb_json_str(&sb, user, strlen(user));
+  chat_sb_puts(&sb, ",\"event\":\"");
+  chat_sb_puts(&sb, event);
+  chat_sb_puts(&sb, "\"}");
+  chat_rbuf_t *b = frame_from_sb(&sb);
+  room_broadcast(r, b, skip_user);
+  chat_rbuf_unref(b);
+}
+
+static void msg_json(chat_sb_t *sb, int64_t id, int64_t room, const char *sender,
+                     const char *text, size_t text_len, int64_t ts) {
+  chat_sb_puts(sb, "{\"id\":");
+  chat_sb_int(sb, id);
+  chat_sb_puts(sb, ",\"room\":");
+  chat_sb_int(sb, room);
+  chat_sb_puts(sb, ",\"sender\":");
+  chat_sb_json_str(sb, sender, strlen(sender));
+  chat_sb_puts(sb, ",\"text\":");
+  chat_sb_json_str(sb, text, text_len);
+  chat_sb_puts(sb, ",\"ts\":");
+  chat_sb_int(sb, ts);
+  chat_sb_puts(sb, "}");
+}
+
+/* Adds a message object to the cache (messages arrive in id order). */
+static void cache_add(chat_room_t *r, int64_t id, char *json, size_t len) {
+  if (r->rlen == RECENT_MAX) {
+    free(r->recent[r->rstart].json);
+    r->rstart = (r->rstart + 1) % RECENT_MAX;
+    r->rlen--;
+    r->complete = 0;
+  }
+  cached_t *c = &r->recent[(r->rstart + r->rlen) % RECENT_MAX];
+  c->id = id;
+  c->json = json;
+  c->len = len;
+  r->rlen++;
+}
+
+static cached_t *cache_at(chat_room_t *r, size_t i) {
+  return &r->recent[(r->rstart + i) % RECENT_MAX];
+}
+
+/* ---- members ----------------------------------------------------------- */
+
+static ruser_t *find_user(chat_room_t *r, int64_t user_id) {
+  for (size_t i = 0; i < r->nusers; i++)
+    if (r->users[i].user_id == user_id) return &r->users[i];
+  return NULL;
+}
+
+static int is_member(chat_room_t *r, chat_conn_t *c) {
+  for (size_t i = 0; i < r->nmembers; i++)
+    if (r->members[i].conn == c) return 1;
+  return 0;
+}
+
+/* Adds c; returns 1 if its user was not in the room before. */
+static int add_member(chat_room_t *r, chat_conn_t *c, int64_t user_id, const char *name) {
+  if (r->nmembers == r->members_cap) {
+    r->members_cap = r->members_cap ? r->members_cap * 2 : 8;
+    r->members = chat_xrealloc(r->members, r->members_cap * sizeof(*r->members));
+  }
+  chat_actor_ref(chat_conn_actor(c));
+  r->members[r->nmembers].conn = c;
+  r->members[r->nmembers].user_id = user_id;
+  r->nmembers++;
+  ruser_t *u = find_user(r, user_id);
+  if (u) {
+    u->conns++;
+    return 0;
+  }
+  if (r->nusers == r->users_cap) {
+    r->users_cap = r->users_cap ? r->users_cap * 2 : 8;
+    r->users = chat_xrealloc(r->users, r->users_cap * sizeof(*r->users));
+  }
+  u = &r->users[r->nusers++];
+  u->user_id = user_id;
+  u->name = chat_xstrdup(name);
+  u->conns = 1;
+  return 1;
+}
+
+/* Removes c; if that was its user's last connection, tells the others. */
+static void remove_member(chat_room_t *r, chat_conn_t *c, int announce) {
+  for (size_t i = 0; i < r->nmembers; i++) {
+    if (r->members[i].conn != c) continue;
+    int64_t user_id = r->members[i].user_id;
+    r->members[i] = r->members[--r->nmembers];
+    ruser_t *u = find_user(r, user_id);
+    if (u && --u->conns == 0) {
+      char *name = u->name;
+      *u = r->users[--r->nusers];
+      r->srv->presence->ops->room_leave(r->srv->presence, r->id, user_id);
+      if (announce) presence_frame(r, name, "leave", 0);
+      free(name);
+    }
+    chat_actor_unref(chat_conn_actor(c));
+    return;
+  }
+}
+
+/* ---- join ------------------------------------------------------------- */
+
+static void free_join(join_mail_t *j) {
+  chat_actor_unref(chat_conn_actor(j->conn));
+  free(j);
+}
+
+/* Completes a join: history is a list of message objects (JSON) chosen by
+ * the caller. */
+static void finish_join(chat_room_t *r, join_mail_t *j, chat_sb_t *history) {
+  if (!is_member(r, j->conn)) {
+    if (add_member(r, j->conn, j->user_id, j->username)) {
+      r->srv->presence->ops->room_join(r->srv->presence, r->id, j->user_id);
+      presence_frame(r, j->username, "join", j->user_id);
+    }
+  }
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_sb_puts(&sb, "{\"type\":\"joined\",\"room\":");
+  chat_sb_int(&sb, r->id);
+  chat_sb_puts(&sb, ",\"members\":[");
+  for (size_t i = 0; i < r->nusers; i++) {
+    if (i) chat_sb_puts(&sb, ",");
+    chat_sb_json_str(&sb, r->users[i].name, strlen(r->users[i].name));
+  }
+  chat_sb_puts(&sb, "],\"history\":[");
+  chat_sb_append(&sb, history->buf, history->len);
+  chat_sb_puts(&sb, "]}");
+  chat_rbuf_t *b = frame_from_sb(&sb);
+  chat_conn_post_frame(j->conn, b);
+  chat_rbuf_unref(b);
+}
+
+/* History from the cache: messages with id > since (the newest limit). */
+static void cache_history(chat_room_t *r, int64_t since, size_t limit, chat_sb_t *out) {
+  size_t first = r->rlen;
+  while (first > 0 && cache_at(r, first - 1)->id > since && r->rlen - first < limit) first--;
+  for (size_t i = first; i < r->rlen; i++) {
+    if (i > first) chat_sb_puts(out, ",");
+    cached_t *c = cache_at(r, i);
+    chat_sb_append(out, c->json, c->len);
+  }
+}
+
+typedef struct {
+  chat_job_t job;
+  join_mail_t *join;       /* NULL for the first load */
+  int64_t room_id;
+  int64_t since;
+  chat_msg_rec_t *msgs;
+  size_t n;
+  int rc;
+} history_job_t;
+
+static void history_run(chat_job_t *job, chat_store_t *store) {
+  history_job_t *h = (history_job_t *)job;
+  if (h->join)
+    h->rc = chat_store_msg_since(store, h->room_id, h->since, SINCE_MAX, &h->msgs, &h->n);
+  else
+    h->rc = chat_store_msg_history(store, h->room_id, 0, RECENT_MAX, &h->msgs, &h->n);
+  if (h->rc == CHAT_ENOTFOUND) {
+    h->rc = 0;
+    h->n = 0;
+  }
+}
+
+static void answer_join(chat_room_t *r, join_mail_t *j);
+
+static void history_done(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  history_job_t *h = container_of(m, history_job_t, job.mail);
+  r->reading = 0;
+  if (h->join == NULL) {
+    /* The first load: nothing was stored meanwhile (sends waited). */
+    if (h->rc != 0) {
+      r->load = LOAD_NONE;
+      r->load_failed = 1;
+    } else {
+      r->load = LOAD_DONE;
+      cache_clear(r);
+      r->complete = h->n < RECENT_MAX;
+      for (size_t i = 0; i < h->n; i++) {
+        chat_sb_t sb;
+        chat_sb_init(&sb);
+        msg_json(&sb, h->msgs[i].id, r->id, h->msgs[i].sender, h->msgs[i].text,
+                 strlen(h->msgs[i].text), h->msgs[i].ts);
+        cache_add(r, h->msgs[i].id, sb.buf, sb.len);
+      }
+      if (h->n == RECENT_MAX) r->complete = 0;
+    }
+  } else {
+    join_mail_t *j = h->join;
+    if (r->deleted) {
+      send_error(j->conn, "no_such_room", "no such room", NULL);
+      chat_conn_post_left(j->conn, r->id);
+    } else if (h->rc != 0) {
+      send_error(j->conn, "store_unavailable", "the store is unavailable", NULL);
+      chat_conn_post_left(j->conn, r->id);
+    } else {
+      /* Sends wait during the read, but inserts already on their way may
+       * have been committed after the read looked: those are in the cache,
+       * so the answer is the store's rows plus newer cached ones (the
+       * newest SINCE_MAX in all). */
+      int64_t last = h->n ? h->msgs[h->n - 1].id : j->since;
+      size_t from_cache = 0;
+      for (size_t i = 0; i < r->rlen; i++)
+        if (cache_at(r, i)->id > last) from_cache++;
+      size_t skip = h->n + from_cache > SINCE_MAX ? h->n + from_cache - SINCE_MAX : 0;
+      chat_sb_t hist;
+      chat_sb_init(&hist);
+      int first = 1;
+      for (size_t i = skip; i < h->n; i++) {
+        if (!first) chat_sb_puts(&hist, ",");
+        first = 0;
+        msg_json(&hist, h->msgs[i].id, r->id, h->msgs[i].sender, h->msgs[i].text,
+                 strlen(h->msgs[i].text), h->msgs[i].ts);
+      }
+      for (size_t i = 0; i < r->rlen; i++) {
+        cached_t *c = cache_at(r, i);
+        if (c->id <= last) continue;
+        if (!first) chat_sb_puts(&hist, ",");
+        first = 0;
+        chat_sb_append(&hist, c->json, c->len);
+      }
+      finish_join(r, j, &hist);
+      chat_sb_free(&hist);
+    }
+    free_join(j);
+  }
+  chat_store_msgs_free(h->msgs, h->n);
+  free(h);
+  room_replay(r);
+  r->load_failed = 0;
+}
+
+static void answer_join(chat_room_t *r, join_mail_t *j) {
+  int need_store = j->has_since && !r->complete && r->rlen > 0 &&
+                   j->since < cache_at(r, 0)->id;
+  if (need_store) {
+    history_job_t *h = chat_xcalloc(1, sizeof(*h));
+    h->job.mail.handle = history_done;
+    h->job.run = history_run;
+    h->join = j;
+    h->room_id = r->id;
+    h->since = j->since;
+    r->reading = 1;
+    chat_storage_submit(r->srv->storage, &h->job, &r->actor);
+    return;
+  }
+  chat_sb_t hist;
+  chat_sb_init(&hist);
+  if (j->has_since)
+    cache_history(r, j->since, SINCE_MAX, &hist);
+  else
+    cache_history(r, 0, HISTORY_DEFAULT, &hist);
+  finish_join(r, j, &hist);
+  chat_sb_free(&hist);
+  free_join(j);
+}
+
+static void on_join(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  join_mail_t *j = (join_mail_t *)m;
+  if (room_defer(r, m)) return;
+  if (r->deleted || r->srv->state != SRV_RUNNING) {
+    send_error(j->conn, "no_such_room", "no such room", NULL);
+    chat_conn_post_left(j->conn, r->id);
+    free_join(j);
+    return;
+  }
+  if (r->load != LOAD_DONE) {
+    if (r->load_failed) {
+      send_error(j->conn, "store_unavailable", "the store is unavailable", NULL);
+      chat_conn_post_left(j->conn, r->id);
+      free_join(j);
+      return;
+    }
+    r->load = LOAD_RUNNING;
+    r->reading = 1;
+    history_job_t *h = chat_xcalloc(1, sizeof(*h));
+    h->job.mail.handle = history_done;
+    h->job.run = history_run;
+    h->room_id = r->id;
+    chat_storage_submit(r->srv->storage, &h->job, &r->actor);
+    room_defer(r, m);  /* answered once the load is in */
+    return;
+  }
+  answer_join(r, j);
+}
+
+void chat_room_post_join(chat_room_t *r, chat_conn_t *c, int64_t user_id,
+                         const char *username, int64_t since, int has_since) {
+  join_mail_t *j = chat_xcalloc(1, sizeof(*j));
+  j->mail.handle = on_join;
+  j->conn = c;
+  chat_actor_ref(chat_conn_actor(c));
+  j->user_id = user_id;
+  snprintf(j->username, sizeof(j->username), "%s", username);
+  j->since = since;
+  j->has_since = has_since;
+  chat_actor_post(&r->actor, &j->mail);
+}
+
+/* ---- leave, typing ---------------------------------------------------- */
+
+typedef struct {
+  chat_mail_t mail;
+  chat_conn_t *conn;
+  char username[CHAT_NAME_MAX + 1];
+} conn_mail_t;
+
+static void on_leave(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  conn_mail_t *cm = (conn_mail_t *)m;
+  if (room_defer(r, m)) return;
+  remove_member(r, cm->conn, 1);
+  chat_actor_unref(chat_conn_actor(cm->conn));
+  free(cm);
+}
+
+void chat_room_post_leave(chat_room_t *r, chat_conn_t *c, int quiet) {
+  (void)quiet;
+  conn_mail_t *cm = chat_xcalloc(1, sizeof(*cm));
+  cm->mail.handle = on_leave;
+  cm->conn = c;
+  chat_actor_ref(chat_conn_actor(c));
+  chat_actor_post(&r->actor, &cm->mail);
+}
+
+static void on_typing(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  conn_mail_t *cm = (conn_mail_t *)m;
+  if (room_defer(r, m)) return;
+  int64_t user_id = 0;
+  for (size_t i = 0; i < r->nmembers; i++)
+    if (r->members[i].conn == cm->conn) user_id = r->members[i].user_id;
+  if (user_id) {
+    chat_sb_t sb;
+    chat_sb_init(&sb);
+    chat_sb_puts(&sb, "{\"type\":\"typing\",\"room\":");
+    chat_sb_int(&sb, r->id);
+    chat_sb_puts(&sb, ",\"user\":");
+    chat_sb_json_str(&sb, cm->username, strlen(cm->username));
+    chat_sb_puts(&sb, "}");
+    chat_rbuf_t *b = frame_from_sb(&sb);
+    room_broadcast(r, b, user_id);
+    chat_rbuf_unref(b);
+  }
+  chat_actor_unref(chat_conn_actor(cm->conn));
+  free(cm);
+}
+
+void chat_room_post_typing(chat_room_t *r, chat_conn_t *c, const char *username) {
+  conn_mail_t *cm = chat_xcalloc(1, sizeof(*cm));
+  cm->mail.handle = on_typing;
+  cm->conn = c;
+  chat_actor_ref(chat_conn_actor(c));
+  snprintf(cm->username, sizeof(cm->username), "%s", username);
+  chat_actor_post(&r->actor, &cm->mail);
+}
+
+/* ---- send ------------------------------------------------------------- */
+
+typedef struct {
+  chat_mail_t mail;        /* the send request */
+  chat_insert_t ins;       /* then the insert, and its result */
+  chat_conn_t *conn;       /* a reference */
+  char sender[CHAT_NAME_MAX + 1];
+  char *text;
+  size_t text_len;
+  char *cid;
+} send_mail_t;
+
+static void free_send(send_mail_t *s) {
+  chat_actor_unref(chat_conn_actor(s->conn));
+  free(s->text);
+  free(s->cid);
+  free(s);
+}
+
+static void send_ack(chat_conn_t *c, const char *cid, int64_t id) {
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_sb_puts(&sb, "{\"type\":\"ack\",");
+  if (cid) {
+    chat_sb_puts(&sb, "\"cid\":");
+    chat_sb_json_str(&sb, cid, strlen(cid));
+    chat_sb_puts(&sb, ",");
+  }
+  chat_sb_puts(&sb, "\"id\":");
+  chat_sb_int(&sb, id);
+  chat_sb_puts(&sb, "}");
+  chat_rbuf_t *b = frame_from_sb(&sb);
+  chat_conn_post_frame(c, b);
+  chat_rbuf_unref(b);
+}
+
+static void on_stored(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  send_mail_t *s = container_of(m, send_mail_t, ins.mail);
+  if (s->ins.failed) {
+    send_error(s->conn, "store_unavailable", "the message was not stored; send it again",
+               s->cid);
+  } else if (s->ins.rec.status != 0 || r->deleted) {
+    send_error(s->conn, "no_such_room", "no such room", s->cid);
+  } else if (s->ins.rec.dup) {
+    send_ack(s->conn, s->cid, s->ins.rec.id);
+  } else {
+    chat_sb_t obj;
+    chat_sb_init(&obj);
+    msg_json(&obj, s->ins.rec.id, r->id, s->sender, s->text, s->text_len,
+             s->ins.rec.stored_ts);
+    /* The frame is the object with "type" in front: encoded once. */
+    chat_sb_t frame;
+    chat_sb_init(&frame);
+    chat_sb_puts(&frame, "{\"type\":\"message\",");
+    chat_sb_append(&frame, obj.buf + 1, obj.len - 1);
+    chat_rbuf_t *b = frame_from_sb(&frame);
+    cache_add(r, s->ins.rec.id, obj.buf, obj.len);  /* the cache takes obj */
+    send_ack(s->conn, s->cid, s->ins.rec.id);
+    room_broadcast(r, b, 0);
+    chat_rbuf_unref(b);
+    r->srv->messages_sent++;
+  }
+  free_send(s);
+}
+
+static void on_send(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  send_mail_t *s = (send_mail_t *)m;
+  if (room_defer(r, m)) return;
+  if (r->deleted) {
+    send_error(s->conn, "no_such_room", "no such room", s->cid);
+    free_send(s);
+    return;
+  }
+  if (!is_member(r, s->conn)) {
+    send_error(s->conn, "not_member", "join the room first", s->cid);
+    free_send(s);
+    return;
+  }
+  s->ins.mail.handle = on_stored;
+  s->ins.room = &r->actor;
+  s->ins.rec.room = r->id;
+  s->ins.rec.text = s->text;
+  s->ins.rec.cid = s->cid;
+  s->ins.rec.ts = chat_now_ms();
+  chat_storage_insert(r->srv->storage, &s->ins);
+}
+
+void chat_room_post_send(chat_room_t *r, chat_conn_t *c, int64_t user_id,
+                         const char *username, const char *text, size_t len,
+                         const char *cid) {
+  send_mail_t *s = chat_xcalloc(1, sizeof(*s));
+  s->mail.handle = on_send;
+  s->conn = c;
+  chat_actor_ref(chat_conn_actor(c));
+  snprintf(s->sender, sizeof(s->sender), "%s", username);
+  s->text = chat_xstrndup(text, len);
+  s->text_len = len;
+  s->cid = cid ? chat_xstrdup(cid) : NULL;
+  s->ins.rec.sender_id = user_id;
+  chat_actor_post(&r->actor, &s->mail);
+}
+
+/* ---- delete ----------------------------------------------------------- */
+
+static void on_delete(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  if (room_defer(r, m)) return;
+  free(m);
+  if (r->deleted) return;
+  r->deleted = 1;
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_sb_puts(&sb, "{\"type\":\"room_deleted\",\"room\":");
+  chat_sb_int(&sb, r->id);
+  chat_sb_puts(&sb, "}");
+  chat_rbuf_t *b = frame_from_sb(&sb);
+  room_broadcast(r, b, 0);
+  chat_rbuf_unref(b);
+  for (size_t i = 0; i < r->nmembers; i++) {
+    chat_conn_post_left(r->members[i].conn, r->id);
+    chat_actor_unref(chat_conn_actor(r->members[i].conn));
+  }
+  r->nmembers = 0;
+  for (size_t i = 0; i < r->nusers; i++) {
+    r->srv->presence->ops->room_leave(r->srv->presence, r->id, r->users[i].user_id);
+    free(r->users[i].name);
+  }
+  r->nusers = 0;
+  cache_clear(r);
+}
+
+void chat_room_post_delete(chat_room_t *r) {
+  chat_mail_t *m = chat_xcalloc(1, sizeof(*m));
+  m->handle = on_delete;
+  chat_actor_post(&r->actor, m);
+}

@@ -1,0 +1,353 @@
+/* The server: configuration, the listener, the room directory, the list of
+ * connections, and the orderly stop. */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/auth.h"
+#include "../core/common.h"
+#include "../core/log.h"
+#include "../core/sb.h"
+#include "../core/text.h"
+#include "../net/ws.h"
+#include "server.h"
+
+#define LOGIN_MAX_FAILS 5
+#define LOGIN_WINDOW_MS 60000
+
+void chat_conn_unlink(chat_server_t *srv, chat_conn_t *c);
+
+void chat_config_init(chat_config_t *cfg) {
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->listen_host = "127.0.0.1";
+  cfg->listen_port = 8080;
+  cfg->store_url = "sqlite:./data/chat.db";
+  cfg->public_dir = "./public";
+  cfg->vendor_dir = "/usr/share/bootstrap-html";
+  cfg->store_pool = 4;
+  cfg->ws_max_message = 64 * 1024;
+  cfg->ws_out_cap = 4 * 1024 * 1024;
+  cfg->session_days = 30;
+}
+
+/* ---- presence events -------------------------------------------------- */
+
+static void on_online(void *ud, int64_t user_id, const char *username, int online) {
+  chat_server_t *srv = ud;
+  if (srv->state != SRV_RUNNING) return;
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_sb_puts(&sb, "{\"type\":\"online\",\"user\":");
+  chat_sb_json_str(&sb, username, strlen(username));
+  chat_sb_puts(&sb, online ? ",\"online\":true}" : ",\"online\":false}");
+  chat_rbuf_t *b = chat_ws_frame_new(CHAT_WS_OP_TEXT, sb.buf, sb.len);
+  chat_sb_free(&sb);
+  /* Everyone else connected hears of it; the user's own tabs know. */
+  for (chat_conn_t *c = srv->conns; c; c = chat_conn_next(c))
+    if (chat_conn_is_ws(c) && !chat_conn_is_ws_of(c, user_id)) chat_conn_post_frame(c, b);
+  chat_rbuf_unref(b);
+}
+
+void chat_server_broadcast(chat_server_t *srv, chat_rbuf_t *b) {
+  for (chat_conn_t *c = srv->conns; c; c = chat_conn_next(c))
+    if (chat_conn_is_ws(c)) chat_conn_post_frame(c, b);
+}
+
+void chat_server_revoke(chat_server_t *srv, int64_t user_id, const uint8_t *keep,
+                        const uint8_t *only_session) {
+  for (chat_conn_t *c = srv->conns; c; c = chat_conn_next(c)) {
+    if (!chat_conn_is_ws_of(c, user_id)) continue;
+    if (keep && chat_conn_has_session(c, keep)) continue;
+    if (only_session && !chat_conn_has_session(c, only_session)) continue;
+    chat_conn_post_close(c, CHAT_WS_CLOSE_POLICY);
+  }
+}
+
+/* ---- rooms ------------------------------------------------------------ */
+
+chat_room_t *chat_server_room(chat_server_t *srv, int64_t id) {
+  return chat_imap_get(&srv->rooms, id);
+}
+
+void chat_server_room_add(chat_server_t *srv, chat_room_t *r, int64_t id) {
+  /* The directory holds the creator's reference. */
+  chat_imap_put(&srv->rooms, id, r);
+}
+
+void chat_server_room_remove(chat_server_t *srv, int64_t id) {
+  chat_room_t *r = chat_imap_del(&srv->rooms, id);
+  if (r) chat_actor_unref(chat_room_actor(r));
+}
+
+/* ---- login rate limiting ---------------------------------------------- */
+
+static login_fail_t *login_find(chat_server_t *srv, const char *key, int64_t now) {
+  login_fail_t **pp = &srv->login_fails;
+  while (*pp) {
+    login_fail_t *f = *pp;
+    if (now - f->first_ms >= LOGIN_WINDOW_MS) {  /* expired: drop it */
+      *pp = f->next;
+      free(f);
+      continue;
+    }
+    if (strcmp(f->key, key) == 0) return f;
+    pp = &f->next;
+  }
+  return NULL;
+}
+
+int chat_server_login_blocked(chat_server_t *srv, const char *key, int *retry_after) {
+  int64_t now = chat_now_ms();
+  login_fail_t *f = login_find(srv, key, now);
+  if (f == NULL || f->count < LOGIN_MAX_FAILS) return 0;
+  *retry_after = (int)((f->first_ms + LOGIN_WINDOW_MS - now + 999) / 1000);
+  if (*retry_after < 1) *retry_after = 1;
+  return 1;
+}
+
+void chat_server_login_failed(chat_server_t *srv, const char *key) {
+  int64_t now = chat_now_ms();
+  login_fail_t *f = login_find(srv, key, now);
+  if (f == NULL) {
+    f = chat_xcalloc(1, sizeof(*f));
+    snprintf(f->key, sizeof(f->key), "%s", key);
+    f->first_ms = now;
+    f->next = srv->login_fails;
+    srv->login_fails = f;
+  }
+  f->count++;
+}
+
+void chat_server_login_ok(chat_server_t *srv, const char *key) {
+  login_fail_t **pp = &srv->login_fails;
+  while (*pp) {
+    if (strcmp((*pp)->key, key) == 0) {
+      login_fail_t *f = *pp;
+      *pp = f->next;
+      free(f);
+      return;
+    }
+    pp = &(*pp)->next;
+  }
+}
+
+/* ---- life cycle ------------------------------------------------------- */
+
+int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **out,
+                    char *err, size_t errlen) {
+  if (chat_auth_init() != 0) {
+    snprintf(err, errlen, "libsodium failed to initialise");
+    return CHAT_EIO;
+  }
+  chat_server_t *srv = chat_xcalloc(1, sizeof(*srv));
+  srv->loop = loop;
+  srv->state = SRV_NEW;
+  srv->listen_host = chat_xstrdup(cfg->listen_host);
+  srv->listen_port = cfg->listen_port;
+  srv->store_url = chat_xstrdup(cfg->store_url);
+  srv->public_dir = chat_xstrdup(cfg->public_dir);
+  srv->vendor_dir = chat_xstrdup(cfg->vendor_dir);
+  srv->ws_max_message = cfg->ws_max_message;
+  srv->ws_out_cap = cfg->ws_out_cap;
+  srv->session_ms = (int64_t)cfg->session_days * 24 * 3600 * 1000;
+  srv->port = -1;
+  chat_imap_init(&srv->rooms);
+
+  int rc = chat_store_open(srv->store_url, cfg->store_pool > 0 ? cfg->store_pool : 1,
+                           &srv->store, err, errlen);
+  if (rc != 0) goto fail_store;
+  chat_room_rec_t *rooms = NULL;
+  size_t nrooms = 0;
+  rc = chat_store_room_list(srv->store, &rooms, &nrooms);
+  if (rc != 0) {
+    snprintf(err, errlen, "could not read the rooms from the store");
+    goto fail_rooms;
+  }
+  rc = chat_sched_init(&srv->sched, loop);
+  if (rc != 0) {
+    snprintf(err, errlen, "libuv: %s", uv_strerror(rc));
+    free(rooms);
+    goto fail_rooms;
+  }
+  srv->handles_open = 0;
+  srv->storage = chat_storage_new(&srv->sched, srv->store);
+  chat_sched_add_hook(&srv->sched, chat_conn_flush_all, srv);
+  srv->presence = chat_presence_local_new(on_online, srv);
+  for (size_t i = 0; i < nrooms; i++)
+    chat_server_room_add(srv, chat_room_new(srv, rooms[i].id, rooms[i].name), rooms[i].id);
+  free(rooms);
+  *out = srv;
+  return 0;
+
+fail_rooms:
+  chat_store_close(srv->store);
+fail_store:
+  free(srv->listen_host);
+  free(srv->store_url);
+  free(srv->public_dir);
+  free(srv->vendor_dir);
+  free(srv);
+  return rc ? rc : CHAT_EIO;
+}
+
+static void on_connection(uv_stream_t *listener, int status) {
+  chat_server_t *srv = listener->data;
+  if (status < 0) {
+    chat_log_warn("accept: %s", uv_strerror(status));
+    return;
+  }
+  if (srv->state != SRV_RUNNING) return;
+  chat_conn_accept(srv);
+}
+
+int chat_server_start(chat_server_t *srv, char *err, size_t errlen) {
+  struct sockaddr_storage addr;
+  int rc = uv_ip4_addr(srv->listen_host, srv->listen_port, (struct sockaddr_in *)&addr);
+  if (rc != 0)
+    rc = uv_ip6_addr(srv->listen_host, srv->listen_port, (struct sockaddr_in6 *)&addr);
+  if (rc != 0) {
+    snprintf(err, errlen, "bad listen address %s", srv->listen_host);
+    return rc;
+  }
+  uv_tcp_init(srv->loop, &srv->listener);
+  srv->listener.data = srv;
+  srv->listening = 1;
+  rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&addr, 0);
+  if (rc == 0) rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot listen on %s:%d: %s", srv->listen_host, srv->listen_port,
+             uv_strerror(rc));
+    return rc;
+  }
+  struct sockaddr_storage bound;
+  int len = sizeof(bound);
+  uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &len);
+  srv->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                : ((struct sockaddr_in *)&bound)->sin_port);
+  srv->state = SRV_RUNNING;
+  return 0;
+}
+
+int chat_server_port(const chat_server_t *srv) { return srv->port; }
+
+static void maybe_stopped(chat_server_t *srv);
+
+static void sched_closed(chat_sched_t *s) {
+  chat_server_t *srv = container_of(s, chat_server_t, sched);
+  srv->state = SRV_STOPPED;
+  if (srv->stop_cb) srv->stop_cb(srv, srv->stop_ud);
+}
+
+static void storage_drained_cb(void *ud) { maybe_stopped(ud); }
+
+/* The last steps of a stop, once no connection is left: deliver the mail
+ * still queued, wait for the store, let go of the rooms, close the
+ * scheduler. */
+static void maybe_stopped(chat_server_t *srv) {
+  if (srv->state != SRV_STOPPING || srv->conns || srv->listening || srv->sched.closing)
+    return;
+  chat_sched_drain(&srv->sched);
+  if (chat_storage_pending(srv->storage) > 0) {
+    chat_storage_drain(srv->storage, storage_drained_cb, srv);
+    return;
+  }
+  for (size_t i = 0; i < srv->rooms.cap; i++) {
+    if (srv->rooms.slots[i].key == 0) continue;
+    chat_actor_unref(chat_room_actor(srv->rooms.slots[i].val));
+  }
+  chat_imap_free(&srv->rooms);
+  chat_sched_close(&srv->sched, sched_closed);
+}
+
+void chat_server_conn_closed(chat_server_t *srv, chat_conn_t *c) {
+  chat_conn_unlink(srv, c);
+  maybe_stopped(srv);
+}
+
+static void listener_closed_cb(uv_handle_t *h) {
+  chat_server_t *srv = h->data;
+  srv->listening = 0;
+  maybe_stopped(srv);
+}
+
+void chat_server_stop(chat_server_t *srv, chat_server_stop_cb cb, void *ud) {
+  if (srv->state == SRV_STOPPING || srv->state == SRV_STOPPED) return;
+  int was_running = srv->state == SRV_RUNNING;
+  srv->state = SRV_STOPPING;
+  srv->stop_cb = cb;
+  srv->stop_ud = ud;
+  chat_log_info("stopping: closing %zu connections", srv->nconns);
+  for (chat_conn_t *c = srv->conns; c; c = chat_conn_next(c))
+    chat_conn_post_close(c, CHAT_WS_CLOSE_GOING_AWAY);
+  (void)was_running;
+  if (srv->listening)
+    uv_close((uv_handle_t *)&srv->listener, listener_closed_cb);
+  else
+    maybe_stopped(srv);
+}
+
+void chat_server_free(chat_server_t *srv) {
+  if (srv == NULL) return;
+  assert(srv->state == SRV_STOPPED || srv->state == SRV_NEW);
+  if (srv->state == SRV_NEW) {
+    for (size_t i = 0; i < srv->rooms.cap; i++) {
+      if (srv->rooms.slots[i].key == 0) continue;
+      chat_actor_unref(chat_room_actor(srv->rooms.slots[i].val));
+    }
+    chat_imap_free(&srv->rooms);
+  }
+  while (srv->login_fails) {
+    login_fail_t *f = srv->login_fails;
+    srv->login_fails = f->next;
+    free(f);
+  }
+  chat_storage_free(srv->storage);
+  srv->presence->ops->free(srv->presence);
+  chat_store_close(srv->store);
+  free(srv->listen_host);
+  free(srv->store_url);
+  free(srv->public_dir);
+  free(srv->vendor_dir);
+  free(srv);
+}
+
+int chat_admin_create_user(const char *store_url, const char *username, const char *email,
+                           const char *password, int role_admin, char *err,
+                           size_t errlen) {
+  if (chat_auth_init() != 0) {
+    snprintf(err, errlen, "libsodium failed to initialise");
+    return CHAT_EIO;
+  }
+  if (!chat_username_valid(username)) {
+    snprintf(err, errlen, "invalid username: 3-32 letters, digits, '_', '.' or '-'");
+    return CHAT_EINVAL;
+  }
+  size_t plen = strlen(password);
+  if (plen < 8 || plen > 128) {
+    snprintf(err, errlen, "a password has 8 to 128 bytes");
+    return CHAT_EINVAL;
+  }
+  if (!chat_email_valid(email)) {
+    snprintf(err, errlen, "invalid e-mail address");
+    return CHAT_EINVAL;
+  }
+  chat_store_t *store;
+  int rc = chat_store_open(store_url, 1, &store, err, errlen);
+  if (rc != 0) return rc;
+  char hash[CHAT_HASH_MAX];
+  if (chat_auth_hash_password(password, plen, hash) != 0) {
+    chat_store_close(store);
+    snprintf(err, errlen, "could not hash the password");
+    return CHAT_EIO;
+  }
+  chat_user_rec_t u;
+  rc = chat_store_user_create(store, username, email, hash,
+                              role_admin ? CHAT_ROLE_ADMIN : CHAT_ROLE_USER, chat_now_ms(), &u);
+  chat_store_close(store);
+  if (rc == CHAT_EEXIST)
+    snprintf(err, errlen, "username taken");
+  else if (rc != 0)
+    snprintf(err, errlen, "the store failed");
+  return rc;
+}

@@ -1,0 +1,173 @@
+#include "storage.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/common.h"
+#include "../core/log.h"
+
+/* The largest group commit; more inserts wait for the next batch. */
+#define MAX_BATCH 512
+
+typedef struct {
+  uv_work_t work;
+  chat_storage_t *st;
+  chat_insert_t **ins;
+  chat_msg_insert_t *recs;
+  size_t n;
+  int rc;
+  uint64_t ns;
+} batch_t;
+
+struct chat_storage_s {
+  chat_sched_t *sched;
+  chat_store_t *store;
+  chat_insert_t **pending;     /* inserts waiting for the next batch */
+  size_t npending, cap;
+  int writing;                 /* a batch is on a worker thread */
+  size_t jobs;                 /* jobs in flight */
+  void (*drain_cb)(void *ud);
+  void *drain_ud;
+  uint64_t batches, messages, write_ns;
+};
+
+static void flush(void *ud);
+
+chat_storage_t *chat_storage_new(chat_sched_t *sched, chat_store_t *store) {
+  chat_storage_t *st = chat_xcalloc(1, sizeof(*st));
+  st->sched = sched;
+  st->store = store;
+  chat_sched_add_hook(sched, flush, st);
+  return st;
+}
+
+chat_store_t *chat_storage_store(chat_storage_t *st) { return st->store; }
+
+static void maybe_drained(chat_storage_t *st) {
+  if (st->drain_cb && chat_storage_pending(st) == 0) {
+    void (*cb)(void *) = st->drain_cb;
+    st->drain_cb = NULL;
+    cb(st->drain_ud);
+  }
+}
+
+static void job_work_cb(uv_work_t *w) {
+  chat_job_t *job = container_of(w, chat_job_t, work);
+  job->run(job, job->storage->store);
+}
+
+static void job_after_cb(uv_work_t *w, int status) {
+  chat_job_t *job = container_of(w, chat_job_t, work);
+  chat_storage_t *st = job->storage;
+  /* Jobs are never cancelled (a started write must finish), so status is 0. */
+  assert(status == 0);
+  (void)status;
+  st->jobs--;
+  chat_actor_t *to = job->reply_to;
+  chat_actor_post(to, &job->mail);
+  chat_actor_unref(to);
+  maybe_drained(st);
+}
+
+void chat_storage_submit(chat_storage_t *st, chat_job_t *job,
+                         chat_actor_t *reply_to) {
+  job->storage = st;
+  job->reply_to = reply_to;
+  chat_actor_ref(reply_to);
+  st->jobs++;
+  int rc = uv_queue_work(st->sched->loop, &job->work, job_work_cb, job_after_cb);
+  assert(rc == 0);
+  (void)rc;
+}
+
+void chat_storage_insert(chat_storage_t *st, chat_insert_t *ins) {
+  chat_actor_ref(ins->room);
+  if (st->npending == st->cap) {
+    st->cap = st->cap ? st->cap * 2 : 64;
+    st->pending = chat_xrealloc(st->pending, st->cap * sizeof(*st->pending));
+  }
+  st->pending[st->npending++] = ins;
+}
+
+static void batch_work_cb(uv_work_t *w) {
+  batch_t *b = container_of(w, batch_t, work);
+  uint64_t t0 = uv_hrtime();
+  b->rc = chat_store_msg_insert_batch(b->st->store, b->recs, b->n);
+  b->ns = uv_hrtime() - t0;
+}
+
+static void batch_after_cb(uv_work_t *w, int status) {
+  batch_t *b = container_of(w, batch_t, work);
+  chat_storage_t *st = b->st;
+  (void)status;
+  st->writing = 0;
+  if (b->rc == 0) {
+    st->batches++;
+    st->messages += b->n;
+    st->write_ns += b->ns;
+  } else {
+    chat_log_warn("store: a batch of %zu messages failed to commit", b->n);
+  }
+  for (size_t i = 0; i < b->n; i++) {
+    chat_insert_t *ins = b->ins[i];
+    ins->rec = b->recs[i];
+    ins->failed = b->rc != 0;
+    chat_actor_t *room = ins->room;
+    chat_actor_post(room, &ins->mail);
+    chat_actor_unref(room);
+  }
+  free(b->ins);
+  free(b->recs);
+  free(b);
+  /* Inserts that queued up during the write go out at once. */
+  flush(st);
+  maybe_drained(st);
+}
+
+/* Runs after every scheduler drain: sends what queued up in this loop turn
+ * as one batch, unless a batch is already being written (then the next one
+ * starts when it finishes). */
+static void flush(void *ud) {
+  chat_storage_t *st = ud;
+  if (st->writing || st->npending == 0) return;
+  size_t n = st->npending < MAX_BATCH ? st->npending : MAX_BATCH;
+  batch_t *b = chat_xcalloc(1, sizeof(*b));
+  b->st = st;
+  b->n = n;
+  b->ins = chat_xmalloc(n * sizeof(*b->ins));
+  b->recs = chat_xmalloc(n * sizeof(*b->recs));
+  memcpy(b->ins, st->pending, n * sizeof(*b->ins));
+  for (size_t i = 0; i < n; i++) b->recs[i] = b->ins[i]->rec;
+  memmove(st->pending, st->pending + n, (st->npending - n) * sizeof(*st->pending));
+  st->npending -= n;
+  st->writing = 1;
+  int rc = uv_queue_work(st->sched->loop, &b->work, batch_work_cb, batch_after_cb);
+  assert(rc == 0);
+  (void)rc;
+}
+
+size_t chat_storage_pending(const chat_storage_t *st) {
+  return st->jobs + st->npending + (st->writing ? 1 : 0);
+}
+
+void chat_storage_stats(const chat_storage_t *st, uint64_t *batches,
+                        uint64_t *messages, uint64_t *write_ns) {
+  *batches = st->batches;
+  *messages = st->messages;
+  *write_ns = st->write_ns;
+}
+
+void chat_storage_drain(chat_storage_t *st, void (*cb)(void *ud), void *ud) {
+  st->drain_cb = cb;
+  st->drain_ud = ud;
+  flush(st);
+  maybe_drained(st);
+}
+
+void chat_storage_free(chat_storage_t *st) {
+  if (st == NULL) return;
+  assert(chat_storage_pending(st) == 0);
+  free(st->pending);
+  free(st);
+}

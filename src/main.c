@@ -1,0 +1,274 @@
+/* chatd: the command line around the chat server library. */
+#include <chat.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+#ifndef CHAT_VERSION
+#define CHAT_VERSION "dev"
+#endif
+#ifndef CHAT_DEFAULT_PUBLIC
+#define CHAT_DEFAULT_PUBLIC "./public"
+#endif
+
+static const char usage[] =
+    "usage: chatd [options]\n"
+    "       chatd user add NAME [--admin] [--email ADDR] [--db PATH | --store URL]\n"
+    "\n"
+    "Runs the chat server (HTTP, WebSocket and the web front end).\n"
+    "\n"
+    "options (environment variable in brackets):\n"
+    "  --listen ADDR:PORT  where to listen [CHAT_LISTEN] (default 127.0.0.1:8080;\n"
+    "                      port 0 picks a free one)\n"
+    "  --db PATH           SQLite database, created with its folder [CHAT_DB]\n"
+    "                      (default ./data/chat.db)\n"
+    "  --store URL         the store as a URL: sqlite:PATH [CHAT_STORE]\n"
+    "  --public DIR        the front end's files [CHAT_PUBLIC]\n"
+    "  --vendor DIR        Bootstrap 5 files served under /vendor/bootstrap/\n"
+    "                      [CHAT_VENDOR] (default /usr/share/bootstrap-html)\n"
+    "  --help              this text\n"
+    "  --version           the version\n"
+    "\n"
+    "When it is ready, chatd prints \"chatd listening on http://HOST:PORT\".\n"
+    "SIGINT or SIGTERM stops it cleanly (WebSockets are closed with 1001).\n"
+    "\n"
+    "`chatd user add` reads the password from standard input (one line), or\n"
+    "asks for it when standard input is a terminal.\n";
+
+typedef struct {
+  const char *listen;
+  const char *db;
+  const char *store;
+  const char *public_dir;
+  const char *vendor_dir;
+} opts_t;
+
+static char store_buf[4096];
+
+/* The store URL from --store, else --db, else the default. */
+static const char *store_url(const opts_t *o) {
+  if (o->store) return o->store;
+  snprintf(store_buf, sizeof(store_buf), "sqlite:%s", o->db ? o->db : "./data/chat.db");
+  return store_buf;
+}
+
+static int parse_listen(const char *s, char *host, size_t hostlen, int *port) {
+  const char *colon = strrchr(s, ':');
+  if (colon == NULL) return -1;
+  size_t hl = (size_t)(colon - s);
+  if (hl >= hostlen) return -1;
+  if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+    memcpy(host, s + 1, hl - 2);
+    host[hl - 2] = '\0';
+  } else {
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+  }
+  if (host[0] == '\0') snprintf(host, hostlen, "0.0.0.0");
+  char *end;
+  errno = 0;
+  long p = strtol(colon + 1, &end, 10);
+  if (errno || *end || colon[1] == '\0' || p < 0 || p > 65535) return -1;
+  *port = (int)p;
+  return 0;
+}
+
+/* Takes the value of option argv[*i] ("--x VALUE" or "--x=VALUE"). */
+static const char *opt_value(int argc, char **argv, int *i, const char *name) {
+  size_t n = strlen(name);
+  if (strncmp(argv[*i], name, n) != 0) return NULL;
+  if (argv[*i][n] == '=') return argv[*i] + n + 1;
+  if (argv[*i][n] != '\0') return NULL;
+  if (*i + 1 >= argc) {
+    fprintf(stderr, "chatd: %s needs a value\n", name);
+    exit(2);
+  }
+  return argv[++*i];
+}
+
+static int parse_common(int argc, char **argv, int *i, opts_t *o) {
+  const char *v;
+  if ((v = opt_value(argc, argv, i, "--listen"))) o->listen = v;
+  else if ((v = opt_value(argc, argv, i, "--db"))) o->db = v;
+  else if ((v = opt_value(argc, argv, i, "--store"))) o->store = v;
+  else if ((v = opt_value(argc, argv, i, "--public"))) o->public_dir = v;
+  else if ((v = opt_value(argc, argv, i, "--vendor"))) o->vendor_dir = v;
+  else return 0;
+  return 1;
+}
+
+/* Reads one line of password from stdin, without echo on a terminal. */
+static int read_password(char *buf, size_t len) {
+  int tty = isatty(STDIN_FILENO);
+  struct termios old, quiet;
+  if (tty) {
+    fprintf(stderr, "Password: ");
+    tcgetattr(STDIN_FILENO, &old);
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  char *ok = fgets(buf, (int)len, stdin);
+  if (tty) {
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    fprintf(stderr, "\n");
+  }
+  if (ok == NULL) return -1;
+  buf[strcspn(buf, "\r\n")] = '\0';
+  return 0;
+}
+
+static int cmd_user_add(int argc, char **argv, opts_t *o) {
+  const char *name = NULL, *email = NULL;
+  int admin = 0;
+  for (int i = 3; i < argc; i++) {
+    const char *v;
+    if (strcmp(argv[i], "--admin") == 0) admin = 1;
+    else if ((v = opt_value(argc, argv, &i, "--email"))) email = v;
+    else if (parse_common(argc, argv, &i, o)) continue;
+    else if (argv[i][0] != '-' && name == NULL) name = argv[i];
+    else {
+      fprintf(stderr, "chatd: unexpected argument %s\n%s", argv[i], usage);
+      return 2;
+    }
+  }
+  if (name == NULL) {
+    fprintf(stderr, "chatd: user add needs a NAME\n");
+    return 2;
+  }
+  char email_buf[300];
+  if (email == NULL) {
+    /* A local placeholder keeps the required field valid. */
+    snprintf(email_buf, sizeof(email_buf), "%s@localhost.localdomain", "admin");
+    email = email_buf;
+  }
+  char password[256];
+  if (read_password(password, sizeof(password)) != 0) {
+    fprintf(stderr, "chatd: no password given\n");
+    return 2;
+  }
+  char err[256] = "";
+  int rc = chat_admin_create_user(store_url(o), name, email, password, admin, err, sizeof(err));
+  memset(password, 0, sizeof(password));
+  if (rc != 0) {
+    fprintf(stderr, "chatd: %s\n", err);
+    return 1;
+  }
+  printf("created %s%s\n", admin ? "administrator " : "user ", name);
+  return 0;
+}
+
+typedef struct {
+  uv_signal_t sigint, sigterm;
+  chat_server_t *srv;
+  int signals;
+} app_t;
+
+static void stopped_cb(chat_server_t *srv, void *ud) {
+  app_t *app = ud;
+  uv_close((uv_handle_t *)&app->sigint, NULL);
+  uv_close((uv_handle_t *)&app->sigterm, NULL);
+  chat_log_info("stopped");
+}
+
+static void signal_cb(uv_signal_t *h, int signum) {
+  app_t *app = h->data;
+  if (app->signals++ > 0) {
+    chat_log_warn("second signal: exiting at once");
+    _exit(1);
+  }
+  chat_log_info("signal %d: stopping", signum);
+  chat_server_stop(app->srv, stopped_cb, app);
+}
+
+int main(int argc, char **argv) {
+  opts_t o = {0};
+  o.listen = getenv("CHAT_LISTEN");
+  o.db = getenv("CHAT_DB");
+  o.store = getenv("CHAT_STORE");
+  o.public_dir = getenv("CHAT_PUBLIC");
+  o.vendor_dir = getenv("CHAT_VENDOR");
+  const char *lvl = getenv("CHAT_LOG");
+  if (lvl && strcmp(lvl, "debug") == 0) chat_log_set_level(CHAT_LOG_DEBUG);
+  if (lvl && strcmp(lvl, "warn") == 0) chat_log_set_level(CHAT_LOG_WARN);
+  if (lvl && strcmp(lvl, "error") == 0) chat_log_set_level(CHAT_LOG_ERROR);
+
+  if (argc >= 3 && strcmp(argv[1], "user") == 0 && strcmp(argv[2], "add") == 0)
+    return cmd_user_add(argc, argv, &o);
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      fputs(usage, stdout);
+      return 0;
+    }
+    if (strcmp(argv[i], "--version") == 0) {
+      printf("chatd %s\n", CHAT_VERSION);
+      return 0;
+    }
+    if (!parse_common(argc, argv, &i, &o)) {
+      fprintf(stderr, "chatd: unknown argument %s\n%s", argv[i], usage);
+      return 2;
+    }
+  }
+
+  chat_config_t cfg;
+  chat_config_init(&cfg);
+  char host[256];
+  int port = 8080;
+  snprintf(host, sizeof(host), "127.0.0.1");
+  if (o.listen && parse_listen(o.listen, host, sizeof(host), &port) != 0) {
+    fprintf(stderr, "chatd: bad --listen %s (want ADDR:PORT)\n", o.listen);
+    return 2;
+  }
+  cfg.listen_host = host;
+  cfg.listen_port = port;
+  cfg.store_url = store_url(&o);
+  if (o.public_dir)
+    cfg.public_dir = o.public_dir;
+  else if (access("./public/index.html", R_OK) == 0)
+    cfg.public_dir = "./public";
+  else
+    cfg.public_dir = CHAT_DEFAULT_PUBLIC;
+  if (o.vendor_dir) cfg.vendor_dir = o.vendor_dir;
+
+  /* A peer that goes away mid-write must not kill the process. */
+  signal(SIGPIPE, SIG_IGN);
+
+  uv_loop_t *loop = uv_default_loop();
+  app_t app = {0};
+  char err[512] = "";
+  if (chat_server_new(loop, &cfg, &app.srv, err, sizeof(err)) != 0) {
+    fprintf(stderr, "chatd: %s\n", err);
+    return 1;
+  }
+  if (chat_server_start(app.srv, err, sizeof(err)) != 0) {
+    fprintf(stderr, "chatd: %s\n", err);
+    chat_server_stop(app.srv, NULL, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    chat_server_free(app.srv);
+    uv_loop_close(loop);
+    return 1;
+  }
+  uv_signal_init(loop, &app.sigint);
+  uv_signal_init(loop, &app.sigterm);
+  app.sigint.data = app.sigterm.data = &app;
+  uv_signal_start(&app.sigint, signal_cb, SIGINT);
+  uv_signal_start(&app.sigterm, signal_cb, SIGTERM);
+
+  chat_log_info("chatd %s: store %s, front end %s", CHAT_VERSION,
+                strncmp(cfg.store_url, "sqlite:", 7) == 0 ? cfg.store_url : "(configured)",
+                cfg.public_dir);
+  printf("chatd listening on http://%s:%d\n", host, chat_server_port(app.srv));
+  fflush(stdout);
+
+  uv_run(loop, UV_RUN_DEFAULT);
+  chat_server_free(app.srv);
+  int rc = uv_loop_close(loop);
+  if (rc != 0) chat_log_warn("loop closed with handles open: %s", uv_strerror(rc));
+  return 0;
+}

@@ -1,0 +1,92 @@
+/* HTTP/1.1 request parsing on top of llhttp, and response framing.
+ *
+ * A chat_http_req_t reads one request at a time from a byte stream: feed it
+ * what arrived; it says whether a whole request is ready, whether it asked
+ * for an Upgrade, or whether the peer broke a rule (then error_status says
+ * which answer to give: 400, 413 or 431).  Limits: the request line and
+ * headers together at most CHAT_HTTP_MAX_HEADER bytes, a body at most
+ * CHAT_HTTP_MAX_BODY bytes. */
+#ifndef CHAT_NET_HTTP_H
+#define CHAT_NET_HTTP_H
+
+#include <llhttp.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/rbuf.h"
+
+#define CHAT_HTTP_MAX_HEADER (16 * 1024)
+#define CHAT_HTTP_MAX_BODY (1024 * 1024)
+#define CHAT_HTTP_MAX_HEADERS 64
+
+enum {
+  CHAT_HTTP_MORE = 0,     /* all input consumed, no complete request yet */
+  CHAT_HTTP_REQUEST = 1,  /* a complete request is ready */
+  CHAT_HTTP_UPGRADE = 2,  /* a complete request asking for an Upgrade; the
+                             bytes after *consumed belong to the new protocol */
+  CHAT_HTTP_ERROR = -1,   /* bad input: answer error_status and close */
+};
+
+typedef struct {
+  uint32_t name_off, name_len, val_off, val_len;
+} chat_http_header_t;
+
+typedef struct {
+  llhttp_t parser;
+  int method;                 /* llhttp_method_t */
+  /* Request line and headers, copied in as they arrive: url at offset 0. */
+  char head[CHAT_HTTP_MAX_HEADER];
+  size_t head_len;
+  size_t url_len;
+  chat_http_header_t headers[CHAT_HTTP_MAX_HEADERS];
+  int nheaders;
+  int in_field;               /* inside a header name */
+  char *body;                 /* malloc'ed, NUL-terminated, or NULL */
+  size_t body_len;
+  size_t body_cap;
+  int complete;
+  int keep_alive;
+  int error_status;           /* 400, 413 or 431 after CHAT_HTTP_ERROR */
+} chat_http_req_t;
+
+void chat_http_req_init(chat_http_req_t *r);
+void chat_http_req_free(chat_http_req_t *r);
+/* Parses data[0..len).  *consumed is how many bytes belong to this request
+ * (all of them for CHAT_HTTP_MORE).  After CHAT_HTTP_REQUEST, handle the
+ * request, then call chat_http_req_next and feed the remaining bytes. */
+int chat_http_req_feed(chat_http_req_t *r, const char *data, size_t len,
+                       size_t *consumed);
+/* Forgets the current request and gets ready for the next one on the same
+ * connection. */
+void chat_http_req_next(chat_http_req_t *r);
+
+/* The value of a header (case-insensitive name) or NULL; *len its length.
+ * Points into the request; not NUL-terminated. */
+const char *chat_http_header(const chat_http_req_t *r, const char *name,
+                             size_t *len);
+/* The url split into path and query (not NUL-terminated). */
+void chat_http_url(const chat_http_req_t *r, const char **path,
+                   size_t *path_len, const char **query, size_t *query_len);
+/* Finds the value of cookie name in the Cookie header(s); NULL if absent. */
+const char *chat_http_cookie(const chat_http_req_t *r, const char *name,
+                             size_t *len);
+/* Finds a query parameter's raw value; NULL if absent. */
+const char *chat_http_query_param(const char *query, size_t query_len,
+                                  const char *name, size_t *len);
+/* 1 if the header's comma-separated value list holds token (any case). */
+int chat_http_header_has_token(const chat_http_req_t *r, const char *name,
+                               const char *token);
+
+/* The reason phrase for a status code. */
+const char *chat_http_reason(int status);
+
+/* Builds a whole response: status line, Content-Length, Connection (keep
+ * alive or close), the extra header lines (each ending in "\r\n"; may be
+ * NULL), Content-Type (if not NULL) and the body (omitted when head_only,
+ * as for HEAD requests, while Content-Length still counts it). */
+chat_rbuf_t *chat_http_response(int status, const char *content_type,
+                                const char *extra_headers, const void *body,
+                                size_t body_len, int keep_alive,
+                                int head_only);
+
+#endif

@@ -1,0 +1,66 @@
+/* Private to src/store: what a store backend provides.
+ *
+ * store.c implements the public chat_store_* functions of store.h: it checks
+ * the arguments every backend would check (NULLs, lengths against the record
+ * sizes), picks the backend from the url and forwards each call through the
+ * backend's ops table.  A backend's handle starts with a chat_store_t
+ * `super` member, so the backend gets its own struct back with
+ * container_of(s, backend_t, super).
+ *
+ * An op is called with arguments already checked: non-NULL pointers where
+ * store.h requires them, strings that fit their record fields, n >= 1 for a
+ * batch and limit >= 1 for history.  Ops follow the contracts of store.h. */
+#ifndef CHAT_STORE_BACKEND_H
+#define CHAT_STORE_BACKEND_H
+
+#include "store.h"
+
+typedef struct {
+  const char *kind; /* "sqlite", "mysql" */
+  /* Closes every connection and frees the handle (never NULL here). */
+  void (*close)(chat_store_t *s);
+  int (*ping)(chat_store_t *s);
+
+  int (*user_create)(chat_store_t *s, const char *username, const char *email,
+                     const char *pwhash, chat_role_t role, int64_t now_ms,
+                     chat_user_rec_t *out);
+  int (*user_by_name)(chat_store_t *s, const char *username,
+                      chat_user_rec_t *out);
+  int (*user_by_id)(chat_store_t *s, int64_t id, chat_user_rec_t *out);
+  int (*user_set_password)(chat_store_t *s, int64_t user_id,
+                           const char *pwhash,
+                           const uint8_t *keep_token_hash);
+
+  int (*session_create)(chat_store_t *s, const uint8_t *token_hash,
+                        int64_t user_id, int64_t now_ms, int64_t expires_ms);
+  int (*session_lookup)(chat_store_t *s, const uint8_t *token_hash,
+                        int64_t now_ms, chat_user_rec_t *user_out);
+  int (*session_delete)(chat_store_t *s, const uint8_t *token_hash);
+
+  int (*room_create)(chat_store_t *s, const char *name, const char *topic,
+                     chat_room_rec_t *out);
+  int (*room_update)(chat_store_t *s, int64_t id, const char *name,
+                     const char *topic, chat_room_rec_t *out);
+  int (*room_delete)(chat_store_t *s, int64_t id);
+  int (*room_get)(chat_store_t *s, int64_t id, chat_room_rec_t *out);
+  int (*room_list)(chat_store_t *s, chat_room_rec_t **out, size_t *n);
+
+  int (*msg_insert_batch)(chat_store_t *s, chat_msg_insert_t *items,
+                          size_t n);
+  int (*msg_history)(chat_store_t *s, int64_t room, int64_t before_id,
+                     int limit, chat_msg_rec_t **out, size_t *n);
+  int (*msg_since)(chat_store_t *s, int64_t room, int64_t since_id, int limit,
+                   chat_msg_rec_t **out, size_t *n);
+} chat_store_ops_t;
+
+struct chat_store {
+  const chat_store_ops_t *ops;
+};
+
+/* Backend constructors.  target is the url without its scheme (for SQLite:
+ * the file path).  Same contract as chat_store_open; on success the backend
+ * has set (*out)->ops. */
+int chat_store_sqlite_open(const char *target, int pool_size,
+                           chat_store_t **out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,152 @@
+/* The store: durable users, sessions, rooms and messages.
+ *
+ * One interface, several backends (SQLite now; MySQL later).  Every function
+ * here is synchronous and may block on disk or network, so it is called only
+ * from worker threads (the storage actor in src/actors/storage.c does that);
+ * never from the event loop.  All functions are thread-safe: a backend keeps
+ * a pool of connections and each call borrows one for its duration.
+ *
+ * Return values: 0 (CHAT_OK) or a negative CHAT_E* code from core/common.h.
+ *   CHAT_ENOTFOUND  the row does not exist
+ *   CHAT_EEXIST     a unique name is taken
+ *   CHAT_EUNAVAIL   the database failed or is unreachable (retry later)
+ * Output structs are filled only on success.  Strings in records are fixed
+ * arrays (no ownership questions) except message texts, which are owned by
+ * the list that holds them and freed with chat_store_msgs_free().
+ */
+#ifndef CHAT_STORE_STORE_H
+#define CHAT_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/common.h"
+
+#define CHAT_NAME_MAX 128    /* bytes: 32 characters of up to 4 bytes each */
+#define CHAT_EMAIL_MAX 256   /* bytes, including the NUL */
+#define CHAT_HASH_MAX 160    /* an argon2id string from libsodium fits */
+#define CHAT_TOPIC_MAX 1024  /* bytes, including the NUL */
+#define CHAT_TOKEN_HASH_LEN 32 /* bytes of SHA-256 of a session token */
+#define CHAT_CID_MAX 128     /* bytes of a client message id, including NUL */
+
+typedef enum { CHAT_ROLE_USER = 0, CHAT_ROLE_ADMIN = 1 } chat_role_t;
+
+typedef struct chat_store chat_store_t;
+
+typedef struct {
+  int64_t id;
+  char username[CHAT_NAME_MAX + 1];
+  char email[CHAT_EMAIL_MAX];
+  char pwhash[CHAT_HASH_MAX];
+  chat_role_t role;
+  int banned;
+  int64_t created_ms;
+} chat_user_rec_t;
+
+typedef struct {
+  int64_t id;
+  char name[CHAT_NAME_MAX + 1];
+  char topic[CHAT_TOPIC_MAX];
+} chat_room_rec_t;
+
+typedef struct {
+  int64_t id;
+  int64_t room;                     /* room id */
+  char sender[CHAT_NAME_MAX + 1];   /* sender's username */
+  char *text;                       /* owned by the list; NUL-terminated */
+  int64_t ts;                       /* ms since the epoch */
+} chat_msg_rec_t;
+
+/* One room message to insert as part of a batch.  The caller fills the
+ * inputs; chat_store_msg_insert_batch fills the outputs. */
+typedef struct {
+  /* in */
+  int64_t room;
+  int64_t sender_id;
+  const char *text;     /* valid UTF-8, already trimmed and checked */
+  const char *cid;      /* NULL or the client's id, at most CHAT_CID_MAX-1 bytes */
+  int64_t ts;           /* the time to record */
+  /* out */
+  int64_t id;           /* the new message id, or the id stored earlier */
+  int64_t stored_ts;    /* ts of the stored row (the earlier one if dup) */
+  int dup;              /* 1: (sender_id, cid) was stored before; nothing new */
+  int status;           /* 0, or CHAT_ENOTFOUND if the room no longer exists */
+} chat_msg_insert_t;
+
+/* Opens the store named by url: "sqlite:PATH" (or a bare PATH) for SQLite.
+ * Creates the database (and its parent folder) if needed and applies the
+ * schema migrations that are missing.  pool_size is the number of
+ * connections (>= 1).  On failure returns a negative code and, if err is
+ * not NULL, writes a message into err (errlen bytes). */
+int chat_store_open(const char *url, int pool_size, chat_store_t **out,
+                    char *err, size_t errlen);
+/* Closes every connection and frees the store.  NULL is a no-op. */
+void chat_store_close(chat_store_t *s);
+/* "sqlite" or "mysql". */
+const char *chat_store_kind(const chat_store_t *s);
+/* A cheap round trip to the database: 0 if it answers. */
+int chat_store_ping(chat_store_t *s);
+
+/* Users.  Usernames are unique without regard to ASCII case. */
+int chat_store_user_create(chat_store_t *s, const char *username,
+                           const char *email, const char *pwhash,
+                           chat_role_t role, int64_t now_ms,
+                           chat_user_rec_t *out);
+int chat_store_user_by_name(chat_store_t *s, const char *username,
+                            chat_user_rec_t *out);
+int chat_store_user_by_id(chat_store_t *s, int64_t id, chat_user_rec_t *out);
+/* Sets a new password hash and deletes every session of the user except the
+ * one whose hash is keep_token_hash (NULL: delete them all). */
+int chat_store_user_set_password(chat_store_t *s, int64_t user_id,
+                                 const char *pwhash,
+                                 const uint8_t *keep_token_hash);
+
+/* Sessions are keyed by the SHA-256 of the token; the token itself is never
+ * stored. */
+int chat_store_session_create(chat_store_t *s,
+                              const uint8_t token_hash[CHAT_TOKEN_HASH_LEN],
+                              int64_t user_id, int64_t now_ms,
+                              int64_t expires_ms);
+/* Finds an unexpired session (expires_ms > now_ms) and its user.
+ * CHAT_ENOTFOUND if absent or expired. */
+int chat_store_session_lookup(chat_store_t *s,
+                              const uint8_t token_hash[CHAT_TOKEN_HASH_LEN],
+                              int64_t now_ms, chat_user_rec_t *user_out);
+/* Deletes one session; deleting an absent one is not an error. */
+int chat_store_session_delete(chat_store_t *s,
+                              const uint8_t token_hash[CHAT_TOKEN_HASH_LEN]);
+
+/* Rooms.  Names are unique without regard to ASCII case. */
+int chat_store_room_create(chat_store_t *s, const char *name,
+                           const char *topic, chat_room_rec_t *out);
+/* name or topic may be NULL to keep the current value. */
+int chat_store_room_update(chat_store_t *s, int64_t id, const char *name,
+                           const char *topic, chat_room_rec_t *out);
+/* Deletes the room and its messages. */
+int chat_store_room_delete(chat_store_t *s, int64_t id);
+int chat_store_room_get(chat_store_t *s, int64_t id, chat_room_rec_t *out);
+/* All rooms ordered by id.  *out is a malloc'ed array the caller frees with
+ * free(); *n its length. */
+int chat_store_room_list(chat_store_t *s, chat_room_rec_t **out, size_t *n);
+
+/* Inserts n messages in one transaction, in array order (ids increase in
+ * that order).  A message whose (sender_id, cid) pair was stored before is
+ * not stored again: its item gets dup=1 and the earlier id and ts.  An item
+ * whose room does not exist gets status CHAT_ENOTFOUND and the others still
+ * commit.  Returns CHAT_EUNAVAIL (nothing committed) if the transaction
+ * fails. */
+int chat_store_msg_insert_batch(chat_store_t *s, chat_msg_insert_t *items,
+                                size_t n);
+
+/* Up to limit messages of a room with id < before_id (before_id <= 0: the
+ * newest), in ascending id order. */
+int chat_store_msg_history(chat_store_t *s, int64_t room, int64_t before_id,
+                           int limit, chat_msg_rec_t **out, size_t *n);
+/* The newest up to limit messages of a room with id > since_id, in ascending
+ * id order. */
+int chat_store_msg_since(chat_store_t *s, int64_t room, int64_t since_id,
+                         int limit, chat_msg_rec_t **out, size_t *n);
+/* Frees a list returned by the two functions above.  NULL is a no-op. */
+void chat_store_msgs_free(chat_msg_rec_t *msgs, size_t n);
+
+#endif
