@@ -16,6 +16,7 @@
 
 #include "../core/auth.h"
 #include "../core/common.h"
+#include "../core/json.h"
 #include "../core/log.h"
 #include "../core/text.h"
 #include "../net/utf8.h"
@@ -130,7 +131,7 @@ static int require_admin(api_job_t *j, chat_store_t *store) {
 
 /* Parses the body as a JSON object; on failure sets 400 and returns NULL. */
 static cJSON *parse_body(api_job_t *j) {
-  cJSON *o = j->body ? cJSON_ParseWithLength(j->body, j->body_len) : NULL;
+  cJSON *o = chat_json_parse(j->body, j->body_len);
   if (!cJSON_IsObject(o)) {
     cJSON_Delete(o);
     set_error(j, 400, "bad_request", "the body must be a JSON object");
@@ -322,7 +323,7 @@ static int room_fields(api_job_t *j, cJSON *o, int for_create, const char **name
   *name = str_field(o, "name", &bad);
   *topic = str_field(o, "topic", &bad);
   if (bad) {
-    set_error(j, 400, bad ? "invalid_name" : "bad_request", "name and topic are strings");
+    set_error(j, 400, "bad_request", "name and topic are strings");
     return -1;
   }
   if ((for_create && !*name) || (*name && !chat_room_name_valid(*name))) {
@@ -664,7 +665,7 @@ void chat_api_handle(chat_server_t *srv, chat_conn_t *c, const chat_route_match_
   }
   if (m->id == CHAT_ROUTE_LOGIN) {
     /* Rate limiting is keyed by client address and the username asked for. */
-    cJSON *o = j->body ? cJSON_ParseWithLength(j->body, j->body_len) : NULL;
+    cJSON *o = chat_json_parse(j->body, j->body_len);
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(o, "username");
     char lower[CHAT_NAME_MAX + 1] = "";
     if (cJSON_IsString(u)) {

@@ -23,6 +23,7 @@
 
 #include "../core/auth.h"
 #include "../core/common.h"
+#include "../core/json.h"
 #include "../core/log.h"
 #include "../core/text.h"
 #include "../net/http.h"
@@ -763,7 +764,7 @@ static void ws_dm(chat_conn_t *c, cJSON *o) {
 }
 
 static void ws_handle_text(chat_conn_t *c, const uint8_t *data, size_t len) {
-  cJSON *o = cJSON_ParseWithLength((const char *)data, len);
+  cJSON *o = chat_json_parse((const char *)data, len);
   if (o == NULL) {
     ws_send_error(c, "bad_json", "the frame is not valid JSON", NULL);
     return;

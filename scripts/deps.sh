@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages chatd needs that are missing.
+#   scripts/deps.sh          what building and running needs
+#   scripts/deps.sh test     that, plus what the tests need
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-dev
+      libsodium-dev libssl-dev libcjson-dev libjs-bootstrap5 curl)
+if [ "${1:-}" = test ]; then
+  pkgs+=(python3 python3-websockets)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -q
+  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
