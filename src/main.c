@@ -142,11 +142,10 @@ static int cmd_user_add(int argc, char **argv, opts_t *o) {
     fprintf(stderr, "chatd: user add needs a NAME\n");
     return 2;
   }
-  char email_buf[300];
   if (email == NULL) {
-    /* A local placeholder keeps the required field valid. */
-    snprintf(email_buf, sizeof(email_buf), "%s@localhost.localdomain", "admin");
-    email = email_buf;
+    /* The field is required; a local placeholder keeps it valid until the
+     * user sets a real one. */
+    email = "admin@localhost.localdomain";
   }
   char password[256];
   if (read_password(password, sizeof(password)) != 0) {

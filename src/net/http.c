@@ -50,8 +50,18 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   return 0;
 }
 
+/* RFC 9110 token characters. */
+static int is_tchar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
 static int on_header_field_complete(llhttp_t *p) {
   chat_http_req_t *r = req_of(p);
+  chat_http_header_t *h = &r->headers[r->nheaders - 1];
+  if (h->name_len == 0) return -1;
+  for (uint32_t i = 0; i < h->name_len; i++)
+    if (!is_tchar((unsigned char)r->head[h->name_off + i])) return -1;
   r->in_field = 0;
   r->headers[r->nheaders - 1].val_off = (uint32_t)r->head_len;
   return 0;
@@ -162,7 +172,10 @@ int chat_http_req_feed(chat_http_req_t *r, const char *data, size_t len,
   }
   const char *pos = llhttp_get_error_pos(&r->parser);
   *consumed = pos ? (size_t)(pos - data) : len;
-  if (err == HPE_PAUSED && r->complete) return CHAT_HTTP_REQUEST;
+  /* The pause at the end of each message comes before llhttp's own check
+   * for an Upgrade, so look at the flag here. */
+  if (err == HPE_PAUSED && r->complete)
+    return r->parser.upgrade ? CHAT_HTTP_UPGRADE : CHAT_HTTP_REQUEST;
   if (err == HPE_PAUSED_UPGRADE) {
     r->complete = 1;
     return CHAT_HTTP_UPGRADE;

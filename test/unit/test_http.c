@@ -299,11 +299,17 @@ static void test_pipelined(void) {
   const char *second =
       "GET /api/me HTTP/1.1\r\n"
       "Host: b\r\n"
+      "\r\n";
+  const char *third =
+      "GET /metrics HTTP/1.1\r\n"
+      "Host: c\r\n"
       "Connection: close\r\n"
       "\r\n";
   bytes_t in = {0};
   bytes_puts(&in, first);
   bytes_puts(&in, second);
+  bytes_puts(&in, third);
+  char buf[64];
 
   size_t consumed = 0;
   T_EQ_INT(chat_http_req_feed(r, in.p, in.len, &consumed), CHAT_HTTP_REQUEST);
@@ -313,6 +319,7 @@ static void test_pipelined(void) {
   if (r->body) T_EQ_STR(r->body, "abc");
   T_CHECK(header_is(r, "Host", "a"));
   T_EQ_INT(r->keep_alive, 1);
+  T_EQ_STR(path_of(r, buf, sizeof(buf)), "/api/logout");
 
   chat_http_req_next(r);
   size_t off = consumed;
@@ -321,21 +328,31 @@ static void test_pipelined(void) {
   T_EQ_INT(consumed, strlen(second));
   T_EQ_INT(r->method, HTTP_GET);
   T_EQ_INT(r->body_len, 0);
-  T_EQ_INT(r->nheaders, 2);
+  T_EQ_INT(r->nheaders, 1);
   T_CHECK(header_is(r, "Host", "b"));
-  T_CHECK(chat_http_header(r, "Content-Length", &consumed) == NULL);
-  T_EQ_INT(r->keep_alive, 0);
-  char buf[64];
+  size_t len;
+  T_CHECK(chat_http_header(r, "Content-Length", &len) == NULL);
+  T_EQ_INT(r->keep_alive, 1);
   T_EQ_STR(path_of(r, buf, sizeof(buf)), "/api/me");
 
-  /* A third request on the same parser after another next. */
   chat_http_req_next(r);
-  T_EQ_INT(feed_str(r, "GET /metrics HTTP/1.1\r\nHost: c\r\n\r\n", &consumed),
+  off += consumed;
+  T_EQ_INT(chat_http_req_feed(r, in.p + off, in.len - off, &consumed),
            CHAT_HTTP_REQUEST);
-  T_EQ_STR(path_of(r, buf, sizeof(buf)), "/metrics");
+  T_EQ_INT(consumed, strlen(third));
+  T_EQ_INT(off + consumed, in.len);
+  T_EQ_INT(r->method, HTTP_GET);
   T_CHECK(header_is(r, "Host", "c"));
+  T_EQ_INT(r->keep_alive, 0);
+  T_EQ_STR(path_of(r, buf, sizeof(buf)), "/metrics");
 
   bytes_free(&in);
+  req_delete(r);
+
+  /* HTTP/1.0 without keep-alive does not keep the connection. */
+  r = req_new();
+  T_EQ_INT(feed_str(r, "GET / HTTP/1.0\r\n\r\n", &consumed), CHAT_HTTP_REQUEST);
+  T_EQ_INT(r->keep_alive, 0);
   req_delete(r);
 }
 
@@ -475,8 +492,13 @@ static void test_headers_too_large(void) {
   T_EQ_INT(r->error_status, 431);
   req_delete(r);
 
-  /* The same, fed in small pieces: the error comes before the end. */
+  /* A far bigger header fed in small pieces: the error comes as soon as
+   * the limit is passed, long before the end. */
   r = req_new();
+  bytes_free(&in);
+  bytes_puts(&in, "GET / HTTP/1.1\r\nHost: a\r\nX-Big: ");
+  for (int i = 0; i < 4 * CHAT_HTTP_MAX_HEADER; i++) bytes_add(&in, "a", 1);
+  bytes_puts(&in, "\r\n\r\n");
   int rc = CHAT_HTTP_MORE;
   size_t off = 0;
   while (off < in.len && rc == CHAT_HTTP_MORE) {
@@ -486,7 +508,7 @@ static void test_headers_too_large(void) {
   }
   T_EQ_INT(rc, CHAT_HTTP_ERROR);
   T_EQ_INT(r->error_status, 431);
-  T_CHECK(off < in.len);
+  T_CHECK(off <= (size_t)CHAT_HTTP_MAX_HEADER + 1000);
   req_delete(r);
 
   /* A very long url counts too. */
@@ -632,8 +654,8 @@ static void test_malformed(void) {
       "get / HTTP/1.1\r\n\r\n",
       "GET  HTTP/1.1\r\n\r\n",
       "\x01\x02\x03 / HTTP/1.1\r\n\r\n",
-      "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
-      "GET / HTTP/1.1\r\n: novalue\r\n\r\n",
+      "GET / HTTP/1.1\r\nContent-Length : 0\r\n\r\n",  /* space before ':' */
+      "GET / HTTP/1.1\r\nHost\r\n\r\n",
       "POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
       "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
       "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
@@ -644,6 +666,25 @@ static void test_malformed(void) {
     int rc = feed_str(r, bad[i], &consumed);
     if (rc != CHAT_HTTP_ERROR || r->error_status != 400)
       fprintf(stderr, "malformed #%zu: rc %d status %d\n", i, rc, r->error_status);
+    T_EQ_INT(rc, CHAT_HTTP_ERROR);
+    T_EQ_INT(r->error_status, 400);
+    req_delete(r);
+  }
+}
+
+/* A header name must be a token (RFC 9110, 5.1): not empty, no spaces. */
+static void test_malformed_header_name(void) {
+  static const char *const bad[] = {
+      "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
+      "GET / HTTP/1.1\r\n: novalue\r\n\r\n",
+  };
+  for (size_t i = 0; i < CHAT_ARRAY_SIZE(bad); i++) {
+    chat_http_req_t *r = req_new();
+    size_t consumed;
+    int rc = feed_str(r, bad[i], &consumed);
+    if (rc != CHAT_HTTP_ERROR || r->error_status != 400)
+      fprintf(stderr, "bad header name #%zu: rc %d status %d\n", i, rc,
+              r->error_status);
     T_EQ_INT(rc, CHAT_HTTP_ERROR);
     T_EQ_INT(r->error_status, 400);
     req_delete(r);
@@ -669,6 +710,9 @@ static void test_upgrade(void) {
   int rc = chat_http_req_feed(r, in.p, in.len, &consumed);
   T_EQ_INT(rc, CHAT_HTTP_UPGRADE);
   T_EQ_INT(consumed, strlen(head));
+  /* What follows *consumed is exactly the new protocol's bytes. */
+  T_EQ_INT(in.len - consumed, sizeof(trailing) - 1);
+  T_CHECK(memcmp(in.p + consumed, trailing, sizeof(trailing) - 1) == 0);
   T_EQ_INT(r->method, HTTP_GET);
   T_CHECK(header_is(r, "upgrade", "websocket"));
   T_CHECK(header_is(r, "sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="));
@@ -696,6 +740,39 @@ static void test_upgrade(void) {
 
 /* ---- responses -------------------------------------------------------- */
 
+/* What llhttp, as a client, reads from a response. */
+typedef struct {
+  int complete;
+  int status;
+  size_t body_len;
+} parsed_resp_t;
+
+static int resp_body_cb(llhttp_t *p, const char *at, size_t len) {
+  (void)at;
+  ((parsed_resp_t *)p->data)->body_len += len;
+  return 0;
+}
+
+static int resp_complete_cb(llhttp_t *p) {
+  parsed_resp_t *pr = p->data;
+  pr->complete++;
+  pr->status = llhttp_get_status_code(p);
+  return 0;
+}
+
+/* Parses a whole response; returns llhttp's error code. */
+static int parse_response(const chat_rbuf_t *b, parsed_resp_t *pr) {
+  llhttp_t p;
+  llhttp_settings_t st;
+  memset(pr, 0, sizeof(*pr));
+  llhttp_settings_init(&st);
+  st.on_body = resp_body_cb;
+  st.on_message_complete = resp_complete_cb;
+  llhttp_init(&p, HTTP_RESPONSE, &st);
+  p.data = pr;
+  return (int)llhttp_execute(&p, (const char *)b->data, b->len);
+}
+
 static void test_response(void) {
   const char *body = "{\"ok\":true}";
   chat_rbuf_t *b = chat_http_response(200, "application/json",
@@ -712,6 +789,11 @@ static void test_response(void) {
   T_CHECK(end != NULL);
   if (end) T_EQ_STR(end + 4, body);
   T_EQ_INT(b->len, strlen(s));
+  parsed_resp_t pr;
+  T_EQ_INT(parse_response(b, &pr), HPE_OK);
+  T_EQ_INT(pr.complete, 1);
+  T_EQ_INT(pr.status, 200);
+  T_EQ_INT(pr.body_len, strlen(body));
   free(s);
   chat_rbuf_unref(b);
 
@@ -723,13 +805,10 @@ static void test_response(void) {
   T_CHECK(strstr(s, "\r\nContent-Length: 4\r\n") != NULL);
   end = strstr(s, "\r\n\r\n");
   if (end) T_EQ_STR(end + 4, "nope");
-  llhttp_t p;
-  llhttp_settings_t st;
-  llhttp_settings_init(&st);
-  llhttp_init(&p, HTTP_RESPONSE, &st);
-  T_EQ_INT(llhttp_execute(&p, s, strlen(s)), HPE_OK);
-  T_EQ_INT(llhttp_get_status_code(&p), 404);
-  T_EQ_INT(llhttp_message_needs_eof(&p), 0);
+  T_EQ_INT(parse_response(b, &pr), HPE_OK);
+  T_EQ_INT(pr.complete, 1);
+  T_EQ_INT(pr.status, 404);
+  T_EQ_INT(pr.body_len, 4);
   free(s);
   chat_rbuf_unref(b);
 
@@ -771,6 +850,11 @@ static void test_response_no_body_statuses(void) {
     T_CHECK(strstr(s, "zzz") == NULL);
     T_CHECK(strstr(s, "\r\nETag: \"x\"\r\n") != NULL);
     T_CHECK(b->len >= 4 && memcmp(b->data + b->len - 4, "\r\n\r\n", 4) == 0);
+    parsed_resp_t pr;
+    T_EQ_INT(parse_response(b, &pr), HPE_OK);
+    T_EQ_INT(pr.complete, 1);
+    T_EQ_INT(pr.status, statuses[i]);
+    T_EQ_INT(pr.body_len, 0);
     free(s);
     chat_rbuf_unref(b);
   }
@@ -836,7 +920,9 @@ static void test_route_table(void) {
   chat_route_match_t m;
   T_EQ_INT(chat_route_match(HTTP_GET, "/api/meX", 7, &m), 200);
   T_EQ_INT(m.id, CHAT_ROUTE_ME);
-  T_EQ_INT(chat_route_match(HTTP_GET, "/api/rooms/12/messages", 13, &m), 404);
+  T_EQ_INT(chat_route_match(HTTP_GET, "/api/rooms/12/messages", 13, &m), 405);
+  T_EQ_INT(chat_route_match(HTTP_GET, "/api/rooms/12/messages", 12, &m), 405);
+  T_EQ_INT(chat_route_match(HTTP_GET, "/api/rooms/12/messages", 11, &m), 404);
 
   /* The biggest id that fits the 18-digit limit. */
   T_EQ_INT(route(HTTP_DELETE, "/api/rooms/999999999999999999", &m), 200);
@@ -849,19 +935,23 @@ static void test_route_table(void) {
 /* 1 if the comma-separated allow list holds exactly the methods in want
  * (NULL-terminated), in any order. */
 static int allow_is(const char *allow, const char *const *want) {
-  char buf[sizeof(((chat_route_match_t *)0)->allow) + 1];
-  size_t nwant = 0, nfound = 0;
+  size_t nwant = 0;
+  unsigned seen = 0;  /* bit i: want[i] was listed */
   while (want[nwant]) nwant++;
-  snprintf(buf, sizeof(buf), "%s", allow);
-  for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok;
-       tok = strtok_r(NULL, ", ", &save)) {
-    int hit = 0;
+  const char *s = allow;
+  while (*s) {
+    while (*s == ',' || *s == ' ') s++;
+    if (*s == '\0') break;
+    const char *t = s;
+    while (*s && *s != ',' && *s != ' ') s++;
+    size_t tlen = (size_t)(s - t);
+    int hit = -1;
     for (size_t i = 0; i < nwant; i++)
-      if (strcmp(tok, want[i]) == 0) hit = 1;
-    if (!hit) return 0;
-    nfound++;
+      if (strlen(want[i]) == tlen && memcmp(t, want[i], tlen) == 0) hit = (int)i;
+    if (hit < 0 || (seen & (1u << hit))) return 0;  /* unknown or repeated */
+    seen |= 1u << hit;
   }
-  return nfound == nwant;
+  return seen == (1u << nwant) - 1;
 }
 
 static void test_route_405(void) {
@@ -902,6 +992,8 @@ static void test_route_405(void) {
   T_CHECK(!allow_is("GET, HEAD", rooms));
   T_CHECK(!allow_is("GET, HEAD, POST, PUT", rooms));
   T_CHECK(allow_is("POST, GET, HEAD", rooms));
+  T_CHECK(!allow_is("GET, GET, HEAD", rooms));
+  T_CHECK(!allow_is("", rooms));
 }
 
 static void test_route_404(void) {
@@ -989,6 +1081,7 @@ int main(void) {
   T_RUN(test_too_many_headers);
   T_RUN(test_body_too_large);
   T_RUN(test_malformed);
+  T_RUN(test_malformed_header_name);
   T_RUN(test_upgrade);
   T_RUN(test_response);
   T_RUN(test_response_head);
