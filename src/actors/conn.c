@@ -64,6 +64,7 @@ struct chat_conn_s {
   int reading;
   int keep_alive;               /* of the request being answered */
   int upgrade_pending;          /* the parser stopped at an Upgrade */
+  int processing;               /* inside conn_process_input */
 
   /* WebSocket */
   chat_ws_parser_t ws;
@@ -810,9 +811,9 @@ static int ws_message_cb(void *ud, int opcode, const uint8_t *data, size_t len) 
       if (code)
         conn_ws_close(c, code);
       else {
+        c->state = CONN_CLOSING;
         conn_queue(c, chat_ws_frame_new(CHAT_WS_OP_CLOSE, NULL, 0));
         c->close_queued = 1;
-        c->state = CONN_CLOSING;
         conn_maybe_linger(c);
       }
       return 1;
@@ -831,6 +832,8 @@ static void conn_ws_close(chat_conn_t *c, int code) {
                        : code == CHAT_WS_CLOSE_TOO_BIG    ? "message too big"
                        : code == CHAT_WS_CLOSE_TRY_AGAIN  ? "too slow"
                                                           : NULL;
+  /* CLOSING first: the close frame itself is not subject to the cap. */
+  c->state = CONN_CLOSING;
   /* A slow consumer's backlog is dropped: the close goes out at once. */
   if (code == CHAT_WS_CLOSE_TRY_AGAIN) {
     for (size_t i = 0; i < c->outq_len; i++) {
@@ -841,7 +844,6 @@ static void conn_ws_close(chat_conn_t *c, int code) {
   }
   conn_queue(c, chat_ws_close_frame_new((uint16_t)code, reason));
   c->close_queued = 1;
-  c->state = CONN_CLOSING;
   conn_maybe_linger(c);
 }
 
@@ -886,8 +888,13 @@ static void conn_dispatch(chat_conn_t *c) {
   conn_serve_static(c, path, path_len);
 }
 
-/* Parses buffered input until a request is complete (then answers it). */
+/* Parses buffered input and answers the requests in it, one at a time.  An
+ * answer given at once (an error, say) lets the loop go on to the next
+ * pipelined request; a nested call (from that answer) returns at once, so
+ * the stack does not grow with the number of requests. */
 static void conn_process_input(chat_conn_t *c) {
+  if (c->processing) return;
+  c->processing = 1;
   size_t off = 0;
   while (c->state == CONN_HTTP && !c->busy && off < c->in_len) {
     size_t consumed = 0;
@@ -912,12 +919,12 @@ static void conn_process_input(chat_conn_t *c) {
       c->reading = 0;
     }
     conn_dispatch(c);
-    return;
   }
   if (off) {
     memmove(c->in, c->in + off, c->in_len - off);
     c->in_len -= off;
   }
+  c->processing = 0;
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
