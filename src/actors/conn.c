@@ -33,6 +33,7 @@
 
 #define REQUEST_TIMEOUT_MS 30000  /* a whole request must arrive in this */
 #define LINGER_MS 2000            /* wait for the peer's close after ours */
+#define CLOSING_MS 10000          /* most time to write out a closing answer */
 #define STATIC_MAX (8 * 1024 * 1024)
 #define TEXT_MAX_CHARS 4000
 
@@ -172,6 +173,13 @@ static void request_timer_cb(uv_timer_t *t) {
 static void shutdown_cb(uv_shutdown_t *req, int status) {
   chat_conn_t *c = req->data;
   if (status < 0) conn_hard_close(c);
+}
+
+/* Enters CLOSING: the last frame or answer is queued; a peer that does
+ * not read it in CLOSING_MS is cut off. */
+static void conn_begin_closing(chat_conn_t *c) {
+  c->state = CONN_CLOSING;
+  uv_timer_start(&c->timer, linger_timer_cb, CLOSING_MS, 0);
 }
 
 /* Everything we meant to send is written: shut down our side and wait a
@@ -358,7 +366,7 @@ static void conn_respond(chat_conn_t *c, chat_rbuf_t *resp) {
   if (c->state != CONN_HTTP) return;
   if (!c->keep_alive || c->upgrade_pending) {
     c->close_queued = 1;
-    c->state = CONN_CLOSING;
+    conn_begin_closing(c);
     conn_maybe_linger(c);
     return;
   }
@@ -811,7 +819,7 @@ static int ws_message_cb(void *ud, int opcode, const uint8_t *data, size_t len) 
       if (code)
         conn_ws_close(c, code);
       else {
-        c->state = CONN_CLOSING;
+        conn_begin_closing(c);
         conn_queue(c, chat_ws_frame_new(CHAT_WS_OP_CLOSE, NULL, 0));
         c->close_queued = 1;
         conn_maybe_linger(c);
@@ -833,7 +841,7 @@ static void conn_ws_close(chat_conn_t *c, int code) {
                        : code == CHAT_WS_CLOSE_TRY_AGAIN  ? "too slow"
                                                           : NULL;
   /* CLOSING first: the close frame itself is not subject to the cap. */
-  c->state = CONN_CLOSING;
+  conn_begin_closing(c);
   /* A slow consumer's backlog is dropped: the close goes out at once. */
   if (code == CHAT_WS_CLOSE_TRY_AGAIN) {
     for (size_t i = 0; i < c->outq_len; i++) {

@@ -1,0 +1,56 @@
+"""A reader that stops reading must not make the server queue without
+bound: once its queue passes the cap it is closed with 1013, and everybody
+else goes on chatting."""
+import asyncio
+import json
+import socket
+import unittest
+
+from chatlib import RawWS, ServerTestCase, WS, async_test, match
+
+
+class SlowConsumerTest(ServerTestCase):
+    @async_test(timeout=240)
+    async def test_slow_reader_is_closed_with_1013(self):
+        c_slow, _, _, _ = self.new_user("slow")
+        c_fast, fast_name, _, _ = self.new_user("fast")
+        lobby = self.lobby_id(c_fast)
+
+        slow = RawWS(self.server.port, sid=c_slow.sid, label="slow")
+        slow.send_json({"type": "join", "room": lobby})
+        slow.expect(lambda f: f.get("type") == "joined", timeout=10)
+        # From here on the slow client reads nothing.
+
+        fast = await WS.connect(self.server, c_fast, label="fast")
+        joined = await fast.join(lobby)
+        self.assertEqual(joined.get("type"), "joined", joined)
+
+        text = "慢" * 3000 + " 读者"  # about 9 KB a message
+        total = 2000                  # about 18 MB in all, far over the 4 MiB cap
+        acks = set()
+        window = 50  # the sender keeps reading, so it is never slow itself
+        for start in range(0, total, window):
+            for i in range(start, min(start + window, total)):
+                await fast.send({"type": "send", "room": lobby, "text": text, "cid": "s%d" % i})
+            while len(acks) < min(start + window, total):
+                f = await fast.expect(lambda f: f.get("type") in ("ack", "error"), timeout=60)
+                self.assertEqual(f.get("type"), "ack", f)
+                acks.add(f["cid"])
+                fast.take(lambda f: f.get("type") == "message")
+
+        # The slow client, reading at last, finds the close frame after what
+        # was already in the socket buffers.
+        code, _ = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: slow.expect_close(timeout=60))
+        self.assertEqual(code, 1013)
+        slow.close()
+
+        # The others never noticed.
+        ack = await fast.send_msg(lobby, "还在", cid="after")
+        self.assertEqual(ack.get("type"), "ack", ack)
+        await fast.close()
+        self.assert_healthy()
+
+
+if __name__ == "__main__":
+    unittest.main()
