@@ -5,9 +5,17 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-dev
-      libsodium-dev libssl-dev libcjson-dev libjs-bootstrap5 curl)
+      libsodium-dev libssl-dev libcjson-dev libjs-bootstrap5 curl
+      default-libmysqlclient-dev)
+pkgs+=(libhiredis-dev)
 if [ "${1:-}" = test ]; then
-  pkgs+=(python3 python3-websockets)
+  pkgs+=(redis-server)
+  pkgs+=(python3 python3-websockets mariadb-server)
+  # Browser tests (test/browser): Debian's Chromium, and Node.js and npm only
+  # when none is on PATH already.
+  pkgs+=(chromium)
+  command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+  command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi
 
 missing=()

@@ -62,5 +62,26 @@ struct chat_store {
  * has set (*out)->ops. */
 int chat_store_sqlite_open(const char *target, int pool_size,
                            chat_store_t **out, char *err, size_t errlen);
+/* target: "[user[:password]@]host[:port]/db[?socket=PATH]" (the url after
+ * "mysql://"). */
+int chat_store_mysql_open(const char *target, int pool_size,
+                          chat_store_t **out, char *err, size_t errlen);
+
+/* The parts of a MySQL url, percent-decoded (each a NUL-terminated string;
+ * "" when absent).  Holds the password: wipe it when done. */
+#define CHAT_MYSQL_URL_FIELD 256
+typedef struct {
+  char user[CHAT_MYSQL_URL_FIELD];
+  char password[CHAT_MYSQL_URL_FIELD];
+  char host[CHAT_MYSQL_URL_FIELD];  /* without the brackets of [v6] */
+  char db[CHAT_MYSQL_URL_FIELD];
+  char socket[CHAT_MYSQL_URL_FIELD];
+  unsigned port;                     /* 3306 if absent */
+} chat_mysql_url_t;
+
+/* Parses target as chat_store_mysql_open describes.  0, or CHAT_EINVAL with
+ * a message in err that never contains the password. */
+int chat_store_mysql_parse_url(const char *target, chat_mysql_url_t *out,
+                               char *err, size_t errlen);
 
 #endif

@@ -28,9 +28,12 @@ int chat_store_open(const char *url, int pool_size, chat_store_t **out,
   if (url == NULL || out == NULL || pool_size < 1)
     return open_err(err, errlen, CHAT_EINVAL, "bad store arguments", "");
   *out = NULL;
+  /* The url holds a password: never copied into err. */
+  if (strncmp(url, "mysql://", 8) == 0)
+    return chat_store_mysql_open(url + 8, pool_size, out, err, errlen);
   if (strncmp(url, "mysql:", 6) == 0)
     return open_err(err, errlen, CHAT_EINVAL,
-                    "no MySQL backend in this build", "");
+                    "a MySQL url starts with mysql://", "");
   /* "sqlite:PATH" or a bare PATH. */
   target = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
   if (target[0] == '\0')
