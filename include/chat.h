@@ -29,7 +29,11 @@ typedef struct chat_server_s chat_server_t;
 typedef struct {
   const char *listen_host;   /* default "127.0.0.1" */
   int listen_port;           /* default 8080; 0 picks a free port */
-  const char *store_url;     /* default "sqlite:./data/chat.db" */
+  const char *store_url;     /* default "sqlite:./data/chat.db"; or
+                                "mysql://user:pass@host:port/db" */
+  const char *redis_url;     /* NULL (default): presence in this process;
+                                "redis://host:port/db": shared by every
+                                chatd using that Redis */
   const char *public_dir;    /* the front end; default "./public" */
   const char *vendor_dir;    /* served under /vendor/bootstrap/; default
                                 "/usr/share/bootstrap-html" (libjs-bootstrap5) */
@@ -59,7 +63,8 @@ typedef void (*chat_server_stop_cb)(chat_server_t *srv, void *ud);
  * server opened, then calls cb (may be NULL).  After that the loop has
  * nothing of the server's left. */
 void chat_server_stop(chat_server_t *srv, chat_server_stop_cb cb, void *ud);
-/* Frees a server that was never started, or whose stop has completed. */
+/* Frees a server whose stop has completed (a server that failed to start
+ * is stopped too: chat_server_stop, then run the loop until its callback). */
 void chat_server_free(chat_server_t *srv);
 
 /* Creates a user directly in the store named by store_url (blocking; for

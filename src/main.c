@@ -28,7 +28,12 @@ static const char usage[] =
     "                      port 0 picks a free one)\n"
     "  --db PATH           SQLite database, created with its folder [CHAT_DB]\n"
     "                      (default ./data/chat.db)\n"
-    "  --store URL         the store as a URL: sqlite:PATH [CHAT_STORE]\n"
+    "  --store URL         the store as a URL [CHAT_STORE]: sqlite:PATH, or\n"
+    "                      mysql://USER:PASS@HOST:PORT/DB (MySQL/MariaDB), or\n"
+    "                      mysql://USER:PASS@localhost/DB?socket=PATH\n"
+    "  --redis URL         share presence and room events with the other chatd\n"
+    "                      instances on this Redis: redis://HOST:PORT/DB\n"
+    "                      [CHAT_REDIS] (default: none, presence in-process)\n"
     "  --public DIR        the front end's files [CHAT_PUBLIC]\n"
     "  --vendor DIR        Bootstrap 5 files served under /vendor/bootstrap/\n"
     "                      [CHAT_VENDOR] (default /usr/share/bootstrap-html)\n"
@@ -47,6 +52,7 @@ typedef struct {
   const char *store;
   const char *public_dir;
   const char *vendor_dir;
+  const char *redis;
 } opts_t;
 
 static char store_buf[4096];
@@ -99,6 +105,7 @@ static int parse_common(int argc, char **argv, int *i, opts_t *o) {
   else if ((v = opt_value(argc, argv, i, "--store"))) o->store = v;
   else if ((v = opt_value(argc, argv, i, "--public"))) o->public_dir = v;
   else if ((v = opt_value(argc, argv, i, "--vendor"))) o->vendor_dir = v;
+  else if ((v = opt_value(argc, argv, i, "--redis"))) o->redis = v;
   else return 0;
   return 1;
 }
@@ -193,6 +200,7 @@ int main(int argc, char **argv) {
   o.store = getenv("CHAT_STORE");
   o.public_dir = getenv("CHAT_PUBLIC");
   o.vendor_dir = getenv("CHAT_VENDOR");
+  o.redis = getenv("CHAT_REDIS");
   const char *lvl = getenv("CHAT_LOG");
   if (lvl && strcmp(lvl, "debug") == 0) chat_log_set_level(CHAT_LOG_DEBUG);
   if (lvl && strcmp(lvl, "warn") == 0) chat_log_set_level(CHAT_LOG_WARN);
@@ -234,6 +242,7 @@ int main(int argc, char **argv) {
   else
     cfg.public_dir = CHAT_DEFAULT_PUBLIC;
   if (o.vendor_dir) cfg.vendor_dir = o.vendor_dir;
+  if (o.redis && *o.redis) cfg.redis_url = o.redis;
 
   /* A peer that goes away mid-write must not kill the process. */
   signal(SIGPIPE, SIG_IGN);

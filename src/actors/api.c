@@ -541,16 +541,25 @@ static void api_done(chat_actor_t *self, chat_mail_t *m) {
     case FX_PASSWORD:
       chat_server_revoke(srv, j->user.id, j->token_hash, NULL);
       break;
-    case FX_ROOM_CREATED:
+    case FX_ROOM_CREATED: {
       if (chat_server_room(srv, j->room.id) == NULL)
         chat_server_room_add(srv, chat_room_new(srv, j->room.id, j->room.name), j->room.id);
+      char ev[96];
+      int n = snprintf(ev, sizeof(ev), "{\"type\":\"room_created\",\"room\":%" PRId64 "}",
+                       j->room.id);
+      srv->presence->ops->publish(srv->presence, 0, ev, (size_t)n);
       break;
+    }
     case FX_ROOM_DELETED: {
       chat_room_t *r = chat_server_room(srv, j->ids[0]);
       if (r) {
         chat_room_post_delete(r);
         chat_server_room_remove(srv, j->ids[0]);
       }
+      char ev[96];
+      int n = snprintf(ev, sizeof(ev), "{\"type\":\"room_deleted\",\"room\":%" PRId64 "}",
+                       j->ids[0]);
+      srv->presence->ops->publish(srv->presence, 0, ev, (size_t)n);
       break;
     }
     case FX_ROOMS_LIST: {

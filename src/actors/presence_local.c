@@ -1,10 +1,13 @@
 /* In-process presence: counts of connections per user and of users per
- * room, in hash maps. */
+ * room, in hash maps.  With one instance every join and leave reported here
+ * is the first or last anywhere, so room presence frames go out at once. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/common.h"
 #include "../core/imap.h"
+#include "../core/sb.h"
 #include "presence.h"
 
 typedef struct {
@@ -17,6 +20,24 @@ typedef struct {
   chat_imap_t users;       /* user id -> user_t */
   chat_imap_t rooms;       /* room id -> (void*)(uintptr_t)count */
 } local_t;
+
+size_t chat_presence_frame(char *out, size_t outlen, int64_t room_id,
+                           const char *username, const char *event) {
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_sb_puts(&sb, "{\"type\":\"presence\",\"room\":");
+  chat_sb_int(&sb, room_id);
+  chat_sb_puts(&sb, ",\"user\":");
+  chat_sb_json_str(&sb, username, strlen(username));
+  chat_sb_puts(&sb, ",\"event\":");
+  chat_sb_json_str(&sb, event, strlen(event));
+  chat_sb_puts(&sb, "}");
+  size_t n = sb.len < outlen ? sb.len : outlen - 1;
+  memcpy(out, sb.buf, n);
+  out[n] = '\0';
+  chat_sb_free(&sb);
+  return n;
+}
 
 static void lp_connect(chat_presence_t *p, int64_t uid, const char *name) {
   local_t *l = (local_t *)p;
@@ -39,19 +60,28 @@ static void lp_disconnect(chat_presence_t *p, int64_t uid) {
   free(u);
 }
 
-static void lp_room_join(chat_presence_t *p, int64_t room, int64_t uid) {
+static void emit_presence(chat_presence_t *p, int64_t room, const char *name,
+                          const char *event) {
+  char frame[512];
+  size_t n = chat_presence_frame(frame, sizeof(frame), room, name, event);
+  if (p->on_event) p->on_event(p->ud, room, frame, n);
+}
+
+static void lp_room_join(chat_presence_t *p, int64_t room, int64_t uid, const char *name) {
   local_t *l = (local_t *)p;
   uintptr_t n = (uintptr_t)chat_imap_get(&l->rooms, room);
   chat_imap_put(&l->rooms, room, (void *)(n + 1));
+  emit_presence(p, room, name, "join");
 }
 
-static void lp_room_leave(chat_presence_t *p, int64_t room, int64_t uid) {
+static void lp_room_leave(chat_presence_t *p, int64_t room, int64_t uid, const char *name) {
   local_t *l = (local_t *)p;
   uintptr_t n = (uintptr_t)chat_imap_get(&l->rooms, room);
   if (n <= 1)
     chat_imap_del(&l->rooms, room);
   else
     chat_imap_put(&l->rooms, room, (void *)(n - 1));
+  emit_presence(p, room, name, "leave");
 }
 
 static size_t lp_room_count(chat_presence_t *p, int64_t room) {
@@ -84,9 +114,18 @@ static void lp_online_users(chat_presence_t *p, chat_presence_each_cb each, void
   free(v);
 }
 
+static void lp_publish(chat_presence_t *p, int64_t room, const char *json, size_t len) {}
+static void lp_recent_push(chat_presence_t *p, int64_t room, const char *obj, size_t len) {}
+static void lp_recent_load(chat_presence_t *p, int64_t room, chat_presence_recent_cb cb,
+                           void *ud) {
+  cb(ud, 0, NULL, NULL, 0);
+}
+static void lp_recent_seed(chat_presence_t *p, int64_t room, char **objs, size_t *lens,
+                           size_t n) {}
+static int lp_shared(chat_presence_t *p) { return 0; }
 static const char *lp_backend_state(chat_presence_t *p) { return "off"; }
 
-static void lp_free(chat_presence_t *p) {
+static void lp_close(chat_presence_t *p, void (*done)(void *ud), void *ud) {
   local_t *l = (local_t *)p;
   for (size_t i = 0; i < l->users.cap; i++) {
     if (l->users.slots[i].key == 0) continue;
@@ -97,17 +136,31 @@ static void lp_free(chat_presence_t *p) {
   chat_imap_free(&l->users);
   chat_imap_free(&l->rooms);
   free(l);
+  if (done) done(ud);
 }
 
 static const chat_presence_ops_t local_ops = {
-    lp_connect, lp_disconnect, lp_room_join, lp_room_leave, lp_room_count,
-    lp_online_users, lp_backend_state, lp_free,
+    .connect = lp_connect,
+    .disconnect = lp_disconnect,
+    .room_join = lp_room_join,
+    .room_leave = lp_room_leave,
+    .room_count = lp_room_count,
+    .online_users = lp_online_users,
+    .publish = lp_publish,
+    .recent_push = lp_recent_push,
+    .recent_load = lp_recent_load,
+    .recent_seed = lp_recent_seed,
+    .shared = lp_shared,
+    .backend_state = lp_backend_state,
+    .close = lp_close,
 };
 
-chat_presence_t *chat_presence_local_new(chat_presence_online_cb on_online, void *ud) {
+chat_presence_t *chat_presence_local_new(chat_presence_online_cb on_online,
+                                         chat_presence_event_cb on_event, void *ud) {
   local_t *l = chat_xcalloc(1, sizeof(*l));
   l->super.ops = &local_ops;
   l->super.on_online = on_online;
+  l->super.on_event = on_event;
   l->super.ud = ud;
   chat_imap_init(&l->users);
   chat_imap_init(&l->rooms);

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cJSON.h>
+
 #include "../core/common.h"
 #include "../core/log.h"
 #include "../core/sb.h"
@@ -44,6 +46,15 @@ typedef struct {
 } cached_t;
 
 typedef enum { LOAD_NONE, LOAD_RUNNING, LOAD_DONE } load_state_t;
+
+typedef struct {
+  int64_t id;
+  uint64_t due_ms;         /* loop time when it may go out */
+  char *json;              /* the message object (owned) */
+  size_t len;
+} held_t;
+
+#define HOLD_MS 150
 
 typedef struct join_mail_s {
   chat_mail_t mail;
@@ -74,6 +85,15 @@ struct chat_room_s {
   int reading;
   chat_mail_t *deferred_head, *deferred_tail;
   int load_failed;               /* answering deferred joins after a failure */
+  /* Users in the room anywhere, as presence reports them (for `joined`). */
+  char **present;
+  size_t npresent, present_cap;
+  /* With several instances, messages wait here HOLD_MS before delivery so
+   * that a message committed elsewhere with a lower id, arriving a little
+   * later, still goes out first.  Sorted by id. */
+  held_t *held;
+  size_t nheld, held_cap;
+  int tick_wanted;
 };
 
 chat_actor_t *chat_room_actor(chat_room_t *r) { return &r->actor; }
@@ -113,6 +133,10 @@ static void room_free_cb(chat_actor_t *a) {
   chat_room_t *r = room_of(a);
   assert(r->nmembers == 0 && r->deferred_head == NULL);
   cache_clear(r);
+  for (size_t i = 0; i < r->npresent; i++) free(r->present[i]);
+  free(r->present);
+  for (size_t i = 0; i < r->nheld; i++) free(r->held[i].json);
+  free(r->held);
   for (size_t i = 0; i < r->nusers; i++) free(r->users[i].name);
   free(r->users);
   free(r->members);
@@ -161,20 +185,22 @@ static void send_error(chat_conn_t *c, const char *code, const char *message,
   chat_rbuf_unref(b);
 }
 
-static void presence_frame(chat_room_t *r, const char *user, const char *event,
-                           int64_t skip_user) {
-  chat_sb_t sb;
-  chat_sb_init(&sb);
-  chat_sb_puts(&sb, "{\"type\":\"presence\",\"room\":");
-  chat_sb_int(&sb, r->id);
-  chat_sb_puts(&sb, ",\"user\":");
-  chat_sb_json_str(&sb, user, strlen(user));
-  chat_sb_puts(&sb, ",\"event\":\"");
-  chat_sb_puts(&sb, event);
-  chat_sb_puts(&sb, "\"}");
-  chat_rbuf_t *b = frame_from_sb(&sb);
-  room_broadcast(r, b, skip_user);
-  chat_rbuf_unref(b);
+/* The list of users present anywhere, kept from presence frames. */
+static void present_set(chat_room_t *r, const char *name, int here) {
+  for (size_t i = 0; i < r->npresent; i++) {
+    if (strcmp(r->present[i], name) != 0) continue;
+    if (!here) {
+      free(r->present[i]);
+      r->present[i] = r->present[--r->npresent];
+    }
+    return;
+  }
+  if (!here) return;
+  if (r->npresent == r->present_cap) {
+    r->present_cap = r->present_cap ? r->present_cap * 2 : 8;
+    r->present = chat_xrealloc(r->present, r->present_cap * sizeof(*r->present));
+  }
+  r->present[r->npresent++] = chat_xstrdup(name);
 }
 
 static void msg_json(chat_sb_t *sb, int64_t id, int64_t room, const char *sender,
@@ -261,8 +287,9 @@ static void remove_member(chat_room_t *r, chat_conn_t *c, int announce) {
     if (u && --u->conns == 0) {
       char *name = u->name;
       *u = r->users[--r->nusers];
-      r->srv->presence->ops->room_leave(r->srv->presence, r->id, user_id);
-      if (announce) presence_frame(r, name, "leave", 0);
+      /* Presence answers with the leave frame for the others. */
+      r->srv->presence->ops->room_leave(r->srv->presence, r->id, user_id, name);
+      (void)announce;
       free(name);
     }
     chat_actor_unref(chat_conn_actor(c));
@@ -281,10 +308,8 @@ static void free_join(join_mail_t *j) {
  * the caller. */
 static void finish_join(chat_room_t *r, join_mail_t *j, chat_sb_t *history) {
   if (!is_member(r, j->conn)) {
-    if (add_member(r, j->conn, j->user_id, j->username)) {
-      r->srv->presence->ops->room_join(r->srv->presence, r->id, j->user_id);
-      presence_frame(r, j->username, "join", j->user_id);
-    }
+    if (add_member(r, j->conn, j->user_id, j->username))
+      r->srv->presence->ops->room_join(r->srv->presence, r->id, j->user_id, j->username);
   }
   chat_sb_t sb;
   chat_sb_init(&sb);
@@ -294,6 +319,15 @@ static void finish_join(chat_room_t *r, join_mail_t *j, chat_sb_t *history) {
   for (size_t i = 0; i < r->nusers; i++) {
     if (i) chat_sb_puts(&sb, ",");
     chat_sb_json_str(&sb, r->users[i].name, strlen(r->users[i].name));
+  }
+  /* And those present through other instances. */
+  for (size_t i = 0; i < r->npresent; i++) {
+    int local = 0;
+    for (size_t k = 0; k < r->nusers && !local; k++)
+      local = strcmp(r->users[k].name, r->present[i]) == 0;
+    if (local) continue;
+    if (r->nusers || i) chat_sb_puts(&sb, ",");
+    chat_sb_json_str(&sb, r->present[i], strlen(r->present[i]));
   }
   chat_sb_puts(&sb, "],\"history\":[");
   chat_sb_append(&sb, history->buf, history->len);
@@ -359,6 +393,18 @@ static void history_done(chat_actor_t *self, chat_mail_t *m) {
         cache_add(r, h->msgs[i].id, sb.buf, sb.len);
       }
       if (h->n == RECENT_MAX) r->complete = 0;
+      /* Fill the shared list for the next instance that loads this room. */
+      if (r->rlen) {
+        char **objs = chat_xmalloc(r->rlen * sizeof(char *));
+        size_t *lens = chat_xmalloc(r->rlen * sizeof(size_t));
+        for (size_t i = 0; i < r->rlen; i++) {
+          objs[i] = cache_at(r, i)->json;
+          lens[i] = cache_at(r, i)->len;
+        }
+        r->srv->presence->ops->recent_seed(r->srv->presence, r->id, objs, lens, r->rlen);
+        free(objs);
+        free(lens);
+      }
     }
   } else {
     join_mail_t *j = h->join;
@@ -430,6 +476,67 @@ static void answer_join(chat_room_t *r, join_mail_t *j) {
   free_join(j);
 }
 
+typedef struct {
+  chat_mail_t mail;
+  int ok;
+  size_t n;
+  char **objs;
+  size_t *lens;
+} recent_mail_t;
+
+static void start_store_load(chat_room_t *r) {
+  history_job_t *h = chat_xcalloc(1, sizeof(*h));
+  h->job.mail.handle = history_done;
+  h->job.run = history_run;
+  h->room_id = r->id;
+  chat_storage_submit(r->srv->storage, &h->job, &r->actor);
+}
+
+static void on_recent_loaded(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  recent_mail_t *rm = (recent_mail_t *)m;
+  if (!rm->ok) {
+    start_store_load(r);  /* still reading */
+  } else {
+    cache_clear(r);
+    for (size_t i = 0; i < rm->n; i++) {
+      cJSON *o = cJSON_ParseWithLength(rm->objs[i], rm->lens[i]);
+      const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+      if (cJSON_IsNumber(id) && id->valuedouble >= 1 &&
+          (r->rlen == 0 || (int64_t)id->valuedouble > cache_at(r, r->rlen - 1)->id)) {
+        cache_add(r, (int64_t)id->valuedouble, rm->objs[i], rm->lens[i]);
+        rm->objs[i] = NULL;
+      }
+      cJSON_Delete(o);
+    }
+    r->complete = rm->n < RECENT_MAX;
+    r->load = LOAD_DONE;
+    r->reading = 0;
+  }
+  for (size_t i = 0; i < rm->n; i++) free(rm->objs[i]);
+  free(rm->objs);
+  free(rm->lens);
+  free(rm);
+  room_replay(r);
+}
+
+/* Presence's answer, on the loop: becomes a mail to the room. */
+static void recent_loaded_cb(void *ud, int ok, char **objs, size_t *lens, size_t n) {
+  chat_room_t *r = ud;
+  recent_mail_t *rm = chat_xcalloc(1, sizeof(*rm));
+  rm->mail.handle = on_recent_loaded;
+  rm->ok = ok;
+  rm->n = ok ? n : 0;
+  rm->objs = chat_xcalloc(rm->n + 1, sizeof(char *));
+  rm->lens = chat_xcalloc(rm->n + 1, sizeof(size_t));
+  for (size_t i = 0; i < rm->n; i++) {
+    rm->objs[i] = chat_xstrndup(objs[i], lens[i]);
+    rm->lens[i] = lens[i];
+  }
+  chat_actor_post(&r->actor, &rm->mail);
+  chat_actor_unref(&r->actor);  /* the reference held for the answer */
+}
+
 static void on_join(chat_actor_t *self, chat_mail_t *m) {
   chat_room_t *r = room_of(self);
   join_mail_t *j = (join_mail_t *)m;
@@ -449,11 +556,10 @@ static void on_join(chat_actor_t *self, chat_mail_t *m) {
     }
     r->load = LOAD_RUNNING;
     r->reading = 1;
-    history_job_t *h = chat_xcalloc(1, sizeof(*h));
-    h->job.mail.handle = history_done;
-    h->job.run = history_run;
-    h->room_id = r->id;
-    chat_storage_submit(r->srv->storage, &h->job, &r->actor);
+    /* The shared list first (no store round trip); the store if it cannot
+     * answer. */
+    chat_actor_ref(&r->actor);
+    r->srv->presence->ops->recent_load(r->srv->presence, r->id, recent_loaded_cb, r);
     room_defer(r, m);  /* answered once the load is in */
     return;
   }
@@ -514,6 +620,8 @@ static void on_typing(chat_actor_t *self, chat_mail_t *m) {
     chat_sb_puts(&sb, ",\"user\":");
     chat_sb_json_str(&sb, cm->username, strlen(cm->username));
     chat_sb_puts(&sb, "}");
+    chat_presence_t *pr = r->srv->presence;
+    pr->ops->publish(pr, r->id, sb.buf, sb.len);
     chat_rbuf_t *b = frame_from_sb(&sb);
     room_broadcast(r, b, user_id);
     chat_rbuf_unref(b);
@@ -529,6 +637,162 @@ void chat_room_post_typing(chat_room_t *r, chat_conn_t *c, const char *username)
   chat_actor_ref(chat_conn_actor(c));
   snprintf(cm->username, sizeof(cm->username), "%s", username);
   chat_actor_post(&r->actor, &cm->mail);
+}
+
+/* ---- delivery of messages ------------------------------------------- */
+
+/* Sends a message (its object JSON, owned by the cache afterwards) to the
+ * local members: the frame is encoded once and shared. */
+static void broadcast_message(chat_room_t *r, int64_t id, char *obj, size_t len) {
+  chat_sb_t frame;
+  chat_sb_init(&frame);
+  chat_sb_puts(&frame, "{\"type\":\"message\",");
+  chat_sb_append(&frame, obj + 1, len - 1);
+  chat_rbuf_t *b = frame_from_sb(&frame);
+  cache_add(r, id, obj, len);
+  room_broadcast(r, b, 0);
+  chat_rbuf_unref(b);
+}
+
+static int cache_has(chat_room_t *r, int64_t id) {
+  for (size_t i = r->rlen; i > 0; i--) {
+    int64_t cid = cache_at(r, i - 1)->id;
+    if (cid == id) return 1;
+    if (cid < id) return 0;
+  }
+  return 0;
+}
+
+static void want_tick(chat_room_t *r) {
+  if (r->tick_wanted) return;
+  r->tick_wanted = 1;
+  chat_server_room_tick(r->srv, r);
+}
+
+/* Sends out the held messages whose time has come, in id order. */
+static void release_held(chat_room_t *r) {
+  uint64_t now = uv_now(r->srv->loop);
+  size_t k = 0;
+  while (k < r->nheld && r->held[k].due_ms <= now) {
+    if (cache_has(r, r->held[k].id))
+      free(r->held[k].json);
+    else
+      broadcast_message(r, r->held[k].id, r->held[k].json, r->held[k].len);
+    k++;
+  }
+  memmove(r->held, r->held + k, (r->nheld - k) * sizeof(*r->held));
+  r->nheld -= k;
+  if (r->nheld) want_tick(r);
+}
+
+/* A stored message, from this instance or another: out at once with one
+ * instance; held briefly and ordered by id with several. */
+static void deliver_message(chat_room_t *r, int64_t id, char *obj, size_t len) {
+  if (!r->srv->presence->ops->shared(r->srv->presence)) {
+    broadcast_message(r, id, obj, len);
+    return;
+  }
+  size_t at = r->nheld;
+  while (at > 0 && r->held[at - 1].id > id) at--;
+  if ((at > 0 && r->held[at - 1].id == id) || cache_has(r, id)) {
+    free(obj);  /* seen already */
+    return;
+  }
+  if (r->nheld == r->held_cap) {
+    r->held_cap = r->held_cap ? r->held_cap * 2 : 16;
+    r->held = chat_xrealloc(r->held, r->held_cap * sizeof(*r->held));
+  }
+  memmove(r->held + at + 1, r->held + at, (r->nheld - at) * sizeof(*r->held));
+  r->held[at].id = id;
+  r->held[at].due_ms = uv_now(r->srv->loop) + HOLD_MS;
+  r->held[at].json = obj;
+  r->held[at].len = len;
+  r->nheld++;
+  want_tick(r);
+}
+
+static void on_tick(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  free(m);
+  r->tick_wanted = 0;
+  if (!r->deleted) release_held(r);
+}
+
+void chat_room_post_tick(chat_room_t *r) {
+  chat_mail_t *m = chat_xcalloc(1, sizeof(*m));
+  m->handle = on_tick;
+  chat_actor_post(&r->actor, m);
+}
+
+/* ---- events from presence (and other instances) ----------------------- */
+
+typedef struct {
+  chat_mail_t mail;
+  size_t len;
+  char json[];
+} event_mail_t;
+
+static const char MESSAGE_PREFIX[] = "{\"type\":\"message\",";
+
+static void on_event(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  event_mail_t *e = (event_mail_t *)m;
+  if (room_defer(r, m)) return;
+  if (r->deleted) {
+    free(e);
+    return;
+  }
+  size_t plen = sizeof(MESSAGE_PREFIX) - 1;
+  if (e->len > plen && memcmp(e->json, MESSAGE_PREFIX, plen) == 0) {
+    /* A message stored by another instance. */
+    cJSON *o = cJSON_ParseWithLength(e->json, e->len);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+    if (cJSON_IsNumber(id) && id->valuedouble >= 1) {
+      size_t olen = e->len - plen + 1;
+      char *obj = chat_xmalloc(olen + 1);
+      obj[0] = '{';
+      memcpy(obj + 1, e->json + plen, e->len - plen);
+      obj[olen] = '\0';
+      if (r->load == LOAD_DONE)
+        deliver_message(r, (int64_t)id->valuedouble, obj, olen);
+      else
+        free(obj);  /* the first load will read it from the store */
+    }
+    cJSON_Delete(o);
+    free(e);
+    return;
+  }
+  cJSON *o = cJSON_ParseWithLength(e->json, e->len);
+  const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
+  const cJSON *user = cJSON_GetObjectItemCaseSensitive(o, "user");
+  if (cJSON_IsString(type) && cJSON_IsString(user)) {
+    int presence = strcmp(type->valuestring, "presence") == 0;
+    int typing = strcmp(type->valuestring, "typing") == 0;
+    if (presence) {
+      const cJSON *ev = cJSON_GetObjectItemCaseSensitive(o, "event");
+      present_set(r, user->valuestring, cJSON_IsString(ev) && strcmp(ev->valuestring, "join") == 0);
+    }
+    if (presence || typing) {
+      /* To the local members, except the user's own connections. */
+      int64_t skip = 0;
+      for (size_t i = 0; i < r->nusers; i++)
+        if (strcmp(r->users[i].name, user->valuestring) == 0) skip = r->users[i].user_id;
+      chat_rbuf_t *b = chat_ws_frame_new(CHAT_WS_OP_TEXT, e->json, e->len);
+      room_broadcast(r, b, skip);
+      chat_rbuf_unref(b);
+    }
+  }
+  cJSON_Delete(o);
+  free(e);
+}
+
+void chat_room_post_event(chat_room_t *r, const char *json, size_t len) {
+  event_mail_t *e = chat_xmalloc(sizeof(*e) + len + 1);
+  e->mail.handle = on_event;
+  e->len = len;
+  memcpy(e->json, json, len);
+  e->json[len] = '\0';
+  chat_actor_post(&r->actor, &e->mail);
 }
 
 /* ---- send ------------------------------------------------------------- */
@@ -582,16 +846,17 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
     chat_sb_init(&obj);
     msg_json(&obj, s->ins.rec.id, r->id, s->sender, s->text, s->text_len,
              s->ins.rec.stored_ts);
-    /* The frame is the object with "type" in front: encoded once. */
+    send_ack(s->conn, s->cid, s->ins.rec.id);
+    chat_presence_t *pr = r->srv->presence;
+    pr->ops->recent_push(pr, r->id, obj.buf, obj.len);
+    /* The frame is the object with "type" in front. */
     chat_sb_t frame;
     chat_sb_init(&frame);
     chat_sb_puts(&frame, "{\"type\":\"message\",");
     chat_sb_append(&frame, obj.buf + 1, obj.len - 1);
-    chat_rbuf_t *b = frame_from_sb(&frame);
-    cache_add(r, s->ins.rec.id, obj.buf, obj.len);  /* the cache takes obj */
-    send_ack(s->conn, s->cid, s->ins.rec.id);
-    room_broadcast(r, b, 0);
-    chat_rbuf_unref(b);
+    pr->ops->publish(pr, r->id, frame.buf, frame.len);
+    chat_sb_free(&frame);
+    deliver_message(r, s->ins.rec.id, obj.buf, obj.len);  /* takes obj */
     r->srv->messages_sent++;
   }
   free_send(s);
@@ -657,7 +922,8 @@ static void on_delete(chat_actor_t *self, chat_mail_t *m) {
   }
   r->nmembers = 0;
   for (size_t i = 0; i < r->nusers; i++) {
-    r->srv->presence->ops->room_leave(r->srv->presence, r->id, r->users[i].user_id);
+    r->srv->presence->ops->room_leave(r->srv->presence, r->id, r->users[i].user_id,
+                                      r->users[i].name);
     free(r->users[i].name);
   }
   r->nusers = 0;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cJSON.h>
+
 #include "../core/auth.h"
 #include "../core/common.h"
 #include "../core/log.h"
@@ -47,6 +49,60 @@ static void on_online(void *ud, int64_t user_id, const char *username, int onlin
   for (chat_conn_t *c = srv->conns; c; c = chat_conn_next(c))
     if (chat_conn_is_ws(c) && !chat_conn_is_ws_of(c, user_id)) chat_conn_post_frame(c, b);
   chat_rbuf_unref(b);
+}
+
+/* Frames from presence: room frames go to the room's actor; server-wide
+ * ones (from other instances) change the room directory. */
+static void on_event(void *ud, int64_t room_id, const char *json, size_t len) {
+  chat_server_t *srv = ud;
+  if (srv->state != SRV_RUNNING) return;
+  if (room_id) {
+    chat_room_t *r = chat_server_room(srv, room_id);
+    if (r) chat_room_post_event(r, json, len);
+    return;
+  }
+  cJSON *o = cJSON_ParseWithLength(json, len);
+  const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
+  const cJSON *room = cJSON_GetObjectItemCaseSensitive(o, "room");
+  if (cJSON_IsString(type) && cJSON_IsNumber(room) && room->valuedouble >= 1) {
+    int64_t id = (int64_t)room->valuedouble;
+    if (strcmp(type->valuestring, "room_created") == 0 && chat_server_room(srv, id) == NULL) {
+      chat_server_room_add(srv, chat_room_new(srv, id, ""), id);
+    } else if (strcmp(type->valuestring, "room_deleted") == 0) {
+      chat_room_t *r = chat_server_room(srv, id);
+      if (r) {
+        chat_room_post_delete(r);
+        chat_server_room_remove(srv, id);
+      }
+    }
+  }
+  cJSON_Delete(o);
+}
+
+static void tick_cb(uv_timer_t *t) {
+  chat_server_t *srv = t->data;
+  size_t n = srv->ntick;
+  chat_room_t **rooms = srv->tick_rooms;
+  srv->tick_rooms = NULL;
+  srv->ntick = srv->tick_cap = 0;
+  for (size_t i = 0; i < n; i++) {
+    chat_room_post_tick(rooms[i]);
+    chat_actor_unref(chat_room_actor(rooms[i]));
+  }
+  free(rooms);
+  if (srv->ntick == 0) uv_timer_stop(&srv->tick_timer);
+}
+
+void chat_server_room_tick(chat_server_t *srv, chat_room_t *r) {
+  if (srv->ntick == srv->tick_cap) {
+    srv->tick_cap = srv->tick_cap ? srv->tick_cap * 2 : 8;
+    srv->tick_rooms = chat_xrealloc(srv->tick_rooms, srv->tick_cap * sizeof(*srv->tick_rooms));
+  }
+  chat_actor_ref(chat_room_actor(r));
+  srv->tick_rooms[srv->ntick++] = r;
+  if (!uv_is_active((uv_handle_t *)&srv->tick_timer) &&
+      !uv_is_closing((uv_handle_t *)&srv->tick_timer))
+    uv_timer_start(&srv->tick_timer, tick_cb, 20, 20);
 }
 
 void chat_server_broadcast(chat_server_t *srv, chat_rbuf_t *b) {
@@ -146,6 +202,7 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   srv->listen_host = chat_xstrdup(cfg->listen_host);
   srv->listen_port = cfg->listen_port;
   srv->store_url = chat_xstrdup(cfg->store_url);
+  srv->redis_url = cfg->redis_url ? chat_xstrdup(cfg->redis_url) : NULL;
   srv->public_dir = chat_xstrdup(cfg->public_dir);
   srv->vendor_dir = chat_xstrdup(cfg->vendor_dir);
   srv->ws_max_message = cfg->ws_max_message;
@@ -173,7 +230,24 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   srv->handles_open = 0;
   srv->storage = chat_storage_new(&srv->sched, srv->store);
   chat_sched_add_hook(&srv->sched, chat_conn_flush_all, srv);
-  srv->presence = chat_presence_local_new(on_online, srv);
+  if (srv->redis_url) {
+    srv->presence = chat_presence_redis_new(loop, srv->redis_url, on_online, on_event, srv,
+                                            err, errlen);
+    if (srv->presence == NULL) {
+      /* Only a malformed URL gets here: nothing has started yet but the
+       * scheduler, whose handles must close before the memory goes. */
+      rc = CHAT_EINVAL;
+      chat_storage_free(srv->storage);
+      chat_sched_close(&srv->sched, NULL);
+      uv_run(loop, UV_RUN_NOWAIT);
+      free(rooms);
+      goto fail_rooms;
+    }
+  } else {
+    srv->presence = chat_presence_local_new(on_online, on_event, srv);
+  }
+  uv_timer_init(loop, &srv->tick_timer);
+  srv->tick_timer.data = srv;
   for (size_t i = 0; i < nrooms; i++)
     chat_server_room_add(srv, chat_room_new(srv, rooms[i].id, rooms[i].name), rooms[i].id);
   free(rooms);
@@ -185,6 +259,7 @@ fail_rooms:
 fail_store:
   free(srv->listen_host);
   free(srv->store_url);
+  free(srv->redis_url);
   free(srv->public_dir);
   free(srv->vendor_dir);
   free(srv);
@@ -240,6 +315,8 @@ static void sched_closed(chat_sched_t *s) {
 }
 
 static void storage_drained_cb(void *ud) { maybe_stopped(ud); }
+static void aux_closed_cb(uv_handle_t *h);
+static void presence_closed_cb(void *ud);
 
 /* The last steps of a stop, once no connection is left: deliver the mail
  * still queued, wait for the store, let go of the rooms, close the
@@ -252,12 +329,42 @@ static void maybe_stopped(chat_server_t *srv) {
     chat_storage_drain(srv->storage, storage_drained_cb, srv);
     return;
   }
+  if (!srv->presence_closed) {
+    if (srv->aux_closing == 0) {
+      /* Presence says goodbye (with Redis: this instance's users leave
+       * at once) and closes its handles; the tick timer goes too. */
+      srv->aux_closing = 2;
+      for (size_t i = 0; i < srv->ntick; i++) chat_actor_unref(chat_room_actor(srv->tick_rooms[i]));
+      free(srv->tick_rooms);
+      srv->tick_rooms = NULL;
+      srv->ntick = srv->tick_cap = 0;
+      uv_close((uv_handle_t *)&srv->tick_timer, aux_closed_cb);
+      srv->presence->ops->close(srv->presence, presence_closed_cb, srv);
+    }
+    return;
+  }
   for (size_t i = 0; i < srv->rooms.cap; i++) {
     if (srv->rooms.slots[i].key == 0) continue;
     chat_actor_unref(chat_room_actor(srv->rooms.slots[i].val));
   }
   chat_imap_free(&srv->rooms);
+  chat_sched_drain(&srv->sched);
   chat_sched_close(&srv->sched, sched_closed);
+}
+
+static void aux_closed(chat_server_t *srv) {
+  if (--srv->aux_closing == 0) {
+    srv->presence_closed = 1;
+    maybe_stopped(srv);
+  }
+}
+
+static void aux_closed_cb(uv_handle_t *h) { aux_closed(h->data); }
+
+static void presence_closed_cb(void *ud) {
+  chat_server_t *srv = ud;
+  srv->presence = NULL;
+  aux_closed(srv);
 }
 
 void chat_server_conn_closed(chat_server_t *srv, chat_conn_t *c) {
@@ -289,24 +396,17 @@ void chat_server_stop(chat_server_t *srv, chat_server_stop_cb cb, void *ud) {
 
 void chat_server_free(chat_server_t *srv) {
   if (srv == NULL) return;
-  assert(srv->state == SRV_STOPPED || srv->state == SRV_NEW);
-  if (srv->state == SRV_NEW) {
-    for (size_t i = 0; i < srv->rooms.cap; i++) {
-      if (srv->rooms.slots[i].key == 0) continue;
-      chat_actor_unref(chat_room_actor(srv->rooms.slots[i].val));
-    }
-    chat_imap_free(&srv->rooms);
-  }
+  assert(srv->state == SRV_STOPPED && srv->presence == NULL);
   while (srv->login_fails) {
     login_fail_t *f = srv->login_fails;
     srv->login_fails = f->next;
     free(f);
   }
   chat_storage_free(srv->storage);
-  srv->presence->ops->free(srv->presence);
   chat_store_close(srv->store);
   free(srv->listen_host);
   free(srv->store_url);
+  free(srv->redis_url);
   free(srv->public_dir);
   free(srv->vendor_dir);
   free(srv);

@@ -33,6 +33,7 @@ struct chat_server_s {
   char *listen_host;
   int listen_port;
   char *store_url;
+  char *redis_url;
   char *public_dir;
   char *vendor_dir;
   size_t ws_max_message;
@@ -51,6 +52,11 @@ struct chat_server_s {
   size_t nconns;
   chat_conn_t *flush_head;      /* connections with output to write */
   login_fail_t *login_fails;
+  uv_timer_t tick_timer;        /* releases held messages of rooms */
+  chat_room_t **tick_rooms;     /* rooms waiting for a tick (references) */
+  size_t ntick, tick_cap;
+  int presence_closed;
+  int aux_closing;              /* presence and the tick timer, closing */
   char readbuf[64 * 1024];      /* shared by all reads (one at a time) */
 
   /* stopping */
@@ -75,6 +81,10 @@ void chat_room_post_send(chat_room_t *r, chat_conn_t *c, int64_t user_id,
                          const char *username, const char *text, size_t len,
                          const char *cid);
 void chat_room_post_typing(chat_room_t *r, chat_conn_t *c, const char *username);
+/* A frame from presence or another instance for this room's members. */
+void chat_room_post_event(chat_room_t *r, const char *json, size_t len);
+/* Time to release held messages (see chat_server_room_tick). */
+void chat_room_post_tick(chat_room_t *r);
 
 /* connections */
 void chat_conn_accept(chat_server_t *srv);
@@ -97,6 +107,8 @@ void chat_conn_flush_all(void *srv);
 chat_room_t *chat_server_room(chat_server_t *srv, int64_t id);
 void chat_server_room_add(chat_server_t *srv, chat_room_t *r, int64_t id);
 void chat_server_room_remove(chat_server_t *srv, int64_t id);
+/* Asks for chat_room_post_tick soon (rooms holding messages back). */
+void chat_server_room_tick(chat_server_t *srv, chat_room_t *r);
 void chat_server_conn_closed(chat_server_t *srv, chat_conn_t *c);
 /* Sends b to every open WebSocket. */
 void chat_server_broadcast(chat_server_t *srv, chat_rbuf_t *b);
