@@ -11,7 +11,9 @@
  *   room:ID:members           set   "UID:NAME", users in room ID (any instance)
  *   room:ID:recent            list  newest 100 messages of room ID as JSON, newest first
  *   room:ID:recent_ok         string: the list is complete (seeded from the store)
- * Channels (payload "SENDER\nJSON"; SENDER "-" is a script, seen by all):
+ * Channels (payload "SENDER\nJSON[\nJSON...]": the frames one instance
+ * published in one loop turn travel together; SENDER "-" is a script, seen
+ * by all):
  *   chat:global               online/offline and server-wide events
  *   chat:room:ID              frames for the members of room ID
  *
@@ -24,6 +26,7 @@
  * by pub/sub and resynchronised with every heartbeat.  While Redis is down
  * the mirror is this instance's own users; when it is back the instance
  * writes its state again and resynchronises. */
+#define _GNU_SOURCE  /* memmem */
 #include <cJSON.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -66,6 +69,9 @@ typedef struct {
   void (*done)(void *ud);
   void *done_ud;
   uv_timer_t timer;
+  uv_idle_t flush_idle;       /* sends what publish/recent_push gathered */
+  chat_imap_t out_frames;     /* room (or -1: global) -> chat_sb_t* of "JSON\n..." */
+  chat_imap_t out_recent;     /* room -> chat_sb_t* of objects, NUL-separated */
   int handles;
   chat_imap_t local_users;    /* uid -> luser_t: connected here */
   chat_imap_t local_rooms;    /* room -> lroom_t: memberships here */
@@ -390,14 +396,23 @@ static void on_message(chat_redis_t *r, const char *channel, const char *data, s
   if (strncmp(channel, "chat:room:", 10) != 0) return;
   int64_t room = strtoll(channel + 10, NULL, 10);
   if (room <= 0) return;
-  /* Room sizes follow the presence frames between two resyncs. */
-  if (len > 20 && strstr(json, "\"presence\"")) {
-    if (strstr(json, "\"join\""))
-      mirror_room_add(p, room, 1);
-    else if (strstr(json, "\"leave\""))
-      mirror_room_add(p, room, -1);
+  /* One line per frame. */
+  const char *end = json + jlen;
+  while (json < end) {
+    const char *eol = memchr(json, '\n', (size_t)(end - json));
+    size_t flen = eol ? (size_t)(eol - json) : (size_t)(end - json);
+    if (flen > 0) {
+      /* Room sizes follow the presence frames between two resyncs. */
+      if (flen > 20 && memmem(json, flen, "\"presence\"", 10)) {
+        if (memmem(json, flen, "\"join\"", 6))
+          mirror_room_add(p, room, 1);
+        else if (memmem(json, flen, "\"leave\"", 7))
+          mirror_room_add(p, room, -1);
+      }
+      if (p->super.on_event) p->super.on_event(p->super.ud, room, json, flen);
+    }
+    json += flen + 1;
   }
-  if (p->super.on_event) p->super.on_event(p->super.ud, room, json, jlen);
 }
 
 /* ---- operations -------------------------------------------------------- */
@@ -531,34 +546,107 @@ static void rp_online_users(chat_presence_t *pp, chat_presence_each_cb each, voi
   free(v);
 }
 
+static void flush_out(rp_t *p);
+
+static void flush_idle_cb(uv_idle_t *h) {
+  rp_t *p = h->data;
+  uv_idle_stop(h);
+  flush_out(p);
+}
+
+static void schedule_flush(rp_t *p) {
+  if (!uv_is_active((uv_handle_t *)&p->flush_idle)) uv_idle_start(&p->flush_idle, flush_idle_cb);
+}
+
+static chat_sb_t *out_buf(chat_imap_t *m, int64_t key) {
+  chat_sb_t *sb = chat_imap_get(m, key);
+  if (sb == NULL) {
+    sb = chat_xmalloc(sizeof(*sb));
+    chat_sb_init(sb);
+    chat_imap_put(m, key, sb);
+  }
+  return sb;
+}
+
+/* Frames and list entries gathered in a loop turn go out as one PUBLISH per
+ * channel and one LPUSH per room: a burst of messages costs Redis a few
+ * commands, not three per message. */
+static void flush_out(rp_t *p) {
+  for (size_t i = 0; i < p->out_frames.cap; i++) {
+    int64_t key = p->out_frames.slots[i].key;
+    if (key == 0) continue;
+    chat_sb_t *sb = p->out_frames.slots[i].val;
+    if (p->up && sb->len > 0) {
+      char channel[48];
+      if (key > 0)
+        snprintf(channel, sizeof(channel), "chat:room:%" PRId64, key);
+      else
+        snprintf(channel, sizeof(channel), "chat:global");
+      chat_redis_publish(p->redis, channel, sb->buf, sb->len - 1);  /* no last \n */
+    }
+    chat_sb_free(sb);
+    free(sb);
+  }
+  chat_imap_free(&p->out_frames);
+  chat_imap_init(&p->out_frames);
+  for (size_t i = 0; i < p->out_recent.cap; i++) {
+    int64_t room = p->out_recent.slots[i].key;
+    if (room == 0) continue;
+    chat_sb_t *sb = p->out_recent.slots[i].val;
+    if (p->up) {
+      /* Entries are NUL-separated, oldest first: LPUSH leaves the newest
+       * at the head. */
+      size_t n = 0;
+      for (size_t k = 0; k < sb->len; k++) n += sb->buf[k] == '\0';
+      const char **argv = chat_xmalloc((n + 2) * sizeof(char *));
+      size_t *lens = chat_xmalloc((n + 2) * sizeof(size_t));
+      char key[48], max[16];
+      snprintf(key, sizeof(key), "room:%" PRId64 ":recent", room);
+      snprintf(max, sizeof(max), "%d", RECENT_MAX - 1);
+      argv[0] = "LPUSH";
+      lens[0] = 5;
+      argv[1] = key;
+      lens[1] = strlen(key);
+      size_t at = 0, c = 2;
+      while (at < sb->len) {
+        size_t l = strlen(sb->buf + at);
+        argv[c] = sb->buf + at;
+        lens[c++] = l;
+        at += l + 1;
+      }
+      chat_redis_command(p->redis, ignore_reply, NULL, (int)c, argv, lens);
+      const char *t[] = {"LTRIM", key, "0", max};
+      chat_redis_command(p->redis, ignore_reply, NULL, 4, t, NULL);
+      free(argv);
+      free(lens);
+    }
+    chat_sb_free(sb);
+    free(sb);
+  }
+  chat_imap_free(&p->out_recent);
+  chat_imap_init(&p->out_recent);
+}
+
 static void rp_publish(chat_presence_t *pp, int64_t room, const char *json, size_t len) {
   rp_t *p = (rp_t *)pp;
-  if (!p->up) return;
-  char channel[48];
-  if (room)
-    snprintf(channel, sizeof(channel), "chat:room:%" PRId64, room);
-  else
-    snprintf(channel, sizeof(channel), "chat:global");
-  chat_sb_t sb;
-  chat_sb_init(&sb);
-  chat_sb_puts(&sb, p->iid);
-  chat_sb_puts(&sb, "\n");
-  chat_sb_append(&sb, json, len);
-  chat_redis_publish(p->redis, channel, sb.buf, sb.len);
-  chat_sb_free(&sb);
+  if (!p->up || p->closing) return;
+  chat_sb_t *sb = out_buf(&p->out_frames, room ? room : -1);
+  if (sb->len == 0) {
+    chat_sb_puts(sb, p->iid);
+    chat_sb_puts(sb, "\n");
+  }
+  chat_sb_append(sb, json, len);
+  chat_sb_append(sb, "\n", 1);
+  schedule_flush(p);
 }
 
 static void rp_recent_push(chat_presence_t *pp, int64_t room, const char *obj, size_t len) {
   rp_t *p = (rp_t *)pp;
-  if (!p->up) return;
-  char key[48], max[16];
-  snprintf(key, sizeof(key), "room:%" PRId64 ":recent", room);
-  snprintf(max, sizeof(max), "%d", RECENT_MAX - 1);
-  const char *a1[] = {"LPUSH", key, obj};
-  size_t l1[] = {5, strlen(key), len};
-  chat_redis_command(p->redis, ignore_reply, NULL, 3, a1, l1);
-  const char *a2[] = {"LTRIM", key, "0", max};
-  chat_redis_command(p->redis, ignore_reply, NULL, 4, a2, NULL);
+  if (!p->up || p->closing || memchr(obj, '\0', len)) return;
+  chat_sb_t *sb = out_buf(&p->out_recent, room);
+  chat_sb_append(sb, obj, len);
+  chat_sb_append(sb, "", 1);  /* the NUL separator */
+  schedule_flush(p);
 }
 
 typedef struct {
@@ -657,6 +745,8 @@ static void free_all(rp_t *p) {
   chat_imap_free(&p->local_rooms);
   chat_imap_free(&p->mirror_users);
   chat_imap_free(&p->mirror_rooms);
+  chat_imap_free(&p->out_frames);
+  chat_imap_free(&p->out_recent);
 }
 
 static void maybe_closed(rp_t *p) {
@@ -689,6 +779,7 @@ static void rp_close(chat_presence_t *pp, void (*done)(void *ud), void *ud) {
   /* This instance leaves at once rather than after its TTL: its alive key
    * goes, and the next heartbeat anywhere reaps its users. */
   if (p->up) {
+    flush_out(p);
     char alive[64];
     snprintf(alive, sizeof(alive), "chat:inst:%s:alive", p->iid);
     const char *a[] = {"DEL", alive};
@@ -699,8 +790,10 @@ static void rp_close(chat_presence_t *pp, void (*done)(void *ud), void *ud) {
     const char *argv[] = {"", ttl};
     eval(p, S_HEARTBEAT, NULL, NULL, 2, argv, NULL);
   }
+  flush_out(p);
   uv_timer_stop(&p->timer);
   uv_close((uv_handle_t *)&p->timer, timer_closed);
+  uv_close((uv_handle_t *)&p->flush_idle, timer_closed);
   chat_redis_close(p->redis, redis_closed);
 }
 
@@ -743,9 +836,13 @@ chat_presence_t *chat_presence_redis_new(uv_loop_t *loop, const char *url,
   chat_imap_init(&p->local_rooms);
   chat_imap_init(&p->mirror_users);
   chat_imap_init(&p->mirror_rooms);
+  chat_imap_init(&p->out_frames);
+  chat_imap_init(&p->out_recent);
   uv_timer_init(loop, &p->timer);
   p->timer.data = p;
-  p->handles = 2;  /* the timer and the Redis client */
+  uv_idle_init(loop, &p->flush_idle);
+  p->flush_idle.data = p;
+  p->handles = 3;  /* the timer, the idle handle and the Redis client */
   uv_timer_start(&p->timer, timer_cb, HEARTBEAT_MS, HEARTBEAT_MS);
   chat_redis_subscribe(p->redis, "chat:global");
   chat_redis_psubscribe(p->redis, "chat:room:*");
