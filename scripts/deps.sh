@@ -8,6 +8,7 @@ pkgs=(build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-dev
       libsodium-dev libssl-dev libcjson-dev libjs-bootstrap5 curl
       default-libmysqlclient-dev)
 pkgs+=(libhiredis-dev)
+pkgs+=(libcurl4-openssl-dev)
 if [ "${1:-}" = test ]; then
   pkgs+=(redis-server)
   pkgs+=(python3 python3-websockets mariadb-server)

@@ -560,6 +560,7 @@ static void api_done(chat_actor_t *self, chat_mail_t *m) {
       int n = snprintf(ev, sizeof(ev), "{\"type\":\"room_deleted\",\"room\":%" PRId64 "}",
                        j->ids[0]);
       srv->presence->ops->publish(srv->presence, 0, ev, (size_t)n);
+      srv->presence->ops->room_forget(srv->presence, j->ids[0]);
       break;
     }
     case FX_ROOMS_LIST: {

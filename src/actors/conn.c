@@ -672,8 +672,11 @@ static void ws_join(chat_conn_t *c, cJSON *o) {
   }
   chat_room_t *room = chat_server_room(c->srv, room_id);
   if (room == NULL) {
-    ws_send_error(c, "no_such_room", "no such room", NULL);
-    return;
+    /* Perhaps created a moment ago on another instance: a room actor for
+     * the id checks the store on its first load and answers no_such_room
+     * (and goes away) if there is no such room. */
+    room = chat_room_new(c->srv, room_id, "");
+    chat_server_room_add(c->srv, room, room_id);
   }
   if (conn_joined(c, room_id) == NULL) {
     if (c->nrooms == c->rooms_cap) {

@@ -35,9 +35,12 @@ typedef void (*chat_presence_event_cb)(void *ud, int64_t room_id,
 typedef void (*chat_presence_each_cb)(void *ud, int64_t user_id,
                                       const char *username);
 /* The newest messages of a room as JSON objects, oldest first; n == 0 and
- * ok == 0 when the shared list cannot answer (then ask the store). */
+ * ok == 0 when the shared list cannot answer (then ask the store).  members
+ * are the usernames present in the room on any instance (nmembers may be 0
+ * when unknown). */
 typedef void (*chat_presence_recent_cb)(void *ud, int ok, char **objs,
-                                        size_t *lens, size_t n);
+                                        size_t *lens, size_t n, char **members,
+                                        size_t nmembers);
 
 typedef struct {
   /* A connection of the user opened / closed on this instance. */
@@ -64,6 +67,8 @@ typedef struct {
                       void *ud);
   void (*recent_seed)(chat_presence_t *p, int64_t room_id, char **objs, size_t *lens,
                       size_t n);
+  /* The room was deleted: forget what is shared about it. */
+  void (*room_forget)(chat_presence_t *p, int64_t room_id);
   /* 1 if several instances share this presence (messages from elsewhere
    * can arrive late, so rooms order them before delivering). */
   int (*shared)(chat_presence_t *p);

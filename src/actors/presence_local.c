@@ -118,10 +118,11 @@ static void lp_publish(chat_presence_t *p, int64_t room, const char *json, size_
 static void lp_recent_push(chat_presence_t *p, int64_t room, const char *obj, size_t len) {}
 static void lp_recent_load(chat_presence_t *p, int64_t room, chat_presence_recent_cb cb,
                            void *ud) {
-  cb(ud, 0, NULL, NULL, 0);
+  cb(ud, 0, NULL, NULL, 0, NULL, 0);
 }
 static void lp_recent_seed(chat_presence_t *p, int64_t room, char **objs, size_t *lens,
                            size_t n) {}
+static void lp_room_forget(chat_presence_t *p, int64_t room) {}
 static int lp_shared(chat_presence_t *p) { return 0; }
 static const char *lp_backend_state(chat_presence_t *p) { return "off"; }
 
@@ -150,6 +151,7 @@ static const chat_presence_ops_t local_ops = {
     .recent_push = lp_recent_push,
     .recent_load = lp_recent_load,
     .recent_seed = lp_recent_seed,
+    .room_forget = lp_room_forget,
     .shared = lp_shared,
     .backend_state = lp_backend_state,
     .close = lp_close,

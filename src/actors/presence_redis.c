@@ -159,11 +159,19 @@ static const char S_HEARTBEAT[] =
     "  if n>0 then counts[#counts+1]=r counts[#counts+1]=tostring(n) else redis.call('SREM','chat:rooms',r) end end\n"
     "return {redis.call('HGETALL','online_users'),counts}\n";
 
-/* ARGV: room. */
+/* ARGV: room, max.  Returns {list or 0, members}. */
 static const char S_RECENT_LOAD[] =
+    "local m=redis.call('SMEMBERS','room:'..ARGV[1]..':members')\n"
     "if redis.call('EXISTS','room:'..ARGV[1]..':recent_ok')==1 then\n"
-    "  return redis.call('LRANGE','room:'..ARGV[1]..':recent',0,ARGV[2]-1) end\n"
-    "return false\n";
+    "  return {redis.call('LRANGE','room:'..ARGV[1]..':recent',0,ARGV[2]-1),m} end\n"
+    "return {0,m}\n";
+
+/* ARGV: room.  Forgets a deleted room. */
+static const char S_ROOM_FORGET[] =
+    "redis.call('DEL','room:'..ARGV[1]..':recent','room:'..ARGV[1]..':recent_ok',\n"
+    "           'room:'..ARGV[1]..':members')\n"
+    "redis.call('SREM','chat:rooms',ARGV[1])\n"
+    "return 1\n";
 
 /* ARGV: room, max, then message objects.  Merges them with the list by id
  * and marks the list complete. */
@@ -656,24 +664,43 @@ typedef struct {
 
 static void recent_reply(chat_redis_t *r, const redisReply *reply, void *ud) {
   recent_req_t *q = ud;
-  if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-    q->cb(q->ud, 0, NULL, NULL, 0);
-  } else {
-    size_t n = reply->elements;
-    char **objs = chat_xcalloc(n + 1, sizeof(char *));
-    size_t *lens = chat_xcalloc(n + 1, sizeof(size_t));
-    /* The list is newest first; the caller wants oldest first. */
-    for (size_t i = 0; i < n; i++) {
-      const redisReply *e = reply->element[n - 1 - i];
-      objs[i] = chat_xstrndup(e->str ? e->str : "", e->len);
-      lens[i] = e->len;
-    }
-    q->cb(q->ud, 1, objs, lens, n);
-    for (size_t i = 0; i < n; i++) free(objs[i]);
-    free(objs);
-    free(lens);
+  const redisReply *list = NULL, *members = NULL;
+  if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
+    if (reply->element[0]->type == REDIS_REPLY_ARRAY) list = reply->element[0];
+    if (reply->element[1]->type == REDIS_REPLY_ARRAY) members = reply->element[1];
   }
+  size_t n = list ? list->elements : 0, nm = members ? members->elements : 0;
+  char **objs = chat_xcalloc(n + 1, sizeof(char *));
+  size_t *lens = chat_xcalloc(n + 1, sizeof(size_t));
+  char **names = chat_xcalloc(nm + 1, sizeof(char *));
+  /* The list is newest first; the caller wants oldest first. */
+  for (size_t i = 0; i < n; i++) {
+    const redisReply *e = list->element[n - 1 - i];
+    objs[i] = chat_xstrndup(e->str ? e->str : "", e->len);
+    lens[i] = e->len;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < nm; i++) {  /* "UID:NAME" */
+    const redisReply *e = members->element[i];
+    const char *colon = e->str ? memchr(e->str, ':', e->len) : NULL;
+    if (colon) names[k++] = chat_xstrndup(colon + 1, e->len - (size_t)(colon + 1 - e->str));
+  }
+  q->cb(q->ud, list != NULL, objs, lens, n, names, k);
+  for (size_t i = 0; i < n; i++) free(objs[i]);
+  for (size_t i = 0; i < k; i++) free(names[i]);
+  free(objs);
+  free(lens);
+  free(names);
   free(q);
+}
+
+static void rp_room_forget(chat_presence_t *pp, int64_t room) {
+  rp_t *p = (rp_t *)pp;
+  if (!p->up) return;
+  char rid[24];
+  snprintf(rid, sizeof(rid), "%" PRId64, room);
+  const char *args[] = {rid};
+  eval(p, S_ROOM_FORGET, NULL, NULL, 1, args, NULL);
 }
 
 static void rp_recent_load(chat_presence_t *pp, int64_t room, chat_presence_recent_cb cb,
@@ -688,7 +715,7 @@ static void rp_recent_load(chat_presence_t *pp, int64_t room, chat_presence_rece
   const char *args[] = {rid, max};
   if (!p->up || eval(p, S_RECENT_LOAD, recent_reply, q, 2, args, NULL) != 0) {
     free(q);
-    cb(ud, 0, NULL, NULL, 0);
+    cb(ud, 0, NULL, NULL, 0, NULL, 0);
   }
 }
 
@@ -808,6 +835,7 @@ static const chat_presence_ops_t redis_ops = {
     .recent_push = rp_recent_push,
     .recent_load = rp_recent_load,
     .recent_seed = rp_recent_seed,
+    .room_forget = rp_room_forget,
     .shared = rp_shared,
     .backend_state = rp_backend_state,
     .close = rp_close,

@@ -353,6 +353,7 @@ typedef struct {
   join_mail_t *join;       /* NULL for the first load */
   int64_t room_id;
   int64_t since;
+  int missing;             /* the first load found no such room */
   chat_msg_rec_t *msgs;
   size_t n;
   int rc;
@@ -360,10 +361,20 @@ typedef struct {
 
 static void history_run(chat_job_t *job, chat_store_t *store) {
   history_job_t *h = (history_job_t *)job;
-  if (h->join)
+  if (h->join) {
     h->rc = chat_store_msg_since(store, h->room_id, h->since, SINCE_MAX, &h->msgs, &h->n);
-  else
-    h->rc = chat_store_msg_history(store, h->room_id, 0, RECENT_MAX, &h->msgs, &h->n);
+  } else {
+    /* The first load also proves the room exists: a room actor may have
+     * been made for an id only another instance knew. */
+    chat_room_rec_t rec;
+    h->rc = chat_store_room_get(store, h->room_id, &rec);
+    if (h->rc == CHAT_ENOTFOUND) {
+      h->missing = 1;
+      return;
+    }
+    if (h->rc == 0)
+      h->rc = chat_store_msg_history(store, h->room_id, 0, RECENT_MAX, &h->msgs, &h->n);
+  }
   if (h->rc == CHAT_ENOTFOUND) {
     h->rc = 0;
     h->n = 0;
@@ -376,7 +387,13 @@ static void history_done(chat_actor_t *self, chat_mail_t *m) {
   chat_room_t *r = room_of(self);
   history_job_t *h = container_of(m, history_job_t, job.mail);
   r->reading = 0;
-  if (h->join == NULL) {
+  if (h->join == NULL && h->missing) {
+    /* No such room: the joins waiting get no_such_room (replayed below),
+     * and the directory forgets this actor. */
+    r->deleted = 1;
+    r->load = LOAD_DONE;
+    if (chat_server_room(r->srv, r->id) == r) chat_server_room_remove(r->srv, r->id);
+  } else if (h->join == NULL) {
     /* The first load: nothing was stored meanwhile (sends waited). */
     if (h->rc != 0) {
       r->load = LOAD_NONE;
@@ -482,6 +499,8 @@ typedef struct {
   size_t n;
   char **objs;
   size_t *lens;
+  size_t nmembers;
+  char **members;
 } recent_mail_t;
 
 static void start_store_load(chat_room_t *r) {
@@ -495,6 +514,8 @@ static void start_store_load(chat_room_t *r) {
 static void on_recent_loaded(chat_actor_t *self, chat_mail_t *m) {
   chat_room_t *r = room_of(self);
   recent_mail_t *rm = (recent_mail_t *)m;
+  /* Who is in the room through other instances, before any frame said so. */
+  for (size_t i = 0; i < rm->nmembers; i++) present_set(r, rm->members[i], 1);
   if (!rm->ok) {
     start_store_load(r);  /* still reading */
   } else {
@@ -514,16 +535,22 @@ static void on_recent_loaded(chat_actor_t *self, chat_mail_t *m) {
     r->reading = 0;
   }
   for (size_t i = 0; i < rm->n; i++) free(rm->objs[i]);
+  for (size_t i = 0; i < rm->nmembers; i++) free(rm->members[i]);
   free(rm->objs);
   free(rm->lens);
+  free(rm->members);
   free(rm);
   room_replay(r);
 }
 
 /* Presence's answer, on the loop: becomes a mail to the room. */
-static void recent_loaded_cb(void *ud, int ok, char **objs, size_t *lens, size_t n) {
+static void recent_loaded_cb(void *ud, int ok, char **objs, size_t *lens, size_t n,
+                             char **members, size_t nmembers) {
   chat_room_t *r = ud;
   recent_mail_t *rm = chat_xcalloc(1, sizeof(*rm));
+  rm->nmembers = nmembers;
+  rm->members = chat_xcalloc(nmembers + 1, sizeof(char *));
+  for (size_t i = 0; i < nmembers; i++) rm->members[i] = chat_xstrdup(members[i]);
   rm->mail.handle = on_recent_loaded;
   rm->ok = ok;
   rm->n = ok ? n : 0;

@@ -150,13 +150,19 @@ def _die_with_parent():
 
 
 class Server:
-    """One chatd process with its own temporary folder and database."""
+    """One chatd process with its own temporary folder and database.
 
-    def __init__(self):
+    store: a store URL (e.g. mysql://...) used instead of the SQLite file in
+    the temporary folder; extra_args: more chatd arguments (e.g. --redis URL)
+    appended to every start."""
+
+    def __init__(self, store=None, extra_args=None):
         self.binary = chatd_path()
         self.public = public_path()
         self.tmp = tempfile.mkdtemp(prefix="chatd-it-")
         self.db = os.path.join(self.tmp, "chat.db")
+        self.store = store
+        self.extra_args = list(extra_args or [])
         self.stderr_path = os.path.join(self.tmp, "stderr.log")
         self.port = None
         self.proc = None
@@ -189,11 +195,15 @@ class Server:
         return "\n--- chatd stderr (tail) ---\n%s\n--- chatd stdout ---\n%s" % (
             self.stderr_text(), "".join(self.stdout_lines[-40:]))
 
+    def store_args(self):
+        """The chatd arguments that name the store."""
+        return ["--store", self.store] if self.store else ["--db", self.db]
+
     # -- CLI ------------------------------------------------------------------
     def add_user(self, name, password, email, admin=True, timeout=30):
         """Creates a user with `chatd user add` (the password is read as one
         line from stdin).  Returns the CompletedProcess; asserts exit 0."""
-        args = [self.binary, "user", "add", name, "--email", email, "--db", self.db]
+        args = [self.binary, "user", "add", name, "--email", email] + self.store_args()
         if admin:
             args.insert(4, "--admin")
         cp = subprocess.run(args, input=(password + "\n").encode("utf-8"), stdout=subprocess.PIPE,
@@ -210,9 +220,12 @@ class Server:
         readiness line; returns the port."""
         assert not self.alive(), "server already running"
         listen = "127.0.0.1:%d" % (port if port is not None else 0)
-        args = [self.binary, "--listen", listen, "--db", self.db, "--public", self.public]
+        args = ([self.binary, "--listen", listen] + self.store_args() + ["--public", self.public]
+                + self.extra_args)
         errf = open(self.stderr_path, "ab")
-        errf.write(("\n=== start %d: %s ===\n" % (self.starts + 1, " ".join(args))).encode())
+        # The store URL may hold a password: the log names only the options.
+        shown = ["<url>" if a.startswith(("mysql:", "redis:")) else a for a in args]
+        errf.write(("\n=== start %d: %s ===\n" % (self.starts + 1, " ".join(shown))).encode())
         errf.flush()
         try:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
