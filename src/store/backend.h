@@ -9,11 +9,24 @@
  *
  * An op is called with arguments already checked: non-NULL pointers where
  * store.h requires them, strings that fit their record fields, n >= 1 for a
- * batch and limit >= 1 for history.  Ops follow the contracts of store.h. */
+ * batch and limit >= 1 for history; list outputs start as NULL and 0.  Ops
+ * follow the contracts of store.h, except the two search ops: store.c runs
+ * the search (tokens, candidates, the text check) and the backends only
+ * answer its two queries. */
 #ifndef CHAT_STORE_BACKEND_H
 #define CHAT_STORE_BACKEND_H
 
 #include "store.h"
+#include "tokens.h"
+
+/* Byte limits of the audit log's strings, including the NUL (store.c
+ * refuses longer ones with CHAT_EINVAL). */
+#define CHAT_AUDIT_ACTION_MAX 64
+#define CHAT_AUDIT_TARGET_MAX 256
+#define CHAT_AUDIT_DETAIL_MAX 4096
+
+/* Search kinds: the kind column of search_tokens. */
+enum { CHAT_SEARCH_ROOM = 0, CHAT_SEARCH_DM = 1 };
 
 typedef struct {
   const char *kind; /* "sqlite", "mysql" */
@@ -51,6 +64,53 @@ typedef struct {
                      int limit, chat_msg_rec_t **out, size_t *n);
   int (*msg_since)(chat_store_t *s, int64_t room, int64_t since_id, int limit,
                    chat_msg_rec_t **out, size_t *n);
+
+  int (*dm_history)(chat_store_t *s, int64_t a, int64_t b, int64_t before_id,
+                    int limit, chat_msg_rec_t **out, size_t *n);
+
+  /* from_id != to_id; state_out is never NULL. */
+  int (*friend_request)(chat_store_t *s, int64_t from_id, int64_t to_id,
+                        int64_t now_ms, chat_friend_state_t *state_out);
+  int (*friend_remove)(chat_store_t *s, int64_t a, int64_t b);
+  /* a != b. */
+  int (*friend_state)(chat_store_t *s, int64_t a, int64_t b,
+                      chat_friend_state_t *out);
+  int (*friend_list)(chat_store_t *s, int64_t user_id,
+                     chat_friend_rec_t **out, size_t *n);
+
+  /* Search, part 1: for each of the ntoks tokens, how many messages of kind
+   * (CHAT_SEARCH_*) have it, counting at most cap (a bound on the work: it
+   * only has to tell rare tokens from common ones). */
+  int (*search_count)(chat_store_t *s, int kind, const chat_token_t *toks,
+                      int ntoks, int cap, int *counts);
+  /* Search, part 2: up to limit messages of kind that have all ntoks
+   * (1..CHAT_QUERY_TOKENS_MAX) tokens, with id < before_id, newest (highest
+   * id) first; for CHAT_SEARCH_ROOM of room_id (0: every room), for
+   * CHAT_SEARCH_DM sent or received by user_id.  Full records, as history
+   * returns them.  The scan runs through the index of toks[0] and looks the
+   * others up per message: the rarest token goes first. */
+  int (*search_page)(chat_store_t *s, int kind, const chat_token_t *toks,
+                     int ntoks, int64_t before_id, int64_t room_id,
+                     int64_t user_id, int limit, chat_msg_rec_t **out,
+                     size_t *n);
+
+  int (*user_list)(chat_store_t *s, chat_user_rec_t **out, size_t *n);
+  /* banned and on are 0 or 1. */
+  int (*user_set_banned)(chat_store_t *s, int64_t user_id, int banned);
+  int (*user_set_notify)(chat_store_t *s, int64_t user_id, int on);
+  /* sender_id is never NULL. */
+  int (*msg_get)(chat_store_t *s, int64_t id, chat_msg_rec_t *out,
+                 int64_t *sender_id);
+  int (*msg_delete)(chat_store_t *s, int64_t room_id, int64_t id);
+  /* Strings never NULL, within the CHAT_AUDIT_* limits. */
+  int (*audit)(chat_store_t *s, int64_t actor_id, const char *action,
+               const char *target, const char *detail, int64_t now_ms);
+
+  /* Exactly one of room_id and peer_id is 0; last_id >= 0. */
+  int (*read_mark)(chat_store_t *s, int64_t user_id, int64_t room_id,
+                   int64_t peer_id, int64_t last_id);
+  int (*unread)(chat_store_t *s, int64_t user_id, chat_unread_rec_t **out,
+                size_t *n);
 } chat_store_ops_t;
 
 struct chat_store {

@@ -1,13 +1,15 @@
 /* The public store interface: argument checks shared by every backend, the
- * choice of backend by url, and forwarding through the backend's ops table
- * (see backend.h). */
+ * choice of backend by url, forwarding through the backend's ops table (see
+ * backend.h), and the search, which is the same for every backend. */
 #include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/text.h"
 #include "backend.h"
+#include "tokens.h"
 
 /* 1 if s is a string of fewer than cap bytes. */
 static int fits(const char *s, size_t cap) {
@@ -139,7 +141,8 @@ int chat_store_msg_insert_batch(chat_store_t *s, chat_msg_insert_t *items,
   if (items == NULL) return CHAT_EINVAL;
   for (i = 0; i < n; i++) {
     if (items[i].text == NULL ||
-        (items[i].cid != NULL && !fits(items[i].cid, CHAT_CID_MAX)))
+        (items[i].cid != NULL && !fits(items[i].cid, CHAT_CID_MAX)) ||
+        (items[i].to_id != 0 && items[i].room != 0))
       return CHAT_EINVAL;
   }
   return s->ops->msg_insert_batch(s, items, n);
@@ -167,4 +170,243 @@ void chat_store_msgs_free(chat_msg_rec_t *msgs, size_t n) {
   if (msgs == NULL) return;
   for (i = 0; i < n; i++) free(msgs[i].text);
   free(msgs);
+}
+
+/* ---- direct messages ---------------------------------------------------- */
+
+int chat_store_dm_history(chat_store_t *s, int64_t a, int64_t b,
+                          int64_t before_id, int limit, chat_msg_rec_t **out,
+                          size_t *n) {
+  if (out == NULL || n == NULL || limit < 1) return CHAT_EINVAL;
+  *out = NULL;
+  *n = 0;
+  return s->ops->dm_history(s, a, b, before_id, limit, out, n);
+}
+
+/* ---- friends ------------------------------------------------------------ */
+
+int chat_store_friend_request(chat_store_t *s, int64_t from_id, int64_t to_id,
+                              int64_t now_ms, chat_friend_state_t *state_out) {
+  chat_friend_state_t st;
+  int rc;
+
+  if (from_id == to_id) return CHAT_EINVAL;
+  rc = s->ops->friend_request(s, from_id, to_id, now_ms, &st);
+  if (rc == 0 && state_out != NULL) *state_out = st;
+  return rc;
+}
+
+int chat_store_friend_remove(chat_store_t *s, int64_t a, int64_t b) {
+  if (a == b) return CHAT_OK; /* there is never such a pair */
+  return s->ops->friend_remove(s, a, b);
+}
+
+int chat_store_friend_state(chat_store_t *s, int64_t a, int64_t b,
+                            chat_friend_state_t *out) {
+  if (out == NULL) return CHAT_EINVAL;
+  if (a == b) {
+    *out = CHAT_FRIEND_NONE;
+    return CHAT_OK;
+  }
+  return s->ops->friend_state(s, a, b, out);
+}
+
+int chat_store_friend_list(chat_store_t *s, int64_t user_id,
+                           chat_friend_rec_t **out, size_t *n) {
+  if (out == NULL || n == NULL) return CHAT_EINVAL;
+  *out = NULL;
+  *n = 0;
+  return s->ops->friend_list(s, user_id, out, n);
+}
+
+/* ---- search --------------------------------------------------------------
+ *
+ * 1. The query (trimmed) gives up to CHAT_QUERY_TOKENS_MAX tokens
+ *    (tokens.h).
+ * 2. Per kind (room messages; direct messages when no room is given) the
+ *    backend counts each token's messages, up to SEARCH_COUNT_CAP; a token
+ *    without any means no candidate, and the rarest token drives the scan.
+ * 3. Pages of candidates (messages with every token, newest first) come from
+ *    the backend; the text check keeps the messages that really contain the
+ *    query.  Pages grow, so a query whose candidates rarely match (one that
+ *    ends up with unigrams, or a long one) still gets through them in few
+ *    round trips; the scan ends at limit matches or with the candidates.
+ * 4. The two kinds have their own id sequences: their lists are merged by
+ *    time, newest first. */
+
+#define SEARCH_COUNT_CAP 5000
+#define SEARCH_PAGE_MIN 32
+#define SEARCH_PAGE_MAX 1024
+
+typedef struct {
+  chat_msg_rec_t *v;
+  size_t n, cap;
+} msg_list_t;
+
+static int search_kind(chat_store_t *s, int kind, const chat_token_t *toks0,
+                       int ntoks, const char *q, size_t qlen, int64_t room_id,
+                       int64_t user_id, int limit, msg_list_t *res) {
+  chat_token_t toks[CHAT_QUERY_TOKENS_MAX];
+  int counts[CHAT_QUERY_TOKENS_MAX];
+  int64_t before = INT64_MAX;
+  int page = limit < SEARCH_PAGE_MIN ? SEARCH_PAGE_MIN : limit;
+  int i, j, rc;
+
+  memcpy(toks, toks0, (size_t)ntoks * sizeof(*toks));
+  if (ntoks > 1) {
+    rc = s->ops->search_count(s, kind, toks, ntoks, SEARCH_COUNT_CAP, counts);
+    if (rc) return rc;
+    /* Insertion sort by count, rarest first (stable: ties keep the query's
+     * order). */
+    for (i = 1; i < ntoks; i++) {
+      chat_token_t t = toks[i];
+      int c = counts[i];
+      for (j = i; j > 0 && counts[j - 1] > c; j--) {
+        toks[j] = toks[j - 1];
+        counts[j] = counts[j - 1];
+      }
+      toks[j] = t;
+      counts[j] = c;
+    }
+    if (counts[0] == 0) return CHAT_OK;
+  }
+
+  for (;;) {
+    chat_msg_rec_t *v = NULL;
+    size_t n = 0, k;
+
+    rc = s->ops->search_page(s, kind, toks, ntoks, before, room_id, user_id,
+                             page, &v, &n);
+    if (rc) return rc;
+    for (k = 0; k < n; k++) {
+      if (res->n < (size_t)limit &&
+          chat_tokens_match(v[k].text, strlen(v[k].text), q, qlen)) {
+        if (res->n == res->cap) {
+          res->cap = res->cap ? 2 * res->cap : 16;
+          res->v = chat_xrealloc(res->v, res->cap * sizeof(*res->v));
+        }
+        res->v[res->n++] = v[k];
+      } else {
+        free(v[k].text);
+      }
+    }
+    if (n > 0) before = v[n - 1].id;
+    free(v);
+    if (res->n == (size_t)limit || n < (size_t)page) return CHAT_OK;
+    if (page < SEARCH_PAGE_MAX) page *= 2;
+  }
+}
+
+int chat_store_search(chat_store_t *s, int64_t user_id, const char *q,
+                      int64_t room_id, int limit, chat_msg_rec_t **out,
+                      size_t *n) {
+  chat_token_t toks[CHAT_QUERY_TOKENS_MAX];
+  msg_list_t rooms = {NULL, 0, 0}, dms = {NULL, 0, 0};
+  chat_msg_rec_t *v;
+  size_t start, qlen, a = 0, b = 0, k = 0;
+  int ntoks, rc;
+
+  if (q == NULL || out == NULL || n == NULL || limit < 1 || room_id < 0)
+    return CHAT_EINVAL;
+  *out = NULL;
+  *n = 0;
+  chat_text_trim(q, strlen(q), &start, &qlen);
+  q += start;
+  ntoks = (int)chat_tokens_query(q, qlen, toks, CHAT_QUERY_TOKENS_MAX);
+  if (ntoks == 0) return CHAT_EINVAL;
+
+  rc = search_kind(s, CHAT_SEARCH_ROOM, toks, ntoks, q, qlen, room_id, user_id,
+                   limit, &rooms);
+  if (rc == 0 && room_id == 0)
+    rc = search_kind(s, CHAT_SEARCH_DM, toks, ntoks, q, qlen, 0, user_id,
+                     limit, &dms);
+  if (rc) {
+    chat_store_msgs_free(rooms.v, rooms.n);
+    chat_store_msgs_free(dms.v, dms.n);
+    return rc;
+  }
+
+  /* Each list is newest first; take the newer head (by time, then room
+   * messages first) until limit. */
+  v = rooms.n + dms.n > 0
+          ? chat_xmalloc((rooms.n + dms.n) * sizeof(*v))
+          : NULL;
+  while (k < (size_t)limit && (a < rooms.n || b < dms.n)) {
+    if (b == dms.n || (a < rooms.n && rooms.v[a].ts >= dms.v[b].ts))
+      v[k++] = rooms.v[a++];
+    else
+      v[k++] = dms.v[b++];
+  }
+  while (a < rooms.n) free(rooms.v[a++].text);
+  while (b < dms.n) free(dms.v[b++].text);
+  free(rooms.v);
+  free(dms.v);
+  if (k == 0) {
+    free(v);
+    v = NULL;
+  }
+  *out = v;
+  *n = k;
+  return CHAT_OK;
+}
+
+/* ---- moderation --------------------------------------------------------- */
+
+int chat_store_user_list(chat_store_t *s, chat_user_rec_t **out, size_t *n) {
+  if (out == NULL || n == NULL) return CHAT_EINVAL;
+  *out = NULL;
+  *n = 0;
+  return s->ops->user_list(s, out, n);
+}
+
+int chat_store_user_set_banned(chat_store_t *s, int64_t user_id, int banned) {
+  return s->ops->user_set_banned(s, user_id, banned != 0);
+}
+
+int chat_store_user_set_notify(chat_store_t *s, int64_t user_id, int on) {
+  return s->ops->user_set_notify(s, user_id, on != 0);
+}
+
+int chat_store_msg_get(chat_store_t *s, int64_t id, chat_msg_rec_t *out,
+                       int64_t *sender_id) {
+  int64_t sid;
+  int rc;
+
+  if (out == NULL) return CHAT_EINVAL;
+  rc = s->ops->msg_get(s, id, out, &sid);
+  if (rc == 0 && sender_id != NULL) *sender_id = sid;
+  return rc;
+}
+
+int chat_store_msg_delete(chat_store_t *s, int64_t room_id, int64_t id) {
+  return s->ops->msg_delete(s, room_id, id);
+}
+
+int chat_store_audit(chat_store_t *s, int64_t actor_id, const char *action,
+                     const char *target, const char *detail, int64_t now_ms) {
+  if (target == NULL) target = "";
+  if (detail == NULL) detail = "";
+  if (!fits(action, CHAT_AUDIT_ACTION_MAX) || action[0] == '\0' ||
+      !fits(target, CHAT_AUDIT_TARGET_MAX) ||
+      !fits(detail, CHAT_AUDIT_DETAIL_MAX))
+    return CHAT_EINVAL;
+  return s->ops->audit(s, actor_id, action, target, detail, now_ms);
+}
+
+/* ---- read markers ------------------------------------------------------- */
+
+int chat_store_read_mark(chat_store_t *s, int64_t user_id, int64_t room_id,
+                         int64_t peer_id, int64_t last_id) {
+  if ((room_id == 0) == (peer_id == 0) || room_id < 0 || peer_id < 0 ||
+      last_id < 0)
+    return CHAT_EINVAL;
+  return s->ops->read_mark(s, user_id, room_id, peer_id, last_id);
+}
+
+int chat_store_unread(chat_store_t *s, int64_t user_id,
+                      chat_unread_rec_t **out, size_t *n) {
+  if (out == NULL || n == NULL) return CHAT_EINVAL;
+  *out = NULL;
+  *n = 0;
+  return s->ops->unread(s, user_id, out, n);
 }

@@ -40,6 +40,7 @@ typedef struct {
   char pwhash[CHAT_HASH_MAX];
   chat_role_t role;
   int banned;
+  int email_notify;                 /* 1: e-mail about missed DMs/mentions */
   int64_t created_ms;
 } chat_user_rec_t;
 
@@ -51,8 +52,9 @@ typedef struct {
 
 typedef struct {
   int64_t id;
-  int64_t room;                     /* room id */
+  int64_t room;                     /* room id; 0 for a direct message */
   char sender[CHAT_NAME_MAX + 1];   /* sender's username */
+  char to[CHAT_NAME_MAX + 1];       /* a direct message's receiver; "" else */
   char *text;                       /* owned by the list; NUL-terminated */
   int64_t ts;                       /* ms since the epoch */
 } chat_msg_rec_t;
@@ -61,7 +63,8 @@ typedef struct {
  * inputs; chat_store_msg_insert_batch fills the outputs. */
 typedef struct {
   /* in */
-  int64_t room;
+  int64_t room;         /* the room, or 0 for a direct message */
+  int64_t to_id;        /* a direct message's receiver, or 0 */
   int64_t sender_id;
   const char *text;     /* valid UTF-8, already trimmed and checked */
   const char *cid;      /* NULL or the client's id, at most CHAT_CID_MAX-1 bytes */
@@ -148,5 +151,103 @@ int chat_store_msg_since(chat_store_t *s, int64_t room, int64_t since_id,
                          int limit, chat_msg_rec_t **out, size_t *n);
 /* Frees a list returned by the two functions above.  NULL is a no-op. */
 void chat_store_msgs_free(chat_msg_rec_t *msgs, size_t n);
+
+/* ---- direct messages --------------------------------------------------
+ * Stored by chat_store_msg_insert_batch too (items with to_id != 0 and
+ * room 0), in their own table with sender and receiver, ids from their own
+ * sequence; (sender_id, cid) de-duplicates them as for rooms.  A DM item
+ * whose receiver does not exist gets status CHAT_ENOTFOUND. */
+
+/* Up to limit direct messages between users a and b (both directions) with
+ * id < before_id (before_id <= 0: the newest), ascending by id. */
+int chat_store_dm_history(chat_store_t *s, int64_t a, int64_t b, int64_t before_id,
+                          int limit, chat_msg_rec_t **out, size_t *n);
+
+/* ---- friends ---------------------------------------------------------- */
+
+typedef enum {
+  CHAT_FRIEND_NONE = 0,
+  CHAT_FRIEND_OUTGOING = 1,   /* I asked, no answer yet */
+  CHAT_FRIEND_INCOMING = 2,   /* they asked me */
+  CHAT_FRIEND_ACCEPTED = 3,   /* friends */
+} chat_friend_state_t;
+
+typedef struct {
+  int64_t user_id;
+  char username[CHAT_NAME_MAX + 1];
+  chat_friend_state_t state;  /* as seen by the user the list belongs to */
+} chat_friend_rec_t;
+
+/* from_id asks to_id; if to_id had asked from_id, they become friends.
+ * Already friends or already asked: nothing changes.  *state_out: the
+ * state from from_id's side afterwards (OUTGOING or ACCEPTED).
+ * CHAT_ENOTFOUND if to_id does not exist; CHAT_EINVAL if from_id == to_id. */
+int chat_store_friend_request(chat_store_t *s, int64_t from_id, int64_t to_id,
+                              int64_t now_ms, chat_friend_state_t *state_out);
+/* Ends a friendship, or declines / cancels a request, in either direction;
+ * 0 also when there was nothing. */
+int chat_store_friend_remove(chat_store_t *s, int64_t a, int64_t b);
+/* The state between a and b as seen by a. */
+int chat_store_friend_state(chat_store_t *s, int64_t a, int64_t b,
+                            chat_friend_state_t *out);
+/* Friends and requests of user_id, ordered by username (malloc'ed array;
+ * free()). */
+int chat_store_friend_list(chat_store_t *s, int64_t user_id, chat_friend_rec_t **out,
+                           size_t *n);
+
+/* ---- search -----------------------------------------------------------
+ * Every stored message (room or direct) is indexed by the unigrams and
+ * bigrams of its text (code points, ASCII folded to lower case), written in
+ * the same transaction as the message.  A query finds candidates through
+ * the index (its bigrams, or its one character) and keeps those whose text
+ * really contains the query, so two-character Chinese words match. */
+
+/* Messages containing q (ignoring ASCII case) that user_id may read: room
+ * messages of every room (room_id 0) or of room_id, and direct messages
+ * user_id sent or received (only when room_id is 0); newest first, at most
+ * limit.  CHAT_EINVAL if q is empty after trimming. */
+int chat_store_search(chat_store_t *s, int64_t user_id, const char *q, int64_t room_id,
+                      int limit, chat_msg_rec_t **out, size_t *n);
+
+/* ---- moderation ------------------------------------------------------- */
+
+/* Every user ordered by username (malloc'ed array; free()). */
+int chat_store_user_list(chat_store_t *s, chat_user_rec_t **out, size_t *n);
+/* Bans (deleting every session of the user) or unbans; CHAT_ENOTFOUND. */
+int chat_store_user_set_banned(chat_store_t *s, int64_t user_id, int banned);
+/* Turns e-mail notifications on or off; CHAT_ENOTFOUND. */
+int chat_store_user_set_notify(chat_store_t *s, int64_t user_id, int on);
+/* A room message by id with its sender's id; out->text is malloc'ed (free
+ * it with free()).  CHAT_ENOTFOUND. */
+int chat_store_msg_get(chat_store_t *s, int64_t id, chat_msg_rec_t *out,
+                       int64_t *sender_id);
+/* Deletes room message id of room_id (and its index entries);
+ * CHAT_ENOTFOUND if there is no such message in that room. */
+int chat_store_msg_delete(chat_store_t *s, int64_t room_id, int64_t id);
+/* Appends to the audit log. */
+int chat_store_audit(chat_store_t *s, int64_t actor_id, const char *action,
+                     const char *target, const char *detail, int64_t now_ms);
+
+/* ---- read markers ----------------------------------------------------- */
+
+/* Moves user_id's last-read marker of a room (peer_id 0) or of the direct
+ * messages with peer_id (room_id 0) forward to last_id (never back). */
+int chat_store_read_mark(chat_store_t *s, int64_t user_id, int64_t room_id,
+                         int64_t peer_id, int64_t last_id);
+
+typedef struct {
+  int64_t room_id;                  /* or 0 */
+  int64_t peer_id;                  /* or 0 */
+  char peer[CHAT_NAME_MAX + 1];     /* the peer's username for DMs */
+  int64_t last_read;                /* the marker (0: none) */
+  int64_t count;                    /* messages after it (from others) */
+} chat_unread_rec_t;
+
+/* Unread counts of user_id: for each room with a marker, the messages of
+ * others after it; for each peer who sent user_id direct messages, those
+ * after the marker (all of them without one).  Entries with count 0 are
+ * left out.  malloc'ed array; free(). */
+int chat_store_unread(chat_store_t *s, int64_t user_id, chat_unread_rec_t **out,
+                      size_t *n);
 
 #endif

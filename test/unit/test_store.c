@@ -679,6 +679,1034 @@ static void test_text_roundtrip(void) {
   free(big);
 }
 
+/* --- direct messages ------------------------------------------------------ */
+
+static void dm_item(chat_msg_insert_t *it, int64_t from, int64_t to,
+                    const char *text, const char *cid, int64_t ts) {
+  msg_item(it, 0, from, text, cid, ts);
+  it->to_id = to;
+}
+
+static void test_dm(void) {
+  enum { N = 12 };
+  chat_msg_insert_t it[N], one;
+  chat_msg_rec_t *m = NULL;
+  char texts[N][32];
+  int64_t ids[N];
+  size_t n = 0, i;
+  int64_t ann = make_user("dm-ann"), ben = make_user("dm-ben"),
+          cat = make_user("dm-cat"), room = make_room("dm-room");
+
+  /* Alternating directions; a third user's messages in between. */
+  for (i = 0; i < N; i++) {
+    snprintf(texts[i], sizeof(texts[i]), "dm %zu 你好", i);
+    if (i % 2 == 0)
+      dm_item(&it[i], ann, ben, texts[i], NULL, 2000 + (int64_t)i);
+    else
+      dm_item(&it[i], ben, ann, texts[i], NULL, 2000 + (int64_t)i);
+  }
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 5), 0);
+  dm_item(&one, cat, ann, "from cat", NULL, 1);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, &one, 1), 0);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it + 5, N - 5), 0);
+  for (i = 0; i < N; i++) {
+    T_EQ_INT(it[i].status, 0);
+    T_EQ_INT(it[i].dup, 0);
+    ids[i] = it[i].id;
+    if (i > 0) T_CHECK(ids[i] > ids[i - 1]);
+  }
+
+  /* The newest page, ascending, the same from both sides. */
+  T_EQ_INT(chat_store_dm_history(g_store, ann, ben, 0, 5, &m, &n), 0);
+  T_EQ_INT(n, 5);
+  for (i = 0; i < n; i++) {
+    T_EQ_INT(m[i].id, ids[N - 5 + i]);
+    T_EQ_STR(m[i].text, texts[N - 5 + i]);
+    T_EQ_INT(m[i].room, 0);
+    T_EQ_INT(m[i].ts, 2000 + (int64_t)(N - 5 + i));
+    if ((N - 5 + i) % 2 == 0) {
+      T_EQ_STR(m[i].sender, "dm-ann");
+      T_EQ_STR(m[i].to, "dm-ben");
+    } else {
+      T_EQ_STR(m[i].sender, "dm-ben");
+      T_EQ_STR(m[i].to, "dm-ann");
+    }
+  }
+  chat_store_msgs_free(m, n);
+  T_EQ_INT(chat_store_dm_history(g_store, ben, ann, 0, 5, &m, &n), 0);
+  T_EQ_INT(n, 5);
+  if (n == 5) T_EQ_INT(m[0].id, ids[N - 5]);
+  chat_store_msgs_free(m, n);
+
+  /* Paging back. */
+  T_EQ_INT(chat_store_dm_history(g_store, ben, ann, ids[N - 5], 5, &m, &n), 0);
+  T_EQ_INT(n, 5);
+  for (i = 0; i < n; i++) T_EQ_INT(m[i].id, ids[N - 10 + i]);
+  chat_store_msgs_free(m, n);
+  T_EQ_INT(chat_store_dm_history(g_store, ann, ben, ids[N - 10], 5, &m, &n),
+           0);
+  T_EQ_INT(n, 2);
+  for (i = 0; i < n; i++) T_EQ_INT(m[i].id, ids[i]);
+  chat_store_msgs_free(m, n);
+  T_EQ_INT(chat_store_dm_history(g_store, ann, ben, ids[0], 5, &m, &n), 0);
+  T_EQ_INT(n, 0);
+
+  /* The other conversation of ann. */
+  T_EQ_INT(chat_store_dm_history(g_store, ann, cat, 0, 50, &m, &n), 0);
+  T_EQ_INT(n, 1);
+  if (n == 1) {
+    T_EQ_STR(m[0].text, "from cat");
+    T_EQ_STR(m[0].sender, "dm-cat");
+    T_EQ_STR(m[0].to, "dm-ann");
+  }
+  chat_store_msgs_free(m, n);
+  T_EQ_INT(chat_store_dm_history(g_store, ben, cat, 0, 50, &m, &n), 0);
+  T_EQ_INT(n, 0);
+  T_EQ_INT(chat_store_dm_history(g_store, ann, ben, 0, 0, &m, &n),
+           CHAT_EINVAL);
+
+  /* De-duplication by (sender, cid), within and across batches; the same
+   * cid in a room and in a DM, or from the other user, is new. */
+  dm_item(&it[0], ann, ben, "first", "dc1", 10);
+  dm_item(&it[1], ann, ben, "first again", "dc1", 11);
+  dm_item(&it[2], ben, ann, "other sender", "dc1", 12);
+  msg_item(&it[3], room, ann, "room, same cid", "dc1", 13);
+  dm_item(&it[4], ann, 999999, "nobody", "dc2", 14);
+  dm_item(&it[5], 999999, ann, "ghost", "dc3", 15);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 6), 0);
+  T_EQ_INT(it[0].dup, 0);
+  T_EQ_INT(it[1].dup, 1);
+  T_EQ_INT(it[1].id, it[0].id);
+  T_EQ_INT(it[1].stored_ts, 10);
+  T_EQ_INT(it[2].dup, 0);
+  T_EQ_INT(it[2].status, 0);
+  T_EQ_INT(it[3].dup, 0);
+  T_EQ_INT(it[3].status, 0);
+  T_EQ_INT(it[4].status, CHAT_ENOTFOUND); /* no such receiver */
+  T_EQ_INT(it[4].id, 0);
+  T_EQ_INT(it[5].status, CHAT_ENOTFOUND); /* no such sender */
+  dm_item(&it[0], ann, ben, "resent", "dc1", 20);
+  dm_item(&it[1], ann, ben, "now stored", "dc2", 21);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 2), 0);
+  T_EQ_INT(it[0].dup, 1);
+  T_EQ_INT(it[0].stored_ts, 10);
+  T_EQ_INT(it[1].dup, 0);
+  T_EQ_INT(it[1].status, 0);
+
+  /* Room messages keep their own history, with no receiver. */
+  T_EQ_INT(chat_store_msg_history(g_store, room, 0, 10, &m, &n), 0);
+  T_EQ_INT(n, 1);
+  if (n == 1) {
+    T_EQ_STR(m[0].to, "");
+    T_EQ_INT(m[0].room, room);
+  }
+  chat_store_msgs_free(m, n);
+
+  /* A room and a receiver at once is not a message. */
+  msg_item(&it[0], room, ann, "both", NULL, 1);
+  it[0].to_id = ben;
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 1), CHAT_EINVAL);
+}
+
+/* --- friends -------------------------------------------------------------- */
+
+static chat_friend_state_t fstate(int64_t a, int64_t b) {
+  chat_friend_state_t st = (chat_friend_state_t)-1;
+  T_EQ_INT(chat_store_friend_state(g_store, a, b, &st), 0);
+  return st;
+}
+
+static void test_friends(void) {
+  chat_friend_rec_t *f = NULL;
+  chat_friend_state_t st;
+  size_t n = 0;
+  int64_t a = make_user("fr-alice"), b = make_user("Fr-Bob"),
+          c = make_user("fr-carl"), d = make_user("FR-dan"),
+          e = make_user("fr-eve");
+
+  T_EQ_INT(fstate(a, b), CHAT_FRIEND_NONE);
+  /* A asks B. */
+  T_EQ_INT(chat_store_friend_request(g_store, a, b, 100, &st), 0);
+  T_EQ_INT(st, CHAT_FRIEND_OUTGOING);
+  T_EQ_INT(fstate(a, b), CHAT_FRIEND_OUTGOING);
+  T_EQ_INT(fstate(b, a), CHAT_FRIEND_INCOMING);
+  /* Asking again changes nothing. */
+  T_EQ_INT(chat_store_friend_request(g_store, a, b, 101, &st), 0);
+  T_EQ_INT(st, CHAT_FRIEND_OUTGOING);
+  T_EQ_INT(fstate(b, a), CHAT_FRIEND_INCOMING);
+  /* B asks A: accepted. */
+  T_EQ_INT(chat_store_friend_request(g_store, b, a, 102, &st), 0);
+  T_EQ_INT(st, CHAT_FRIEND_ACCEPTED);
+  T_EQ_INT(fstate(a, b), CHAT_FRIEND_ACCEPTED);
+  T_EQ_INT(fstate(b, a), CHAT_FRIEND_ACCEPTED);
+  T_EQ_INT(chat_store_friend_request(g_store, a, b, 103, NULL), 0);
+  T_EQ_INT(fstate(b, a), CHAT_FRIEND_ACCEPTED);
+
+  /* C asks A (incoming for A); A asks D (outgoing); E nothing. */
+  T_EQ_INT(chat_store_friend_request(g_store, c, a, 104, &st), 0);
+  T_EQ_INT(chat_store_friend_request(g_store, a, d, 105, &st), 0);
+  T_EQ_INT(chat_store_friend_list(g_store, a, &f, &n), 0);
+  T_EQ_INT(n, 3);
+  if (n == 3) { /* by username, ASCII case folded */
+    T_EQ_STR(f[0].username, "Fr-Bob");
+    T_EQ_INT(f[0].user_id, b);
+    T_EQ_INT(f[0].state, CHAT_FRIEND_ACCEPTED);
+    T_EQ_STR(f[1].username, "fr-carl");
+    T_EQ_INT(f[1].state, CHAT_FRIEND_INCOMING);
+    T_EQ_STR(f[2].username, "FR-dan");
+    T_EQ_INT(f[2].state, CHAT_FRIEND_OUTGOING);
+  }
+  free(f);
+  T_EQ_INT(chat_store_friend_list(g_store, c, &f, &n), 0);
+  T_EQ_INT(n, 1);
+  if (n == 1) {
+    T_EQ_STR(f[0].username, "fr-alice");
+    T_EQ_INT(f[0].state, CHAT_FRIEND_OUTGOING);
+  }
+  free(f);
+  T_EQ_INT(chat_store_friend_list(g_store, e, &f, &n), 0);
+  T_EQ_INT(n, 0);
+  T_CHECK(f == NULL);
+
+  /* Errors. */
+  T_EQ_INT(chat_store_friend_request(g_store, a, a, 1, &st), CHAT_EINVAL);
+  T_EQ_INT(chat_store_friend_request(g_store, a, 999999, 1, &st),
+           CHAT_ENOTFOUND);
+  T_EQ_INT(chat_store_friend_request(g_store, 999999, a, 1, &st),
+           CHAT_ENOTFOUND);
+  T_EQ_INT(fstate(a, a), CHAT_FRIEND_NONE);
+
+  /* Remove: a friendship by either side; decline (by the one asked);
+   * cancel (by the one who asked); nothing to remove. */
+  T_EQ_INT(chat_store_friend_remove(g_store, b, a), 0);
+  T_EQ_INT(fstate(a, b), CHAT_FRIEND_NONE);
+  T_EQ_INT(fstate(b, a), CHAT_FRIEND_NONE);
+  T_EQ_INT(chat_store_friend_remove(g_store, a, c), 0);
+  T_EQ_INT(fstate(c, a), CHAT_FRIEND_NONE);
+  T_EQ_INT(chat_store_friend_remove(g_store, a, d), 0);
+  T_EQ_INT(fstate(d, a), CHAT_FRIEND_NONE);
+  T_EQ_INT(chat_store_friend_remove(g_store, a, e), 0);
+  T_EQ_INT(chat_store_friend_list(g_store, a, &f, &n), 0);
+  T_EQ_INT(n, 0);
+  free(f);
+
+  /* After a removal, asking starts again; the other side's answer makes
+   * them friends again. */
+  T_EQ_INT(chat_store_friend_request(g_store, b, a, 200, &st), 0);
+  T_EQ_INT(st, CHAT_FRIEND_OUTGOING);
+  T_EQ_INT(fstate(a, b), CHAT_FRIEND_INCOMING);
+  T_EQ_INT(chat_store_friend_request(g_store, a, b, 201, &st), 0);
+  T_EQ_INT(st, CHAT_FRIEND_ACCEPTED);
+}
+
+/* --- search --------------------------------------------------------------- */
+
+/* How many results searching q (as user, in room) has, and whether one of
+ * them is the text want (NULL: none asked). */
+static size_t search_n(int64_t user, const char *q, int64_t room,
+                       const char *want, int *found) {
+  chat_msg_rec_t *m = NULL;
+  size_t n = 0, i;
+  int rc = chat_store_search(g_store, user, q, room, 50, &m, &n);
+
+  T_EQ_INT(rc, 0);
+  if (found != NULL) *found = 0;
+  for (i = 0; i < n; i++) {
+    if (want != NULL && strcmp(m[i].text, want) == 0 && found != NULL)
+      *found = 1;
+  }
+  chat_store_msgs_free(m, n);
+  return n;
+}
+
+/* 1 if searching q finds the text want. */
+static int finds(int64_t user, const char *q, int64_t room, const char *want) {
+  int found = 0;
+  search_n(user, q, room, want, &found);
+  return found;
+}
+
+static void test_search(void) {
+  static const char *const texts[] = {
+      "我家在上海东边",
+      "say hello to the world",
+      "きょうはいいてんきですね",
+      "カタカナで書く",
+      "MiXeD CaSe Words",
+      "北京欢迎你 Beijing",
+      "emoji 😀👍 party",
+  };
+  enum { NT = sizeof(texts) / sizeof(texts[0]) };
+  chat_msg_insert_t it[NT + 4];
+  chat_msg_rec_t *m = NULL;
+  size_t n = 0, i;
+  char sql[256];
+  int64_t u = make_user("searcher"), v = make_user("searcher2"),
+          w = make_user("outsider");
+  int64_t r1 = make_room("search-1"), r2 = make_room("search-2");
+
+  for (i = 0; i < NT; i++) msg_item(&it[i], r1, u, texts[i], NULL, 3000);
+  msg_item(&it[NT], r2, v, "共同词 in the second room", NULL, 3001);
+  msg_item(&it[NT + 1], r1, v, "共同词 in the first room", NULL, 3002);
+  dm_item(&it[NT + 2], u, v, "秘密的话 secretword", NULL, 3003);
+  dm_item(&it[NT + 3], v, u, "回复秘密 SecretWord too", NULL, 3004);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, NT + 4), 0);
+  for (i = 0; i < NT + 4; i++) T_EQ_INT(it[i].status, 0);
+
+  /* Chinese: a two-character word, one across a word boundary, one
+   * character, three and more; not a sequence the text lacks. */
+  T_CHECK(finds(w, "上海", 0, texts[0]));
+  T_CHECK(finds(w, "海东", 0, texts[0]));
+  T_CHECK(finds(w, "上", 0, texts[0]));
+  T_CHECK(finds(w, "边", 0, texts[0]));
+  T_CHECK(finds(w, "上海东", 0, texts[0]));
+  T_CHECK(finds(w, "在上海东边", 0, texts[0]));
+  T_CHECK(finds(w, "我家在上海东边", 0, texts[0]));
+  T_CHECK(!finds(w, "上海西", 0, texts[0]));
+  T_CHECK(!finds(w, "东上", 0, texts[0]));
+  T_CHECK(!finds(w, "家上", 0, texts[0]));
+  T_CHECK(finds(w, "欢迎你", 0, texts[5]));
+  T_CHECK(finds(w, "你 bei", 0, texts[5]));
+  /* Japanese kana. */
+  T_CHECK(finds(w, "てんき", 0, texts[2]));
+  T_CHECK(finds(w, "いい", 0, texts[2]));
+  T_CHECK(finds(w, "カタカナ", 0, texts[3]));
+  T_CHECK(finds(w, "カナで書", 0, texts[3]));
+  T_CHECK(!finds(w, "ひらがな", 0, texts[2]));
+  /* English without regard to ASCII case, within and across words. */
+  T_CHECK(finds(w, "HELLO", 0, texts[1]));
+  T_CHECK(finds(w, "Hello", 0, texts[1]));
+  T_CHECK(finds(w, "say hello", 0, texts[1]));
+  T_CHECK(finds(w, "o t", 0, texts[1]));
+  T_CHECK(!finds(w, "o w", 0, texts[1]));
+  T_CHECK(finds(w, "mixed case", 0, texts[4]));
+  T_CHECK(finds(w, "D CASE W", 0, texts[4]));
+  T_CHECK(!finds(w, "mixedcase", 0, texts[4]));
+  T_CHECK(!finds(w, "hello  to", 0, texts[1])); /* two spaces */
+  T_CHECK(finds(w, "😀👍", 0, texts[6]));
+  T_CHECK(finds(w, "👍", 0, texts[6]));
+  /* The query is trimmed (U+3000 too); nothing left is an error. */
+  T_CHECK(finds(w, "\xe3\x80\x80 上海 \n", 0, texts[0]));
+  T_EQ_INT(chat_store_search(g_store, w, "", 0, 10, &m, &n), CHAT_EINVAL);
+  T_EQ_INT(chat_store_search(g_store, w, " \t\xe3\x80\x80 ", 0, 10, &m, &n),
+           CHAT_EINVAL);
+  T_EQ_INT(chat_store_search(g_store, w, "x", 0, 0, &m, &n), CHAT_EINVAL);
+  T_EQ_INT(chat_store_search(g_store, w, NULL, 0, 10, &m, &n), CHAT_EINVAL);
+
+  /* Room filter. */
+  T_EQ_INT(search_n(w, "共同词", 0, NULL, NULL), 2);
+  T_EQ_INT(search_n(w, "共同词", r1, NULL, NULL), 1);
+  T_CHECK(finds(w, "共同词", r2, "共同词 in the second room"));
+  T_CHECK(!finds(w, "上海", r2, texts[0]));
+  T_CHECK(finds(w, "上海", r1, texts[0]));
+
+  /* Direct messages: only their sender and receiver, and only without a
+   * room filter; fields as in DM history. */
+  T_CHECK(finds(u, "秘密", 0, "秘密的话 secretword"));
+  T_CHECK(finds(v, "秘密", 0, "秘密的话 secretword"));
+  T_CHECK(!finds(w, "秘密", 0, "秘密的话 secretword"));
+  T_CHECK(!finds(u, "秘密", r1, "秘密的话 secretword"));
+  T_EQ_INT(search_n(w, "secretword", 0, NULL, NULL), 0);
+  T_EQ_INT(chat_store_search(g_store, v, "SECRETWORD", 0, 10, &m, &n), 0);
+  T_EQ_INT(n, 2);
+  if (n == 2) { /* newest first */
+    T_EQ_STR(m[0].text, "回复秘密 SecretWord too");
+    T_EQ_INT(m[0].room, 0);
+    T_EQ_STR(m[0].sender, "searcher2");
+    T_EQ_STR(m[0].to, "searcher");
+    T_EQ_INT(m[0].ts, 3004);
+    T_EQ_STR(m[1].sender, "searcher");
+    T_EQ_STR(m[1].to, "searcher2");
+  }
+  chat_store_msgs_free(m, n);
+  /* A room message's record. */
+  T_EQ_INT(chat_store_search(g_store, w, "海东", r1, 10, &m, &n), 0);
+  T_EQ_INT(n, 1);
+  if (n == 1) {
+    T_EQ_INT(m[0].id, it[0].id);
+    T_EQ_INT(m[0].room, r1);
+    T_EQ_STR(m[0].sender, "searcher");
+    T_EQ_STR(m[0].to, "");
+    T_EQ_INT(m[0].ts, 3000);
+  }
+  chat_store_msgs_free(m, n);
+
+  /* Newest first and limit: room messages and DMs merged by time. */
+  {
+    chat_msg_insert_t r[6];
+    int64_t rid[6];
+    msg_item(&r[0], r1, u, "排序词 1", NULL, 4000);
+    dm_item(&r[1], v, u, "排序词 2", NULL, 4001);
+    msg_item(&r[2], r2, v, "排序词 3", NULL, 4002);
+    msg_item(&r[3], r1, v, "排序词 4", NULL, 4003);
+    dm_item(&r[4], u, v, "排序词 5", NULL, 4004);
+    msg_item(&r[5], r2, u, "排序词 6", NULL, 4005);
+    T_EQ_INT(chat_store_msg_insert_batch(g_store, r, 6), 0);
+    for (i = 0; i < 6; i++) rid[i] = r[i].id;
+    T_EQ_INT(chat_store_search(g_store, u, "排序词", 0, 4, &m, &n), 0);
+    T_EQ_INT(n, 4);
+    if (n == 4) {
+      T_EQ_STR(m[0].text, "排序词 6");
+      T_EQ_INT(m[0].id, rid[5]);
+      T_EQ_STR(m[1].text, "排序词 5");
+      T_EQ_INT(m[1].id, rid[4]);
+      T_EQ_STR(m[2].text, "排序词 4");
+      T_EQ_STR(m[3].text, "排序词 3");
+    }
+    chat_store_msgs_free(m, n);
+    T_EQ_INT(search_n(u, "排序词", 0, NULL, NULL), 6);
+    T_EQ_INT(search_n(w, "排序词", 0, NULL, NULL), 4); /* not the DMs */
+  }
+
+  /* Many candidates that fail the text check (every token, not the text),
+   * newer than the one match: the search pages through them. */
+  {
+    enum { DECOYS = 150 };
+    chat_msg_insert_t d[DECOYS + 1];
+    msg_item(&d[0], r2, u, "zqx wvy", NULL, 5000);
+    for (i = 1; i <= DECOYS; i++)
+      msg_item(&d[i], r2, u, "wvy-zqx zqx-wvy", NULL, 5000 + (int64_t)i);
+    T_EQ_INT(chat_store_msg_insert_batch(g_store, d, DECOYS + 1), 0);
+    T_EQ_INT(chat_store_search(g_store, w, "ZQX WVY", 0, 10, &m, &n), 0);
+    T_EQ_INT(n, 1);
+    if (n == 1) T_EQ_INT(m[0].id, d[0].id);
+    chat_store_msgs_free(m, n);
+    T_EQ_INT(search_n(w, "zqx-wvy", 0, NULL, NULL), 50); /* limit */
+  }
+
+  /* A deleted message is not found any more, and its index rows are gone;
+   * so are those of a deleted room's messages. */
+  snprintf(sql, sizeof(sql),
+           "SELECT COUNT(*) FROM search_tokens WHERE kind = 0 AND msg_id = %lld",
+           (long long)it[0].id);
+  T_CHECK(raw_int(sql) > 0);
+  T_EQ_INT(chat_store_msg_delete(g_store, r1, it[0].id), 0);
+  T_EQ_INT(raw_int(sql), 0);
+  T_CHECK(!finds(w, "上海", 0, texts[0]));
+  T_CHECK(finds(w, "欢迎", 0, texts[5]));
+  T_EQ_INT(search_n(w, "共同词", 0, NULL, NULL), 2);
+  snprintf(sql, sizeof(sql),
+           "SELECT COUNT(*) FROM search_tokens WHERE kind = 0 AND msg_id IN"
+           " (%lld, %lld)",
+           (long long)it[NT].id, (long long)it[NT + 1].id);
+  T_CHECK(raw_int(sql) > 0);
+  T_EQ_INT(chat_store_room_delete(g_store, r2), 0);
+  snprintf(sql, sizeof(sql),
+           "SELECT COUNT(*) FROM search_tokens WHERE kind = 0 AND msg_id = %lld",
+           (long long)it[NT].id);
+  T_EQ_INT(raw_int(sql), 0);
+  snprintf(sql, sizeof(sql),
+           "SELECT COUNT(*) FROM search_tokens WHERE kind = 0 AND msg_id = %lld",
+           (long long)it[NT + 1].id);
+  T_CHECK(raw_int(sql) > 0); /* the other room's message stays */
+  T_EQ_INT(search_n(w, "共同词", 0, NULL, NULL), 1);
+  T_EQ_INT(search_n(w, "zqx", 0, NULL, NULL), 0);
+  T_EQ_INT(search_n(w, "共同词", r2, NULL, NULL), 0);
+}
+
+/* --- moderation ----------------------------------------------------------- */
+
+/* The ASCII-folded byte order of names. */
+static int name_cmp(const char *a, const char *b) {
+  for (;; a++, b++) {
+    int x = (unsigned char)*a, y = (unsigned char)*b;
+    if (x >= 'A' && x <= 'Z') x += 32;
+    if (y >= 'A' && y <= 'Z') y += 32;
+    if (x != y || x == 0) return x - y;
+  }
+}
+
+static void test_moderation(void) {
+  uint8_t h[3][CHAT_TOKEN_HASH_LEN];
+  chat_user_rec_t u, *list = NULL;
+  chat_msg_insert_t it[2];
+  chat_msg_rec_t m, *ml = NULL;
+  size_t n = 0, i;
+  int64_t sender_id = 0, count0;
+  int64_t mal = make_user("mod-mallory"), ok = make_user("Mod-Oscar"),
+          room = make_room("mod-room");
+  int seen = 0;
+  int i2;
+
+  /* Users by name, ASCII case folded; the new field is there. */
+  T_EQ_INT(chat_store_user_list(g_store, &list, &n), 0);
+  T_CHECK(n >= 2);
+  for (i = 0; i < n; i++) {
+    if (i > 0) T_CHECK(name_cmp(list[i - 1].username, list[i].username) < 0);
+    if (list[i].id == mal) {
+      seen++;
+      T_EQ_STR(list[i].username, "mod-mallory");
+      T_EQ_STR(list[i].email, "x@example.org");
+      T_EQ_INT(list[i].banned, 0);
+      T_EQ_INT(list[i].email_notify, 1);
+    }
+  }
+  T_EQ_INT(seen, 1);
+  free(list);
+
+  /* A ban deletes every session of the user, and only theirs. */
+  for (i2 = 0; i2 < 3; i2++) hash_of(h[i2], 40 + i2);
+  T_EQ_INT(chat_store_session_create(g_store, h[0], mal, 100, 100000), 0);
+  T_EQ_INT(chat_store_session_create(g_store, h[1], mal, 100, 100000), 0);
+  T_EQ_INT(chat_store_session_create(g_store, h[2], ok, 100, 100000), 0);
+  T_EQ_INT(chat_store_user_set_banned(g_store, mal, 1), 0);
+  T_EQ_INT(chat_store_session_lookup(g_store, h[0], 200, &u), CHAT_ENOTFOUND);
+  T_EQ_INT(chat_store_session_lookup(g_store, h[1], 200, &u), CHAT_ENOTFOUND);
+  T_EQ_INT(chat_store_session_lookup(g_store, h[2], 200, &u), 0);
+  T_EQ_INT(chat_store_user_by_id(g_store, mal, &u), 0);
+  T_EQ_INT(u.banned, 1);
+  T_EQ_INT(chat_store_user_set_banned(g_store, mal, 1), 0); /* again */
+  T_EQ_INT(chat_store_user_set_banned(g_store, mal, 0), 0);
+  T_EQ_INT(chat_store_user_by_name(g_store, "MOD-MALLORY", &u), 0);
+  T_EQ_INT(u.banned, 0);
+  T_EQ_INT(chat_store_user_set_banned(g_store, 999999, 1), CHAT_ENOTFOUND);
+
+  /* E-mail notifications: on by default, off and on again. */
+  T_EQ_INT(chat_store_user_by_id(g_store, ok, &u), 0);
+  T_EQ_INT(u.email_notify, 1);
+  T_EQ_INT(chat_store_user_set_notify(g_store, ok, 0), 0);
+  T_EQ_INT(chat_store_user_by_id(g_store, ok, &u), 0);
+  T_EQ_INT(u.email_notify, 0);
+  T_EQ_INT(chat_store_session_lookup(g_store, h[2], 200, &u), 0);
+  T_EQ_INT(u.email_notify, 0);
+  T_EQ_INT(chat_store_user_set_notify(g_store, ok, 0), 0); /* unchanged */
+  T_EQ_INT(chat_store_user_set_notify(g_store, ok, 7), 0);
+  T_EQ_INT(chat_store_user_by_name(g_store, "mod-oscar", &u), 0);
+  T_EQ_INT(u.email_notify, 1);
+  T_EQ_INT(chat_store_user_set_notify(g_store, 999999, 1), CHAT_ENOTFOUND);
+  T_EQ_INT(chat_store_user_create(g_store, "mod-new", NULL, "$h$",
+                                  CHAT_ROLE_USER, 1, &u),
+           0);
+  T_EQ_INT(u.email_notify, 1);
+
+  /* A message by id; deleting it. */
+  msg_item(&it[0], room, mal, "bad words", NULL, 700);
+  msg_item(&it[1], room, ok, "good words", NULL, 701);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 2), 0);
+  memset(&m, 0, sizeof(m));
+  T_EQ_INT(chat_store_msg_get(g_store, it[0].id, &m, &sender_id), 0);
+  T_EQ_INT(m.id, it[0].id);
+  T_EQ_INT(m.room, room);
+  T_EQ_STR(m.sender, "mod-mallory");
+  T_EQ_STR(m.to, "");
+  T_EQ_STR(m.text, "bad words");
+  T_EQ_INT(m.ts, 700);
+  T_EQ_INT(sender_id, mal);
+  free(m.text);
+  T_EQ_INT(chat_store_msg_get(g_store, it[1].id, &m, NULL), 0);
+  T_EQ_STR(m.text, "good words");
+  free(m.text);
+  T_EQ_INT(chat_store_msg_get(g_store, 999999, &m, &sender_id),
+           CHAT_ENOTFOUND);
+
+  T_EQ_INT(chat_store_msg_delete(g_store, room + 1000, it[0].id),
+           CHAT_ENOTFOUND);
+  T_EQ_INT(chat_store_msg_delete(g_store, room, it[0].id), 0);
+  T_EQ_INT(chat_store_msg_delete(g_store, room, it[0].id), CHAT_ENOTFOUND);
+  T_EQ_INT(chat_store_msg_get(g_store, it[0].id, &m, &sender_id),
+           CHAT_ENOTFOUND);
+  T_EQ_INT(chat_store_msg_history(g_store, room, 0, 10, &ml, &n), 0);
+  T_EQ_INT(n, 1);
+  if (n == 1) T_EQ_STR(ml[0].text, "good words");
+  chat_store_msgs_free(ml, n);
+
+  /* The audit log. */
+  count0 = raw_int("SELECT COUNT(*) FROM audit_log");
+  T_EQ_INT(chat_store_audit(g_store, ok, "ban", "mod-mallory", "spam 垃圾",
+                            800),
+           0);
+  T_EQ_INT(chat_store_audit(g_store, ok, "unban", NULL, NULL, 801), 0);
+  T_EQ_INT(raw_int("SELECT COUNT(*) FROM audit_log"), count0 + 2);
+  T_EQ_INT(raw_int("SELECT COUNT(*) FROM audit_log WHERE action = 'ban'"
+                   " AND target = 'mod-mallory' AND ts = 800"),
+           1);
+  T_EQ_INT(raw_int("SELECT COUNT(*) FROM audit_log WHERE action = 'unban'"
+                   " AND target = '' AND detail = ''"),
+           1);
+  T_EQ_INT(chat_store_audit(g_store, ok, "", "x", "y", 1), CHAT_EINVAL);
+  T_EQ_INT(chat_store_audit(g_store, ok, NULL, "x", "y", 1), CHAT_EINVAL);
+  {
+    char big[CHAT_AUDIT_DETAIL_MAX + 1];
+    memset(big, 'd', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    T_EQ_INT(chat_store_audit(g_store, ok, "x", "y", big, 1), CHAT_EINVAL);
+    big[CHAT_AUDIT_DETAIL_MAX - 1] = '\0'; /* the longest that fits */
+    T_EQ_INT(chat_store_audit(g_store, ok, "x", "y", big, 1), 0);
+  }
+}
+
+/* --- read markers --------------------------------------------------------- */
+
+/* The entry of room (or peer) in user's unread counts: its count, or 0 if
+ * it is not listed; *last the marker it reports. */
+static int64_t unread_of(int64_t user, int64_t room, int64_t peer,
+                         int64_t *last) {
+  chat_unread_rec_t *v = NULL;
+  size_t n = 0, i;
+  int64_t count = 0;
+
+  T_EQ_INT(chat_store_unread(g_store, user, &v, &n), 0);
+  for (i = 0; i < n; i++) {
+    T_CHECK(v[i].count > 0);
+    T_CHECK((v[i].room_id == 0) != (v[i].peer_id == 0));
+    if (v[i].room_id == room && v[i].peer_id == peer) {
+      count = v[i].count;
+      if (last != NULL) *last = v[i].last_read;
+    }
+  }
+  free(v);
+  return count;
+}
+
+static void test_unread(void) {
+  chat_msg_insert_t it[8];
+  chat_unread_rec_t *v = NULL;
+  size_t n = 0, i;
+  int64_t last = -1;
+  int64_t me = make_user("ur-me"), pal = make_user("ur-pal"),
+          other = make_user("ur-other"), room = make_room("ur-room"),
+          quiet = make_room("ur-quiet");
+
+  /* Nothing yet. */
+  T_EQ_INT(chat_store_unread(g_store, me, &v, &n), 0);
+  T_EQ_INT(n, 0);
+  T_CHECK(v == NULL);
+
+  msg_item(&it[0], room, pal, "r1", NULL, 1);
+  msg_item(&it[1], room, me, "mine", NULL, 2);
+  msg_item(&it[2], room, other, "r2", NULL, 3);
+  msg_item(&it[3], room, pal, "r3", NULL, 4);
+  dm_item(&it[4], pal, me, "d1", NULL, 5);
+  dm_item(&it[5], pal, me, "d2", NULL, 6);
+  dm_item(&it[6], me, pal, "my reply", NULL, 7);
+  dm_item(&it[7], other, me, "d3", NULL, 8);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 8), 0);
+
+  /* A room counts only with a marker; direct messages without one. */
+  T_EQ_INT(unread_of(me, room, 0, NULL), 0);
+  T_EQ_INT(unread_of(me, 0, pal, &last), 2);
+  T_EQ_INT(last, 0);
+  T_EQ_INT(unread_of(me, 0, other, NULL), 1);
+  T_EQ_INT(unread_of(pal, 0, me, NULL), 1);
+
+  /* Markers: messages of others after it; never backwards. */
+  T_EQ_INT(chat_store_read_mark(g_store, me, room, 0, it[0].id), 0);
+  T_EQ_INT(unread_of(me, room, 0, &last), 2); /* r2, r3; not mine */
+  T_EQ_INT(last, it[0].id);
+  T_EQ_INT(chat_store_read_mark(g_store, me, room, 0, it[2].id), 0);
+  T_EQ_INT(unread_of(me, room, 0, NULL), 1);
+  T_EQ_INT(chat_store_read_mark(g_store, me, room, 0, it[0].id), 0);
+  T_EQ_INT(unread_of(me, room, 0, &last), 1);
+  T_EQ_INT(last, it[2].id);
+  T_EQ_INT(chat_store_read_mark(g_store, me, room, 0, it[3].id), 0);
+  T_EQ_INT(unread_of(me, room, 0, NULL), 0); /* count 0: left out */
+  T_EQ_INT(chat_store_read_mark(g_store, me, quiet, 0, 0), 0);
+  T_EQ_INT(unread_of(me, quiet, 0, NULL), 0);
+
+  T_EQ_INT(chat_store_read_mark(g_store, me, 0, pal, it[4].id), 0);
+  T_EQ_INT(unread_of(me, 0, pal, &last), 1);
+  T_EQ_INT(last, it[4].id);
+  T_EQ_INT(chat_store_read_mark(g_store, me, 0, pal, 1), 0);
+  T_EQ_INT(unread_of(me, 0, pal, NULL), 1);
+  T_EQ_INT(chat_store_read_mark(g_store, me, 0, pal, it[6].id), 0);
+  T_EQ_INT(unread_of(me, 0, pal, NULL), 0);
+  T_EQ_INT(unread_of(me, 0, other, NULL), 1);
+
+  /* A new message counts again. */
+  msg_item(&it[0], room, other, "r4", NULL, 9);
+  dm_item(&it[1], pal, me, "d4", NULL, 10);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 2), 0);
+  T_EQ_INT(unread_of(me, room, 0, NULL), 1);
+  T_EQ_INT(unread_of(me, 0, pal, NULL), 1);
+  T_EQ_INT(chat_store_unread(g_store, me, &v, &n), 0);
+  T_EQ_INT(n, 3);
+  for (i = 0; i < n; i++)
+    if (v[i].peer_id == pal) T_EQ_STR(v[i].peer, "ur-pal");
+  free(v);
+
+  /* Errors. */
+  T_EQ_INT(chat_store_read_mark(g_store, me, 0, 0, 1), CHAT_EINVAL);
+  T_EQ_INT(chat_store_read_mark(g_store, me, room, pal, 1), CHAT_EINVAL);
+  T_EQ_INT(chat_store_read_mark(g_store, me, room, 0, -1), CHAT_EINVAL);
+  T_EQ_INT(chat_store_read_mark(g_store, me, 999999, 0, 1), CHAT_ENOTFOUND);
+  T_EQ_INT(chat_store_read_mark(g_store, me, 0, 999999, 1), CHAT_ENOTFOUND);
+  T_EQ_INT(chat_store_read_mark(g_store, 999999, room, 0, 1), CHAT_ENOTFOUND);
+
+  /* A deleted room takes its markers along. */
+  T_EQ_INT(chat_store_room_delete(g_store, quiet), 0);
+  {
+    char sql[128];
+    snprintf(sql, sizeof(sql),
+             "SELECT COUNT(*) FROM read_markers WHERE room_id = %lld",
+             (long long)quiet);
+    T_EQ_INT(raw_int(sql), 0);
+  }
+}
+
+/* --- migration 002 on a database of 001 ----------------------------------- */
+
+/* Checks a store opened on a database that had only 001 (user 7
+ * "old-timer" with two room messages in room 1) and has just been brought
+ * up to date. */
+static void check_upgraded(chat_store_t *s) {
+  chat_user_rec_t u;
+  chat_msg_rec_t *m = NULL;
+  chat_msg_insert_t it;
+  size_t n = 0;
+  int64_t other;
+
+  T_EQ_INT(chat_store_user_by_name(s, "OLD-timer", &u), 0);
+  T_EQ_INT(u.id, 7);
+  T_EQ_STR(u.email, "o@example.org");
+  T_EQ_INT(u.created_ms, 5);
+  T_EQ_INT(u.email_notify, 1);
+  T_EQ_INT(chat_store_msg_history(s, 1, 0, 10, &m, &n), 0);
+  T_EQ_INT(n, 2);
+  if (n == 2) {
+    T_EQ_STR(m[0].text, "旧消息 from before");
+    T_EQ_STR(m[0].sender, "old-timer");
+    T_EQ_STR(m[1].text, "Second OLD one");
+  }
+  chat_store_msgs_free(m, n);
+  /* The old cid still de-duplicates. */
+  msg_item(&it, 1, 7, "again", "oc1", 9);
+  T_EQ_INT(chat_store_msg_insert_batch(s, &it, 1), 0);
+  T_EQ_INT(it.dup, 1);
+  /* The old messages were indexed by the migration. */
+  T_EQ_INT(chat_store_search(s, 7, "旧消息", 0, 10, &m, &n), 0);
+  T_EQ_INT(n, 1);
+  chat_store_msgs_free(m, n);
+  T_EQ_INT(chat_store_search(s, 7, "old one", 1, 10, &m, &n), 0);
+  T_EQ_INT(n, 1);
+  chat_store_msgs_free(m, n);
+  /* And the new tables work. */
+  T_EQ_INT(chat_store_user_create(s, "newcomer", NULL, "$h$", CHAT_ROLE_USER,
+                                  1, &u),
+           0);
+  other = u.id;
+  T_EQ_INT(chat_store_friend_request(s, other, 7, 1, NULL), 0);
+  T_EQ_INT(chat_store_friend_request(s, 7, other, 2, NULL), 0);
+  dm_item(&it, 7, other, "hello newcomer", "oc1", 10);
+  T_EQ_INT(chat_store_msg_insert_batch(s, &it, 1), 0);
+  T_EQ_INT(it.dup, 0);
+  T_EQ_INT(chat_store_dm_history(s, other, 7, 0, 10, &m, &n), 0);
+  T_EQ_INT(n, 1);
+  chat_store_msgs_free(m, n);
+}
+
+static void test_migrate_002(void) {
+  char path[sizeof(g_path)], saved[sizeof(g_path)], err[256];
+  chat_store_t *s = NULL;
+  sqlite3 *db = NULL;
+  long long tokens;
+
+  snprintf(path, sizeof(path), "%s/old001.db", g_dir);
+  T_EQ_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+                                          SQLITE_OPEN_CREATE, NULL),
+           SQLITE_OK);
+  T_EQ_INT(sqlite3_exec(db, chat_schema_sqlite_files[0][1], NULL, NULL, NULL),
+           SQLITE_OK);
+  T_EQ_INT(sqlite3_exec(
+               db,
+               "PRAGMA user_version = 1;"
+               "INSERT INTO users (id, username, email, pwhash, role, banned,"
+               " created_ms) VALUES (7, 'old-timer', 'o@example.org', '$h$',"
+               " 0, 0, 5);"
+               "INSERT INTO messages (room_id, sender_id, text, cid, ts)"
+               " VALUES (1, 7, '旧消息 from before', 'oc1', 6),"
+               " (1, 7, 'Second OLD one', NULL, 7);",
+               NULL, NULL, NULL),
+           SQLITE_OK);
+  sqlite3_close(db);
+
+  memcpy(saved, g_path, sizeof(saved));
+  snprintf(g_path, sizeof(g_path), "%s", path);
+  T_EQ_INT(raw_int("PRAGMA user_version"), 1);
+  T_EQ_INT(chat_store_open(path, 2, &s, err, sizeof(err)), 0);
+  if (s != NULL) {
+    T_EQ_INT(raw_int("PRAGMA user_version"), schema_files());
+    T_EQ_INT(raw_int("SELECT count(*) FROM sqlite_master WHERE name IN"
+                     " ('direct_messages', 'friendships', 'search_tokens',"
+                     " 'audit_log', 'read_markers')"),
+             5);
+    tokens = raw_int("SELECT count(*) FROM search_tokens");
+    T_CHECK(tokens > 20);
+    check_upgraded(s);
+    chat_store_close(s);
+    /* Reopen: nothing runs again. */
+    s = NULL;
+    T_EQ_INT(chat_store_open(path, 1, &s, err, sizeof(err)), 0);
+    T_EQ_INT(raw_int("SELECT count(*) FROM search_tokens WHERE kind = 0"),
+             tokens);
+    chat_store_close(s);
+  } else {
+    fprintf(stderr, "open: %s\n", err);
+  }
+  memcpy(g_path, saved, sizeof(g_path));
+}
+
+static char g_db[64]; /* MySQL: this run's database */
+
+/* Runs a file of several statements on c (which allows them). */
+static int mysql_multi(MYSQL *c, const char *sql) {
+  MYSQL_RES *res;
+  int st;
+
+  if (mysql_query(c, sql) != 0) {
+    fprintf(stderr, "multi: %s\n", mysql_error(c));
+    return -1;
+  }
+  do {
+    res = mysql_store_result(c);
+    if (res != NULL) mysql_free_result(res);
+    st = mysql_next_result(c);
+  } while (st == 0);
+  if (st > 0) fprintf(stderr, "multi: %s\n", mysql_error(c));
+  return st > 0 ? -1 : 0;
+}
+
+static void test_migrate_002_mysql(void) {
+  chat_mysql_url_t u;
+  chat_store_t *s = NULL;
+  MYSQL *c = NULL;
+  char db[80], url[1300], sql[200], err[512];
+  const char *slash, *q;
+  long long tokens;
+
+  /* A second database, of 001 only. */
+  snprintf(db, sizeof(db), "%s_old", g_db);
+  snprintf(sql, sizeof(sql),
+           "CREATE DATABASE `%s` CHARACTER SET utf8mb4"
+           " COLLATE utf8mb4_unicode_ci",
+           db);
+  raw_exec(sql);
+  slash = strrchr(g_url, '/');
+  q = strchr(slash, '?');
+  snprintf(url, sizeof(url), "%.*s/%s%s", (int)(slash - g_url), g_url, db,
+           q ? q : "");
+  T_EQ_INT(chat_store_mysql_parse_url(url, &u, err, sizeof(err)), 0);
+  c = mysql_init(NULL);
+  mysql_options(c, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  if (u.socket[0] != '\0') {
+    unsigned proto = MYSQL_PROTOCOL_SOCKET;
+    mysql_options(c, MYSQL_OPT_PROTOCOL, &proto);
+  }
+  if (mysql_real_connect(c, u.host, u.user, u.password, u.db, u.port,
+                         u.socket[0] ? u.socket : NULL,
+                         CLIENT_MULTI_STATEMENTS) == NULL) {
+    fprintf(stderr, "connect: %s\n", mysql_error(c));
+    T_CHECK(0);
+    goto out;
+  }
+  T_EQ_INT(mysql_multi(c, chat_schema_mysql_files[0][1]), 0);
+  T_EQ_INT(
+      mysql_multi(
+          c,
+          "CREATE TABLE schema_version (version INT NOT NULL PRIMARY KEY,"
+          " name VARCHAR(255) NOT NULL, applied_ms BIGINT NOT NULL)"
+          " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;"
+          "INSERT INTO schema_version VALUES (1, '001_init.sql', 0);"
+          "INSERT INTO users (id, username, email, pwhash, role, banned,"
+          " created_ms) VALUES (7, 'old-timer', 'o@example.org', '$h$',"
+          " 0, 0, 5);"
+          "INSERT INTO messages (room_id, sender_id, text, cid, ts)"
+          " VALUES (1, 7, '旧消息 from before', 'oc1', 6),"
+          " (1, 7, 'Second OLD one', NULL, 7);"),
+      0);
+
+  T_EQ_INT(chat_store_open(url, 2, &s, err, sizeof(err)), 0);
+  if (s == NULL) {
+    fprintf(stderr, "open: %s\n", err);
+    goto out;
+  }
+  {
+    MYSQL *saved = g_raw;
+    g_raw = c;
+    T_EQ_INT(raw_int("SELECT COUNT(*) FROM schema_version"), schema_files());
+    T_EQ_INT(raw_int("SELECT COUNT(*) FROM information_schema.tables"
+                     " WHERE table_schema = DATABASE() AND engine = 'InnoDB'"
+                     " AND table_collation LIKE 'utf8mb4%' AND table_name IN"
+                     " ('direct_messages', 'friendships', 'search_tokens',"
+                     " 'audit_log', 'read_markers')"),
+             5);
+    tokens = raw_int("SELECT COUNT(*) FROM search_tokens");
+    T_CHECK(tokens > 20);
+    check_upgraded(s);
+    /* Every statement of 002 can run again (a migration interrupted
+     * half-way is run again whole), and changes nothing. */
+    T_EQ_INT(mysql_multi(c, chat_schema_mysql_files[1][1]), 0);
+    T_EQ_INT(raw_int("SELECT COUNT(*) FROM information_schema.columns"
+                     " WHERE table_schema = DATABASE()"
+                     " AND table_name = 'users'"
+                     " AND column_name = 'email_notify'"),
+             1);
+    T_EQ_INT(raw_int("SELECT COUNT(*) FROM search_tokens WHERE kind = 0"),
+             tokens);
+    g_raw = saved;
+  }
+  chat_store_close(s);
+
+out:
+  explicit_bzero(&u, sizeof(u));
+  if (c != NULL) mysql_close(c);
+  snprintf(sql, sizeof(sql), "DROP DATABASE `%s`", db);
+  raw_exec(sql);
+}
+
+/* --- search figures (only with CHAT_TEST_SEARCH_BENCH=N) ------------------- */
+
+static uint64_t g_rng = 88172645463325252ull;
+
+static uint32_t rnd(uint32_t n) {
+  g_rng ^= g_rng << 13;
+  g_rng ^= g_rng >> 7;
+  g_rng ^= g_rng << 17;
+  return (uint32_t)(g_rng % n);
+}
+
+/* Word i of a vocabulary with a Zipf-like frequency: low indexes often. */
+static uint32_t zipf(uint32_t n) {
+  double r = (double)rnd(1000000) / 1000000.0;
+  return (uint32_t)(n * r * r * r);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void put_utf8(char **p, uint32_t c) {
+  unsigned char *q = (unsigned char *)*p;
+  if (c < 0x80) {
+    *q++ = (unsigned char)c;
+  } else if (c < 0x800) {
+    *q++ = (unsigned char)(0xC0 | (c >> 6));
+    *q++ = (unsigned char)(0x80 | (c & 0x3F));
+  } else {
+    *q++ = (unsigned char)(0xE0 | (c >> 12));
+    *q++ = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+    *q++ = (unsigned char)(0x80 | (c & 0x3F));
+  }
+  *p = (char *)q;
+}
+
+/* Inserts total messages of mixed Chinese and English (one in ten a direct
+ * message) and prints how long a few searches take.  Nothing is asserted
+ * about the times. */
+static void bench_search(long total) {
+  enum { VOCAB = 3000, BATCH = 500, USERS = 50 };
+  static char zh[VOCAB][16], en[VOCAB][12];
+  /* Rare words, common ones (the vocabulary's first), one common
+   * character, and common tokens that rarely stand together (many
+   * candidates fail the text check). */
+  static const char *const fixed[] = {
+      "上海", "海东", "上海东边", "我家在上海东边", "上", "HELLO", "hello world",
+      "Hello World from the other side", "上海西", "q", "上 q", "q 上 q"};
+  const char *queries[CHAT_ARRAY_SIZE(fixed) + 2];
+  char common[2][64];
+  chat_msg_insert_t *it = calloc(BATCH, sizeof(*it));
+  char *texts = malloc((size_t)BATCH * 512);
+  int64_t users[USERS], room, room2;
+  chat_msg_rec_t *m;
+  size_t n;
+  double t0, t;
+  long done = 0;
+  int i, j, k;
+
+  if (it == NULL || texts == NULL) return;
+  for (i = 0; i < VOCAB; i++) {
+    char *p = zh[i];
+    int len = 2 + (int)rnd(2);
+    for (j = 0; j < len; j++) put_utf8(&p, 0x4E00 + zipf(2500));
+    *p = '\0';
+    p = en[i];
+    len = 3 + (int)rnd(6);
+    for (j = 0; j < len; j++) *p++ = (char)('a' + zipf(26));
+    *p = '\0';
+  }
+  for (i = 0; i < USERS; i++) {
+    char name[32];
+    snprintf(name, sizeof(name), "bench%d", i);
+    users[i] = make_user(name);
+  }
+  room = make_room("bench");
+  room2 = make_room("bench-2");
+
+  t0 = now_s();
+  while (done < total) {
+    int nb = total - done < BATCH ? (int)(total - done) : BATCH;
+    for (k = 0; k < nb; k++) {
+      char *p = texts + (size_t)k * 512, *start = p;
+      int words = 4 + (int)rnd(12);
+      long seq = done + k;
+      for (j = 0; j < words && p - start < 400; j++) {
+        const char *w = rnd(3) ? zh[zipf(VOCAB)] : en[zipf(VOCAB)];
+        if (j > 0 && rnd(2)) *p++ = ' ';
+        p += sprintf(p, "%s", w);
+      }
+      if (seq % 5000 == 17) p += sprintf(p, " 我家在上海东边");
+      if (seq % 700 == 3) p += sprintf(p, " say Hello World");
+      *p = '\0';
+      msg_item(&it[k], seq % 10 == 0 ? 0 : (seq % 3 ? room : room2),
+               users[rnd(USERS)], start, NULL, 1000000 + seq);
+      if (seq % 10 == 0) {
+        it[k].to_id = users[rnd(USERS)];
+        if (it[k].to_id == it[k].sender_id) it[k].to_id = users[0];
+      }
+    }
+    T_EQ_INT(chat_store_msg_insert_batch(g_store, it, (size_t)nb), 0);
+    done += nb;
+  }
+  t = now_s() - t0;
+  fprintf(stderr, "bench: inserted %ld messages in %.1f s (%.0f/s)\n", total,
+          t, total / t);
+  fprintf(stderr, "bench: %lld search rows\n",
+          raw_int("SELECT COUNT(*) FROM search_tokens"));
+  if (g_mysql)
+    fprintf(stderr, "bench: search_tokens %lld MB\n",
+            raw_int("SELECT (data_length + index_length) >> 20"
+                    " FROM information_schema.tables"
+                    " WHERE table_schema = DATABASE()"
+                    " AND table_name = 'search_tokens'"));
+  else
+    fprintf(stderr, "bench: database %lld MB\n",
+            raw_int("SELECT (page_count * page_size) >> 20"
+                    " FROM pragma_page_count, pragma_page_size"));
+
+  memcpy(queries, fixed, sizeof(fixed));
+  snprintf(common[0], sizeof(common[0]), "%s", zh[0]);
+  snprintf(common[1], sizeof(common[1]), "%s %s", en[0], zh[1]);
+  queries[CHAT_ARRAY_SIZE(fixed)] = common[0];
+  queries[CHAT_ARRAY_SIZE(fixed) + 1] = common[1];
+  for (i = 0; i < (int)CHAT_ARRAY_SIZE(queries); i++) {
+    for (k = 0; k < 3; k++) {
+      int64_t r = k == 2 ? room : 0;
+      int rc;
+      t0 = now_s();
+      rc = chat_store_search(g_store, users[1], queries[i], r, 50, &m, &n);
+      t = now_s() - t0;
+      T_EQ_INT(rc, 0);
+      if (k > 0 || i == 0)
+        fprintf(stderr, "bench: search %-34s %s %3zu results %8.2f ms\n",
+                queries[i], k == 2 ? "room " : "all  ", n, t * 1000);
+      chat_store_msgs_free(m, n);
+    }
+  }
+  free(texts);
+  free(it);
+}
+
+static void test_search_bench(void) {
+  const char *env = getenv("CHAT_TEST_SEARCH_BENCH");
+  long total = env ? strtol(env, NULL, 10) : 0;
+
+  if (total <= 0) return;
+  fprintf(stderr, "bench: %s, %ld messages\n", chat_store_kind(g_store),
+          total);
+  bench_search(total);
+}
+
 /* --- concurrency ---------------------------------------------------------- */
 
 enum { CT_THREADS = 4, CT_BATCHES = 40, CT_BATCH = 8 };
@@ -1092,6 +2120,11 @@ static void run_common(void) {
   T_RUN(test_insert_batch);
   T_RUN(test_history);
   T_RUN(test_text_roundtrip);
+  T_RUN(test_dm);
+  T_RUN(test_friends);
+  T_RUN(test_search);
+  T_RUN(test_moderation);
+  T_RUN(test_unread);
 }
 
 static void run_sqlite(void) {
@@ -1102,12 +2135,14 @@ static void run_sqlite(void) {
   g_mysql = 0;
   T_RUN(test_open_schema);
   T_RUN(test_open_errors);
+  T_RUN(test_migrate_002);
 
   rc = chat_store_open(g_path, 4, &g_store, err, sizeof(err));
   T_EQ_INT(rc, 0);
   if (rc == 0) {
     run_common();
     T_RUN(test_concurrency);
+    T_RUN(test_search_bench);
     T_EQ_INT(chat_store_ping(g_store), 0);
     chat_store_close(g_store);
   } else {
@@ -1183,17 +2218,20 @@ static void run_mysql(const char *url) {
     return;
   }
   fprintf(stderr, "(database %s)\n", db);
+  snprintf(g_db, sizeof(g_db), "%s", db);
 
   g_mysql = 1;
   T_RUN(test_open_schema_mysql);
   T_RUN(test_mysql_bad_password);
   T_RUN(test_mysql_socket);
+  T_RUN(test_migrate_002_mysql);
   rc = chat_store_open(g_url, 4, &g_store, err, sizeof(err));
   T_EQ_INT(rc, 0);
   if (rc == 0) {
     run_common();
     T_RUN(test_mysql_reconnect);
     T_RUN(test_concurrency);
+    T_RUN(test_search_bench);
     T_EQ_INT(chat_store_ping(g_store), 0);
     chat_store_close(g_store);
   } else {
