@@ -42,6 +42,12 @@ typedef struct {
   size_t ws_out_cap;         /* bytes queued per connection before 1013;
                                 default 4 MiB */
   int session_days;          /* session lifetime; default 30 */
+  /* E-mail about missed DMs and @mentions for offline users (NULL: off). */
+  const char *smtp_url;      /* "smtp://host:port" */
+  const char *mail_from;     /* the sender address */
+  const char *public_url;    /* the link in mails, e.g. "https://chat.example.org/" */
+  unsigned long mail_interval_ms;  /* at most one mail per user per this; 0: 10 min */
+  unsigned long mail_gather_ms;    /* a first item waits this for more; 0: 30 s */
 } chat_config_t;
 
 /* Fills cfg with the defaults. */

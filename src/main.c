@@ -35,6 +35,10 @@ static const char usage[] =
     "                      instances on this Redis: redis://HOST:PORT/DB\n"
     "                      [CHAT_REDIS] (default: none, presence in-process)\n"
     "  --public DIR        the front end's files [CHAT_PUBLIC]\n"
+    "  --smtp URL          e-mail offline users about missed DMs and @mentions\n"
+    "                      through this server: smtp://HOST:PORT [CHAT_SMTP]\n"
+    "  --mail-from ADDR    the sender of those mails [CHAT_MAIL_FROM]\n"
+    "  --public-url URL    the chat's address, linked in mails [CHAT_PUBLIC_URL]\n"
     "  --vendor DIR        Bootstrap 5 files served under /vendor/bootstrap/\n"
     "                      [CHAT_VENDOR] (default /usr/share/bootstrap-html)\n"
     "  --help              this text\n"
@@ -53,6 +57,9 @@ typedef struct {
   const char *public_dir;
   const char *vendor_dir;
   const char *redis;
+  const char *smtp;
+  const char *mail_from;
+  const char *public_url;
 } opts_t;
 
 static char store_buf[4096];
@@ -106,6 +113,9 @@ static int parse_common(int argc, char **argv, int *i, opts_t *o) {
   else if ((v = opt_value(argc, argv, i, "--public"))) o->public_dir = v;
   else if ((v = opt_value(argc, argv, i, "--vendor"))) o->vendor_dir = v;
   else if ((v = opt_value(argc, argv, i, "--redis"))) o->redis = v;
+  else if ((v = opt_value(argc, argv, i, "--smtp"))) o->smtp = v;
+  else if ((v = opt_value(argc, argv, i, "--mail-from"))) o->mail_from = v;
+  else if ((v = opt_value(argc, argv, i, "--public-url"))) o->public_url = v;
   else return 0;
   return 1;
 }
@@ -201,6 +211,9 @@ int main(int argc, char **argv) {
   o.public_dir = getenv("CHAT_PUBLIC");
   o.vendor_dir = getenv("CHAT_VENDOR");
   o.redis = getenv("CHAT_REDIS");
+  o.smtp = getenv("CHAT_SMTP");
+  o.mail_from = getenv("CHAT_MAIL_FROM");
+  o.public_url = getenv("CHAT_PUBLIC_URL");
   const char *lvl = getenv("CHAT_LOG");
   if (lvl && strcmp(lvl, "debug") == 0) chat_log_set_level(CHAT_LOG_DEBUG);
   if (lvl && strcmp(lvl, "warn") == 0) chat_log_set_level(CHAT_LOG_WARN);
@@ -243,6 +256,13 @@ int main(int argc, char **argv) {
     cfg.public_dir = CHAT_DEFAULT_PUBLIC;
   if (o.vendor_dir) cfg.vendor_dir = o.vendor_dir;
   if (o.redis && *o.redis) cfg.redis_url = o.redis;
+  cfg.smtp_url = o.smtp;
+  cfg.mail_from = o.mail_from ? o.mail_from : "chatd@localhost.localdomain";
+  cfg.public_url = o.public_url;
+  /* Mail timing can be shortened for tests. */
+  const char *iv = getenv("CHAT_MAIL_INTERVAL_MS"), *gv = getenv("CHAT_MAIL_GATHER_MS");
+  if (iv) cfg.mail_interval_ms = strtoul(iv, NULL, 10);
+  if (gv) cfg.mail_gather_ms = strtoul(gv, NULL, 10);
 
   /* A peer that goes away mid-write must not kill the process. */
   signal(SIGPIPE, SIG_IGN);

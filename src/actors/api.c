@@ -34,6 +34,12 @@ typedef enum {
   FX_ROOMS_LIST,     /* add online counts */
   FX_USERS_ONLINE,   /* answer from presence */
   FX_HEALTH,
+  FX_ROOM_RENAMED,
+  FX_FRIEND,         /* tell both users' connections */
+  FX_FRIENDS_LIST,   /* add online flags */
+  FX_ADMIN_USERS,    /* add online flags */
+  FX_BAN,            /* close the user's WebSockets everywhere */
+  FX_MSG_DELETED,    /* tell the room */
 } effect_t;
 
 typedef struct {
@@ -61,6 +67,16 @@ typedef struct {
   chat_room_rec_t *rooms;
   size_t nrooms;
   int store_ok;
+  /* community */
+  char name[400];              /* the {name} of the route */
+  chat_user_rec_t target;      /* the user it names */
+  chat_friend_state_t fstate;  /* the actor's view after a friend change */
+  chat_friend_rec_t *friends;
+  size_t nfriends;
+  chat_user_rec_t *users;
+  size_t nusers;
+  char *query;                 /* the decoded q of a search */
+  int64_t search_room;
 } api_job_t;
 
 /* ---- helpers for run functions (worker thread) ----------------------- */
@@ -91,6 +107,7 @@ static cJSON *user_json(const chat_user_rec_t *u, int with_email) {
   cJSON_AddStringToObject(o, "username", u->username);
   if (with_email) cJSON_AddStringToObject(o, "email", u->email);
   cJSON_AddStringToObject(o, "role", u->role == CHAT_ROLE_ADMIN ? "admin" : "user");
+  if (with_email) cJSON_AddBoolToObject(o, "email_notify", u->email_notify != 0);
   return o;
 }
 
@@ -350,6 +367,7 @@ static void run_rooms_create(api_job_t *j, chat_store_t *store) {
       set_store_error(j);
     } else {
       j->effect = FX_ROOM_CREATED;
+      chat_store_audit(store, j->user.id, "room_create", j->room.name, NULL, chat_now_ms());
       cJSON *root = cJSON_CreateObject();
       cJSON_AddItemToObject(root, "room", room_json(&j->room));
       set_json(j, 201, root);
@@ -372,6 +390,8 @@ static void run_room_update(api_job_t *j, chat_store_t *store) {
     } else if (rc != 0) {
       set_store_error(j);
     } else {
+      j->effect = FX_ROOM_RENAMED;
+      chat_store_audit(store, j->user.id, "room_update", j->room.name, NULL, chat_now_ms());
       cJSON *root = cJSON_CreateObject();
       cJSON_AddItemToObject(root, "room", room_json(&j->room));
       set_json(j, 200, root);
@@ -394,6 +414,7 @@ static void run_room_delete(api_job_t *j, chat_store_t *store) {
     set_store_error(j);
   } else {
     j->effect = FX_ROOM_DELETED;
+    chat_store_audit(store, j->user.id, "room_delete", j->room.name, NULL, chat_now_ms());
     set_json(j, 204, NULL);
   }
 }
@@ -403,7 +424,10 @@ static cJSON *messages_json(const chat_msg_rec_t *m, size_t n) {
   for (size_t i = 0; i < n; i++) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", (double)m[i].id);
-    cJSON_AddNumberToObject(o, "room", (double)m[i].room);
+    if (m[i].to[0])
+      cJSON_AddStringToObject(o, "to", m[i].to);
+    else
+      cJSON_AddNumberToObject(o, "room", (double)m[i].room);
     cJSON_AddStringToObject(o, "sender", m[i].sender);
     cJSON_AddStringToObject(o, "text", m[i].text);
     cJSON_AddNumberToObject(o, "ts", (double)m[i].ts);
@@ -453,6 +477,271 @@ static void run_healthz(api_job_t *j, chat_store_t *store) {
   j->status = j->store_ok ? 200 : 503;
 }
 
+/* ---- community (worker thread) ----------------------------------------- */
+
+/* Finds the user the route names; on failure sets 404 and returns -1. */
+static int find_target(api_job_t *j, chat_store_t *store) {
+  int rc = strlen(j->name) <= CHAT_NAME_MAX ? chat_store_user_by_name(store, j->name, &j->target)
+                                            : CHAT_ENOTFOUND;
+  if (rc == CHAT_ENOTFOUND) {
+    set_error(j, 404, "no_such_user", "no such user");
+    return -1;
+  }
+  if (rc != 0) {
+    set_store_error(j);
+    return -1;
+  }
+  return 0;
+}
+
+static void run_me_update(api_job_t *j, chat_store_t *store) {
+  if (authenticate(j, store)) return;
+  cJSON *o = parse_body(j);
+  if (!o) return;
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "email_notify");
+  if (!cJSON_IsBool(v)) {
+    set_error(j, 400, "bad_request", "email_notify must be true or false");
+  } else if (chat_store_user_set_notify(store, j->user.id, cJSON_IsTrue(v)) != 0) {
+    set_store_error(j);
+  } else {
+    j->user.email_notify = cJSON_IsTrue(v);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddItemToObject(root, "user", user_json(&j->user, 1));
+    set_json(j, 200, root);
+  }
+  cJSON_Delete(o);
+}
+
+static void run_friends_list(api_job_t *j, chat_store_t *store) {
+  if (authenticate(j, store)) return;
+  if (chat_store_friend_list(store, j->user.id, &j->friends, &j->nfriends) != 0) {
+    set_store_error(j);
+    return;
+  }
+  j->effect = FX_FRIENDS_LIST;
+  j->status = 200;
+}
+
+static void run_friends_add(api_job_t *j, chat_store_t *store) {
+  if (authenticate(j, store)) return;
+  cJSON *o = parse_body(j);
+  if (!o) return;
+  int bad = 0;
+  const char *name = str_field(o, "username", &bad);
+  if (bad || !name || !*name) {
+    set_error(j, 400, "bad_request", "username is needed");
+    cJSON_Delete(o);
+    return;
+  }
+  snprintf(j->name, sizeof(j->name), "%s", name);
+  cJSON_Delete(o);
+  if (find_target(j, store)) return;
+  if (j->target.id == j->user.id) {
+    set_error(j, 400, "bad_request", "you cannot befriend yourself");
+    return;
+  }
+  int rc = chat_store_friend_request(store, j->user.id, j->target.id, chat_now_ms(), &j->fstate);
+  if (rc != 0) {
+    set_store_error(j);
+    return;
+  }
+  j->effect = FX_FRIEND;
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "username", j->target.username);
+  cJSON_AddStringToObject(root, "state",
+                          j->fstate == CHAT_FRIEND_ACCEPTED ? "friends" : "outgoing");
+  set_json(j, 200, root);
+}
+
+static void run_friend_remove(api_job_t *j, chat_store_t *store) {
+  if (authenticate(j, store) || find_target(j, store)) return;
+  if (chat_store_friend_remove(store, j->user.id, j->target.id) != 0) {
+    set_store_error(j);
+    return;
+  }
+  j->fstate = CHAT_FRIEND_NONE;
+  j->effect = FX_FRIEND;
+  set_json(j, 204, NULL);
+}
+
+static void run_dm_messages(api_job_t *j, chat_store_t *store) {
+  if (authenticate(j, store) || find_target(j, store)) return;
+  chat_msg_rec_t *msgs = NULL;
+  size_t n = 0;
+  int rc = chat_store_dm_history(store, j->user.id, j->target.id, j->before, j->limit, &msgs, &n);
+  if (rc == CHAT_ENOTFOUND) rc = 0, n = 0;
+  if (rc != 0) {
+    set_store_error(j);
+    return;
+  }
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddItemToObject(root, "messages", messages_json(msgs, n));
+  chat_store_msgs_free(msgs, n);
+  set_json(j, 200, root);
+}
+
+static void run_search(api_job_t *j, chat_store_t *store) {
+  if (authenticate(j, store)) return;
+  chat_msg_rec_t *msgs = NULL;
+  size_t n = 0;
+  int rc = chat_store_search(store, j->user.id, j->query, j->search_room, 50, &msgs, &n);
+  if (rc == CHAT_EINVAL) {
+    set_error(j, 400, "bad_request", "q must not be empty");
+    return;
+  }
+  if (rc == CHAT_ENOTFOUND) rc = 0, n = 0;
+  if (rc != 0) {
+    set_store_error(j);
+    return;
+  }
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddItemToObject(root, "messages", messages_json(msgs, n));
+  chat_store_msgs_free(msgs, n);
+  set_json(j, 200, root);
+}
+
+static void run_admin_users(api_job_t *j, chat_store_t *store) {
+  if (require_admin(j, store)) return;
+  if (chat_store_user_list(store, &j->users, &j->nusers) != 0) {
+    set_store_error(j);
+    return;
+  }
+  j->effect = FX_ADMIN_USERS;
+  j->status = 200;
+}
+
+static void run_admin_ban(api_job_t *j, chat_store_t *store, int ban) {
+  if (require_admin(j, store) || find_target(j, store)) return;
+  if (ban && j->target.id == j->user.id) {
+    set_error(j, 400, "bad_request", "you cannot ban yourself");
+    return;
+  }
+  if (chat_store_user_set_banned(store, j->target.id, ban) != 0) {
+    set_store_error(j);
+    return;
+  }
+  chat_store_audit(store, j->user.id, ban ? "ban" : "unban", j->target.username, NULL,
+                   chat_now_ms());
+  if (ban) j->effect = FX_BAN;
+  set_json(j, 204, NULL);
+}
+
+static void run_message_delete(api_job_t *j, chat_store_t *store) {
+  if (authenticate(j, store)) return;
+  int rc = chat_store_room_get(store, j->ids[0], &j->room);
+  if (rc == CHAT_ENOTFOUND) {
+    set_error(j, 404, "no_such_room", "no such room");
+    return;
+  }
+  chat_msg_rec_t msg;
+  int64_t sender_id = 0;
+  memset(&msg, 0, sizeof(msg));
+  if (rc == 0) rc = chat_store_msg_get(store, j->ids[1], &msg, &sender_id);
+  if (rc == 0 && msg.room != j->ids[0]) rc = CHAT_ENOTFOUND;
+  if (rc == CHAT_ENOTFOUND) {
+    free(msg.text);
+    set_error(j, 404, "not_found", "no such message in this room");
+    return;
+  }
+  if (rc != 0) {
+    free(msg.text);
+    set_store_error(j);
+    return;
+  }
+  int own = sender_id == j->user.id;
+  if (!own && j->user.role != CHAT_ROLE_ADMIN) {
+    free(msg.text);
+    set_error(j, 403, "forbidden", "only the sender or an administrator may delete it");
+    return;
+  }
+  rc = chat_store_msg_delete(store, j->ids[0], j->ids[1]);
+  if (rc == 0 && !own) {
+    char detail[64];
+    snprintf(detail, sizeof(detail), "room %" PRId64 " message %" PRId64, j->ids[0], j->ids[1]);
+    chat_store_audit(store, j->user.id, "message_delete", msg.sender, detail, chat_now_ms());
+  }
+  free(msg.text);
+  if (rc == CHAT_ENOTFOUND) {
+    set_error(j, 404, "not_found", "no such message in this room");
+  } else if (rc != 0) {
+    set_store_error(j);
+  } else {
+    j->effect = FX_MSG_DELETED;
+    set_json(j, 204, NULL);
+  }
+}
+
+static void run_read(api_job_t *j, chat_store_t *store) {
+  if (authenticate(j, store)) return;
+  cJSON *o = parse_body(j);
+  if (!o) return;
+  const cJSON *room = cJSON_GetObjectItemCaseSensitive(o, "room");
+  const cJSON *dm = cJSON_GetObjectItemCaseSensitive(o, "dm");
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+  int room_ok = cJSON_IsNumber(room) && room->valuedouble >= 1 &&
+                room->valuedouble == (double)(int64_t)room->valuedouble;
+  int id_ok = cJSON_IsNumber(id) && id->valuedouble >= 0 &&
+              id->valuedouble == (double)(int64_t)id->valuedouble &&
+              id->valuedouble < 9007199254740992.0;
+  if (!id_ok || (room_ok == cJSON_IsString(dm)) || (room && !room_ok)) {
+    set_error(j, 400, "bad_request", "give a room or a dm, and the id read up to");
+    cJSON_Delete(o);
+    return;
+  }
+  int64_t room_id = 0, peer_id = 0;
+  int rc = 0;
+  if (room_ok) {
+    room_id = (int64_t)room->valuedouble;
+    rc = chat_store_room_get(store, room_id, &j->room);
+    if (rc == CHAT_ENOTFOUND) {
+      set_error(j, 404, "no_such_room", "no such room");
+      cJSON_Delete(o);
+      return;
+    }
+  } else {
+    snprintf(j->name, sizeof(j->name), "%s", dm->valuestring);
+    if (find_target(j, store)) {
+      cJSON_Delete(o);
+      return;
+    }
+    peer_id = j->target.id;
+  }
+  if (rc == 0)
+    rc = chat_store_read_mark(store, j->user.id, room_id, peer_id, (int64_t)id->valuedouble);
+  cJSON_Delete(o);
+  if (rc != 0)
+    set_store_error(j);
+  else
+    set_json(j, 204, NULL);
+}
+
+static void run_unread(api_job_t *j, chat_store_t *store) {
+  if (authenticate(j, store)) return;
+  chat_unread_rec_t *u = NULL;
+  size_t n = 0;
+  if (chat_store_unread(store, j->user.id, &u, &n) != 0) {
+    set_store_error(j);
+    return;
+  }
+  cJSON *root = cJSON_CreateObject();
+  cJSON *rooms = cJSON_AddArrayToObject(root, "rooms");
+  cJSON *dms = cJSON_AddArrayToObject(root, "dms");
+  for (size_t i = 0; i < n; i++) {
+    cJSON *e = cJSON_CreateObject();
+    if (u[i].room_id) {
+      cJSON_AddNumberToObject(e, "room", (double)u[i].room_id);
+      cJSON_AddNumberToObject(e, "count", (double)u[i].count);
+      cJSON_AddItemToArray(rooms, e);
+    } else {
+      cJSON_AddStringToObject(e, "user", u[i].peer);
+      cJSON_AddNumberToObject(e, "count", (double)u[i].count);
+      cJSON_AddItemToArray(dms, e);
+    }
+  }
+  free(u);
+  set_json(j, 200, root);
+}
+
 static void api_run(chat_job_t *job, chat_store_t *store) {
   api_job_t *j = (api_job_t *)job;
   switch (j->route) {
@@ -468,6 +757,18 @@ static void api_run(chat_job_t *job, chat_store_t *store) {
     case CHAT_ROUTE_ROOM_MESSAGES: run_room_messages(j, store); break;
     case CHAT_ROUTE_USERS_ONLINE: run_users_online(j, store); break;
     case CHAT_ROUTE_HEALTHZ: run_healthz(j, store); break;
+    case CHAT_ROUTE_ME_UPDATE: run_me_update(j, store); break;
+    case CHAT_ROUTE_FRIENDS_LIST: run_friends_list(j, store); break;
+    case CHAT_ROUTE_FRIENDS_ADD: run_friends_add(j, store); break;
+    case CHAT_ROUTE_FRIEND_REMOVE: run_friend_remove(j, store); break;
+    case CHAT_ROUTE_DM_MESSAGES: run_dm_messages(j, store); break;
+    case CHAT_ROUTE_SEARCH: run_search(j, store); break;
+    case CHAT_ROUTE_ADMIN_USERS: run_admin_users(j, store); break;
+    case CHAT_ROUTE_ADMIN_BAN: run_admin_ban(j, store, 1); break;
+    case CHAT_ROUTE_ADMIN_UNBAN: run_admin_ban(j, store, 0); break;
+    case CHAT_ROUTE_MESSAGE_DELETE: run_message_delete(j, store); break;
+    case CHAT_ROUTE_READ: run_read(j, store); break;
+    case CHAT_ROUTE_UNREAD: run_unread(j, store); break;
     default: set_error(j, 404, "not_found", "no such API route"); break;
   }
   /* Nothing secret outlives the job. */
@@ -590,6 +891,84 @@ static void api_done(chat_actor_t *self, chat_mail_t *m) {
       set_json(j, j->store_ok ? 200 : 503, root);
       break;
     }
+    case FX_ROOM_RENAMED: {
+      chat_room_t *r = chat_server_room(srv, j->room.id);
+      if (r) chat_room_post_rename(r, j->room.name);
+      break;
+    }
+    case FX_FRIEND: {
+      const char *mine = j->fstate == CHAT_FRIEND_ACCEPTED   ? "friends"
+                         : j->fstate == CHAT_FRIEND_OUTGOING ? "outgoing"
+                                                             : "none";
+      const char *theirs = j->fstate == CHAT_FRIEND_ACCEPTED   ? "friends"
+                           : j->fstate == CHAT_FRIEND_OUTGOING ? "incoming"
+                                                               : "none";
+      char frame[512];
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, "type", "friend");
+      cJSON_AddStringToObject(o, "user", j->user.username);
+      cJSON_AddStringToObject(o, "state", theirs);
+      if (cJSON_PrintPreallocated(o, frame, sizeof(frame), 0))
+        chat_server_deliver_to_user(srv, j->target.username, frame, strlen(frame));
+      cJSON_Delete(o);
+      o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, "type", "friend");
+      cJSON_AddStringToObject(o, "user", j->target.username);
+      cJSON_AddStringToObject(o, "state", mine);
+      if (cJSON_PrintPreallocated(o, frame, sizeof(frame), 0))
+        chat_server_deliver_to_user(srv, j->user.username, frame, strlen(frame));
+      cJSON_Delete(o);
+      break;
+    }
+    case FX_FRIENDS_LIST: {
+      cJSON *root = cJSON_CreateObject();
+      cJSON *friends = cJSON_AddArrayToObject(root, "friends");
+      cJSON *incoming = cJSON_AddArrayToObject(root, "incoming");
+      cJSON *outgoing = cJSON_AddArrayToObject(root, "outgoing");
+      for (size_t i = 0; i < j->nfriends; i++) {
+        const chat_friend_rec_t *f = &j->friends[i];
+        if (f->state == CHAT_FRIEND_ACCEPTED) {
+          cJSON *o = cJSON_CreateObject();
+          cJSON_AddStringToObject(o, "username", f->username);
+          cJSON_AddBoolToObject(o, "online",
+                                srv->presence->ops->is_online(srv->presence, f->user_id));
+          cJSON_AddItemToArray(friends, o);
+        } else if (f->state == CHAT_FRIEND_INCOMING) {
+          cJSON_AddItemToArray(incoming, cJSON_CreateString(f->username));
+        } else if (f->state == CHAT_FRIEND_OUTGOING) {
+          cJSON_AddItemToArray(outgoing, cJSON_CreateString(f->username));
+        }
+      }
+      set_json(j, 200, root);
+      break;
+    }
+    case FX_ADMIN_USERS: {
+      cJSON *root = cJSON_CreateObject();
+      cJSON *arr = cJSON_AddArrayToObject(root, "users");
+      for (size_t i = 0; i < j->nusers; i++) {
+        cJSON *o = user_json(&j->users[i], 1);
+        cJSON_DeleteItemFromObject(o, "email_notify");
+        cJSON_AddBoolToObject(o, "banned", j->users[i].banned != 0);
+        cJSON_AddBoolToObject(o, "online",
+                              srv->presence->ops->is_online(srv->presence, j->users[i].id));
+        cJSON_AddItemToArray(arr, o);
+      }
+      set_json(j, 200, root);
+      break;
+    }
+    case FX_BAN: {
+      chat_server_revoke(srv, j->target.id, NULL, NULL);
+      char ev[96];
+      int n = snprintf(ev, sizeof(ev), "{\"type\":\"ban\",\"user_id\":%" PRId64 "}",
+                       j->target.id);
+      srv->presence->ops->publish(srv->presence, 0, ev, (size_t)n);
+      break;
+    }
+    case FX_MSG_DELETED: {
+      chat_room_t *r = chat_server_room(srv, j->ids[0]);
+      if (r) chat_room_post_msg_deleted(r, j->ids[1], 1);
+      break;
+    }
     case FX_NONE:
       break;
   }
@@ -597,8 +976,51 @@ static void api_done(chat_actor_t *self, chat_mail_t *m) {
     chat_conn_respond_json(c, j->status, j->json, j->headers[0] ? j->headers : NULL);
   cJSON_free(j->json);
   free(j->rooms);
+  free(j->friends);
+  free(j->users);
+  free(j->query);
   if (j->body) free(j->body);
   free(j);
+}
+
+/* Percent-decodes a query value ('+' is a space); NULL if malformed or not
+ * UTF-8.  The result is malloc'ed. */
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+static char *url_decode(const char *s, size_t len) {
+  char *out = chat_xmalloc(len + 1);
+  size_t o = 0;
+  for (size_t i = 0; i < len; i++) {
+    int ch = (unsigned char)s[i];
+    if (ch == '+') {
+      ch = ' ';
+    } else if (ch == '%') {
+      int hi = i + 2 < len ? hexval(s[i + 1]) : -1;
+      int lo = i + 2 < len ? hexval(s[i + 2]) : -1;
+      if (hi < 0 || lo < 0) {
+        free(out);
+        return NULL;
+      }
+      ch = hi * 16 + lo;
+      i += 2;
+    }
+    if (ch == 0) {
+      free(out);
+      return NULL;
+    }
+    out[o++] = (char)ch;
+  }
+  out[o] = '\0';
+  if (!chat_utf8_valid(out, o)) {
+    free(out);
+    return NULL;
+  }
+  return out;
 }
 
 /* Reads before and limit from the query; -1 if either is bad. */
@@ -661,7 +1083,35 @@ void chat_api_handle(chat_server_t *srv, chat_conn_t *c, const chat_route_match_
     j->body[req->body_len] = '\0';
     j->body_len = req->body_len;
   }
-  if (m->id == CHAT_ROUTE_ROOM_MESSAGES) {
+  snprintf(j->name, sizeof(j->name), "%s", m->name);
+  if (m->id == CHAT_ROUTE_SEARCH) {
+    const char *path, *query;
+    size_t plen, qlen, vlen;
+    chat_http_url(req, &path, &plen, &query, &qlen);
+    const char *q = chat_http_query_param(query, qlen, "q", &vlen);
+    j->query = q ? url_decode(q, vlen) : NULL;
+    const char *room = chat_http_query_param(query, qlen, "room", &vlen);
+    int64_t room_id = 0;
+    int bad = j->query == NULL || j->query[0] == '\0';
+    if (room && !bad) {
+      bad = vlen == 0 || vlen > 18;
+      for (size_t i = 0; i < vlen && !bad; i++) {
+        if (room[i] < '0' || room[i] > '9') bad = 1;
+        room_id = room_id * 10 + (room[i] - '0');
+      }
+      if (room_id <= 0) bad = 1;
+    }
+    if (bad) {
+      free(j->query);
+      free(j->body);
+      free(j);
+      chat_conn_respond_error(c, 400, "bad_request", "q is the text to find; room a room id",
+                              NULL);
+      return;
+    }
+    j->search_room = room_id;
+  }
+  if (m->id == CHAT_ROUTE_ROOM_MESSAGES || m->id == CHAT_ROUTE_DM_MESSAGES) {
     const char *path, *query;
     size_t plen, qlen;
     chat_http_url(req, &path, &plen, &query, &qlen);

@@ -25,10 +25,12 @@
 #include "../core/common.h"
 #include "../core/json.h"
 #include "../core/log.h"
+#include "../core/sb.h"
 #include "../core/text.h"
 #include "../net/http.h"
 #include "../net/static.h"
 #include "../net/ws.h"
+#include "notifier.h"
 #include "server.h"
 
 #define REQUEST_TIMEOUT_MS 30000  /* a whole request must arrive in this */
@@ -76,6 +78,8 @@ struct chat_conn_s {
   int presence_on;
   joined_t *rooms;
   size_t nrooms, rooms_cap;
+  struct dm_req_s *dm_head, *dm_tail;  /* direct messages waiting for a check */
+  int dm_busy;
 
   /* output */
   chat_rbuf_t **outq;
@@ -112,11 +116,14 @@ int chat_conn_is_open(const chat_conn_t *c) {
 int chat_conn_is_ws_of(const chat_conn_t *c, int64_t user_id) {
   return c->state == CONN_WS && c->user_id == user_id;
 }
+const char *chat_conn_username(const chat_conn_t *c) { return c->username; }
 int chat_conn_has_session(const chat_conn_t *c, const uint8_t *token_hash) {
   return memcmp(c->token_hash, token_hash, CHAT_TOKEN_HASH_LEN) == 0;
 }
 
 /* ---- lifetime ---------------------------------------------------------- */
+
+static void dm_free_queue(chat_conn_t *c);
 
 static void conn_free_cb(chat_actor_t *a) {
   chat_conn_t *c = chat_conn_from_actor(a);
@@ -124,6 +131,7 @@ static void conn_free_cb(chat_actor_t *a) {
   for (size_t i = 0; i < c->outq_len; i++) chat_rbuf_unref(c->outq[i]);
   free(c->outq);
   free(c->rooms);
+  dm_free_queue(c);
   free(c->in);
   if (c->req) {
     chat_http_req_free(c->req);
@@ -708,16 +716,42 @@ static void ws_leave(chat_conn_t *c, cJSON *o) {
   chat_actor_unref(chat_room_actor(room));
 }
 
-static void ws_send(chat_conn_t *c, cJSON *o) {
+/* Reads a frame's optional cid; -1 (error sent) if it is not a short string. */
+static int frame_cid(chat_conn_t *c, cJSON *o, const char **cid) {
   const cJSON *cid_v = cJSON_GetObjectItemCaseSensitive(o, "cid");
-  const char *cid = NULL;
+  *cid = NULL;
   if (cid_v && !cJSON_IsNull(cid_v)) {
     if (!cJSON_IsString(cid_v) || strlen(cid_v->valuestring) >= CHAT_CID_MAX) {
       ws_send_error(c, "bad_request", "cid must be a string of at most 127 bytes", NULL);
-      return;
+      return -1;
     }
-    cid = cid_v->valuestring;
+    *cid = cid_v->valuestring;
   }
+  return 0;
+}
+
+/* Trims and checks a message text; -1 (error sent) if it is not fit. */
+static int frame_text(chat_conn_t *c, const char *text, const char *cid, size_t *start,
+                      size_t *len) {
+  chat_text_trim(text, strlen(text), start, len);
+  if (*len == 0) {
+    ws_send_error(c, "empty_text", "the message is empty", cid);
+    return -1;
+  }
+  if (*len > TEXT_MAX_CHARS * 4 || chat_utf8_count(text + *start, *len) > TEXT_MAX_CHARS) {
+    ws_send_error(c, "text_too_long", "a message has at most 4000 characters", cid);
+    return -1;
+  }
+  if (!chat_utf8_valid(text + *start, *len) || memchr(text + *start, '\0', *len)) {
+    ws_send_error(c, "bad_request", "text must be valid UTF-8", cid);
+    return -1;
+  }
+  return 0;
+}
+
+static void ws_send(chat_conn_t *c, cJSON *o) {
+  const char *cid;
+  if (frame_cid(c, o, &cid)) return;
   int64_t room_id = json_id(o, "room");
   const cJSON *text_v = cJSON_GetObjectItemCaseSensitive(o, "text");
   if (room_id == 0 || !cJSON_IsString(text_v)) {
@@ -729,22 +763,10 @@ static void ws_send(chat_conn_t *c, cJSON *o) {
     ws_send_error(c, "not_member", "join the room first", cid);
     return;
   }
-  const char *text = text_v->valuestring;
   size_t start, len;
-  chat_text_trim(text, strlen(text), &start, &len);
-  if (len == 0) {
-    ws_send_error(c, "empty_text", "the message is empty", cid);
-    return;
-  }
-  if (len > TEXT_MAX_CHARS * 4 || chat_utf8_count(text + start, len) > TEXT_MAX_CHARS) {
-    ws_send_error(c, "text_too_long", "a message has at most 4000 characters", cid);
-    return;
-  }
-  if (!chat_utf8_valid(text + start, len) || memchr(text + start, '\0', len)) {
-    ws_send_error(c, "bad_request", "text must be valid UTF-8", cid);
-    return;
-  }
-  chat_room_post_send(j->room, c, c->user_id, c->username, text + start, len, cid);
+  if (frame_text(c, text_v->valuestring, cid, &start, &len)) return;
+  chat_room_post_send(j->room, c, c->user_id, c->username, text_v->valuestring + start, len,
+                      cid);
 }
 
 static void ws_typing(chat_conn_t *c, cJSON *o) {
@@ -761,18 +783,155 @@ static void ws_typing(chat_conn_t *c, cJSON *o) {
   chat_room_post_typing(j->room, c, c->username);
 }
 
+/* ---- direct messages ---------------------------------------------------
+ * A dm is checked (the receiver exists, they are friends) by a job, then
+ * goes to the storage actor like a room message (group commit), and comes
+ * back here: ack, then the `dm` frame to every connection of both users.
+ * Checks run one at a time per connection, so DMs keep their order. */
+
+typedef struct dm_req_s {
+  struct dm_req_s *next;
+  chat_job_t job;
+  char to[CHAT_NAME_MAX + 1];
+  char *text;
+  char *cid;
+  chat_user_rec_t rcpt;
+  int rc;                     /* of the check */
+  chat_friend_state_t state;
+  chat_insert_t ins;          /* then the insert */
+  char sender[CHAT_NAME_MAX + 1];
+} dm_req_t;
+
+static void dm_free(dm_req_t *d) {
+  free(d->text);
+  free(d->cid);
+  free(d);
+}
+
+static void dm_free_queue(chat_conn_t *c) {
+  while (c->dm_head) {
+    dm_req_t *d = c->dm_head;
+    c->dm_head = d->next;
+    dm_free(d);
+  }
+  c->dm_tail = NULL;
+}
+
+static void dm_check_run(chat_job_t *job, chat_store_t *store) {
+  dm_req_t *d = container_of(job, dm_req_t, job);
+  d->rc = chat_store_user_by_name(store, d->to, &d->rcpt);
+  if (d->rc == 0) d->rc = chat_store_friend_state(store, d->ins.rec.sender_id, d->rcpt.id, &d->state);
+}
+
+static void dm_next(chat_conn_t *c);
+
+static void dm_stored(chat_actor_t *self, chat_mail_t *m) {
+  chat_conn_t *c = chat_conn_from_actor(self);
+  dm_req_t *d = container_of(m, dm_req_t, ins.mail);
+  chat_server_t *srv = c->srv;
+  if (d->ins.failed) {
+    ws_send_error(c, "store_unavailable", "the message was not stored; send it again", d->cid);
+  } else if (d->ins.rec.status != 0) {
+    ws_send_error(c, "not_friends", "direct messages are only between friends", d->cid);
+  } else {
+    char ack[256];
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddStringToObject(a, "type", "ack");
+    if (d->cid) cJSON_AddStringToObject(a, "cid", d->cid);
+    cJSON_AddNumberToObject(a, "id", (double)d->ins.rec.id);
+    if (cJSON_PrintPreallocated(a, ack, sizeof(ack), 0) && c->state == CONN_WS)
+      conn_queue(c, chat_ws_frame_new(CHAT_WS_OP_TEXT, ack, strlen(ack)));
+    cJSON_Delete(a);
+    if (!d->ins.rec.dup) {
+      chat_sb_t sb;
+      chat_sb_init(&sb);
+      chat_sb_puts(&sb, "{\"type\":\"dm\",\"id\":");
+      chat_sb_int(&sb, d->ins.rec.id);
+      chat_sb_puts(&sb, ",\"sender\":");
+      chat_sb_json_str(&sb, d->sender, strlen(d->sender));
+      chat_sb_puts(&sb, ",\"to\":");
+      chat_sb_json_str(&sb, d->rcpt.username, strlen(d->rcpt.username));
+      chat_sb_puts(&sb, ",\"text\":");
+      chat_sb_json_str(&sb, d->text, strlen(d->text));
+      chat_sb_puts(&sb, ",\"ts\":");
+      chat_sb_int(&sb, d->ins.rec.stored_ts);
+      chat_sb_puts(&sb, "}");
+      chat_server_deliver_to_user(srv, d->sender, sb.buf, sb.len);
+      if (strcmp(d->sender, d->rcpt.username) != 0)
+        chat_server_deliver_to_user(srv, d->rcpt.username, sb.buf, sb.len);
+      chat_sb_free(&sb);
+      chat_presence_t *pr = srv->presence;
+      if (srv->notifier && d->rcpt.email_notify && !d->rcpt.banned &&
+          !pr->ops->is_online(pr, d->rcpt.id))
+        chat_notifier_add(srv->notifier, d->rcpt.id, d->rcpt.username, d->rcpt.email, "dm",
+                          d->sender, NULL, d->text, d->ins.rec.stored_ts);
+    }
+  }
+  dm_free(d);
+}
+
+static void dm_checked(chat_actor_t *self, chat_mail_t *m) {
+  chat_conn_t *c = chat_conn_from_actor(self);
+  dm_req_t *d = container_of(m, dm_req_t, job.mail);
+  c->dm_busy = 0;
+  if (d->rc == CHAT_EUNAVAIL) {
+    ws_send_error(c, "store_unavailable", "the store is unavailable", d->cid);
+    dm_free(d);
+  } else if (d->rc != 0 || d->state != CHAT_FRIEND_ACCEPTED || d->rcpt.banned) {
+    ws_send_error(c, "not_friends", "direct messages are only between friends", d->cid);
+    dm_free(d);
+  } else {
+    d->ins.mail.handle = dm_stored;
+    d->ins.room = &c->actor;
+    d->ins.rec.room = 0;
+    d->ins.rec.to_id = d->rcpt.id;
+    d->ins.rec.text = d->text;
+    d->ins.rec.cid = d->cid;
+    d->ins.rec.ts = chat_now_ms();
+    chat_storage_insert(c->srv->storage, &d->ins);
+  }
+  dm_next(c);
+}
+
+/* Starts the next queued check, if none is running. */
+static void dm_next(chat_conn_t *c) {
+  if (c->dm_busy || c->dm_head == NULL) return;
+  dm_req_t *d = c->dm_head;
+  c->dm_head = d->next;
+  if (c->dm_head == NULL) c->dm_tail = NULL;
+  c->dm_busy = 1;
+  d->job.mail.handle = dm_checked;
+  d->job.run = dm_check_run;
+  chat_storage_submit(c->srv->storage, &d->job, &c->actor);
+}
+
 static void ws_dm(chat_conn_t *c, cJSON *o) {
-  const cJSON *cid_v = cJSON_GetObjectItemCaseSensitive(o, "cid");
-  const char *cid = cJSON_IsString(cid_v) ? cid_v->valuestring : NULL;
+  const char *cid;
+  if (frame_cid(c, o, &cid)) return;
   const cJSON *to = cJSON_GetObjectItemCaseSensitive(o, "to");
   const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "text");
   if (!cJSON_IsString(to) || !cJSON_IsString(text)) {
     ws_send_error(c, "bad_request", "dm needs to and text", cid);
     return;
   }
-  /* Direct messages go only between friends, and friendships do not exist
-   * yet in this version. */
-  ws_send_error(c, "not_friends", "direct messages are only between friends", cid);
+  size_t start, len;
+  if (frame_text(c, text->valuestring, cid, &start, &len)) return;
+  if (strlen(to->valuestring) > CHAT_NAME_MAX) {
+    ws_send_error(c, "not_friends", "direct messages are only between friends", cid);
+    return;
+  }
+  dm_req_t *d = chat_xcalloc(1, sizeof(*d));
+  snprintf(d->to, sizeof(d->to), "%s", to->valuestring);
+  snprintf(d->sender, sizeof(d->sender), "%s", c->username);
+  d->text = chat_xstrndup(text->valuestring + start, len);
+  d->cid = cid ? chat_xstrdup(cid) : NULL;
+  d->ins.rec.sender_id = c->user_id;
+  if (c->dm_tail)
+    c->dm_tail->next = d;
+  else
+    c->dm_head = d;
+  c->dm_tail = d;
+  dm_next(c);
 }
 
 static void ws_handle_text(chat_conn_t *c, const uint8_t *data, size_t len) {

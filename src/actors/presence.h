@@ -54,6 +54,8 @@ typedef struct {
                      const char *username);
   /* Users in the room now. */
   size_t (*room_count)(chat_presence_t *p, int64_t room_id);
+  /* 1 if the user has a connection on any instance. */
+  int (*is_online)(chat_presence_t *p, int64_t user_id);
   /* Calls each for every online user, ordered by username. */
   void (*online_users)(chat_presence_t *p, chat_presence_each_cb each, void *ud);
   /* Sends a frame to the other instances (room 0: server-wide). */
@@ -69,6 +71,8 @@ typedef struct {
                       size_t n);
   /* The room was deleted: forget what is shared about it. */
   void (*room_forget)(chat_presence_t *p, int64_t room_id);
+  /* A message of the room was deleted: the shared list may hold it. */
+  void (*recent_doubt)(chat_presence_t *p, int64_t room_id);
   /* 1 if several instances share this presence (messages from elsewhere
    * can arrive late, so rooms order them before delivering). */
   int (*shared)(chat_presence_t *p);

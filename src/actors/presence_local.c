@@ -123,6 +123,10 @@ static void lp_recent_load(chat_presence_t *p, int64_t room, chat_presence_recen
 static void lp_recent_seed(chat_presence_t *p, int64_t room, char **objs, size_t *lens,
                            size_t n) {}
 static void lp_room_forget(chat_presence_t *p, int64_t room) {}
+static void lp_recent_doubt(chat_presence_t *p, int64_t room) {}
+static int lp_is_online(chat_presence_t *p, int64_t uid) {
+  return chat_imap_get(&((local_t *)p)->users, uid) != NULL;
+}
 static int lp_shared(chat_presence_t *p) { return 0; }
 static const char *lp_backend_state(chat_presence_t *p) { return "off"; }
 
@@ -152,6 +156,8 @@ static const chat_presence_ops_t local_ops = {
     .recent_load = lp_recent_load,
     .recent_seed = lp_recent_seed,
     .room_forget = lp_room_forget,
+    .recent_doubt = lp_recent_doubt,
+    .is_online = lp_is_online,
     .shared = lp_shared,
     .backend_state = lp_backend_state,
     .close = lp_close,

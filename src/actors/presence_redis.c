@@ -694,6 +694,20 @@ static void recent_reply(chat_redis_t *r, const redisReply *reply, void *ud) {
   free(q);
 }
 
+static int rp_is_online(chat_presence_t *pp, int64_t uid) {
+  rp_t *p = (rp_t *)pp;
+  return chat_imap_get(&p->mirror_users, uid) != NULL || chat_imap_get(&p->local_users, uid) != NULL;
+}
+
+static void rp_recent_doubt(chat_presence_t *pp, int64_t room) {
+  rp_t *p = (rp_t *)pp;
+  if (!p->up) return;
+  char key[48];
+  snprintf(key, sizeof(key), "room:%" PRId64 ":recent_ok", room);
+  const char *a[] = {"DEL", key};
+  chat_redis_command(p->redis, ignore_reply, NULL, 2, a, NULL);
+}
+
 static void rp_room_forget(chat_presence_t *pp, int64_t room) {
   rp_t *p = (rp_t *)pp;
   if (!p->up) return;
@@ -836,6 +850,8 @@ static const chat_presence_ops_t redis_ops = {
     .recent_load = rp_recent_load,
     .recent_seed = rp_recent_seed,
     .room_forget = rp_room_forget,
+    .recent_doubt = rp_recent_doubt,
+    .is_online = rp_is_online,
     .shared = rp_shared,
     .backend_state = rp_backend_state,
     .close = rp_close,

@@ -22,6 +22,7 @@
 #include "../core/log.h"
 #include "../core/sb.h"
 #include "../net/ws.h"
+#include "notifier.h"
 #include "server.h"
 
 #define RECENT_MAX 100     /* messages kept in memory */
@@ -69,6 +70,7 @@ struct chat_room_s {
   chat_actor_t actor;
   chat_server_t *srv;
   int64_t id;
+  char *name;                    /* for notification mails */
   int deleted;
   member_t *members;
   size_t nmembers, members_cap;
@@ -124,6 +126,8 @@ static void room_replay(chat_room_t *r) {
   }
 }
 
+static void cache_remove(chat_room_t *r, int64_t id);
+
 static void cache_clear(chat_room_t *r) {
   for (size_t i = 0; i < r->rlen; i++) free(r->recent[(r->rstart + i) % RECENT_MAX].json);
   r->rstart = r->rlen = 0;
@@ -137,6 +141,7 @@ static void room_free_cb(chat_actor_t *a) {
   free(r->present);
   for (size_t i = 0; i < r->nheld; i++) free(r->held[i].json);
   free(r->held);
+  free(r->name);
   for (size_t i = 0; i < r->nusers; i++) free(r->users[i].name);
   free(r->users);
   free(r->members);
@@ -148,7 +153,7 @@ chat_room_t *chat_room_new(chat_server_t *srv, int64_t id, const char *name) {
   chat_actor_init(&r->actor, &srv->sched, room_free_cb);
   r->srv = srv;
   r->id = id;
-  (void)name;
+  r->name = chat_xstrdup(name ? name : "");
   return r;
 }
 
@@ -792,7 +797,15 @@ static void on_event(chat_actor_t *self, chat_mail_t *m) {
   cJSON *o = cJSON_ParseWithLength(e->json, e->len);
   const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
   const cJSON *user = cJSON_GetObjectItemCaseSensitive(o, "user");
-  if (cJSON_IsString(type) && cJSON_IsString(user)) {
+  if (cJSON_IsString(type) && strcmp(type->valuestring, "message_deleted") == 0) {
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+    if (cJSON_IsNumber(id)) {
+      cache_remove(r, (int64_t)id->valuedouble);
+      chat_rbuf_t *b = chat_ws_frame_new(CHAT_WS_OP_TEXT, e->json, e->len);
+      room_broadcast(r, b, 0);
+      chat_rbuf_unref(b);
+    }
+  } else if (cJSON_IsString(type) && cJSON_IsString(user)) {
     int presence = strcmp(type->valuestring, "presence") == 0;
     int typing = strcmp(type->valuestring, "typing") == 0;
     if (presence) {
@@ -820,6 +833,170 @@ void chat_room_post_event(chat_room_t *r, const char *json, size_t len) {
   memcpy(e->json, json, len);
   e->json[len] = '\0';
   chat_actor_post(&r->actor, &e->mail);
+}
+
+/* ---- @mentions: mail for users who are offline ----------------------- */
+
+#define MENTIONS_MAX 5
+
+typedef struct {
+  chat_job_t job;
+  size_t n;
+  char names[MENTIONS_MAX][CHAT_NAME_MAX + 1];
+  chat_user_rec_t users[MENTIONS_MAX];
+  int found[MENTIONS_MAX];
+  char sender[CHAT_NAME_MAX + 1];
+  char *text;
+  int64_t ts;
+} mention_job_t;
+
+static void mention_run(chat_job_t *job, chat_store_t *store) {
+  mention_job_t *mj = (mention_job_t *)job;
+  for (size_t i = 0; i < mj->n; i++)
+    mj->found[i] = chat_store_user_by_name(store, mj->names[i], &mj->users[i]) == 0;
+}
+
+static void mention_done(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  mention_job_t *mj = container_of(m, mention_job_t, job.mail);
+  chat_presence_t *pr = r->srv->presence;
+  for (size_t i = 0; i < mj->n; i++) {
+    const chat_user_rec_t *u = &mj->users[i];
+    if (!mj->found[i] || u->banned || !u->email_notify || pr->ops->is_online(pr, u->id) ||
+        strcmp(u->username, mj->sender) == 0 || r->srv->notifier == NULL)
+      continue;
+    chat_notifier_add(r->srv->notifier, u->id, u->username, u->email, "mention", mj->sender,
+                      r->name[0] ? r->name : NULL, mj->text, mj->ts);
+  }
+  free(mj->text);
+  free(mj);
+}
+
+static int mention_char(const unsigned char *p) {
+  /* ASCII letters, digits, _ . - and any non-ASCII byte (names in any
+   * script); the name's own rules are checked by the lookup. */
+  return *p >= 0x80 || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+         (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-';
+}
+
+/* Looks for "@name" in a stored message and mails the offline ones. */
+static void notify_mentions(chat_room_t *r, const char *sender, const char *text, size_t len,
+                            int64_t ts) {
+  if (r->srv->notifier == NULL || memchr(text, '@', len) == NULL) return;
+  mention_job_t *mj = NULL;
+  const unsigned char *p = (const unsigned char *)text, *end = p + len;
+  while (p < end && (!mj || mj->n < MENTIONS_MAX)) {
+    const unsigned char *at = memchr(p, '@', (size_t)(end - p));
+    if (at == NULL) break;
+    const unsigned char *q = at + 1;
+    while (q < end && mention_char(q)) q++;
+    /* A trailing '.' or '-' is punctuation, not part of the name. */
+    while (q > at + 1 && (q[-1] == '.' || q[-1] == '-')) q--;
+    size_t nlen = (size_t)(q - at - 1);
+    if (nlen > 0 && nlen <= CHAT_NAME_MAX) {
+      if (mj == NULL) mj = chat_xcalloc(1, sizeof(*mj));
+      int dup = 0;
+      for (size_t i = 0; i < mj->n; i++)
+        dup |= strlen(mj->names[i]) == nlen && memcmp(mj->names[i], at + 1, nlen) == 0;
+      if (!dup) {
+        memcpy(mj->names[mj->n], at + 1, nlen);
+        mj->names[mj->n][nlen] = '\0';
+        mj->n++;
+      }
+    }
+    p = q > at ? q : at + 1;
+  }
+  if (mj == NULL) return;
+  if (mj->n == 0) {
+    free(mj);
+    return;
+  }
+  snprintf(mj->sender, sizeof(mj->sender), "%s", sender);
+  mj->text = chat_xstrndup(text, len);
+  mj->ts = ts;
+  mj->job.mail.handle = mention_done;
+  mj->job.run = mention_run;
+  chat_storage_submit(r->srv->storage, &mj->job, &r->actor);
+}
+
+/* ---- deletion of one message, rename ---------------------------------- */
+
+static void cache_remove(chat_room_t *r, int64_t id) {
+  for (size_t i = 0; i < r->rlen; i++) {
+    cached_t *c = cache_at(r, i);
+    if (c->id != id) continue;
+    free(c->json);
+    for (size_t k = i; k + 1 < r->rlen; k++) *cache_at(r, k) = *cache_at(r, k + 1);
+    r->rlen--;
+    break;
+  }
+  for (size_t i = 0; i < r->nheld; i++) {
+    if (r->held[i].id != id) continue;
+    free(r->held[i].json);
+    memmove(r->held + i, r->held + i + 1, (r->nheld - i - 1) * sizeof(*r->held));
+    r->nheld--;
+    break;
+  }
+}
+
+typedef struct {
+  chat_mail_t mail;
+  int64_t id;
+  int local;
+} msgdel_mail_t;
+
+static void on_msg_deleted(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  msgdel_mail_t *dm = (msgdel_mail_t *)m;
+  if (room_defer(r, m)) return;
+  if (!r->deleted) {
+    cache_remove(r, dm->id);
+    chat_sb_t sb;
+    chat_sb_init(&sb);
+    chat_sb_puts(&sb, "{\"type\":\"message_deleted\",\"room\":");
+    chat_sb_int(&sb, r->id);
+    chat_sb_puts(&sb, ",\"id\":");
+    chat_sb_int(&sb, dm->id);
+    chat_sb_puts(&sb, "}");
+    chat_presence_t *pr = r->srv->presence;
+    if (dm->local) {
+      pr->ops->publish(pr, r->id, sb.buf, sb.len);
+      pr->ops->recent_doubt(pr, r->id);
+    }
+    chat_rbuf_t *b = frame_from_sb(&sb);
+    room_broadcast(r, b, 0);
+    chat_rbuf_unref(b);
+  }
+  free(dm);
+}
+
+void chat_room_post_msg_deleted(chat_room_t *r, int64_t id, int local) {
+  msgdel_mail_t *dm = chat_xcalloc(1, sizeof(*dm));
+  dm->mail.handle = on_msg_deleted;
+  dm->id = id;
+  dm->local = local;
+  chat_actor_post(&r->actor, &dm->mail);
+}
+
+typedef struct {
+  chat_mail_t mail;
+  char name[];
+} rename_mail_t;
+
+static void on_rename(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  rename_mail_t *rm = (rename_mail_t *)m;
+  free(r->name);
+  r->name = chat_xstrdup(rm->name);
+  free(rm);
+}
+
+void chat_room_post_rename(chat_room_t *r, const char *name) {
+  size_t n = strlen(name);
+  rename_mail_t *rm = chat_xmalloc(sizeof(*rm) + n + 1);
+  rm->mail.handle = on_rename;
+  memcpy(rm->name, name, n + 1);
+  chat_actor_post(&r->actor, &rm->mail);
 }
 
 /* ---- send ------------------------------------------------------------- */
@@ -884,6 +1061,7 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
     pr->ops->publish(pr, r->id, frame.buf, frame.len);
     chat_sb_free(&frame);
     deliver_message(r, s->ins.rec.id, obj.buf, obj.len);  /* takes obj */
+    notify_mentions(r, s->sender, s->text, s->text_len, s->ins.rec.stored_ts);
     r->srv->messages_sent++;
   }
   free_send(s);

@@ -13,6 +13,7 @@
 #include "../core/sb.h"
 #include "../core/text.h"
 #include "../net/ws.h"
+#include "notifier.h"
 #include "server.h"
 
 #define LOGIN_MAX_FAILS 5
@@ -64,7 +65,18 @@ static void on_event(void *ud, int64_t room_id, const char *json, size_t len) {
   cJSON *o = cJSON_ParseWithLength(json, len);
   const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
   const cJSON *room = cJSON_GetObjectItemCaseSensitive(o, "room");
-  if (cJSON_IsString(type) && cJSON_IsNumber(room) && room->valuedouble >= 1) {
+  if (cJSON_IsString(type) && strcmp(type->valuestring, "deliver") == 0) {
+    const cJSON *user = cJSON_GetObjectItemCaseSensitive(o, "user");
+    const cJSON *frame = cJSON_GetObjectItemCaseSensitive(o, "frame");
+    if (cJSON_IsString(user) && cJSON_IsObject(frame)) {
+      char *f = cJSON_PrintUnformatted(frame);
+      chat_server_deliver_local(srv, user->valuestring, f, strlen(f));
+      cJSON_free(f);
+    }
+  } else if (cJSON_IsString(type) && strcmp(type->valuestring, "ban") == 0) {
+    const cJSON *uid = cJSON_GetObjectItemCaseSensitive(o, "user_id");
+    if (cJSON_IsNumber(uid)) chat_server_revoke(srv, (int64_t)uid->valuedouble, NULL, NULL);
+  } else if (cJSON_IsString(type) && cJSON_IsNumber(room) && room->valuedouble >= 1) {
     int64_t id = (int64_t)room->valuedouble;
     if (strcmp(type->valuestring, "room_created") == 0 && chat_server_room(srv, id) == NULL) {
       chat_server_room_add(srv, chat_room_new(srv, id, ""), id);
@@ -103,6 +115,32 @@ void chat_server_room_tick(chat_server_t *srv, chat_room_t *r) {
   if (!uv_is_active((uv_handle_t *)&srv->tick_timer) &&
       !uv_is_closing((uv_handle_t *)&srv->tick_timer))
     uv_timer_start(&srv->tick_timer, tick_cb, 20, 20);
+}
+
+void chat_server_deliver_local(chat_server_t *srv, const char *username, const char *json,
+                               size_t len) {
+  chat_rbuf_t *b = NULL;
+  for (chat_conn_t *c = srv->conns; c; c = chat_conn_next(c)) {
+    if (!chat_conn_is_ws(c) || strcmp(chat_conn_username(c), username) != 0) continue;
+    if (b == NULL) b = chat_ws_frame_new(CHAT_WS_OP_TEXT, json, len);
+    chat_conn_post_frame(c, b);
+  }
+  chat_rbuf_unref(b);
+}
+
+void chat_server_deliver_to_user(chat_server_t *srv, const char *username, const char *json,
+                                 size_t len) {
+  chat_server_deliver_local(srv, username, json, len);
+  /* Other instances: {"type":"deliver","user":U,"frame":FRAME}. */
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_sb_puts(&sb, "{\"type\":\"deliver\",\"user\":");
+  chat_sb_json_str(&sb, username, strlen(username));
+  chat_sb_puts(&sb, ",\"frame\":");
+  chat_sb_append(&sb, json, len);
+  chat_sb_puts(&sb, "}");
+  srv->presence->ops->publish(srv->presence, 0, sb.buf, sb.len);
+  chat_sb_free(&sb);
 }
 
 void chat_server_broadcast(chat_server_t *srv, chat_rbuf_t *b) {
@@ -248,6 +286,20 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   }
   uv_timer_init(loop, &srv->tick_timer);
   srv->tick_timer.data = srv;
+  if (cfg->smtp_url && *cfg->smtp_url) {
+    chat_notifier_config_t ncfg;
+    chat_notifier_config_init(&ncfg);
+    ncfg.smtp_url = cfg->smtp_url;
+    ncfg.mail_from = cfg->mail_from;
+    ncfg.site_name = "chatd";
+    ncfg.base_url = cfg->public_url;
+    ncfg.interval_ms = cfg->mail_interval_ms;
+    ncfg.gather_ms = cfg->mail_gather_ms;
+    /* A bad mail setting is reported, and chatd runs without mail. */
+    char nerr[256];
+    srv->notifier = chat_notifier_new(loop, &ncfg, nerr, sizeof(nerr));
+    if (srv->notifier == NULL) chat_log_error("mail is off: %s", nerr);
+  }
   for (size_t i = 0; i < nrooms; i++)
     chat_server_room_add(srv, chat_room_new(srv, rooms[i].id, rooms[i].name), rooms[i].id);
   free(rooms);
@@ -317,6 +369,7 @@ static void sched_closed(chat_sched_t *s) {
 static void storage_drained_cb(void *ud) { maybe_stopped(ud); }
 static void aux_closed_cb(uv_handle_t *h);
 static void presence_closed_cb(void *ud);
+static void notifier_closed_cb(void *ud);
 
 /* The last steps of a stop, once no connection is left: deliver the mail
  * still queued, wait for the store, let go of the rooms, close the
@@ -333,7 +386,8 @@ static void maybe_stopped(chat_server_t *srv) {
     if (srv->aux_closing == 0) {
       /* Presence says goodbye (with Redis: this instance's users leave
        * at once) and closes its handles; the tick timer goes too. */
-      srv->aux_closing = 2;
+      srv->aux_closing = srv->notifier ? 3 : 2;
+      if (srv->notifier) chat_notifier_close(srv->notifier, notifier_closed_cb, srv);
       for (size_t i = 0; i < srv->ntick; i++) chat_actor_unref(chat_room_actor(srv->tick_rooms[i]));
       free(srv->tick_rooms);
       srv->tick_rooms = NULL;
@@ -364,6 +418,12 @@ static void aux_closed_cb(uv_handle_t *h) { aux_closed(h->data); }
 static void presence_closed_cb(void *ud) {
   chat_server_t *srv = ud;
   srv->presence = NULL;
+  aux_closed(srv);
+}
+
+static void notifier_closed_cb(void *ud) {
+  chat_server_t *srv = ud;
+  srv->notifier = NULL;
   aux_closed(srv);
 }
 

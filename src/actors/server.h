@@ -47,6 +47,7 @@ struct chat_server_s {
   chat_store_t *store;
   chat_storage_t *storage;
   chat_presence_t *presence;
+  struct chat_notifier_s *notifier;   /* NULL: no mail */
   chat_imap_t rooms;            /* room id -> chat_room_t* (live rooms) */
   chat_conn_t *conns;           /* every open connection (a list) */
   size_t nconns;
@@ -81,6 +82,11 @@ void chat_room_post_send(chat_room_t *r, chat_conn_t *c, int64_t user_id,
                          const char *username, const char *text, size_t len,
                          const char *cid);
 void chat_room_post_typing(chat_room_t *r, chat_conn_t *c, const char *username);
+/* Renames (the name appears in notification mails). */
+void chat_room_post_rename(chat_room_t *r, const char *name);
+/* Message id was deleted: members are told, the cache forgets it; local: 1
+ * if deleted through this instance (then other instances are told too). */
+void chat_room_post_msg_deleted(chat_room_t *r, int64_t id, int local);
 /* A frame from presence or another instance for this room's members. */
 void chat_room_post_event(chat_room_t *r, const char *json, size_t len);
 /* Time to release held messages (see chat_server_room_tick). */
@@ -98,6 +104,7 @@ void chat_conn_post_close(chat_conn_t *c, int code);
 /* Used by the server for revocation: does c belong to user_id, and is its
  * session token_hash? */
 int chat_conn_is_ws_of(const chat_conn_t *c, int64_t user_id);
+const char *chat_conn_username(const chat_conn_t *c);
 int chat_conn_has_session(const chat_conn_t *c, const uint8_t *token_hash);
 chat_conn_t *chat_conn_next(const chat_conn_t *c);
 /* Writes queued output of every connection that has some. */
@@ -116,6 +123,12 @@ void chat_server_broadcast(chat_server_t *srv, chat_rbuf_t *b);
  * (keep NULL: all of them), or, with only_session, those of that session. */
 void chat_server_revoke(chat_server_t *srv, int64_t user_id, const uint8_t *keep,
                         const uint8_t *only_session);
+/* Sends a frame to every open WebSocket of the user, on every instance. */
+void chat_server_deliver_to_user(chat_server_t *srv, const char *username, const char *json,
+                                 size_t len);
+/* The same, on this instance only. */
+void chat_server_deliver_local(chat_server_t *srv, const char *username, const char *json,
+                               size_t len);
 /* Login rate limiting. */
 int chat_server_login_blocked(chat_server_t *srv, const char *key, int *retry_after);
 void chat_server_login_failed(chat_server_t *srv, const char *key);

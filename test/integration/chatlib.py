@@ -154,15 +154,17 @@ class Server:
 
     store: a store URL (e.g. mysql://...) used instead of the SQLite file in
     the temporary folder; extra_args: more chatd arguments (e.g. --redis URL)
-    appended to every start."""
+    appended to every start; env: environment variables added to (or, with
+    the value None, removed from) the test's environment for chatd."""
 
-    def __init__(self, store=None, extra_args=None):
+    def __init__(self, store=None, extra_args=None, env=None):
         self.binary = chatd_path()
         self.public = public_path()
         self.tmp = tempfile.mkdtemp(prefix="chatd-it-")
         self.db = os.path.join(self.tmp, "chat.db")
         self.store = store
         self.extra_args = list(extra_args or [])
+        self.env = dict(env or {})
         self.stderr_path = os.path.join(self.tmp, "stderr.log")
         self.port = None
         self.proc = None
@@ -227,9 +229,18 @@ class Server:
         shown = ["<url>" if a.startswith(("mysql:", "redis:")) else a for a in args]
         errf.write(("\n=== start %d: %s ===\n" % (self.starts + 1, " ".join(shown))).encode())
         errf.flush()
+        env = None
+        if self.env:
+            env = dict(os.environ)
+            for k, v in self.env.items():
+                if v is None:
+                    env.pop(k, None)
+                else:
+                    env[k] = v
         try:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=errf, cwd=self.tmp, preexec_fn=_die_with_parent)
+                                         stderr=errf, cwd=self.tmp, env=env,
+                                         preexec_fn=_die_with_parent)
         finally:
             errf.close()
         _live_servers.add(self)

@@ -978,11 +978,26 @@ static void test_route_405(void) {
 
   T_EQ_INT(route(HTTP_POST, "/api/rooms/5/messages", &m), 405);
   T_CHECK(allow_is(m.allow, get_only));
+  static const char *const me[] = {"GET", "HEAD", "PATCH", NULL};
   T_EQ_INT(route(HTTP_POST, "/api/me", &m), 405);
-  T_CHECK(allow_is(m.allow, get_only));
+  T_CHECK(allow_is(m.allow, me));
+  T_EQ_INT(route(HTTP_GET, "/api/friends/bob", &m), 405);
+  T_CHECK(allow_is(m.allow, (const char *const[]){"DELETE", NULL}));
+  T_EQ_INT(route(HTTP_GET, "/api/admin/users/bob/ban", &m), 405);
+  T_CHECK(allow_is(m.allow, post_only));
   T_EQ_INT(route(HTTP_DELETE, "/healthz", &m), 405);
   T_CHECK(allow_is(m.allow, get_only));
 
+  T_EQ_INT(route(HTTP_DELETE, "/api/rooms/5/messages/7", &m), 200);
+  T_EQ_INT(m.id, CHAT_ROUTE_MESSAGE_DELETE);
+  T_EQ_INT(m.ids[0], 5);
+  T_EQ_INT(m.ids[1], 7);
+  T_EQ_INT(route(HTTP_GET, "/api/dm/%E5%BC%A0%E4%B8%89/messages", &m), 200);
+  T_EQ_INT(m.id, CHAT_ROUTE_DM_MESSAGES);
+  T_EQ_STR(m.name, "张三");
+  T_EQ_INT(route(HTTP_POST, "/api/admin/users/alice/unban", &m), 200);
+  T_EQ_INT(m.id, CHAT_ROUTE_ADMIN_UNBAN);
+  T_EQ_STR(m.name, "alice");
   T_EQ_INT(route(HTTP_GET, "/api/login", &m), 405);
   T_CHECK(allow_is(m.allow, post_only));
   T_EQ_INT(route(HTTP_HEAD, "/api/register", &m), 405);
