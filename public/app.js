@@ -13,6 +13,12 @@ const BACKOFF_MAX_MS = 30000;
 const STABLE_CONNECTION_MS = 10000;
 const ROOMS_REFRESH_MS = 20000;
 const NOTICE_MS = 8000;
+const READ_DELAY_MS = 800;       // read markers are sent at most this often per conversation
+const TOAST_MS = 5000;
+const TOAST_MAX = 3;
+const PRESENCE_TOAST_GAP_MS = 30000;   // one join notice per user and room in this period
+const JUMP_PAGE = 200;           // page size while looking for a search result's message
+const SEARCH_EXCERPT = 280;      // longer result texts are cut around the match
 
 let lang = detectLang();
 const t = (key, params) => translate(lang, key, params);
@@ -104,10 +110,20 @@ const state = {
   afterLogin: null,          // hash to return to after signing in
   adminEditing: null,        // room id whose admin row is in edit mode
   loginNotice: null,
+  friends: new Map(),        // username -> { online }
+  incoming: new Set(),       // usernames who asked to be friends
+  outgoing: new Set(),       // usernames asked by the user
+  dms: new Map(),            // username -> direct-message conversation
+  dmUser: null,              // partner of the conversation in view
+  search: null,              // { q, room, results, loading, error }
+  jump: null,                // { key, id, pages } message to bring into view
+  adminUsers: null,          // rows of the admin users table
+  presenceToasts: new Map(), // 'room|user' -> time of the last join notice
 };
 
 function makeRoom(r) {
   return {
+    kind: 'room',
     id: r.id,
     name: r.name || String(r.id),
     topic: r.topic || '',
@@ -126,13 +142,49 @@ function makeRoom(r) {
     typing: new Map(),       // username -> expiry time
     pending: [],
     lastTypingSent: 0,
+    readSent: 0,             // highest id reported with POST /api/read
+    readTimer: null,
   };
+}
+
+// A direct-message conversation with one user; shares the fields the message
+// view needs with rooms.
+function makeDm(user) {
+  return {
+    kind: 'dm',
+    user,
+    msgs: new Map(),
+    order: [],
+    lastId: 0,
+    hasMore: false,
+    historyLoaded: false,
+    loading: false,          // newest page being fetched
+    loadingOlder: false,
+    unread: 0,
+    pending: [],
+    readSent: 0,
+    readTimer: null,
+  };
+}
+
+function getDm(user) {
+  let conv = state.dms.get(user);
+  if (!conv) {
+    conv = makeDm(user);
+    state.dms.set(user, conv);
+  }
+  return conv;
 }
 
 const isAdmin = () => !!state.user && state.user.role === 'admin';
 const me = () => (state.user ? state.user.username : '');
 const roomName = (room) => (room.name === 'lobby' ? t('room.lobbyName') : room.name);
 const currentRoom = () => (state.view === 'room' && state.current !== null ? state.rooms.get(state.current) || null : null);
+const currentDm = () => (state.view === 'dm' && state.dmUser !== null ? state.dms.get(state.dmUser) || null : null);
+// The room or direct-message conversation in view, or null.
+const currentConv = () => currentRoom() || currentDm();
+const convKey = (conv) => (conv.kind === 'dm' ? 'dm:' + conv.user : 'room:' + conv.id);
+const dmHash = (user) => '#/dm/' + encodeURIComponent(user);
 
 function joinedKey() { return 'chat.joined.' + (state.user ? state.user.id : ''); }
 function persistJoined() {
@@ -235,6 +287,17 @@ function announce(text) {
   while (region.childElementCount > 5) region.firstElementChild.remove();
 }
 
+// A small notice that goes away by itself; it takes no clicks, so it never
+// covers a control. Screen readers hear it through the live region.
+function toast(text) {
+  const box = $('toasts');
+  const el = h('div', { class: 'app-toast', 'data-testid': 'toast' }, text);
+  box.append(el);
+  while (box.childElementCount > TOAST_MAX) box.firstElementChild.remove();
+  setTimeout(() => el.remove(), TOAST_MS);
+  announce(text);
+}
+
 /* ---------- i18n ---------- */
 
 function applyI18n() {
@@ -259,19 +322,27 @@ function setLang(next) {
 
 /* ---------- views and routing ---------- */
 
-const VIEWS = ['loading', 'login', 'register', 'lobby', 'room', 'password'];
-const SHELL_VIEWS = ['lobby', 'room', 'password'];
+// Sections of the page; a direct-message conversation uses the room view.
+const VIEWS = ['loading', 'login', 'register', 'lobby', 'room', 'password', 'search'];
+const VIEW_SECTION = { dm: 'room' };
+const SHELL_VIEWS = ['lobby', 'room', 'dm', 'password', 'search'];
 
 function showView(name) {
-  for (const v of VIEWS) $('view-' + v).hidden = v !== name;
+  const section = VIEW_SECTION[name] || name;
+  for (const v of VIEWS) $('view-' + v).hidden = v !== section;
   $('app-shell').hidden = !SHELL_VIEWS.includes(name);
   document.body.dataset.view = name;
   state.view = name;
+  updateSearchScope();
+}
+
+function decodePart(s) {
+  try { return decodeURIComponent(s || ''); } catch (_) { return ''; }
 }
 
 function parseHash() {
   const parts = location.hash.replace(/^#\/?/, '').split('/');
-  return { name: parts[0] || '', arg: parts[1] };
+  return { name: parts[0] || '', arg: parts[1], arg2: parts[2] };
 }
 
 function redirect(hash) {
@@ -280,7 +351,7 @@ function redirect(hash) {
 }
 
 function route() {
-  const { name, arg } = parseHash();
+  const { name, arg, arg2 } = parseHash();
   if (!state.user) {
     if (name === 'register') { showView('register'); return; }
     if (name !== 'login') {
@@ -294,6 +365,18 @@ function route() {
     const room = state.rooms.get(Number(arg));
     if (room) { openRoom(room); return; }
     showNotice(t('room.notFound'), 'warning');
+    redirect('#/lobby');
+    return;
+  }
+  if (name === 'dm') {
+    const user = decodePart(arg);
+    if (user && user !== me()) { openDm(user); return; }
+    redirect('#/lobby');
+    return;
+  }
+  if (name === 'search') {
+    const q = decodePart(arg).trim();
+    if (q) { showSearch(q, arg2 ? Number(arg2) || null : null); return; }
     redirect('#/lobby');
     return;
   }
@@ -313,33 +396,55 @@ function showLogin() {
 
 function showLobby() {
   state.current = null;
+  state.dmUser = null;
+  state.jump = null;
   showView('lobby');
   $('home-title').textContent = t('home.title', { name: me() });
   renderRoomList();
+  renderFriends();
   renderAdmin(true);
+  if (isAdmin()) loadAdminUsers();
   updateTitle();
 }
 
 function showPassword() {
   state.current = null;
+  state.dmUser = null;
+  state.jump = null;
   showView('password');
   renderRoomList();
+  renderFriends();
   updateTitle();
   $('old-password').focus();
 }
 
 function openRoom(room) {
   const changed = state.view !== 'room' || state.current !== room.id;
-  const input = $('message-input');
-  if (changed && state.current !== null) state.drafts.set(state.current, input.value);
   state.current = room.id;
+  state.dmUser = null;
   showView('room');
   if (!room.joined) joinRoom(room);
-  if (!document.hidden) room.unread = 0;
+  enterConversation(room, changed);
+}
+
+function openDm(user) {
+  const conv = getDm(user);
+  const changed = state.view !== 'dm' || state.dmUser !== user;
+  state.current = null;
+  state.dmUser = user;
+  showView('dm');
+  if (!conv.historyLoaded) loadDmHistory(conv);
+  enterConversation(conv, changed);
+}
+
+// Shows a room or direct-message conversation in the message view.
+function enterConversation(conv, changed) {
+  if (!document.hidden) conv.unread = 0;
   if (changed) {
+    const input = $('message-input');
     $('view-room').classList.remove('show-members');
     $('members-toggle').setAttribute('aria-expanded', 'false');
-    input.value = state.drafts.get(room.id) || '';
+    input.value = state.drafts.get(convKey(conv)) || '';
     autoGrow();
     updateCharCount();
     renderRoomHeader();
@@ -349,7 +454,10 @@ function openRoom(room) {
     if (window.matchMedia('(pointer: fine)').matches) input.focus();
   }
   renderRoomList();
+  renderFriends();
   updateTitle();
+  scheduleRead(conv);
+  continueJump();
 }
 
 /* ---------- session ---------- */
@@ -391,6 +499,13 @@ async function startSession(user) {
   }
   if (!state.user) return;
   restoreJoined();
+  // The community parts load on their own: one failing does not stop the rest.
+  await Promise.all([
+    loadFriends().catch(() => {}),
+    loadUnread().catch(() => {}),
+    'email_notify' in user ? null : loadMe().catch(() => {}),
+  ]);
+  if (!state.user) return;
   conn.wanted = true;
   connect();
   startTimers();
@@ -415,6 +530,7 @@ function teardown() {
   stopSocket();
   stopTimers();
   for (const room of state.rooms.values()) clearRoomTimers(room);
+  for (const conv of state.dms.values()) clearRoomTimers(conv);
   state.user = null;
   state.rooms.clear();
   state.online.clear();
@@ -422,14 +538,34 @@ function teardown() {
   state.drafts.clear();
   state.current = null;
   state.adminEditing = null;
+  state.friends.clear();
+  state.incoming.clear();
+  state.outgoing.clear();
+  state.dms.clear();
+  state.dmUser = null;
+  state.search = null;
+  state.jump = null;
+  state.adminUsers = null;
+  state.presenceToasts.clear();
+  searchSeq += 1;
   adminSignature = '';
   roomListSignature = '';
+  friendsSignature = '';
   $('message-input').value = '';
   $('message-list').replaceChildren();
   $('room-list').replaceChildren();
   $('online-users').replaceChildren();
   $('member-list').replaceChildren();
+  $('friend-list').replaceChildren();
+  $('incoming-requests').replaceChildren();
+  $('outgoing-requests').replaceChildren();
+  $('admin-users').replaceChildren();
+  $('search-results').replaceChildren();
+  $('search-input').value = '';
+  $('add-friend-input').value = '';
+  setAddFriendMessage('', '');
   $('live-region').replaceChildren();
+  $('toasts').replaceChildren();
   hideNotice();
   closeUserMenu(false);
   updateUserUi();
@@ -474,7 +610,35 @@ function updateUserUi() {
   $('conn-wrap').hidden = !u;
   $('current-user').textContent = u ? u.username : '';
   $('user-menu-btn').setAttribute('aria-label', u ? t('nav.userMenu', { name: u.username }) : '');
+  const known = !!u && typeof u.email_notify === 'boolean';
+  $('email-notify-item').hidden = !known;
+  $('email-notify').checked = known && u.email_notify;
   updateNotifyButton();
+}
+
+async function loadMe() {
+  const d = await apiAuth('GET', '/api/me');
+  if (d && d.user && state.user && d.user.id === state.user.id) {
+    state.user = Object.assign({}, state.user, d.user);
+    updateUserUi();
+  }
+}
+
+async function onEmailNotifyChange() {
+  const box = $('email-notify');
+  const want = box.checked;
+  box.disabled = true;
+  try {
+    const d = await apiAuth('PATCH', '/api/me', { email_notify: want });
+    const got = d && d.user && typeof d.user.email_notify === 'boolean' ? d.user.email_notify : want;
+    if (state.user) state.user = Object.assign({}, state.user, d && d.user ? d.user : {}, { email_notify: got });
+    announce(t(got ? 'settings.emailOn' : 'settings.emailOff'));
+  } catch (err) {
+    if (err.status !== 401) showNotice(apiErrorText(err));
+  } finally {
+    box.disabled = false;
+    updateUserUi();
+  }
 }
 
 /* ---------- data loading ---------- */
@@ -519,13 +683,94 @@ async function loadOnline() {
   renderOnline();
 }
 
+async function loadFriends() {
+  const d = await apiAuth('GET', '/api/friends');
+  if (!state.user || !d) return;
+  state.friends = new Map();
+  for (const f of d.friends || []) {
+    if (f && f.username) state.friends.set(f.username, { online: !!f.online });
+  }
+  state.incoming = new Set((d.incoming || []).filter((u) => typeof u === 'string'));
+  state.outgoing = new Set((d.outgoing || []).filter((u) => typeof u === 'string'));
+  renderFriends();
+  if (currentDm()) renderRoomHeader();
+  updateTitle();
+}
+
+// Unread counts as the server keeps them (right across devices). Rooms and
+// conversations it does not list have none.
+async function loadUnread() {
+  const d = await apiAuth('GET', '/api/unread');
+  if (!state.user || !d) return;
+  const rooms = new Map((d.rooms || []).map((r) => [r.room, Number(r.count) || 0]));
+  const dms = new Map((d.dms || []).map((r) => [r.user, Number(r.count) || 0]));
+  for (const room of state.rooms.values()) {
+    if (currentRoom() === room && !document.hidden) continue;
+    room.unread = rooms.get(room.id) || 0;
+  }
+  for (const [user, n] of dms) if (typeof user === 'string') getDm(user);
+  for (const conv of state.dms.values()) {
+    if (currentDm() === conv && !document.hidden) continue;
+    conv.unread = dms.get(conv.user) || 0;
+  }
+  renderRoomList();
+  renderFriends();
+  updateTitle();
+}
+
+const normDm = (m) => ({ id: m.id, sender: String(m.sender || ''), to: String(m.to || ''), text: String(m.text ?? ''), ts: m.ts });
+const dmPath = (conv, query) => `/api/dm/${encodeURIComponent(conv.user)}/messages?${query}`;
+
+// Fetches the newest page of a direct-message conversation (first view).
+async function loadDmHistory(conv) {
+  if (conv.loading) return;
+  conv.loading = true;
+  try {
+    const d = await apiAuth('GET', dmPath(conv, `limit=${PAGE}`));
+    if (state.dms.get(conv.user) !== conv) return;
+    const msgs = ((d && d.messages) || []).slice().sort((a, b) => a.id - b.id);
+    for (const m of msgs) storeMessage(conv, normDm(m));
+    conv.hasMore = msgs.length >= PAGE;
+    conv.historyLoaded = true;
+  } catch (e) {
+    if (e.status !== 401) showNotice(apiErrorText(e));
+  } finally {
+    conv.loading = false;
+    if (currentDm() === conv) {
+      renderMessages();
+      scheduleRead(conv);
+      continueJump();
+    }
+  }
+}
+
+// After a reconnect: direct messages sent while the socket was down.
+async function catchUpDm(conv) {
+  if (!conv.historyLoaded || conv.loading) return;
+  const d = await apiAuth('GET', dmPath(conv, `limit=${PAGE}`));
+  if (state.dms.get(conv.user) !== conv) return;
+  const msgs = ((d && d.messages) || []).map(normDm).sort((a, b) => a.id - b.id);
+  if (msgs.length >= PAGE && conv.lastId && msgs[0].id > conv.lastId + 1) {
+    // More were missed than one page holds: start again from the newest page.
+    const visible = currentDm() === conv;
+    conv.msgs = new Map();
+    conv.order = [];
+    conv.lastId = 0;
+    for (const m of msgs) storeMessage(conv, m);
+    conv.hasMore = true;
+    if (visible) renderMessages();
+    return;
+  }
+  for (const m of msgs) addMessage(conv, m, true);
+}
+
 function removeRoom(id) {
   const room = state.rooms.get(id);
   if (!room) return;
   clearRoomTimers(room);
   for (const p of room.pending) state.pendingByCid.delete(p.cid);
   state.rooms.delete(id);
-  state.drafts.delete(id);
+  state.drafts.delete(convKey(room));
   if (state.adminEditing === id) state.adminEditing = null;
   persistJoined();
   if (state.current === id) {
@@ -537,8 +782,10 @@ function removeRoom(id) {
   updateTitle();
 }
 
-function clearRoomTimers(room) {
-  for (const p of room.pending) clearTimeout(p.retryTimer);
+function clearRoomTimers(conv) {
+  for (const p of conv.pending) clearTimeout(p.retryTimer);
+  clearTimeout(conv.readTimer);
+  conv.readTimer = null;
 }
 
 /* ---------- WebSocket ---------- */
@@ -591,8 +838,13 @@ function onSocketOpen() {
   const reconnect = conn.everOpened;
   conn.everOpened = true;
   for (const room of state.rooms.values()) if (room.joined) sendJoin(room);
+  for (const conv of state.dms.values()) flushPending(conv);
   loadOnline().catch(() => {});
-  if (reconnect) loadRooms().catch(() => {});
+  if (reconnect) {
+    loadRooms().catch(() => {});
+    loadFriends().catch(() => {});
+    for (const conv of state.dms.values()) catchUpDm(conv).catch(() => {});
+  }
 }
 
 function onSocketClose(ev) {
@@ -603,7 +855,7 @@ function onSocketClose(ev) {
   renderTyping();
   if (!conn.wanted) return;
   if (conn.opened && Date.now() - conn.openedAt > STABLE_CONNECTION_MS) conn.attempt = 0;
-  if (ev.code === 1008) { sessionEnded('revoked'); return; }
+  if (ev.code === 1008) { sessionEnded(/\bban/i.test(ev.reason || '') ? 'banned' : 'revoked'); return; }
   if (!conn.opened) {
     // The upgrade is refused with 401 when the session is gone.
     setConnState('reconnecting');
@@ -672,7 +924,7 @@ function leaveRoom(room) {
     joined: false, joinState: 'none', joinSince: 0, historyLoaded: false, members: new Set(),
     msgs: new Map(), order: [], lastId: 0, hasMore: false, unread: 0, typing: new Map(), pending: [],
   });
-  state.drafts.delete(room.id);
+  state.drafts.delete(convKey(room));
   persistJoined();
   if (state.current === room.id) {
     $('message-input').value = '';
@@ -692,6 +944,8 @@ function handleFrame(f) {
     case 'online': onOnline(f); break;
     case 'room_deleted': onRoomDeleted(f); break;
     case 'message_deleted': onMessageDeleted(f); break;
+    case 'dm': onDmFrame(f); break;
+    case 'friend': onFriendFrame(f); break;
     case 'error': onErrorFrame(f); break;
     default: break;
   }
@@ -718,14 +972,18 @@ function onJoined(f) {
   if (visible) { renderMembers(); updateHistoryTop(); }
   renderRoomList();
   flushPending(room);
+  if (visible) {
+    scheduleRead(room);
+    continueJump();
+  }
 }
 
-// Records a message in the room; false when it was already there.
-function storeMessage(room, m) {
-  if (!m || typeof m.id !== 'number' || room.msgs.has(m.id)) return false;
-  room.msgs.set(m.id, m);
-  insertSorted(room.order, m.id);
-  if (m.id > room.lastId) room.lastId = m.id;
+// Records a message in a room or conversation; false when it was already there.
+function storeMessage(conv, m) {
+  if (!m || typeof m.id !== 'number' || conv.msgs.has(m.id)) return false;
+  conv.msgs.set(m.id, m);
+  insertSorted(conv.order, m.id);
+  if (m.id > conv.lastId) conv.lastId = m.id;
   return true;
 }
 
@@ -745,47 +1003,60 @@ function onMessage(f) {
   addMessage(room, f, false);
 }
 
+// Direct messages of every tab and instance of both users; each is shown once (by id).
+function onDmFrame(f) {
+  if (typeof f.id !== 'number' || !state.user) return;
+  const peer = f.sender === me() ? f.to : f.sender;
+  if (!peer || typeof peer !== 'string') return;
+  addMessage(getDm(peer), f, false);
+}
+
 // A message from the live stream (or from catch-up after a reconnect).
-function addMessage(room, raw, catchUp) {
-  const m = { id: raw.id, room: raw.room, sender: String(raw.sender || ''), text: String(raw.text ?? ''), ts: raw.ts };
-  const existing = room.msgs.get(m.id);
+function addMessage(conv, raw, catchUp) {
+  const m = conv.kind === 'dm' ? normDm(raw)
+    : { id: raw.id, room: raw.room, sender: String(raw.sender || ''), text: String(raw.text ?? ''), ts: raw.ts };
+  const existing = conv.msgs.get(m.id);
   if (existing) {
     if (existing.provisional) {
       Object.assign(existing, m, { provisional: false });
-      if (m.id > room.lastId) room.lastId = m.id;
-      if (currentRoom() === room) replaceMessageEl(existing);
+      if (m.id > conv.lastId) conv.lastId = m.id;
+      if (currentConv() === conv) replaceMessageEl(existing);
     }
     return;
   }
-  if (!storeMessage(room, m)) return;
+  if (!storeMessage(conv, m)) return;
   const mine = m.sender === me();
-  if (!mine && room.typing.delete(m.sender)) renderTyping();
-  const visible = currentRoom() === room;
+  if (!mine && conv.kind === 'room' && conv.typing.delete(m.sender)) renderTyping();
+  const visible = currentConv() === conv;
   if (visible) insertMessageEl(m, mine);
   if (mine) return;
   if (!visible || document.hidden) {
-    room.unread += 1;
-    renderRoomList();
+    conv.unread += 1;
+    if (conv.kind === 'dm') renderFriends(); else renderRoomList();
     updateTitle();
+  } else {
+    scheduleRead(conv);
   }
   if (!catchUp) {
     if (visible) announce(t('msg.announce', { sender: m.sender, text: m.text.slice(0, 200) }));
-    notify(room, m);
+    notify(conv, m);
   }
 }
 
 function onAck(f) {
   const p = f.cid ? state.pendingByCid.get(f.cid) : null;
   if (!p || typeof f.id !== 'number') return;
-  const room = state.rooms.get(p.room);
+  const conv = convOfPending(p);
   dropPending(p);
-  if (!room) return;
-  const visible = currentRoom() === room;
+  if (!conv) return;
+  const visible = currentConv() === conv;
   if (visible) removePendingEl(p);
-  if (!room.msgs.has(f.id)) {
-    const m = { id: f.id, room: room.id, sender: me(), text: p.text, ts: p.createdAt, provisional: true };
-    room.msgs.set(m.id, m);
-    insertSorted(room.order, m.id);
+  if (!conv.msgs.has(f.id)) {
+    const m = conv.kind === 'dm'
+      ? { id: f.id, sender: me(), to: conv.user, text: p.text, ts: p.createdAt, provisional: true }
+      : { id: f.id, room: conv.id, sender: me(), text: p.text, ts: p.createdAt, provisional: true };
+    conv.msgs.set(m.id, m);
+    insertSorted(conv.order, m.id);
     if (visible) insertMessageEl(m, true);
   }
   if (visible) updateRoomEmpty();
@@ -794,8 +1065,11 @@ function onAck(f) {
 function onPresence(f) {
   const room = state.rooms.get(f.room);
   if (!room || !f.user) return;
-  if (f.event === 'join') room.members.add(f.user);
-  else {
+  if (f.event === 'join') {
+    const fresh = !room.members.has(f.user);
+    room.members.add(f.user);
+    if (fresh && room.joined && f.user !== me()) presenceToast(room, f.user);
+  } else {
     room.members.delete(f.user);
     if (room.typing.delete(f.user) && currentRoom() === room) renderTyping();
   }
@@ -816,11 +1090,47 @@ function onTyping(f) {
   }
 }
 
+// "bob joined #room", at most once per user and room in PRESENCE_TOAST_GAP_MS.
+function presenceToast(room, user) {
+  const key = room.id + '|' + user;
+  const now = Date.now();
+  const last = state.presenceToasts.get(key);
+  if (last && now - last < PRESENCE_TOAST_GAP_MS) return;
+  state.presenceToasts.set(key, now);
+  if (state.presenceToasts.size > 500) state.presenceToasts.clear();
+  toast(t('presence.joined', { user, room: roomName(room) }));
+}
+
 function onOnline(f) {
   if (!f.user) return;
-  if (f.online) state.online.add(f.user); else state.online.delete(f.user);
+  const online = !!f.online;
+  if (online) state.online.add(f.user); else state.online.delete(f.user);
   renderOnline();
+  const friend = state.friends.get(f.user);
+  if (friend && friend.online !== online) {
+    friend.online = online;
+    renderFriends();
+    if (currentDm() && state.dmUser === f.user) renderRoomHeader();
+  }
+  const row = state.adminUsers && state.adminUsers.find((u) => u.username === f.user);
+  if (row && row.online !== online) {
+    row.online = online;
+    renderAdminUsers();
+  }
   refreshRoomsSoon();
+}
+
+// Friendship changes, from the other user (incoming, friends, none) or from
+// this user's other tabs (outgoing, friends, none).
+function onFriendFrame(f) {
+  const user = f.user;
+  if (!user || typeof user !== 'string' || !state.user) return;
+  const wasOutgoing = state.outgoing.has(user);
+  const wasIncoming = state.incoming.has(user);
+  const st = ['friends', 'incoming', 'outgoing'].includes(f.state) ? f.state : 'none';
+  setFriendState(user, st);
+  if (st === 'friends' && wasOutgoing) toast(t('friends.toastAccepted', { name: user }));
+  else if (st === 'incoming' && !wasIncoming) toast(t('friends.toastRequest', { name: user }));
 }
 
 function onRoomDeleted(f) {
@@ -833,6 +1143,7 @@ function onRoomDeleted(f) {
 }
 
 function onMessageDeleted(f) {
+  removeSearchResult('room', f.id);
   const room = state.rooms.get(f.room);
   if (!room || !room.msgs.has(f.id)) return;
   room.msgs.delete(f.id);
@@ -850,7 +1161,7 @@ function onErrorFrame(f) {
   const text = errorText(code, f.message);
   const p = f.cid ? state.pendingByCid.get(f.cid) : null;
   if (p) {
-    const room = state.rooms.get(p.room);
+    const room = p.kind === 'room' ? state.rooms.get(p.room) : null;
     if ((code === 'rate_limited' || code === 'store_unavailable') && p.tries < 4) {
       p.sentAt = 0;
       clearTimeout(p.retryTimer);
@@ -874,14 +1185,20 @@ function onErrorFrame(f) {
 
 /* ---------- sending ---------- */
 
-function queueSend(room, text) {
+// The room or conversation a pending send belongs to (null when it is gone).
+function convOfPending(p) {
+  return p.kind === 'dm' ? state.dms.get(p.dm) || null : state.rooms.get(p.room) || null;
+}
+
+function queueSend(conv, text) {
   const p = {
-    cid: newCid(), room: room.id, text, createdAt: Date.now(),
+    cid: newCid(), kind: conv.kind, room: conv.kind === 'room' ? conv.id : null,
+    dm: conv.kind === 'dm' ? conv.user : null, text, createdAt: Date.now(),
     sentAt: 0, tries: 0, state: 'sending', error: '', retryTimer: null,
   };
-  room.pending.push(p);
+  conv.pending.push(p);
   state.pendingByCid.set(p.cid, p);
-  if (currentRoom() === room) {
+  if (currentConv() === conv) {
     $('message-list').append(pendingEl(p));
     updateRoomEmpty();
     scrollToBottom();
@@ -890,17 +1207,24 @@ function queueSend(room, text) {
 }
 
 function trySend(p) {
-  const room = state.rooms.get(p.room);
-  if (!room || p.state !== 'sending' || !state.pendingByCid.has(p.cid)) return;
-  if (!room.joined) joinRoom(room);
-  if (!isOpen() || room.joinState !== 'joined') return;   // sent again once joined
+  const conv = convOfPending(p);
+  if (!conv || p.state !== 'sending' || !state.pendingByCid.has(p.cid)) return;
+  if (conv.kind === 'dm') {
+    if (!isOpen()) return;   // sent again when the socket opens
+    p.tries += 1;
+    p.sentAt = Date.now();
+    wsSend({ type: 'dm', to: conv.user, text: p.text, cid: p.cid });
+    return;
+  }
+  if (!conv.joined) joinRoom(conv);
+  if (!isOpen() || conv.joinState !== 'joined') return;   // sent again once joined
   p.tries += 1;
   p.sentAt = Date.now();
-  wsSend({ type: 'send', room: room.id, text: p.text, cid: p.cid });
+  wsSend({ type: 'send', room: conv.id, text: p.text, cid: p.cid });
 }
 
-function flushPending(room) {
-  for (const p of room.pending) if (p.state === 'sending' && !p.retryTimer) trySend(p);
+function flushPending(conv) {
+  for (const p of conv.pending) if (p.state === 'sending' && !p.retryTimer) trySend(p);
 }
 
 function checkAckTimeouts() {
@@ -913,8 +1237,8 @@ function checkAckTimeouts() {
 function dropPending(p) {
   clearTimeout(p.retryTimer);
   state.pendingByCid.delete(p.cid);
-  const room = state.rooms.get(p.room);
-  if (room) room.pending = room.pending.filter((x) => x !== p);
+  const conv = convOfPending(p);
+  if (conv) conv.pending = conv.pending.filter((x) => x !== p);
 }
 
 function markFailed(p, code, text) {
@@ -922,15 +1246,15 @@ function markFailed(p, code, text) {
   p.retryTimer = null;
   p.state = 'failed';
   p.error = text || errorText(code);
-  const room = state.rooms.get(p.room);
-  if (room && currentRoom() === room) {
+  const conv = convOfPending(p);
+  if (conv && currentConv() === conv) {
     const old = findPendingEl(p);
     if (old) old.replaceWith(pendingEl(p));
   }
 }
 
 function sendFromComposer() {
-  const room = currentRoom();
+  const room = currentConv();
   if (!room) return;
   const input = $('message-input');
   const text = input.value.trim();
@@ -941,7 +1265,7 @@ function sendFromComposer() {
   }
   queueSend(room, text);
   input.value = '';
-  state.drafts.delete(room.id);
+  state.drafts.delete(convKey(room));
   room.lastTypingSent = 0;
   autoGrow();
   updateCharCount();
@@ -1051,12 +1375,202 @@ function renderOnline() {
   $('users-empty').hidden = names.length > 0;
 }
 
+/* ---------- rendering and actions: friends ---------- */
+
+const attrSel = (name, value) => `[${name}="${CSS.escape(String(value))}"]`;
+
+function unreadBadge(n, key) {
+  if (!(n > 0)) return null;
+  return h('span', { class: 'badge rounded-pill unread-badge', 'data-testid': 'unread', title: t(key, { n }) },
+    h('span', { 'aria-hidden': 'true' }, n > 99 ? '99+' : String(n)),
+    h('span', { class: 'visually-hidden' }, t(key, { n })));
+}
+
+// Friends first by online state, then by name.
+function sortedFriends() {
+  const tag = localeTag(lang);
+  return [...state.friends.keys()].sort((a, b) => {
+    const oa = state.friends.get(a).online;
+    const ob = state.friends.get(b).online;
+    if (oa !== ob) return oa ? -1 : 1;
+    return a.localeCompare(b, tag);
+  });
+}
+
+function friendItem(name) {
+  const f = state.friends.get(name);
+  const conv = state.dms.get(name);
+  const unread = conv ? conv.unread : 0;
+  const active = state.view === 'dm' && state.dmUser === name;
+  const status = t(f.online ? 'friends.online' : 'friends.offline');
+  return h('li', {
+    class: 'friend-item', 'data-user': name, 'data-online': f.online ? 'true' : 'false',
+    'data-unread': unread, 'data-testid': 'friend-item',
+  },
+  h('a', {
+    class: 'room-link friend-link' + (active ? ' active' : ''), href: dmHash(name),
+    'data-action': 'open-dm', 'data-user': name, 'aria-current': active ? 'page' : null,
+    title: t('friends.messageAria', { name, status }),
+  },
+  h('span', { class: f.online ? 'online-dot' : 'offline-dot', 'aria-hidden': 'true' }),
+  h('span', { class: 'room-name' }, name),
+  h('span', { class: 'visually-hidden' }, ', ' + status),
+  unreadBadge(unread, 'dm.unread')),
+  h('button', {
+    type: 'button', class: 'btn btn-link btn-sm friend-remove', 'data-action': 'remove-friend', 'data-user': name,
+    'aria-label': t('friends.removeFor', { name }), title: t('friends.removeFor', { name }), 'data-testid': 'remove-friend',
+  }, h('span', { 'aria-hidden': 'true' }, '×')));
+}
+
+function requestItem(name, kind) {
+  const actions = kind === 'incoming'
+    ? [h('button', { type: 'button', class: 'btn btn-sm btn-primary', 'data-action': 'accept', 'data-user': name,
+      'aria-label': t('friends.acceptFor', { name }), 'data-testid': 'accept-friend' }, t('friends.accept')),
+    h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary', 'data-action': 'decline', 'data-user': name,
+      'aria-label': t('friends.declineFor', { name }), 'data-testid': 'decline-friend' }, t('friends.decline'))]
+    : [h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary', 'data-action': 'cancel', 'data-user': name,
+      'aria-label': t('friends.cancelFor', { name }), 'data-testid': 'cancel-friend' }, t('friends.cancel'))];
+  return h('li', { class: 'request-item', 'data-user': name, 'data-kind': kind, 'data-testid': 'friend-request' },
+    h('span', { class: 'request-name' }, h('span', { class: 'text-truncate' }, name),
+      kind === 'outgoing' ? h('span', { class: 'request-note' }, t('friends.waiting')) : null),
+    h('span', { class: 'request-actions' }, ...actions));
+}
+
+let friendsSignature = '';
+function renderFriends(force = false) {
+  if (!state.user) return;
+  const names = sortedFriends();
+  const incoming = sortNames(state.incoming);
+  const outgoing = sortNames(state.outgoing);
+  const sig = [lang, state.view, state.dmUser,
+    names.map((n) => [n, state.friends.get(n).online, state.dms.get(n) ? state.dms.get(n).unread : 0].join(':')).join('\u0001'),
+    incoming.join('\u0001'), outgoing.join('\u0001')].join('|');
+  if (!force && sig === friendsSignature) return;
+  friendsSignature = sig;
+
+  // Keeps keyboard focus on the same control (or a sensible neighbour) across the re-render.
+  const section = $('friends-section');
+  const active = document.activeElement;
+  const focus = active && section.contains(active) && active.dataset && active.dataset.action
+    ? { action: active.dataset.action, user: active.dataset.user } : null;
+
+  $('friend-list').replaceChildren(...names.map(friendItem));
+  const onlineCount = names.filter((n) => state.friends.get(n).online).length;
+  const pill = $('friends-online-count');
+  pill.textContent = String(onlineCount);
+  pill.title = t('friends.onlineCount', { n: onlineCount });
+  $('friends-empty').hidden = names.length > 0;
+  $('incoming-requests').replaceChildren(...incoming.map((n) => requestItem(n, 'incoming')));
+  $('outgoing-requests').replaceChildren(...outgoing.map((n) => requestItem(n, 'outgoing')));
+  $('incoming-heading').hidden = incoming.length === 0;
+  $('outgoing-heading').hidden = outgoing.length === 0;
+
+  if (focus && !section.contains(document.activeElement)) {
+    const again = section.querySelector(attrSel('data-action', focus.action) + attrSel('data-user', focus.user))
+      || (focus.action === 'accept' ? section.querySelector('[data-action="open-dm"]' + attrSel('data-user', focus.user)) : null);
+    (again || $('add-friend-input')).focus();
+  }
+}
+
+// Applies a friendship state (as the server reports it from this user's side).
+function setFriendState(user, st) {
+  state.incoming.delete(user);
+  state.outgoing.delete(user);
+  if (st === 'friends') {
+    if (!state.friends.has(user)) state.friends.set(user, { online: state.online.has(user) });
+  } else {
+    state.friends.delete(user);
+    if (st === 'incoming') state.incoming.add(user);
+    else if (st === 'outgoing') state.outgoing.add(user);
+  }
+  renderFriends();
+  if (currentDm() && state.dmUser === user) renderRoomHeader();
+  updateTitle();
+}
+
+function setAddFriendMessage(error, status) {
+  const input = $('add-friend-input');
+  $('add-friend-error').textContent = error || '';
+  $('add-friend-status').textContent = status || '';
+  input.classList.toggle('is-invalid', !!error);
+  if (error) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
+}
+
+function friendErrorText(err, name) {
+  if (err.code === 'no_such_user') return t('friends.err.no_such_user', { name });
+  if (err.code === 'bad_request') return t('friends.err.bad_request');
+  if (err.code === 'network') return t('err.network');
+  return apiErrorText(err);
+}
+
+async function onAddFriend(e) {
+  e.preventDefault();
+  const input = $('add-friend-input');
+  const btn = $('add-friend-btn');
+  const name = input.value.trim();
+  setAddFriendMessage('', '');
+  if (!name) { setAddFriendMessage(t('friends.err.empty')); input.focus(); return; }
+  if (btn.disabled) return;
+  btn.disabled = true;
+  try {
+    const d = await apiAuth('POST', '/api/friends', { username: name });
+    const user = (d && typeof d.username === 'string' && d.username) || name;
+    const st = d && d.state === 'friends' ? 'friends' : 'outgoing';
+    setFriendState(user, st);
+    input.value = '';
+    setAddFriendMessage('', t(st === 'friends' ? 'friends.nowFriends' : 'friends.requestSent', { name: user }));
+  } catch (err) {
+    if (err.status !== 401) {
+      setAddFriendMessage(friendErrorText(err, name));
+      input.focus();
+    }
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+async function onFriendsClick(e) {
+  const btn = e.target.closest('button[data-action]');
+  if (!btn || btn.disabled) return;
+  const user = btn.dataset.user;
+  const action = btn.dataset.action;
+  if (!user) return;
+  if (action === 'accept') {
+    btn.disabled = true;
+    setAddFriendMessage('', '');
+    try {
+      const d = await apiAuth('POST', '/api/friends', { username: user });
+      const st = d && d.state === 'outgoing' ? 'outgoing' : 'friends';
+      setFriendState(user, st);
+      if (st === 'friends') setAddFriendMessage('', t('friends.nowFriends', { name: user }));
+    } catch (err) {
+      btn.disabled = false;
+      if (err.status !== 401) setAddFriendMessage(friendErrorText(err, user));
+      if (err.code === 'no_such_user') setFriendState(user, 'none');
+    }
+  } else if (action === 'decline' || action === 'cancel' || action === 'remove-friend') {
+    if (action === 'remove-friend' && !window.confirm(t('friends.confirmRemove', { name: user }))) return;
+    btn.disabled = true;
+    setAddFriendMessage('', '');
+    try {
+      await apiAuth('DELETE', '/api/friends/' + encodeURIComponent(user));
+      setFriendState(user, 'none');
+      if (action === 'remove-friend') setAddFriendMessage('', t('friends.removed', { name: user }));
+    } catch (err) {
+      btn.disabled = false;
+      if (err.status !== 401) setAddFriendMessage(friendErrorText(err, user));
+      if (err.code === 'no_such_user') setFriendState(user, 'none');
+    }
+  }
+}
+
 /* ---------- rendering: admin panel ---------- */
 
 let adminSignature = '';
 function renderAdmin(force = false) {
   const panel = $('admin-panel');
   panel.hidden = !isAdmin();
+  $('admin-users-panel').hidden = !isAdmin();
   if (!isAdmin()) return;
   const rooms = sortedRooms();
   const sig = lang + '|' + state.adminEditing + '|' + rooms.map((r) => [r.id, r.name, r.topic].join(':')).join('\u0001');
@@ -1175,12 +1689,125 @@ async function onAdminSubmit(e) {
   }
 }
 
+/* ---------- admin: users and bans ---------- */
+
+let adminUsersSeq = 0;
+async function loadAdminUsers() {
+  if (!isAdmin()) return;
+  const seq = ++adminUsersSeq;
+  try {
+    const d = await apiAuth('GET', '/api/admin/users');
+    if (seq !== adminUsersSeq || !isAdmin()) return;
+    state.adminUsers = ((d && d.users) || []).filter((u) => u && typeof u.username === 'string').map((u) => ({
+      id: u.id, username: u.username, email: u.email || '', role: u.role || 'user', banned: !!u.banned, online: !!u.online,
+    }));
+    renderAdminUsers();
+  } catch (err) {
+    if (seq === adminUsersSeq && err.status !== 401) adminUsersMessage('error', apiErrorText(err));
+  }
+}
+
+function adminUsersMessage(kind, text) {
+  $('admin-users-error').hidden = kind !== 'error';
+  $('admin-users-status').hidden = kind !== 'ok';
+  if (kind === 'error') $('admin-users-error').textContent = text;
+  if (kind === 'ok') $('admin-users-status').textContent = text;
+}
+
+function renderAdminUsers() {
+  const panel = $('admin-users-panel');
+  panel.hidden = !isAdmin();
+  if (!isAdmin()) return;
+  const body = $('admin-users');
+  const users = state.adminUsers;
+  const active = document.activeElement;
+  const focus = active && body.contains(active) && active.dataset ? active.dataset.user : null;
+  if (!users) { body.replaceChildren(); return; }
+  if (!users.length) {
+    body.replaceChildren(h('tr', {}, h('td', { colspan: 6, class: 'text-muted' }, t('admin.usersEmpty'))));
+    return;
+  }
+  body.replaceChildren(...users.map((u) => {
+    const self = u.username === me();
+    const action = u.banned ? 'unban' : 'ban';
+    return h('tr', {
+      'data-user': u.username, 'data-banned': u.banned ? 'true' : 'false', 'data-online': u.online ? 'true' : 'false',
+      'data-testid': 'admin-user', class: u.banned ? 'user-banned' : null,
+    },
+    h('th', { scope: 'row', class: 'admin-user-name' }, u.username, self ? h('span', { class: 'user-you ms-1' }, t('you')) : null),
+    h('td', { class: 'admin-user-email' }, u.email),
+    h('td', {}, t(u.role === 'admin' ? 'admin.role.admin' : 'admin.role.user')),
+    h('td', {}, u.banned
+      ? h('span', { class: 'badge text-bg-danger', 'data-testid': 'banned-badge' }, t('admin.banned'))
+      : h('span', { class: 'text-muted' }, t('admin.active'))),
+    h('td', {}, h('span', { class: u.online ? 'online-dot' : 'offline-dot', 'aria-hidden': 'true' }),
+      h('span', { class: 'ms-1' }, t(u.online ? 'admin.online' : 'admin.offline'))),
+    h('td', { class: 'text-end' }, self ? null : h('button', {
+      type: 'button', class: 'btn btn-sm ' + (u.banned ? 'btn-outline-secondary' : 'btn-outline-danger'),
+      'data-action': action, 'data-user': u.username, 'data-testid': action + '-user',
+      'aria-label': t(u.banned ? 'admin.unbanFor' : 'admin.banFor', { name: u.username }),
+    }, t(u.banned ? 'admin.unban' : 'admin.ban'))));
+  }));
+  if (focus) {
+    const again = body.querySelector('button' + attrSel('data-user', focus));
+    if (again) again.focus();
+  }
+}
+
+async function onAdminUsersClick(e) {
+  const btn = e.target.closest('button[data-action]');
+  if (!btn || btn.disabled) return;
+  const user = btn.dataset.user;
+  const action = btn.dataset.action;
+  if (!user || (action !== 'ban' && action !== 'unban')) return;
+  const ban = action === 'ban';
+  if (!window.confirm(t(ban ? 'admin.confirmBan' : 'admin.confirmUnban', { name: user }))) return;
+  btn.disabled = true;
+  try {
+    await apiAuth('POST', `/api/admin/users/${encodeURIComponent(user)}/${action}`);
+    const row = state.adminUsers && state.adminUsers.find((u) => u.username === user);
+    if (row) {
+      row.banned = ban;
+      if (ban) row.online = false;
+    }
+    adminUsersMessage('ok', t(ban ? 'admin.didBan' : 'admin.didUnban', { name: user }));
+    renderAdminUsers();
+    loadAdminUsers();
+  } catch (err) {
+    btn.disabled = false;
+    if (err.status !== 401) adminUsersMessage('error', apiErrorText(err));
+  }
+}
+
 /* ---------- rendering: room view ---------- */
 
+// The header of the message view, for a room or a direct-message conversation.
 function renderRoomHeader() {
-  const room = currentRoom();
-  if (!room) return;
+  const conv = currentConv();
+  if (!conv) return;
+  const dm = conv.kind === 'dm';
+  const view = $('view-room');
+  const list = $('message-list');
+  view.dataset.mode = dm ? 'dm' : 'room';
+  if (dm) { view.dataset.dm = conv.user; list.dataset.dm = conv.user; } else { delete view.dataset.dm; delete list.dataset.dm; }
+  $('members-toggle').hidden = dm;
+  $('leave-room').hidden = dm;
+  $('members-panel').hidden = dm;
+  if (dm) {
+    const name = conv.user;
+    const friend = state.friends.get(name);
+    $('room-title').textContent = name;
+    const sub = $('room-topic');
+    sub.textContent = friend ? t(friend.online ? 'friends.online' : 'friends.offline') : t('dm.notFriend');
+    sub.hidden = false;
+    sub.dataset.state = friend ? (friend.online ? 'online' : 'offline') : 'not-friend';
+    $('message-scroller').setAttribute('aria-label', t('dm.messagesLabel', { name }));
+    $('message-input').placeholder = t('dm.placeholder', { name });
+    return;
+  }
+  const room = conv;
   const name = roomName(room);
+  delete $('room-topic').dataset.state;
   $('room-title').textContent = name;
   $('room-topic').textContent = room.topic;
   $('room-topic').hidden = !room.topic;
@@ -1213,8 +1840,9 @@ function renderTyping() {
   el.textContent = text;
 }
 
+// Room messages can be deleted by their sender and by admins.
 function canDelete(m) {
-  return isAdmin() || m.sender === me();
+  return m.to === undefined && (isAdmin() || m.sender === me());
 }
 
 function messageEl(m) {
@@ -1225,8 +1853,8 @@ function messageEl(m) {
     timeEl(m.ts));
   if (canDelete(m)) {
     meta.append(h('span', { class: 'msg-actions' },
-      h('button', { type: 'button', class: 'btn btn-link btn-sm msg-delete', 'data-action': 'delete-msg',
-        'aria-label': t('msg.deleteAria'), title: t('msg.deleteAria') }, t('msg.delete'))));
+      h('button', { type: 'button', class: 'btn btn-link btn-sm msg-delete', 'data-action': 'delete-message', 'data-id': m.id,
+        'data-testid': 'delete-message', 'aria-label': t('msg.deleteAria'), title: t('msg.deleteAria') }, t('msg.delete'))));
   }
   const body = h('div', { class: 'msg-text', 'data-testid': 'message-text' });
   appendLinkified(body, m.text);
@@ -1299,7 +1927,7 @@ function replaceMessageEl(m) {
 }
 
 function renderMessages() {
-  const room = currentRoom();
+  const room = currentConv();
   if (!room) return;
   const items = room.order.map((id) => messageEl(room.msgs.get(id)));
   for (const p of room.pending) items.push(pendingEl(p));
@@ -1311,43 +1939,50 @@ function renderMessages() {
 }
 
 function updateRoomEmpty() {
-  const room = currentRoom();
+  const room = currentConv();
   $('room-empty').hidden = !room || !room.historyLoaded || room.order.length > 0 || room.pending.length > 0;
 }
 
 function updateHistoryTop() {
-  const room = currentRoom();
+  const room = currentConv();
   const btn = $('load-older');
   if (!room) return;
   btn.hidden = !room.historyLoaded || !room.hasMore;
   btn.disabled = room.loadingOlder;
   btn.textContent = room.loadingOlder ? t('room.loadingOlder') : t('room.loadOlder');
-  $('history-start').hidden = !room.historyLoaded || room.hasMore || room.order.length === 0;
+  const start = $('history-start');
+  start.textContent = t(room.kind === 'dm' ? 'dm.historyStart' : 'room.historyStart');
+  start.hidden = !room.historyLoaded || room.hasMore || room.order.length === 0;
 }
 
 // Loads older pages while the history does not fill the scroller.
 function fillViewport() {
-  const room = currentRoom();
+  const room = currentConv();
   const s = $('message-scroller');
   if (room && room.hasMore && !room.loadingOlder && s.scrollHeight <= s.clientHeight + 10) loadOlder();
 }
 
-async function loadOlder() {
-  const room = currentRoom();
+function convAlive(conv) {
+  return conv.kind === 'dm' ? state.dms.get(conv.user) === conv : state.rooms.get(conv.id) === conv && conv.joined;
+}
+
+async function loadOlder(limit = PAGE) {
+  const room = currentConv();
   if (!room || room.loadingOlder || !room.hasMore) return;
   const oldest = room.order[0];
   if (!oldest) { room.hasMore = false; updateHistoryTop(); return; }
   room.loadingOlder = true;
   updateHistoryTop();
   try {
-    const d = await apiAuth('GET', `/api/rooms/${room.id}/messages?before=${oldest}&limit=${PAGE}`);
-    if (state.rooms.get(room.id) !== room || !room.joined) return;
+    const query = `before=${oldest}&limit=${limit}`;
+    const d = await apiAuth('GET', room.kind === 'dm' ? dmPath(room, query) : `/api/rooms/${room.id}/messages?${query}`);
+    if (!convAlive(room)) return;
     const msgs = ((d && d.messages) || []).slice().sort((a, b) => a.id - b.id);
-    room.hasMore = msgs.length >= PAGE;
-    const added = msgs.filter((m) => storeMessage(room, {
+    room.hasMore = msgs.length >= limit;
+    const added = msgs.filter((m) => storeMessage(room, room.kind === 'dm' ? normDm(m) : {
       id: m.id, room: m.room, sender: String(m.sender || ''), text: String(m.text ?? ''), ts: m.ts,
     }));
-    if (currentRoom() === room && added.length) {
+    if (currentConv() === room && added.length) {
       const s = $('message-scroller');
       const prevHeight = s.scrollHeight;
       const prevTop = s.scrollTop;
@@ -1363,12 +1998,58 @@ async function loadOlder() {
     if (e.code === 'no_such_room') refreshRoomsSoon();
   } finally {
     room.loadingOlder = false;
-    if (currentRoom() === room) {
+    if (currentConv() === room) {
       updateHistoryTop();
       updateRoomEmpty();
-      fillViewport();
+      if (state.jump) continueJump(); else fillViewport();
     }
   }
+}
+
+/* ---------- jumping to a message (from search) ---------- */
+
+// Brings state.jump's message into view once its conversation is shown,
+// loading older pages until it is there.
+function continueJump() {
+  const j = state.jump;
+  if (!j) return;
+  const conv = currentConv();
+  if (!conv) return;
+  if (convKey(conv) !== j.key) { state.jump = null; return; }   // the user went elsewhere
+  if (!conv.historyLoaded) return;
+  if (conv.msgs.has(j.id)) {
+    state.jump = null;
+    revealMessage(j.id);
+    return;
+  }
+  if (conv.loadingOlder) return;   // continued when the page is in
+  const oldest = conv.order.length ? conv.order[0] : Infinity;
+  if (conv.hasMore && j.id < oldest && j.pages < 500) {
+    j.pages += 1;
+    loadOlder(JUMP_PAGE);
+    return;
+  }
+  state.jump = null;
+  showNotice(t('search.gone'), 'warning');
+}
+
+let highlightTimer = null;
+function revealMessage(id) {
+  const el = $('message-list').querySelector(`li[data-id="${id}"]`);
+  if (!el) return;
+  for (const old of $('message-list').querySelectorAll('.msg-highlight')) old.classList.remove('msg-highlight');
+  el.classList.add('msg-highlight');
+  el.dataset.highlight = 'true';
+  el.tabIndex = -1;
+  el.scrollIntoView({ block: 'center' });
+  el.focus({ preventScroll: true });
+  stickToBottom = isNearBottom();
+  $('jump-latest').hidden = stickToBottom;
+  clearTimeout(highlightTimer);
+  highlightTimer = setTimeout(() => {
+    el.classList.remove('msg-highlight');
+    delete el.dataset.highlight;
+  }, 4000);
 }
 
 async function onMessageListClick(e) {
@@ -1380,7 +2061,7 @@ async function onMessageListClick(e) {
     return;
   }
   const li = btn.closest('li');
-  const room = currentRoom();
+  const room = currentConv();
   if (!li || !room) return;
   const action = btn.dataset.action;
   if (action === 'retry' || action === 'discard') {
@@ -1399,14 +2080,18 @@ async function onMessageListClick(e) {
     p.sentAt = 0;
     li.replaceWith(pendingEl(p));
     trySend(p);
-  } else if (action === 'delete-msg') {
-    const id = Number(li.dataset.id);
-    if (!window.confirm(t('msg.confirmDelete'))) return;
+  } else if (action === 'delete-message' && room.kind === 'room') {
+    const id = Number(btn.dataset.id || li.dataset.id);
+    if (!id || !window.confirm(t('msg.confirmDelete'))) return;
+    btn.disabled = true;
     try {
       await apiAuth('DELETE', `/api/rooms/${room.id}/messages/${id}`);
       onMessageDeleted({ room: room.id, id });
     } catch (err) {
+      btn.disabled = false;
       if (err.status !== 401) showNotice(apiErrorText(err));
+      // Already gone on the server: show that here too.
+      if (err.code === 'not_found') onMessageDeleted({ room: room.id, id });
     }
   }
 }
@@ -1427,13 +2112,199 @@ function updateCharCount() {
   el.classList.toggle('over', n > MAX_TEXT);
 }
 
+/* ---------- read markers ---------- */
+
+// Reports the newest message of the conversation in view as read, at most
+// once per READ_DELAY_MS; the server keeps markers for every device.
+function scheduleRead(conv) {
+  if (!conv || !state.user || document.hidden || currentConv() !== conv || conv.readTimer) return;
+  conv.readTimer = setTimeout(() => {
+    conv.readTimer = null;
+    sendRead(conv);
+  }, READ_DELAY_MS);
+}
+
+async function sendRead(conv) {
+  const id = conv.lastId;
+  if (!state.user || !id || id <= conv.readSent || currentConv() !== conv || document.hidden) return;
+  const before = conv.readSent;
+  conv.readSent = id;
+  const body = conv.kind === 'dm' ? { dm: conv.user, id } : { room: conv.id, id };
+  try {
+    await api('POST', '/api/read', body);
+  } catch (_) {
+    if (conv.readSent === id) conv.readSent = before;   // tried again with the next view or message
+  }
+}
+
+/* ---------- search ---------- */
+
+let searchSeq = 0;
+
+// The scope checkbox is offered while a room is in view.
+function updateSearchScope() {
+  const room = currentRoom();
+  const wrap = $('search-scope-wrap');
+  wrap.hidden = !room;
+  if (room) $('search-in-room-label').textContent = t('search.inRoom', { room: roomName(room) });
+  else $('search-in-room').checked = false;
+}
+
+function onSearchSubmit(e) {
+  e.preventDefault();
+  const input = $('search-input');
+  const q = input.value.trim();
+  if (!q) { input.focus(); return; }
+  const room = currentRoom();
+  const scoped = room && $('search-in-room').checked ? room.id : null;
+  const hash = '#/search/' + encodeURIComponent(q) + (scoped ? '/' + scoped : '');
+  state.search = null;   // a new submit always asks the server again
+  if (location.hash === hash) route(); else location.hash = hash;
+}
+
+function showSearch(q, roomId) {
+  state.current = null;
+  state.dmUser = null;
+  showView('search');
+  $('search-input').value = q;
+  const s = state.search;
+  if (!s || s.q !== q || s.room !== roomId) runSearch(q, roomId);
+  else renderSearch();
+  renderRoomList();
+  renderFriends();
+  updateTitle();
+}
+
+async function runSearch(q, roomId) {
+  const seq = ++searchSeq;
+  state.search = { q, room: roomId, results: null, loading: true, error: '' };
+  renderSearch();
+  try {
+    let path = '/api/search?q=' + encodeURIComponent(q);
+    if (roomId) path += '&room=' + roomId;
+    const d = await apiAuth('GET', path);
+    if (seq !== searchSeq) return;
+    const list = ((d && d.messages) || []).filter((m) => m && typeof m.id === 'number');
+    // Newest first; room and direct-message ids are separate sequences, so by time.
+    list.sort((a, b) => (b.ts - a.ts) || (b.id - a.id));
+    state.search.results = list;
+  } catch (err) {
+    if (seq !== searchSeq) return;
+    state.search.error = err.code === 'network' ? t('err.network') : apiErrorText(err);
+  }
+  state.search.loading = false;
+  renderSearch();
+}
+
+const asciiLower = (s) => s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+
+// Appends text with every match of q (ASCII case-insensitive, as the server
+// matches) wrapped in <mark>; text nodes only.
+function appendHighlighted(parent, text, q) {
+  const hay = asciiLower(text);
+  const needle = asciiLower(q);
+  let pos = 0;
+  if (needle) {
+    for (let i = hay.indexOf(needle); i >= 0; i = hay.indexOf(needle, pos)) {
+      if (i > pos) parent.append(text.slice(pos, i));
+      parent.append(h('mark', {}, text.slice(i, i + needle.length)));
+      pos = i + needle.length;
+    }
+  }
+  if (pos < text.length) parent.append(text.slice(pos));
+}
+
+// A long text cut to a window around its first match.
+function excerpt(text, q) {
+  if (text.length <= SEARCH_EXCERPT) return text;
+  const i = Math.max(0, asciiLower(text).indexOf(asciiLower(q)));
+  let start = Math.max(0, i - 100);
+  let end = Math.min(text.length, start + SEARCH_EXCERPT);
+  const low = (k) => { const c = text.charCodeAt(k); return c >= 0xdc00 && c <= 0xdfff; };
+  if (start > 0 && low(start)) start -= 1;
+  if (end < text.length && low(end)) end += 1;
+  return (start > 0 ? '…' : '') + text.slice(start, end) + (end < text.length ? '…' : '');
+}
+
+function resultWhere(m) {
+  if (m.to !== undefined && m.room === undefined) {
+    const partner = m.sender === me() ? m.to : m.sender;
+    return { kind: 'dm', partner, label: t('dm.with', { name: partner }) };
+  }
+  const room = state.rooms.get(m.room);
+  return { kind: 'room', room: m.room, label: '#' + (room ? roomName(room) : String(m.room)) };
+}
+
+function searchItem(m, q) {
+  const where = resultWhere(m);
+  const text = h('span', { class: 'search-hit-text', 'data-testid': 'search-text' });
+  const full = String(m.text ?? '');
+  appendHighlighted(text, excerpt(full, q), q);
+  return h('li', {
+    'data-id': m.id, 'data-kind': where.kind, 'data-room': where.kind === 'room' ? m.room : null,
+    'data-user': where.kind === 'dm' ? where.partner : null, 'data-testid': 'search-result',
+  },
+  h('button', { type: 'button', class: 'search-hit', 'data-action': 'open-result' },
+    h('span', { class: 'search-hit-meta' },
+      h('span', { class: 'search-where', 'data-testid': 'search-where' }, where.label),
+      h('span', { class: 'msg-sender' }, String(m.sender || '')),
+      timeEl(m.ts)),
+    text));
+}
+
+function renderSearch() {
+  const s = state.search;
+  if (!s) return;
+  const scopeRoom = s.room ? state.rooms.get(s.room) : null;
+  $('search-title').textContent = t('search.title', { q: s.q });
+  $('search-scope').textContent = s.room
+    ? t('search.scopeRoom', { room: scopeRoom ? roomName(scopeRoom) : String(s.room) })
+    : t('search.scopeAll');
+  $('search-all').hidden = !s.room;
+  setFormError('search-error', s.error);
+  let status = '';
+  if (s.loading) status = t('search.loading');
+  else if (s.results) status = s.results.length ? t('search.count', { n: s.results.length }) : t('search.none', { q: s.q });
+  $('search-status').textContent = status;
+  $('search-results').setAttribute('aria-busy', s.loading ? 'true' : 'false');
+  $('search-results').replaceChildren(...(s.results || []).map((m) => searchItem(m, s.q)));
+}
+
+function removeSearchResult(kind, id) {
+  const s = state.search;
+  if (!s || !s.results) return;
+  const before = s.results.length;
+  s.results = s.results.filter((m) => !(m.id === id && resultWhere(m).kind === kind));
+  if (s.results.length !== before && state.view === 'search') renderSearch();
+}
+
+// Opens the result's room or conversation and brings the message into view.
+function onSearchResultsClick(e) {
+  const btn = e.target.closest('button[data-action="open-result"]');
+  if (!btn) return;
+  const li = btn.closest('li');
+  const id = Number(li.dataset.id);
+  if (li.dataset.kind === 'dm') {
+    const user = li.dataset.user;
+    state.jump = { key: 'dm:' + user, id, pages: 0 };
+    location.hash = dmHash(user);
+  } else {
+    const roomId = Number(li.dataset.room);
+    if (!state.rooms.has(roomId)) { showNotice(t('room.notFound'), 'warning'); return; }
+    state.jump = { key: 'room:' + roomId, id, pages: 0 };
+    location.hash = '#/room/' + roomId;
+  }
+}
+
 /* ---------- title, notifications ---------- */
 
 function updateTitle() {
   let total = 0;
   for (const r of state.rooms.values()) total += r.unread;
-  const room = currentRoom();
-  const base = room ? roomName(room) + ' · ' + t('appName') : t('appName');
+  for (const c of state.dms.values()) if (state.friends.has(c.user) || currentDm() === c) total += c.unread;
+  const conv = currentConv();
+  const label = conv ? (conv.kind === 'dm' ? conv.user : roomName(conv)) : '';
+  const base = label ? label + ' · ' + t('appName') : t('appName');
   document.title = (total > 0 ? `(${total}) ` : '') + base;
 }
 
@@ -1448,15 +2319,20 @@ async function requestNotifications() {
   updateNotifyButton();
 }
 
-function notify(room, m) {
+// A desktop notification for a room message or direct message that is not in view.
+function notify(conv, m) {
   if (!('Notification' in window) || Notification.permission !== 'granted') return;
-  if (currentRoom() === room && !document.hidden) return;
-  const body = m.sender + ': ' + (m.text.length > 140 ? m.text.slice(0, 140) + '…' : m.text);
+  if (currentConv() === conv && !document.hidden) return;
+  const dm = conv.kind === 'dm';
+  const short = m.text.length > 140 ? m.text.slice(0, 140) + '…' : m.text;
+  const title = dm ? t('dm.notifyTitle', { name: conv.user }) : roomName(conv) + ' · ' + t('appName');
   try {
-    const n = new Notification(roomName(room) + ' · ' + t('appName'), { body, tag: 'room-' + room.id, lang: localeTag(lang) });
+    const n = new Notification(title, {
+      body: dm ? short : m.sender + ': ' + short, tag: dm ? 'dm-' + conv.user : 'room-' + conv.id, lang: localeTag(lang),
+    });
     n.onclick = () => {
       window.focus();
-      location.hash = '#/room/' + room.id;
+      location.hash = dm ? dmHash(conv.user) : '#/room/' + conv.id;
       n.close();
     };
   } catch (_) { /* some platforms only allow notifications from a service worker */ }
@@ -1637,10 +2513,14 @@ function renderAll() {
   setConnState(conn.state);
   renderRoomList(true);
   renderOnline();
+  renderFriends(true);
   renderAdmin(true);
+  renderAdminUsers();
+  updateSearchScope();
+  if (state.view === 'search') renderSearch();
   if (state.view === 'lobby' && state.user) $('home-title').textContent = t('home.title', { name: me() });
   if (state.view === 'login') showLogin();
-  const room = currentRoom();
+  const room = currentConv();
   if (room) {
     const s = $('message-scroller');
     const fromBottom = s.scrollHeight - s.scrollTop;
@@ -1681,7 +2561,18 @@ function bindEvents() {
   $('admin-room-list').addEventListener('click', onAdminClick);
   $('admin-room-list').addEventListener('submit', onAdminSubmit);
   $('message-list').addEventListener('click', onMessageListClick);
-  $('load-older').addEventListener('click', loadOlder);
+  $('search-form').addEventListener('submit', onSearchSubmit);
+  $('search-results').addEventListener('click', onSearchResultsClick);
+  $('search-all').addEventListener('click', () => {
+    const s = state.search;
+    if (s) location.hash = '#/search/' + encodeURIComponent(s.q);
+  });
+  $('add-friend-form').addEventListener('submit', onAddFriend);
+  $('friends-section').addEventListener('click', onFriendsClick);
+  $('admin-users').addEventListener('click', onAdminUsersClick);
+  $('admin-users-refresh').addEventListener('click', () => { adminUsersMessage('none'); loadAdminUsers(); });
+  $('email-notify').addEventListener('change', onEmailNotifyChange);
+  $('load-older').addEventListener('click', () => { loadOlder(); });
   $('jump-latest').addEventListener('click', () => { scrollToBottom(); $('message-input').focus(); });
   $('leave-room').addEventListener('click', () => { const r = currentRoom(); if (r) leaveRoom(r); });
   $('members-toggle').addEventListener('click', () => {
@@ -1698,7 +2589,7 @@ function bindEvents() {
   if ('ResizeObserver' in window) {
     // Keeps the newest message in view when the layout changes size.
     const ro = new ResizeObserver(() => {
-      if (stickToBottom && currentRoom()) $('message-scroller').scrollTop = $('message-scroller').scrollHeight;
+      if (stickToBottom && currentConv()) $('message-scroller').scrollTop = $('message-scroller').scrollHeight;
     });
     ro.observe($('message-scroller'));
     ro.observe($('message-list'));
@@ -1716,13 +2607,15 @@ function bindEvents() {
     autoGrow();
     updateCharCount();
     maybeSendTyping();
-    if (state.current !== null) state.drafts.set(state.current, input.value);
+    const conv = currentConv();
+    if (conv) state.drafts.set(convKey(conv), input.value);
   });
 
   document.addEventListener('visibilitychange', () => {
     if (document.hidden) return;
-    const room = currentRoom();
-    if (room && room.unread) { room.unread = 0; renderRoomList(); updateTitle(); }
+    const room = currentConv();
+    if (room && room.unread) { room.unread = 0; renderRoomList(); renderFriends(); updateTitle(); }
+    if (room) scheduleRead(room);
     if (conn.wanted && !conn.ws) reconnectNow();
   });
   window.addEventListener('online', () => { if (conn.wanted && !conn.ws) reconnectNow(); });

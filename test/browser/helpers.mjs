@@ -287,6 +287,26 @@ export async function newUserPage(browser, options = {}) {
   return { context, page };
 }
 
+/**
+ * A second tab in an existing context (same user, same cookie), recording
+ * problems like newUserPage; dialogs are accepted only when allowDialogs is set.
+ */
+export async function newTab(context, { allowDialogs = false } = {}) {
+  const page = await context.newPage();
+  page.problems = [];
+  page.dialogs = [];
+  page.on('pageerror', (err) => page.problems.push(`page error: ${err.message}`));
+  page.on('dialog', async (d) => {
+    page.dialogs.push({ type: d.type(), message: d.message() });
+    if (allowDialogs && d.type() === 'confirm') await d.accept();
+    else {
+      page.problems.push(`unexpected ${d.type()} dialog: ${d.message()}`);
+      await d.dismiss();
+    }
+  });
+  return page;
+}
+
 /** Fails when the page had an uncaught error or an unexpected dialog. */
 export function checkPage(page, label = 'page') {
   assert.deepEqual(page.problems, [], `${label} had problems`);
@@ -353,6 +373,17 @@ export async function logoutViaUI(page) {
   await page.locator('#user-menu-btn').click();
   await page.locator('#logout-btn').click();
   await page.locator('#login-form').waitFor({ state: 'visible' });
+}
+
+export const friendItem = (page, user) => page.locator(`#friend-list li[data-user="${user}"]`);
+export const requestItem = (page, user, kind) => page.locator(`#friend-requests li[data-user="${user}"][data-kind="${kind}"]`);
+
+/** Opens the direct-message conversation with user from the friends list. */
+export async function openDm(page, user) {
+  await friendItem(page, user).locator('[data-action="open-dm"]').click();
+  await page.locator(`#message-list[data-dm="${user}"]`).waitFor({ state: 'attached' });
+  await until(async () => (await page.evaluate(() => location.hash)) === `#/dm/${encodeURIComponent(user)}`, { desc: `route to the DM with ${user}` });
+  await page.locator('#view-room').waitFor({ state: 'visible' });
 }
 
 export const roomItem = (page, roomId) => page.locator(`#room-list li[data-testid="room-item"][data-room="${roomId}"]`);
