@@ -837,10 +837,10 @@ static void api_done(chat_actor_t *self, chat_mail_t *m) {
         chat_server_login_failed(srv, j->rate_key);
       break;
     case FX_LOGOUT:
-      chat_server_revoke(srv, j->user.id, NULL, j->token_hash);
+      chat_server_revoke(srv, j->user.id, NULL, j->token_hash, "logged out");
       break;
     case FX_PASSWORD:
-      chat_server_revoke(srv, j->user.id, j->token_hash, NULL);
+      chat_server_revoke(srv, j->user.id, j->token_hash, NULL, "password changed");
       break;
     case FX_ROOM_CREATED: {
       if (chat_server_room(srv, j->room.id) == NULL)
@@ -957,7 +957,7 @@ static void api_done(chat_actor_t *self, chat_mail_t *m) {
       break;
     }
     case FX_BAN: {
-      chat_server_revoke(srv, j->target.id, NULL, NULL);
+      chat_server_revoke(srv, j->target.id, NULL, NULL, "banned");
       char ev[96];
       int n = snprintf(ev, sizeof(ev), "{\"type\":\"ban\",\"user_id\":%" PRId64 "}",
                        j->target.id);

@@ -99,6 +99,7 @@ typedef struct {
 
 static void conn_process_input(chat_conn_t *c);
 static void conn_ws_close(chat_conn_t *c, int code);
+static void conn_ws_close_reason(chat_conn_t *c, int code, const char *why);
 static void conn_hard_close(chat_conn_t *c);
 static void conn_maybe_linger(chat_conn_t *c);
 static void conn_read_start(chat_conn_t *c);
@@ -340,12 +341,20 @@ void chat_conn_post_left(chat_conn_t *c, int64_t room_id) {
   chat_actor_post(&c->actor, &m->mail);
 }
 
+typedef struct {
+  chat_mail_t mail;
+  int code;
+  const char *reason;   /* a static string, or NULL for the code's own */
+} close_mail_t;
+
 static void on_close_mail(chat_actor_t *self, chat_mail_t *m) {
   chat_conn_t *c = chat_conn_from_actor(self);
-  int code = (int)((int_mail_t *)m)->value;
-  free(m);
+  close_mail_t *cm = (close_mail_t *)m;
+  int code = cm->code;
+  const char *reason = cm->reason;
+  free(cm);
   if (c->state == CONN_WS) {
-    conn_ws_close(c, code);
+    conn_ws_close_reason(c, code, reason);
   } else if (c->state == CONN_HTTP) {
     if (c->busy)
       c->keep_alive = 0;  /* close after the answer in progress */
@@ -354,10 +363,11 @@ static void on_close_mail(chat_actor_t *self, chat_mail_t *m) {
   }
 }
 
-void chat_conn_post_close(chat_conn_t *c, int code) {
-  int_mail_t *m = chat_xmalloc(sizeof(*m));
+void chat_conn_post_close(chat_conn_t *c, int code, const char *reason) {
+  close_mail_t *m = chat_xmalloc(sizeof(*m));
   m->mail.handle = on_close_mail;
-  m->value = code;
+  m->code = code;
+  m->reason = reason;
   chat_actor_post(&c->actor, &m->mail);
 }
 
@@ -993,9 +1003,12 @@ static int ws_message_cb(void *ud, int opcode, const uint8_t *data, size_t len) 
 }
 
 /* Sends a close frame and closes once it is written. */
-static void conn_ws_close(chat_conn_t *c, int code) {
+static void conn_ws_close(chat_conn_t *c, int code) { conn_ws_close_reason(c, code, NULL); }
+
+static void conn_ws_close_reason(chat_conn_t *c, int code, const char *why) {
   if (c->state != CONN_WS) return;
-  const char *reason = code == CHAT_WS_CLOSE_GOING_AWAY   ? "server shutting down"
+  const char *reason = why                                ? why
+                       : code == CHAT_WS_CLOSE_GOING_AWAY   ? "server shutting down"
                        : code == CHAT_WS_CLOSE_PROTOCOL   ? "protocol error"
                        : code == CHAT_WS_CLOSE_BAD_DATA   ? "invalid UTF-8"
                        : code == CHAT_WS_CLOSE_POLICY     ? "session ended"

@@ -75,7 +75,8 @@ static void on_event(void *ud, int64_t room_id, const char *json, size_t len) {
     }
   } else if (cJSON_IsString(type) && strcmp(type->valuestring, "ban") == 0) {
     const cJSON *uid = cJSON_GetObjectItemCaseSensitive(o, "user_id");
-    if (cJSON_IsNumber(uid)) chat_server_revoke(srv, (int64_t)uid->valuedouble, NULL, NULL);
+    if (cJSON_IsNumber(uid))
+      chat_server_revoke(srv, (int64_t)uid->valuedouble, NULL, NULL, "banned");
   } else if (cJSON_IsString(type) && cJSON_IsNumber(room) && room->valuedouble >= 1) {
     int64_t id = (int64_t)room->valuedouble;
     if (strcmp(type->valuestring, "room_created") == 0 && chat_server_room(srv, id) == NULL) {
@@ -149,12 +150,12 @@ void chat_server_broadcast(chat_server_t *srv, chat_rbuf_t *b) {
 }
 
 void chat_server_revoke(chat_server_t *srv, int64_t user_id, const uint8_t *keep,
-                        const uint8_t *only_session) {
+                        const uint8_t *only_session, const char *reason) {
   for (chat_conn_t *c = srv->conns; c; c = chat_conn_next(c)) {
     if (!chat_conn_is_ws_of(c, user_id)) continue;
     if (keep && chat_conn_has_session(c, keep)) continue;
     if (only_session && !chat_conn_has_session(c, only_session)) continue;
-    chat_conn_post_close(c, CHAT_WS_CLOSE_POLICY);
+    chat_conn_post_close(c, CHAT_WS_CLOSE_POLICY, reason);
   }
 }
 
@@ -446,7 +447,7 @@ void chat_server_stop(chat_server_t *srv, chat_server_stop_cb cb, void *ud) {
   srv->stop_ud = ud;
   chat_log_info("stopping: closing %zu connections", srv->nconns);
   for (chat_conn_t *c = srv->conns; c; c = chat_conn_next(c))
-    chat_conn_post_close(c, CHAT_WS_CLOSE_GOING_AWAY);
+    chat_conn_post_close(c, CHAT_WS_CLOSE_GOING_AWAY, NULL);
   (void)was_running;
   if (srv->listening)
     uv_close((uv_handle_t *)&srv->listener, listener_closed_cb);

@@ -99,8 +99,9 @@ chat_actor_t *chat_conn_actor(chat_conn_t *c);
 void chat_conn_post_frame(chat_conn_t *c, chat_rbuf_t *b);
 /* Tells the connection it is no longer in room_id (the room went away). */
 void chat_conn_post_left(chat_conn_t *c, int64_t room_id);
-/* Closes a WebSocket with code (or an HTTP connection when idle). */
-void chat_conn_post_close(chat_conn_t *c, int code);
+/* Closes a WebSocket with code and reason (a static string; NULL: the
+ * code's usual one), or an HTTP connection when idle. */
+void chat_conn_post_close(chat_conn_t *c, int code, const char *reason);
 /* Used by the server for revocation: does c belong to user_id, and is its
  * session token_hash? */
 int chat_conn_is_ws_of(const chat_conn_t *c, int64_t user_id);
@@ -122,7 +123,7 @@ void chat_server_broadcast(chat_server_t *srv, chat_rbuf_t *b);
 /* Closes with 1008 the WebSockets of user_id whose session is not keep
  * (keep NULL: all of them), or, with only_session, those of that session. */
 void chat_server_revoke(chat_server_t *srv, int64_t user_id, const uint8_t *keep,
-                        const uint8_t *only_session);
+                        const uint8_t *only_session, const char *reason);
 /* Sends a frame to every open WebSocket of the user, on every instance. */
 void chat_server_deliver_to_user(chat_server_t *srv, const char *username, const char *json,
                                  size_t len);
