@@ -26,6 +26,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "../core/imap.h"
+
 typedef struct chat_presence_s chat_presence_t;
 
 typedef void (*chat_presence_online_cb)(void *ud, int64_t user_id,
@@ -100,6 +102,11 @@ chat_presence_t *chat_presence_redis_new(uv_loop_t *loop, const char *url,
                                          chat_presence_online_cb on_online,
                                          chat_presence_event_cb on_event, void *ud,
                                          char *err, size_t errlen);
+
+/* Calls each for every entry of users (user id -> value), ordered by the
+ * name that name_of finds in the value.  For the implementations. */
+void chat_presence_each_by_name(const chat_imap_t *users, const char *(*name_of)(void *val),
+                                chat_presence_each_cb each, void *ud);
 
 /* Builds a room presence frame {"type":"presence","room":R,"user":U,"event":E}. */
 size_t chat_presence_frame(char *out, size_t outlen, int64_t room_id,

@@ -98,20 +98,25 @@ static int by_name(const void *a, const void *b) {
   return strcmp(((const entry_t *)a)->name, ((const entry_t *)b)->name);
 }
 
-static void lp_online_users(chat_presence_t *p, chat_presence_each_cb each, void *ud) {
-  local_t *l = (local_t *)p;
-  entry_t *v = chat_xmalloc((l->users.len + 1) * sizeof(*v));
+void chat_presence_each_by_name(const chat_imap_t *users, const char *(*name_of)(void *val),
+                                chat_presence_each_cb each, void *ud) {
+  entry_t *v = chat_xmalloc((users->len + 1) * sizeof(*v));
   size_t n = 0;
-  for (size_t i = 0; i < l->users.cap; i++) {
-    if (l->users.slots[i].key == 0) continue;
-    user_t *u = l->users.slots[i].val;
-    v[n].id = l->users.slots[i].key;
-    v[n].name = u->username;
+  for (size_t i = 0; i < users->cap; i++) {
+    if (users->slots[i].key == 0) continue;
+    v[n].id = users->slots[i].key;
+    v[n].name = name_of(users->slots[i].val);
     n++;
   }
   qsort(v, n, sizeof(*v), by_name);
   for (size_t i = 0; i < n; i++) each(ud, v[i].id, v[i].name);
   free(v);
+}
+
+static const char *user_name(void *val) { return ((user_t *)val)->username; }
+
+static void lp_online_users(chat_presence_t *p, chat_presence_each_cb each, void *ud) {
+  chat_presence_each_by_name(&((local_t *)p)->users, user_name, each, ud);
 }
 
 static void lp_publish(chat_presence_t *p, int64_t room, const char *json, size_t len) {}

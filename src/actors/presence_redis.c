@@ -530,28 +530,10 @@ static size_t rp_room_count(chat_presence_t *pp, int64_t room) {
   return (size_t)(uintptr_t)chat_imap_get(&p->mirror_rooms, room);
 }
 
-typedef struct {
-  int64_t id;
-  const char *name;
-} entry_t;
-
-static int by_name(const void *a, const void *b) {
-  return strcmp(((const entry_t *)a)->name, ((const entry_t *)b)->name);
-}
+static const char *mirror_name(void *val) { return val; }
 
 static void rp_online_users(chat_presence_t *pp, chat_presence_each_cb each, void *ud) {
-  rp_t *p = (rp_t *)pp;
-  entry_t *v = chat_xmalloc((p->mirror_users.len + 1) * sizeof(*v));
-  size_t n = 0;
-  for (size_t i = 0; i < p->mirror_users.cap; i++) {
-    if (p->mirror_users.slots[i].key == 0) continue;
-    v[n].id = p->mirror_users.slots[i].key;
-    v[n].name = p->mirror_users.slots[i].val;
-    n++;
-  }
-  qsort(v, n, sizeof(*v), by_name);
-  for (size_t i = 0; i < n; i++) each(ud, v[i].id, v[i].name);
-  free(v);
+  chat_presence_each_by_name(&((rp_t *)pp)->mirror_users, mirror_name, each, ud);
 }
 
 static void flush_out(rp_t *p);
