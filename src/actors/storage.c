@@ -20,9 +20,20 @@ typedef struct {
   uint64_t ns;
 } batch_t;
 
+typedef struct {
+  uv_work_t work;
+  chat_storage_t *st;
+  int done;
+  int rc;
+} index_job_t;
+
 struct chat_storage_s {
   chat_sched_t *sched;
   chat_store_t *store;
+  int indexing;                /* an index job is on a worker thread */
+  int index_more;              /* the last one did not catch up */
+  int batches_since_index;     /* message batches since the last index job */
+  int stopping;
   chat_insert_t **pending;     /* inserts waiting for the next batch */
   size_t npending, cap;
   int writing;                 /* a batch is on a worker thread */
@@ -33,11 +44,20 @@ struct chat_storage_s {
 };
 
 static void flush(void *ud);
+static void maybe_index(chat_storage_t *st);
+
+/* Messages indexed for search per job: small enough that a message batch
+ * waiting for the writer waits little. */
+#define INDEX_CHUNK 200
+/* Under sustained load the writer is never idle: one index job every this
+ * many batches keeps the index from falling ever further behind. */
+#define INDEX_EVERY_BATCHES 8
 
 chat_storage_t *chat_storage_new(chat_sched_t *sched, chat_store_t *store) {
   chat_storage_t *st = chat_xcalloc(1, sizeof(*st));
   st->sched = sched;
   st->store = store;
+  st->index_more = 1;  /* whatever a previous run left unindexed */
   chat_sched_add_hook(sched, flush, st);
   return st;
 }
@@ -120,8 +140,12 @@ static void batch_after_cb(uv_work_t *w, int status) {
   free(b->ins);
   free(b->recs);
   free(b);
-  /* Inserts that queued up during the write go out at once. */
+  st->index_more = 1;
+  st->batches_since_index++;
+  /* Inserts that queued up during the write go out at once; the index
+   * catches up when nothing waits (or every few batches under load). */
   flush(st);
+  maybe_index(st);
   maybe_drained(st);
 }
 
@@ -130,7 +154,11 @@ static void batch_after_cb(uv_work_t *w, int status) {
  * starts when it finishes). */
 static void flush(void *ud) {
   chat_storage_t *st = ud;
-  if (st->writing || st->npending == 0) return;
+  if (st->writing) return;
+  if (st->npending == 0) {
+    maybe_index(st);
+    return;
+  }
   size_t n = st->npending < MAX_BATCH ? st->npending : MAX_BATCH;
   batch_t *b = chat_xcalloc(1, sizeof(*b));
   b->st = st;
@@ -147,8 +175,41 @@ static void flush(void *ud) {
   (void)rc;
 }
 
+/* ---- search indexing: behind the messages, when the writer is idle ---- */
+
+static void index_work_cb(uv_work_t *w) {
+  index_job_t *ij = container_of(w, index_job_t, work);
+  ij->rc = chat_store_index_pending(ij->st->store, INDEX_CHUNK, &ij->done);
+}
+
+static void index_after_cb(uv_work_t *w, int status) {
+  index_job_t *ij = container_of(w, index_job_t, work);
+  chat_storage_t *st = ij->st;
+  st->indexing = 0;
+  /* Go on while there is more, unless the store fails (the next batch
+   * tries again). */
+  st->index_more = ij->rc == 0 && ij->done == INDEX_CHUNK;
+  free(ij);
+  maybe_index(st);
+  maybe_drained(st);
+}
+
+/* Starts an index job if the writer is idle and there may be work. */
+static void maybe_index(chat_storage_t *st) {
+  if (st->indexing || !st->index_more || st->stopping) return;
+  int idle = !st->writing && st->npending == 0;
+  if (!idle && st->batches_since_index < INDEX_EVERY_BATCHES) return;
+  st->batches_since_index = 0;
+  index_job_t *ij = chat_xcalloc(1, sizeof(*ij));
+  ij->st = st;
+  st->indexing = 1;
+  int rc = uv_queue_work(st->sched->loop, &ij->work, index_work_cb, index_after_cb);
+  assert(rc == 0);
+  (void)rc;
+}
+
 size_t chat_storage_pending(const chat_storage_t *st) {
-  return st->jobs + st->npending + (st->writing ? 1 : 0);
+  return st->jobs + st->npending + (st->writing ? 1 : 0) + (st->indexing ? 1 : 0);
 }
 
 void chat_storage_stats(const chat_storage_t *st, uint64_t *batches,
@@ -159,6 +220,7 @@ void chat_storage_stats(const chat_storage_t *st, uint64_t *batches,
 }
 
 void chat_storage_drain(chat_storage_t *st, void (*cb)(void *ud), void *ud) {
+  st->stopping = 1;  /* no new index work; what runs finishes */
   st->drain_cb = cb;
   st->drain_ud = ud;
   flush(st);

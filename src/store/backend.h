@@ -10,9 +10,17 @@
  * An op is called with arguments already checked: non-NULL pointers where
  * store.h requires them, strings that fit their record fields, n >= 1 for a
  * batch and limit >= 1 for history; list outputs start as NULL and 0.  Ops
- * follow the contracts of store.h, except the two search ops: store.c runs
- * the search (tokens, candidates, the text check) and the backends only
- * answer its two queries. */
+ * follow the contracts of store.h, except the search ops: store.c runs the
+ * search (tokens, candidates, the text check) and the backends only answer
+ * its queries.
+ *
+ * The search index lags behind the messages: per kind, a cursor (table
+ * search_cursor, schema/<backend>/003_index_cursor.sql) is the highest id
+ * indexed.  Messages with higher ids have no search rows yet; index_pending
+ * writes them and moves the cursor in one transaction, and a search checks
+ * them directly (search_tail).  A backend must make sure that no message
+ * with an id at or below a cursor can appear after the cursor has moved
+ * (SQLite: one writer at a time; MySQL: see mysql.c, index_tx). */
 #ifndef CHAT_STORE_BACKEND_H
 #define CHAT_STORE_BACKEND_H
 
@@ -93,6 +101,20 @@ typedef struct {
                      int ntoks, int64_t before_id, int64_t room_id,
                      int64_t user_id, int limit, chat_msg_rec_t **out,
                      size_t *n);
+  /* Search, the bounds of kind: *cursor, the highest id indexed, and
+   * *floor, the id above which the messages not indexed yet are checked
+   * directly: the cursor, or, when more than tail_max messages of kind have
+   * higher ids, the id just below the newest tail_max of them. */
+  int (*search_bounds)(chat_store_t *s, int kind, int tail_max,
+                       int64_t *cursor, int64_t *floor);
+  /* Search, the messages not indexed yet: up to limit messages of kind with
+   * floor < id < before_id, newest first, with the filters of search_page
+   * (room_id for rooms, user_id for direct messages).  Full records. */
+  int (*search_tail)(chat_store_t *s, int kind, int64_t floor,
+                     int64_t before_id, int64_t room_id, int64_t user_id,
+                     int limit, chat_msg_rec_t **out, size_t *n);
+  /* store.h, chat_store_index_pending; max >= 1, done never NULL. */
+  int (*index_pending)(chat_store_t *s, int max, int *done);
 
   int (*user_list)(chat_store_t *s, chat_user_rec_t **out, size_t *n);
   /* banned and on are 0 or 1. */

@@ -54,10 +54,14 @@
  * just as safe to run again.  A database with more versions than this build
  * knows is refused.
  *
- * Search rows (search_tokens, see tokens.h) are written with their message
- * in the batch's transaction, with multi-row INSERTs, and deleted with it
- * (msg_delete, room_delete: a cascade fires no trigger in MySQL, and this
- * backend uses none); the search itself is in store.c.
+ * Search rows (search_tokens, see tokens.h) are written behind the
+ * messages: a message batch only stores messages, and
+ * chat_store_index_pending (index_tx) indexes the messages above the cursor
+ * of their kind (search_cursor, schema/mysql/003_index_cursor.sql) with
+ * multi-row INSERTs and moves the cursor in the same transaction.  Rows are
+ * deleted with their message (msg_delete, room_delete: a cascade fires no
+ * trigger in MySQL, and this backend uses none); a message not indexed yet
+ * has none.  The search itself is in store.c.
  *
  * Errors: a duplicate key maps to CHAT_EEXIST, a missing parent row
  * (foreign key) to CHAT_ENOTFOUND; anything else is logged to stderr with
@@ -108,6 +112,13 @@ typedef __typeof__(*((MYSQL_BIND *)0)->is_null) flag_t;
  * round trips per batch instead of one per token. */
 #define TOKEN_INSERT_SIZES 8
 
+/* Message batches (batch_multi_tx) are written with multi-row INSERTs of
+ * 2^k rows (k < BATCH_SIZES; k = 0 is the one-row ST_MSG_INSERT or
+ * ST_DM_INSERT), as for search rows; their cids are looked up and their
+ * rooms and users checked BATCH_ROWS at a time. */
+#define BATCH_SIZES 7
+#define BATCH_ROWS 64
+
 enum {
   ST_USER_INSERT,
   ST_USER_BY_NAME,
@@ -135,8 +146,21 @@ enum {
   ST_DM_BY_CID,
   ST_DM_INSERT,
   ST_DM_BEFORE,
+  ST_MSG_INSERT_2, /* 2, 4, ... BATCH_ROWS rows: BATCH_SIZES - 1 of them */
+  ST_DM_INSERT_2 = ST_MSG_INSERT_2 + BATCH_SIZES - 1,
+  ST_MSG_CIDS = ST_DM_INSERT_2 + BATCH_SIZES - 1,
+  ST_DM_CIDS,
+  ST_BATCH_PARENTS,
   ST_TOKENS_INSERT_1, /* 2, 4, ... 128 rows: TOKEN_INSERT_SIZES of them */
   ST_TOKENS_DELETE_MSG = ST_TOKENS_INSERT_1 + TOKEN_INSERT_SIZES,
+  ST_CURSOR_LOCK,
+  ST_CURSOR_SET,
+  ST_PENDING_ROOM,
+  ST_PENDING_DM,
+  ST_BOUNDS_ROOM,
+  ST_BOUNDS_DM,
+  ST_TAIL_ROOM,
+  ST_TAIL_DM,
   ST_TOKENS_DELETE_ROOM,
   ST_MARKERS_DELETE_ROOM,
   ST_MSG_GET,
@@ -187,6 +211,42 @@ enum {
 #define TR32 TR16 ", " TR16
 #define TR64 TR32 ", " TR32
 #define TR128 TR64 ", " TR64
+#define MR1 "(?, ?, ?, ?, ?)"
+#define MR2 MR1 ", " MR1
+#define MR4 MR2 ", " MR2
+#define MR8 MR4 ", " MR4
+#define MR16 MR8 ", " MR8
+#define MR32 MR16 ", " MR16
+#define MR64 MR32 ", " MR32
+#define MSGS_INSERT(rows) \
+  "INSERT INTO messages (room_id, sender_id, text, cid, ts) VALUES " rows
+#define DR1 "(?, ?, ?, ?, ?, ?, ?)"
+#define DR2 DR1 ", " DR1
+#define DR4 DR2 ", " DR2
+#define DR8 DR4 ", " DR4
+#define DR16 DR8 ", " DR8
+#define DR32 DR16 ", " DR16
+#define DR64 DR32 ", " DR32
+#define DMS_INSERT(rows)                                               \
+  "INSERT INTO direct_messages"                                         \
+  " (sender_id, receiver_id, user_lo, user_hi, text, cid, ts) VALUES " rows
+/* BATCH_ROWS (sender, cid) pairs; a lookup of fewer repeats one. */
+#define CP1 "(sender_id = ? AND cid = ?)"
+#define CP2 CP1 " OR " CP1
+#define CP4 CP2 " OR " CP2
+#define CP8 CP4 " OR " CP4
+#define CP16 CP8 " OR " CP8
+#define CP32 CP16 " OR " CP16
+#define CP64 CP32 " OR " CP32
+/* BATCH_ROWS ids; a list of fewer repeats one. */
+#define Q1 "?"
+#define Q2 Q1 ", " Q1
+#define Q4 Q2 ", " Q2
+#define Q8 Q4 ", " Q4
+#define Q16 Q8 ", " Q8
+#define Q32 Q16 ", " Q16
+#define Q64 Q32 ", " Q32
+
 /* IGNORE: the backfill of migration 002 may run again over rows it wrote
  * (a message's tokens are distinct, so nothing else is ever ignored; the
  * values are bytes and integers that always fit). */
@@ -300,6 +360,31 @@ static const char *const stmt_sql[ST_COUNT] = {
                      " FORCE INDEX (direct_messages_pair)"
                      " WHERE d.user_lo = ? AND d.user_hi = ? AND d.id < ?"
                      " ORDER BY d.id DESC LIMIT ?",
+    /* A missing room or user fails the statement (batch_multi_tx checks
+     * them first). */
+    [ST_MSG_INSERT_2] = MSGS_INSERT(MR2),
+    [ST_MSG_INSERT_2 + 1] = MSGS_INSERT(MR4),
+    [ST_MSG_INSERT_2 + 2] = MSGS_INSERT(MR8),
+    [ST_MSG_INSERT_2 + 3] = MSGS_INSERT(MR16),
+    [ST_MSG_INSERT_2 + 4] = MSGS_INSERT(MR32),
+    [ST_MSG_INSERT_2 + 5] = MSGS_INSERT(MR64),
+    [ST_DM_INSERT_2] = DMS_INSERT(DR2),
+    [ST_DM_INSERT_2 + 1] = DMS_INSERT(DR4),
+    [ST_DM_INSERT_2 + 2] = DMS_INSERT(DR8),
+    [ST_DM_INSERT_2 + 3] = DMS_INSERT(DR16),
+    [ST_DM_INSERT_2 + 4] = DMS_INSERT(DR32),
+    [ST_DM_INSERT_2 + 5] = DMS_INSERT(DR64),
+    /* The stored messages of up to BATCH_ROWS (sender, cid) pairs: one
+     * point of the unique index each. */
+    [ST_MSG_CIDS] = "SELECT sender_id, cid, id, ts FROM messages"
+                    " FORCE INDEX (messages_sender_cid) WHERE " CP64,
+    [ST_DM_CIDS] = "SELECT sender_id, cid, id, ts FROM direct_messages"
+                   " FORCE INDEX (direct_messages_sender_cid) WHERE " CP64,
+    /* Which of up to BATCH_ROWS rooms and BATCH_ROWS users exist: (0, id)
+     * per room, (1, id) per user. */
+    [ST_BATCH_PARENTS] = "SELECT 0, id FROM rooms WHERE id IN (" Q64 ")"
+                         " UNION ALL"
+                         " SELECT 1, id FROM users WHERE id IN (" Q64 ")",
     [ST_TOKENS_INSERT_1] = TOKENS_INSERT(TR1),
     [ST_TOKENS_INSERT_1 + 1] = TOKENS_INSERT(TR2),
     [ST_TOKENS_INSERT_1 + 2] = TOKENS_INSERT(TR4),
@@ -310,6 +395,42 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_TOKENS_INSERT_1 + 7] = TOKENS_INSERT(TR128),
     [ST_TOKENS_DELETE_MSG] =
         "DELETE FROM search_tokens WHERE kind = ? AND msg_id = ?",
+    /* Parameter: the highest kind to lock (1: both cursors, for the
+     * indexer; 0: the room messages' one, for a room delete).  In kind
+     * order, so lockers never wait on each other in a cycle. */
+    [ST_CURSOR_LOCK] = "SELECT kind, last_id FROM search_cursor"
+                       " WHERE kind <= ? ORDER BY kind FOR UPDATE",
+    [ST_CURSOR_SET] = "UPDATE search_cursor SET last_id = GREATEST(last_id, ?)"
+                      " WHERE kind = ?",
+    /* The next messages to index, oldest first.  A locking read: it waits
+     * for the rows of transactions still open (see index_tx). */
+    [ST_PENDING_ROOM] = "SELECT id, ts, text FROM messages WHERE id > ?"
+                        " ORDER BY id LIMIT ? LOCK IN SHARE MODE",
+    [ST_PENDING_DM] = "SELECT id, ts, text FROM direct_messages WHERE id > ?"
+                      " ORDER BY id LIMIT ? LOCK IN SHARE MODE",
+    /* Parameter: the tail's size.  The cursor, and the id below the newest
+     * that many messages above it (or the cursor when there are fewer). */
+    [ST_BOUNDS_ROOM] =
+        "SELECT c.last_id, COALESCE((SELECT m.id FROM messages m"
+        " WHERE m.id > c.last_id ORDER BY m.id DESC LIMIT ?, 1),"
+        " c.last_id) FROM search_cursor c WHERE c.kind = 0",
+    [ST_BOUNDS_DM] =
+        "SELECT c.last_id, COALESCE((SELECT d.id FROM direct_messages d"
+        " WHERE d.id > c.last_id ORDER BY d.id DESC LIMIT ?, 1),"
+        " c.last_id) FROM search_cursor c WHERE c.kind = 1",
+    /* The messages not indexed yet.  Parameters: the floor, the id bound,
+     * the room twice (0: any) or the user twice, the limit.  Read backwards
+     * on the primary key: the range is bounded (search_bounds), while the
+     * room's or the users' indexes may hold far more rows. */
+    [ST_TAIL_ROOM] = "SELECT " MSG6_ROOM_COLS
+                     " FROM messages m FORCE INDEX (PRIMARY)"
+                     " WHERE m.id > ? AND m.id < ? AND (? = 0 OR m.room_id = ?)"
+                     " ORDER BY m.id DESC LIMIT ?",
+    [ST_TAIL_DM] = "SELECT " MSG6_DM_COLS
+                   " FROM direct_messages d FORCE INDEX (PRIMARY)"
+                   " WHERE d.id > ? AND d.id < ?"
+                   " AND (d.sender_id = ? OR d.receiver_id = ?)"
+                   " ORDER BY d.id DESC LIMIT ?",
     /* A room's messages through messages_room_id, their rows through
      * search_tokens_msg. */
     [ST_TOKENS_DELETE_ROOM] =
@@ -401,6 +522,8 @@ typedef struct {
   MYSQL *db;            /* NULL: not connected (never was, or broken) */
   MYSQL_STMT *st[ST_COUNT];
   int broken;           /* a call lost the connection; close on return */
+  int multi_insert;     /* a multi-row INSERT gets consecutive ids */
+  int64_t autoinc_step; /* @@auto_increment_increment */
   unsigned epoch;       /* the store's epoch when last known alive */
   int64_t used_ms;      /* monotonic time of the last return to the pool */
   unsigned err;         /* the last error: its number and message */
@@ -1067,8 +1190,26 @@ static int conn_connect(my_store_t *s, conn_t *c, int multi, char *err,
   return 0;
 }
 
+static int query_int(conn_t *c, const char *sql, long long *v);
+
 static int conn_prepare(my_store_t *s, conn_t *c, char *err, size_t errlen) {
+  long long mode = -1, step = 1;
   int i;
+
+  /* A multi-row INSERT (a "simple insert": its rows are known in advance)
+   * gets consecutive auto-increment values, step apart, with the
+   * traditional (0) or consecutive (1) lock mode; with the interleaved one
+   * (2) other statements may take values in between, and message batches
+   * go row by row.  A server that does not answer the question gets row
+   * by row too. */
+  c->multi_insert = 0;
+  c->autoinc_step = 1;
+  if (query_int(c, "SELECT @@innodb_autoinc_lock_mode", &mode) == 0 &&
+      query_int(c, "SELECT @@auto_increment_increment", &step) == 0 &&
+      mode >= 0 && mode <= 1 && step >= 1) {
+    c->multi_insert = 1;
+    c->autoinc_step = step;
+  }
 
   for (i = 0; i < ST_COUNT; i++) {
     c->st[i] = mysql_stmt_init(c->db);
@@ -1476,6 +1617,11 @@ int chat_store_mysql_open(const char *target, int pool_size,
     rc = conn_connect(s, &s->conns[i], 0, err, errlen);
     if (rc == 0) rc = conn_prepare(s, &s->conns[i], err, errlen);
   }
+  if (rc == 0 && !s->conns[0].multi_insert)
+    fprintf(stderr,
+            "chatd: store(mysql): %s: innodb_autoinc_lock_mode is not 0 or 1;"
+            " message batches are written row by row\n",
+            s->label);
   for (i = 0; i < pool_size; i++) {
     s->idle[i] = &s->conns[i];
     s->conns[i].used_ms = mono_ms();
@@ -1795,16 +1941,31 @@ static int my_room_update(chat_store_t *s, int64_t id, const char *name,
 /* One attempt; 1: a lock conflict, run it again.  The messages go with the
  * room (ON DELETE CASCADE); their search rows and the room's read markers
  * first, in the same transaction (a cascade fires no triggers in MySQL, and
- * search rows have no foreign key). */
+ * search rows have no foreign key).  The room messages' index cursor is
+ * locked first: an indexer that has read some of the room's messages
+ * commits their rows before the delete looks for them, and the next one
+ * starts after the messages are gone. */
 static int room_delete_tx(conn_t *c, int64_t id) {
   static const int steps[] = {ST_TOKENS_DELETE_ROOM, ST_MARKERS_DELETE_ROOM,
                               ST_ROOM_DELETE};
+  int64_t kind = 0, last = 0;
+  cols_t cols;
   params_t p;
   size_t i;
   int r;
 
   r = tx_begin(c);
   if (r) return r;
+  memset(&p, 0, sizeof(p));
+  memset(&cols, 0, sizeof(cols));
+  p_i64(&p, CHAT_SEARCH_ROOM);
+  c_i64(&cols, &kind);
+  c_i64(&cols, &last);
+  if (st_run(c, ST_CURSOR_LOCK, &p, &cols)) {
+    r = tx_retryable(c->err) ? 1 : fail(c, "room delete");
+    goto rollback;
+  }
+  st_done(c, ST_CURSOR_LOCK);
   for (i = 0; i < CHAT_ARRAY_SIZE(steps); i++) {
     memset(&p, 0, sizeof(p));
     p_i64(&p, id);
@@ -1923,23 +2084,22 @@ static int msg_by_cid(conn_t *c, int st, int64_t sender, const char *cid,
   return rc;
 }
 
-/* One attempt of the whole batch; 1: a lock conflict, run it again.  The
+/* One attempt of the whole batch, row by row (small batches, a server
+ * whose auto-increment lock mode does not give consecutive ids, and the
+ * fallback of batch_multi_tx); 1: a lock conflict, run it again.  The
  * items are inserted in order in one transaction; the unique index on
  * (sender_id, cid) finds a repeated cid, which is then looked up (one round
  * trip per new message, two per duplicate).  The transaction sees its own
  * rows, so a cid repeated within the batch is a dup of its first
  * occurrence; a row of another writer's open transaction makes the insert
  * wait for its commit, and READ COMMITTED then sees it.  Room messages and
- * direct messages have their own tables and cids.  The new messages'
- * search rows are collected in rows and written, a few multi-row INSERTs
- * at a time, in the same transaction. */
-static int batch_tx(conn_t *c, chat_msg_insert_t *items, size_t n,
-                    tokrows_t *rows, chat_token_t *toks) {
+ * direct messages have their own tables and cids.  No search rows: index_tx
+ * writes them later. */
+static int batch_tx(conn_t *c, chat_msg_insert_t *items, size_t n) {
   params_t p;
   size_t i;
   int r, rc;
 
-  rows->n = 0;
   r = tx_begin(c);
   if (r) return r;
 
@@ -1964,15 +2124,21 @@ static int batch_tx(conn_t *c, chat_msg_insert_t *items, size_t n,
     if (st_run(c, id, &p, NULL) == 0) {
       it->id = (int64_t)mysql_stmt_insert_id(c->st[id]);
       it->stored_ts = it->ts;
-      tokrows_add(rows, dm ? CHAT_SEARCH_DM : CHAT_SEARCH_ROOM, it->id,
-                  it->text, strlen(it->text), toks);
-      /* Bounds the memory of a batch of long messages. */
-      if (rows->n >= 4096 && tokrows_flush(c, rows)) goto failed;
       continue;
     }
-    /* InnoDB undid that statement only; the transaction goes on. */
+    /* InnoDB undid that statement only; the transaction goes on.  No such
+     * room, sender or receiver: CHAT_ENOTFOUND, unless the cid names a
+     * message stored before (checked first, as sqlite.c does). */
     if (c->err == ER_NO_REFERENCED_ROW_2 || c->err == ER_NO_REFERENCED_ROW) {
-      it->status = CHAT_ENOTFOUND; /* no such room, sender or receiver */
+      rc = it->cid == NULL
+               ? 0
+               : msg_by_cid(c, dm ? ST_DM_BY_CID : ST_MSG_BY_CID,
+                            it->sender_id, it->cid, &it->id, &it->stored_ts);
+      if (rc < 0) goto failed;
+      if (rc == 1)
+        it->dup = 1;
+      else
+        it->status = CHAT_ENOTFOUND;
       continue;
     }
     if (c->err == ER_DUP_ENTRY && it->cid != NULL) {
@@ -1986,7 +2152,6 @@ static int batch_tx(conn_t *c, chat_msg_insert_t *items, size_t n,
     }
     goto failed;
   }
-  if (tokrows_flush(c, rows)) goto failed;
 
   r = tx_commit(c);
   if (r == 0) return 0;
@@ -1999,25 +2164,465 @@ rollback:
   return r;
 }
 
+/* --- message batches with multi-row statements ---------------------------
+ *
+ * batch_tx costs a round trip per message.  batch_multi_tx gives the same
+ * answers with a few statements per batch:
+ *   1. one query tells which of the batch's rooms and users exist;
+ *   2. one query per kind (and per BATCH_ROWS distinct cids) finds the
+ *      (sender, cid) pairs stored before;
+ *   3. in C, in item order: an item whose pair was stored before, or taken
+ *      by an earlier item of the batch, is a dup of that message; else an
+ *      item whose room, sender or receiver is missing gets CHAT_ENOTFOUND;
+ *      else it is new (and takes its pair);
+ *   4. the new items of each kind go in item order into multi-row INSERTs,
+ *      whose ids are consecutive (conn_prepare checks the lock mode), so
+ *      each item's id is the statement's first id plus its position times
+ *      the step.
+ * Another writer may change what steps 1 and 2 saw before step 4 (a room
+ * deleted, the same cid stored by another process): the INSERT then fails
+ * on a foreign or unique key, and the batch runs again row by row. */
+
+/* batch_multi_tx: the batch must run row by row. */
+#define BATCH_ROW_BY_ROW 2
+/* Smaller batches run row by row: no fewer round trips with the other. */
+#define BATCH_MULTI_MIN 4
+
+/* Parameters of a statement with many of them (values copied in, as with
+ * params_t). */
+typedef struct {
+  MYSQL_BIND *b;
+  unsigned long *len;
+  int64_t *i64;
+  size_t n, cap;
+} binds_t;
+
+static void binds_start(binds_t *x, size_t cap) {
+  if (cap > x->cap) {
+    x->b = chat_xrealloc(x->b, cap * sizeof(*x->b));
+    x->len = chat_xrealloc(x->len, cap * sizeof(*x->len));
+    x->i64 = chat_xrealloc(x->i64, cap * sizeof(*x->i64));
+    x->cap = cap;
+  }
+  memset(x->b, 0, cap * sizeof(*x->b));
+  x->n = 0;
+}
+
+static void binds_free(binds_t *x) {
+  free(x->b);
+  free(x->len);
+  free(x->i64);
+}
+
+static void binds_i64(binds_t *x, int64_t v) {
+  MYSQL_BIND *b = &x->b[x->n];
+
+  assert(x->n < x->cap);
+  x->i64[x->n] = v;
+  b->buffer_type = MYSQL_TYPE_LONGLONG;
+  b->buffer = &x->i64[x->n];
+  x->n++;
+}
+
+/* s NULL: SQL NULL. */
+static void binds_bytes(binds_t *x, enum enum_field_types type, const char *s,
+                        size_t len) {
+  MYSQL_BIND *b = &x->b[x->n];
+
+  assert(x->n < x->cap);
+  if (s != NULL) {
+    x->len[x->n] = (unsigned long)len;
+    b->buffer_type = type;
+    b->buffer = (void *)s;
+    b->buffer_length = (unsigned long)len;
+    b->length = &x->len[x->n];
+  } else {
+    b->buffer_type = MYSQL_TYPE_NULL;
+  }
+  x->n++;
+}
+
+/* st_run with the parameters of x. */
+static int binds_run(conn_t *c, int id, binds_t *x, cols_t *cols) {
+  MYSQL_STMT *st = c->st[id];
+
+  assert(x->n == mysql_stmt_param_count(st));
+  if (mysql_stmt_bind_param(st, x->b) || mysql_stmt_execute(st)) goto err;
+  if (mysql_stmt_field_count(st) == 0) return 0;
+  assert(cols != NULL && (unsigned)cols->n == mysql_stmt_field_count(st));
+  if (mysql_stmt_bind_result(st, cols->b) || mysql_stmt_store_result(st))
+    goto err;
+  return 0;
+
+err:
+  save_err(c, mysql_stmt_errno(st), mysql_stmt_error(st));
+  mysql_stmt_free_result(st);
+  return -1;
+}
+
+/* What batch_multi_tx works out per item. */
+enum { BI_NEW = 1, BI_DUP_OF = 2 };
+
+typedef struct {
+  binds_t x;
+  int64_t *rooms, *users;  /* the distinct ids, sorted */
+  uint8_t *room_ok, *user_ok;
+  size_t nrooms, nusers;
+  size_t *order;           /* items with a cid, sorted by key */
+  size_t norder;
+  size_t *src;             /* per item: the item it is a dup of */
+  uint8_t *what;           /* per item: BI_* or 0 */
+} batch_scratch_t;
+
+static void scratch_free(batch_scratch_t *b) {
+  binds_free(&b->x);
+  free(b->rooms);
+  free(b->users);
+  free(b->room_ok);
+  free(b->user_ok);
+  free(b->order);
+  free(b->src);
+  free(b->what);
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Sorts v[0..n) and drops repeats; returns the new length. */
+static size_t uniq_i64(int64_t *v, size_t n) {
+  size_t i, k = 0;
+
+  qsort(v, n, sizeof(*v), cmp_i64);
+  for (i = 0; i < n; i++)
+    if (k == 0 || v[k - 1] != v[i]) v[k++] = v[i];
+  return k;
+}
+
+/* The items cmp_order sorts (qsort passes no context; per thread, as
+ * batches run on several). */
+static _Thread_local const chat_msg_insert_t *t_sort_items;
+
+/* The order of cid keys: kind (rooms first), sender, cid bytes. */
+static int key_cmp(const chat_msg_insert_t *a, const chat_msg_insert_t *b) {
+  int ka = a->to_id != 0, kb = b->to_id != 0;
+
+  if (ka != kb) return ka - kb;
+  if (a->sender_id != b->sender_id) return a->sender_id < b->sender_id ? -1 : 1;
+  return strcmp(a->cid, b->cid);
+}
+
+/* key_cmp, then item order. */
+static int cmp_order(const void *a, const void *b) {
+  size_t i = *(const size_t *)a, j = *(const size_t *)b;
+  int r = key_cmp(&t_sort_items[i], &t_sort_items[j]);
+
+  return r ? r : (i > j) - (i < j);
+}
+
+/* Step 1: which rooms and users of the batch exist.  0, or -1 with the
+ * error saved. */
+static int batch_parents(conn_t *c, const chat_msg_insert_t *items, size_t n,
+                         batch_scratch_t *b) {
+  int64_t kind = 0, id = 0;
+  size_t i, w, *pos;
+  cols_t cols;
+  int rc;
+
+  b->rooms = chat_xrealloc(b->rooms, n * sizeof(*b->rooms));
+  b->users = chat_xrealloc(b->users, 2 * n * sizeof(*b->users));
+  b->nrooms = b->nusers = 0;
+  for (i = 0; i < n; i++) {
+    if (items[i].to_id != 0)
+      b->users[b->nusers++] = items[i].to_id;
+    else
+      b->rooms[b->nrooms++] = items[i].room;
+    b->users[b->nusers++] = items[i].sender_id;
+  }
+  b->nrooms = uniq_i64(b->rooms, b->nrooms);
+  b->nusers = uniq_i64(b->users, b->nusers);
+  b->room_ok = chat_xrealloc(b->room_ok, n + 1);
+  b->user_ok = chat_xrealloc(b->user_ok, 2 * n + 1);
+  memset(b->room_ok, 0, n + 1);
+  memset(b->user_ok, 0, 2 * n + 1);
+
+  for (w = 0; w < b->nrooms || w < b->nusers; w += BATCH_ROWS) {
+    binds_start(&b->x, 2 * BATCH_ROWS);
+    /* Each list padded with its first id (or 0, which names no row). */
+    for (i = 0; i < BATCH_ROWS; i++)
+      binds_i64(&b->x, w + i < b->nrooms ? b->rooms[w + i]
+                       : b->nrooms > 0   ? b->rooms[0]
+                                         : 0);
+    for (i = 0; i < BATCH_ROWS; i++)
+      binds_i64(&b->x, w + i < b->nusers ? b->users[w + i]
+                       : b->nusers > 0   ? b->users[0]
+                                         : 0);
+    memset(&cols, 0, sizeof(cols));
+    c_i64(&cols, &kind);
+    c_i64(&cols, &id);
+    if (binds_run(c, ST_BATCH_PARENTS, &b->x, &cols)) return -1;
+    while ((rc = st_fetch(c, ST_BATCH_PARENTS)) == 1) {
+      int user = kind == 1;
+      pos = bsearch(&id, user ? b->users : b->rooms,
+                    user ? b->nusers : b->nrooms, sizeof(int64_t), cmp_i64);
+      if (pos != NULL)
+        (user ? b->user_ok : b->room_ok)[(int64_t *)pos -
+                                         (user ? b->users : b->rooms)] = 1;
+    }
+    st_done(c, ST_BATCH_PARENTS);
+    if (rc < 0) return -1;
+  }
+  return 0;
+}
+
+/* 1 if the room, sender and receiver of it exist (after batch_parents). */
+static int parents_ok(const batch_scratch_t *b, const chat_msg_insert_t *it) {
+  const int64_t *p;
+
+  p = bsearch(&it->sender_id, b->users, b->nusers, sizeof(int64_t), cmp_i64);
+  if (p == NULL || !b->user_ok[p - b->users]) return 0;
+  if (it->to_id != 0) {
+    p = bsearch(&it->to_id, b->users, b->nusers, sizeof(int64_t), cmp_i64);
+    return p != NULL && b->user_ok[p - b->users];
+  }
+  p = bsearch(&it->room, b->rooms, b->nrooms, sizeof(int64_t), cmp_i64);
+  return p != NULL && b->room_ok[p - b->rooms];
+}
+
+/* Step 2, for the keys order[lo..hi) of one kind: marks the items whose
+ * (sender, cid) was stored before as dups of that message.  0, or -1 with
+ * the error saved. */
+static int batch_stored(conn_t *c, chat_msg_insert_t *items, size_t lo,
+                        size_t hi, batch_scratch_t *b) {
+  int dm = items[b->order[lo]].to_id != 0;
+  int id = dm ? ST_DM_CIDS : ST_MSG_CIDS;
+  char cid[CHAT_CID_MAX];
+  chat_msg_insert_t key;
+  int64_t sender = 0, mid = 0, mts = 0;
+  size_t *first = chat_xmalloc((hi - lo) * sizeof(*first));
+  size_t nfirst = 0, i, w, a, z, m;
+  cols_t cols;
+  int rc = 0;
+
+  /* The first item of each key. */
+  for (i = lo; i < hi; i++)
+    if (i == lo || key_cmp(&items[b->order[i - 1]], &items[b->order[i]]) != 0)
+      first[nfirst++] = i;
+
+  for (w = 0; w < nfirst && rc >= 0; w += BATCH_ROWS) {
+    binds_start(&b->x, 2 * BATCH_ROWS);
+    for (i = 0; i < BATCH_ROWS; i++) {
+      const chat_msg_insert_t *it =
+          &items[b->order[first[w + i < nfirst ? w + i : w]]];
+      binds_i64(&b->x, it->sender_id);
+      binds_bytes(&b->x, MYSQL_TYPE_BLOB, it->cid, strlen(it->cid));
+    }
+    memset(&cols, 0, sizeof(cols));
+    c_i64(&cols, &sender);
+    c_str(&cols, cid, sizeof(cid));
+    c_i64(&cols, &mid);
+    c_i64(&cols, &mts);
+    if (binds_run(c, id, &b->x, &cols)) {
+      rc = -1;
+      break;
+    }
+    while ((rc = st_fetch(c, id)) == 1) {
+      if (cols_ok(&cols)) continue; /* a cid this batch cannot have */
+      memset(&key, 0, sizeof(key));
+      key.to_id = dm;
+      key.sender_id = sender;
+      key.cid = cid;
+      /* Binary search over the first items of the keys. */
+      a = 0;
+      z = nfirst;
+      while (a < z) {
+        m = (a + z) / 2;
+        if (key_cmp(&items[b->order[first[m]]], &key) < 0)
+          a = m + 1;
+        else
+          z = m;
+      }
+      if (a == nfirst || key_cmp(&items[b->order[first[a]]], &key) != 0)
+        continue;
+      for (i = first[a]; i < hi; i++) {
+        chat_msg_insert_t *it = &items[b->order[i]];
+        if (i > first[a] && key_cmp(&items[b->order[i - 1]], it) != 0) break;
+        it->dup = 1;
+        it->id = mid;
+        it->stored_ts = mts;
+      }
+    }
+    st_done(c, id);
+  }
+  free(first);
+  return rc < 0 ? -1 : 0;
+}
+
+/* Step 4: inserts the items of kind dm marked BI_NEW, in item order, with
+ * the largest statements that fit.  0, or -1 with the error saved. */
+static int batch_insert(conn_t *c, chat_msg_insert_t *items, size_t n, int dm,
+                        batch_scratch_t *b) {
+  size_t i = 0, rows, j, k, left = 0;
+  int st, size;
+
+  for (j = 0; j < n; j++)
+    if (b->what[j] == BI_NEW && (items[j].to_id != 0) == dm) left++;
+  while (left > 0) {
+    for (size = BATCH_SIZES - 1; ((size_t)1 << size) > left; size--) {
+    }
+    rows = (size_t)1 << size;
+    st = size == 0 ? (dm ? ST_DM_INSERT : ST_MSG_INSERT)
+                   : (dm ? ST_DM_INSERT_2 : ST_MSG_INSERT_2) + size - 1;
+    binds_start(&b->x, rows * 7);
+    {
+      size_t start = i;
+      for (k = 0; k < rows; i++) {
+        chat_msg_insert_t *it = &items[i];
+        if (b->what[i] != BI_NEW || (it->to_id != 0) != dm) continue;
+        if (dm) {
+          binds_i64(&b->x, it->sender_id);
+          binds_i64(&b->x, it->to_id);
+          binds_i64(&b->x, it->sender_id < it->to_id ? it->sender_id
+                                                     : it->to_id);
+          binds_i64(&b->x, it->sender_id < it->to_id ? it->to_id
+                                                     : it->sender_id);
+        } else {
+          binds_i64(&b->x, it->room);
+          binds_i64(&b->x, it->sender_id);
+        }
+        binds_bytes(&b->x, MYSQL_TYPE_STRING, it->text, strlen(it->text));
+        binds_bytes(&b->x, MYSQL_TYPE_BLOB, it->cid,
+                    it->cid ? strlen(it->cid) : 0);
+        binds_i64(&b->x, it->ts);
+        k++;
+      }
+      if (binds_run(c, st, &b->x, NULL)) return -1;
+      if (st_affected(c, st) != rows) {
+        save_err(c, CR_UNKNOWN_ERROR, "multi-row insert: short count");
+        return -1;
+      }
+      {
+        int64_t id = (int64_t)mysql_stmt_insert_id(c->st[st]);
+        for (j = start, k = 0; k < rows; j++) {
+          chat_msg_insert_t *it = &items[j];
+          if (b->what[j] != BI_NEW || (it->to_id != 0) != dm) continue;
+          it->id = id + (int64_t)k * c->autoinc_step;
+          it->stored_ts = it->ts;
+          k++;
+        }
+      }
+    }
+    left -= rows;
+  }
+  return 0;
+}
+
+/* One attempt of the whole batch with multi-row statements (see above);
+ * 1: a lock conflict, run it again; BATCH_ROW_BY_ROW: run it with
+ * batch_tx. */
+static int batch_multi_tx(conn_t *c, chat_msg_insert_t *items, size_t n,
+                          batch_scratch_t *b) {
+  size_t i, lo;
+  int r;
+
+  r = tx_begin(c);
+  if (r) return r;
+  if (batch_parents(c, items, n, b)) goto failed;
+
+  /* Step 2: the keys, grouped, with the pairs stored before. */
+  b->order = chat_xrealloc(b->order, n * sizeof(*b->order));
+  b->src = chat_xrealloc(b->src, n * sizeof(*b->src));
+  b->what = chat_xrealloc(b->what, n);
+  memset(b->what, 0, n);
+  b->norder = 0;
+  for (i = 0; i < n; i++)
+    if (items[i].cid != NULL) b->order[b->norder++] = i;
+  t_sort_items = items;
+  qsort(b->order, b->norder, sizeof(*b->order), cmp_order);
+  for (lo = 0; lo < b->norder; lo = i) {
+    /* Room messages sort before direct messages. */
+    for (i = lo; i < b->norder && (items[b->order[i]].to_id != 0) ==
+                                      (items[b->order[lo]].to_id != 0);
+         i++) {
+    }
+    if (batch_stored(c, items, lo, i, b)) goto failed;
+  }
+
+  /* Step 3, in item order per key (the keys sort by item last). */
+  for (i = 0; i < b->norder; i++) {
+    size_t j = b->order[i];
+    int same = i > 0 && key_cmp(&items[b->order[i - 1]], &items[j]) == 0;
+
+    if (items[j].dup) continue; /* stored before */
+    if (same && (b->what[b->order[i - 1]] == BI_NEW ||
+                 b->what[b->order[i - 1]] == BI_DUP_OF)) {
+      b->what[j] = BI_DUP_OF;
+      b->src[j] = b->what[b->order[i - 1]] == BI_NEW ? b->order[i - 1]
+                                                     : b->src[b->order[i - 1]];
+    } else if (!parents_ok(b, &items[j])) {
+      items[j].status = CHAT_ENOTFOUND;
+    } else {
+      b->what[j] = BI_NEW;
+    }
+  }
+  for (i = 0; i < n; i++) {
+    if (items[i].cid != NULL) continue;
+    if (parents_ok(b, &items[i]))
+      b->what[i] = BI_NEW;
+    else
+      items[i].status = CHAT_ENOTFOUND;
+  }
+
+  if (batch_insert(c, items, n, 0, b) || batch_insert(c, items, n, 1, b))
+    goto failed;
+  for (i = 0; i < n; i++) {
+    if (b->what[i] != BI_DUP_OF) continue;
+    items[i].dup = 1;
+    items[i].id = items[b->src[i]].id;
+    items[i].stored_ts = items[b->src[i]].stored_ts;
+  }
+
+  r = tx_commit(c);
+  if (r == 0) return 0;
+  goto rollback;
+
+failed:
+  if (tx_retryable(c->err))
+    r = 1;
+  else if (c->err == ER_NO_REFERENCED_ROW_2 ||
+           c->err == ER_NO_REFERENCED_ROW || c->err == ER_DUP_ENTRY)
+    r = BATCH_ROW_BY_ROW; /* another writer got in between */
+  else
+    r = fail(c, "message insert");
+rollback:
+  tx_rollback(c);
+  return r;
+}
+
 static int my_msg_insert_batch(chat_store_t *s, chat_msg_insert_t *items,
                                size_t n) {
-  tokrows_t rows = {NULL, 0, 0};
-  chat_token_t *toks;
+  batch_scratch_t b;
   conn_t *c;
-  int i, r = conn_get(s, &c);
+  int i, multi, r = conn_get(s, &c);
 
   if (r) return r;
-  toks = chat_xmalloc(CHAT_TOKENS_MAX * sizeof(*toks));
+  memset(&b, 0, sizeof(b));
+  multi = c->multi_insert && n >= BATCH_MULTI_MIN;
   for (i = 0; i < TX_TRIES; i++) {
     batch_reset(items, n);
-    r = batch_tx(c, items, n, &rows, toks);
+    r = multi ? batch_multi_tx(c, items, n, &b) : batch_tx(c, items, n);
+    if (r == BATCH_ROW_BY_ROW) {
+      multi = 0;
+      i--; /* the row-by-row run gets its own tries */
+      continue;
+    }
     if (r != 1) break;
   }
   if (r == 1) r = fail(c, "message batch");
   if (r) batch_reset(items, n);
   conn_put(s, c);
-  free(rows.v);
-  free(toks);
+  scratch_free(&b);
   return r;
 }
 
@@ -2479,6 +3084,230 @@ static int my_search_page(chat_store_t *s, int kind, const chat_token_t *toks,
   return r;
 }
 
+static int my_search_bounds(chat_store_t *s, int kind, int tail_max,
+                            int64_t *cursor, int64_t *floor) {
+  int id = kind == CHAT_SEARCH_DM ? ST_BOUNDS_DM : ST_BOUNDS_ROOM;
+  int64_t cur = 0, flo = 0;
+  cols_t cols;
+  params_t p;
+  conn_t *c;
+  int rc, r = conn_get(s, &c);
+
+  if (r) return r;
+  memset(&p, 0, sizeof(p));
+  memset(&cols, 0, sizeof(cols));
+  p_i64(&p, tail_max);
+  c_i64(&cols, &cur);
+  c_i64(&cols, &flo);
+  if (st_run(c, id, &p, &cols)) {
+    r = fail(c, "search bounds");
+  } else {
+    rc = st_fetch(c, id);
+    if (rc < 0) {
+      r = fail(c, "search bounds");
+    } else if (rc == 0 || cols_ok(&cols)) {
+      fprintf(stderr, "chatd: store(mysql): search cursor %d missing\n",
+              kind);
+      r = CHAT_EUNAVAIL;
+    } else {
+      *cursor = cur;
+      *floor = flo;
+    }
+    st_done(c, id);
+  }
+  conn_put(s, c);
+  return r;
+}
+
+static int my_search_tail(chat_store_t *s, int kind, int64_t floor,
+                          int64_t before_id, int64_t room_id, int64_t user_id,
+                          int limit, chat_msg_rec_t **out, size_t *n) {
+  int dm = kind == CHAT_SEARCH_DM;
+  int id = dm ? ST_TAIL_DM : ST_TAIL_ROOM;
+  params_t p;
+  conn_t *c;
+  int r = conn_get(s, &c);
+
+  if (r) return r;
+  memset(&p, 0, sizeof(p));
+  p_i64(&p, floor);
+  p_i64(&p, before_id);
+  p_i64(&p, dm ? user_id : room_id);
+  p_i64(&p, dm ? user_id : room_id);
+  p_i64(&p, limit);
+  r = msg6_rows(c, id, &p, "search tail", limit, out, n);
+  conn_put(s, c);
+  return r;
+}
+
+/* --- search index upkeep -------------------------------------------------- */
+
+/* A message to index. */
+typedef struct {
+  int64_t id, ts;
+  char *text;
+} pending_t;
+
+typedef struct {
+  pending_t *v;
+  size_t n, cap;
+} pendings_t;
+
+static void pendings_clear(pendings_t *l) {
+  size_t i;
+
+  for (i = 0; i < l->n; i++) free(l->v[i].text);
+  l->n = 0;
+}
+
+/* Appends the messages above cursor that statement id (ST_PENDING_*)
+ * returns, up to max, to l: 0, or -1 with the error saved. */
+static int pendings_read(conn_t *c, int id, int64_t cursor, int max,
+                         pendings_t *l) {
+  pending_t m;
+  cols_t cols;
+  params_t p;
+  int rc;
+
+  memset(&p, 0, sizeof(p));
+  memset(&cols, 0, sizeof(cols));
+  memset(&m, 0, sizeof(m));
+  p_i64(&p, cursor);
+  p_i64(&p, max);
+  c_i64(&cols, &m.id);
+  c_i64(&cols, &m.ts);
+  c_text(&cols);
+  if (st_run(c, id, &p, &cols)) return -1;
+  while ((rc = st_fetch(c, id)) == 1) {
+    m.text = col_text(c, id, &cols, 2);
+    if (m.text == NULL) {
+      rc = -1;
+      break;
+    }
+    if (l->n == l->cap) {
+      l->cap = l->cap ? 2 * l->cap : 64;
+      l->v = chat_xrealloc(l->v, l->cap * sizeof(*l->v));
+    }
+    l->v[l->n++] = m;
+  }
+  st_done(c, id);
+  return rc < 0 ? -1 : 0;
+}
+
+/* One attempt; 1: a lock conflict, run it again.  In one transaction:
+ * locks both cursors (so indexers run one at a time, and a room delete
+ * waits for the one in progress), reads up to max messages of each kind
+ * above its cursor, indexes the oldest max of them (by ts, the room message
+ * on a tie; in id order within a kind, so each cursor moves over a prefix)
+ * and moves the cursors.
+ *
+ * Ids are handed out at insert and transactions commit in any order, so
+ * with several writers (several chatd processes) a message may commit
+ * after a newer one.  The reads of the messages lock them (LOCK IN SHARE
+ * MODE), which makes them wait for the rows of a transaction still open:
+ * such a message is read, and indexed, once its transaction has committed
+ * (or is gone with its rollback), so the cursor never passes a message
+ * that appears later.  What remains is the instant between InnoDB handing
+ * out an auto-increment id and writing the row, too short for another
+ * writer to insert, commit and be indexed meanwhile in practice.  A
+ * message deleted meanwhile is either read before the delete (which then
+ * waits, and deletes its rows too) or not read at all. */
+static int index_tx(conn_t *c, int max, int *count, pendings_t *l,
+                    tokrows_t *rows, chat_token_t *toks) {
+  static const int scans[2] = {ST_PENDING_ROOM, ST_PENDING_DM};
+  int64_t cursor[2] = {-1, -1}, last[2] = {0, 0}, kind = 0, cur = 0;
+  size_t i[2], k;
+  cols_t cols;
+  params_t p;
+  int r, rc, got = 0;
+
+  rows->n = 0;
+  pendings_clear(&l[0]);
+  pendings_clear(&l[1]);
+  r = tx_begin(c);
+  if (r) return r;
+
+  memset(&p, 0, sizeof(p));
+  memset(&cols, 0, sizeof(cols));
+  p_i64(&p, CHAT_SEARCH_DM);
+  c_i64(&cols, &kind);
+  c_i64(&cols, &cur);
+  if (st_run(c, ST_CURSOR_LOCK, &p, &cols)) goto failed;
+  while ((rc = st_fetch(c, ST_CURSOR_LOCK)) == 1)
+    if (kind == CHAT_SEARCH_ROOM || kind == CHAT_SEARCH_DM) cursor[kind] = cur;
+  st_done(c, ST_CURSOR_LOCK);
+  if (rc < 0) goto failed;
+  if (cursor[0] < 0 || cursor[1] < 0) {
+    save_err(c, CR_UNKNOWN_ERROR, "search cursor missing");
+    goto failed;
+  }
+
+  for (k = 0; k < 2; k++)
+    if (pendings_read(c, scans[k], cursor[k], max, &l[k])) goto failed;
+
+  /* Merge the two lists, oldest first; the kinds are the list indexes. */
+  i[0] = i[1] = 0;
+  while (got < max && (i[0] < l[0].n || i[1] < l[1].n)) {
+    pending_t *m;
+
+    k = i[0] == l[0].n ||
+        (i[1] < l[1].n && l[1].v[i[1]].ts < l[0].v[i[0]].ts);
+    m = &l[k].v[i[k]++];
+    tokrows_add(rows, (int)k, m->id, m->text, strlen(m->text), toks);
+    last[k] = m->id;
+    got++;
+    /* Bounds the memory of a chunk of long messages. */
+    if (rows->n >= 4096 && tokrows_flush(c, rows)) goto failed;
+  }
+  if (tokrows_flush(c, rows)) goto failed;
+
+  for (k = 0; k < 2; k++) {
+    if (last[k] == 0) continue;
+    memset(&p, 0, sizeof(p));
+    p_i64(&p, last[k]);
+    p_i64(&p, (int64_t)k);
+    if (st_run(c, ST_CURSOR_SET, &p, NULL)) goto failed;
+  }
+  r = tx_commit(c);
+  if (r == 0) {
+    *count = got;
+    return 0;
+  }
+  goto rollback;
+
+failed:
+  r = tx_retryable(c->err) ? 1 : fail(c, "search index");
+rollback:
+  tx_rollback(c);
+  return r;
+}
+
+static int my_index_pending(chat_store_t *s, int max, int *done) {
+  pendings_t l[2] = {{NULL, 0, 0}, {NULL, 0, 0}};
+  tokrows_t rows = {NULL, 0, 0};
+  chat_token_t *toks;
+  conn_t *c;
+  int i, count = 0, r = conn_get(s, &c);
+
+  if (r) return r;
+  assert(CHAT_SEARCH_ROOM == 0 && CHAT_SEARCH_DM == 1);
+  toks = chat_xmalloc(CHAT_TOKENS_MAX * sizeof(*toks));
+  for (i = 0; i < TX_TRIES; i++) {
+    r = index_tx(c, max, &count, l, &rows, toks);
+    if (r != 1) break;
+  }
+  if (r == 1) r = fail(c, "search index");
+  conn_put(s, c);
+  for (i = 0; i < 2; i++) {
+    pendings_clear(&l[i]);
+    free(l[i].v);
+  }
+  free(rows.v);
+  free(toks);
+  if (r == 0) *done = count;
+  return r;
+}
+
 /* --- moderation ----------------------------------------------------------- */
 
 static int my_user_list(chat_store_t *s, chat_user_rec_t **out, size_t *n) {
@@ -2771,6 +3600,9 @@ static const chat_store_ops_t my_ops = {
     .friend_list = my_friend_list,
     .search_count = my_search_count,
     .search_page = my_search_page,
+    .search_bounds = my_search_bounds,
+    .search_tail = my_search_tail,
+    .index_pending = my_index_pending,
     .user_list = my_user_list,
     .user_set_banned = my_user_set_banned,
     .user_set_notify = my_user_set_notify,

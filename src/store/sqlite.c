@@ -29,9 +29,15 @@
  * A database with a newer user_version than this build knows is refused
  * rather than used with the wrong schema.
  *
- * Search rows (search_tokens, see tokens.h) are written with their message
- * in chat_store_msg_insert_batch's transaction and deleted with it
- * (msg_delete, room_delete); the search itself is in store.c.
+ * Search rows (search_tokens, see tokens.h) are written behind the
+ * messages: chat_store_msg_insert_batch only stores messages, and
+ * chat_store_index_pending (sq_index_pending) indexes those above the
+ * cursor of their kind (search_cursor, schema/sqlite/003_index_cursor.sql)
+ * and moves the cursor in the same transaction.  Writers run one at a time
+ * and ids only grow (AUTOINCREMENT), so no message can appear at or below
+ * a cursor once it has moved.  Rows are deleted with their message
+ * (msg_delete, room_delete; a message not indexed yet has none); the
+ * search itself is in store.c.
  *
  * Errors: constraint violations map to CHAT_EEXIST (unique) or
  * CHAT_ENOTFOUND (foreign key: the parent row is gone); anything else is
@@ -91,6 +97,14 @@ enum {
   ST_DM_INSERT,
   ST_DM_BEFORE,
   ST_TOKEN_INSERT,
+  ST_CURSOR_GET,
+  ST_CURSOR_SET,
+  ST_PENDING_ROOM,
+  ST_PENDING_DM,
+  ST_BOUNDS_ROOM,
+  ST_BOUNDS_DM,
+  ST_TAIL_ROOM,
+  ST_TAIL_DM,
   ST_TOKENS_DELETE_MSG,
   ST_TOKENS_DELETE_ROOM,
   ST_MARKERS_DELETE_ROOM,
@@ -224,8 +238,44 @@ static const char *const stmt_sql[ST_COUNT] = {
                      " JOIN users ru ON ru.id = d.receiver_id"
                      " WHERE d.user_lo = ?1 AND d.user_hi = ?2 AND d.id < ?3"
                      " ORDER BY d.id DESC LIMIT ?4",
-    [ST_TOKEN_INSERT] =
-        "INSERT INTO search_tokens (token, kind, msg_id) VALUES (?1, ?2, ?3)",
+    /* OR IGNORE: a message indexed twice (by another process of an older
+     * version, which indexed with the insert) keeps its rows. */
+    [ST_TOKEN_INSERT] = "INSERT OR IGNORE INTO search_tokens"
+                        " (token, kind, msg_id) VALUES (?1, ?2, ?3)",
+    [ST_CURSOR_GET] = "SELECT last_id FROM search_cursor WHERE kind = ?1",
+    [ST_CURSOR_SET] = "UPDATE search_cursor SET last_id = max(last_id, ?2)"
+                      " WHERE kind = ?1",
+    /* The next messages to index, oldest first. */
+    [ST_PENDING_ROOM] = "SELECT id, ts, text FROM messages WHERE id > ?1"
+                        " ORDER BY id LIMIT ?2",
+    [ST_PENDING_DM] = "SELECT id, ts, text FROM direct_messages WHERE id > ?1"
+                      " ORDER BY id LIMIT ?2",
+    /* The cursor, and the id below the newest ?1 messages above it (or the
+     * cursor when there are no more than ?1). */
+    [ST_BOUNDS_ROOM] =
+        "SELECT c.last_id, coalesce((SELECT m.id FROM messages m"
+        " WHERE m.id > c.last_id ORDER BY m.id DESC LIMIT 1 OFFSET ?1),"
+        " c.last_id) FROM search_cursor c WHERE c.kind = 0",
+    [ST_BOUNDS_DM] =
+        "SELECT c.last_id, coalesce((SELECT d.id FROM direct_messages d"
+        " WHERE d.id > c.last_id ORDER BY d.id DESC LIMIT 1 OFFSET ?1),"
+        " c.last_id) FROM search_cursor c WHERE c.kind = 1",
+    /* The messages not indexed yet: ?1 < id < ?2, ?3 the room (0: any) or
+     * the user, ?4 the limit.  The unary + keeps the planner on the id
+     * range (bounded by search_bounds) rather than an index of the room or
+     * of the users, which may hold far more rows. */
+    [ST_TAIL_ROOM] = "SELECT " MSG6_ROOM_COLS
+                     " FROM messages m CROSS JOIN users u"
+                     " WHERE m.id > ?1 AND m.id < ?2"
+                     " AND (?3 = 0 OR +m.room_id = ?3) AND u.id = m.sender_id"
+                     " ORDER BY m.id DESC LIMIT ?4",
+    [ST_TAIL_DM] = "SELECT " MSG6_DM_COLS
+                   " FROM direct_messages d CROSS JOIN users su"
+                   " CROSS JOIN users ru"
+                   " WHERE d.id > ?1 AND d.id < ?2"
+                   " AND (+d.sender_id = ?3 OR +d.receiver_id = ?3)"
+                   " AND su.id = d.sender_id AND ru.id = d.receiver_id"
+                   " ORDER BY d.id DESC LIMIT ?4",
     [ST_TOKENS_DELETE_MSG] =
         "DELETE FROM search_tokens WHERE kind = ?1 AND msg_id = ?2",
     [ST_TOKENS_DELETE_ROOM] =
@@ -1143,12 +1193,11 @@ static void batch_reset(chat_msg_insert_t *items, size_t n) {
 /* Looks up, then inserts, each item in one write transaction, so an item
  * sees the rows of the items before it: a cid repeated within the batch is
  * a dup of its first occurrence.  Room messages and direct messages have
- * their own tables and cids.  Each new message's search rows go in the
- * same transaction. */
+ * their own tables and cids.  No search rows: sq_index_pending writes them
+ * later. */
 static int sq_msg_insert_batch(chat_store_t *s, chat_msg_insert_t *items,
                                size_t n) {
   conn_t *c = conn_get(s, 1);
-  chat_token_t *toks = chat_xmalloc(CHAT_TOKENS_MAX * sizeof(*toks));
   sqlite3_stmt *st;
   size_t i;
   int rc, r;
@@ -1199,14 +1248,6 @@ static int sq_msg_insert_batch(chat_store_t *s, chat_msg_insert_t *items,
     }
     done(st);
     if (r) goto rollback;
-    if (it->id == 0) continue;
-
-    st = stmt(c, ST_TOKEN_INSERT);
-    rc = index_tokens(st, dm ? CHAT_SEARCH_DM : CHAT_SEARCH_ROOM, it->id,
-                      it->text, strlen(it->text), toks);
-    if (rc) r = fail(c, "search index", rc);
-    done(st);
-    if (r) goto rollback;
   }
 
   r = tx_commit(c);
@@ -1217,7 +1258,6 @@ rollback:
   batch_reset(items, n);
 out:
   conn_put(s, c, 1);
-  free(toks);
   return r;
 }
 
@@ -1580,6 +1620,159 @@ static int sq_search_page(chat_store_t *s, int kind, const chat_token_t *toks,
   return r;
 }
 
+static int sq_search_bounds(chat_store_t *s, int kind, int tail_max,
+                            int64_t *cursor, int64_t *floor) {
+  conn_t *c = conn_get(s, 0);
+  sqlite3_stmt *st =
+      stmt(c, kind == CHAT_SEARCH_DM ? ST_BOUNDS_DM : ST_BOUNDS_ROOM);
+  int rc, r = 0;
+
+  sqlite3_bind_int(st, 1, tail_max);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *cursor = sqlite3_column_int64(st, 0);
+    *floor = sqlite3_column_int64(st, 1);
+  } else if (rc == SQLITE_DONE) {
+    fprintf(stderr, "chatd: store(sqlite): search cursor %d missing\n", kind);
+    r = CHAT_EUNAVAIL;
+  } else {
+    r = fail(c, "search bounds", rc);
+  }
+  done(st);
+  conn_put(s, c, 0);
+  return r;
+}
+
+static int sq_search_tail(chat_store_t *s, int kind, int64_t floor,
+                          int64_t before_id, int64_t room_id, int64_t user_id,
+                          int limit, chat_msg_rec_t **out, size_t *n) {
+  conn_t *c = conn_get(s, 0);
+  int dm = kind == CHAT_SEARCH_DM;
+  sqlite3_stmt *st = stmt(c, dm ? ST_TAIL_DM : ST_TAIL_ROOM);
+  int r;
+
+  sqlite3_bind_int64(st, 1, floor);
+  sqlite3_bind_int64(st, 2, before_id);
+  sqlite3_bind_int64(st, 3, dm ? user_id : room_id);
+  sqlite3_bind_int(st, 4, limit);
+  r = msg_rows(c, st, "search tail", limit, out, n);
+  conn_put(s, c, 0);
+  return r;
+}
+
+/* --- search index upkeep -------------------------------------------------- */
+
+/* Steps the pending scan st: 1 a row, 0 the end, or a negative CHAT_E*
+ * code (logged). */
+static int pending_step(conn_t *c, sqlite3_stmt *st) {
+  int rc = sqlite3_step(st);
+
+  if (rc == SQLITE_ROW) return 1;
+  return rc == SQLITE_DONE ? 0 : fail(c, "index scan", rc);
+}
+
+/* One write transaction: reads both cursors, walks the messages above them
+ * (both scans open at once, each in id order) and indexes the older of the
+ * two heads (by ts; the room message on a tie) until max are done, then
+ * moves each cursor to the last id indexed of its kind.  The cursor of a
+ * kind moves over a prefix of its messages, so nothing is skipped. */
+static int sq_index_pending(chat_store_t *s, int max, int *done_out) {
+  static const int scans[2] = {ST_PENDING_ROOM, ST_PENDING_DM};
+  conn_t *c = conn_get(s, 1);
+  chat_token_t *toks = chat_xmalloc(CHAT_TOKENS_MAX * sizeof(*toks));
+  sqlite3_stmt *sel[2] = {NULL, NULL}, *st;
+  int64_t cursor[2] = {0, 0}, last[2] = {0, 0};
+  int have[2] = {0, 0};
+  int k, rc, r, count = 0;
+
+  /* The kinds are the indexes of the arrays above. */
+  assert(CHAT_SEARCH_ROOM == 0 && CHAT_SEARCH_DM == 1);
+  r = tx_begin(c);
+  if (r) goto out;
+
+  for (k = 0; k < 2 && r == 0; k++) {
+    st = stmt(c, ST_CURSOR_GET);
+    sqlite3_bind_int(st, 1, k);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      cursor[k] = sqlite3_column_int64(st, 0);
+    } else if (rc == SQLITE_DONE) {
+      fprintf(stderr, "chatd: store(sqlite): search cursor %d missing\n", k);
+      r = CHAT_EUNAVAIL;
+    } else {
+      r = fail(c, "index cursor", rc);
+    }
+    done(st);
+  }
+  if (r) goto rollback;
+
+  for (k = 0; k < 2 && r >= 0; k++) {
+    sel[k] = stmt(c, scans[k]);
+    sqlite3_bind_int64(sel[k], 1, cursor[k]);
+    sqlite3_bind_int(sel[k], 2, max);
+    r = pending_step(c, sel[k]);
+    have[k] = r == 1;
+  }
+  if (r < 0) goto rollback;
+
+  st = stmt(c, ST_TOKEN_INSERT);
+  while (count < max && (have[0] || have[1])) {
+    const char *text;
+    int64_t id;
+
+    k = !have[0] || (have[1] && sqlite3_column_int64(sel[1], 1) <
+                                    sqlite3_column_int64(sel[0], 1));
+    id = sqlite3_column_int64(sel[k], 0);
+    text = (const char *)sqlite3_column_text(sel[k], 2);
+    rc = index_tokens(st, k, id, text ? text : "",
+                      text ? (size_t)sqlite3_column_bytes(sel[k], 2) : 0,
+                      toks);
+    if (rc) {
+      r = fail(c, "search index", rc);
+      done(st);
+      goto rollback;
+    }
+    last[k] = id;
+    count++;
+    r = pending_step(c, sel[k]);
+    if (r < 0) {
+      done(st);
+      goto rollback;
+    }
+    have[k] = r == 1;
+  }
+  done(st);
+  done(sel[0]);
+  done(sel[1]);
+  sel[0] = sel[1] = NULL;
+  r = 0;
+
+  for (k = 0; k < 2 && r == 0; k++) {
+    if (last[k] == 0) continue;
+    st = stmt(c, ST_CURSOR_SET);
+    sqlite3_bind_int(st, 1, k);
+    sqlite3_bind_int64(st, 2, last[k]);
+    rc = run(st);
+    if (rc) r = fail(c, "index cursor", rc);
+    done(st);
+  }
+  if (r) goto rollback;
+
+  r = tx_commit(c);
+  if (r == 0) goto out;
+
+rollback:
+  for (k = 0; k < 2; k++)
+    if (sel[k] != NULL) done(sel[k]);
+  tx_rollback(c);
+  count = 0;
+out:
+  conn_put(s, c, 1);
+  free(toks);
+  if (r == 0) *done_out = count;
+  return r;
+}
+
 /* --- moderation ----------------------------------------------------------- */
 
 static int sq_user_list(chat_store_t *s, chat_user_rec_t **out, size_t *n) {
@@ -1832,6 +2025,9 @@ static const chat_store_ops_t sq_ops = {
     .friend_list = sq_friend_list,
     .search_count = sq_search_count,
     .search_page = sq_search_page,
+    .search_bounds = sq_search_bounds,
+    .search_tail = sq_search_tail,
+    .index_pending = sq_index_pending,
     .user_list = sq_user_list,
     .user_set_banned = sq_user_set_banned,
     .user_set_notify = sq_user_set_notify,

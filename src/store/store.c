@@ -224,33 +224,98 @@ int chat_store_friend_list(chat_store_t *s, int64_t user_id,
  * 1. The query (trimmed) gives up to CHAT_QUERY_TOKENS_MAX tokens
  *    (tokens.h).
  * 2. Per kind (room messages; direct messages when no room is given) the
- *    backend counts each token's messages, up to SEARCH_COUNT_CAP; a token
- *    without any means no candidate, and the rarest token drives the scan.
- * 3. Pages of candidates (messages with every token, newest first) come from
- *    the backend; the text check keeps the messages that really contain the
- *    query.  Pages grow, so a query whose candidates rarely match (one that
- *    ends up with unigrams, or a long one) still gets through them in few
- *    round trips; the scan ends at limit matches or with the candidates.
- * 4. The two kinds have their own id sequences: their lists are merged by
+ *    backend gives the kind's index cursor (the highest id indexed) and the
+ *    floor of its tail (backend.h, search_bounds).
+ * 3. The tail first: the messages with ids above the cursor have no search
+ *    rows yet, so the backend hands them over newest first, in growing
+ *    pages, and the text check keeps those that contain the query.  Only
+ *    the newest SEARCH_TAIL_MAX of them are checked: when the index lags
+ *    further behind (a long burst of messages while the storage actor had
+ *    no idle moment to index), older unindexed messages are found once
+ *    chat_store_index_pending has reached them.
+ * 4. Then the index, for ids up to the cursor: the backend counts each
+ *    token's messages, up to SEARCH_COUNT_CAP; a token without any means no
+ *    candidate, and the rarest token drives the scan.  Pages of candidates
+ *    (messages with every token, newest first) come from the backend; the
+ *    text check keeps the messages that really contain the query.  Pages
+ *    grow, so a query whose candidates rarely match (one that ends up with
+ *    unigrams, or a long one) still gets through them in few round trips;
+ *    the scan ends at limit matches or with the candidates.
+ *    Every tail message is newer than every indexed one of its kind, so the
+ *    list of a kind is newest first.  Search rows are written in the
+ *    transaction that moves the cursor, so the rows of every message up to
+ *    the cursor read in step 2 are there, whatever the indexer does
+ *    meanwhile.
+ * 5. The two kinds have their own id sequences: their lists are merged by
  *    time, newest first. */
 
 #define SEARCH_COUNT_CAP 5000
 #define SEARCH_PAGE_MIN 32
 #define SEARCH_PAGE_MAX 1024
+#define SEARCH_TAIL_MAX 20000
 
 typedef struct {
   chat_msg_rec_t *v;
   size_t n, cap;
 } msg_list_t;
 
+/* Moves the messages of v[0..n) that contain q into res, up to limit in
+ * all, frees the others and v. */
+static void keep_matches(msg_list_t *res, chat_msg_rec_t *v, size_t n,
+                         const char *q, size_t qlen, int limit) {
+  size_t k;
+
+  for (k = 0; k < n; k++) {
+    if (res->n < (size_t)limit &&
+        chat_tokens_match(v[k].text, strlen(v[k].text), q, qlen)) {
+      if (res->n == res->cap) {
+        res->cap = res->cap ? 2 * res->cap : 16;
+        res->v = chat_xrealloc(res->v, res->cap * sizeof(*res->v));
+      }
+      res->v[res->n++] = v[k];
+    } else {
+      free(v[k].text);
+    }
+  }
+  free(v);
+}
+
+/* Step 3: the messages of kind above floor. */
+static int search_tail(chat_store_t *s, int kind, int64_t floor,
+                       const char *q, size_t qlen, int64_t room_id,
+                       int64_t user_id, int limit, msg_list_t *res) {
+  int64_t before = INT64_MAX;
+  int page = limit < SEARCH_PAGE_MIN ? SEARCH_PAGE_MIN : limit;
+  int rc;
+
+  for (;;) {
+    chat_msg_rec_t *v = NULL;
+    size_t n = 0;
+
+    rc = s->ops->search_tail(s, kind, floor, before, room_id, user_id, page,
+                             &v, &n);
+    if (rc) return rc;
+    if (n > 0) before = v[n - 1].id;
+    keep_matches(res, v, n, q, qlen, limit);
+    if (res->n == (size_t)limit || n < (size_t)page) return CHAT_OK;
+    if (page < SEARCH_PAGE_MAX) page *= 2;
+  }
+}
+
 static int search_kind(chat_store_t *s, int kind, const chat_token_t *toks0,
                        int ntoks, const char *q, size_t qlen, int64_t room_id,
                        int64_t user_id, int limit, msg_list_t *res) {
   chat_token_t toks[CHAT_QUERY_TOKENS_MAX];
   int counts[CHAT_QUERY_TOKENS_MAX];
-  int64_t before = INT64_MAX;
+  int64_t before, cursor = 0, floor = 0;
   int page = limit < SEARCH_PAGE_MIN ? SEARCH_PAGE_MIN : limit;
   int i, j, rc;
+
+  rc = s->ops->search_bounds(s, kind, SEARCH_TAIL_MAX, &cursor, &floor);
+  if (rc) return rc;
+  rc = search_tail(s, kind, floor, q, qlen, room_id, user_id, limit, res);
+  if (rc || res->n == (size_t)limit || cursor <= 0) return rc;
+  before = cursor == INT64_MAX ? INT64_MAX : cursor + 1;
 
   memcpy(toks, toks0, (size_t)ntoks * sizeof(*toks));
   if (ntoks > 1) {
@@ -273,25 +338,13 @@ static int search_kind(chat_store_t *s, int kind, const chat_token_t *toks0,
 
   for (;;) {
     chat_msg_rec_t *v = NULL;
-    size_t n = 0, k;
+    size_t n = 0;
 
     rc = s->ops->search_page(s, kind, toks, ntoks, before, room_id, user_id,
                              page, &v, &n);
     if (rc) return rc;
-    for (k = 0; k < n; k++) {
-      if (res->n < (size_t)limit &&
-          chat_tokens_match(v[k].text, strlen(v[k].text), q, qlen)) {
-        if (res->n == res->cap) {
-          res->cap = res->cap ? 2 * res->cap : 16;
-          res->v = chat_xrealloc(res->v, res->cap * sizeof(*res->v));
-        }
-        res->v[res->n++] = v[k];
-      } else {
-        free(v[k].text);
-      }
-    }
     if (n > 0) before = v[n - 1].id;
-    free(v);
+    keep_matches(res, v, n, q, qlen, limit);
     if (res->n == (size_t)limit || n < (size_t)page) return CHAT_OK;
     if (page < SEARCH_PAGE_MAX) page *= 2;
   }
@@ -348,6 +401,15 @@ int chat_store_search(chat_store_t *s, int64_t user_id, const char *q,
   *out = v;
   *n = k;
   return CHAT_OK;
+}
+
+int chat_store_index_pending(chat_store_t *s, int max, int *done) {
+  int d = 0, rc;
+
+  if (done == NULL || max < 1) return CHAT_EINVAL;
+  rc = s->ops->index_pending(s, max, &d);
+  *done = rc == 0 ? d : 0;
+  return rc;
 }
 
 /* ---- moderation --------------------------------------------------------- */

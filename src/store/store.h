@@ -197,10 +197,12 @@ int chat_store_friend_list(chat_store_t *s, int64_t user_id, chat_friend_rec_t *
 
 /* ---- search -----------------------------------------------------------
  * Every stored message (room or direct) is indexed by the unigrams and
- * bigrams of its text (code points, ASCII folded to lower case), written in
- * the same transaction as the message.  A query finds candidates through
- * the index (its bigrams, or its one character) and keeps those whose text
- * really contains the query, so two-character Chinese words match. */
+ * bigrams of its text (code points, ASCII folded to lower case), written
+ * shortly after the message by chat_store_index_pending.  A query finds
+ * candidates through the index (its bigrams, or its one character), checks
+ * the messages the index has not reached yet directly, and keeps those
+ * whose text really contains the query, so two-character Chinese words
+ * match. */
 
 /* Messages containing q (ignoring ASCII case) that user_id may read: room
  * messages of every room (room_id 0) or of room_id, and direct messages
@@ -208,6 +210,15 @@ int chat_store_friend_list(chat_store_t *s, int64_t user_id, chat_friend_rec_t *
  * limit.  CHAT_EINVAL if q is empty after trimming. */
 int chat_store_search(chat_store_t *s, int64_t user_id, const char *q, int64_t room_id,
                       int limit, chat_msg_rec_t **out, size_t *n);
+
+/* Brings the search index up to date, a little at a time: indexes up to
+ * max stored messages (room and direct) that are not indexed yet, oldest
+ * first, in one transaction, and writes their count into *done (0: the
+ * index is up to date).  Message inserts do not index (so they stay
+ * cheap); the storage actor calls this when the writer is idle.  Search
+ * also finds messages the index has not reached yet, by checking them
+ * directly, so results are complete whatever the lag. */
+int chat_store_index_pending(chat_store_t *s, int max, int *done);
 
 /* ---- moderation ------------------------------------------------------- */
 

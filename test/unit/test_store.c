@@ -131,6 +131,12 @@ static void msg_item(chat_msg_insert_t *it, int64_t room, int64_t sender,
   it->ts = ts;
 }
 
+static void dm_item(chat_msg_insert_t *it, int64_t from, int64_t to,
+                    const char *text, const char *cid, int64_t ts) {
+  msg_item(it, 0, from, text, cid, ts);
+  it->to_id = to;
+}
+
 /* --- open, schema, migrations --------------------------------------------- */
 
 static void test_open_schema(void) {
@@ -551,6 +557,182 @@ static void test_insert_batch(void) {
   chat_store_msgs_free(NULL, 0);
 }
 
+/* Batches larger than a multi-row statement (MySQL writes them BATCH_ROWS
+ * rows at a time), room messages and DMs mixed, with every kind of item:
+ * new, repeated cids within the batch and from before, a cid whose first
+ * use fails, missing rooms, senders and receivers.  The answers follow
+ * the rules item by item. */
+static void test_insert_batch_large(void) {
+  enum { N = 203 };
+  static chat_msg_insert_t it[N];
+  static char texts[N][32], cids[N][16];
+  chat_msg_insert_t pre[2];
+  chat_msg_rec_t *m = NULL;
+  size_t n = 0, i, j;
+  int64_t room = make_room("large-batch"), a = make_user("large-a"),
+          b = make_user("large-b"), c = make_user("large-c");
+  int64_t last_room = 0, last_dm = 0, pre_id;
+  int rooms_new = 0;
+
+  /* Stored before: (a, "old-r") in a room, (b, "old-d") as a DM. */
+  msg_item(&pre[0], room, a, "before", "old-r", 1);
+  dm_item(&pre[1], b, a, "before dm", "old-d", 2);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, pre, 2), 0);
+  pre_id = pre[0].id;
+
+  for (i = 0; i < N; i++) {
+    int64_t sender = i % 3 == 0 ? a : i % 3 == 1 ? b : c;
+    const char *cid = NULL;
+
+    snprintf(texts[i], sizeof(texts[i]), "large %zu", i);
+    if (i % 4 != 3) {
+      /* Every 10th cid repeats the one 5 items back. */
+      snprintf(cids[i], sizeof(cids[i]), "L%zu", i % 10 == 7 ? i - 5 : i);
+      cid = cids[i];
+    }
+    if (i % 5 == 4)
+      dm_item(&it[i], sender, sender == a ? b : a, texts[i], cid, 100 + i);
+    else
+      msg_item(&it[i], room, sender, texts[i], cid, 100 + i);
+  }
+  /* Repeats of the pairs stored before; missing parents. */
+  msg_item(&it[10], room, a, "dup of before", "old-r", 110);
+  dm_item(&it[11], b, a, "dup of before dm", "old-d", 111);
+  msg_item(&it[20], 999999, a, "no room", "first-fails", 120);
+  msg_item(&it[21], room, a, "takes the cid", "first-fails", 121);
+  msg_item(&it[22], 999999, a, "no room, cid taken", "first-fails", 122);
+  dm_item(&it[30], a, 999999, "no receiver", NULL, 130);
+  msg_item(&it[31], room, 999999, "no sender", "ghost", 131);
+  msg_item(&it[32], room, a, "cid of a ghost is free", "ghost", 132);
+  /* The same cid in both kinds is two messages. */
+  msg_item(&it[40], room, c, "both kinds", "both", 140);
+  dm_item(&it[41], c, a, "both kinds dm", "both", 141);
+
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, N), 0);
+
+  T_EQ_INT(it[10].dup, 1);
+  T_EQ_INT(it[10].id, pre_id);
+  T_EQ_INT(it[10].stored_ts, 1);
+  T_EQ_INT(it[11].dup, 1);
+  T_EQ_INT(it[11].id, pre[1].id);
+  T_EQ_INT(it[11].stored_ts, 2);
+  T_EQ_INT(it[20].status, CHAT_ENOTFOUND);
+  T_EQ_INT(it[20].dup, 0);
+  T_EQ_INT(it[20].id, 0);
+  T_EQ_INT(it[21].status, 0);
+  T_EQ_INT(it[21].dup, 0);
+  T_EQ_INT(it[22].status, 0);
+  T_EQ_INT(it[22].dup, 1);
+  T_EQ_INT(it[22].id, it[21].id);
+  T_EQ_INT(it[22].stored_ts, 121);
+  T_EQ_INT(it[30].status, CHAT_ENOTFOUND);
+  T_EQ_INT(it[31].status, CHAT_ENOTFOUND);
+  T_EQ_INT(it[32].status, 0);
+  T_EQ_INT(it[32].dup, 0);
+  T_EQ_INT(it[40].dup, 0);
+  T_EQ_INT(it[41].dup, 0);
+
+  /* The repeats within the batch, and the ids in item order per kind. */
+  for (i = 0; i < N; i++) {
+    int dm = it[i].to_id != 0;
+    if (it[i].status != 0) {
+      T_EQ_INT(it[i].id, 0);
+      continue;
+    }
+    T_CHECK(it[i].id > 0);
+    if (it[i].dup) {
+      if (i == 10 || i == 11 || i == 22) continue;
+      /* The first earlier item of the same kind, sender and cid. */
+      for (j = 0; j < i; j++)
+        if (it[j].cid != NULL && it[j].status == 0 && !it[j].dup &&
+            (it[j].to_id != 0) == dm && it[j].sender_id == it[i].sender_id &&
+            strcmp(it[j].cid, it[i].cid) == 0)
+          break;
+      T_CHECK(j < i);
+      if (j < i) {
+        T_EQ_INT(it[i].id, it[j].id);
+        T_EQ_INT(it[i].stored_ts, it[j].ts);
+      }
+      continue;
+    }
+    T_EQ_INT(it[i].stored_ts, it[i].ts);
+    for (j = 0; j < i; j++)
+      if (it[j].cid != NULL && it[i].cid != NULL && it[j].status == 0 &&
+          (it[j].to_id != 0) == dm && it[j].sender_id == it[i].sender_id &&
+          strcmp(it[j].cid, it[i].cid) == 0)
+        T_CHECK(0); /* a repeat stored as new */
+    if (dm) {
+      T_CHECK(it[i].id > last_dm);
+      last_dm = it[i].id;
+    } else {
+      T_CHECK(it[i].id > last_room);
+      last_room = it[i].id;
+      rooms_new++;
+    }
+  }
+
+  /* The room's history holds exactly the new room messages, in order. */
+  T_EQ_INT(chat_store_msg_history(g_store, room, 0, 1000, &m, &n), 0);
+  T_EQ_INT(n, (size_t)rooms_new + 1);
+  for (i = 0, j = 1; i < N && j < n; i++) {
+    if (it[i].to_id != 0 || it[i].status != 0 || it[i].dup) continue;
+    T_EQ_INT(m[j].id, it[i].id);
+    T_EQ_STR(m[j].text, it[i].text);
+    T_EQ_INT(m[j].ts, it[i].ts);
+    j++;
+  }
+  chat_store_msgs_free(m, n);
+  T_EQ_INT(chat_store_dm_history(g_store, a, c, 0, 1000, &m, &n), 0);
+  for (i = 0; i < n; i++) T_CHECK(m[i].id <= last_dm);
+  chat_store_msgs_free(m, n);
+
+  /* The same batch again: every stored item is a dup of itself. */
+  {
+    static chat_msg_insert_t again[N];
+    memcpy(again, it, sizeof(again));
+    T_EQ_INT(chat_store_msg_insert_batch(g_store, again, N), 0);
+    for (i = 0; i < N; i++) {
+      if (it[i].cid == NULL || it[i].status != 0) continue;
+      T_EQ_INT(again[i].dup, 1);
+      T_EQ_INT(again[i].id, it[i].id);
+      T_EQ_INT(again[i].stored_ts, it[i].stored_ts);
+    }
+  }
+
+  /* A failing statement rolls the whole batch back; a foreign key that
+   * fails although its parent was there (another writer deleted it
+   * meanwhile; here a trigger says so) costs only that item. */
+  if (g_mysql) {
+    chat_msg_insert_t f[6];
+    size_t before;
+    T_EQ_INT(chat_store_msg_history(g_store, room, 0, 1000, &m, &n), 0);
+    chat_store_msgs_free(m, n);
+    before = n;
+    raw_exec("CREATE TRIGGER boom2 BEFORE INSERT ON messages FOR EACH ROW "
+             "BEGIN IF NEW.text = 'boom' THEN "
+             "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'boom'; END IF; "
+             "IF NEW.text = 'fk' THEN SIGNAL SQLSTATE '23000' "
+             "SET MYSQL_ERRNO = 1452, MESSAGE_TEXT = 'gone'; END IF; END");
+    for (i = 0; i < 6; i++)
+      msg_item(&f[i], room, a, i == 3 ? "boom" : "fine", NULL, 900);
+    fprintf(stderr, "(an error line from the store is expected here)\n");
+    T_EQ_INT(chat_store_msg_insert_batch(g_store, f, 6), CHAT_EUNAVAIL);
+    for (i = 0; i < 6; i++) T_EQ_INT(f[i].id, 0);
+    for (i = 0; i < 6; i++)
+      msg_item(&f[i], room, a, i == 2 ? "fk" : "fine", i == 2 ? "fk1" : NULL,
+               901 + (int64_t)i);
+    T_EQ_INT(chat_store_msg_insert_batch(g_store, f, 6), 0);
+    for (i = 0; i < 6; i++) {
+      T_EQ_INT(f[i].status, i == 2 ? CHAT_ENOTFOUND : 0);
+      if (i > 3) T_CHECK(f[i].id > f[i - 1].id);
+    }
+    raw_exec("DROP TRIGGER boom2");
+    T_EQ_INT(chat_store_msg_history(g_store, room, 0, 1000, &m, &n), 0);
+    T_EQ_INT(n, before + 5);
+    chat_store_msgs_free(m, n);
+  }
+}
+
 static void test_history(void) {
   enum { N = 25 };
   chat_msg_insert_t it[N];
@@ -680,12 +862,6 @@ static void test_text_roundtrip(void) {
 }
 
 /* --- direct messages ------------------------------------------------------ */
-
-static void dm_item(chat_msg_insert_t *it, int64_t from, int64_t to,
-                    const char *text, const char *cid, int64_t ts) {
-  msg_item(it, 0, from, text, cid, ts);
-  it->to_id = to;
-}
 
 static void test_dm(void) {
   enum { N = 12 };
@@ -926,7 +1102,72 @@ static int finds(int64_t user, const char *q, int64_t room, const char *want) {
   return found;
 }
 
-static void test_search(void) {
+/* The state of the search index a search test runs with. */
+enum { IDX_NONE, IDX_HALF, IDX_ALL };
+
+/* Indexes everything stored so far, chunk messages per call; returns how
+ * many were indexed. */
+static int index_by(int chunk) {
+  int total = 0, done = 0, rc;
+
+  do {
+    rc = chat_store_index_pending(g_store, chunk, &done);
+    T_EQ_INT(rc, 0);
+    T_CHECK(done >= 0 && done <= chunk);
+    total += done;
+  } while (rc == 0 && done > 0);
+  return total;
+}
+
+static int index_all(void) { return index_by(7); }
+
+/* Called before a test stores n messages (before = 1) and after: brings
+ * the index to the state of mode.  IDX_HALF: up to date before, then the
+ * older half of the n messages. */
+static void index_for(int mode, int before, size_t n) {
+  int done = -1;
+
+  if (mode == IDX_ALL && !before) index_all();
+  if (mode != IDX_HALF) return;
+  if (before) {
+    index_all();
+  } else if (n / 2 > 0) {
+    T_EQ_INT(chat_store_index_pending(g_store, (int)(n / 2), &done), 0);
+    T_EQ_INT(done, (int)(n / 2));
+  }
+}
+
+/* Stores n items (all must succeed) with the index brought to mode. */
+static void store_for(int mode, chat_msg_insert_t *it, size_t n) {
+  size_t i;
+
+  index_for(mode, 1, n);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, n), 0);
+  for (i = 0; i < n; i++) T_EQ_INT(it[i].status, 0);
+  index_for(mode, 0, n);
+}
+
+static long long token_rows(int kind, int64_t id) {
+  char sql[160];
+
+  snprintf(sql, sizeof(sql),
+           "SELECT COUNT(*) FROM search_tokens WHERE kind = %d AND msg_id = %lld",
+           kind, (long long)id);
+  return raw_int(sql);
+}
+
+static long long cursor_of(int kind) {
+  char sql[96];
+
+  snprintf(sql, sizeof(sql),
+           "SELECT last_id FROM search_cursor WHERE kind = %d", kind);
+  return raw_int(sql);
+}
+
+/* The search cases, with every message indexed (IDX_ALL), none (IDX_NONE:
+ * everything is found through the unindexed tail) or the older half of each
+ * batch (IDX_HALF). */
+static void search_cases(int mode) {
   static const char *const texts[] = {
       "我家在上海东边",
       "say hello to the world",
@@ -937,21 +1178,43 @@ static void test_search(void) {
       "emoji 😀👍 party",
   };
   enum { NT = sizeof(texts) / sizeof(texts[0]) };
+  static const char *const modes[] = {"none", "half", "all"};
   chat_msg_insert_t it[NT + 4];
   chat_msg_rec_t *m = NULL;
   size_t n = 0, i;
-  char sql[256];
-  int64_t u = make_user("searcher"), v = make_user("searcher2"),
-          w = make_user("outsider");
-  int64_t r1 = make_room("search-1"), r2 = make_room("search-2");
+  char name[5][32];
+  int64_t u, v, w, r1, r2;
+
+  snprintf(name[0], sizeof(name[0]), "searcher-%s", modes[mode]);
+  snprintf(name[1], sizeof(name[1]), "searcher2-%s", modes[mode]);
+  snprintf(name[2], sizeof(name[2]), "outsider-%s", modes[mode]);
+  snprintf(name[3], sizeof(name[3]), "search-1-%s", modes[mode]);
+  snprintf(name[4], sizeof(name[4]), "search-2-%s", modes[mode]);
+  u = make_user(name[0]);
+  v = make_user(name[1]);
+  w = make_user(name[2]);
+  r1 = make_room(name[3]);
+  r2 = make_room(name[4]);
 
   for (i = 0; i < NT; i++) msg_item(&it[i], r1, u, texts[i], NULL, 3000);
   msg_item(&it[NT], r2, v, "共同词 in the second room", NULL, 3001);
   msg_item(&it[NT + 1], r1, v, "共同词 in the first room", NULL, 3002);
   dm_item(&it[NT + 2], u, v, "秘密的话 secretword", NULL, 3003);
   dm_item(&it[NT + 3], v, u, "回复秘密 SecretWord too", NULL, 3004);
-  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, NT + 4), 0);
-  for (i = 0; i < NT + 4; i++) T_EQ_INT(it[i].status, 0);
+  store_for(mode, it, NT + 4);
+  if (mode == IDX_ALL) {
+    T_CHECK(token_rows(CHAT_SEARCH_ROOM, it[0].id) > 0);
+    T_CHECK(token_rows(CHAT_SEARCH_DM, it[NT + 3].id) > 0);
+    T_EQ_INT(cursor_of(CHAT_SEARCH_DM), it[NT + 3].id);
+  } else if (mode == IDX_NONE) {
+    T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[0].id), 0);
+    T_EQ_INT(token_rows(CHAT_SEARCH_DM, it[NT + 2].id), 0);
+  } else { /* the 5 oldest of 11: room messages only */
+    T_CHECK(token_rows(CHAT_SEARCH_ROOM, it[4].id) > 0);
+    T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[5].id), 0);
+    T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), it[4].id);
+    T_EQ_INT(token_rows(CHAT_SEARCH_DM, it[NT + 2].id), 0);
+  }
 
   /* Chinese: a two-character word, one across a word boundary, one
    * character, three and more; not a sequence the text lacks. */
@@ -1012,11 +1275,11 @@ static void test_search(void) {
   if (n == 2) { /* newest first */
     T_EQ_STR(m[0].text, "回复秘密 SecretWord too");
     T_EQ_INT(m[0].room, 0);
-    T_EQ_STR(m[0].sender, "searcher2");
-    T_EQ_STR(m[0].to, "searcher");
+    T_EQ_STR(m[0].sender, name[1]);
+    T_EQ_STR(m[0].to, name[0]);
     T_EQ_INT(m[0].ts, 3004);
-    T_EQ_STR(m[1].sender, "searcher");
-    T_EQ_STR(m[1].to, "searcher2");
+    T_EQ_STR(m[1].sender, name[0]);
+    T_EQ_STR(m[1].to, name[1]);
   }
   chat_store_msgs_free(m, n);
   /* A room message's record. */
@@ -1025,13 +1288,15 @@ static void test_search(void) {
   if (n == 1) {
     T_EQ_INT(m[0].id, it[0].id);
     T_EQ_INT(m[0].room, r1);
-    T_EQ_STR(m[0].sender, "searcher");
+    T_EQ_STR(m[0].sender, name[0]);
     T_EQ_STR(m[0].to, "");
     T_EQ_INT(m[0].ts, 3000);
   }
   chat_store_msgs_free(m, n);
 
-  /* Newest first and limit: room messages and DMs merged by time. */
+  /* Newest first and limit: room messages and DMs merged by time.  With
+   * IDX_HALF the three older ones are indexed: the results come from both
+   * the tail and the index, of both kinds. */
   {
     chat_msg_insert_t r[6];
     int64_t rid[6];
@@ -1041,8 +1306,12 @@ static void test_search(void) {
     msg_item(&r[3], r1, v, "排序词 4", NULL, 4003);
     dm_item(&r[4], u, v, "排序词 5", NULL, 4004);
     msg_item(&r[5], r2, u, "排序词 6", NULL, 4005);
-    T_EQ_INT(chat_store_msg_insert_batch(g_store, r, 6), 0);
+    store_for(mode, r, 6);
     for (i = 0; i < 6; i++) rid[i] = r[i].id;
+    if (mode == IDX_HALF) {
+      T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), rid[2]);
+      T_EQ_INT(cursor_of(CHAT_SEARCH_DM), rid[1]);
+    }
     T_EQ_INT(chat_store_search(g_store, u, "排序词", 0, 4, &m, &n), 0);
     T_EQ_INT(n, 4);
     if (n == 4) {
@@ -1054,8 +1323,16 @@ static void test_search(void) {
       T_EQ_STR(m[3].text, "排序词 3");
     }
     chat_store_msgs_free(m, n);
-    T_EQ_INT(search_n(u, "排序词", 0, NULL, NULL), 6);
+    T_EQ_INT(chat_store_search(g_store, u, "排序词", 0, 50, &m, &n), 0);
+    T_EQ_INT(n, 6);
+    for (i = 0; i < n; i++) {
+      char want[32];
+      snprintf(want, sizeof(want), "排序词 %d", (int)(6 - i));
+      T_EQ_STR(m[i].text, want);
+    }
+    chat_store_msgs_free(m, n);
     T_EQ_INT(search_n(w, "排序词", 0, NULL, NULL), 4); /* not the DMs */
+    T_EQ_INT(search_n(w, "排序词", r2, NULL, NULL), 2);
   }
 
   /* Many candidates that fail the text check (every token, not the text),
@@ -1066,7 +1343,7 @@ static void test_search(void) {
     msg_item(&d[0], r2, u, "zqx wvy", NULL, 5000);
     for (i = 1; i <= DECOYS; i++)
       msg_item(&d[i], r2, u, "wvy-zqx zqx-wvy", NULL, 5000 + (int64_t)i);
-    T_EQ_INT(chat_store_msg_insert_batch(g_store, d, DECOYS + 1), 0);
+    store_for(mode, d, DECOYS + 1);
     T_EQ_INT(chat_store_search(g_store, w, "ZQX WVY", 0, 10, &m, &n), 0);
     T_EQ_INT(n, 1);
     if (n == 1) T_EQ_INT(m[0].id, d[0].id);
@@ -1074,34 +1351,136 @@ static void test_search(void) {
     T_EQ_INT(search_n(w, "zqx-wvy", 0, NULL, NULL), 50); /* limit */
   }
 
-  /* A deleted message is not found any more, and its index rows are gone;
-   * so are those of a deleted room's messages. */
-  snprintf(sql, sizeof(sql),
-           "SELECT COUNT(*) FROM search_tokens WHERE kind = 0 AND msg_id = %lld",
-           (long long)it[0].id);
-  T_CHECK(raw_int(sql) > 0);
+  /* A deleted message is not found any more, and its index rows are gone
+   * (IDX_NONE: it never had any, and indexing later skips it); so are
+   * those of a deleted room's messages. */
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[0].id) > 0, mode != IDX_NONE);
   T_EQ_INT(chat_store_msg_delete(g_store, r1, it[0].id), 0);
-  T_EQ_INT(raw_int(sql), 0);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[0].id), 0);
   T_CHECK(!finds(w, "上海", 0, texts[0]));
   T_CHECK(finds(w, "欢迎", 0, texts[5]));
   T_EQ_INT(search_n(w, "共同词", 0, NULL, NULL), 2);
-  snprintf(sql, sizeof(sql),
-           "SELECT COUNT(*) FROM search_tokens WHERE kind = 0 AND msg_id IN"
-           " (%lld, %lld)",
-           (long long)it[NT].id, (long long)it[NT + 1].id);
-  T_CHECK(raw_int(sql) > 0);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[NT].id) > 0, mode != IDX_NONE);
   T_EQ_INT(chat_store_room_delete(g_store, r2), 0);
-  snprintf(sql, sizeof(sql),
-           "SELECT COUNT(*) FROM search_tokens WHERE kind = 0 AND msg_id = %lld",
-           (long long)it[NT].id);
-  T_EQ_INT(raw_int(sql), 0);
-  snprintf(sql, sizeof(sql),
-           "SELECT COUNT(*) FROM search_tokens WHERE kind = 0 AND msg_id = %lld",
-           (long long)it[NT + 1].id);
-  T_CHECK(raw_int(sql) > 0); /* the other room's message stays */
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[NT].id), 0);
   T_EQ_INT(search_n(w, "共同词", 0, NULL, NULL), 1);
   T_EQ_INT(search_n(w, "zqx", 0, NULL, NULL), 0);
   T_EQ_INT(search_n(w, "共同词", r2, NULL, NULL), 0);
+
+  /* Deleted before indexing: indexing passes over them, the others get
+   * their rows, and the answers stay the same. */
+  index_all();
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[0].id), 0);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[NT].id), 0);
+  T_CHECK(token_rows(CHAT_SEARCH_ROOM, it[NT + 1].id) > 0);
+  T_CHECK(token_rows(CHAT_SEARCH_DM, it[NT + 2].id) > 0);
+  T_CHECK(!finds(w, "上海", 0, texts[0]));
+  T_EQ_INT(search_n(w, "共同词", 0, NULL, NULL), 1);
+  T_EQ_INT(search_n(w, "zqx", 0, NULL, NULL), 0);
+  T_EQ_INT(search_n(u, "排序词", 0, NULL, NULL), 4);
+  T_EQ_INT(search_n(v, "秘密", 0, NULL, NULL), 2);
+
+  /* Deleted after indexing. */
+  T_CHECK(token_rows(CHAT_SEARCH_ROOM, it[5].id) > 0);
+  T_EQ_INT(chat_store_msg_delete(g_store, r1, it[5].id), 0);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[5].id), 0);
+  T_CHECK(!finds(w, "欢迎", 0, texts[5]));
+  T_EQ_INT(chat_store_room_delete(g_store, r1), 0);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[NT + 1].id), 0);
+  T_EQ_INT(search_n(w, "共同词", 0, NULL, NULL), 0);
+  T_EQ_INT(search_n(u, "排序词", 0, NULL, NULL), 2); /* the DMs */
+  T_EQ_INT(index_all(), 0);
+}
+
+static void test_search_unindexed(void) { search_cases(IDX_NONE); }
+static void test_search_half(void) { search_cases(IDX_HALF); }
+static void test_search_indexed(void) { search_cases(IDX_ALL); }
+
+/* chat_store_index_pending itself: chunks, the order of the two kinds,
+ * the cursors, the rows written. */
+static void test_index_pending(void) {
+  chat_msg_insert_t it[6];
+  chat_token_t toks[64];
+  int64_t a = make_user("indexer-a"), b = make_user("indexer-b");
+  int64_t room = make_room("indexing"), gone = make_room("indexing-gone");
+  long long before_room, before_dm;
+  int done = -1;
+
+  T_EQ_INT(chat_store_index_pending(g_store, 0, &done), CHAT_EINVAL);
+  T_EQ_INT(chat_store_index_pending(g_store, 5, NULL), CHAT_EINVAL);
+  index_all();
+  T_EQ_INT(chat_store_index_pending(g_store, 5, &done), 0);
+  T_EQ_INT(done, 0);
+  before_room = cursor_of(CHAT_SEARCH_ROOM);
+  before_dm = cursor_of(CHAT_SEARCH_DM);
+  T_CHECK(before_room > 0);
+  T_CHECK(before_dm > 0);
+
+  /* Oldest first across the kinds: by ts, not by id. */
+  msg_item(&it[0], room, a, "first room", NULL, 9001);
+  dm_item(&it[1], a, b, "second dm", NULL, 9002);
+  msg_item(&it[2], gone, b, "deleted before indexing", NULL, 9003);
+  msg_item(&it[3], room, b, "fourth room", NULL, 9004);
+  dm_item(&it[4], b, a, "fifth dm", NULL, 9005);
+  msg_item(&it[5], room, a, "Sixth Room 六", NULL, 9006);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 6), 0);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), before_room);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[0].id), 0);
+  T_EQ_INT(chat_store_room_delete(g_store, gone), 0);
+
+  T_EQ_INT(chat_store_index_pending(g_store, 2, &done), 0);
+  T_EQ_INT(done, 2);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), it[0].id);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_DM), it[1].id);
+  T_CHECK(token_rows(CHAT_SEARCH_DM, it[1].id) > 0);
+  T_EQ_INT(chat_store_index_pending(g_store, 1, &done), 0);
+  T_EQ_INT(done, 1);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), it[3].id);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_DM), it[1].id);
+  T_EQ_INT(chat_store_index_pending(g_store, 100, &done), 0);
+  T_EQ_INT(done, 2);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), it[5].id);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_DM), it[4].id);
+  T_EQ_INT(chat_store_index_pending(g_store, 100, &done), 0);
+  T_EQ_INT(done, 0);
+
+  /* One row per distinct token, as tokens.h makes them. */
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[5].id),
+           (long long)chat_tokens_text(it[5].text, strlen(it[5].text), toks,
+                                       64));
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[2].id), 0);
+  T_CHECK(finds(a, "sixth room", 0, "Sixth Room 六"));
+  T_CHECK(finds(a, "fifth", 0, "fifth dm"));
+  T_CHECK(!finds(a, "deleted", 0, "deleted before indexing"));
+}
+
+/* Only the newest 20000 unindexed messages of a kind are checked directly
+ * (store.c, SEARCH_TAIL_MAX): an older one is found once it is indexed. */
+static void test_search_tail_bound(void) {
+  enum { TAIL = 20000, BATCH = 500 };
+  chat_msg_insert_t *it = calloc(BATCH, sizeof(*it));
+  int64_t u = make_user("tail-user"), room = make_room("tail-room");
+  int i, k;
+
+  if (it == NULL) return;
+  index_all();
+  msg_item(&it[0], room, u, "the oldest 老消息", NULL, 1);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 1), 0);
+  for (i = 0; i < TAIL - 1; i += BATCH) {
+    int nb = TAIL - 1 - i < BATCH ? TAIL - 1 - i : BATCH;
+    for (k = 0; k < nb; k++) msg_item(&it[k], room, u, ".", NULL, 2);
+    T_EQ_INT(chat_store_msg_insert_batch(g_store, it, (size_t)nb), 0);
+  }
+  /* 20000 unindexed: the oldest is the last one checked. */
+  T_CHECK(finds(u, "老消息", 0, "the oldest 老消息"));
+  T_CHECK(finds(u, "老消息", room, "the oldest 老消息"));
+  msg_item(&it[0], room, u, "one more", NULL, 3);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 1), 0);
+  T_CHECK(!finds(u, "老消息", 0, "the oldest 老消息"));
+  T_CHECK(finds(u, "one more", 0, "one more"));
+  T_EQ_INT(index_by(1000), TAIL + 1);
+  T_CHECK(finds(u, "老消息", 0, "the oldest 老消息"));
+  free(it);
 }
 
 /* --- moderation ----------------------------------------------------------- */
@@ -1547,6 +1926,185 @@ static void test_migrate_002_mysql(void) {
   chat_store_close(s);
 
 out:
+  explicit_bzero(&u, sizeof(u));
+  if (c != NULL) mysql_close(c);
+  snprintf(sql, sizeof(sql), "DROP DATABASE `%s`", db);
+  raw_exec(sql);
+}
+
+/* --- migration 003 on a database of 002 ----------------------------------- */
+
+/* Writes the search rows of message id of kind by plain SQL, as the code
+ * of 002 did with each message. */
+static void raw_index(int kind, long long id, const char *text) {
+  chat_token_t toks[64];
+  size_t n = chat_tokens_text(text, strlen(text), toks, 64), i, j;
+  char sql[200], hex[2 * CHAT_TOKEN_BYTES + 1];
+
+  for (i = 0; i < n; i++) {
+    for (j = 0; j < toks[i].len; j++)
+      snprintf(hex + 2 * j, 3, "%02x", toks[i].b[j]);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO search_tokens (token, kind, msg_id)"
+             " VALUES (X'%s', %d, %lld)",
+             hex, kind, id);
+    raw_exec(sql);
+  }
+}
+
+/* The rows of a database at 002 (raw_exec on it): users 7 and 8, room
+ * messages 1 and 2 of the lobby (room 1) and direct message 1, indexed. */
+static void fill_002(void) {
+  raw_exec("INSERT INTO users (id, username, email, pwhash, role, banned,"
+           " created_ms) VALUES (7, 'old-timer', 'o@example.org', '$h$',"
+           " 0, 0, 5), (8, 'old-friend', '', '$h$', 0, 0, 5)");
+  raw_exec("INSERT INTO messages (id, room_id, sender_id, text, cid, ts)"
+           " VALUES (1, 1, 7, '旧消息 from before', 'oc1', 6),"
+           " (2, 1, 8, 'Second OLD one', NULL, 7)");
+  raw_exec("INSERT INTO direct_messages (id, sender_id, receiver_id, user_lo,"
+           " user_hi, text, cid, ts)"
+           " VALUES (1, 7, 8, 7, 8, '老朋友 direct words', 'od1', 8)");
+  raw_index(CHAT_SEARCH_ROOM, 1, "旧消息 from before");
+  raw_index(CHAT_SEARCH_ROOM, 2, "Second OLD one");
+  raw_index(CHAT_SEARCH_DM, 1, "老朋友 direct words");
+}
+
+/* Checks a store just brought from 002 (fill_002) up to date. */
+static void check_upgraded_003(chat_store_t *s) {
+  chat_store_t *saved = g_store;
+  chat_msg_insert_t it;
+  int done = -1;
+
+  g_store = s;
+  /* Everything 002 stored counts as indexed. */
+  T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), 2);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_DM), 1);
+  T_EQ_INT(chat_store_index_pending(s, 10, &done), 0);
+  T_EQ_INT(done, 0);
+  /* Found through the index (nothing is above the cursors). */
+  T_CHECK(finds(7, "旧消息", 0, "旧消息 from before"));
+  T_CHECK(finds(7, "old one", 1, "Second OLD one"));
+  T_CHECK(finds(8, "老朋友", 0, "老朋友 direct words"));
+  T_CHECK(!finds(9, "老朋友", 0, "老朋友 direct words"));
+  /* A new message: found directly, then through the index. */
+  msg_item(&it, 1, 8, "新消息 after 003", "nc1", 9);
+  T_EQ_INT(chat_store_msg_insert_batch(s, &it, 1), 0);
+  T_EQ_INT(it.id, 3);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, 3), 0);
+  T_CHECK(finds(7, "新消息", 0, "新消息 after 003"));
+  T_EQ_INT(chat_store_index_pending(s, 10, &done), 0);
+  T_EQ_INT(done, 1);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), 3);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_DM), 1);
+  T_CHECK(token_rows(CHAT_SEARCH_ROOM, 3) > 0);
+  T_CHECK(finds(7, "新消息", 0, "新消息 after 003"));
+  T_CHECK(finds(7, "旧消息", 0, "旧消息 from before"));
+  /* An old message deleted: its rows go, the cursor stays. */
+  T_EQ_INT(chat_store_msg_delete(s, 1, 1), 0);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, 1), 0);
+  T_CHECK(!finds(7, "旧消息", 0, "旧消息 from before"));
+  T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), 3);
+  g_store = saved;
+}
+
+static void test_migrate_003(void) {
+  char path[sizeof(g_path)], saved[sizeof(g_path)], err[256];
+  chat_store_t *s = NULL;
+  sqlite3 *db = NULL;
+
+  snprintf(path, sizeof(path), "%s/old002.db", g_dir);
+  T_EQ_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+                                          SQLITE_OPEN_CREATE, NULL),
+           SQLITE_OK);
+  T_EQ_INT(sqlite3_exec(db, chat_schema_sqlite_files[0][1], NULL, NULL, NULL),
+           SQLITE_OK);
+  T_EQ_INT(sqlite3_exec(db, chat_schema_sqlite_files[1][1], NULL, NULL, NULL),
+           SQLITE_OK);
+  T_EQ_INT(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL),
+           SQLITE_OK);
+  sqlite3_close(db);
+
+  memcpy(saved, g_path, sizeof(saved));
+  snprintf(g_path, sizeof(g_path), "%s", path);
+  fill_002();
+  T_EQ_INT(raw_int("PRAGMA user_version"), 2);
+  T_EQ_INT(chat_store_open(path, 2, &s, err, sizeof(err)), 0);
+  if (s != NULL) {
+    T_EQ_INT(raw_int("PRAGMA user_version"), schema_files());
+    check_upgraded_003(s);
+    chat_store_close(s);
+    /* Reopen: nothing runs again. */
+    s = NULL;
+    T_EQ_INT(chat_store_open(path, 1, &s, err, sizeof(err)), 0);
+    T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), 3);
+    chat_store_close(s);
+  } else {
+    fprintf(stderr, "open: %s\n", err);
+  }
+  memcpy(g_path, saved, sizeof(g_path));
+}
+
+static void test_migrate_003_mysql(void) {
+  chat_mysql_url_t u;
+  chat_store_t *s = NULL;
+  MYSQL *c = NULL, *saved = g_raw;
+  char db[80], url[1300], sql[200], err[512];
+  const char *slash, *q;
+
+  /* A second database, at 002. */
+  snprintf(db, sizeof(db), "%s_v2", g_db);
+  snprintf(sql, sizeof(sql),
+           "CREATE DATABASE `%s` CHARACTER SET utf8mb4"
+           " COLLATE utf8mb4_unicode_ci",
+           db);
+  raw_exec(sql);
+  slash = strrchr(g_url, '/');
+  q = strchr(slash, '?');
+  snprintf(url, sizeof(url), "%.*s/%s%s", (int)(slash - g_url), g_url, db,
+           q ? q : "");
+  T_EQ_INT(chat_store_mysql_parse_url(url, &u, err, sizeof(err)), 0);
+  c = mysql_init(NULL);
+  mysql_options(c, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  if (u.socket[0] != '\0') {
+    unsigned proto = MYSQL_PROTOCOL_SOCKET;
+    mysql_options(c, MYSQL_OPT_PROTOCOL, &proto);
+  }
+  if (mysql_real_connect(c, u.host, u.user, u.password, u.db, u.port,
+                         u.socket[0] ? u.socket : NULL,
+                         CLIENT_MULTI_STATEMENTS) == NULL) {
+    fprintf(stderr, "connect: %s\n", mysql_error(c));
+    T_CHECK(0);
+    goto out;
+  }
+  T_EQ_INT(mysql_multi(c, chat_schema_mysql_files[0][1]), 0);
+  T_EQ_INT(mysql_multi(c, chat_schema_mysql_files[1][1]), 0);
+  T_EQ_INT(
+      mysql_multi(
+          c,
+          "CREATE TABLE schema_version (version INT NOT NULL PRIMARY KEY,"
+          " name VARCHAR(255) NOT NULL, applied_ms BIGINT NOT NULL)"
+          " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;"
+          "INSERT INTO schema_version VALUES (1, '001_init.sql', 0),"
+          " (2, '002_community.sql', 0);"),
+      0);
+  g_raw = c;
+  fill_002();
+
+  T_EQ_INT(chat_store_open(url, 2, &s, err, sizeof(err)), 0);
+  if (s == NULL) {
+    fprintf(stderr, "open: %s\n", err);
+    goto out;
+  }
+  T_EQ_INT(raw_int("SELECT COUNT(*) FROM schema_version"), schema_files());
+  check_upgraded_003(s);
+  /* Every statement of 003 can run again and keeps the cursors. */
+  T_EQ_INT(mysql_multi(c, chat_schema_mysql_files[2][1]), 0);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), 3);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_DM), 1);
+  chat_store_close(s);
+
+out:
+  g_raw = saved;
   explicit_bzero(&u, sizeof(u));
   if (c != NULL) mysql_close(c);
   snprintf(sql, sizeof(sql), "DROP DATABASE `%s`", db);
@@ -2118,11 +2676,16 @@ static void run_common(void) {
   T_RUN(test_set_password);
   T_RUN(test_rooms);
   T_RUN(test_insert_batch);
+  T_RUN(test_insert_batch_large);
   T_RUN(test_history);
   T_RUN(test_text_roundtrip);
   T_RUN(test_dm);
   T_RUN(test_friends);
-  T_RUN(test_search);
+  T_RUN(test_search_unindexed);
+  T_RUN(test_search_half);
+  T_RUN(test_search_indexed);
+  T_RUN(test_index_pending);
+  T_RUN(test_search_tail_bound);
   T_RUN(test_moderation);
   T_RUN(test_unread);
 }
@@ -2136,6 +2699,7 @@ static void run_sqlite(void) {
   T_RUN(test_open_schema);
   T_RUN(test_open_errors);
   T_RUN(test_migrate_002);
+  T_RUN(test_migrate_003);
 
   rc = chat_store_open(g_path, 4, &g_store, err, sizeof(err));
   T_EQ_INT(rc, 0);
@@ -2225,6 +2789,7 @@ static void run_mysql(const char *url) {
   T_RUN(test_mysql_bad_password);
   T_RUN(test_mysql_socket);
   T_RUN(test_migrate_002_mysql);
+  T_RUN(test_migrate_003_mysql);
   rc = chat_store_open(g_url, 4, &g_store, err, sizeof(err));
   T_EQ_INT(rc, 0);
   if (rc == 0) {
