@@ -372,7 +372,39 @@ static void on_state(chat_redis_t *r, int up, void *ud) {
   }
 }
 
-/* A published payload is "SENDER\nJSON". */
+/* One server-wide frame. */
+static void on_global_frame(rp_t *p, const char *json, size_t jlen) {
+  cJSON *o = cJSON_ParseWithLength(json, jlen);
+  const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
+  if (cJSON_IsString(type) && strcmp(type->valuestring, "online") == 0) {
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+    const cJSON *user = cJSON_GetObjectItemCaseSensitive(o, "user");
+    const cJSON *on = cJSON_GetObjectItemCaseSensitive(o, "online");
+    if (cJSON_IsNumber(id) && cJSON_IsString(user)) {
+      int64_t uid = (int64_t)id->valuedouble;
+      /* A user still connected here stays online whatever others say. */
+      if (cJSON_IsTrue(on) || chat_imap_get(&p->local_users, uid) == NULL)
+        mirror_set_user(p, uid, user->valuestring, cJSON_IsTrue(on));
+    }
+  } else if (p->super.on_event) {
+    p->super.on_event(p->super.ud, 0, json, jlen);
+  }
+  cJSON_Delete(o);
+}
+
+/* One frame for the members of a room. */
+static void on_room_frame(rp_t *p, int64_t room, const char *json, size_t flen) {
+  /* Room sizes follow the presence frames between two resyncs. */
+  if (flen > 20 && memmem(json, flen, "\"presence\"", 10)) {
+    if (memmem(json, flen, "\"join\"", 6))
+      mirror_room_add(p, room, 1);
+    else if (memmem(json, flen, "\"leave\"", 7))
+      mirror_room_add(p, room, -1);
+  }
+  if (p->super.on_event) p->super.on_event(p->super.ud, room, json, flen);
+}
+
+/* A published payload is "SENDER\nJSON[\nJSON...]": one frame a line. */
 static void on_message(chat_redis_t *r, const char *channel, const char *data, size_t len,
                        void *ud) {
   rp_t *p = ud;
@@ -380,44 +412,22 @@ static void on_message(chat_redis_t *r, const char *channel, const char *data, s
   if (nl == NULL || p->closing) return;
   size_t sender_len = (size_t)(nl - data);
   if (sender_len == strlen(p->iid) && memcmp(data, p->iid, sender_len) == 0) return;
-  const char *json = nl + 1;
-  size_t jlen = len - sender_len - 1;
-  if (strcmp(channel, "chat:global") == 0) {
-    cJSON *o = cJSON_ParseWithLength(json, jlen);
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
-    if (cJSON_IsString(type) && strcmp(type->valuestring, "online") == 0) {
-      const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
-      const cJSON *user = cJSON_GetObjectItemCaseSensitive(o, "user");
-      const cJSON *on = cJSON_GetObjectItemCaseSensitive(o, "online");
-      if (cJSON_IsNumber(id) && cJSON_IsString(user)) {
-        int64_t uid = (int64_t)id->valuedouble;
-        /* A user still connected here stays online whatever others say. */
-        if (cJSON_IsTrue(on) || chat_imap_get(&p->local_users, uid) == NULL)
-          mirror_set_user(p, uid, user->valuestring, cJSON_IsTrue(on));
-      }
-    } else if (p->super.on_event) {
-      p->super.on_event(p->super.ud, 0, json, jlen);
-    }
-    cJSON_Delete(o);
+  int64_t room = 0;
+  if (strncmp(channel, "chat:room:", 10) == 0) {
+    room = strtoll(channel + 10, NULL, 10);
+    if (room <= 0) return;
+  } else if (strcmp(channel, "chat:global") != 0) {
     return;
   }
-  if (strncmp(channel, "chat:room:", 10) != 0) return;
-  int64_t room = strtoll(channel + 10, NULL, 10);
-  if (room <= 0) return;
-  /* One line per frame. */
-  const char *end = json + jlen;
+  const char *json = nl + 1, *end = data + len;
   while (json < end) {
     const char *eol = memchr(json, '\n', (size_t)(end - json));
     size_t flen = eol ? (size_t)(eol - json) : (size_t)(end - json);
     if (flen > 0) {
-      /* Room sizes follow the presence frames between two resyncs. */
-      if (flen > 20 && memmem(json, flen, "\"presence\"", 10)) {
-        if (memmem(json, flen, "\"join\"", 6))
-          mirror_room_add(p, room, 1);
-        else if (memmem(json, flen, "\"leave\"", 7))
-          mirror_room_add(p, room, -1);
-      }
-      if (p->super.on_event) p->super.on_event(p->super.ud, room, json, flen);
+      if (room)
+        on_room_frame(p, room, json, flen);
+      else
+        on_global_frame(p, json, flen);
     }
     json += flen + 1;
   }

@@ -903,5 +903,54 @@ class ClusterTest(ServerTestCase):
                                  "%s: join of the room deleted on B answered %r" % (label, f))
         self.assertFalse(late, "a room created on A was not joinable on B at once:\n" + "\n".join(late))
 
+    # -- 7 ------------------------------------------------------------------------------
+    @cluster_test()
+    async def test_7_friends_dms_deletes_and_bans_cross_instances(self):
+        wa, na, ca = await self.ws_user(self.a, "fa")
+        wb, nb, cb = await self.ws_user(self.b, "fb")
+        admin_a = self.admin_on(self.a)
+
+        # A friend request made on A reaches B's socket; the answer on B reaches A's.
+        r = ca.post("/api/friends", {"username": nb})
+        self.assertEqual((r.status, r.json().get("state")), (200, "outgoing"), r.describe())
+        await wb.expect(match(type="friend", user=na, state="incoming"), timeout=5,
+                        desc="friend request of %s (A) on B" % na)
+        r = cb.post("/api/friends", {"username": na})
+        self.assertEqual((r.status, r.json().get("state")), (200, "friends"), r.describe())
+        await wa.expect(match(type="friend", user=nb, state="friends"), timeout=5,
+                        desc="accepted friendship of %s (B) on A" % nb)
+
+        # A direct message from A's user reaches B's user once, and the sender's socket too.
+        await wa.send({"type": "dm", "to": nb, "text": "跨实例私信", "cid": "x1"})
+        ack = await wa.expect(lambda f: f.get("type") in ("ack", "error"), timeout=5)
+        self.assertEqual(ack.get("type"), "ack", ack)
+        got = await wb.expect(match(type="dm", id=ack["id"]), timeout=5, desc="the dm on B")
+        self.assertEqual((got["sender"], got["to"], got["text"]), (na, nb, "跨实例私信"))
+        await wa.expect(match(type="dm", id=ack["id"]), timeout=5, desc="the dm echoed on A")
+        extra = await wb.collect(0.5)
+        self.assertFalse([f for f in extra if f.get("type") == "dm"], "dm delivered twice: %r" % extra)
+
+        # A message deleted through A disappears for B's user.
+        lobby = self.lobby()
+        await self.join_ok(wa, lobby)
+        await self.join_ok(wb, lobby)
+        ack = await wb.send_msg(lobby, "to be deleted")
+        self.assertEqual(ack.get("type"), "ack", ack)
+        await wa.expect(match(type="message", id=ack["id"]), timeout=5, desc="message on A")
+        r = admin_a.delete("/api/rooms/%d/messages/%d" % (lobby, ack["id"]))
+        self.assertEqual(r.status, 204, r.describe())
+        for label, ws in (("A", wa), ("B", wb)):
+            await ws.expect(match(type="message_deleted", room=lobby, id=ack["id"]), timeout=5,
+                            desc="message_deleted on %s" % label)
+
+        # A ban made on A closes the banned user's socket on B at once.
+        r = admin_a.post("/api/admin/users/%s/ban" % urllib.parse.quote(nb))
+        self.assertEqual(r.status, 204, r.describe())
+        code = await wb.closed(timeout=5)
+        self.assertEqual(code, 1008, "the banned user's socket on B closed with %r" % code)
+        self.assertEqual(cb.get("/api/me").status, 401)
+        await wa.close()
+
+
 if __name__ == "__main__":
     unittest.main()
