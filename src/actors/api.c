@@ -909,14 +909,14 @@ static void api_done(chat_actor_t *self, chat_mail_t *m) {
       cJSON_AddStringToObject(o, "user", j->user.username);
       cJSON_AddStringToObject(o, "state", theirs);
       if (cJSON_PrintPreallocated(o, frame, sizeof(frame), 0))
-        chat_server_deliver_to_user(srv, j->target.username, frame, strlen(frame));
+        chat_server_deliver_to_user(srv, j->target.id, frame, strlen(frame));
       cJSON_Delete(o);
       o = cJSON_CreateObject();
       cJSON_AddStringToObject(o, "type", "friend");
       cJSON_AddStringToObject(o, "user", j->target.username);
       cJSON_AddStringToObject(o, "state", mine);
       if (cJSON_PrintPreallocated(o, frame, sizeof(frame), 0))
-        chat_server_deliver_to_user(srv, j->user.username, frame, strlen(frame));
+        chat_server_deliver_to_user(srv, j->user.id, frame, strlen(frame));
       cJSON_Delete(o);
       break;
     }

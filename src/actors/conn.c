@@ -117,7 +117,6 @@ int chat_conn_is_open(const chat_conn_t *c) {
 int chat_conn_is_ws_of(const chat_conn_t *c, int64_t user_id) {
   return c->state == CONN_WS && c->user_id == user_id;
 }
-const char *chat_conn_username(const chat_conn_t *c) { return c->username; }
 int chat_conn_has_session(const chat_conn_t *c, const uint8_t *token_hash) {
   return memcmp(c->token_hash, token_hash, CHAT_TOKEN_HASH_LEN) == 0;
 }
@@ -154,6 +153,7 @@ static void handle_closed_cb(uv_handle_t *h) {
   c->nrooms = 0;
   if (c->presence_on) {
     c->presence_on = 0;
+    chat_server_user_conn_remove(srv, c->user_id, c);
     srv->presence->ops->disconnect(srv->presence, c->user_id);
   }
   for (size_t i = 0; i < c->outq_len; i++) chat_rbuf_unref(c->outq[i]);
@@ -588,6 +588,7 @@ static void ws_auth_done(chat_actor_t *self, chat_mail_t *m) {
   chat_ws_parser_init(&c->ws, srv->ws_max_message);
   c->ws_inited = 1;
   c->presence_on = 1;
+  chat_server_user_conn_add(srv, c->user_id, c);
   srv->presence->ops->connect(srv->presence, c->user_id, c->username);
   /* Bytes that came after the handshake are the first frames. */
   if (c->in_len) {
@@ -866,9 +867,9 @@ static void dm_stored(chat_actor_t *self, chat_mail_t *m) {
       chat_sb_puts(&sb, ",\"ts\":");
       chat_sb_int(&sb, d->ins.rec.stored_ts);
       chat_sb_puts(&sb, "}");
-      chat_server_deliver_to_user(srv, d->sender, sb.buf, sb.len);
-      if (strcmp(d->sender, d->rcpt.username) != 0)
-        chat_server_deliver_to_user(srv, d->rcpt.username, sb.buf, sb.len);
+      chat_server_deliver_to_user(srv, d->ins.rec.sender_id, sb.buf, sb.len);
+      if (d->rcpt.id != d->ins.rec.sender_id)
+        chat_server_deliver_to_user(srv, d->rcpt.id, sb.buf, sb.len);
       chat_sb_free(&sb);
       chat_presence_t *pr = srv->presence;
       if (srv->notifier && d->rcpt.email_notify && !d->rcpt.banned &&

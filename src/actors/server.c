@@ -66,11 +66,11 @@ static void on_event(void *ud, int64_t room_id, const char *json, size_t len) {
   const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
   const cJSON *room = cJSON_GetObjectItemCaseSensitive(o, "room");
   if (cJSON_IsString(type) && strcmp(type->valuestring, "deliver") == 0) {
-    const cJSON *user = cJSON_GetObjectItemCaseSensitive(o, "user");
+    const cJSON *uid = cJSON_GetObjectItemCaseSensitive(o, "user_id");
     const cJSON *frame = cJSON_GetObjectItemCaseSensitive(o, "frame");
-    if (cJSON_IsString(user) && cJSON_IsObject(frame)) {
+    if (cJSON_IsNumber(uid) && cJSON_IsObject(frame)) {
       char *f = cJSON_PrintUnformatted(frame);
-      chat_server_deliver_local(srv, user->valuestring, f, strlen(f));
+      chat_server_deliver_local(srv, (int64_t)uid->valuedouble, f, strlen(f));
       cJSON_free(f);
     }
   } else if (cJSON_IsString(type) && strcmp(type->valuestring, "ban") == 0) {
@@ -118,25 +118,51 @@ void chat_server_room_tick(chat_server_t *srv, chat_room_t *r) {
     uv_timer_start(&srv->tick_timer, tick_cb, 20, 20);
 }
 
-void chat_server_deliver_local(chat_server_t *srv, const char *username, const char *json,
-                               size_t len) {
-  chat_rbuf_t *b = NULL;
-  for (chat_conn_t *c = srv->conns; c; c = chat_conn_next(c)) {
-    if (!chat_conn_is_ws(c) || strcmp(chat_conn_username(c), username) != 0) continue;
-    if (b == NULL) b = chat_ws_frame_new(CHAT_WS_OP_TEXT, json, len);
-    chat_conn_post_frame(c, b);
+void chat_server_user_conn_add(chat_server_t *srv, int64_t user_id, chat_conn_t *c) {
+  user_conns_t *u = chat_imap_get(&srv->user_conns, user_id);
+  if (u == NULL) {
+    u = chat_xcalloc(1, sizeof(*u));
+    chat_imap_put(&srv->user_conns, user_id, u);
   }
+  if (u->n == u->cap) {
+    u->cap = u->cap ? u->cap * 2 : 4;
+    u->v = chat_xrealloc(u->v, u->cap * sizeof(*u->v));
+  }
+  u->v[u->n++] = c;
+}
+
+void chat_server_user_conn_remove(chat_server_t *srv, int64_t user_id, chat_conn_t *c) {
+  user_conns_t *u = chat_imap_get(&srv->user_conns, user_id);
+  if (u == NULL) return;
+  for (size_t i = 0; i < u->n; i++) {
+    if (u->v[i] != c) continue;
+    u->v[i] = u->v[--u->n];
+    break;
+  }
+  if (u->n == 0) {
+    chat_imap_del(&srv->user_conns, user_id);
+    free(u->v);
+    free(u);
+  }
+}
+
+void chat_server_deliver_local(chat_server_t *srv, int64_t user_id, const char *json,
+                               size_t len) {
+  user_conns_t *u = chat_imap_get(&srv->user_conns, user_id);
+  if (u == NULL) return;
+  chat_rbuf_t *b = chat_ws_frame_new(CHAT_WS_OP_TEXT, json, len);
+  for (size_t i = 0; i < u->n; i++) chat_conn_post_frame(u->v[i], b);
   chat_rbuf_unref(b);
 }
 
-void chat_server_deliver_to_user(chat_server_t *srv, const char *username, const char *json,
+void chat_server_deliver_to_user(chat_server_t *srv, int64_t user_id, const char *json,
                                  size_t len) {
-  chat_server_deliver_local(srv, username, json, len);
-  /* Other instances: {"type":"deliver","user":U,"frame":FRAME}. */
+  chat_server_deliver_local(srv, user_id, json, len);
+  /* Other instances: {"type":"deliver","user_id":ID,"frame":FRAME}. */
   chat_sb_t sb;
   chat_sb_init(&sb);
-  chat_sb_puts(&sb, "{\"type\":\"deliver\",\"user\":");
-  chat_sb_json_str(&sb, username, strlen(username));
+  chat_sb_puts(&sb, "{\"type\":\"deliver\",\"user_id\":");
+  chat_sb_int(&sb, user_id);
   chat_sb_puts(&sb, ",\"frame\":");
   chat_sb_append(&sb, json, len);
   chat_sb_puts(&sb, "}");
@@ -151,8 +177,9 @@ void chat_server_broadcast(chat_server_t *srv, chat_rbuf_t *b) {
 
 void chat_server_revoke(chat_server_t *srv, int64_t user_id, const uint8_t *keep,
                         const uint8_t *only_session, const char *reason) {
-  for (chat_conn_t *c = srv->conns; c; c = chat_conn_next(c)) {
-    if (!chat_conn_is_ws_of(c, user_id)) continue;
+  user_conns_t *u = chat_imap_get(&srv->user_conns, user_id);
+  for (size_t i = 0; u && i < u->n; i++) {
+    chat_conn_t *c = u->v[i];
     if (keep && chat_conn_has_session(c, keep)) continue;
     if (only_session && !chat_conn_has_session(c, only_session)) continue;
     chat_conn_post_close(c, CHAT_WS_CLOSE_POLICY, reason);
@@ -249,6 +276,7 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   srv->session_ms = (int64_t)cfg->session_days * 24 * 3600 * 1000;
   srv->port = -1;
   chat_imap_init(&srv->rooms);
+  chat_imap_init(&srv->user_conns);
 
   int rc = chat_store_open(srv->store_url, cfg->store_pool > 0 ? cfg->store_pool : 1,
                            &srv->store, err, errlen);
@@ -463,6 +491,7 @@ void chat_server_free(chat_server_t *srv) {
     srv->login_fails = f->next;
     free(f);
   }
+  chat_imap_free(&srv->user_conns);  /* empty: every connection left it */
   chat_storage_free(srv->storage);
   chat_store_close(srv->store);
   free(srv->listen_host);

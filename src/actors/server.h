@@ -18,6 +18,13 @@ typedef struct chat_room_s chat_room_t;
 
 typedef enum { SRV_NEW, SRV_RUNNING, SRV_STOPPING, SRV_STOPPED } chat_srv_state_t;
 
+/* The open WebSockets of one user (the server's index; no references: a
+ * connection leaves the index before it is freed). */
+typedef struct {
+  chat_conn_t **v;
+  size_t n, cap;
+} user_conns_t;
+
 /* Failed logins per (client address, username) in a sliding window. */
 typedef struct login_fail_s {
   struct login_fail_s *next;
@@ -49,6 +56,7 @@ struct chat_server_s {
   chat_presence_t *presence;
   struct chat_notifier_s *notifier;   /* NULL: no mail */
   chat_imap_t rooms;            /* room id -> chat_room_t* (live rooms) */
+  chat_imap_t user_conns;       /* user id -> user_conns_t*: their WebSockets */
   chat_conn_t *conns;           /* every open connection (a list) */
   size_t nconns;
   chat_conn_t *flush_head;      /* connections with output to write */
@@ -105,7 +113,6 @@ void chat_conn_post_close(chat_conn_t *c, int code, const char *reason);
 /* Used by the server for revocation: does c belong to user_id, and is its
  * session token_hash? */
 int chat_conn_is_ws_of(const chat_conn_t *c, int64_t user_id);
-const char *chat_conn_username(const chat_conn_t *c);
 int chat_conn_has_session(const chat_conn_t *c, const uint8_t *token_hash);
 chat_conn_t *chat_conn_next(const chat_conn_t *c);
 /* Writes queued output of every connection that has some. */
@@ -125,11 +132,14 @@ void chat_server_broadcast(chat_server_t *srv, chat_rbuf_t *b);
 void chat_server_revoke(chat_server_t *srv, int64_t user_id, const uint8_t *keep,
                         const uint8_t *only_session, const char *reason);
 /* Sends a frame to every open WebSocket of the user, on every instance. */
-void chat_server_deliver_to_user(chat_server_t *srv, const char *username, const char *json,
+void chat_server_deliver_to_user(chat_server_t *srv, int64_t user_id, const char *json,
                                  size_t len);
 /* The same, on this instance only. */
-void chat_server_deliver_local(chat_server_t *srv, const char *username, const char *json,
+void chat_server_deliver_local(chat_server_t *srv, int64_t user_id, const char *json,
                                size_t len);
+/* The index of users' WebSockets. */
+void chat_server_user_conn_add(chat_server_t *srv, int64_t user_id, chat_conn_t *c);
+void chat_server_user_conn_remove(chat_server_t *srv, int64_t user_id, chat_conn_t *c);
 /* Login rate limiting. */
 int chat_server_login_blocked(chat_server_t *srv, const char *key, int *retry_after);
 void chat_server_login_failed(chat_server_t *srv, const char *key);
