@@ -42,6 +42,12 @@ typedef struct {
   size_t ws_out_cap;         /* bytes queued per connection before 1013;
                                 default 4 MiB */
   int session_days;          /* session lifetime; default 30 */
+  /* Flood control for `send` and `dm` frames, per connection: a bucket of
+   * ws_burst messages refilled at ws_rate a second; past it the frame gets
+   * an `error` rate_limited (nothing stored).  ws_rate 0: no limit.
+   * Defaults 20 a second and a burst of 200. */
+  double ws_rate;
+  double ws_burst;
   /* E-mail about missed DMs and @mentions for offline users (NULL: off). */
   const char *smtp_url;      /* "smtp://host:port" */
   const char *mail_from;     /* the sender address */

@@ -39,6 +39,9 @@ static const char usage[] =
     "                      through this server: smtp://HOST:PORT [CHAT_SMTP]\n"
     "  --mail-from ADDR    the sender of those mails [CHAT_MAIL_FROM]\n"
     "  --public-url URL    the chat's address, linked in mails [CHAT_PUBLIC_URL]\n"
+    "  --ws-rate N[:B]     messages (send and dm) a connection may send a second,\n"
+    "                      with bursts of B [CHAT_WS_RATE] (default 20:200; 0: no\n"
+    "                      limit); past it the frame is refused with rate_limited\n"
     "  --vendor DIR        Bootstrap 5 files served under /vendor/bootstrap/\n"
     "                      [CHAT_VENDOR] (default /usr/share/bootstrap-html)\n"
     "  --help              this text\n"
@@ -60,6 +63,7 @@ typedef struct {
   const char *smtp;
   const char *mail_from;
   const char *public_url;
+  const char *ws_rate;
 } opts_t;
 
 static char store_buf[4096];
@@ -116,6 +120,7 @@ static int parse_common(int argc, char **argv, int *i, opts_t *o) {
   else if ((v = opt_value(argc, argv, i, "--smtp"))) o->smtp = v;
   else if ((v = opt_value(argc, argv, i, "--mail-from"))) o->mail_from = v;
   else if ((v = opt_value(argc, argv, i, "--public-url"))) o->public_url = v;
+  else if ((v = opt_value(argc, argv, i, "--ws-rate"))) o->ws_rate = v;
   else return 0;
   return 1;
 }
@@ -214,6 +219,7 @@ int main(int argc, char **argv) {
   o.smtp = getenv("CHAT_SMTP");
   o.mail_from = getenv("CHAT_MAIL_FROM");
   o.public_url = getenv("CHAT_PUBLIC_URL");
+  o.ws_rate = getenv("CHAT_WS_RATE");
   const char *lvl = getenv("CHAT_LOG");
   if (lvl && strcmp(lvl, "debug") == 0) chat_log_set_level(CHAT_LOG_DEBUG);
   if (lvl && strcmp(lvl, "warn") == 0) chat_log_set_level(CHAT_LOG_WARN);
@@ -259,6 +265,15 @@ int main(int argc, char **argv) {
   cfg.smtp_url = o.smtp;
   cfg.mail_from = o.mail_from ? o.mail_from : "chatd@localhost.localdomain";
   cfg.public_url = o.public_url;
+  if (o.ws_rate) {
+    char *end;
+    cfg.ws_rate = strtod(o.ws_rate, &end);
+    if (*end == ':') cfg.ws_burst = strtod(end + 1, &end);
+    if (*end || cfg.ws_rate < 0 || cfg.ws_burst < 1) {
+      fprintf(stderr, "chatd: bad --ws-rate %s (want N or N:BURST)\n", o.ws_rate);
+      return 2;
+    }
+  }
   /* Mail timing can be shortened for tests. */
   const char *iv = getenv("CHAT_MAIL_INTERVAL_MS"), *gv = getenv("CHAT_MAIL_GATHER_MS");
   if (iv) cfg.mail_interval_ms = strtoul(iv, NULL, 10);

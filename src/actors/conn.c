@@ -79,6 +79,8 @@ struct chat_conn_s {
   joined_t *rooms;
   size_t nrooms, rooms_cap;
   struct dm_req_s *dm_head, *dm_tail;  /* direct messages waiting for a check */
+  double tokens;                /* flood control: messages it may send now */
+  uint64_t tokens_at;           /* loop time of the last refill */
   int dm_busy;
 
   /* output */
@@ -588,6 +590,8 @@ static void ws_auth_done(chat_actor_t *self, chat_mail_t *m) {
   chat_ws_parser_init(&c->ws, srv->ws_max_message);
   c->ws_inited = 1;
   c->presence_on = 1;
+  c->tokens = srv->ws_burst;
+  c->tokens_at = uv_now(srv->loop);
   chat_server_user_conn_add(srv, c->user_id, c);
   srv->presence->ops->connect(srv->presence, c->user_id, c->username);
   /* Bytes that came after the handshake are the first frames. */
@@ -760,6 +764,23 @@ static int frame_text(chat_conn_t *c, const char *text, const char *cid, size_t 
   return 0;
 }
 
+/* Takes one message from the connection's bucket; -1 (error sent) if it is
+ * empty.  The bucket refills at ws_rate a second up to ws_burst. */
+static int frame_rate(chat_conn_t *c, const char *cid) {
+  chat_server_t *srv = c->srv;
+  if (srv->ws_rate <= 0) return 0;
+  uint64_t now = uv_now(srv->loop);
+  c->tokens += (double)(now - c->tokens_at) / 1000.0 * srv->ws_rate;
+  if (c->tokens > srv->ws_burst) c->tokens = srv->ws_burst;
+  c->tokens_at = now;
+  if (c->tokens < 1) {
+    ws_send_error(c, "rate_limited", "too many messages; wait a moment", cid);
+    return -1;
+  }
+  c->tokens -= 1;
+  return 0;
+}
+
 static void ws_send(chat_conn_t *c, cJSON *o) {
   const char *cid;
   if (frame_cid(c, o, &cid)) return;
@@ -776,6 +797,7 @@ static void ws_send(chat_conn_t *c, cJSON *o) {
   }
   size_t start, len;
   if (frame_text(c, text_v->valuestring, cid, &start, &len)) return;
+  if (frame_rate(c, cid)) return;
   chat_room_post_send(j->room, c, c->user_id, c->username, text_v->valuestring + start, len,
                       cid);
 }
@@ -927,6 +949,7 @@ static void ws_dm(chat_conn_t *c, cJSON *o) {
   }
   size_t start, len;
   if (frame_text(c, text->valuestring, cid, &start, &len)) return;
+  if (frame_rate(c, cid)) return;
   if (strlen(to->valuestring) > CHAT_NAME_MAX) {
     ws_send_error(c, "not_friends", "direct messages are only between friends", cid);
     return;

@@ -32,6 +32,8 @@ void chat_config_init(chat_config_t *cfg) {
   cfg->ws_max_message = 64 * 1024;
   cfg->ws_out_cap = 4 * 1024 * 1024;
   cfg->session_days = 30;
+  cfg->ws_rate = 20;
+  cfg->ws_burst = 200;
 }
 
 /* ---- presence events -------------------------------------------------- */
@@ -274,6 +276,8 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   srv->ws_max_message = cfg->ws_max_message;
   srv->ws_out_cap = cfg->ws_out_cap;
   srv->session_ms = (int64_t)cfg->session_days * 24 * 3600 * 1000;
+  srv->ws_rate = cfg->ws_rate;
+  srv->ws_burst = cfg->ws_burst > 1 ? cfg->ws_burst : 1;
   srv->port = -1;
   chat_imap_init(&srv->rooms);
   chat_imap_init(&srv->user_conns);

@@ -46,6 +46,7 @@ struct chat_server_s {
   size_t ws_max_message;
   size_t ws_out_cap;
   int64_t session_ms;
+  double ws_rate, ws_burst;     /* flood control per connection (0: off) */
 
   chat_sched_t sched;
   uv_tcp_t listener;

@@ -336,12 +336,13 @@ class ServerTestCase(unittest.TestCase):
     the first start."""
 
     ADMINS = []
+    SERVER_ARGS = None  # extra chatd arguments for the class's server
     server = None
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.server = Server()
+        cls.server = Server(extra_args=cls.SERVER_ARGS)
         try:
             for name, password, email in cls.ADMINS:
                 cls.server.add_user(name, password, email, admin=True)

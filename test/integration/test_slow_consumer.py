@@ -10,6 +10,8 @@ from chatlib import RawWS, ServerTestCase, WS, async_test, match
 
 
 class SlowConsumerTest(ServerTestCase):
+    SERVER_ARGS = ["--ws-rate", "0"]  # the flood below is the point here
+
     @async_test(timeout=240)
     async def test_slow_reader_is_closed_with_1013(self):
         c_slow, _, _, _ = self.new_user("slow")
@@ -49,6 +51,40 @@ class SlowConsumerTest(ServerTestCase):
         ack = await fast.send_msg(lobby, "还在", cid="after")
         self.assertEqual(ack.get("type"), "ack", ack)
         await fast.close()
+        self.assert_healthy()
+
+
+class RateLimitTest(ServerTestCase):
+    SERVER_ARGS = ["--ws-rate", "5:10"]
+
+    @async_test(timeout=60)
+    async def test_a_flood_is_refused_with_rate_limited_then_allowed_again(self):
+        c, _, _, _ = self.new_user("flood")
+        lobby = self.lobby_id(c)
+        ws = await WS.connect(self.server, c, label="flood")
+        joined = await ws.join(lobby)
+        self.assertEqual(joined.get("type"), "joined", joined)
+        for i in range(16):
+            await ws.send({"type": "send", "room": lobby, "text": "洪水 %d" % i, "cid": "f%d" % i})
+        answers = {}
+        while len(answers) < 16:
+            f = await ws.expect(lambda f: f.get("type") in ("ack", "error"), timeout=10)
+            answers[f["cid"]] = f
+        acked = [k for k, f in answers.items() if f["type"] == "ack"]
+        limited = [k for k, f in answers.items() if f.get("code") == "rate_limited"]
+        # The burst of 10 goes through (plus what refilled meanwhile); the rest is refused.
+        self.assertGreaterEqual(len(acked), 10, answers)
+        self.assertLessEqual(len(acked), 12, answers)
+        self.assertEqual(len(acked) + len(limited), 16, answers)
+        # Nothing refused was stored.
+        texts = [m["text"] for m in self.history(c, lobby)]
+        for k in limited:
+            self.assertNotIn("洪水 %s" % k[1:], texts)
+        # After a pause (5 a second refill), sends go through again.
+        await asyncio.sleep(1.0)
+        ack = await ws.send_msg(lobby, "after the pause", retry_rate_limited=False)
+        self.assertEqual(ack.get("type"), "ack", ack)
+        await ws.close()
         self.assert_healthy()
 
 
