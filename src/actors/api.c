@@ -436,6 +436,21 @@ static cJSON *messages_json(const chat_msg_rec_t *m, size_t n) {
   return arr;
 }
 
+/* Answers {"messages": [...]} from a store call's result (an empty page for
+ * CHAT_ENOTFOUND) and frees the list. */
+static void set_messages(api_job_t *j, int rc, chat_msg_rec_t *msgs, size_t n) {
+  if (rc == CHAT_ENOTFOUND) rc = 0, n = 0;
+  if (rc != 0) {
+    chat_store_msgs_free(msgs, n);
+    set_store_error(j);
+    return;
+  }
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddItemToObject(root, "messages", messages_json(msgs, n));
+  chat_store_msgs_free(msgs, n);
+  set_json(j, 200, root);
+}
+
 static void run_room_messages(api_job_t *j, chat_store_t *store) {
   if (authenticate(j, store)) return;
   chat_room_rec_t room;
@@ -451,18 +466,7 @@ static void run_room_messages(api_job_t *j, chat_store_t *store) {
   chat_msg_rec_t *msgs = NULL;
   size_t n = 0;
   rc = chat_store_msg_history(store, j->ids[0], j->before, j->limit, &msgs, &n);
-  if (rc == CHAT_ENOTFOUND) {
-    rc = 0;
-    n = 0;
-  }
-  if (rc != 0) {
-    set_store_error(j);
-    return;
-  }
-  cJSON *root = cJSON_CreateObject();
-  cJSON_AddItemToObject(root, "messages", messages_json(msgs, n));
-  chat_store_msgs_free(msgs, n);
-  set_json(j, 200, root);
+  set_messages(j, rc, msgs, n);
 }
 
 static void run_users_online(api_job_t *j, chat_store_t *store) {
@@ -569,15 +573,7 @@ static void run_dm_messages(api_job_t *j, chat_store_t *store) {
   chat_msg_rec_t *msgs = NULL;
   size_t n = 0;
   int rc = chat_store_dm_history(store, j->user.id, j->target.id, j->before, j->limit, &msgs, &n);
-  if (rc == CHAT_ENOTFOUND) rc = 0, n = 0;
-  if (rc != 0) {
-    set_store_error(j);
-    return;
-  }
-  cJSON *root = cJSON_CreateObject();
-  cJSON_AddItemToObject(root, "messages", messages_json(msgs, n));
-  chat_store_msgs_free(msgs, n);
-  set_json(j, 200, root);
+  set_messages(j, rc, msgs, n);
 }
 
 static void run_search(api_job_t *j, chat_store_t *store) {
@@ -589,15 +585,7 @@ static void run_search(api_job_t *j, chat_store_t *store) {
     set_error(j, 400, "bad_request", "q must not be empty");
     return;
   }
-  if (rc == CHAT_ENOTFOUND) rc = 0, n = 0;
-  if (rc != 0) {
-    set_store_error(j);
-    return;
-  }
-  cJSON *root = cJSON_CreateObject();
-  cJSON_AddItemToObject(root, "messages", messages_json(msgs, n));
-  chat_store_msgs_free(msgs, n);
-  set_json(j, 200, root);
+  set_messages(j, rc, msgs, n);
 }
 
 static void run_admin_users(api_job_t *j, chat_store_t *store) {
