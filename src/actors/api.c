@@ -825,10 +825,10 @@ static void api_done(chat_actor_t *self, chat_mail_t *m) {
         chat_server_login_failed(srv, j->rate_key);
       break;
     case FX_LOGOUT:
-      chat_server_revoke(srv, j->user.id, NULL, j->token_hash, "logged out");
+      chat_server_revoke_everywhere(srv, j->user.id, NULL, j->token_hash, "logged out");
       break;
     case FX_PASSWORD:
-      chat_server_revoke(srv, j->user.id, j->token_hash, NULL, "password changed");
+      chat_server_revoke_everywhere(srv, j->user.id, j->token_hash, NULL, "password changed");
       break;
     case FX_ROOM_CREATED: {
       if (chat_server_room(srv, j->room.id) == NULL)

@@ -36,6 +36,7 @@
 #define REQUEST_TIMEOUT_MS 30000  /* a whole request must arrive in this */
 #define LINGER_MS 2000            /* wait for the peer's close after ours */
 #define CLOSING_MS 10000          /* most time to write out a closing answer */
+#define HTTP_OUT_MAX (1024 * 1024) /* answers queued before reading more requests */
 #define STATIC_MAX (8 * 1024 * 1024)
 #define TEXT_MAX_CHARS 4000
 
@@ -68,6 +69,7 @@ struct chat_conn_s {
   int keep_alive;               /* of the request being answered */
   int upgrade_pending;          /* the parser stopped at an Upgrade */
   int processing;               /* inside conn_process_input */
+  int out_paused;               /* a peer that does not read its answers */
 
   /* WebSocket */
   chat_ws_parser_t ws;
@@ -246,10 +248,16 @@ static void write_cb(uv_write_t *w, int status) {
   c->out_bytes -= wr->bytes;
   c->writes--;
   free(wr);
-  if (status < 0)
+  if (status < 0) {
     conn_hard_close(c);
-  else
+  } else {
     conn_maybe_linger(c);
+    if (c->out_paused && c->out_bytes <= HTTP_OUT_MAX / 2 && c->state == CONN_HTTP) {
+      c->out_paused = 0;
+      conn_process_input(c);
+      if (c->state == CONN_HTTP && !c->busy) conn_read_start(c);
+    }
+  }
   chat_actor_unref(&c->actor);
 }
 
@@ -393,6 +401,11 @@ static void conn_respond(chat_conn_t *c, chat_rbuf_t *resp) {
   c->busy = 0;
   chat_http_req_next(c->req);
   uv_timer_start(&c->timer, request_timer_cb, REQUEST_TIMEOUT_MS, 0);
+  /* Pipelined requests wait while earlier answers are not being read. */
+  if (c->out_bytes > HTTP_OUT_MAX) {
+    c->out_paused = 1;
+    return;
+  }
   conn_process_input(c);
   if (c->state == CONN_HTTP && !c->busy) conn_read_start(c);
 }
@@ -675,6 +688,8 @@ static joined_t *conn_joined(chat_conn_t *c, int64_t room_id) {
   return NULL;
 }
 
+static int frame_rate(chat_conn_t *c, const char *cid);
+
 static void ws_join(chat_conn_t *c, cJSON *o) {
   int64_t room_id = json_id(o, "room");
   const cJSON *since_v = cJSON_GetObjectItemCaseSensitive(o, "since");
@@ -686,6 +701,7 @@ static void ws_join(chat_conn_t *c, cJSON *o) {
   }
   if (since_v && !cJSON_IsNull(since_v)) {
     if (!cJSON_IsNumber(since_v) || since_v->valuedouble < 0 ||
+        since_v->valuedouble >= 9007199254740992.0 ||
         since_v->valuedouble != (double)(int64_t)since_v->valuedouble) {
       ws_send_error(c, "bad_request", "since must be a message id", NULL);
       return;
@@ -693,6 +709,7 @@ static void ws_join(chat_conn_t *c, cJSON *o) {
     since = (int64_t)since_v->valuedouble;
     has_since = 1;
   }
+  if (frame_rate(c, NULL)) return;
   chat_room_t *room = chat_server_room(c->srv, room_id);
   if (room == NULL) {
     /* Perhaps created a moment ago on another instance: a room actor for
@@ -808,6 +825,7 @@ static void ws_typing(chat_conn_t *c, cJSON *o) {
     ws_send_error(c, "bad_request", "typing needs a room id", NULL);
     return;
   }
+  if (frame_rate(c, NULL)) return;
   joined_t *j = conn_joined(c, room_id);
   if (j == NULL) {
     ws_send_error(c, "not_member", "join the room first", NULL);
@@ -867,14 +885,19 @@ static void dm_stored(chat_actor_t *self, chat_mail_t *m) {
   } else if (d->ins.rec.status != 0) {
     ws_send_error(c, "not_friends", "direct messages are only between friends", d->cid);
   } else {
-    char ack[256];
-    cJSON *a = cJSON_CreateObject();
-    cJSON_AddStringToObject(a, "type", "ack");
-    if (d->cid) cJSON_AddStringToObject(a, "cid", d->cid);
-    cJSON_AddNumberToObject(a, "id", (double)d->ins.rec.id);
-    if (cJSON_PrintPreallocated(a, ack, sizeof(ack), 0) && c->state == CONN_WS)
-      conn_queue(c, chat_ws_frame_new(CHAT_WS_OP_TEXT, ack, strlen(ack)));
-    cJSON_Delete(a);
+    chat_sb_t ack;
+    chat_sb_init(&ack);
+    chat_sb_puts(&ack, "{\"type\":\"ack\",");
+    if (d->cid) {
+      chat_sb_puts(&ack, "\"cid\":");
+      chat_sb_json_str(&ack, d->cid, strlen(d->cid));
+      chat_sb_puts(&ack, ",");
+    }
+    chat_sb_puts(&ack, "\"id\":");
+    chat_sb_int(&ack, d->ins.rec.id);
+    chat_sb_puts(&ack, "}");
+    if (c->state == CONN_WS) conn_queue(c, chat_ws_frame_new(CHAT_WS_OP_TEXT, ack.buf, ack.len));
+    chat_sb_free(&ack);
     if (!d->ins.rec.dup) {
       chat_sb_t sb;
       chat_sb_init(&sb);
@@ -1194,6 +1217,8 @@ void chat_conn_accept(chat_server_t *srv) {
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
+  /* A peer that vanished without a FIN is noticed eventually. */
+  uv_tcp_keepalive(&c->tcp, 1, 60);
   struct sockaddr_storage ss;
   int sslen = sizeof(ss);
   c->peer[0] = '\0';

@@ -66,6 +66,7 @@ typedef struct {
   char iid[17];
   int up;
   int closing;
+  int finishing;              /* handles closing */
   void (*done)(void *ud);
   void *done_ud;
   uv_timer_t timer;
@@ -192,7 +193,7 @@ static const char S_RECENT_SEED[] =
 /* Marks every room's list as possibly incomplete (after an outage). */
 static const char S_RECENT_DOUBT[] =
     "for _,r in ipairs(redis.call('SMEMBERS','chat:rooms')) do\n"
-    "  redis.call('DEL','room:'..r..':recent_ok') end\n"
+    "  redis.call('DEL','room:'..r..':recent_ok','room:'..r..':recent') end\n"
     "return 1\n";
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -694,10 +695,13 @@ static int rp_is_online(chat_presence_t *pp, int64_t uid) {
 static void rp_recent_doubt(chat_presence_t *pp, int64_t room) {
   rp_t *p = (rp_t *)pp;
   if (!p->up) return;
-  char key[48];
-  snprintf(key, sizeof(key), "room:%" PRId64 ":recent_ok", room);
-  const char *a[] = {"DEL", key};
-  chat_redis_command(p->redis, ignore_reply, NULL, 2, a, NULL);
+  /* The whole list goes (the next load seeds it from the store): a merge
+   * would bring a deleted message back. */
+  char key[48], ok[48];
+  snprintf(key, sizeof(key), "room:%" PRId64 ":recent", room);
+  snprintf(ok, sizeof(ok), "room:%" PRId64 ":recent_ok", room);
+  const char *a[] = {"DEL", ok, key};
+  chat_redis_command(p->redis, ignore_reply, NULL, 3, a, NULL);
 }
 
 static void rp_room_forget(chat_presence_t *pp, int64_t room) {
@@ -804,30 +808,47 @@ static void redis_closed(chat_redis_t *r, void *ud) {
   maybe_closed(p);
 }
 
+/* The last step of a close: every handle goes. */
+static void finish_close(rp_t *p) {
+  if (p->finishing) return;
+  p->finishing = 1;
+  uv_timer_stop(&p->timer);
+  uv_close((uv_handle_t *)&p->timer, timer_closed);
+  uv_close((uv_handle_t *)&p->flush_idle, timer_closed);
+  chat_redis_close(p->redis, redis_closed);
+}
+
+static void goodbye_reply(chat_redis_t *r, const redisReply *reply, void *ud) {
+  finish_close(ud);
+}
+
+static void goodbye_timeout(uv_timer_t *t) { finish_close(t->data); }
+
 static void rp_close(chat_presence_t *pp, void (*done)(void *ud), void *ud) {
   rp_t *p = (rp_t *)pp;
   p->closing = 1;
   p->done = done;
   p->done_ud = ud;
+  flush_out(p);
   /* This instance leaves at once rather than after its TTL: its alive key
-   * goes, and the next heartbeat anywhere reaps its users. */
+   * goes and it reaps itself, so the others see its users go.  The client
+   * is closed once Redis has answered (or after a second), so that what
+   * was queued is written, not dropped. */
   if (p->up) {
-    flush_out(p);
     char alive[64];
     snprintf(alive, sizeof(alive), "chat:inst:%s:alive", p->iid);
     const char *a[] = {"DEL", alive};
     chat_redis_command(p->redis, ignore_reply, NULL, 2, a, NULL);
     char ttl[16];
     snprintf(ttl, sizeof(ttl), "%d", TTL_S);
-    /* Reap now, so the others see this instance's users go. */
     const char *argv[] = {"", ttl};
-    eval(p, S_HEARTBEAT, NULL, NULL, 2, argv, NULL);
+    if (eval(p, S_HEARTBEAT, goodbye_reply, p, 2, argv, NULL) == 0) {
+      uv_timer_stop(&p->timer);
+      uv_timer_start(&p->timer, goodbye_timeout, 1000, 0);
+      return;
+    }
   }
-  flush_out(p);
-  uv_timer_stop(&p->timer);
-  uv_close((uv_handle_t *)&p->timer, timer_closed);
-  uv_close((uv_handle_t *)&p->flush_idle, timer_closed);
-  chat_redis_close(p->redis, redis_closed);
+  finish_close(p);
 }
 
 static const chat_presence_ops_t redis_ops = {

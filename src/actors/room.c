@@ -309,6 +309,13 @@ static void free_join(join_mail_t *j) {
   free(j);
 }
 
+/* Answers a join that cannot be served.  A connection already in the room
+ * (a re-join) stays in it; one that is not is told it is not in the room. */
+static void refuse_join(chat_room_t *r, join_mail_t *j, const char *code, const char *msg) {
+  send_error(j->conn, code, msg, NULL);
+  if (!is_member(r, j->conn)) chat_conn_post_left(j->conn, r->id);
+}
+
 /* Completes a join: history is a list of message objects (JSON) chosen by
  * the caller. */
 static void finish_join(chat_room_t *r, join_mail_t *j, chat_sb_t *history) {
@@ -431,11 +438,9 @@ static void history_done(chat_actor_t *self, chat_mail_t *m) {
   } else {
     join_mail_t *j = h->join;
     if (r->deleted) {
-      send_error(j->conn, "no_such_room", "no such room", NULL);
-      chat_conn_post_left(j->conn, r->id);
+      refuse_join(r, j, "no_such_room", "no such room");
     } else if (h->rc != 0) {
-      send_error(j->conn, "store_unavailable", "the store is unavailable", NULL);
-      chat_conn_post_left(j->conn, r->id);
+      refuse_join(r, j, "store_unavailable", "the store is unavailable");
     } else {
       /* Sends wait during the read, but inserts already on their way may
        * have been committed after the read looked: those are in the cache,
@@ -521,7 +526,12 @@ static void on_recent_loaded(chat_actor_t *self, chat_mail_t *m) {
   recent_mail_t *rm = (recent_mail_t *)m;
   /* Who is in the room through other instances, before any frame said so. */
   for (size_t i = 0; i < rm->nmembers; i++) present_set(r, rm->members[i], 1);
-  if (!rm->ok) {
+  if (r->srv->state != SRV_RUNNING) {
+    /* Stopping: no new store work; the waiting joins are refused. */
+    r->load = LOAD_NONE;
+    r->load_failed = 1;
+    r->reading = 0;
+  } else if (!rm->ok) {
     start_store_load(r);  /* still reading */
   } else {
     cache_clear(r);
@@ -546,6 +556,7 @@ static void on_recent_loaded(chat_actor_t *self, chat_mail_t *m) {
   free(rm->members);
   free(rm);
   room_replay(r);
+  r->load_failed = 0;
 }
 
 /* Presence's answer, on the loop: becomes a mail to the room. */
@@ -574,15 +585,13 @@ static void on_join(chat_actor_t *self, chat_mail_t *m) {
   join_mail_t *j = (join_mail_t *)m;
   if (room_defer(r, m)) return;
   if (r->deleted || r->srv->state != SRV_RUNNING) {
-    send_error(j->conn, "no_such_room", "no such room", NULL);
-    chat_conn_post_left(j->conn, r->id);
+    refuse_join(r, j, "no_such_room", "no such room");
     free_join(j);
     return;
   }
   if (r->load != LOAD_DONE) {
     if (r->load_failed) {
-      send_error(j->conn, "store_unavailable", "the store is unavailable", NULL);
-      chat_conn_post_left(j->conn, r->id);
+      refuse_join(r, j, "store_unavailable", "the store is unavailable");
       free_join(j);
       return;
     }

@@ -54,6 +54,8 @@ static void on_online(void *ud, int64_t user_id, const char *username, int onlin
   chat_rbuf_unref(b);
 }
 
+static int unhex32(uint8_t out[32], const char *s);
+
 /* Frames from presence: room frames go to the room's actor; server-wide
  * ones (from other instances) change the room directory. */
 static void on_event(void *ud, int64_t room_id, const char *json, size_t len) {
@@ -75,6 +77,21 @@ static void on_event(void *ud, int64_t room_id, const char *json, size_t len) {
       chat_server_deliver_local(srv, (int64_t)uid->valuedouble, f, strlen(f));
       cJSON_free(f);
     }
+  } else if (cJSON_IsString(type) && strcmp(type->valuestring, "revoke") == 0) {
+    const cJSON *uid = cJSON_GetObjectItemCaseSensitive(o, "user_id");
+    const cJSON *keep = cJSON_GetObjectItemCaseSensitive(o, "keep");
+    const cJSON *only = cJSON_GetObjectItemCaseSensitive(o, "only");
+    const cJSON *why = cJSON_GetObjectItemCaseSensitive(o, "reason");
+    uint8_t kh[32], oh[32];
+    int has_keep = cJSON_IsString(keep) && unhex32(kh, keep->valuestring) == 0;
+    int has_only = cJSON_IsString(only) && unhex32(oh, only->valuestring) == 0;
+    /* Reasons are static strings: map the known ones. */
+    const char *reason = cJSON_IsString(why) && strcmp(why->valuestring, "logged out") == 0
+                             ? "logged out"
+                             : "password changed";
+    if (cJSON_IsNumber(uid) && (has_keep || has_only))
+      chat_server_revoke(srv, (int64_t)uid->valuedouble, has_keep ? kh : NULL,
+                         has_only ? oh : NULL, reason);
   } else if (cJSON_IsString(type) && strcmp(type->valuestring, "ban") == 0) {
     const cJSON *uid = cJSON_GetObjectItemCaseSensitive(o, "user_id");
     if (cJSON_IsNumber(uid))
@@ -186,6 +203,58 @@ void chat_server_revoke(chat_server_t *srv, int64_t user_id, const uint8_t *keep
     if (only_session && !chat_conn_has_session(c, only_session)) continue;
     chat_conn_post_close(c, CHAT_WS_CLOSE_POLICY, reason);
   }
+}
+
+static void hex32(char out[65], const uint8_t *h) {
+  static const char d[] = "0123456789abcdef";
+  for (int i = 0; i < 32; i++) {
+    out[2 * i] = d[h[i] >> 4];
+    out[2 * i + 1] = d[h[i] & 15];
+  }
+  out[64] = '\0';
+}
+
+static int unhex32(uint8_t out[32], const char *s) {
+  if (s == NULL || strlen(s) != 64) return -1;
+  for (int i = 0; i < 64; i++) {
+    char c = s[i];
+    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (v < 0) return -1;
+    if (i % 2 == 0)
+      out[i / 2] = (uint8_t)(v << 4);
+    else
+      out[i / 2] |= (uint8_t)v;
+  }
+  return 0;
+}
+
+void chat_server_revoke_everywhere(chat_server_t *srv, int64_t user_id, const uint8_t *keep,
+                                   const uint8_t *only_session, const char *reason) {
+  chat_server_revoke(srv, user_id, keep, only_session, reason);
+  /* {"type":"revoke","user_id":ID,"keep":HASH?,"only":HASH?,"reason":R}: the
+   * SHA-256 of a session token, never the token. */
+  char k[65], o[65];
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_sb_puts(&sb, "{\"type\":\"revoke\",\"user_id\":");
+  chat_sb_int(&sb, user_id);
+  if (keep) {
+    hex32(k, keep);
+    chat_sb_puts(&sb, ",\"keep\":\"");
+    chat_sb_puts(&sb, k);
+    chat_sb_puts(&sb, "\"");
+  }
+  if (only_session) {
+    hex32(o, only_session);
+    chat_sb_puts(&sb, ",\"only\":\"");
+    chat_sb_puts(&sb, o);
+    chat_sb_puts(&sb, "\"");
+  }
+  chat_sb_puts(&sb, ",\"reason\":");
+  chat_sb_json_str(&sb, reason, strlen(reason));
+  chat_sb_puts(&sb, "}");
+  srv->presence->ops->publish(srv->presence, 0, sb.buf, sb.len);
+  chat_sb_free(&sb);
 }
 
 /* ---- rooms ------------------------------------------------------------ */

@@ -132,6 +132,9 @@ void chat_server_broadcast(chat_server_t *srv, chat_rbuf_t *b);
  * (keep NULL: all of them), or, with only_session, those of that session. */
 void chat_server_revoke(chat_server_t *srv, int64_t user_id, const uint8_t *keep,
                         const uint8_t *only_session, const char *reason);
+/* chat_server_revoke here and on every other instance. */
+void chat_server_revoke_everywhere(chat_server_t *srv, int64_t user_id, const uint8_t *keep,
+                                   const uint8_t *only_session, const char *reason);
 /* Sends a frame to every open WebSocket of the user, on every instance. */
 void chat_server_deliver_to_user(chat_server_t *srv, int64_t user_id, const char *json,
                                  size_t len);
