@@ -952,5 +952,31 @@ class ClusterTest(ServerTestCase):
         await wa.close()
 
 
+    # -- 8 ------------------------------------------------------------------------------
+    @cluster_test()
+    async def test_8_logout_and_password_change_close_sockets_on_other_instances(self):
+        name = uniq("rv")
+        pw = "pw-%s-secret" % name
+        c1 = Client(self.a)
+        r = c1.register(name, pw, "%s@example.org" % name)
+        self.assertEqual(r.status, 201, r.describe())
+        self.assertEqual(c1.login(name, pw).status, 200)
+        c2 = Client(self.b)
+        self.assertEqual(c2.login(name, pw).status, 200)
+        # A socket on B with session 1: logging session 1 out through A closes it.
+        w1 = await WS.connect(self.b, sid=c1.sid, label="s1@B")
+        r = c1.post("/api/logout")
+        self.assertEqual(r.status, 204, r.describe())
+        self.assertEqual(await w1.closed(timeout=5), 1008)
+        # A socket on B with session 2: a password change through A (session 3) closes it.
+        c3 = Client(self.a)
+        self.assertEqual(c3.login(name, pw).status, 200)
+        w2 = await WS.connect(self.b, sid=c2.sid, label="s2@B")
+        r = c3.post("/api/password", {"old_password": pw, "new_password": pw + "-new"})
+        self.assertEqual(r.status, 204, r.describe())
+        self.assertEqual(await w2.closed(timeout=5), 1008)
+        self.assertEqual(c3.get("/api/me").status, 200)
+
+
 if __name__ == "__main__":
     unittest.main()
