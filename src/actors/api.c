@@ -819,10 +819,12 @@ static void api_done(chat_actor_t *self, chat_mail_t *m) {
   /* Effects happen even if the client has gone: the store changed. */
   switch (j->effect) {
     case FX_LOGIN:
+      /* The attempt was counted as a failure when it came in (so parallel
+       * attempts cannot get past the limit); a success clears the count. */
       if (j->login_ok)
         chat_server_login_ok(srv, j->rate_key);
-      else if (j->status == 401)
-        chat_server_login_failed(srv, j->rate_key);
+      else if (j->status != 401)
+        chat_server_login_uncount(srv, j->rate_key);  /* not a wrong password */
       break;
     case FX_LOGOUT:
       chat_server_revoke_everywhere(srv, j->user.id, NULL, j->token_hash, "logged out");
@@ -1137,6 +1139,7 @@ void chat_api_handle(chat_server_t *srv, chat_conn_t *c, const chat_route_match_
                               hdr);
       return;
     }
+    chat_server_login_failed(srv, j->rate_key);
   }
   j->job.mail.handle = api_done;
   j->job.run = api_run;

@@ -312,6 +312,11 @@ void chat_server_login_failed(chat_server_t *srv, const char *key) {
   f->count++;
 }
 
+void chat_server_login_uncount(chat_server_t *srv, const char *key) {
+  login_fail_t *f = login_find(srv, key, chat_now_ms());
+  if (f && f->count > 0) f->count--;
+}
+
 void chat_server_login_ok(chat_server_t *srv, const char *key) {
   login_fail_t **pp = &srv->login_fails;
   while (*pp) {

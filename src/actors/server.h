@@ -148,6 +148,8 @@ void chat_server_user_conn_remove(chat_server_t *srv, int64_t user_id, chat_conn
 int chat_server_login_blocked(chat_server_t *srv, const char *key, int *retry_after);
 void chat_server_login_failed(chat_server_t *srv, const char *key);
 void chat_server_login_ok(chat_server_t *srv, const char *key);
+/* Takes back one counted attempt (it turned out not to be a failed login). */
+void chat_server_login_uncount(chat_server_t *srv, const char *key);
 
 /* Handles an HTTP API request (api.c); the connection waits for its answer
  * through chat_conn_respond. */

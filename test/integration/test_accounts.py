@@ -209,6 +209,17 @@ class LoginTest(ServerTestCase):
         c2, name2, pw2, _ = self.new_user("rl", login=False)
         self.assertEqual(c2.login(name2, pw2).status, 200)
 
+    def test_parallel_guesses_do_not_get_past_the_limit(self):
+        _, name, _, _ = self.new_user("rlp", login=False)
+        import concurrent.futures
+        def guess(i):
+            return Client(self.server).login(name, "parallel-guess-%d" % i).status
+        with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+            statuses = list(pool.map(guess, range(12)))
+        # Only five attempts are looked at; the others are refused at once.
+        self.assertEqual(statuses.count(401), 5, statuses)
+        self.assertEqual(statuses.count(429), 7, statuses)
+
     def test_four_failures_do_not_lock(self):
         c, name, pw, _ = self.new_user("rl", login=False)
         for i in range(4):
