@@ -3,32 +3,18 @@
 // told). One chatd and one Chromium serve this file; each test has its own users.
 
 import assert from 'node:assert/strict';
-import { after, before } from 'node:test';
+import { beforeEach } from 'node:test';
 import {
-  ChatServer, browserTest, PASSWORD, checkPage, launchBrowser, loginViaUI, logoutViaUI,
-  newUserPage, openRoom, registerViaUI, roomItem, screenshot, sendMessage, signUp, uniqueName, until,
-  waitForMessage, waitSignedIn,
+  useSuite, PASSWORD, checkPage, loginViaUI, logoutViaUI, openRoom, registerViaUI, roomItem,
+  screenshot, sendMessage, signUp, uniqueName, until, waitForMessage, waitSignedIn,
 } from './helpers.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = new ChatServer();
-  await server.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    await server.stopClean();
-    server.cleanup();
-  }
-});
-
+const suite = useSuite();
+/** The file's chatd, Chromium, set before each test. */
+let server, browser;
+beforeEach(() => ({ server, browser } = suite));
 /** Browser tests: each gets fresh contexts, closed when it ends. */
-const test = browserTest(() => browser);
+const test = suite.test;
 
 test('changing the password: the old one fails, the new one works', async (t, userPage) => {
   const { page } = await userPage();

@@ -4,37 +4,19 @@
 // file; each test uses its own users and rooms.
 
 import assert from 'node:assert/strict';
-import { after, before } from 'node:test';
+import { beforeEach } from 'node:test';
 import {
-  ApiClient, ChatServer, browserTest, PASSWORD, assertNoDuplicates, checkPage, horizontalExtent, launchBrowser,
-  loginViaUI, logoutViaUI, messages, openRoom, registerViaUI, roomItem, screenshot,
-  sendMessage, signUp, uniqueName, until, waitForMessage,
+  useSuite, PASSWORD, assertNoDuplicates, checkPage, horizontalExtent, loginViaUI, logoutViaUI,
+  messages, openRoom, registerViaUI, roomItem, screenshot, sendMessage, signUp, uniqueName, until,
+  waitForMessage,
 } from './helpers.mjs';
 
-let server;
-let browser;
-let admin;
-
-before(async () => {
-  server = new ChatServer();
-  await server.start();
-  const adminName = uniqueName('admin');
-  server.addUser(adminName, { admin: true });
-  admin = new ApiClient(server.url);
-  await admin.login(adminName);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    await server.stopClean();
-    server.cleanup();
-  }
-});
-
+const suite = useSuite({ admin: true });
+/** The file's chatd, Chromium and administrator, set before each test. */
+let server, browser, admin;
+beforeEach(() => ({ server, browser, admin } = suite));
 /** Browser tests: each gets fresh contexts, closed when it ends. */
-const test = browserTest(() => browser);
+const test = suite.test;
 
 /** A fresh room for one test, made by the administrator over HTTP. */
 async function freshRoom(prefix = 'room', topic = '') {

@@ -6,38 +6,19 @@
 // serve every test in this file; each test uses its own users and rooms.
 
 import assert from 'node:assert/strict';
-import { after, before } from 'node:test';
+import { beforeEach } from 'node:test';
 import {
-  ApiClient, ChatServer, browserTest, PASSWORD, assertNoDuplicates, checkPage, friendItem, horizontalExtent,
-  launchBrowser, loginViaUI, messages, newTab, openDm, openRoom, requestItem, screenshot, sendMessage, signUp,
-  uniqueName, until, waitConn, waitForMessage, waitSignedIn,
+  useSuite, PASSWORD, assertNoDuplicates, checkPage, friendItem, horizontalExtent, loginViaUI,
+  messages, newTab, openDm, openRoom, requestItem, screenshot, sendMessage, signUp, uniqueName,
+  until, waitConn, waitForMessage, waitSignedIn,
 } from './helpers.mjs';
 
-let server;
-let browser;
-let admin;
-let adminName;
-
-before(async () => {
-  server = new ChatServer();
-  await server.start();
-  adminName = uniqueName('admin');
-  server.addUser(adminName, { admin: true });
-  admin = new ApiClient(server.url);
-  await admin.login(adminName);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    await server.stopClean();
-    server.cleanup();
-  }
-});
-
+const suite = useSuite({ admin: true });
+/** The file's chatd, Chromium and administrator, set before each test. */
+let server, browser, admin, adminName;
+beforeEach(() => ({ server, browser, admin, adminName } = suite));
 /** Browser tests: each gets fresh contexts, closed when it ends. */
-const test = browserTest(() => browser);
+const test = suite.test;
 
 async function freshRoom(prefix = 'room', topic = '') {
   return admin.createRoom(uniqueName(prefix), topic);

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -466,4 +466,34 @@ export function browserTest(getBrowser) {
       for (const r of opened) await r.context.close().catch(() => {});
     }
   });
+}
+
+/**
+ * One chatd and one Chromium for a test file: started before its first test,
+ * stopped (SIGTERM, exit 0 checked) after its last.  With admin, an
+ * administrator is created and logged in over HTTP.  The returned object's
+ * fields are set once the file's tests run; suite.test makes browser tests.
+ */
+export function useSuite({ admin = false } = {}) {
+  const suite = { server: null, browser: null, admin: null, adminName: null };
+  before(async () => {
+    suite.server = new ChatServer();
+    await suite.server.start();
+    if (admin) {
+      suite.adminName = uniqueName('admin');
+      suite.server.addUser(suite.adminName, { admin: true });
+      suite.admin = new ApiClient(suite.server.url);
+      await suite.admin.login(suite.adminName);
+    }
+    suite.browser = await launchBrowser();
+  });
+  after(async () => {
+    if (suite.browser) await suite.browser.close();
+    if (suite.server) {
+      await suite.server.stopClean();
+      suite.server.cleanup();
+    }
+  });
+  suite.test = browserTest(() => suite.browser);
+  return suite;
 }

@@ -3,32 +3,20 @@
 // and show every message exactly once. This file has its own chatd.
 
 import assert from 'node:assert/strict';
-import { after, before } from 'node:test';
+import { beforeEach } from 'node:test';
 import {
-  ApiClient, ChatServer, browserTest, assertNoDuplicates, checkPage, launchBrowser, messages, openRoom,
-  screenshot, sendMessage, signUp, uniqueName, until, waitConn, waitForMessage,
+  useSuite, ApiClient, assertNoDuplicates, checkPage, messages, openRoom, screenshot, sendMessage,
+  signUp, uniqueName, until, waitConn, waitForMessage,
 } from './helpers.mjs';
 
 const RECONNECT_TIMEOUT_MS = 45_000;   // backoff is 1 s doubling with jitter; the restart takes a few
 
-let server;
-let browser;
-
-before(async () => {
-  server = new ChatServer();
-  await server.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    await server.stopClean();
-    server.cleanup();
-  }
-});
-
-const test = browserTest(() => browser);
+const suite = useSuite();
+/** The file's chatd, Chromium, set before each test. */
+let server, browser;
+beforeEach(() => ({ server, browser } = suite));
+/** Browser tests: each gets fresh contexts, closed when it ends. */
+const test = suite.test;
 
 test('chatd is killed and restarted mid-conversation', async (t, userPage) => {
   const adminName = uniqueName('admin');
