@@ -1,5 +1,5 @@
 // The one catalogue of visible text, in Chinese (zh) and English (en).
-// Placeholders are written {name} and filled by translate().
+// Placeholders are written {name} and filled by t() in i18n.js.
 
 export const catalogue = {
   zh: {
@@ -458,42 +458,3 @@ export const catalogue = {
     'presence.joined': '{user} joined {room}',
   },
 };
-
-const STORAGE_KEY = 'chat.lang';
-
-/** The saved choice, else the first of the browser's languages that is zh or en, else en. */
-export function detectLang() {
-  try {
-    const saved = localStorage.getItem(STORAGE_KEY);
-    if (saved && catalogue[saved]) return saved;
-  } catch (_) { /* storage may be unavailable */ }
-  const prefs = (navigator.languages && navigator.languages.length)
-    ? navigator.languages : [navigator.language || ''];
-  for (const p of prefs) {
-    const l = String(p).toLowerCase();
-    if (l.startsWith('zh')) return 'zh';
-    if (l.startsWith('en')) return 'en';
-  }
-  return 'en';
-}
-
-export function saveLang(lang) {
-  try { localStorage.setItem(STORAGE_KEY, lang); } catch (_) { /* ignore */ }
-}
-
-/** Text for key in lang with {placeholders} filled; falls back to English, then to the key. */
-export function translate(lang, key, params) {
-  const table = catalogue[lang] || catalogue.en;
-  let s = table[key];
-  if (s === undefined) s = catalogue.en[key];
-  if (s === undefined) return key;
-  if (params) {
-    s = s.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
-  }
-  return s;
-}
-
-/** BCP 47 tag for the html lang attribute and Intl formatters. */
-export function localeTag(lang) {
-  return lang === 'zh' ? 'zh-CN' : 'en';
-}
