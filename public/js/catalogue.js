@@ -151,7 +151,6 @@ export const catalogue = {
     'friends.online': '在线',
     'friends.offline': '离线',
     'friends.messageAria': '给 {name} 发私信（{status}）',
-    'friends.remove': '删除',
     'friends.removeFor': '删除好友 {name}',
     'friends.confirmRemove': '确定要删除好友「{name}」吗？',
     'friends.removed': '已删除好友 {name}。',
@@ -195,7 +194,6 @@ export const catalogue = {
     'search.count': '找到 {n} 条消息，最新的在前。',
     'search.none': '没有找到包含「{q}」的消息。',
     'search.gone': '找不到这条消息了（可能已被删除）。',
-    'search.resultAria': '{where}，{sender}，{time}：{text}',
 
     'admin.usersHeading': '用户管理',
     'admin.usersCaption': '所有用户',
@@ -379,7 +377,6 @@ export const catalogue = {
     'friends.online': 'online',
     'friends.offline': 'offline',
     'friends.messageAria': 'Message {name} ({status})',
-    'friends.remove': 'Remove',
     'friends.removeFor': 'Remove {name} from your friends',
     'friends.confirmRemove': 'Remove {name} from your friends?',
     'friends.removed': '{name} is no longer your friend.',
@@ -423,7 +420,6 @@ export const catalogue = {
     'search.count': 'Matching messages: {n} (newest first).',
     'search.none': 'No messages contain “{q}”.',
     'search.gone': 'That message is no longer there (it may have been deleted).',
-    'search.resultAria': '{where}, {sender}, {time}: {text}',
 
     'admin.usersHeading': 'Users',
     'admin.usersCaption': 'All users',
