@@ -1,5 +1,5 @@
 // The one catalogue of visible text, in Chinese (zh) and English (en).
-// Placeholders are written {name} and filled by translate().
+// Placeholders are written {name} and filled by t() in i18n.js.
 
 export const catalogue = {
   zh: {
@@ -151,7 +151,6 @@ export const catalogue = {
     'friends.online': '在线',
     'friends.offline': '离线',
     'friends.messageAria': '给 {name} 发私信（{status}）',
-    'friends.remove': '删除',
     'friends.removeFor': '删除好友 {name}',
     'friends.confirmRemove': '确定要删除好友「{name}」吗？',
     'friends.removed': '已删除好友 {name}。',
@@ -195,7 +194,6 @@ export const catalogue = {
     'search.count': '找到 {n} 条消息，最新的在前。',
     'search.none': '没有找到包含「{q}」的消息。',
     'search.gone': '找不到这条消息了（可能已被删除）。',
-    'search.resultAria': '{where}，{sender}，{time}：{text}',
 
     'admin.usersHeading': '用户管理',
     'admin.usersCaption': '所有用户',
@@ -379,7 +377,6 @@ export const catalogue = {
     'friends.online': 'online',
     'friends.offline': 'offline',
     'friends.messageAria': 'Message {name} ({status})',
-    'friends.remove': 'Remove',
     'friends.removeFor': 'Remove {name} from your friends',
     'friends.confirmRemove': 'Remove {name} from your friends?',
     'friends.removed': '{name} is no longer your friend.',
@@ -423,7 +420,6 @@ export const catalogue = {
     'search.count': 'Matching messages: {n} (newest first).',
     'search.none': 'No messages contain “{q}”.',
     'search.gone': 'That message is no longer there (it may have been deleted).',
-    'search.resultAria': '{where}, {sender}, {time}: {text}',
 
     'admin.usersHeading': 'Users',
     'admin.usersCaption': 'All users',
@@ -458,42 +454,3 @@ export const catalogue = {
     'presence.joined': '{user} joined {room}',
   },
 };
-
-const STORAGE_KEY = 'chat.lang';
-
-/** The saved choice, else the first of the browser's languages that is zh or en, else en. */
-export function detectLang() {
-  try {
-    const saved = localStorage.getItem(STORAGE_KEY);
-    if (saved && catalogue[saved]) return saved;
-  } catch (_) { /* storage may be unavailable */ }
-  const prefs = (navigator.languages && navigator.languages.length)
-    ? navigator.languages : [navigator.language || ''];
-  for (const p of prefs) {
-    const l = String(p).toLowerCase();
-    if (l.startsWith('zh')) return 'zh';
-    if (l.startsWith('en')) return 'en';
-  }
-  return 'en';
-}
-
-export function saveLang(lang) {
-  try { localStorage.setItem(STORAGE_KEY, lang); } catch (_) { /* ignore */ }
-}
-
-/** Text for key in lang with {placeholders} filled; falls back to English, then to the key. */
-export function translate(lang, key, params) {
-  const table = catalogue[lang] || catalogue.en;
-  let s = table[key];
-  if (s === undefined) s = catalogue.en[key];
-  if (s === undefined) return key;
-  if (params) {
-    s = s.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
-  }
-  return s;
-}
-
-/** BCP 47 tag for the html lang attribute and Intl formatters. */
-export function localeTag(lang) {
-  return lang === 'zh' ? 'zh-CN' : 'en';
-}

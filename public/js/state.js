@@ -1,0 +1,169 @@
+// The front end's state: one object, made whole by createState(). When a
+// session ends, resetState() replaces it with a fresh one, so nothing of one
+// user's session reaches the next. Modules read it through the live binding
+// `state` and read it again after every await: the object may have been
+// replaced meanwhile. Also here: the room and conversation records, and the
+// small questions asked of the state from everywhere.
+import { t } from './i18n.js';
+
+export function createState() {
+  return {
+    user: null,                // the signed-in user, null when signed out
+    rooms: new Map(),          // id -> room (makeRoom)
+    online: new Set(),         // usernames
+    view: 'loading',
+    current: null,             // id of the room in view
+    pendingByCid: new Map(),   // cid -> send waiting for its ack (ws.js)
+    drafts: new Map(),         // convKey -> unsent composer text
+    adminEditing: null,        // room id whose admin row is in edit mode
+    loginNotice: null,         // shown above the login form
+    friends: new Map(),        // username -> { online }
+    incoming: new Set(),       // usernames who asked to be friends
+    outgoing: new Set(),       // usernames asked by the user
+    dms: new Map(),            // username -> direct-message conversation (makeDm)
+    dmUser: null,              // partner of the conversation in view
+    search: null,              // { q, room, results, loading, error }
+    jump: null,                // { key, id, pages } message to bring into view
+    adminUsers: null,          // rows of the admin users table
+    presenceToasts: new Map(), // 'room|user' -> time of the last join notice
+    rendered: { roomList: '', friends: '', admin: '' },   // what those lists show now (skips equal re-renders)
+  };
+}
+
+export let state = createState();
+
+/** Starts over with a fresh state (timers of the old one must be cleared first). */
+export function resetState() {
+  state = createState();
+}
+
+export function makeRoom(r) {
+  return {
+    kind: 'room',
+    id: r.id,
+    name: r.name || String(r.id),
+    topic: r.topic || '',
+    online: Number(r.online) || 0,
+    ...roomContent(),
+    loadingOlder: false,
+    lastTypingSent: 0,
+    readSent: 0,             // highest id reported with POST /api/read
+    readTimer: null,
+  };
+}
+
+/** What a room holds while the user is in it; leaving the room starts it over. */
+export function roomContent() {
+  return {
+    joined: false,           // the user wants to be in it (kept across reloads)
+    joinState: 'none',       // none | joining | joined (on the current socket)
+    joinSince: 0,
+    historyLoaded: false,
+    members: new Set(),
+    msgs: new Map(),         // id -> message
+    order: [],               // message ids, ascending
+    lastId: 0,               // highest id seen from the server's message stream
+    hasMore: false,
+    unread: 0,
+    typing: new Map(),       // username -> expiry time
+    pending: [],
+  };
+}
+
+// A direct-message conversation with one user; shares the fields the message
+// view needs with rooms.
+function makeDm(user) {
+  return {
+    kind: 'dm',
+    user,
+    msgs: new Map(),
+    order: [],
+    lastId: 0,
+    hasMore: false,
+    historyLoaded: false,
+    loading: false,          // newest page being fetched
+    loadingOlder: false,
+    unread: 0,
+    pending: [],
+    readSent: 0,
+    readTimer: null,
+  };
+}
+
+/** The conversation with user, made when first asked for. */
+export function getDm(user) {
+  let conv = state.dms.get(user);
+  if (!conv) {
+    conv = makeDm(user);
+    state.dms.set(user, conv);
+  }
+  return conv;
+}
+
+export const isAdmin = () => !!state.user && state.user.role === 'admin';
+export const me = () => (state.user ? state.user.username : '');
+export const roomName = (room) => (room.name === 'lobby' ? t('room.lobbyName') : room.name);
+export const currentRoom = () => (state.view === 'room' && state.current !== null ? state.rooms.get(state.current) || null : null);
+export const currentDm = () => (state.view === 'dm' && state.dmUser !== null ? state.dms.get(state.dmUser) || null : null);
+/** The room or direct-message conversation in view, or null. */
+export const currentConv = () => currentRoom() || currentDm();
+export const convKey = (conv) => (conv.kind === 'dm' ? 'dm:' + conv.user : 'room:' + conv.id);
+
+/** Whether conv is still part of the state (a room the user is in, or a conversation). */
+export function convAlive(conv) {
+  return conv.kind === 'dm' ? state.dms.get(conv.user) === conv : state.rooms.get(conv.id) === conv && conv.joined;
+}
+
+/** Stops a room's or conversation's timers (resends and the read marker). */
+export function clearConvTimers(conv) {
+  for (const p of conv.pending) clearTimeout(p.retryTimer);
+  clearTimeout(conv.readTimer);
+  conv.readTimer = null;
+}
+
+/* ---------- rooms the user is in, kept across reloads ---------- */
+
+function joinedKey() { return 'chat.joined.' + (state.user ? state.user.id : ''); }
+
+export function persistJoined() {
+  if (!state.user) return;
+  const ids = [...state.rooms.values()].filter((r) => r.joined).map((r) => r.id);
+  try { localStorage.setItem(joinedKey(), JSON.stringify(ids)); } catch (_) { /* ignore */ }
+}
+
+export function restoreJoined() {
+  let ids = [];
+  try { ids = JSON.parse(localStorage.getItem(joinedKey()) || '[]'); } catch (_) { ids = []; }
+  if (!Array.isArray(ids)) return;
+  for (const id of ids) {
+    const room = state.rooms.get(id);
+    if (room) room.joined = true;
+  }
+}
+
+/* ---------- messages ---------- */
+
+/** The fields the front end keeps of a room message from the server. */
+export const normRoomMsg = (m) => ({ id: m.id, room: m.room, sender: String(m.sender || ''), text: String(m.text ?? ''), ts: m.ts });
+/** The fields the front end keeps of a direct message from the server. */
+export const normDm = (m) => ({ id: m.id, sender: String(m.sender || ''), to: String(m.to || ''), text: String(m.text ?? ''), ts: m.ts });
+export const normMsg = (conv, m) => (conv.kind === 'dm' ? normDm(m) : normRoomMsg(m));
+
+export function insertSorted(arr, id) {
+  let lo = 0, hi = arr.length;
+  if (!hi || arr[hi - 1] < id) { arr.push(id); return; }
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (arr[mid] < id) lo = mid + 1; else hi = mid;
+  }
+  arr.splice(lo, 0, id);
+}
+
+/** Records a message in a room or conversation; false when it was already there. */
+export function storeMessage(conv, m) {
+  if (!m || typeof m.id !== 'number' || conv.msgs.has(m.id)) return false;
+  conv.msgs.set(m.id, m);
+  insertSorted(conv.order, m.id);
+  if (m.id > conv.lastId) conv.lastId = m.id;
+  return true;
+}

@@ -1,0 +1,471 @@
+// The message view, for a room or a direct-message conversation: header,
+// members, typing hint, the message list with the user's pending sends,
+// paging back through history, and jumping to a message found by search.
+import { $, h, appendLinkified, sortNames, timeEl } from '../dom.js';
+import { t } from '../i18n.js';
+import { apiAuth, apiErrorText } from '../http.js';
+import { PAGE } from '../limits.js';
+import { showNotice } from '../notice.js';
+import { updateTitle } from '../notify.js';
+import { redirect, showView } from '../router.js';
+import {
+  state, isAdmin, me, roomName, roomContent, currentRoom, currentConv, convKey, convAlive, clearConvTimers,
+  normMsg, persistJoined, storeMessage,
+} from '../state.js';
+import { dropPending, isOpen, joinRoom, resetPending, trySend, wsSend } from '../ws.js';
+import { onMessageDeleted, scheduleRead } from '../messages.js';
+import { restoreDraft, updateCharCount } from './composer.js';
+import { dmPath, renderFriends } from './dms.js';
+import { refreshRoomsSoon, renderRoomList, userItem } from './lobby.js';
+
+const JUMP_PAGE = 200;   // page size while looking for a search result's message
+
+// Whether the view should follow new content: true while the user is at the bottom.
+let stickToBottom = true;
+let highlightTimer = null;
+
+/* ---------- entering and leaving ---------- */
+
+/** Route #/room/ID: false (after a notice) for a room that does not exist. */
+export function routeRoom(arg) {
+  const room = state.rooms.get(Number(arg));
+  if (!room) {
+    showNotice(t('room.notFound'), 'warning');
+    return false;
+  }
+  openRoom(room);
+  return true;
+}
+
+function openRoom(room) {
+  const changed = state.view !== 'room' || state.current !== room.id;
+  state.current = room.id;
+  state.dmUser = null;
+  showView('room');
+  if (!room.joined) joinRoom(room);
+  enterConversation(room, changed);
+}
+
+/** Shows a room or direct-message conversation in the message view (changed: a different one than before). */
+export function enterConversation(conv, changed) {
+  if (!document.hidden) conv.unread = 0;
+  if (changed) {
+    $('view-room').classList.remove('show-members');
+    $('members-toggle').setAttribute('aria-expanded', 'false');
+    restoreDraft(conv);
+    renderRoomHeader();
+    renderMessages();
+    renderMembers();
+    renderTyping();
+    if (window.matchMedia('(pointer: fine)').matches) $('message-input').focus();
+  }
+  renderRoomList();
+  renderFriends();
+  updateTitle();
+  scheduleRead(conv);
+  continueJump();
+}
+
+function leaveRoom(room) {
+  if (isOpen() && room.joinState !== 'none') wsSend({ type: 'leave', room: room.id });
+  clearConvTimers(room);
+  for (const p of room.pending) state.pendingByCid.delete(p.cid);
+  Object.assign(room, roomContent());
+  state.drafts.delete(convKey(room));
+  persistJoined();
+  if (state.current === room.id) {
+    $('message-input').value = '';
+    redirect('#/lobby');
+  }
+  renderRoomList();
+  updateTitle();
+}
+
+/* ---------- header, members, typing ---------- */
+
+/** The header of the message view, for a room or a direct-message conversation. */
+export function renderRoomHeader() {
+  const conv = currentConv();
+  if (!conv) return;
+  const dm = conv.kind === 'dm';
+  const view = $('view-room');
+  const list = $('message-list');
+  view.dataset.mode = dm ? 'dm' : 'room';
+  if (dm) { view.dataset.dm = conv.user; list.dataset.dm = conv.user; } else { delete view.dataset.dm; delete list.dataset.dm; }
+  $('members-toggle').hidden = dm;
+  $('leave-room').hidden = dm;
+  $('members-panel').hidden = dm;
+  if (dm) {
+    const name = conv.user;
+    const friend = state.friends.get(name);
+    $('room-title').textContent = name;
+    const sub = $('room-topic');
+    sub.textContent = friend ? t(friend.online ? 'friends.online' : 'friends.offline') : t('dm.notFriend');
+    sub.hidden = false;
+    sub.dataset.state = friend ? (friend.online ? 'online' : 'offline') : 'not-friend';
+    $('message-scroller').setAttribute('aria-label', t('dm.messagesLabel', { name }));
+    $('message-input').placeholder = t('dm.placeholder', { name });
+    return;
+  }
+  const room = conv;
+  const name = roomName(room);
+  delete $('room-topic').dataset.state;
+  $('room-title').textContent = name;
+  $('room-topic').textContent = room.topic;
+  $('room-topic').hidden = !room.topic;
+  $('message-scroller').setAttribute('aria-label', t('room.messagesLabel', { name }));
+  $('message-input').placeholder = t('composer.placeholder', { room: name });
+}
+
+export function renderMembers() {
+  const room = currentRoom();
+  if (!room) return;
+  const names = sortNames(room.members);
+  $('member-list').replaceChildren(...(names.length
+    ? names.map((n) => userItem(n))
+    : [h('li', { class: 'text-muted' }, t('room.membersEmpty'))]));
+  $('member-count').textContent = String(names.length);
+  $('member-count-2').textContent = String(names.length);
+}
+
+/** The typing hint of the room in view (expired entries are dropped). */
+export function renderTyping() {
+  const room = currentRoom();
+  const el = $('typing-indicator');
+  if (!room) { el.textContent = ''; return; }
+  const now = Date.now();
+  for (const [u, exp] of room.typing) if (exp <= now) room.typing.delete(u);
+  const names = [...room.typing.keys()];
+  let text = '';
+  if (names.length === 1) text = t('typing.one', { a: names[0] });
+  else if (names.length === 2) text = t('typing.two', { a: names[0], b: names[1] });
+  else if (names.length > 2) text = t('typing.many', { n: names.length });
+  el.textContent = text;
+}
+
+/* ---------- message elements ---------- */
+
+// Room messages can be deleted by their sender and by admins.
+function canDelete(m) {
+  return m.to === undefined && (isAdmin() || m.sender === me());
+}
+
+function messageEl(m) {
+  const mine = m.sender === me();
+  const meta = h('div', { class: 'msg-meta' },
+    h('span', { class: 'msg-sender' }, m.sender),
+    mine ? h('span', { class: 'msg-you' }, t('you')) : null,
+    timeEl(m.ts));
+  if (canDelete(m)) {
+    meta.append(h('span', { class: 'msg-actions' },
+      h('button', { type: 'button', class: 'btn btn-link btn-sm msg-delete', 'data-action': 'delete-message', 'data-id': m.id,
+        'data-testid': 'delete-message', 'aria-label': t('msg.deleteAria'), title: t('msg.deleteAria') }, t('msg.delete'))));
+  }
+  const body = h('div', { class: 'msg-text', 'data-testid': 'message-text' });
+  appendLinkified(body, m.text);
+  return h('li', {
+    class: 'msg' + (mine ? ' own' : ''), 'data-id': m.id, 'data-testid': 'message',
+    'data-sender': m.sender, 'data-own': mine ? 'true' : null,
+  }, meta, body);
+}
+
+function pendingEl(p) {
+  const failed = p.state === 'failed';
+  const meta = h('div', { class: 'msg-meta' },
+    h('span', { class: 'msg-sender' }, me()),
+    h('span', { class: 'msg-you' }, t('you')),
+    h('span', { class: 'msg-status', 'data-testid': 'message-status' },
+      failed ? t('msg.failed') + (p.error ? ' · ' + p.error : '') : t('msg.sending')));
+  if (failed) {
+    meta.append(h('span', { class: 'msg-actions' },
+      h('button', { type: 'button', class: 'btn btn-link btn-sm', 'data-action': 'retry', 'data-testid': 'retry-send' }, t('msg.retry')),
+      h('button', { type: 'button', class: 'btn btn-link btn-sm', 'data-action': 'discard', 'data-testid': 'discard-send' }, t('msg.discard'))));
+  }
+  const body = h('div', { class: 'msg-text', 'data-testid': 'message-text' });
+  appendLinkified(body, p.text);
+  return h('li', {
+    class: 'msg own pending' + (failed ? ' failed' : ''), 'data-cid': p.cid, 'data-testid': 'message',
+    'data-pending': 'true', 'data-own': 'true', 'data-sender': me(), 'aria-busy': failed ? null : 'true',
+  }, meta, body);
+}
+
+// Every message of conv, then its pending sends.
+function messageItems(conv) {
+  const items = conv.order.map((id) => messageEl(conv.msgs.get(id)));
+  for (const p of conv.pending) items.push(pendingEl(p));
+  return items;
+}
+
+const findPendingEl = (p) => $('message-list').querySelector(`li[data-cid="${p.cid}"]`);
+const findMessageEl = (id) => $('message-list').querySelector(`li[data-id="${id}"]`);
+
+/** Adds a new pending send of conv at the end of the list, if conv is in view. */
+export function showPending(conv, p) {
+  if (currentConv() !== conv) return;
+  $('message-list').append(pendingEl(p));
+  updateRoomEmpty();
+  scrollToBottom();
+}
+
+/** Redraws a pending send whose state changed (the caller checks that it is in view). */
+export function replacePendingEl(p) {
+  const old = findPendingEl(p);
+  if (old) old.replaceWith(pendingEl(p));
+}
+
+export function removePendingEl(p) {
+  const el = findPendingEl(p);
+  if (el) el.remove();
+}
+
+/** Puts a message element in id order, before any pending items; follows it if the view is at the bottom. */
+export function insertMessageEl(m, forceScroll) {
+  const list = $('message-list');
+  const stick = forceScroll || stickToBottom || isNearBottom();
+  let before = null;
+  for (let node = list.lastElementChild; node; node = node.previousElementSibling) {
+    if (node.dataset.id === undefined || Number(node.dataset.id) > m.id) { before = node; continue; }
+    break;
+  }
+  list.insertBefore(messageEl(m), before);
+  updateRoomEmpty();
+  if (stick) scrollToBottom();
+  else $('jump-latest').hidden = false;
+}
+
+export function replaceMessageEl(m) {
+  const old = findMessageEl(m.id);
+  if (old) old.replaceWith(messageEl(m));
+}
+
+export function removeMessageEl(id) {
+  const el = findMessageEl(id);
+  if (el) el.remove();
+}
+
+/* ---------- the list ---------- */
+
+function isNearBottom() {
+  const s = $('message-scroller');
+  return s.scrollHeight - s.scrollTop - s.clientHeight < 60;
+}
+
+function scrollToBottom() {
+  const s = $('message-scroller');
+  s.scrollTop = s.scrollHeight;
+  stickToBottom = true;
+  $('jump-latest').hidden = true;
+}
+
+/** Draws the whole list of the conversation in view, scrolled to the newest message. */
+export function renderMessages() {
+  const room = currentConv();
+  if (!room) return;
+  $('message-list').replaceChildren(...messageItems(room));
+  updateRoomEmpty();
+  updateHistoryTop();
+  scrollToBottom();
+  fillViewport();
+}
+
+/** Redraws the conversation in view in place (after a language switch), keeping the scroll position. */
+export function rerenderConversation() {
+  const room = currentConv();
+  if (!room) return;
+  const s = $('message-scroller');
+  const fromBottom = s.scrollHeight - s.scrollTop;
+  renderRoomHeader();
+  renderMembers();
+  renderTyping();
+  $('message-list').replaceChildren(...messageItems(room));
+  updateHistoryTop();
+  updateRoomEmpty();
+  updateCharCount();
+  s.scrollTop = s.scrollHeight - fromBottom;
+}
+
+export function updateRoomEmpty() {
+  const room = currentConv();
+  $('room-empty').hidden = !room || !room.historyLoaded || room.order.length > 0 || room.pending.length > 0;
+}
+
+/** The top of the list: a button for older messages, or the note that this is the start. */
+export function updateHistoryTop() {
+  const room = currentConv();
+  const btn = $('load-older');
+  if (!room) return;
+  btn.hidden = !room.historyLoaded || !room.hasMore;
+  btn.disabled = room.loadingOlder;
+  btn.textContent = room.loadingOlder ? t('room.loadingOlder') : t('room.loadOlder');
+  const start = $('history-start');
+  start.textContent = t(room.kind === 'dm' ? 'dm.historyStart' : 'room.historyStart');
+  start.hidden = !room.historyLoaded || room.hasMore || room.order.length === 0;
+}
+
+// Loads older pages while the history does not fill the scroller.
+function fillViewport() {
+  const room = currentConv();
+  const s = $('message-scroller');
+  if (room && room.hasMore && !room.loadingOlder && s.scrollHeight <= s.clientHeight + 10) loadOlder();
+}
+
+// Fetches the page before the oldest message shown and puts it above, keeping the view still.
+async function loadOlder(limit = PAGE) {
+  const room = currentConv();
+  if (!room || room.loadingOlder || !room.hasMore) return;
+  const oldest = room.order[0];
+  if (!oldest) { room.hasMore = false; updateHistoryTop(); return; }
+  room.loadingOlder = true;
+  updateHistoryTop();
+  try {
+    const query = `before=${oldest}&limit=${limit}`;
+    const d = await apiAuth('GET', room.kind === 'dm' ? dmPath(room, query) : `/api/rooms/${room.id}/messages?${query}`);
+    if (!convAlive(room)) return;
+    const msgs = ((d && d.messages) || []).slice().sort((a, b) => a.id - b.id);
+    room.hasMore = msgs.length >= limit;
+    const added = msgs.filter((m) => storeMessage(room, normMsg(room, m)));
+    if (currentConv() === room && added.length) {
+      const s = $('message-scroller');
+      const prevHeight = s.scrollHeight;
+      const prevTop = s.scrollTop;
+      const list = $('message-list');
+      const firstOld = list.querySelector('li[data-id]');
+      const frag = document.createDocumentFragment();
+      for (const m of added) frag.append(messageEl(room.msgs.get(m.id)));
+      list.insertBefore(frag, firstOld || list.firstChild);
+      s.scrollTop = prevTop + (s.scrollHeight - prevHeight);
+    }
+  } catch (e) {
+    if (e.status !== 401) showNotice(apiErrorText(e));
+    if (e.code === 'no_such_room') refreshRoomsSoon();
+  } finally {
+    room.loadingOlder = false;
+    if (currentConv() === room) {
+      updateHistoryTop();
+      updateRoomEmpty();
+      if (state.jump) continueJump(); else fillViewport();
+    }
+  }
+}
+
+/* ---------- jumping to a message (from search) ---------- */
+
+/**
+ * Brings state.jump's message into view once its conversation is shown,
+ * loading older pages until it is there.
+ */
+export function continueJump() {
+  const j = state.jump;
+  if (!j) return;
+  const conv = currentConv();
+  if (!conv) return;
+  if (convKey(conv) !== j.key) { state.jump = null; return; }   // the user went elsewhere
+  if (!conv.historyLoaded) return;
+  if (conv.msgs.has(j.id)) {
+    state.jump = null;
+    revealMessage(j.id);
+    return;
+  }
+  if (conv.loadingOlder) return;   // continued when the page is in
+  const oldest = conv.order.length ? conv.order[0] : Infinity;
+  if (conv.hasMore && j.id < oldest && j.pages < 500) {
+    j.pages += 1;
+    loadOlder(JUMP_PAGE);
+    return;
+  }
+  state.jump = null;
+  showNotice(t('search.gone'), 'warning');
+}
+
+function revealMessage(id) {
+  const el = findMessageEl(id);
+  if (!el) return;
+  for (const old of $('message-list').querySelectorAll('.msg-highlight')) old.classList.remove('msg-highlight');
+  el.classList.add('msg-highlight');
+  el.dataset.highlight = 'true';
+  el.tabIndex = -1;
+  el.scrollIntoView({ block: 'center' });
+  el.focus({ preventScroll: true });
+  stickToBottom = isNearBottom();
+  $('jump-latest').hidden = stickToBottom;
+  clearTimeout(highlightTimer);
+  highlightTimer = setTimeout(() => {
+    el.classList.remove('msg-highlight');
+    delete el.dataset.highlight;
+  }, 4000);
+}
+
+/* ---------- actions ---------- */
+
+async function onMessageListClick(e) {
+  const btn = e.target.closest('button[data-action]');
+  if (!btn) {
+    // A tap on a message reveals its actions on touch screens.
+    const li = e.target.closest('li.msg');
+    if (li && !e.target.closest('a')) li.classList.toggle('actions-open');
+    return;
+  }
+  const li = btn.closest('li');
+  const room = currentConv();
+  if (!li || !room) return;
+  const action = btn.dataset.action;
+  if (action === 'retry' || action === 'discard') {
+    const p = state.pendingByCid.get(li.dataset.cid);
+    if (!p) { li.remove(); return; }
+    if (action === 'discard') {
+      dropPending(p);
+      li.remove();
+      updateRoomEmpty();
+      $('message-input').focus();
+      return;
+    }
+    resetPending(p);
+    li.replaceWith(pendingEl(p));
+    trySend(p);
+  } else if (action === 'delete-message' && room.kind === 'room') {
+    const id = Number(btn.dataset.id || li.dataset.id);
+    if (!id || !window.confirm(t('msg.confirmDelete'))) return;
+    btn.disabled = true;
+    try {
+      await apiAuth('DELETE', `/api/rooms/${room.id}/messages/${id}`);
+      onMessageDeleted({ room: room.id, id });
+    } catch (err) {
+      btn.disabled = false;
+      if (err.status !== 401) showNotice(apiErrorText(err));
+      // Already gone on the server: show that here too.
+      if (err.code === 'not_found') onMessageDeleted({ room: room.id, id });
+    }
+  }
+}
+
+/** Empties the list and the members (the session ended). */
+export function clearRoomView() {
+  $('message-list').replaceChildren();
+  $('member-list').replaceChildren();
+}
+
+export function bindRoom() {
+  $('message-list').addEventListener('click', onMessageListClick);
+  $('load-older').addEventListener('click', () => { loadOlder(); });
+  $('jump-latest').addEventListener('click', () => { scrollToBottom(); $('message-input').focus(); });
+  $('leave-room').addEventListener('click', () => { const r = currentRoom(); if (r) leaveRoom(r); });
+  $('members-toggle').addEventListener('click', () => {
+    const v = $('view-room');
+    const open = v.classList.toggle('show-members');
+    $('members-toggle').setAttribute('aria-expanded', open ? 'true' : 'false');
+  });
+  $('message-scroller').addEventListener('scroll', () => {
+    const s = $('message-scroller');
+    if (s.scrollTop < 80) loadOlder();
+    stickToBottom = isNearBottom();
+    if (stickToBottom) $('jump-latest').hidden = true;
+  }, { passive: true });
+  if ('ResizeObserver' in window) {
+    // Keeps the newest message in view when the layout changes size.
+    const ro = new ResizeObserver(() => {
+      if (stickToBottom && currentConv()) $('message-scroller').scrollTop = $('message-scroller').scrollHeight;
+    });
+    ro.observe($('message-scroller'));
+    ro.observe($('message-list'));
+  }
+}
