@@ -1,0 +1,123 @@
+/* Internal to the API handlers (api*.c): the job every handler's job starts
+ * with, the helpers they share (api.c), and each resource file's rows.
+ *
+ * A handler's job is its own struct whose first member is the base:
+ *
+ *   typedef struct { chat_api_job_t super; chat_room_rec_t room; } room_job_t;
+ *
+ * and the row says sizeof(room_job_t).  chat_api_handle allocates it zeroed,
+ * fills the base from the request and frees it after done; the handler gets
+ * its struct back with container_of(j, room_job_t, super).
+ *
+ * Threading: helpers taking a chat_store_t run on the worker; those taking a
+ * chat_server_t or chat_conn_t run on the loop; the JSON builders on either.
+ * The server-state accessors at the end are the API's only reads of the
+ * server's fields. */
+#ifndef CHAT_ACTORS_API_INT_H
+#define CHAT_ACTORS_API_INT_H
+
+#include <cJSON.h>
+#include <stdint.h>
+
+#include "../core/auth.h"
+#include "../core/common.h"
+#include "api.h"
+
+struct chat_api_job_s {
+  chat_job_t super;            /* the storage job; its mail comes back here */
+  const chat_api_route_t *route;
+  /* the request */
+  int64_t ids[2];              /* the route's {id} parameters */
+  char name[400];              /* its decoded {name} parameter, or "" */
+  char *body;                  /* NUL-terminated copy, NULL if empty; wiped
+                                  and freed once run returns */
+  size_t body_len;
+  int has_token;               /* a session cookie of the right length came */
+  uint8_t token_hash[CHAT_TOKEN_HASH_LEN];
+  chat_user_rec_t user;        /* set by chat_api_authenticate */
+  /* the answer */
+  int ok;                      /* run succeeded: done may tell the server */
+  int status;
+  char *json;                  /* owned (cJSON_free); NULL: no body */
+  char headers[512];           /* extra header lines, "" if none */
+};
+
+/* Each resource file's rows. */
+typedef struct {
+  const chat_api_route_t *v;
+  size_t n;
+} chat_api_table_t;
+
+extern const chat_api_table_t chat_api_accounts;
+extern const chat_api_table_t chat_api_rooms;
+extern const chat_api_table_t chat_api_social;
+extern const chat_api_table_t chat_api_admin;
+extern const chat_api_table_t chat_api_ops;
+
+/* ---- answers ---------------------------------------------------------- */
+
+/* Sets the answer; takes root (NULL: no body). */
+void chat_api_set_json(chat_api_job_t *j, int status, cJSON *root);
+/* {"error":{"code":...,"message":...}} */
+void chat_api_set_error(chat_api_job_t *j, int status, const char *code, const char *message);
+/* 503 store_unavailable. */
+void chat_api_set_store_error(chat_api_job_t *j);
+/* Answers {"messages": [...]} from a store call's result (an empty page for
+ * CHAT_ENOTFOUND, 503 for other failures) and frees the list. */
+void chat_api_set_messages(chat_api_job_t *j, int rc, chat_msg_rec_t *msgs, size_t n);
+/* New objects (the caller owns them). */
+cJSON *chat_api_user_json(const chat_user_rec_t *u, int with_email);
+cJSON *chat_api_room_json(const chat_room_rec_t *r);
+
+/* ---- the request, on the worker --------------------------------------- */
+
+/* Finds the session's user into j->user.  On failure (no session, banned,
+ * store down) sets the answer and returns -1. */
+int chat_api_authenticate(chat_api_job_t *j, chat_store_t *store);
+/* chat_api_authenticate, then 403 unless the user is an administrator. */
+int chat_api_require_admin(chat_api_job_t *j, chat_store_t *store);
+/* Parses the body as a JSON object (the caller deletes it); on failure sets
+ * 400 and returns NULL. */
+cJSON *chat_api_parse_body(chat_api_job_t *j);
+/* A string field: NULL if absent or null; *bad set if present but not a
+ * string. */
+const char *chat_api_str_field(const cJSON *o, const char *name, int *bad);
+/* Finds the user called name into out; on failure sets 404 (or 503) and
+ * returns -1. */
+int chat_api_find_user(chat_api_job_t *j, chat_store_t *store, const char *name,
+                       chat_user_rec_t *out);
+
+/* ---- the request, on the loop ----------------------------------------- */
+
+/* A page of history: messages before id before (0: the newest), at most
+ * limit of them. */
+typedef struct {
+  int64_t before;
+  int limit;
+} chat_api_page_t;
+
+/* Reads before and limit from the query (defaults 0 and 50); on a bad one
+ * sets 400 and returns -1. */
+int chat_api_paging(chat_api_job_t *j, chat_conn_t *c, chat_api_page_t *page);
+/* The query parameter name, percent-decoded ('+' is a space): malloc'ed,
+ * NULL if absent, malformed, holding a NUL or not UTF-8. */
+char *chat_api_query_text(chat_conn_t *c, const char *name);
+/* The query parameter name as a positive id of 1 to 18 digits: 1 and *id
+ * set, 0 if absent (*id = 0), -1 if malformed. */
+int chat_api_query_id(chat_conn_t *c, const char *name, int64_t *id);
+
+/* ---- server state, on the loop ----------------------------------------- */
+
+chat_presence_t *chat_api_presence(chat_server_t *srv);
+/* How long a new session lasts. */
+int64_t chat_api_session_ms(chat_server_t *srv);
+
+/* The figures /metrics shows. */
+typedef struct {
+  size_t conns, websockets, rooms;
+  uint64_t conns_total, http_requests, ws_frames_in, messages_sent;
+  uint64_t store_batches, store_write_ns;
+} chat_api_stats_t;
+void chat_api_stats(chat_server_t *srv, chat_api_stats_t *st);
+
+#endif

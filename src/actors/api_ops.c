@@ -1,0 +1,79 @@
+/* Routes for operators: /healthz and /metrics (Prometheus text format).
+ * See api.h for the steps of a handler. */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "api_int.h"
+
+/* ---- GET /healthz ------------------------------------------------------ */
+
+typedef struct {
+  chat_api_job_t super;
+  int store_ok;
+} health_job_t;
+
+static void healthz_run(chat_api_job_t *j, chat_store_t *store) {
+  container_of(j, health_job_t, super)->store_ok = chat_store_ping(store) == 0;
+}
+
+/* The answer, with the state of the presence backend (Redis). */
+static void healthz_done(chat_api_job_t *j, chat_server_t *srv) {
+  int store_ok = container_of(j, health_job_t, super)->store_ok;
+  chat_presence_t *p = chat_api_presence(srv);
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "status", store_ok ? "ok" : "degraded");
+  cJSON_AddStringToObject(root, "store", store_ok ? "ok" : "down");
+  cJSON_AddStringToObject(root, "redis", p->ops->backend_state(p));
+  chat_api_set_json(j, store_ok ? 200 : 503, root);
+}
+
+/* ---- GET /metrics ------------------------------------------------------ */
+
+/* Answers on the loop, with no worker step: the figures are the server's
+ * own and the storage actor's counters. */
+static int metrics_prepare(chat_api_job_t *j, chat_server_t *srv, chat_conn_t *c) {
+  chat_api_stats_t st;
+  chat_api_stats(srv, &st);
+  char body[2048];
+  snprintf(body, sizeof(body),
+           "# HELP chat_connections Open TCP connections.\n"
+           "# TYPE chat_connections gauge\n"
+           "chat_connections %zu\n"
+           "# HELP chat_websockets Open WebSocket connections.\n"
+           "# TYPE chat_websockets gauge\n"
+           "chat_websockets %zu\n"
+           "# HELP chat_rooms Rooms.\n"
+           "# TYPE chat_rooms gauge\n"
+           "chat_rooms %zu\n"
+           "# HELP chat_connections_total Connections accepted.\n"
+           "# TYPE chat_connections_total counter\n"
+           "chat_connections_total %" PRIu64 "\n"
+           "# HELP chat_http_requests_total HTTP requests.\n"
+           "# TYPE chat_http_requests_total counter\n"
+           "chat_http_requests_total %" PRIu64 "\n"
+           "# HELP chat_ws_frames_in_total WebSocket messages received.\n"
+           "# TYPE chat_ws_frames_in_total counter\n"
+           "chat_ws_frames_in_total %" PRIu64 "\n"
+           "# HELP chat_messages_total Room messages stored and broadcast.\n"
+           "# TYPE chat_messages_total counter\n"
+           "chat_messages_total %" PRIu64 "\n"
+           "# HELP chat_store_batches_total Message batches committed.\n"
+           "# TYPE chat_store_batches_total counter\n"
+           "chat_store_batches_total %" PRIu64 "\n"
+           "# HELP chat_store_write_seconds_total Time spent committing batches.\n"
+           "# TYPE chat_store_write_seconds_total counter\n"
+           "chat_store_write_seconds_total %.6f\n",
+           st.conns, st.websockets, st.rooms, st.conns_total, st.http_requests, st.ws_frames_in,
+           st.messages_sent, st.store_batches, (double)st.store_write_ns / 1e9);
+  chat_conn_respond_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", body);
+  return -1;
+}
+
+static const chat_api_route_t routes[] = {
+    {HTTP_GET, "/healthz", CHAT_ROUTE_HEALTHZ, sizeof(health_job_t), NULL, healthz_run,
+     healthz_done},
+    {HTTP_GET, "/metrics", CHAT_ROUTE_METRICS, sizeof(chat_api_job_t), metrics_prepare, NULL,
+     NULL},
+};
+
+const chat_api_table_t chat_api_ops = {routes, CHAT_ARRAY_SIZE(routes)};
