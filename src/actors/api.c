@@ -20,7 +20,14 @@
 #include "../core/log.h"
 #include "../core/text.h"
 #include "../net/utf8.h"
-#include "server.h"
+#include "api.h"
+#include "cluster.h"
+#include "limiter.h"
+#include "presence.h"
+#include "registry.h"
+#include "room.h"
+#include "roomdir.h"
+#include "storage.h"
 
 #define TOPIC_MAX_BYTES 1000
 
@@ -772,12 +779,10 @@ static void add_online_user(void *ud, int64_t user_id, const char *username) {
   cJSON_AddItemToArray((cJSON *)ud, o);
 }
 
-static void respond_metrics(chat_server_t *srv, chat_conn_t *c) {
+static void respond_metrics(const chat_services_t *svc, chat_conn_t *c) {
   uint64_t batches, messages, write_ns;
-  chat_storage_stats(srv->storage, &batches, &messages, &write_ns);
-  size_t ws = 0;
-  for (chat_conn_t *it = srv->conns; it; it = chat_conn_next(it))
-    if (chat_conn_is_ws(it)) ws++;
+  chat_storage_stats(svc->storage, &batches, &messages, &write_ns);
+  const chat_metrics_t *mt = svc->metrics;
   char body[2048];
   snprintf(body, sizeof(body),
            "# HELP chat_connections Open TCP connections.\n"
@@ -807,60 +812,45 @@ static void respond_metrics(chat_server_t *srv, chat_conn_t *c) {
            "# HELP chat_store_write_seconds_total Time spent committing batches.\n"
            "# TYPE chat_store_write_seconds_total counter\n"
            "chat_store_write_seconds_total %.6f\n",
-           srv->nconns, ws, srv->rooms.len, srv->conns_total, srv->http_requests,
-           srv->ws_frames_in, srv->messages_sent, batches, (double)write_ns / 1e9);
+           chat_registry_count(svc->registry), chat_registry_ws_count(svc->registry),
+           chat_roomdir_count(svc->rooms), mt->conns_total, mt->http_requests,
+           mt->ws_frames_in, mt->messages_sent, batches, (double)write_ns / 1e9);
   chat_conn_respond_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", body);
 }
 
 static void api_done(chat_actor_t *self, chat_mail_t *m) {
   chat_conn_t *c = chat_conn_from_actor(self);
   api_job_t *j = container_of(m, api_job_t, job.mail);
-  chat_server_t *srv = chat_conn_server(c);
+  const chat_services_t *svc = chat_conn_services(c);
   /* Effects happen even if the client has gone: the store changed. */
   switch (j->effect) {
     case FX_LOGIN:
       /* The attempt was counted as a failure when it came in (so parallel
        * attempts cannot get past the limit); a success clears the count. */
       if (j->login_ok)
-        chat_server_login_ok(srv, j->rate_key);
+        chat_limiter_ok(svc->limiter, j->rate_key);
       else if (j->status != 401)
-        chat_server_login_uncount(srv, j->rate_key);  /* not a wrong password */
+        chat_limiter_uncount(svc->limiter, j->rate_key);  /* not a wrong password */
       break;
     case FX_LOGOUT:
-      chat_server_revoke_everywhere(srv, j->user.id, NULL, j->token_hash, "logged out");
+      chat_cluster_revoke(svc->cluster, j->user.id, NULL, j->token_hash, "logged out");
       break;
     case FX_PASSWORD:
-      chat_server_revoke_everywhere(srv, j->user.id, j->token_hash, NULL, "password changed");
+      chat_cluster_revoke(svc->cluster, j->user.id, j->token_hash, NULL, "password changed");
       break;
-    case FX_ROOM_CREATED: {
-      if (chat_server_room(srv, j->room.id) == NULL)
-        chat_server_room_add(srv, chat_room_new(srv, j->room.id, j->room.name), j->room.id);
-      char ev[96];
-      int n = snprintf(ev, sizeof(ev), "{\"type\":\"room_created\",\"room\":%" PRId64 "}",
-                       j->room.id);
-      srv->presence->ops->publish(srv->presence, 0, ev, (size_t)n);
+    case FX_ROOM_CREATED:
+      chat_cluster_room_created(svc->cluster, j->room.id, j->room.name);
       break;
-    }
-    case FX_ROOM_DELETED: {
-      chat_room_t *r = chat_server_room(srv, j->ids[0]);
-      if (r) {
-        chat_room_post_delete(r);
-        chat_server_room_remove(srv, j->ids[0]);
-      }
-      char ev[96];
-      int n = snprintf(ev, sizeof(ev), "{\"type\":\"room_deleted\",\"room\":%" PRId64 "}",
-                       j->ids[0]);
-      srv->presence->ops->publish(srv->presence, 0, ev, (size_t)n);
-      srv->presence->ops->room_forget(srv->presence, j->ids[0]);
+    case FX_ROOM_DELETED:
+      chat_cluster_room_deleted(svc->cluster, j->ids[0]);
       break;
-    }
     case FX_ROOMS_LIST: {
       cJSON *root = cJSON_CreateObject();
       cJSON *arr = cJSON_AddArrayToObject(root, "rooms");
       for (size_t i = 0; i < j->nrooms; i++) {
         cJSON *o = room_json(&j->rooms[i]);
         cJSON_AddNumberToObject(
-            o, "online", (double)srv->presence->ops->room_count(srv->presence, j->rooms[i].id));
+            o, "online", (double)svc->presence->ops->room_count(svc->presence, j->rooms[i].id));
         cJSON_AddItemToArray(arr, o);
       }
       set_json(j, 200, root);
@@ -869,7 +859,7 @@ static void api_done(chat_actor_t *self, chat_mail_t *m) {
     case FX_USERS_ONLINE: {
       cJSON *root = cJSON_CreateObject();
       cJSON *arr = cJSON_AddArrayToObject(root, "users");
-      srv->presence->ops->online_users(srv->presence, add_online_user, arr);
+      svc->presence->ops->online_users(svc->presence, add_online_user, arr);
       set_json(j, 200, root);
       break;
     }
@@ -877,12 +867,12 @@ static void api_done(chat_actor_t *self, chat_mail_t *m) {
       cJSON *root = cJSON_CreateObject();
       cJSON_AddStringToObject(root, "status", j->store_ok ? "ok" : "degraded");
       cJSON_AddStringToObject(root, "store", j->store_ok ? "ok" : "down");
-      cJSON_AddStringToObject(root, "redis", srv->presence->ops->backend_state(srv->presence));
+      cJSON_AddStringToObject(root, "redis", svc->presence->ops->backend_state(svc->presence));
       set_json(j, j->store_ok ? 200 : 503, root);
       break;
     }
     case FX_ROOM_RENAMED: {
-      chat_room_t *r = chat_server_room(srv, j->room.id);
+      chat_room_t *r = chat_roomdir_get(svc->rooms, j->room.id);
       if (r) chat_room_post_rename(r, j->room.name);
       break;
     }
@@ -899,14 +889,14 @@ static void api_done(chat_actor_t *self, chat_mail_t *m) {
       cJSON_AddStringToObject(o, "user", j->user.username);
       cJSON_AddStringToObject(o, "state", theirs);
       if (cJSON_PrintPreallocated(o, frame, sizeof(frame), 0))
-        chat_server_deliver_to_user(srv, j->target.id, frame, strlen(frame));
+        chat_cluster_deliver_to_user(svc->cluster, j->target.id, frame, strlen(frame));
       cJSON_Delete(o);
       o = cJSON_CreateObject();
       cJSON_AddStringToObject(o, "type", "friend");
       cJSON_AddStringToObject(o, "user", j->target.username);
       cJSON_AddStringToObject(o, "state", mine);
       if (cJSON_PrintPreallocated(o, frame, sizeof(frame), 0))
-        chat_server_deliver_to_user(srv, j->user.id, frame, strlen(frame));
+        chat_cluster_deliver_to_user(svc->cluster, j->user.id, frame, strlen(frame));
       cJSON_Delete(o);
       break;
     }
@@ -921,7 +911,7 @@ static void api_done(chat_actor_t *self, chat_mail_t *m) {
           cJSON *o = cJSON_CreateObject();
           cJSON_AddStringToObject(o, "username", f->username);
           cJSON_AddBoolToObject(o, "online",
-                                srv->presence->ops->is_online(srv->presence, f->user_id));
+                                svc->presence->ops->is_online(svc->presence, f->user_id));
           cJSON_AddItemToArray(friends, o);
         } else if (f->state == CHAT_FRIEND_INCOMING) {
           cJSON_AddItemToArray(incoming, cJSON_CreateString(f->username));
@@ -940,22 +930,17 @@ static void api_done(chat_actor_t *self, chat_mail_t *m) {
         cJSON_DeleteItemFromObject(o, "email_notify");
         cJSON_AddBoolToObject(o, "banned", j->users[i].banned != 0);
         cJSON_AddBoolToObject(o, "online",
-                              srv->presence->ops->is_online(srv->presence, j->users[i].id));
+                              svc->presence->ops->is_online(svc->presence, j->users[i].id));
         cJSON_AddItemToArray(arr, o);
       }
       set_json(j, 200, root);
       break;
     }
-    case FX_BAN: {
-      chat_server_revoke(srv, j->target.id, NULL, NULL, "banned");
-      char ev[96];
-      int n = snprintf(ev, sizeof(ev), "{\"type\":\"ban\",\"user_id\":%" PRId64 "}",
-                       j->target.id);
-      srv->presence->ops->publish(srv->presence, 0, ev, (size_t)n);
+    case FX_BAN:
+      chat_cluster_ban(svc->cluster, j->target.id);
       break;
-    }
     case FX_MSG_DELETED: {
-      chat_room_t *r = chat_server_room(srv, j->ids[0]);
+      chat_room_t *r = chat_roomdir_get(svc->rooms, j->ids[0]);
       if (r) chat_room_post_msg_deleted(r, j->ids[1], 1);
       break;
     }
@@ -1043,11 +1028,11 @@ static int paging(const char *query, size_t qlen, int64_t *before, int *limit) {
   return 0;
 }
 
-void chat_api_handle(chat_server_t *srv, chat_conn_t *c, const chat_route_match_t *m) {
+void chat_api_handle(const chat_services_t *svc, chat_conn_t *c, const chat_route_match_t *m) {
   const chat_http_req_t *req = chat_conn_req(c);
   int method = req->method;
   if (m->id == CHAT_ROUTE_METRICS) {
-    respond_metrics(srv, c);
+    respond_metrics(svc, c);
     return;
   }
   if ((method == HTTP_POST || method == HTTP_PATCH || method == HTTP_DELETE ||
@@ -1060,7 +1045,7 @@ void chat_api_handle(chat_server_t *srv, chat_conn_t *c, const chat_route_match_
   j->route = m->id;
   j->ids[0] = m->ids[0];
   j->ids[1] = m->ids[1];
-  j->session_ms = srv->session_ms;
+  j->session_ms = svc->limits->session_ms;
   size_t slen;
   const char *sid = chat_http_cookie(req, "sid", &slen);
   if (sid && slen == CHAT_TOKEN_CHARS) {
@@ -1129,7 +1114,7 @@ void chat_api_handle(chat_server_t *srv, chat_conn_t *c, const chat_route_match_
     cJSON_Delete(o);
     snprintf(j->rate_key, sizeof(j->rate_key), "%s\n%s", chat_conn_peer(c), lower);
     int retry_after;
-    if (chat_server_login_blocked(srv, j->rate_key, &retry_after)) {
+    if (chat_limiter_blocked(svc->limiter, j->rate_key, &retry_after)) {
       char hdr[64];
       snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", retry_after);
       memset(j->body, 0, j->body_len);
@@ -1139,9 +1124,9 @@ void chat_api_handle(chat_server_t *srv, chat_conn_t *c, const chat_route_match_
                               hdr);
       return;
     }
-    chat_server_login_failed(srv, j->rate_key);
+    chat_limiter_failed(svc->limiter, j->rate_key);
   }
   j->job.mail.handle = api_done;
   j->job.run = api_run;
-  chat_storage_submit(srv->storage, &j->job, chat_conn_actor(c));
+  chat_storage_submit(svc->storage, &j->job, chat_conn_actor(c));
 }
