@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "core/log.h"
 
 #ifndef CHAT_VERSION
@@ -125,27 +125,6 @@ static int parse_common(int argc, char **argv, int *i, opts_t *o) {
   return 1;
 }
 
-/* Reads one line of password from stdin, without echo on a terminal. */
-static int read_password(char *buf, size_t len) {
-  int tty = isatty(STDIN_FILENO);
-  struct termios old, quiet;
-  if (tty) {
-    fprintf(stderr, "Password: ");
-    tcgetattr(STDIN_FILENO, &old);
-    quiet = old;
-    quiet.c_lflag &= ~(tcflag_t)ECHO;
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-  }
-  char *ok = fgets(buf, (int)len, stdin);
-  if (tty) {
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-    fprintf(stderr, "\n");
-  }
-  if (ok == NULL) return -1;
-  buf[strcspn(buf, "\r\n")] = '\0';
-  return 0;
-}
-
 static int cmd_user_add(int argc, char **argv, opts_t *o) {
   const char *name = NULL, *email = NULL;
   int admin = 0;
@@ -169,20 +148,7 @@ static int cmd_user_add(int argc, char **argv, opts_t *o) {
      * user sets a real one. */
     email = "admin@localhost.localdomain";
   }
-  char password[256];
-  if (read_password(password, sizeof(password)) != 0) {
-    fprintf(stderr, "chatd: no password given\n");
-    return 2;
-  }
-  char err[256] = "";
-  int rc = chat_admin_create_user(store_url(o), name, email, password, admin, err, sizeof(err));
-  memset(password, 0, sizeof(password));
-  if (rc != 0) {
-    fprintf(stderr, "chatd: %s\n", err);
-    return 1;
-  }
-  printf("created %s%s\n", admin ? "administrator " : "user ", name);
-  return 0;
+  return chat_admin_user_add(store_url(o), name, email, admin);
 }
 
 typedef struct {

@@ -31,6 +31,11 @@ int chat_sched_init(chat_sched_t *s, uv_loop_t *loop) {
   return 0;
 }
 
+void chat_sched_wake(chat_sched_t *s) {
+  if (!uv_is_active((uv_handle_t *)&s->idle) && !uv_is_closing((uv_handle_t *)&s->idle))
+    uv_idle_start(&s->idle, idle_cb);
+}
+
 void chat_sched_add_hook(chat_sched_t *s, chat_sched_hook_cb cb, void *ud) {
   assert(s->nhooks < (int)CHAT_ARRAY_SIZE(s->hooks));
   s->hooks[s->nhooks].cb = cb;
@@ -117,7 +122,6 @@ void chat_actor_post(chat_actor_t *a, chat_mail_t *m) {
     else
       s->ready_head = a;
     s->ready_tail = a;
-    if (!uv_is_active((uv_handle_t *)&s->idle) && !uv_is_closing((uv_handle_t *)&s->idle))
-      uv_idle_start(&s->idle, idle_cb);
+    chat_sched_wake(s);
   }
 }

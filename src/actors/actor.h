@@ -63,6 +63,10 @@ int chat_sched_init(chat_sched_t *s, uv_loop_t *loop);
 void chat_sched_add_hook(chat_sched_t *s, chat_sched_hook_cb cb, void *ud);
 /* Delivers all mail now (also called by the check handle). */
 void chat_sched_drain(chat_sched_t *s);
+/* Keeps the loop from blocking until the next drain, so the hooks run at the
+ * end of this loop turn even if no mail is posted (for work queued outside
+ * a mail handler, such as output written from a libuv callback). */
+void chat_sched_wake(chat_sched_t *s);
 /* Closes the scheduler's handles; close_cb (may be NULL) runs once both
  * are closed.  Mail still queued is delivered first. */
 void chat_sched_close(chat_sched_t *s, void (*close_cb)(chat_sched_t *s));

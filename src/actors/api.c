@@ -265,34 +265,19 @@ char *chat_api_query_text(chat_conn_t *c, const char *name) {
   return v ? url_decode(v, n) : NULL;
 }
 
-/* ---- server state ------------------------------------------------------ */
+/* ---- live figures ------------------------------------------------------ */
 
-/* The API's only reads of the server's fields. */
-
-static chat_storage_t *api_storage(chat_server_t *srv) {
-  return srv->storage;
-}
-
-chat_presence_t *chat_api_presence(chat_server_t *srv) {
-  return srv->presence;
-}
-
-int64_t chat_api_session_ms(chat_server_t *srv) {
-  return srv->session_ms;
-}
-
-void chat_api_stats(chat_server_t *srv, chat_api_stats_t *st) {
+void chat_api_stats(const chat_services_t *svc, chat_api_stats_t *st) {
   uint64_t messages;
   memset(st, 0, sizeof(*st));
-  chat_storage_stats(api_storage(srv), &st->store_batches, &messages, &st->store_write_ns);
-  for (chat_conn_t *it = srv->conns; it; it = chat_conn_next(it))
-    if (chat_conn_is_ws(it)) st->websockets++;
-  st->conns = srv->nconns;
-  st->rooms = srv->rooms.len;
-  st->conns_total = srv->conns_total;
-  st->http_requests = srv->http_requests;
-  st->ws_frames_in = srv->ws_frames_in;
-  st->messages_sent = srv->messages_sent;
+  chat_storage_stats(svc->storage, &st->store_batches, &messages, &st->store_write_ns);
+  st->websockets = chat_registry_ws_count(svc->registry);
+  st->conns = chat_registry_count(svc->registry);
+  st->rooms = chat_roomdir_count(svc->rooms);
+  st->conns_total = svc->metrics->conns_total;
+  st->http_requests = svc->metrics->http_requests;
+  st->ws_frames_in = svc->metrics->ws_frames_in;
+  st->messages_sent = svc->metrics->messages_sent;
 }
 
 /* ---- dispatch ---------------------------------------------------------- */
@@ -346,11 +331,11 @@ static void api_run(chat_job_t *job, chat_store_t *store) {
 static void api_done(chat_actor_t *self, chat_mail_t *m) {
   chat_conn_t *c = chat_conn_from_actor(self);
   chat_api_job_t *j = container_of(m, chat_api_job_t, super.mail);
-  if (j->route->done) j->route->done(j, chat_conn_server(c));
+  if (j->route->done) j->route->done(j, chat_conn_services(c));
   job_finish(j, c);
 }
 
-void chat_api_handle(chat_server_t *srv, chat_conn_t *c, const chat_route_match_t *m) {
+void chat_api_handle(const chat_services_t *svc, chat_conn_t *c, const chat_route_match_t *m) {
   const chat_api_route_t *route = chat_api_route(m->id);
   if (route == NULL) {
     chat_conn_respond_error(c, 404, "not_found", "no such API route", NULL);
@@ -364,11 +349,11 @@ void chat_api_handle(chat_server_t *srv, chat_conn_t *c, const chat_route_match_
     return;
   }
   chat_api_job_t *j = job_new(route, c, m);
-  if ((route->prepare && route->prepare(j, srv, c) != 0) || route->run == NULL) {
+  if ((route->prepare && route->prepare(j, svc, c) != 0) || route->run == NULL) {
     job_finish(j, c);
     return;
   }
   j->super.mail.handle = api_done;
   j->super.run = api_run;
-  chat_storage_submit(api_storage(srv), &j->super, chat_conn_actor(c));
+  chat_storage_submit(svc->storage, &j->super, chat_conn_actor(c));
 }

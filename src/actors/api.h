@@ -14,6 +14,10 @@
  *            is still there: what only the loop may do (live figures, tell
  *            rooms and connections what changed).
  *
+ * Effects on other actors go through the services (services.h): the room
+ * directory, the cluster module (revocations, deliveries, rooms created or
+ * deleted, bans), the login limiter, presence.
+ *
  * Adding a route: its id and pattern in src/net/route.c, then one row and
  * its functions in the resource's file (api_accounts.c, api_rooms.c,
  * api_social.c, api_admin.c, api_ops.c).  Internal to the actors layer. */
@@ -24,7 +28,8 @@
 
 #include "../net/route.h"
 #include "../store/store.h"
-#include "server.h"
+#include "conn.h"
+#include "services.h"
 
 typedef struct chat_api_job_s chat_api_job_t;
 
@@ -32,12 +37,12 @@ typedef struct chat_api_job_s chat_api_job_t;
  * answered now: with what the job holds (chat_api_set_error), or by prepare
  * itself through chat_conn_respond_* (leaving the job's status 0).  It frees
  * what it allocated into the job before returning -1. */
-typedef int (*chat_api_prepare_cb)(chat_api_job_t *j, chat_server_t *srv, chat_conn_t *c);
+typedef int (*chat_api_prepare_cb)(chat_api_job_t *j, const chat_services_t *svc, chat_conn_t *c);
 /* On a worker thread: touches only the job and the store. */
 typedef void (*chat_api_run_cb)(chat_api_job_t *j, chat_store_t *store);
 /* On the loop, once per queued job, before the answer goes out; frees what
  * the handler allocated into the job. */
-typedef void (*chat_api_done_cb)(chat_api_job_t *j, chat_server_t *srv);
+typedef void (*chat_api_done_cb)(chat_api_job_t *j, const chat_services_t *svc);
 
 typedef struct {
   int method;                  /* llhttp's HTTP_GET, ... (HEAD takes GET rows) */
@@ -52,7 +57,7 @@ typedef struct {
 /* Handles a request that matched route m->id (not CHAT_ROUTE_WS).  The
  * connection waits for its answer through chat_conn_respond_*; it is given
  * at once or when the job comes back from the worker. */
-void chat_api_handle(chat_server_t *srv, chat_conn_t *c, const chat_route_match_t *m);
+void chat_api_handle(const chat_services_t *svc, chat_conn_t *c, const chat_route_match_t *m);
 
 /* The handler of route id; NULL if the API has none. */
 const chat_api_route_t *chat_api_route(chat_route_id_t id);

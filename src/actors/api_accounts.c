@@ -69,9 +69,9 @@ typedef struct {
 /* Rate limiting is keyed by client address and the username asked for.  The
  * attempt counts as a failure as soon as it arrives, so parallel guesses
  * cannot get past the limit; done takes it back if it was not one. */
-static int login_prepare(chat_api_job_t *j, chat_server_t *srv, chat_conn_t *c) {
+static int login_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_conn_t *c) {
   login_job_t *l = container_of(j, login_job_t, super);
-  l->session_ms = chat_api_session_ms(srv);
+  l->session_ms = svc->limits->session_ms;
   cJSON *o = chat_json_parse(j->body, j->body_len);
   const cJSON *u = cJSON_GetObjectItemCaseSensitive(o, "username");
   char lower[CHAT_NAME_MAX + 1] = "";
@@ -86,12 +86,12 @@ static int login_prepare(chat_api_job_t *j, chat_server_t *srv, chat_conn_t *c) 
   cJSON_Delete(o);
   snprintf(l->rate_key, sizeof(l->rate_key), "%s\n%s", chat_conn_peer(c), lower);
   int retry_after;
-  if (chat_server_login_blocked(srv, l->rate_key, &retry_after)) {
+  if (chat_limiter_blocked(svc->limiter, l->rate_key, &retry_after)) {
     snprintf(j->headers, sizeof(j->headers), "Retry-After: %d\r\n", retry_after);
     chat_api_set_error(j, 429, "rate_limited", "too many failed logins; wait a little");
     return -1;
   }
-  chat_server_login_failed(srv, l->rate_key);
+  chat_limiter_failed(svc->limiter, l->rate_key);
   return 0;
 }
 
@@ -157,12 +157,12 @@ static void login_run(chat_api_job_t *j, chat_store_t *store) {
   set_user(j, 200, &u);
 }
 
-static void login_done(chat_api_job_t *j, chat_server_t *srv) {
+static void login_done(chat_api_job_t *j, const chat_services_t *svc) {
   login_job_t *l = container_of(j, login_job_t, super);
   if (l->login_ok)
-    chat_server_login_ok(srv, l->rate_key);
+    chat_limiter_ok(svc->limiter, l->rate_key);
   else if (j->status != 401)
-    chat_server_login_uncount(srv, l->rate_key);  /* not a wrong password */
+    chat_limiter_uncount(svc->limiter, l->rate_key);  /* not a wrong password */
 }
 
 /* ---- POST /api/logout -------------------------------------------------- */
@@ -180,8 +180,8 @@ static void logout_run(chat_api_job_t *j, chat_store_t *store) {
 }
 
 /* Closes the session's WebSockets, here and on other instances. */
-static void logout_done(chat_api_job_t *j, chat_server_t *srv) {
-  if (j->ok) chat_server_revoke_everywhere(srv, j->user.id, NULL, j->token_hash, "logged out");
+static void logout_done(chat_api_job_t *j, const chat_services_t *svc) {
+  if (j->ok) chat_cluster_revoke(svc->cluster, j->user.id, NULL, j->token_hash, "logged out");
 }
 
 /* ---- GET /api/me, PATCH /api/me ---------------------------------------- */
@@ -237,9 +237,9 @@ static void password_run(chat_api_job_t *j, chat_store_t *store) {
 }
 
 /* Closes the user's other sessions' WebSockets, here and elsewhere. */
-static void password_done(chat_api_job_t *j, chat_server_t *srv) {
+static void password_done(chat_api_job_t *j, const chat_services_t *svc) {
   if (j->ok)
-    chat_server_revoke_everywhere(srv, j->user.id, j->token_hash, NULL, "password changed");
+    chat_cluster_revoke(svc->cluster, j->user.id, j->token_hash, NULL, "password changed");
 }
 
 static const chat_api_route_t routes[] = {

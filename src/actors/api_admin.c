@@ -26,10 +26,10 @@ static void users_run(chat_api_job_t *j, chat_store_t *store) {
 }
 
 /* The answer, with whether each user is online now. */
-static void users_done(chat_api_job_t *j, chat_server_t *srv) {
+static void users_done(chat_api_job_t *j, const chat_services_t *svc) {
   users_job_t *l = container_of(j, users_job_t, super);
   if (j->ok) {
-    chat_presence_t *p = chat_api_presence(srv);
+    chat_presence_t *p = svc->presence;
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(root, "users");
     for (size_t i = 0; i < l->nusers; i++) {
@@ -78,14 +78,9 @@ static void unban_run(chat_api_job_t *j, chat_store_t *store) {
 }
 
 /* Closes the user's WebSockets here; other instances are told to. */
-static void ban_done(chat_api_job_t *j, chat_server_t *srv) {
+static void ban_done(chat_api_job_t *j, const chat_services_t *svc) {
   ban_job_t *b = container_of(j, ban_job_t, super);
-  if (!j->ok) return;
-  chat_server_revoke(srv, b->target.id, NULL, NULL, "banned");
-  chat_presence_t *p = chat_api_presence(srv);
-  char ev[96];
-  int n = snprintf(ev, sizeof(ev), "{\"type\":\"ban\",\"user_id\":%" PRId64 "}", b->target.id);
-  p->ops->publish(p, 0, ev, (size_t)n);
+  if (j->ok) chat_cluster_ban(svc->cluster, b->target.id);
 }
 
 static const chat_api_route_t routes[] = {

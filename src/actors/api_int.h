@@ -10,9 +10,7 @@
  * its struct back with container_of(j, room_job_t, super).
  *
  * Threading: helpers taking a chat_store_t run on the worker; those taking a
- * chat_server_t or chat_conn_t run on the loop; the JSON builders on either.
- * The server-state accessors at the end are the API's only reads of the
- * server's fields. */
+ * the services or chat_conn_t run on the loop; the JSON builders on either. */
 #ifndef CHAT_ACTORS_API_INT_H
 #define CHAT_ACTORS_API_INT_H
 
@@ -22,6 +20,13 @@
 #include "../core/auth.h"
 #include "../core/common.h"
 #include "api.h"
+#include "cluster.h"
+#include "limiter.h"
+#include "presence.h"
+#include "registry.h"
+#include "room.h"
+#include "roomdir.h"
+#include "storage.h"
 
 struct chat_api_job_s {
   chat_job_t super;            /* the storage job; its mail comes back here */
@@ -106,11 +111,7 @@ char *chat_api_query_text(chat_conn_t *c, const char *name);
  * set, 0 if absent (*id = 0), -1 if malformed. */
 int chat_api_query_id(chat_conn_t *c, const char *name, int64_t *id);
 
-/* ---- server state, on the loop ----------------------------------------- */
-
-chat_presence_t *chat_api_presence(chat_server_t *srv);
-/* How long a new session lasts. */
-int64_t chat_api_session_ms(chat_server_t *srv);
+/* ---- live figures, on the loop ----------------------------------------- */
 
 /* The figures /metrics shows. */
 typedef struct {
@@ -118,6 +119,6 @@ typedef struct {
   uint64_t conns_total, http_requests, ws_frames_in, messages_sent;
   uint64_t store_batches, store_write_ns;
 } chat_api_stats_t;
-void chat_api_stats(chat_server_t *srv, chat_api_stats_t *st);
+void chat_api_stats(const chat_services_t *svc, chat_api_stats_t *st);
 
 #endif

@@ -17,9 +17,9 @@ static void healthz_run(chat_api_job_t *j, chat_store_t *store) {
 }
 
 /* The answer, with the state of the presence backend (Redis). */
-static void healthz_done(chat_api_job_t *j, chat_server_t *srv) {
+static void healthz_done(chat_api_job_t *j, const chat_services_t *svc) {
   int store_ok = container_of(j, health_job_t, super)->store_ok;
-  chat_presence_t *p = chat_api_presence(srv);
+  chat_presence_t *p = svc->presence;
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "status", store_ok ? "ok" : "degraded");
   cJSON_AddStringToObject(root, "store", store_ok ? "ok" : "down");
@@ -31,9 +31,9 @@ static void healthz_done(chat_api_job_t *j, chat_server_t *srv) {
 
 /* Answers on the loop, with no worker step: the figures are the server's
  * own and the storage actor's counters. */
-static int metrics_prepare(chat_api_job_t *j, chat_server_t *srv, chat_conn_t *c) {
+static int metrics_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_conn_t *c) {
   chat_api_stats_t st;
-  chat_api_stats(srv, &st);
+  chat_api_stats(svc, &st);
   char body[2048];
   snprintf(body, sizeof(body),
            "# HELP chat_connections Open TCP connections.\n"

@@ -25,14 +25,6 @@ static void set_room(chat_api_job_t *j, int status, const chat_room_rec_t *r) {
   chat_api_set_json(j, status, root);
 }
 
-/* Tells every instance's clients that the room appeared or went away. */
-static void publish_room_event(chat_server_t *srv, const char *type, int64_t room_id) {
-  chat_presence_t *p = chat_api_presence(srv);
-  char ev[96];
-  int n = snprintf(ev, sizeof(ev), "{\"type\":\"%s\",\"room\":%" PRId64 "}", type, room_id);
-  p->ops->publish(p, 0, ev, (size_t)n);
-}
-
 /* ---- GET /api/rooms ---------------------------------------------------- */
 
 typedef struct {
@@ -52,10 +44,10 @@ static void rooms_list_run(chat_api_job_t *j, chat_store_t *store) {
 }
 
 /* The answer, with how many are in each room now. */
-static void rooms_list_done(chat_api_job_t *j, chat_server_t *srv) {
+static void rooms_list_done(chat_api_job_t *j, const chat_services_t *svc) {
   rooms_list_job_t *l = container_of(j, rooms_list_job_t, super);
   if (j->ok) {
-    chat_presence_t *p = chat_api_presence(srv);
+    chat_presence_t *p = svc->presence;
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(root, "rooms");
     for (size_t i = 0; i < l->nrooms; i++) {
@@ -114,12 +106,9 @@ static void room_create_run(chat_api_job_t *j, chat_store_t *store) {
 
 /* Starts the room's actor if there is none yet; every instance's clients
  * are told. */
-static void room_create_done(chat_api_job_t *j, chat_server_t *srv) {
+static void room_create_done(chat_api_job_t *j, const chat_services_t *svc) {
   room_job_t *r = container_of(j, room_job_t, super);
-  if (!j->ok) return;
-  if (chat_server_room(srv, r->room.id) == NULL)
-    chat_server_room_add(srv, chat_room_new(srv, r->room.id, r->room.name), r->room.id);
-  publish_room_event(srv, "room_created", r->room.id);
+  if (j->ok) chat_cluster_room_created(svc->cluster, r->room.id, r->room.name);
 }
 
 static void room_update_run(chat_api_job_t *j, chat_store_t *store) {
@@ -146,10 +135,10 @@ static void room_update_run(chat_api_job_t *j, chat_store_t *store) {
 }
 
 /* The room actor's name appears in notification mails. */
-static void room_update_done(chat_api_job_t *j, chat_server_t *srv) {
+static void room_update_done(chat_api_job_t *j, const chat_services_t *svc) {
   room_job_t *r = container_of(j, room_job_t, super);
   if (!j->ok) return;
-  chat_room_t *room = chat_server_room(srv, r->room.id);
+  chat_room_t *room = chat_roomdir_get(svc->rooms, r->room.id);
   if (room) chat_room_post_rename(room, r->room.name);
 }
 
@@ -176,16 +165,8 @@ static void room_delete_run(chat_api_job_t *j, chat_store_t *store) {
 }
 
 /* The room's actor lets its members go; other instances are told. */
-static void room_delete_done(chat_api_job_t *j, chat_server_t *srv) {
-  if (!j->ok) return;
-  chat_room_t *room = chat_server_room(srv, j->ids[0]);
-  if (room) {
-    chat_room_post_delete(room);
-    chat_server_room_remove(srv, j->ids[0]);
-  }
-  publish_room_event(srv, "room_deleted", j->ids[0]);
-  chat_presence_t *p = chat_api_presence(srv);
-  p->ops->room_forget(p, j->ids[0]);
+static void room_delete_done(chat_api_job_t *j, const chat_services_t *svc) {
+  if (j->ok) chat_cluster_room_deleted(svc->cluster, j->ids[0]);
 }
 
 /* ---- GET /api/rooms/{id}/messages -------------------------------------- */
@@ -195,7 +176,7 @@ typedef struct {
   chat_api_page_t page;
 } history_job_t;
 
-static int history_prepare(chat_api_job_t *j, chat_server_t *srv, chat_conn_t *c) {
+static int history_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_conn_t *c) {
   return chat_api_paging(j, c, &container_of(j, history_job_t, super)->page);
 }
 
@@ -268,9 +249,9 @@ static void message_delete_run(chat_api_job_t *j, chat_store_t *store) {
 }
 
 /* The room tells its members (and other instances) and forgets it. */
-static void message_delete_done(chat_api_job_t *j, chat_server_t *srv) {
+static void message_delete_done(chat_api_job_t *j, const chat_services_t *svc) {
   if (!j->ok) return;
-  chat_room_t *room = chat_server_room(srv, j->ids[0]);
+  chat_room_t *room = chat_roomdir_get(svc->rooms, j->ids[0]);
   if (room) chat_room_post_msg_deleted(room, j->ids[1], 1);
 }
 

@@ -20,9 +20,9 @@ static void add_online_user(void *ud, int64_t user_id, const char *username) {
 }
 
 /* The answer comes from presence. */
-static void users_online_done(chat_api_job_t *j, chat_server_t *srv) {
+static void users_online_done(chat_api_job_t *j, const chat_services_t *svc) {
   if (!j->ok) return;
-  chat_presence_t *p = chat_api_presence(srv);
+  chat_presence_t *p = svc->presence;
   cJSON *root = cJSON_CreateObject();
   cJSON *arr = cJSON_AddArrayToObject(root, "users");
   p->ops->online_users(p, add_online_user, arr);
@@ -48,10 +48,10 @@ static void friends_list_run(chat_api_job_t *j, chat_store_t *store) {
 }
 
 /* The answer, with whether each friend is online now. */
-static void friends_list_done(chat_api_job_t *j, chat_server_t *srv) {
+static void friends_list_done(chat_api_job_t *j, const chat_services_t *svc) {
   friends_list_job_t *l = container_of(j, friends_list_job_t, super);
   if (j->ok) {
-    chat_presence_t *p = chat_api_presence(srv);
+    chat_presence_t *p = svc->presence;
     cJSON *root = cJSON_CreateObject();
     cJSON *friends = cJSON_AddArrayToObject(root, "friends");
     cJSON *incoming = cJSON_AddArrayToObject(root, "incoming");
@@ -129,7 +129,7 @@ static void friend_remove_run(chat_api_job_t *j, chat_store_t *store) {
 
 /* Sends {"type":"friend","user":user,"state":state} to every WebSocket of
  * user_id, on every instance. */
-static void deliver_friend(chat_server_t *srv, int64_t user_id, const char *user,
+static void deliver_friend(const chat_services_t *svc, int64_t user_id, const char *user,
                            const char *state) {
   char frame[512];
   cJSON *o = cJSON_CreateObject();
@@ -137,12 +137,12 @@ static void deliver_friend(chat_server_t *srv, int64_t user_id, const char *user
   cJSON_AddStringToObject(o, "user", user);
   cJSON_AddStringToObject(o, "state", state);
   if (cJSON_PrintPreallocated(o, frame, sizeof(frame), 0))
-    chat_server_deliver_to_user(srv, user_id, frame, strlen(frame));
+    chat_cluster_deliver_to_user(svc->cluster, user_id, frame, strlen(frame));
   cJSON_Delete(o);
 }
 
 /* Both users' connections learn the new state, each from their side. */
-static void friend_done(chat_api_job_t *j, chat_server_t *srv) {
+static void friend_done(chat_api_job_t *j, const chat_services_t *svc) {
   friend_job_t *f = container_of(j, friend_job_t, super);
   if (!j->ok) return;
   const char *mine = f->fstate == CHAT_FRIEND_ACCEPTED   ? "friends"
@@ -151,8 +151,8 @@ static void friend_done(chat_api_job_t *j, chat_server_t *srv) {
   const char *theirs = f->fstate == CHAT_FRIEND_ACCEPTED   ? "friends"
                        : f->fstate == CHAT_FRIEND_OUTGOING ? "incoming"
                                                            : "none";
-  deliver_friend(srv, f->target.id, j->user.username, theirs);
-  deliver_friend(srv, j->user.id, f->target.username, mine);
+  deliver_friend(svc, f->target.id, j->user.username, theirs);
+  deliver_friend(svc, j->user.id, f->target.username, mine);
 }
 
 /* ---- GET /api/dm/{name}/messages --------------------------------------- */
@@ -162,7 +162,7 @@ typedef struct {
   chat_api_page_t page;
 } dm_history_job_t;
 
-static int dm_history_prepare(chat_api_job_t *j, chat_server_t *srv, chat_conn_t *c) {
+static int dm_history_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_conn_t *c) {
   return chat_api_paging(j, c, &container_of(j, dm_history_job_t, super)->page);
 }
 
@@ -185,7 +185,7 @@ typedef struct {
   int64_t room;      /* 0: every room and DM the user may read */
 } search_job_t;
 
-static int search_prepare(chat_api_job_t *j, chat_server_t *srv, chat_conn_t *c) {
+static int search_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_conn_t *c) {
   search_job_t *s = container_of(j, search_job_t, super);
   s->query = chat_api_query_text(c, "q");
   if (s->query == NULL || s->query[0] == '\0' || chat_api_query_id(c, "room", &s->room) < 0) {
@@ -209,7 +209,7 @@ static void search_run(chat_api_job_t *j, chat_store_t *store) {
   chat_api_set_messages(j, rc, msgs, n);
 }
 
-static void search_done(chat_api_job_t *j, chat_server_t *srv) {
+static void search_done(chat_api_job_t *j, const chat_services_t *svc) {
   free(container_of(j, search_job_t, super)->query);
 }
 

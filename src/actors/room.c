@@ -1,7 +1,4 @@
-/* The room actor: one per room.  It owns the room's member list (the
- * connections in it and the distinct users behind them) and its newest
- * messages, and it is the only path by which a message enters the room, so
- * message order, acks and broadcasts are decided here.
+/* The room actor (room.h).
  *
  * A message: a connection posts `send`; the room hands an insert to the
  * storage actor (group commit); when the insert comes back committed, the
@@ -23,14 +20,17 @@
 #include "../core/sb.h"
 #include "../net/ws.h"
 #include "notifier.h"
-#include "server.h"
+#include "presence.h"
+#include "room.h"
+#include "roomdir.h"
+#include "storage.h"
 
 #define RECENT_MAX 100     /* messages kept in memory */
 #define HISTORY_DEFAULT 50 /* history in `joined` without `since` */
 #define SINCE_MAX 200      /* history in `joined` with `since` */
 
 typedef struct {
-  chat_conn_t *conn;       /* a reference */
+  chat_member_t m;         /* a reference on m.actor */
   int64_t user_id;
 } member_t;
 
@@ -59,7 +59,7 @@ typedef struct {
 
 typedef struct join_mail_s {
   chat_mail_t mail;
-  chat_conn_t *conn;       /* a reference */
+  chat_member_t m;         /* a reference on m.actor */
   int64_t user_id;
   char username[CHAT_NAME_MAX + 1];
   int64_t since;
@@ -68,7 +68,7 @@ typedef struct join_mail_s {
 
 struct chat_room_s {
   chat_actor_t actor;
-  chat_server_t *srv;
+  const chat_services_t *svc;
   int64_t id;
   char *name;                    /* for notification mails */
   int deleted;
@@ -148,10 +148,10 @@ static void room_free_cb(chat_actor_t *a) {
   free(r);
 }
 
-chat_room_t *chat_room_new(chat_server_t *srv, int64_t id, const char *name) {
+chat_room_t *chat_room_new(const chat_services_t *svc, int64_t id, const char *name) {
   chat_room_t *r = chat_xcalloc(1, sizeof(*r));
-  chat_actor_init(&r->actor, &srv->sched, room_free_cb);
-  r->srv = srv;
+  chat_actor_init(&r->actor, svc->sched, room_free_cb);
+  r->svc = svc;
   r->id = id;
   r->name = chat_xstrdup(name ? name : "");
   return r;
@@ -169,10 +169,11 @@ static chat_rbuf_t *frame_from_sb(chat_sb_t *sb) {
  * none).  One buffer, many references. */
 static void room_broadcast(chat_room_t *r, chat_rbuf_t *b, int64_t skip_user) {
   for (size_t i = 0; i < r->nmembers; i++)
-    if (r->members[i].user_id != skip_user) chat_conn_post_frame(r->members[i].conn, b);
+    if (r->members[i].user_id != skip_user)
+      r->members[i].m.ops->post_frame(r->members[i].m.actor, b);
 }
 
-static void send_error(chat_conn_t *c, const char *code, const char *message,
+static void send_error(chat_member_t m, const char *code, const char *message,
                        const char *cid) {
   chat_sb_t sb;
   chat_sb_init(&sb);
@@ -186,7 +187,7 @@ static void send_error(chat_conn_t *c, const char *code, const char *message,
   }
   chat_sb_puts(&sb, "}");
   chat_rbuf_t *b = frame_from_sb(&sb);
-  chat_conn_post_frame(c, b);
+  m.ops->post_frame(m.actor, b);
   chat_rbuf_unref(b);
 }
 
@@ -250,20 +251,20 @@ static ruser_t *find_user(chat_room_t *r, int64_t user_id) {
   return NULL;
 }
 
-static int is_member(chat_room_t *r, chat_conn_t *c) {
+static int is_member(chat_room_t *r, chat_actor_t *a) {
   for (size_t i = 0; i < r->nmembers; i++)
-    if (r->members[i].conn == c) return 1;
+    if (r->members[i].m.actor == a) return 1;
   return 0;
 }
 
-/* Adds c; returns 1 if its user was not in the room before. */
-static int add_member(chat_room_t *r, chat_conn_t *c, int64_t user_id, const char *name) {
+/* Adds m; returns 1 if its user was not in the room before. */
+static int add_member(chat_room_t *r, chat_member_t m, int64_t user_id, const char *name) {
   if (r->nmembers == r->members_cap) {
     r->members_cap = r->members_cap ? r->members_cap * 2 : 8;
     r->members = chat_xrealloc(r->members, r->members_cap * sizeof(*r->members));
   }
-  chat_actor_ref(chat_conn_actor(c));
-  r->members[r->nmembers].conn = c;
+  chat_actor_ref(m.actor);
+  r->members[r->nmembers].m = m;
   r->members[r->nmembers].user_id = user_id;
   r->nmembers++;
   ruser_t *u = find_user(r, user_id);
@@ -282,10 +283,10 @@ static int add_member(chat_room_t *r, chat_conn_t *c, int64_t user_id, const cha
   return 1;
 }
 
-/* Removes c; if that was its user's last connection, tells the others. */
-static void remove_member(chat_room_t *r, chat_conn_t *c, int announce) {
+/* Removes a; if that was its user's last connection, tells the others. */
+static void remove_member(chat_room_t *r, chat_actor_t *a) {
   for (size_t i = 0; i < r->nmembers; i++) {
-    if (r->members[i].conn != c) continue;
+    if (r->members[i].m.actor != a) continue;
     int64_t user_id = r->members[i].user_id;
     r->members[i] = r->members[--r->nmembers];
     ruser_t *u = find_user(r, user_id);
@@ -293,11 +294,10 @@ static void remove_member(chat_room_t *r, chat_conn_t *c, int announce) {
       char *name = u->name;
       *u = r->users[--r->nusers];
       /* Presence answers with the leave frame for the others. */
-      r->srv->presence->ops->room_leave(r->srv->presence, r->id, user_id, name);
-      (void)announce;
+      r->svc->presence->ops->room_leave(r->svc->presence, r->id, user_id, name);
       free(name);
     }
-    chat_actor_unref(chat_conn_actor(c));
+    chat_actor_unref(a);
     return;
   }
 }
@@ -305,23 +305,23 @@ static void remove_member(chat_room_t *r, chat_conn_t *c, int announce) {
 /* ---- join ------------------------------------------------------------- */
 
 static void free_join(join_mail_t *j) {
-  chat_actor_unref(chat_conn_actor(j->conn));
+  chat_actor_unref(j->m.actor);
   free(j);
 }
 
 /* Answers a join that cannot be served.  A connection already in the room
  * (a re-join) stays in it; one that is not is told it is not in the room. */
 static void refuse_join(chat_room_t *r, join_mail_t *j, const char *code, const char *msg) {
-  send_error(j->conn, code, msg, NULL);
-  if (!is_member(r, j->conn)) chat_conn_post_left(j->conn, r->id);
+  send_error(j->m, code, msg, NULL);
+  if (!is_member(r, j->m.actor)) j->m.ops->post_left(j->m.actor, r->id);
 }
 
 /* Completes a join: history is a list of message objects (JSON) chosen by
  * the caller. */
 static void finish_join(chat_room_t *r, join_mail_t *j, chat_sb_t *history) {
-  if (!is_member(r, j->conn)) {
-    if (add_member(r, j->conn, j->user_id, j->username))
-      r->srv->presence->ops->room_join(r->srv->presence, r->id, j->user_id, j->username);
+  if (!is_member(r, j->m.actor)) {
+    if (add_member(r, j->m, j->user_id, j->username))
+      r->svc->presence->ops->room_join(r->svc->presence, r->id, j->user_id, j->username);
   }
   chat_sb_t sb;
   chat_sb_init(&sb);
@@ -345,7 +345,7 @@ static void finish_join(chat_room_t *r, join_mail_t *j, chat_sb_t *history) {
   chat_sb_append(&sb, history->buf, history->len);
   chat_sb_puts(&sb, "]}");
   chat_rbuf_t *b = frame_from_sb(&sb);
-  chat_conn_post_frame(j->conn, b);
+  j->m.ops->post_frame(j->m.actor, b);
   chat_rbuf_unref(b);
 }
 
@@ -404,7 +404,7 @@ static void history_done(chat_actor_t *self, chat_mail_t *m) {
      * and the directory forgets this actor. */
     r->deleted = 1;
     r->load = LOAD_DONE;
-    if (chat_server_room(r->srv, r->id) == r) chat_server_room_remove(r->srv, r->id);
+    chat_roomdir_forget(r->svc->rooms, r, r->id);
   } else if (h->join == NULL) {
     /* The first load: nothing was stored meanwhile (sends waited). */
     if (h->rc != 0) {
@@ -430,7 +430,7 @@ static void history_done(chat_actor_t *self, chat_mail_t *m) {
           objs[i] = cache_at(r, i)->json;
           lens[i] = cache_at(r, i)->len;
         }
-        r->srv->presence->ops->recent_seed(r->srv->presence, r->id, objs, lens, r->rlen);
+        r->svc->presence->ops->recent_seed(r->svc->presence, r->id, objs, lens, r->rlen);
         free(objs);
         free(lens);
       }
@@ -489,7 +489,7 @@ static void answer_join(chat_room_t *r, join_mail_t *j) {
     h->room_id = r->id;
     h->since = j->since;
     r->reading = 1;
-    chat_storage_submit(r->srv->storage, &h->job, &r->actor);
+    chat_storage_submit(r->svc->storage, &h->job, &r->actor);
     return;
   }
   chat_sb_t hist;
@@ -518,7 +518,7 @@ static void start_store_load(chat_room_t *r) {
   h->job.mail.handle = history_done;
   h->job.run = history_run;
   h->room_id = r->id;
-  chat_storage_submit(r->srv->storage, &h->job, &r->actor);
+  chat_storage_submit(r->svc->storage, &h->job, &r->actor);
 }
 
 static void on_recent_loaded(chat_actor_t *self, chat_mail_t *m) {
@@ -526,7 +526,7 @@ static void on_recent_loaded(chat_actor_t *self, chat_mail_t *m) {
   recent_mail_t *rm = (recent_mail_t *)m;
   /* Who is in the room through other instances, before any frame said so. */
   for (size_t i = 0; i < rm->nmembers; i++) present_set(r, rm->members[i], 1);
-  if (r->srv->state != SRV_RUNNING) {
+  if (!r->svc->running) {
     /* Stopping: no new store work; the waiting joins are refused. */
     r->load = LOAD_NONE;
     r->load_failed = 1;
@@ -584,7 +584,7 @@ static void on_join(chat_actor_t *self, chat_mail_t *m) {
   chat_room_t *r = room_of(self);
   join_mail_t *j = (join_mail_t *)m;
   if (room_defer(r, m)) return;
-  if (r->deleted || r->srv->state != SRV_RUNNING) {
+  if (r->deleted || !r->svc->running) {
     refuse_join(r, j, "no_such_room", "no such room");
     free_join(j);
     return;
@@ -600,19 +600,19 @@ static void on_join(chat_actor_t *self, chat_mail_t *m) {
     /* The shared list first (no store round trip); the store if it cannot
      * answer. */
     chat_actor_ref(&r->actor);
-    r->srv->presence->ops->recent_load(r->srv->presence, r->id, recent_loaded_cb, r);
+    r->svc->presence->ops->recent_load(r->svc->presence, r->id, recent_loaded_cb, r);
     room_defer(r, m);  /* answered once the load is in */
     return;
   }
   answer_join(r, j);
 }
 
-void chat_room_post_join(chat_room_t *r, chat_conn_t *c, int64_t user_id,
+void chat_room_post_join(chat_room_t *r, chat_member_t m, int64_t user_id,
                          const char *username, int64_t since, int has_since) {
   join_mail_t *j = chat_xcalloc(1, sizeof(*j));
   j->mail.handle = on_join;
-  j->conn = c;
-  chat_actor_ref(chat_conn_actor(c));
+  j->m = m;
+  chat_actor_ref(m.actor);
   j->user_id = user_id;
   snprintf(j->username, sizeof(j->username), "%s", username);
   j->since = since;
@@ -624,35 +624,34 @@ void chat_room_post_join(chat_room_t *r, chat_conn_t *c, int64_t user_id,
 
 typedef struct {
   chat_mail_t mail;
-  chat_conn_t *conn;
+  chat_actor_t *member;    /* a reference */
   char username[CHAT_NAME_MAX + 1];
-} conn_mail_t;
+} member_mail_t;
 
 static void on_leave(chat_actor_t *self, chat_mail_t *m) {
   chat_room_t *r = room_of(self);
-  conn_mail_t *cm = (conn_mail_t *)m;
+  member_mail_t *mm = (member_mail_t *)m;
   if (room_defer(r, m)) return;
-  remove_member(r, cm->conn, 1);
-  chat_actor_unref(chat_conn_actor(cm->conn));
-  free(cm);
+  remove_member(r, mm->member);
+  chat_actor_unref(mm->member);
+  free(mm);
 }
 
-void chat_room_post_leave(chat_room_t *r, chat_conn_t *c, int quiet) {
-  (void)quiet;
-  conn_mail_t *cm = chat_xcalloc(1, sizeof(*cm));
-  cm->mail.handle = on_leave;
-  cm->conn = c;
-  chat_actor_ref(chat_conn_actor(c));
-  chat_actor_post(&r->actor, &cm->mail);
+void chat_room_post_leave(chat_room_t *r, chat_actor_t *member) {
+  member_mail_t *mm = chat_xcalloc(1, sizeof(*mm));
+  mm->mail.handle = on_leave;
+  mm->member = member;
+  chat_actor_ref(member);
+  chat_actor_post(&r->actor, &mm->mail);
 }
 
 static void on_typing(chat_actor_t *self, chat_mail_t *m) {
   chat_room_t *r = room_of(self);
-  conn_mail_t *cm = (conn_mail_t *)m;
+  member_mail_t *cm = (member_mail_t *)m;
   if (room_defer(r, m)) return;
   int64_t user_id = 0;
   for (size_t i = 0; i < r->nmembers; i++)
-    if (r->members[i].conn == cm->conn) user_id = r->members[i].user_id;
+    if (r->members[i].m.actor == cm->member) user_id = r->members[i].user_id;
   if (user_id) {
     chat_sb_t sb;
     chat_sb_init(&sb);
@@ -661,21 +660,21 @@ static void on_typing(chat_actor_t *self, chat_mail_t *m) {
     chat_sb_puts(&sb, ",\"user\":");
     chat_sb_json_str(&sb, cm->username, strlen(cm->username));
     chat_sb_puts(&sb, "}");
-    chat_presence_t *pr = r->srv->presence;
+    chat_presence_t *pr = r->svc->presence;
     pr->ops->publish(pr, r->id, sb.buf, sb.len);
     chat_rbuf_t *b = frame_from_sb(&sb);
     room_broadcast(r, b, user_id);
     chat_rbuf_unref(b);
   }
-  chat_actor_unref(chat_conn_actor(cm->conn));
+  chat_actor_unref(cm->member);
   free(cm);
 }
 
-void chat_room_post_typing(chat_room_t *r, chat_conn_t *c, const char *username) {
-  conn_mail_t *cm = chat_xcalloc(1, sizeof(*cm));
+void chat_room_post_typing(chat_room_t *r, chat_actor_t *member, const char *username) {
+  member_mail_t *cm = chat_xcalloc(1, sizeof(*cm));
   cm->mail.handle = on_typing;
-  cm->conn = c;
-  chat_actor_ref(chat_conn_actor(c));
+  cm->member = member;
+  chat_actor_ref(member);
   snprintf(cm->username, sizeof(cm->username), "%s", username);
   chat_actor_post(&r->actor, &cm->mail);
 }
@@ -707,12 +706,12 @@ static int cache_has(chat_room_t *r, int64_t id) {
 static void want_tick(chat_room_t *r) {
   if (r->tick_wanted) return;
   r->tick_wanted = 1;
-  chat_server_room_tick(r->srv, r);
+  chat_roomdir_want_tick(r->svc->rooms, r);
 }
 
 /* Sends out the held messages whose time has come, in id order. */
 static void release_held(chat_room_t *r) {
-  uint64_t now = uv_now(r->srv->loop);
+  uint64_t now = uv_now(r->svc->loop);
   size_t k = 0;
   while (k < r->nheld && r->held[k].due_ms <= now) {
     if (cache_has(r, r->held[k].id))
@@ -729,7 +728,7 @@ static void release_held(chat_room_t *r) {
 /* A stored message, from this instance or another: out at once with one
  * instance; held briefly and ordered by id with several. */
 static void deliver_message(chat_room_t *r, int64_t id, char *obj, size_t len) {
-  if (!r->srv->presence->ops->shared(r->srv->presence)) {
+  if (!r->svc->presence->ops->shared(r->svc->presence)) {
     broadcast_message(r, id, obj, len);
     return;
   }
@@ -745,7 +744,7 @@ static void deliver_message(chat_room_t *r, int64_t id, char *obj, size_t len) {
   }
   memmove(r->held + at + 1, r->held + at, (r->nheld - at) * sizeof(*r->held));
   r->held[at].id = id;
-  r->held[at].due_ms = uv_now(r->srv->loop) + HOLD_MS;
+  r->held[at].due_ms = uv_now(r->svc->loop) + HOLD_MS;
   r->held[at].json = obj;
   r->held[at].len = len;
   r->nheld++;
@@ -769,78 +768,68 @@ void chat_room_post_tick(chat_room_t *r) {
 
 typedef struct {
   chat_mail_t mail;
+  int64_t id;
+  char *obj;               /* owned */
   size_t len;
-  char json[];
-} event_mail_t;
+} message_mail_t;
 
-static const char MESSAGE_PREFIX[] = "{\"type\":\"message\",";
-
-static void on_event(chat_actor_t *self, chat_mail_t *m) {
+static void on_message(chat_actor_t *self, chat_mail_t *m) {
   chat_room_t *r = room_of(self);
-  event_mail_t *e = (event_mail_t *)m;
+  message_mail_t *mm = (message_mail_t *)m;
   if (room_defer(r, m)) return;
-  if (r->deleted) {
-    free(e);
-    return;
+  /* Before the first load is in, the load reads it from the store. */
+  if (!r->deleted && r->load == LOAD_DONE)
+    deliver_message(r, mm->id, mm->obj, mm->len);  /* takes obj */
+  else
+    free(mm->obj);
+  free(mm);
+}
+
+void chat_room_post_message(chat_room_t *r, int64_t id, char *obj, size_t len) {
+  message_mail_t *mm = chat_xmalloc(sizeof(*mm));
+  mm->mail.handle = on_message;
+  mm->id = id;
+  mm->obj = obj;
+  mm->len = len;
+  chat_actor_post(&r->actor, &mm->mail);
+}
+
+typedef struct {
+  chat_mail_t mail;
+  const char *user;        /* in buf, after json */
+  int presence, join;
+  size_t len;
+  char json[];             /* json, NUL, user, NUL */
+} user_event_mail_t;
+
+static void on_user_event(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  user_event_mail_t *e = (user_event_mail_t *)m;
+  if (room_defer(r, m)) return;
+  if (!r->deleted) {
+    if (e->presence) present_set(r, e->user, e->join);
+    /* To the local members, except the user's own connections. */
+    int64_t skip = 0;
+    for (size_t i = 0; i < r->nusers; i++)
+      if (strcmp(r->users[i].name, e->user) == 0) skip = r->users[i].user_id;
+    chat_rbuf_t *b = chat_ws_frame_new(CHAT_WS_OP_TEXT, e->json, e->len);
+    room_broadcast(r, b, skip);
+    chat_rbuf_unref(b);
   }
-  size_t plen = sizeof(MESSAGE_PREFIX) - 1;
-  if (e->len > plen && memcmp(e->json, MESSAGE_PREFIX, plen) == 0) {
-    /* A message stored by another instance. */
-    cJSON *o = cJSON_ParseWithLength(e->json, e->len);
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
-    if (cJSON_IsNumber(id) && id->valuedouble >= 1) {
-      size_t olen = e->len - plen + 1;
-      char *obj = chat_xmalloc(olen + 1);
-      obj[0] = '{';
-      memcpy(obj + 1, e->json + plen, e->len - plen);
-      obj[olen] = '\0';
-      if (r->load == LOAD_DONE)
-        deliver_message(r, (int64_t)id->valuedouble, obj, olen);
-      else
-        free(obj);  /* the first load will read it from the store */
-    }
-    cJSON_Delete(o);
-    free(e);
-    return;
-  }
-  cJSON *o = cJSON_ParseWithLength(e->json, e->len);
-  const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
-  const cJSON *user = cJSON_GetObjectItemCaseSensitive(o, "user");
-  if (cJSON_IsString(type) && strcmp(type->valuestring, "message_deleted") == 0) {
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
-    if (cJSON_IsNumber(id)) {
-      cache_remove(r, (int64_t)id->valuedouble);
-      chat_rbuf_t *b = chat_ws_frame_new(CHAT_WS_OP_TEXT, e->json, e->len);
-      room_broadcast(r, b, 0);
-      chat_rbuf_unref(b);
-    }
-  } else if (cJSON_IsString(type) && cJSON_IsString(user)) {
-    int presence = strcmp(type->valuestring, "presence") == 0;
-    int typing = strcmp(type->valuestring, "typing") == 0;
-    if (presence) {
-      const cJSON *ev = cJSON_GetObjectItemCaseSensitive(o, "event");
-      present_set(r, user->valuestring, cJSON_IsString(ev) && strcmp(ev->valuestring, "join") == 0);
-    }
-    if (presence || typing) {
-      /* To the local members, except the user's own connections. */
-      int64_t skip = 0;
-      for (size_t i = 0; i < r->nusers; i++)
-        if (strcmp(r->users[i].name, user->valuestring) == 0) skip = r->users[i].user_id;
-      chat_rbuf_t *b = chat_ws_frame_new(CHAT_WS_OP_TEXT, e->json, e->len);
-      room_broadcast(r, b, skip);
-      chat_rbuf_unref(b);
-    }
-  }
-  cJSON_Delete(o);
   free(e);
 }
 
-void chat_room_post_event(chat_room_t *r, const char *json, size_t len) {
-  event_mail_t *e = chat_xmalloc(sizeof(*e) + len + 1);
-  e->mail.handle = on_event;
+void chat_room_post_user_event(chat_room_t *r, const char *user, int presence, int join,
+                               const char *json, size_t len) {
+  size_t ulen = strlen(user);
+  user_event_mail_t *e = chat_xcalloc(1, sizeof(*e) + len + 1 + ulen + 1);
+  e->mail.handle = on_user_event;
+  e->presence = presence;
+  e->join = join;
   e->len = len;
   memcpy(e->json, json, len);
-  e->json[len] = '\0';
+  memcpy(e->json + len + 1, user, ulen);
+  e->user = e->json + len + 1;
   chat_actor_post(&r->actor, &e->mail);
 }
 
@@ -868,13 +857,13 @@ static void mention_run(chat_job_t *job, chat_store_t *store) {
 static void mention_done(chat_actor_t *self, chat_mail_t *m) {
   chat_room_t *r = room_of(self);
   mention_job_t *mj = container_of(m, mention_job_t, job.mail);
-  chat_presence_t *pr = r->srv->presence;
+  chat_presence_t *pr = r->svc->presence;
   for (size_t i = 0; i < mj->n; i++) {
     const chat_user_rec_t *u = &mj->users[i];
     if (!mj->found[i] || u->banned || !u->email_notify || pr->ops->is_online(pr, u->id) ||
-        strcmp(u->username, mj->sender) == 0 || r->srv->notifier == NULL)
+        strcmp(u->username, mj->sender) == 0 || r->svc->notifier == NULL)
       continue;
-    chat_notifier_add(r->srv->notifier, u->id, u->username, u->email, "mention", mj->sender,
+    chat_notifier_add(r->svc->notifier, u->id, u->username, u->email, "mention", mj->sender,
                       r->name[0] ? r->name : NULL, mj->text, mj->ts);
   }
   free(mj->text);
@@ -891,7 +880,7 @@ static int mention_char(const unsigned char *p) {
 /* Looks for "@name" in a stored message and mails the offline ones. */
 static void notify_mentions(chat_room_t *r, const char *sender, const char *text, size_t len,
                             int64_t ts) {
-  if (r->srv->notifier == NULL || memchr(text, '@', len) == NULL) return;
+  if (r->svc->notifier == NULL || memchr(text, '@', len) == NULL) return;
   mention_job_t *mj = NULL;
   const unsigned char *p = (const unsigned char *)text, *end = p + len;
   while (p < end && (!mj || mj->n < MENTIONS_MAX)) {
@@ -925,7 +914,7 @@ static void notify_mentions(chat_room_t *r, const char *sender, const char *text
   mj->ts = ts;
   mj->job.mail.handle = mention_done;
   mj->job.run = mention_run;
-  chat_storage_submit(r->srv->storage, &mj->job, &r->actor);
+  chat_storage_submit(r->svc->storage, &mj->job, &r->actor);
 }
 
 /* ---- deletion of one message, rename ---------------------------------- */
@@ -967,7 +956,7 @@ static void on_msg_deleted(chat_actor_t *self, chat_mail_t *m) {
     chat_sb_puts(&sb, ",\"id\":");
     chat_sb_int(&sb, dm->id);
     chat_sb_puts(&sb, "}");
-    chat_presence_t *pr = r->srv->presence;
+    chat_presence_t *pr = r->svc->presence;
     if (dm->local) {
       pr->ops->publish(pr, r->id, sb.buf, sb.len);
       pr->ops->recent_doubt(pr, r->id);
@@ -1013,7 +1002,7 @@ void chat_room_post_rename(chat_room_t *r, const char *name) {
 typedef struct {
   chat_mail_t mail;        /* the send request */
   chat_insert_t ins;       /* then the insert, and its result */
-  chat_conn_t *conn;       /* a reference */
+  chat_member_t m;         /* the sender; a reference on m.actor */
   char sender[CHAT_NAME_MAX + 1];
   char *text;
   size_t text_len;
@@ -1021,13 +1010,13 @@ typedef struct {
 } send_mail_t;
 
 static void free_send(send_mail_t *s) {
-  chat_actor_unref(chat_conn_actor(s->conn));
+  chat_actor_unref(s->m.actor);
   free(s->text);
   free(s->cid);
   free(s);
 }
 
-static void send_ack(chat_conn_t *c, const char *cid, int64_t id) {
+static void send_ack(chat_member_t m, const char *cid, int64_t id) {
   chat_sb_t sb;
   chat_sb_init(&sb);
   chat_sb_puts(&sb, "{\"type\":\"ack\",");
@@ -1040,7 +1029,7 @@ static void send_ack(chat_conn_t *c, const char *cid, int64_t id) {
   chat_sb_int(&sb, id);
   chat_sb_puts(&sb, "}");
   chat_rbuf_t *b = frame_from_sb(&sb);
-  chat_conn_post_frame(c, b);
+  m.ops->post_frame(m.actor, b);
   chat_rbuf_unref(b);
 }
 
@@ -1048,19 +1037,19 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
   chat_room_t *r = room_of(self);
   send_mail_t *s = container_of(m, send_mail_t, ins.mail);
   if (s->ins.failed) {
-    send_error(s->conn, "store_unavailable", "the message was not stored; send it again",
+    send_error(s->m, "store_unavailable", "the message was not stored; send it again",
                s->cid);
   } else if (s->ins.rec.status != 0 || r->deleted) {
-    send_error(s->conn, "no_such_room", "no such room", s->cid);
+    send_error(s->m, "no_such_room", "no such room", s->cid);
   } else if (s->ins.rec.dup) {
-    send_ack(s->conn, s->cid, s->ins.rec.id);
+    send_ack(s->m, s->cid, s->ins.rec.id);
   } else {
     chat_sb_t obj;
     chat_sb_init(&obj);
     msg_json(&obj, s->ins.rec.id, r->id, s->sender, s->text, s->text_len,
              s->ins.rec.stored_ts);
-    send_ack(s->conn, s->cid, s->ins.rec.id);
-    chat_presence_t *pr = r->srv->presence;
+    send_ack(s->m, s->cid, s->ins.rec.id);
+    chat_presence_t *pr = r->svc->presence;
     pr->ops->recent_push(pr, r->id, obj.buf, obj.len);
     /* The frame is the object with "type" in front. */
     chat_sb_t frame;
@@ -1071,7 +1060,7 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
     chat_sb_free(&frame);
     deliver_message(r, s->ins.rec.id, obj.buf, obj.len);  /* takes obj */
     notify_mentions(r, s->sender, s->text, s->text_len, s->ins.rec.stored_ts);
-    r->srv->messages_sent++;
+    r->svc->metrics->messages_sent++;
   }
   free_send(s);
 }
@@ -1081,12 +1070,12 @@ static void on_send(chat_actor_t *self, chat_mail_t *m) {
   send_mail_t *s = (send_mail_t *)m;
   if (room_defer(r, m)) return;
   if (r->deleted) {
-    send_error(s->conn, "no_such_room", "no such room", s->cid);
+    send_error(s->m, "no_such_room", "no such room", s->cid);
     free_send(s);
     return;
   }
-  if (!is_member(r, s->conn)) {
-    send_error(s->conn, "not_member", "join the room first", s->cid);
+  if (!is_member(r, s->m.actor)) {
+    send_error(s->m, "not_member", "join the room first", s->cid);
     free_send(s);
     return;
   }
@@ -1096,16 +1085,16 @@ static void on_send(chat_actor_t *self, chat_mail_t *m) {
   s->ins.rec.text = s->text;
   s->ins.rec.cid = s->cid;
   s->ins.rec.ts = chat_now_ms();
-  chat_storage_insert(r->srv->storage, &s->ins);
+  chat_storage_insert(r->svc->storage, &s->ins);
 }
 
-void chat_room_post_send(chat_room_t *r, chat_conn_t *c, int64_t user_id,
+void chat_room_post_send(chat_room_t *r, chat_member_t m, int64_t user_id,
                          const char *username, const char *text, size_t len,
                          const char *cid) {
   send_mail_t *s = chat_xcalloc(1, sizeof(*s));
   s->mail.handle = on_send;
-  s->conn = c;
-  chat_actor_ref(chat_conn_actor(c));
+  s->m = m;
+  chat_actor_ref(m.actor);
   snprintf(s->sender, sizeof(s->sender), "%s", username);
   s->text = chat_xstrndup(text, len);
   s->text_len = len;
@@ -1131,12 +1120,12 @@ static void on_delete(chat_actor_t *self, chat_mail_t *m) {
   room_broadcast(r, b, 0);
   chat_rbuf_unref(b);
   for (size_t i = 0; i < r->nmembers; i++) {
-    chat_conn_post_left(r->members[i].conn, r->id);
-    chat_actor_unref(chat_conn_actor(r->members[i].conn));
+    r->members[i].m.ops->post_left(r->members[i].m.actor, r->id);
+    chat_actor_unref(r->members[i].m.actor);
   }
   r->nmembers = 0;
   for (size_t i = 0; i < r->nusers; i++) {
-    r->srv->presence->ops->room_leave(r->srv->presence, r->id, r->users[i].user_id,
+    r->svc->presence->ops->room_leave(r->svc->presence, r->id, r->users[i].user_id,
                                       r->users[i].name);
     free(r->users[i].name);
   }

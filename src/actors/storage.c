@@ -10,9 +10,11 @@
 /* The largest group commit; more inserts wait for the next batch. */
 #define MAX_BATCH 512
 
+typedef struct storage_s storage_t;
+
 typedef struct {
   uv_work_t work;
-  chat_storage_t *st;
+  storage_t *st;
   chat_insert_t **ins;
   chat_msg_insert_t *recs;
   size_t n;
@@ -22,12 +24,13 @@ typedef struct {
 
 typedef struct {
   uv_work_t work;
-  chat_storage_t *st;
+  storage_t *st;
   int done;
   int rc;
 } index_job_t;
 
-struct chat_storage_s {
+struct storage_s {
+  chat_storage_t super;
   chat_sched_t *sched;
   chat_store_t *store;
   int indexing;                /* an index job is on a worker thread */
@@ -44,7 +47,7 @@ struct chat_storage_s {
 };
 
 static void flush(void *ud);
-static void maybe_index(chat_storage_t *st);
+static void maybe_index(storage_t *st);
 
 /* Messages indexed for search per job: small enough that a message batch
  * waiting for the writer waits little. */
@@ -53,19 +56,30 @@ static void maybe_index(chat_storage_t *st);
  * many batches keeps the index from falling ever further behind. */
 #define INDEX_EVERY_BATCHES 8
 
+static void storage_submit(chat_storage_t *pub, chat_job_t *job, chat_actor_t *reply_to);
+static void storage_insert(chat_storage_t *pub, chat_insert_t *ins);
+
+static const chat_storage_ops_t storage_ops = {
+    .submit = storage_submit,
+    .insert = storage_insert,
+};
+
+static storage_t *storage_of(const chat_storage_t *pub) {
+  return container_of(pub, storage_t, super);
+}
+
 chat_storage_t *chat_storage_new(chat_sched_t *sched, chat_store_t *store) {
-  chat_storage_t *st = chat_xcalloc(1, sizeof(*st));
+  storage_t *st = chat_xcalloc(1, sizeof(*st));
+  st->super.ops = &storage_ops;
   st->sched = sched;
   st->store = store;
   st->index_more = 1;  /* whatever a previous run left unindexed */
   chat_sched_add_hook(sched, flush, st);
-  return st;
+  return &st->super;
 }
 
-chat_store_t *chat_storage_store(chat_storage_t *st) { return st->store; }
-
-static void maybe_drained(chat_storage_t *st) {
-  if (st->drain_cb && chat_storage_pending(st) == 0) {
+static void maybe_drained(storage_t *st) {
+  if (st->drain_cb && chat_storage_pending(&st->super) == 0) {
     void (*cb)(void *) = st->drain_cb;
     st->drain_cb = NULL;
     cb(st->drain_ud);
@@ -74,12 +88,12 @@ static void maybe_drained(chat_storage_t *st) {
 
 static void job_work_cb(uv_work_t *w) {
   chat_job_t *job = container_of(w, chat_job_t, work);
-  job->run(job, job->storage->store);
+  job->run(job, storage_of(job->storage)->store);
 }
 
 static void job_after_cb(uv_work_t *w, int status) {
   chat_job_t *job = container_of(w, chat_job_t, work);
-  chat_storage_t *st = job->storage;
+  storage_t *st = storage_of(job->storage);
   /* Jobs are never cancelled (a started write must finish), so status is 0. */
   assert(status == 0);
   (void)status;
@@ -90,9 +104,9 @@ static void job_after_cb(uv_work_t *w, int status) {
   maybe_drained(st);
 }
 
-void chat_storage_submit(chat_storage_t *st, chat_job_t *job,
-                         chat_actor_t *reply_to) {
-  job->storage = st;
+static void storage_submit(chat_storage_t *pub, chat_job_t *job, chat_actor_t *reply_to) {
+  storage_t *st = storage_of(pub);
+  job->storage = pub;
   job->reply_to = reply_to;
   chat_actor_ref(reply_to);
   st->jobs++;
@@ -101,7 +115,8 @@ void chat_storage_submit(chat_storage_t *st, chat_job_t *job,
   (void)rc;
 }
 
-void chat_storage_insert(chat_storage_t *st, chat_insert_t *ins) {
+static void storage_insert(chat_storage_t *pub, chat_insert_t *ins) {
+  storage_t *st = storage_of(pub);
   chat_actor_ref(ins->room);
   if (st->npending == st->cap) {
     st->cap = st->cap ? st->cap * 2 : 64;
@@ -119,7 +134,7 @@ static void batch_work_cb(uv_work_t *w) {
 
 static void batch_after_cb(uv_work_t *w, int status) {
   batch_t *b = container_of(w, batch_t, work);
-  chat_storage_t *st = b->st;
+  storage_t *st = b->st;
   (void)status;
   st->writing = 0;
   if (b->rc == 0) {
@@ -153,7 +168,7 @@ static void batch_after_cb(uv_work_t *w, int status) {
  * as one batch, unless a batch is already being written (then the next one
  * starts when it finishes). */
 static void flush(void *ud) {
-  chat_storage_t *st = ud;
+  storage_t *st = ud;
   if (st->writing) return;
   if (st->npending == 0) {
     maybe_index(st);
@@ -184,7 +199,7 @@ static void index_work_cb(uv_work_t *w) {
 
 static void index_after_cb(uv_work_t *w, int status) {
   index_job_t *ij = container_of(w, index_job_t, work);
-  chat_storage_t *st = ij->st;
+  storage_t *st = ij->st;
   st->indexing = 0;
   /* Go on while there is more, unless the store fails (the next batch
    * tries again). */
@@ -195,7 +210,7 @@ static void index_after_cb(uv_work_t *w, int status) {
 }
 
 /* Starts an index job if the writer is idle and there may be work. */
-static void maybe_index(chat_storage_t *st) {
+static void maybe_index(storage_t *st) {
   if (st->indexing || !st->index_more || st->stopping) return;
   int idle = !st->writing && st->npending == 0;
   if (!idle && st->batches_since_index < INDEX_EVERY_BATCHES) return;
@@ -208,18 +223,21 @@ static void maybe_index(chat_storage_t *st) {
   (void)rc;
 }
 
-size_t chat_storage_pending(const chat_storage_t *st) {
+size_t chat_storage_pending(const chat_storage_t *pub) {
+  const storage_t *st = storage_of(pub);
   return st->jobs + st->npending + (st->writing ? 1 : 0) + (st->indexing ? 1 : 0);
 }
 
-void chat_storage_stats(const chat_storage_t *st, uint64_t *batches,
+void chat_storage_stats(const chat_storage_t *pub, uint64_t *batches,
                         uint64_t *messages, uint64_t *write_ns) {
+  const storage_t *st = storage_of(pub);
   *batches = st->batches;
   *messages = st->messages;
   *write_ns = st->write_ns;
 }
 
-void chat_storage_drain(chat_storage_t *st, void (*cb)(void *ud), void *ud) {
+void chat_storage_drain(chat_storage_t *pub, void (*cb)(void *ud), void *ud) {
+  storage_t *st = storage_of(pub);
   st->stopping = 1;  /* no new index work; what runs finishes */
   st->drain_cb = cb;
   st->drain_ud = ud;
@@ -227,9 +245,10 @@ void chat_storage_drain(chat_storage_t *st, void (*cb)(void *ud), void *ud) {
   maybe_drained(st);
 }
 
-void chat_storage_free(chat_storage_t *st) {
-  if (st == NULL) return;
-  assert(chat_storage_pending(st) == 0);
+void chat_storage_free(chat_storage_t *pub) {
+  if (pub == NULL) return;
+  storage_t *st = storage_of(pub);
+  assert(chat_storage_pending(pub) == 0);
   free(st->pending);
   free(st);
 }

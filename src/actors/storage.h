@@ -32,7 +32,7 @@ typedef void (*chat_job_run_cb)(chat_job_t *job, chat_store_t *store);
 struct chat_job_s {
   chat_mail_t mail;        /* posted to reply_to when done; set mail.handle */
   chat_job_run_cb run;
-  /* private */
+  /* private to the storage that runs it */
   uv_work_t work;
   chat_storage_t *storage;
   chat_actor_t *reply_to;
@@ -46,17 +46,35 @@ typedef struct {
   int failed;              /* 1: the batch did not commit */
 } chat_insert_t;
 
+/* What actors ask of a storage: an ops table, so a test can plug in a fake
+ * that answers jobs and inserts itself (same contracts as the functions
+ * below: the result is always posted back as the job's or the insert's
+ * mail, never handled inside the call). */
+typedef struct {
+  void (*submit)(chat_storage_t *st, chat_job_t *job, chat_actor_t *reply_to);
+  void (*insert)(chat_storage_t *st, chat_insert_t *ins);
+} chat_storage_ops_t;
+
+struct chat_storage_s {
+  const chat_storage_ops_t *ops;
+};
+
+/* The storage actor on sched's loop over store (which it does not own). */
 chat_storage_t *chat_storage_new(chat_sched_t *sched, chat_store_t *store);
-chat_store_t *chat_storage_store(chat_storage_t *st);
 
 /* Queues job on the thread pool; its mail goes to reply_to (which is kept
  * alive until then) when job->run returns. */
-void chat_storage_submit(chat_storage_t *st, chat_job_t *job,
-                         chat_actor_t *reply_to);
+static inline void chat_storage_submit(chat_storage_t *st, chat_job_t *job,
+                                       chat_actor_t *reply_to) {
+  st->ops->submit(st, job, reply_to);
+}
 /* Queues an insert for the next batch. ins->room is referenced until the
  * result is posted back. */
-void chat_storage_insert(chat_storage_t *st, chat_insert_t *ins);
+static inline void chat_storage_insert(chat_storage_t *st, chat_insert_t *ins) {
+  st->ops->insert(st, ins);
+}
 
+/* The rest is for the server, on the storage chat_storage_new made. */
 /* Jobs and inserts not finished yet. */
 size_t chat_storage_pending(const chat_storage_t *st);
 /* Batches committed and messages in them, for metrics. */

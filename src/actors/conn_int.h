@@ -1,0 +1,103 @@
+/* Private to the connection actor (conn.h): its state, shared by its two
+ * halves.  conn.c has the socket, the output, the closing, the mails and
+ * HTTP; conn_ws.c has the WebSocket (the upgrade, frames from the client,
+ * joined rooms, direct messages).  Nothing else includes this header. */
+#ifndef CHAT_ACTORS_CONN_INT_H
+#define CHAT_ACTORS_CONN_INT_H
+
+#include "../net/ws.h"
+#include "../store/store.h"
+#include "conn.h"
+#include "registry.h"
+#include "room.h"
+
+typedef struct chat_room_s chat_room_t;
+typedef struct chat_dm_s chat_dm_t;
+
+/* HTTP until an upgrade; WS; CLOSING once the last frame or answer is
+ * queued; CLOSED once the handles are being closed. */
+typedef enum { CONN_HTTP, CONN_WS, CONN_CLOSING, CONN_CLOSED } conn_state_t;
+
+typedef struct {
+  int64_t room_id;
+  chat_room_t *room;   /* a reference on the room's actor */
+} conn_joined_t;
+
+struct chat_conn_s {
+  chat_actor_t actor;
+  const chat_services_t *svc;
+  conn_state_t state;
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  uv_shutdown_t shutdown_req;
+  int handles;                  /* open libuv handles of this connection */
+  chat_registry_entry_t reg;    /* the registry's (registry.h) */
+  char peer[64];
+
+  /* HTTP */
+  chat_http_req_t *req;
+  char *in;                     /* input not parsed yet */
+  size_t in_len, in_cap;
+  int busy;                     /* answering a request */
+  int reading;
+  int keep_alive;               /* of the request being answered */
+  int upgrade_pending;          /* the parser stopped at an Upgrade */
+  int processing;               /* inside conn_process_input */
+  int out_paused;               /* a peer that does not read its answers */
+
+  /* WebSocket */
+  chat_ws_parser_t ws;
+  int ws_inited;
+  int64_t user_id;
+  char username[CHAT_NAME_MAX + 1];
+  uint8_t token_hash[CHAT_TOKEN_HASH_LEN];
+  int presence_on;              /* reported to presence as connected */
+  conn_joined_t *rooms;
+  size_t nrooms, rooms_cap;
+  chat_dm_t *dm;                /* its DM actor (a reference), made on the first dm */
+  double tokens;                /* flood control: messages it may send now */
+  uint64_t tokens_at;           /* loop time of the last refill */
+
+  /* output */
+  chat_rbuf_t **outq;
+  size_t outq_len, outq_cap;
+  size_t out_bytes;             /* queued plus in flight */
+  int writes;                   /* uv_write requests in flight */
+  int close_queued;             /* a close frame or final response is queued */
+  int linger;                   /* shut down and draining input */
+};
+
+/* conn.c */
+
+/* What rooms see of a connection: its frame and left mails. */
+extern const chat_member_ops_t chat_conn_member_ops;
+
+/* Queues b (taking the caller's reference) for the next flush. */
+void chat_conn_queue(chat_conn_t *c, chat_rbuf_t *b);
+/* Enters CLOSING: the last frame or answer is queued. */
+void chat_conn_begin_closing(chat_conn_t *c);
+/* Shuts down the write side once everything queued is written. */
+void chat_conn_maybe_linger(chat_conn_t *c);
+void chat_conn_hard_close(chat_conn_t *c);
+void chat_conn_read_start(chat_conn_t *c);
+
+/* conn_ws.c */
+
+/* Answers GET /ws: checks the handshake, then the session (a job). */
+void chat_conn_ws_upgrade(chat_conn_t *c);
+/* Bytes from the peer of a WebSocket. */
+void chat_conn_ws_feed(chat_conn_t *c, const uint8_t *data, size_t len);
+/* Sends a close frame (why: a static string, NULL: the code's usual
+ * reason) and closes once it is written. */
+void chat_conn_ws_close(chat_conn_t *c, int code, const char *why);
+/* Sends an `error` frame. */
+void chat_conn_ws_error(chat_conn_t *c, const char *code, const char *message,
+                        const char *cid);
+/* The room is gone: forgets it (a mail from the room). */
+void chat_conn_ws_left(chat_conn_t *c, int64_t room_id);
+/* The handles are closed: leaves the rooms, goes offline. */
+void chat_conn_ws_release(chat_conn_t *c);
+/* Frees what the WebSocket half allocated (from the actor's free). */
+void chat_conn_ws_free(chat_conn_t *c);
+
+#endif

@@ -1,0 +1,451 @@
+/* The connection actor (conn.h), its WebSocket half: the upgrade and the
+ * session check, frames from the client, the rooms joined, and the
+ * handing of direct messages to the connection's DM actor (dm.h). */
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/auth.h"
+#include "../core/common.h"
+#include "../core/json.h"
+#include "../core/text.h"
+#include "conn_int.h"
+#include "dm.h"
+#include "presence.h"
+#include "roomdir.h"
+#include "storage.h"
+
+#define TEXT_MAX_CHARS 4000
+
+static chat_member_t conn_member(chat_conn_t *c) {
+  chat_member_t m = {&c->actor, &chat_conn_member_ops};
+  return m;
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+void chat_conn_ws_release(chat_conn_t *c) {
+  for (size_t i = 0; i < c->nrooms; i++) {
+    chat_room_post_leave(c->rooms[i].room, &c->actor);
+    chat_actor_unref(chat_room_actor(c->rooms[i].room));
+  }
+  c->nrooms = 0;
+  if (c->presence_on) {
+    chat_presence_t *p = c->svc->presence;
+    c->presence_on = 0;
+    p->ops->disconnect(p, c->user_id);
+  }
+}
+
+void chat_conn_ws_free(chat_conn_t *c) {
+  free(c->rooms);
+  if (c->dm) chat_actor_unref(chat_dm_actor(c->dm));
+  if (c->ws_inited) chat_ws_parser_free(&c->ws);
+}
+
+void chat_conn_ws_left(chat_conn_t *c, int64_t room_id) {
+  for (size_t i = 0; i < c->nrooms; i++) {
+    if (c->rooms[i].room_id == room_id) {
+      chat_actor_unref(chat_room_actor(c->rooms[i].room));
+      c->rooms[i] = c->rooms[--c->nrooms];
+      break;
+    }
+  }
+}
+
+/* ---- WebSocket: upgrade ---------------------------------------------- */
+
+typedef struct {
+  chat_job_t job;
+  uint8_t token_hash[CHAT_TOKEN_HASH_LEN];
+  chat_user_rec_t user;
+  int rc;
+  char accept[29];
+} ws_auth_job_t;
+
+static void ws_auth_run(chat_job_t *job, chat_store_t *store) {
+  ws_auth_job_t *j = (ws_auth_job_t *)job;
+  j->rc = chat_store_session_lookup(store, j->token_hash, chat_now_ms(), &j->user);
+  if (j->rc == 0 && j->user.banned) j->rc = CHAT_ENOTFOUND;
+}
+
+static int ws_message_cb(void *ud, int opcode, const uint8_t *data, size_t len);
+
+void chat_conn_ws_feed(chat_conn_t *c, const uint8_t *data, size_t len) {
+  int rc = chat_ws_parser_feed(&c->ws, data, len, ws_message_cb, c);
+  if (rc > 0) chat_conn_ws_close(c, rc, NULL);
+}
+
+static void ws_auth_done(chat_actor_t *self, chat_mail_t *m) {
+  chat_conn_t *c = chat_conn_from_actor(self);
+  ws_auth_job_t *j = container_of(m, ws_auth_job_t, job.mail);
+  const chat_services_t *svc = c->svc;
+  if (c->state != CONN_HTTP || !c->busy || !svc->running) {
+    if (c->state == CONN_HTTP && c->busy)
+      chat_conn_respond_error(c, 503, "shutting_down", "server is shutting down", NULL);
+    free(j);
+    return;
+  }
+  if (j->rc == CHAT_EUNAVAIL) {
+    chat_conn_respond_error(c, 503, "store_unavailable", "the store is unavailable", NULL);
+    free(j);
+    return;
+  }
+  if (j->rc != 0) {
+    chat_conn_respond_error(c, 401, "unauthenticated", "log in first", NULL);
+    free(j);
+    return;
+  }
+  char head[256];
+  int n = snprintf(head, sizeof(head),
+                   "HTTP/1.1 101 Switching Protocols\r\n"
+                   "Upgrade: websocket\r\n"
+                   "Connection: Upgrade\r\n"
+                   "Sec-WebSocket-Accept: %s\r\n\r\n",
+                   j->accept);
+  chat_rbuf_t *b = chat_rbuf_new((size_t)n);
+  memcpy(b->data, head, (size_t)n);
+  b->len = (size_t)n;
+  chat_conn_queue(c, b);
+  c->state = CONN_WS;
+  c->busy = 0;
+  c->user_id = j->user.id;
+  snprintf(c->username, sizeof(c->username), "%s", j->user.username);
+  memcpy(c->token_hash, j->token_hash, sizeof(c->token_hash));
+  free(j);
+  uv_timer_stop(&c->timer);
+  chat_http_req_free(c->req);
+  free(c->req);
+  c->req = NULL;
+  chat_ws_parser_init(&c->ws, svc->limits->ws_max_message);
+  c->ws_inited = 1;
+  c->presence_on = 1;
+  c->tokens = svc->limits->ws_burst;
+  c->tokens_at = uv_now(svc->loop);
+  chat_registry_set_user(svc->registry, &c->reg, c->user_id);
+  svc->presence->ops->connect(svc->presence, c->user_id, c->username);
+  /* Bytes that came after the handshake are the first frames. */
+  if (c->in_len) {
+    uint8_t *rest = (uint8_t *)c->in;
+    size_t rest_len = c->in_len;
+    c->in = NULL;
+    c->in_len = c->in_cap = 0;
+    chat_conn_ws_feed(c, rest, rest_len);
+    free(rest);
+  }
+  if (c->state == CONN_WS) chat_conn_read_start(c);
+}
+
+void chat_conn_ws_upgrade(chat_conn_t *c) {
+  const chat_http_req_t *r = c->req;
+  size_t klen, vlen, slen;
+  const char *key = chat_http_header(r, "sec-websocket-key", &klen);
+  const char *ver = chat_http_header(r, "sec-websocket-version", &vlen);
+  c->keep_alive = 0;
+  if (r->method != HTTP_GET || !chat_http_header_has_token(r, "upgrade", "websocket") ||
+      key == NULL) {
+    chat_conn_respond_error(c, 400, "bad_request", "a WebSocket handshake is expected", NULL);
+    return;
+  }
+  if (ver == NULL || vlen != 2 || memcmp(ver, "13", 2) != 0) {
+    chat_conn_respond_error(c, 426, "bad_request", "WebSocket version 13 is required",
+                            "Sec-WebSocket-Version: 13\r\n");
+    return;
+  }
+  if (!chat_conn_origin_ok(c)) {
+    chat_conn_respond_error(c, 403, "bad_origin", "cross-origin WebSocket refused", NULL);
+    return;
+  }
+  ws_auth_job_t *j = chat_xcalloc(1, sizeof(*j));
+  if (chat_ws_accept_key(key, klen, j->accept) != 0) {
+    free(j);
+    chat_conn_respond_error(c, 400, "bad_request", "bad Sec-WebSocket-Key", NULL);
+    return;
+  }
+  const char *sid = chat_http_cookie(r, "sid", &slen);
+  if (sid == NULL || slen != CHAT_TOKEN_CHARS) {
+    free(j);
+    chat_conn_respond_error(c, 401, "unauthenticated", "log in first", NULL);
+    return;
+  }
+  chat_auth_token_hash(sid, slen, j->token_hash);
+  j->job.mail.handle = ws_auth_done;
+  j->job.run = ws_auth_run;
+  chat_storage_submit(c->svc->storage, &j->job, &c->actor);
+}
+
+/* ---- WebSocket: frames from the client ------------------------------- */
+
+void chat_conn_ws_error(chat_conn_t *c, const char *code, const char *message,
+                       const char *cid) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "type", "error");
+  cJSON_AddStringToObject(o, "code", code);
+  cJSON_AddStringToObject(o, "message", message);
+  if (cid) cJSON_AddStringToObject(o, "cid", cid);
+  char *s = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  chat_conn_queue(c, chat_ws_frame_new(CHAT_WS_OP_TEXT, s, strlen(s)));
+  cJSON_free(s);
+}
+
+/* A positive integer id from a JSON field, or 0. */
+static int64_t json_id(const cJSON *o, const char *name) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+  if (!cJSON_IsNumber(v)) return 0;
+  double d = v->valuedouble;
+  if (d < 1 || d > 9007199254740991.0 || d != (double)(int64_t)d) return 0;
+  return (int64_t)d;
+}
+
+static conn_joined_t *conn_joined(chat_conn_t *c, int64_t room_id) {
+  for (size_t i = 0; i < c->nrooms; i++)
+    if (c->rooms[i].room_id == room_id) return &c->rooms[i];
+  return NULL;
+}
+
+static int frame_rate(chat_conn_t *c, const char *cid);
+
+static void ws_join(chat_conn_t *c, cJSON *o) {
+  int64_t room_id = json_id(o, "room");
+  const cJSON *since_v = cJSON_GetObjectItemCaseSensitive(o, "since");
+  int64_t since = 0;
+  int has_since = 0;
+  if (room_id == 0) {
+    chat_conn_ws_error(c, "bad_request", "join needs a room id", NULL);
+    return;
+  }
+  if (since_v && !cJSON_IsNull(since_v)) {
+    if (!cJSON_IsNumber(since_v) || since_v->valuedouble < 0 ||
+        since_v->valuedouble >= 9007199254740992.0 ||
+        since_v->valuedouble != (double)(int64_t)since_v->valuedouble) {
+      chat_conn_ws_error(c, "bad_request", "since must be a message id", NULL);
+      return;
+    }
+    since = (int64_t)since_v->valuedouble;
+    has_since = 1;
+  }
+  if (frame_rate(c, NULL)) return;
+  /* Perhaps created a moment ago on another instance: a room actor made
+   * for the id checks the store on its first load and answers no_such_room
+   * (and goes away) if there is no such room. */
+  chat_room_t *room = chat_roomdir_open(c->svc->rooms, room_id);
+  if (conn_joined(c, room_id) == NULL) {
+    if (c->nrooms == c->rooms_cap) {
+      c->rooms_cap = c->rooms_cap ? c->rooms_cap * 2 : 4;
+      c->rooms = chat_xrealloc(c->rooms, c->rooms_cap * sizeof(*c->rooms));
+    }
+    chat_actor_ref(chat_room_actor(room));
+    c->rooms[c->nrooms].room_id = room_id;
+    c->rooms[c->nrooms].room = room;
+    c->nrooms++;
+  }
+  chat_room_post_join(room, conn_member(c), c->user_id, c->username, since, has_since);
+}
+
+static void ws_leave(chat_conn_t *c, cJSON *o) {
+  int64_t room_id = json_id(o, "room");
+  if (room_id == 0) {
+    chat_conn_ws_error(c, "bad_request", "leave needs a room id", NULL);
+    return;
+  }
+  conn_joined_t *j = conn_joined(c, room_id);
+  if (j == NULL) {
+    chat_conn_ws_error(c, "not_member", "you are not in this room", NULL);
+    return;
+  }
+  chat_room_t *room = j->room;
+  *j = c->rooms[--c->nrooms];
+  chat_room_post_leave(room, &c->actor);
+  chat_actor_unref(chat_room_actor(room));
+}
+
+/* Reads a frame's optional cid; -1 (error sent) if it is not a short string. */
+static int frame_cid(chat_conn_t *c, cJSON *o, const char **cid) {
+  const cJSON *cid_v = cJSON_GetObjectItemCaseSensitive(o, "cid");
+  *cid = NULL;
+  if (cid_v && !cJSON_IsNull(cid_v)) {
+    if (!cJSON_IsString(cid_v) || strlen(cid_v->valuestring) >= CHAT_CID_MAX) {
+      chat_conn_ws_error(c, "bad_request", "cid must be a string of at most 127 bytes", NULL);
+      return -1;
+    }
+    *cid = cid_v->valuestring;
+  }
+  return 0;
+}
+
+/* Trims and checks a message text; -1 (error sent) if it is not fit. */
+static int frame_text(chat_conn_t *c, const char *text, const char *cid, size_t *start,
+                      size_t *len) {
+  chat_text_trim(text, strlen(text), start, len);
+  if (*len == 0) {
+    chat_conn_ws_error(c, "empty_text", "the message is empty", cid);
+    return -1;
+  }
+  if (*len > TEXT_MAX_CHARS * 4 || chat_utf8_count(text + *start, *len) > TEXT_MAX_CHARS) {
+    chat_conn_ws_error(c, "text_too_long", "a message has at most 4000 characters", cid);
+    return -1;
+  }
+  if (!chat_utf8_valid(text + *start, *len) || memchr(text + *start, '\0', *len)) {
+    chat_conn_ws_error(c, "bad_request", "text must be valid UTF-8", cid);
+    return -1;
+  }
+  return 0;
+}
+
+/* Takes one message from the connection's bucket; -1 (error sent) if it is
+ * empty.  The bucket refills at ws_rate a second up to ws_burst. */
+static int frame_rate(chat_conn_t *c, const char *cid) {
+  const chat_limits_t *lim = c->svc->limits;
+  if (lim->ws_rate <= 0) return 0;
+  uint64_t now = uv_now(c->svc->loop);
+  c->tokens += (double)(now - c->tokens_at) / 1000.0 * lim->ws_rate;
+  if (c->tokens > lim->ws_burst) c->tokens = lim->ws_burst;
+  c->tokens_at = now;
+  if (c->tokens < 1) {
+    chat_conn_ws_error(c, "rate_limited", "too many messages; wait a moment", cid);
+    return -1;
+  }
+  c->tokens -= 1;
+  return 0;
+}
+
+static void ws_send(chat_conn_t *c, cJSON *o) {
+  const char *cid;
+  if (frame_cid(c, o, &cid)) return;
+  int64_t room_id = json_id(o, "room");
+  const cJSON *text_v = cJSON_GetObjectItemCaseSensitive(o, "text");
+  if (room_id == 0 || !cJSON_IsString(text_v)) {
+    chat_conn_ws_error(c, "bad_request", "send needs a room id and a text", cid);
+    return;
+  }
+  conn_joined_t *j = conn_joined(c, room_id);
+  if (j == NULL) {
+    chat_conn_ws_error(c, "not_member", "join the room first", cid);
+    return;
+  }
+  size_t start, len;
+  if (frame_text(c, text_v->valuestring, cid, &start, &len)) return;
+  if (frame_rate(c, cid)) return;
+  chat_room_post_send(j->room, conn_member(c), c->user_id, c->username,
+                      text_v->valuestring + start, len, cid);
+}
+
+static void ws_typing(chat_conn_t *c, cJSON *o) {
+  int64_t room_id = json_id(o, "room");
+  if (room_id == 0) {
+    chat_conn_ws_error(c, "bad_request", "typing needs a room id", NULL);
+    return;
+  }
+  if (frame_rate(c, NULL)) return;
+  conn_joined_t *j = conn_joined(c, room_id);
+  if (j == NULL) {
+    chat_conn_ws_error(c, "not_member", "join the room first", NULL);
+    return;
+  }
+  chat_room_post_typing(j->room, &c->actor, c->username);
+}
+
+static void ws_dm(chat_conn_t *c, cJSON *o) {
+  const char *cid;
+  if (frame_cid(c, o, &cid)) return;
+  const cJSON *to = cJSON_GetObjectItemCaseSensitive(o, "to");
+  const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "text");
+  if (!cJSON_IsString(to) || !cJSON_IsString(text)) {
+    chat_conn_ws_error(c, "bad_request", "dm needs to and text", cid);
+    return;
+  }
+  size_t start, len;
+  if (frame_text(c, text->valuestring, cid, &start, &len)) return;
+  if (frame_rate(c, cid)) return;
+  if (strlen(to->valuestring) > CHAT_NAME_MAX) {
+    chat_conn_ws_error(c, "not_friends", "direct messages are only between friends", cid);
+    return;
+  }
+  if (c->dm == NULL) c->dm = chat_dm_new(c->svc, c->user_id, c->username);
+  chat_dm_post_send(c->dm, c, to->valuestring, text->valuestring + start, len, cid);
+}
+
+static void ws_handle_text(chat_conn_t *c, const uint8_t *data, size_t len) {
+  cJSON *o = chat_json_parse((const char *)data, len);
+  if (o == NULL) {
+    chat_conn_ws_error(c, "bad_json", "the frame is not valid JSON", NULL);
+    return;
+  }
+  const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
+  if (!cJSON_IsObject(o) || !cJSON_IsString(type)) {
+    chat_conn_ws_error(c, "bad_request", "a frame is a JSON object with a type", NULL);
+  } else if (strcmp(type->valuestring, "send") == 0) {
+    ws_send(c, o);
+  } else if (strcmp(type->valuestring, "join") == 0) {
+    ws_join(c, o);
+  } else if (strcmp(type->valuestring, "leave") == 0) {
+    ws_leave(c, o);
+  } else if (strcmp(type->valuestring, "typing") == 0) {
+    ws_typing(c, o);
+  } else if (strcmp(type->valuestring, "dm") == 0) {
+    ws_dm(c, o);
+  } else {
+    chat_conn_ws_error(c, "unknown_type", "unknown frame type", NULL);
+  }
+  cJSON_Delete(o);
+}
+
+static int ws_message_cb(void *ud, int opcode, const uint8_t *data, size_t len) {
+  chat_conn_t *c = ud;
+  if (c->state != CONN_WS) return 1;
+  c->svc->metrics->ws_frames_in++;
+  switch (opcode) {
+    case CHAT_WS_OP_TEXT:
+      ws_handle_text(c, data, len);
+      break;
+    case CHAT_WS_OP_BINARY:
+      chat_conn_ws_error(c, "bad_request", "binary frames are not used", NULL);
+      break;
+    case CHAT_WS_OP_PING:
+      chat_conn_queue(c, chat_ws_frame_new(CHAT_WS_OP_PONG, data, len));
+      break;
+    case CHAT_WS_OP_PONG:
+      break;
+    case CHAT_WS_OP_CLOSE: {
+      /* Echo the peer's code, then wait for it to close the TCP stream. */
+      int code = len >= 2 ? (data[0] << 8 | data[1]) : 0;
+      if (code)
+        chat_conn_ws_close(c, code, NULL);
+      else {
+        chat_conn_begin_closing(c);
+        chat_conn_queue(c, chat_ws_frame_new(CHAT_WS_OP_CLOSE, NULL, 0));
+        c->close_queued = 1;
+        chat_conn_maybe_linger(c);
+      }
+      return 1;
+    }
+  }
+  return c->state == CONN_WS ? 0 : 1;
+}
+
+void chat_conn_ws_close(chat_conn_t *c, int code, const char *why) {
+  if (c->state != CONN_WS) return;
+  const char *reason = why                                ? why
+                       : code == CHAT_WS_CLOSE_GOING_AWAY   ? "server shutting down"
+                       : code == CHAT_WS_CLOSE_PROTOCOL   ? "protocol error"
+                       : code == CHAT_WS_CLOSE_BAD_DATA   ? "invalid UTF-8"
+                       : code == CHAT_WS_CLOSE_POLICY     ? "session ended"
+                       : code == CHAT_WS_CLOSE_TOO_BIG    ? "message too big"
+                       : code == CHAT_WS_CLOSE_TRY_AGAIN  ? "too slow"
+                                                          : NULL;
+  /* CLOSING first: the close frame itself is not subject to the cap. */
+  chat_conn_begin_closing(c);
+  /* A slow consumer's backlog is dropped: the close goes out at once. */
+  if (code == CHAT_WS_CLOSE_TRY_AGAIN) {
+    for (size_t i = 0; i < c->outq_len; i++) {
+      c->out_bytes -= c->outq[i]->len;
+      chat_rbuf_unref(c->outq[i]);
+    }
+    c->outq_len = 0;
+  }
+  chat_conn_queue(c, chat_ws_close_frame_new((uint16_t)code, reason));
+  c->close_queued = 1;
+  chat_conn_maybe_linger(c);
+}

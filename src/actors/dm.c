@@ -1,0 +1,187 @@
+#include "dm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/common.h"
+#include "../core/sb.h"
+#include "../net/ws.h"
+#include "cluster.h"
+#include "conn.h"
+#include "notifier.h"
+#include "presence.h"
+#include "storage.h"
+
+typedef struct dm_req_s {
+  chat_mail_t mail;           /* the request, from the connection */
+  struct dm_req_s *next;      /* waiting for the check */
+  chat_conn_t *from;          /* a reference */
+  chat_job_t job;             /* the check */
+  char to[CHAT_NAME_MAX + 1];
+  char *text;
+  char *cid;
+  chat_user_rec_t rcpt;
+  int rc;                     /* of the check */
+  chat_friend_state_t state;
+  chat_insert_t ins;          /* then the insert */
+} dm_req_t;
+
+struct chat_dm_s {
+  chat_actor_t actor;
+  const chat_services_t *svc;
+  int64_t user_id;
+  char username[CHAT_NAME_MAX + 1];
+  dm_req_t *head, *tail;      /* waiting for a check */
+  int busy;                   /* a check is running */
+};
+
+static chat_dm_t *dm_of(chat_actor_t *a) { return container_of(a, chat_dm_t, actor); }
+
+static void req_free(dm_req_t *q) {
+  chat_actor_unref(chat_conn_actor(q->from));
+  free(q->text);
+  free(q->cid);
+  free(q);
+}
+
+static void dm_free_cb(chat_actor_t *a) {
+  chat_dm_t *d = dm_of(a);
+  /* Every queued DM's mail or job holds the actor: none is left. */
+  free(d);
+}
+
+chat_dm_t *chat_dm_new(const chat_services_t *svc, int64_t user_id, const char *username) {
+  chat_dm_t *d = chat_xcalloc(1, sizeof(*d));
+  chat_actor_init(&d->actor, svc->sched, dm_free_cb);
+  d->svc = svc;
+  d->user_id = user_id;
+  snprintf(d->username, sizeof(d->username), "%s", username);
+  return d;
+}
+
+chat_actor_t *chat_dm_actor(chat_dm_t *d) { return &d->actor; }
+
+static void check_run(chat_job_t *job, chat_store_t *store) {
+  dm_req_t *q = container_of(job, dm_req_t, job);
+  q->rc = chat_store_user_by_name(store, q->to, &q->rcpt);
+  if (q->rc == 0)
+    q->rc = chat_store_friend_state(store, q->ins.rec.sender_id, q->rcpt.id, &q->state);
+}
+
+static void dm_next(chat_dm_t *d);
+
+static void on_stored(chat_actor_t *self, chat_mail_t *m) {
+  chat_dm_t *d = dm_of(self);
+  dm_req_t *q = container_of(m, dm_req_t, ins.mail);
+  const chat_services_t *svc = d->svc;
+  if (q->ins.failed) {
+    chat_conn_post_error(q->from, "store_unavailable",
+                         "the message was not stored; send it again", q->cid);
+  } else if (q->ins.rec.status != 0) {
+    chat_conn_post_error(q->from, "not_friends", "direct messages are only between friends",
+                         q->cid);
+  } else {
+    chat_sb_t ack;
+    chat_sb_init(&ack);
+    chat_sb_puts(&ack, "{\"type\":\"ack\",");
+    if (q->cid) {
+      chat_sb_puts(&ack, "\"cid\":");
+      chat_sb_json_str(&ack, q->cid, strlen(q->cid));
+      chat_sb_puts(&ack, ",");
+    }
+    chat_sb_puts(&ack, "\"id\":");
+    chat_sb_int(&ack, q->ins.rec.id);
+    chat_sb_puts(&ack, "}");
+    chat_rbuf_t *b = chat_ws_frame_new(CHAT_WS_OP_TEXT, ack.buf, ack.len);
+    chat_conn_post_frame(q->from, b);
+    chat_rbuf_unref(b);
+    chat_sb_free(&ack);
+    if (!q->ins.rec.dup) {
+      chat_sb_t sb;
+      chat_sb_init(&sb);
+      chat_sb_puts(&sb, "{\"type\":\"dm\",\"id\":");
+      chat_sb_int(&sb, q->ins.rec.id);
+      chat_sb_puts(&sb, ",\"sender\":");
+      chat_sb_json_str(&sb, d->username, strlen(d->username));
+      chat_sb_puts(&sb, ",\"to\":");
+      chat_sb_json_str(&sb, q->rcpt.username, strlen(q->rcpt.username));
+      chat_sb_puts(&sb, ",\"text\":");
+      chat_sb_json_str(&sb, q->text, strlen(q->text));
+      chat_sb_puts(&sb, ",\"ts\":");
+      chat_sb_int(&sb, q->ins.rec.stored_ts);
+      chat_sb_puts(&sb, "}");
+      chat_cluster_deliver_to_user(svc->cluster, q->ins.rec.sender_id, sb.buf, sb.len);
+      if (q->rcpt.id != q->ins.rec.sender_id)
+        chat_cluster_deliver_to_user(svc->cluster, q->rcpt.id, sb.buf, sb.len);
+      chat_sb_free(&sb);
+      chat_presence_t *pr = svc->presence;
+      if (svc->notifier && q->rcpt.email_notify && !q->rcpt.banned &&
+          !pr->ops->is_online(pr, q->rcpt.id))
+        chat_notifier_add(svc->notifier, q->rcpt.id, q->rcpt.username, q->rcpt.email, "dm",
+                          d->username, NULL, q->text, q->ins.rec.stored_ts);
+    }
+  }
+  req_free(q);
+}
+
+static void on_checked(chat_actor_t *self, chat_mail_t *m) {
+  chat_dm_t *d = dm_of(self);
+  dm_req_t *q = container_of(m, dm_req_t, job.mail);
+  d->busy = 0;
+  if (q->rc == CHAT_EUNAVAIL) {
+    chat_conn_post_error(q->from, "store_unavailable", "the store is unavailable", q->cid);
+    req_free(q);
+  } else if (q->rc != 0 || q->state != CHAT_FRIEND_ACCEPTED || q->rcpt.banned) {
+    chat_conn_post_error(q->from, "not_friends", "direct messages are only between friends",
+                         q->cid);
+    req_free(q);
+  } else {
+    q->ins.mail.handle = on_stored;
+    q->ins.room = &d->actor;
+    q->ins.rec.room = 0;
+    q->ins.rec.to_id = q->rcpt.id;
+    q->ins.rec.text = q->text;
+    q->ins.rec.cid = q->cid;
+    q->ins.rec.ts = chat_now_ms();
+    chat_storage_insert(d->svc->storage, &q->ins);
+  }
+  dm_next(d);
+}
+
+/* Starts the next queued check, if none is running. */
+static void dm_next(chat_dm_t *d) {
+  if (d->busy || d->head == NULL) return;
+  dm_req_t *q = d->head;
+  d->head = q->next;
+  if (d->head == NULL) d->tail = NULL;
+  d->busy = 1;
+  q->job.mail.handle = on_checked;
+  q->job.run = check_run;
+  chat_storage_submit(d->svc->storage, &q->job, &d->actor);
+}
+
+static void on_send(chat_actor_t *self, chat_mail_t *m) {
+  chat_dm_t *d = dm_of(self);
+  dm_req_t *q = container_of(m, dm_req_t, mail);
+  q->next = NULL;
+  if (d->tail)
+    d->tail->next = q;
+  else
+    d->head = q;
+  d->tail = q;
+  dm_next(d);
+}
+
+void chat_dm_post_send(chat_dm_t *d, chat_conn_t *from, const char *to, const char *text,
+                       size_t len, const char *cid) {
+  dm_req_t *q = chat_xcalloc(1, sizeof(*q));
+  q->mail.handle = on_send;
+  q->from = from;
+  chat_actor_ref(chat_conn_actor(from));
+  snprintf(q->to, sizeof(q->to), "%s", to);
+  q->text = chat_xstrndup(text, len);
+  q->cid = cid ? chat_xstrdup(cid) : NULL;
+  q->ins.rec.sender_id = d->user_id;
+  chat_actor_post(&d->actor, &q->mail);
+}

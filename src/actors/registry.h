@@ -1,0 +1,81 @@
+/* The connection registry: every open connection of a server, the index of
+ * each user's WebSockets, and the list of connections with output to write.
+ *
+ * Ownership: the registry holds each connection's first reference (the one
+ * it was created with) from chat_registry_add until chat_registry_remove;
+ * the flush list holds one more reference per listed connection.  Each
+ * connection embeds a chat_registry_entry_t, whose fields only the registry
+ * reads or writes.
+ *
+ * Talking to connections: everything that reaches a connection from here
+ * is a mail (a frame, a close, a revocation); the registry never reads a
+ * connection's state.  The one direct call is chat_conn_flush, from the
+ * scheduler hook, for connections that asked for it.
+ *
+ * Not an actor: a table on the loop thread, owned by the server; the
+ * connection actors add and remove themselves. */
+#ifndef CHAT_ACTORS_REGISTRY_H
+#define CHAT_ACTORS_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/rbuf.h"
+
+typedef struct chat_registry_s chat_registry_t;
+typedef struct chat_conn_s chat_conn_t;
+typedef struct chat_sched_s chat_sched_t;
+
+typedef struct chat_registry_entry_s {
+  /* private to the registry */
+  struct chat_registry_entry_s *prev, *next;  /* every connection */
+  struct chat_registry_entry_s *flush_next;   /* output to write */
+  chat_conn_t *conn;
+  int64_t user_id;                            /* in the users' index (0: not) */
+  int in_flush;
+} chat_registry_entry_t;
+
+/* A registry on sched: adds the hook that writes queued output after every
+ * drain.  on_removed(ud) runs after each chat_registry_remove (the server
+ * uses it to finish a stop once the last connection is gone). */
+chat_registry_t *chat_registry_new(chat_sched_t *sched, void (*on_removed)(void *ud),
+                                   void *ud);
+/* Frees an empty registry. */
+void chat_registry_free(chat_registry_t *reg);
+
+/* A new connection: the registry takes the caller's reference on c. */
+void chat_registry_add(chat_registry_t *reg, chat_registry_entry_t *e, chat_conn_t *c);
+/* The connection closed: out of the list and the index; its reference is
+ * dropped (after on_removed). */
+void chat_registry_remove(chat_registry_t *reg, chat_registry_entry_t *e);
+
+/* The connection became a WebSocket of user_id / stopped being one. */
+void chat_registry_set_user(chat_registry_t *reg, chat_registry_entry_t *e, int64_t user_id);
+void chat_registry_clear_user(chat_registry_t *reg, chat_registry_entry_t *e);
+
+/* The connection has output queued: chat_conn_flush runs for it at the end
+ * of this loop turn (once, however often it asks). */
+void chat_registry_want_flush(chat_registry_t *reg, chat_registry_entry_t *e);
+
+/* Open connections, and the WebSockets among them. */
+size_t chat_registry_count(const chat_registry_t *reg);
+size_t chat_registry_ws_count(const chat_registry_t *reg);
+
+/* Posts b to every WebSocket except those of skip_user (0: none). */
+void chat_registry_broadcast(chat_registry_t *reg, chat_rbuf_t *b, int64_t skip_user);
+/* Posts a text frame with json to every WebSocket of user_id here. */
+void chat_registry_deliver(chat_registry_t *reg, int64_t user_id, const char *json,
+                           size_t len);
+/* Asks every WebSocket of user_id to close with 1008 and reason (a static
+ * string) if its session is not keep (keep NULL: all of them), or, with
+ * only_session, if it is that session.  Each connection compares its own
+ * session (chat_conn_post_revoke). */
+void chat_registry_revoke(chat_registry_t *reg, int64_t user_id, const uint8_t *keep,
+                          const uint8_t *only_session, const char *reason);
+/* Asks every connection to close (WebSockets with code). */
+void chat_registry_close_all(chat_registry_t *reg, int code);
+
+/* The buffer every connection reads into (one read at a time on a loop). */
+char *chat_registry_readbuf(chat_registry_t *reg, size_t *len);
+
+#endif

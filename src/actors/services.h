@@ -1,0 +1,62 @@
+/* The services: what a room, a connection or a DM actor may use besides its
+ * own state, handed to it (const) when it is created.
+ *
+ * The server fills one chat_services_t, owns every module it points to and
+ * keeps them alive until the last actor is gone.  A test fills its own: a
+ * storage or a presence of its own (both are ops tables), and NULL for the
+ * modules the actors under test do not reach.  Actors never write the
+ * struct; they call the modules it points to.
+ *
+ * Threads: everything here belongs to the loop thread. */
+#ifndef CHAT_ACTORS_SERVICES_H
+#define CHAT_ACTORS_SERVICES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct chat_sched_s chat_sched_t;
+typedef struct chat_storage_s chat_storage_t;
+typedef struct chat_presence_s chat_presence_t;
+typedef struct chat_notifier_s chat_notifier_t;
+typedef struct chat_roomdir_s chat_roomdir_t;
+typedef struct chat_registry_s chat_registry_t;
+typedef struct chat_cluster_s chat_cluster_t;
+typedef struct chat_limiter_s chat_limiter_t;
+
+/* The configuration the actors read (strings owned by whoever fills it). */
+typedef struct {
+  size_t ws_max_message;     /* the largest WebSocket message accepted */
+  size_t ws_out_cap;         /* bytes queued and in flight per connection before 1013 */
+  int64_t session_ms;        /* a new session's lifetime */
+  double ws_rate, ws_burst;  /* flood control per connection (ws_rate 0: off) */
+  const char *public_dir;    /* the front end's static files */
+  const char *vendor_dir;    /* served under /vendor/bootstrap/ */
+} chat_limits_t;
+
+/* Counters for /metrics, bumped by the actors that see the events. */
+typedef struct {
+  uint64_t conns_total;      /* connections accepted */
+  uint64_t http_requests;
+  uint64_t ws_frames_in;     /* WebSocket messages received */
+  uint64_t messages_sent;    /* room messages stored and broadcast */
+} chat_metrics_t;
+
+typedef struct chat_services_s {
+  uv_loop_t *loop;
+  chat_sched_t *sched;         /* every actor's scheduler */
+  chat_storage_t *storage;     /* the only way to the store (storage.h) */
+  chat_presence_t *presence;   /* who is online; publishing to other instances */
+  chat_notifier_t *notifier;   /* NULL: no mail */
+  const chat_limits_t *limits;
+  chat_roomdir_t *rooms;       /* room id -> room actor (roomdir.h) */
+  chat_registry_t *registry;   /* every connection; users' WebSockets (registry.h) */
+  chat_cluster_t *cluster;     /* events for and from other instances (cluster.h) */
+  chat_limiter_t *limiter;     /* failed logins (limiter.h) */
+  chat_metrics_t *metrics;
+  /* 1 between chat_server_start and chat_server_stop: while 0, no new
+   * work is started (joins are refused, requests are not kept alive). */
+  int running;
+} chat_services_t;
+
+#endif
