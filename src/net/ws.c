@@ -67,7 +67,7 @@ static int check_start(chat_ws_parser_t *p) {
     case CHAT_WS_OP_CLOSE:
     case CHAT_WS_OP_PING:
     case CHAT_WS_OP_PONG:
-      if (!fin || (b1 & 0x7F) > 125) return CHAT_WS_CLOSE_PROTOCOL;
+      if (!fin || (b1 & 0x7F) > CHAT_WS_CONTROL_MAX) return CHAT_WS_CLOSE_PROTOCOL;
       break;
     default:
       return CHAT_WS_CLOSE_PROTOCOL;
@@ -295,7 +295,7 @@ chat_rbuf_t *chat_ws_frame_new(int opcode, const void *payload, size_t len) {
 }
 
 chat_rbuf_t *chat_ws_close_frame_new(uint16_t code, const char *reason) {
-  uint8_t payload[125];
+  uint8_t payload[CHAT_WS_CONTROL_MAX];
   size_t rlen = reason ? strlen(reason) : 0;
 
   if (rlen > sizeof(payload) - 2) {

@@ -16,8 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../core/limits.h"
 #include "../core/rbuf.h"
-#include "utf8.h"
+#include "../core/utf8.h"
 
 enum {
   CHAT_WS_OP_CONT = 0x0,
@@ -61,7 +62,7 @@ typedef struct {
   uint64_t payload_len;
   uint64_t payload_read;
   /* control frame payload (at most 125 bytes) */
-  uint8_t ctl[125];
+  uint8_t ctl[CHAT_WS_CONTROL_MAX];
   /* data message being assembled (all fragments so far) */
   int msg_opcode;          /* 0: no message in progress */
   uint8_t *msg;

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/utf8.h"
+#include "core/utf8.h"
 #include "net/ws.h"
 
 #define MAX_LOG 64
