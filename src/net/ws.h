@@ -87,6 +87,9 @@ size_t chat_ws_header_size(size_t len);
 size_t chat_ws_write_header(uint8_t *out, int opcode, size_t len);
 /* A new buffer holding one complete unmasked frame (FIN set). */
 chat_rbuf_t *chat_ws_frame_new(int opcode, const void *payload, size_t len);
+/* The payload of a frame made by chat_ws_frame_new (or written with
+ * chat_ws_write_header at the start of b): a pointer into b and its length. */
+const uint8_t *chat_ws_frame_payload(const chat_rbuf_t *b, size_t *len);
 /* A close frame with the code and reason (reason cut to fit 125 bytes at a
  * UTF-8 character boundary; NULL for none). */
 chat_rbuf_t *chat_ws_close_frame_new(uint16_t code, const char *reason);
