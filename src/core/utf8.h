@@ -1,7 +1,7 @@
 /* UTF-8, the one implementation every layer uses: validation (RFC 3629: no
  * overlongs, no surrogates, nothing above U+10FFFF), whole strings or
  * incrementally across chunk boundaries (the WebSocket parser), counting
- * code points, and decoding one code point at a time.
+ * code points, and decoding or encoding one code point at a time.
  *
  * Pure functions on caller-owned bytes: no allocation, no global state,
  * safe from any thread. */
@@ -38,5 +38,9 @@ size_t chat_utf8_decode(const void *s, size_t len, uint32_t *cp);
  * character it consumes one byte and yields U+FFFD.  len must be > 0.  For
  * loops over text already known to be valid. */
 size_t chat_utf8_next(const void *s, size_t len, uint32_t *cp);
+
+/* Writes the UTF-8 of code point cp into out; returns its length (1 to 4),
+ * or 0 (nothing written) for a surrogate or a value above U+10FFFF. */
+size_t chat_utf8_encode(uint32_t cp, uint8_t out[4]);
 
 #endif

@@ -1,4 +1,5 @@
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/common.h"
 #include "core/utf8.h"
@@ -339,6 +340,26 @@ static void test_next(void) {
   T_EQ_INT(c, 0xFFFD);
 }
 
+static void test_encode(void) {
+  uint8_t a[4], b[4];
+  int mismatches = 0;
+  for (uint32_t cp = 0; cp <= 0x10FFFF; cp++) {
+    int surrogate = cp >= 0xD800 && cp <= 0xDFFF;
+    size_t n = chat_utf8_encode(cp, a);
+    if (surrogate) {
+      if (n != 0) mismatches++;
+      continue;
+    }
+    size_t m = encode(cp, b);
+    uint32_t back;
+    if (n != m || memcmp(a, b, n) != 0 || chat_utf8_decode(a, n, &back) != n || back != cp)
+      mismatches++;
+  }
+  T_EQ_INT(mismatches, 0);
+  T_EQ_INT(chat_utf8_encode(0x110000, a), 0);
+  T_EQ_INT(chat_utf8_encode(0xFFFFFFFF, a), 0);
+}
+
 int main(void) {
   T_RUN(test_valid);
   T_RUN(test_invalid);
@@ -348,5 +369,6 @@ int main(void) {
   T_RUN(test_count);
   T_RUN(test_decode);
   T_RUN(test_next);
+  T_RUN(test_encode);
   return T_DONE();
 }
