@@ -13,7 +13,7 @@
 #include "../core/log.h"
 #include "../core/sb.h"
 #include "../core/text.h"
-#include "../net/utf8.h"
+#include "../core/utf8.h"
 
 #define DEFAULT_INTERVAL_MS (10 * 60 * 1000)
 #define DEFAULT_GATHER_MS (30 * 1000)
@@ -126,25 +126,6 @@ static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_D
 
 /* ---- text helpers ----------------------------------------------------- */
 
-/* Decodes one code point of valid UTF-8; returns its length. */
-static size_t utf8_next(const unsigned char *s, uint32_t *cp) {
-  if (s[0] < 0x80) {
-    *cp = s[0];
-    return 1;
-  }
-  if (s[0] < 0xE0) {
-    *cp = ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
-    return 2;
-  }
-  if (s[0] < 0xF0) {
-    *cp = ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-    return 3;
-  }
-  *cp = ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) |
-        ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
-  return 4;
-}
-
 /* Characters that would break a line or reorder what is shown. */
 static int is_line_breaker(uint32_t c) {
   return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x2028 || c == 0x2029;
@@ -166,7 +147,7 @@ static char *one_line(const char *s, size_t max_chars) {
   chat_sb_init(&sb);
   while (i < len) {
     uint32_t c;
-    size_t k = utf8_next(u + i, &c);
+    size_t k = chat_utf8_next(u + i, len - i, &c);
     if (chars == max_chars) {
       chat_sb_puts(&sb, "\xE2\x80\xA6");  /* … */
       break;
@@ -194,7 +175,7 @@ static int has_control(const char *s) {
   if (!chat_utf8_valid(s, len)) return 1;
   while (i < len) {
     uint32_t c;
-    i += utf8_next(u + i, &c);
+    i += chat_utf8_next(u + i, len - i, &c);
     if (c < 0x20 || (c >= 0x7F && c <= 0x9F)) return 1;
   }
   return 0;
@@ -243,7 +224,7 @@ static void encoded_words(chat_sb_t *sb, const char *s) {
     size_t end = i;
     while (end < len) {
       uint32_t c;
-      size_t k = utf8_next(u + end, &c);
+      size_t k = chat_utf8_next(u + end, len - end, &c);
       if (end + k - i > WORD_BYTES) break;
       end += k;
     }

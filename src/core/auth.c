@@ -3,11 +3,10 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "../store/store.h"
-
 /* OPSLIMIT/MEMLIMIT_INTERACTIVE: about 64 MiB and tens of milliseconds a
  * hash, libsodium's recommendation for online logins. */
 _Static_assert(crypto_pwhash_STRBYTES <= CHAT_HASH_MAX, "hash fits");
+_Static_assert(crypto_hash_sha256_BYTES == CHAT_TOKEN_HASH_LEN, "token hash size");
 
 int chat_auth_init(void) { return sodium_init() < 0 ? -1 : 0; }
 
@@ -30,7 +29,7 @@ void chat_auth_new_token(char out[CHAT_TOKEN_CHARS + 1]) {
   sodium_memzero(raw, sizeof(raw));
 }
 
-void chat_auth_token_hash(const char *token, size_t len, uint8_t out[32]) {
+void chat_auth_token_hash(const char *token, size_t len, uint8_t out[CHAT_TOKEN_HASH_LEN]) {
   crypto_hash_sha256(out, (const unsigned char *)token, len);
 }
 

@@ -10,6 +10,8 @@
 
 #define CHAT_TOKEN_BYTES 32
 #define CHAT_TOKEN_CHARS 43  /* base64url of 32 bytes, no padding */
+#define CHAT_TOKEN_HASH_LEN 32 /* bytes of SHA-256 of a session token */
+#define CHAT_HASH_MAX 160    /* an argon2id string from libsodium fits */
 
 /* Initialises libsodium; 0 or -1. Safe to call more than once. */
 int chat_auth_init(void);
@@ -21,7 +23,7 @@ int chat_auth_verify_password(const char *hash, const char *password, size_t len
 /* A new random token as CHAT_TOKEN_CHARS characters of base64url plus NUL. */
 void chat_auth_new_token(char out[CHAT_TOKEN_CHARS + 1]);
 /* SHA-256 of a token string: what the store keeps. */
-void chat_auth_token_hash(const char *token, size_t len, uint8_t out[32]);
+void chat_auth_token_hash(const char *token, size_t len, uint8_t out[CHAT_TOKEN_HASH_LEN]);
 /* Constant-time comparison of n bytes: 1 if equal. */
 int chat_auth_equal(const void *a, const void *b, size_t n);
 

@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "../net/utf8.h"
+#include "utf8.h"
 
 cJSON *chat_json_parse(const char *s, size_t len) {
   if (s == NULL || !chat_utf8_valid(s, len) || memchr(s, '\0', len)) return NULL;

@@ -1,6 +1,5 @@
-/* Text rules.  Strings are decoded here with a strict decoder (no
- * overlongs, surrogates or code points above U+10FFFF), so this file does
- * not depend on the net layer's validator.
+/* Text rules.  Strings are decoded with chat_utf8_decode (core/utf8.h),
+ * which refuses overlongs, surrogates and code points above U+10FFFF.
  *
  * Letters and digits of every script are recognised with iswalnum_l() in a
  * private C.UTF-8 locale object: the process-wide locale is never changed,
@@ -19,10 +18,8 @@
 #include <string.h>
 #include <wctype.h>
 
-#define USERNAME_MIN_WIDTH 3
-#define USERNAME_MAX_CHARS 32
-#define EMAIL_MAX_BYTES 254
-#define ROOM_NAME_MAX_CHARS 64
+#include "limits.h"
+#include "utf8.h"
 
 static pthread_once_t ctype_once = PTHREAD_ONCE_INIT;
 static locale_t ctype_locale;  /* (locale_t)0 if no UTF-8 locale exists */
@@ -31,43 +28,6 @@ static void ctype_init(void) {
   ctype_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
   if (ctype_locale == (locale_t)0)
     ctype_locale = newlocale(LC_CTYPE_MASK, "C.utf8", (locale_t)0);
-}
-
-/* Decodes the character at s[0..len) (len > 0).  Returns its length in
- * bytes (1 to 4) and stores the code point in *cp, or returns 0 if the bytes
- * there are not valid UTF-8. */
-static size_t decode(const uint8_t *s, size_t len, uint32_t *cp) {
-  uint32_t c = s[0], min;
-  size_t n;
-
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  }
-  if (c < 0xC2) return 0;
-  if (c < 0xE0) {
-    n = 2;
-    c &= 0x1F;
-    min = 0x80;
-  } else if (c < 0xF0) {
-    n = 3;
-    c &= 0x0F;
-    min = 0x800;
-  } else if (c < 0xF5) {
-    n = 4;
-    c &= 0x07;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (len < n) return 0;
-  for (size_t i = 1; i < n; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    c = c << 6 | (s[i] & 0x3F);
-  }
-  if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
-  *cp = c;
-  return n;
 }
 
 /* The white space listed in text.h. */
@@ -105,13 +65,13 @@ void chat_text_trim(const char *s, size_t len, size_t *start,
   size_t i = 0, j = len, n;
   uint32_t c;
 
-  while (i < len && (n = decode(u + i, len - i, &c)) != 0 && is_space(c))
+  while (i < len && (n = chat_utf8_decode(u + i, len - i, &c)) != 0 && is_space(c))
     i += n;
   while (j > i) {
     /* Step back to the lead byte of the last character. */
     size_t k = j - 1;
     while (k > i && j - k < 4 && (u[k] & 0xC0) == 0x80) k--;
-    if (decode(u + k, j - k, &c) != j - k || !is_space(c)) break;
+    if (chat_utf8_decode(u + k, j - k, &c) != j - k || !is_space(c)) break;
     j = k;
   }
   *start = i;
@@ -130,9 +90,9 @@ int chat_username_valid(const char *s) {
 
   pthread_once(&ctype_once, ctype_init);
   while (i < len) {
-    if ((n = decode(u + i, len - i, &c)) == 0) return 0;
+    if ((n = chat_utf8_decode(u + i, len - i, &c)) == 0) return 0;
     i += n;
-    if (++chars > USERNAME_MAX_CHARS) return 0;
+    if (++chars > CHAT_USERNAME_MAX_CHARS) return 0;
     width += is_wide(c) ? 2 : 1;
     if (c < 0x80) {
       if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -143,7 +103,7 @@ int chat_username_valid(const char *s) {
       return 0;
     }
   }
-  return width >= USERNAME_MIN_WIDTH;
+  return width >= CHAT_USERNAME_MIN_WIDTH;
 }
 
 int chat_email_valid(const char *s) {
@@ -151,9 +111,9 @@ int chat_email_valid(const char *s) {
   size_t len = strlen(s), i = 0, n, at = len;
   uint32_t c;
 
-  if (len > EMAIL_MAX_BYTES) return 0;
+  if (len > CHAT_EMAIL_MAX_BYTES) return 0;
   while (i < len) {
-    if ((n = decode(u + i, len - i, &c)) == 0) return 0;
+    if ((n = chat_utf8_decode(u + i, len - i, &c)) == 0) return 0;
     if (is_space(c) || is_control(c)) return 0;
     if (c == '@') {
       if (at != len) return 0;  /* a second '@' */
@@ -175,11 +135,11 @@ int chat_room_name_valid(const char *s) {
   uint32_t c = 0;
 
   while (i < len) {
-    if ((n = decode(u + i, len - i, &c)) == 0) return 0;
+    if ((n = chat_utf8_decode(u + i, len - i, &c)) == 0) return 0;
     if (is_control(c)) return 0;
     if (i == 0 && is_space(c)) return 0;
     i += n;
-    if (++chars > ROOM_NAME_MAX_CHARS) return 0;
+    if (++chars > CHAT_ROOM_NAME_MAX_CHARS) return 0;
   }
   /* c is the last character here. */
   return chars > 0 && !is_space(c);

@@ -3,9 +3,9 @@
  * A chat_http_req_t reads one request at a time from a byte stream: feed it
  * what arrived; it says whether a whole request is ready, whether it asked
  * for an Upgrade, or whether the peer broke a rule (then error_status says
- * which answer to give: 400, 413 or 431).  Limits: the request line and
- * headers together at most CHAT_HTTP_MAX_HEADER bytes, a body at most
- * CHAT_HTTP_MAX_BODY bytes. */
+ * which answer to give: 400, 413 or 431).  Limits (core/limits.h): the
+ * request line and headers together at most CHAT_HTTP_MAX_HEADER bytes in at
+ * most CHAT_HTTP_MAX_HEADERS lines, a body at most CHAT_HTTP_MAX_BODY bytes. */
 #ifndef CHAT_NET_HTTP_H
 #define CHAT_NET_HTTP_H
 
@@ -13,11 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../core/limits.h"
 #include "../core/rbuf.h"
-
-#define CHAT_HTTP_MAX_HEADER (16 * 1024)
-#define CHAT_HTTP_MAX_BODY (1024 * 1024)
-#define CHAT_HTTP_MAX_HEADERS 64
 
 enum {
   CHAT_HTTP_MORE = 0,     /* all input consumed, no complete request yet */

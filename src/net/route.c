@@ -3,6 +3,8 @@
 #include <llhttp.h>
 #include <string.h>
 
+#include "../core/pct.h"
+
 typedef struct {
   int method;
   const char *pattern;
@@ -38,13 +40,6 @@ static const route_t routes[] = {
     {HTTP_GET, "/ws", CHAT_ROUTE_WS},
 };
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 /* Matches one segment s[0..n) against a pattern segment p[0..pn). */
 static int match_segment(const char *p, size_t pn, const char *s, size_t n,
                          chat_route_match_t *m, int *nids) {
@@ -59,24 +54,8 @@ static int match_segment(const char *p, size_t pn, const char *s, size_t n,
     m->ids[(*nids)++] = v;
     return 1;
   }
-  if (pn == 6 && memcmp(p, "{name}", 6) == 0) {
-    size_t o = 0;
-    if (n == 0) return 0;
-    for (size_t i = 0; i < n; i++) {
-      char c = s[i];
-      if (c == '%') {
-        if (i + 2 >= n) return 0;
-        int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
-        if (hi < 0 || lo < 0) return 0;
-        c = (char)(hi * 16 + lo);
-        i += 2;
-      }
-      if (c == '\0' || o + 1 >= sizeof(m->name)) return 0;
-      m->name[o++] = c;
-    }
-    m->name[o] = '\0';
-    return 1;
-  }
+  if (pn == 6 && memcmp(p, "{name}", 6) == 0)
+    return n > 0 && chat_pct_decode(s, n, m->name, sizeof(m->name), CHAT_PCT_NO_NUL) >= 0;
   return pn == n && memcmp(p, s, n) == 0;
 }
 

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../core/limits.h"
+
 typedef enum {
   CHAT_ROUTE_NONE = 0,
   CHAT_ROUTE_REGISTER,
@@ -43,7 +45,7 @@ typedef enum {
 typedef struct {
   chat_route_id_t id;
   int64_t ids[2];        /* the {id} parameters in order */
-  char name[400];        /* the decoded {name} parameter, NUL-terminated */
+  char name[CHAT_ROUTE_NAME_MAX]; /* the decoded {name} parameter, NUL-terminated */
   char allow[64];        /* for 405: the methods the path takes */
 } chat_route_match_t;
 

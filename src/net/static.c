@@ -11,49 +11,10 @@
 #include <unistd.h>
 
 #include "core/common.h"
+#include "core/pct.h"
+#include "core/utf8.h"
 
 static const char index_name[] = "index.html";
-
-static int hex_value(unsigned char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/* Strict RFC 3629 check (no overlongs, no surrogates, nothing above
- * U+10FFFF).  Kept local so this module has no link-time dependency on the
- * streaming validator in utf8.c; a path is short and always complete. */
-static int utf8_valid(const unsigned char *s, size_t len) {
-  size_t i = 0;
-  while (i < len) {
-    unsigned char c = s[i];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xbf; /* range of the 2nd byte */
-    if (c < 0x80) {
-      i++;
-      continue;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      if (c == 0xe0) lo = 0xa0;      /* overlong */
-      else if (c == 0xed) hi = 0x9f; /* surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      if (c == 0xf0) lo = 0x90;      /* overlong */
-      else if (c == 0xf4) hi = 0x8f; /* above U+10FFFF */
-    } else {
-      return 0;
-    }
-    if (len - i - 1 < n) return 0;
-    if (s[i + 1] < lo || s[i + 1] > hi) return 0;
-    for (size_t k = 2; k <= n; k++)
-      if ((s[i + k] & 0xc0) != 0x80) return 0;
-    i += n + 1;
-  }
-  return 1;
-}
 
 /* Checks a decoded path: leading '/', no forbidden bytes, valid UTF-8, and
  * every segment non-empty and neither "." nor "..", except that the last
@@ -64,7 +25,7 @@ static int path_ok(const unsigned char *p, size_t n) {
     unsigned char c = p[i];
     if (c < 0x20 || c == 0x7f || c == '\\') return 0;
   }
-  if (!utf8_valid(p, n)) return 0;
+  if (!chat_utf8_valid(p, n)) return 0;
   size_t start = 1; /* first byte of the current segment */
   for (size_t i = 1; i <= n; i++) {
     if (i < n && p[i] != '/') continue;
@@ -97,20 +58,9 @@ int chat_static_resolve(const char *root, const char *path, size_t len,
    * path, and every write is bounds-checked. */
   unsigned char *dec = (unsigned char *)out + rootlen;
   size_t room = outlen - rootlen - 1; /* keep one byte for the NUL */
-  size_t n = 0;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)path[i];
-    if (c == '%') {
-      if (len - i < 3) return CHAT_EINVAL;
-      int h = hex_value((unsigned char)path[i + 1]);
-      int l = hex_value((unsigned char)path[i + 2]);
-      if (h < 0 || l < 0) return CHAT_EINVAL;
-      c = (unsigned char)(h << 4 | l);
-      i += 2;
-    }
-    if (n >= room) return CHAT_EINVAL;
-    dec[n++] = c;
-  }
+  ssize_t dn = chat_pct_decode(path, len, (char *)dec, room + 1, 0);
+  if (dn < 0) return CHAT_EINVAL;
+  size_t n = (size_t)dn;
   if (!path_ok(dec, n)) return CHAT_EINVAL;
 
   if (dec[n - 1] == '/') {

@@ -67,7 +67,7 @@ static int check_start(chat_ws_parser_t *p) {
     case CHAT_WS_OP_CLOSE:
     case CHAT_WS_OP_PING:
     case CHAT_WS_OP_PONG:
-      if (!fin || (b1 & 0x7F) > 125) return CHAT_WS_CLOSE_PROTOCOL;
+      if (!fin || (b1 & 0x7F) > CHAT_WS_CONTROL_MAX) return CHAT_WS_CLOSE_PROTOCOL;
       break;
     default:
       return CHAT_WS_CLOSE_PROTOCOL;
@@ -294,8 +294,15 @@ chat_rbuf_t *chat_ws_frame_new(int opcode, const void *payload, size_t len) {
   return b;
 }
 
+const uint8_t *chat_ws_frame_payload(const chat_rbuf_t *b, size_t *len) {
+  uint8_t l = b->data[1] & 0x7F;
+  size_t hs = l < 126 ? 2 : l == 126 ? 4 : 10;
+  *len = b->len - hs;
+  return b->data + hs;
+}
+
 chat_rbuf_t *chat_ws_close_frame_new(uint16_t code, const char *reason) {
-  uint8_t payload[125];
+  uint8_t payload[CHAT_WS_CONTROL_MAX];
   size_t rlen = reason ? strlen(reason) : 0;
 
   if (rlen > sizeof(payload) - 2) {

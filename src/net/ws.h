@@ -16,8 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../core/limits.h"
 #include "../core/rbuf.h"
-#include "utf8.h"
+#include "../core/utf8.h"
 
 enum {
   CHAT_WS_OP_CONT = 0x0,
@@ -61,7 +62,7 @@ typedef struct {
   uint64_t payload_len;
   uint64_t payload_read;
   /* control frame payload (at most 125 bytes) */
-  uint8_t ctl[125];
+  uint8_t ctl[CHAT_WS_CONTROL_MAX];
   /* data message being assembled (all fragments so far) */
   int msg_opcode;          /* 0: no message in progress */
   uint8_t *msg;
@@ -86,6 +87,9 @@ size_t chat_ws_header_size(size_t len);
 size_t chat_ws_write_header(uint8_t *out, int opcode, size_t len);
 /* A new buffer holding one complete unmasked frame (FIN set). */
 chat_rbuf_t *chat_ws_frame_new(int opcode, const void *payload, size_t len);
+/* The payload of a frame made by chat_ws_frame_new (or written with
+ * chat_ws_write_header at the start of b): a pointer into b and its length. */
+const uint8_t *chat_ws_frame_payload(const chat_rbuf_t *b, size_t *len);
 /* A close frame with the code and reason (reason cut to fit 125 bytes at a
  * UTF-8 character boundary; NULL for none). */
 chat_rbuf_t *chat_ws_close_frame_new(uint16_t code, const char *reason);

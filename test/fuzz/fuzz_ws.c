@@ -1,11 +1,5 @@
-/* libFuzzer target for the WebSocket frame parser.  Not built by CMake.
- * From the repository root:
- *
- *   clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
- *     -fno-sanitize-recover=undefined -Isrc test/fuzz/fuzz_ws.c \
- *     src/net/ws.c src/net/utf8.c src/core/common.c src/core/rbuf.c \
- *     -lcrypto -o /tmp/fuzz_ws
- *   /tmp/fuzz_ws -max_total_time=60 -max_len=4096
+/* libFuzzer target for the WebSocket frame parser (built by
+ * test/fuzz/CMakeLists.txt; run as the test fuzz.ws).
  *
  * The first input byte picks a split point and a max_message; the rest is
  * fed once whole, once in two chunks split there, and once byte by byte.
@@ -15,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/utf8.h"
+#include "core/utf8.h"
 #include "net/ws.h"
 
 #define MAX_LOG 64

@@ -1067,6 +1067,44 @@ static void test_route_404(void) {
   }
 }
 
+/* {name} segments are percent-decoded by core/pct.h's decoder: bad or cut
+ * escapes and NUL make the path no route; '+' stays a plus. */
+static void test_route_names(void) {
+  chat_route_match_t m;
+  T_EQ_INT(route(HTTP_DELETE, "/api/friends/a+b", &m), 200);
+  T_EQ_STR(m.name, "a+b");
+  T_EQ_INT(route(HTTP_DELETE, "/api/friends/a%2Fb%2b", &m), 200);
+  T_EQ_STR(m.name, "a/b+");
+  T_EQ_INT(route(HTTP_DELETE, "/api/friends/%41", &m), 200);
+  T_EQ_STR(m.name, "A");
+  static const char *const bad[] = {
+      "/api/friends/%", "/api/friends/%4", "/api/friends/a%4", "/api/friends/%zz",
+      "/api/friends/%00", "/api/friends/a%00b", "/api/friends/%%41",
+      "/api/dm/%E5%BC%A/messages", "/api/dm/%/messages",
+  };
+  for (size_t i = 0; i < CHAT_ARRAY_SIZE(bad); i++) {
+    int st = route(HTTP_DELETE, bad[i], &m);
+    if (st != 404) fprintf(stderr, "name path \"%s\": status %d\n", bad[i], st);
+    T_EQ_INT(st, 404);
+    T_CHECK(m.id == CHAT_ROUTE_NONE);
+  }
+  /* The decoded name fits CHAT_ROUTE_NAME_MAX with its NUL. */
+  char path[1400];
+  size_t n = (size_t)snprintf(path, sizeof(path), "/api/friends/");
+  for (size_t i = 0; i < CHAT_ROUTE_NAME_MAX - 1; i++) path[n++] = 'x';
+  path[n] = '\0';
+  T_EQ_INT(route(HTTP_DELETE, path, &m), 200);
+  T_EQ_INT(strlen(m.name), CHAT_ROUTE_NAME_MAX - 1);
+  path[n++] = 'x';
+  path[n] = '\0';
+  T_EQ_INT(route(HTTP_DELETE, path, &m), 404);
+  /* Escapes count once decoded: 399 escaped bytes fit. */
+  n = (size_t)snprintf(path, sizeof(path), "/api/friends/");
+  for (size_t i = 0; i < CHAT_ROUTE_NAME_MAX - 1; i++) n += (size_t)snprintf(path + n, 4, "%%%02X", 'a');
+  T_EQ_INT(route(HTTP_DELETE, path, &m), 200);
+  T_EQ_INT(strlen(m.name), CHAT_ROUTE_NAME_MAX - 1);
+}
+
 static void test_route_is_api(void) {
   static const char *const api[] = {"/api", "/api/", "/api/me", "/api/x/y"};
   static const char *const not_api[] = {"", "/", "/ap", "/apix", "/api.html",
@@ -1104,6 +1142,7 @@ int main(void) {
   T_RUN(test_route_table);
   T_RUN(test_route_405);
   T_RUN(test_route_404);
+  T_RUN(test_route_names);
   T_RUN(test_route_is_api);
   return T_DONE();
 }

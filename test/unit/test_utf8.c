@@ -1,7 +1,8 @@
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/common.h"
-#include "net/utf8.h"
+#include "core/utf8.h"
 #include "t.h"
 
 typedef struct {
@@ -259,6 +260,106 @@ static void test_count(void) {
   T_EQ_INT(chat_utf8_count("caf\xc3\xa9", 5), 4);
 }
 
+/* 1 if s[0..len) decodes character by character with chat_utf8_decode. */
+static int decodes(const void *s, size_t len) {
+  const uint8_t *p = s;
+  size_t i = 0;
+  uint32_t c;
+  while (i < len) {
+    size_t n = chat_utf8_decode(p + i, len - i, &c);
+    if (n == 0) return 0;
+    i += n;
+  }
+  return 1;
+}
+
+static void test_decode(void) {
+  uint32_t c = 7;
+  uint8_t b[4];
+  int mismatches = 0;
+
+  T_EQ_INT(chat_utf8_decode("", 0, &c), 0);
+  T_EQ_INT(c, 7);  /* untouched */
+  T_EQ_INT(chat_utf8_decode("A", 1, &c), 1);
+  T_EQ_INT(c, 'A');
+  T_EQ_INT(chat_utf8_decode("\xe5\xbc\xa0\xe4\xb8\x89", 6, &c), 3);  /* 张 */
+  T_EQ_INT(c, 0x5F20);
+  T_EQ_INT(chat_utf8_decode("\xf0\x9f\x98\x80", 4, &c), 4);
+  T_EQ_INT(c, 0x1F600);
+  /* Cut short by len, though the bytes after would complete it. */
+  T_EQ_INT(chat_utf8_decode("\xf0\x9f\x98\x80", 3, &c), 0);
+
+  /* Every code point round-trips; surrogates are refused. */
+  for (uint32_t cp = 0; cp <= 0x10FFFF; cp++) {
+    size_t n = encode(cp, b);
+    uint32_t got = 0;
+    size_t k = chat_utf8_decode(b, n, &got);
+    int surrogate = cp >= 0xD800 && cp <= 0xDFFF;
+    if (surrogate ? k != 0 : (k != n || got != cp)) mismatches++;
+  }
+  T_EQ_INT(mismatches, 0);
+
+  /* The decoder and the validator agree on every vector and every prefix. */
+  for (size_t i = 0; i < sizeof(valid_vecs) / sizeof(valid_vecs[0]); i++)
+    T_CHECK(decodes(valid_vecs[i].s, valid_vecs[i].len));
+  for (size_t i = 0; i < sizeof(invalid_vecs) / sizeof(invalid_vecs[0]); i++) {
+    T_CHECK(!decodes(invalid_vecs[i].s, invalid_vecs[i].len));
+    for (size_t cut = 0; cut <= invalid_vecs[i].len; cut++)
+      if (decodes(invalid_vecs[i].s, cut) != chat_utf8_valid(invalid_vecs[i].s, cut))
+        mismatches++;
+  }
+  /* And on all two- and three-byte inputs. */
+  for (unsigned x = 0; x < 0x1000000; x += (x < 0x10000 ? 1 : 7)) {
+    b[0] = (uint8_t)(x >> 16);
+    b[1] = (uint8_t)(x >> 8);
+    b[2] = (uint8_t)x;
+    size_t len = x < 0x10000 ? 2 : 3;
+    const uint8_t *s = x < 0x10000 ? b + 1 : b;
+    if (decodes(s, len) != chat_utf8_valid(s, len)) mismatches++;
+  }
+  T_EQ_INT(mismatches, 0);
+}
+
+static void test_next(void) {
+  uint32_t c;
+  const char *s = "a\xff\xe4\xbd\xa0\xc3";
+  size_t len = 6, i = 0, n;
+  uint32_t want[] = {'a', 0xFFFD, 0x4F60, 0xFFFD};
+  size_t k = 0;
+  while (i < len) {
+    n = chat_utf8_next(s + i, len - i, &c);
+    T_CHECK(n >= 1);
+    T_CHECK(k < 4);
+    if (k < 4) T_EQ_INT(c, want[k]);
+    k++;
+    i += n;
+  }
+  T_EQ_INT(k, 4);
+  /* A truncated character yields U+FFFD for its lead byte alone. */
+  T_EQ_INT(chat_utf8_next("\xe4\xbd", 2, &c), 1);
+  T_EQ_INT(c, 0xFFFD);
+}
+
+static void test_encode(void) {
+  uint8_t a[4], b[4];
+  int mismatches = 0;
+  for (uint32_t cp = 0; cp <= 0x10FFFF; cp++) {
+    int surrogate = cp >= 0xD800 && cp <= 0xDFFF;
+    size_t n = chat_utf8_encode(cp, a);
+    if (surrogate) {
+      if (n != 0) mismatches++;
+      continue;
+    }
+    size_t m = encode(cp, b);
+    uint32_t back;
+    if (n != m || memcmp(a, b, n) != 0 || chat_utf8_decode(a, n, &back) != n || back != cp)
+      mismatches++;
+  }
+  T_EQ_INT(mismatches, 0);
+  T_EQ_INT(chat_utf8_encode(0x110000, a), 0);
+  T_EQ_INT(chat_utf8_encode(0xFFFFFFFF, a), 0);
+}
+
 int main(void) {
   T_RUN(test_valid);
   T_RUN(test_invalid);
@@ -266,5 +367,8 @@ int main(void) {
   T_RUN(test_all_code_points);
   T_RUN(test_against_reference);
   T_RUN(test_count);
+  T_RUN(test_decode);
+  T_RUN(test_next);
+  T_RUN(test_encode);
   return T_DONE();
 }

@@ -12,7 +12,11 @@
  *
  * C0, C1 and F5..FF can never appear.  A refused input moves the automaton
  * to S_BAD, which it never leaves, so the verdict is known at the first byte
- * that makes the input impossible. */
+ * that makes the input impossible.
+ *
+ * chat_utf8_decode, for code that needs the code points themselves, decodes
+ * by arithmetic under the same rules; the unit test checks that the two
+ * agree on every input it tries. */
 #include "utf8.h"
 
 #include <string.h>
@@ -127,4 +131,75 @@ size_t chat_utf8_count(const void *s, size_t len) {
   size_t n = 0;
   for (size_t i = 0; i < len; i++) n += (p[i] & 0xC0) != 0x80;
   return n;
+}
+
+size_t chat_utf8_decode(const void *s, size_t len, uint32_t *cp) {
+  const uint8_t *p = s;
+  uint32_t c, min;
+  size_t n;
+
+  if (len == 0) return 0;
+  c = p[0];
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  }
+  if (c < 0xC2) return 0;  /* a continuation byte, or C0/C1 (overlong) */
+  if (c < 0xE0) {
+    n = 2;
+    c &= 0x1F;
+    min = 0x80;
+  } else if (c < 0xF0) {
+    n = 3;
+    c &= 0x0F;
+    min = 0x800;
+  } else if (c < 0xF5) {
+    n = 4;
+    c &= 0x07;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (len < n) return 0;
+  for (size_t i = 1; i < n; i++) {
+    if ((p[i] & 0xC0) != 0x80) return 0;
+    c = c << 6 | (p[i] & 0x3F);
+  }
+  if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+  *cp = c;
+  return n;
+}
+
+size_t chat_utf8_next(const void *s, size_t len, uint32_t *cp) {
+  size_t n = chat_utf8_decode(s, len, cp);
+  if (n == 0) {
+    *cp = 0xFFFD;
+    n = 1;
+  }
+  return n;
+}
+
+size_t chat_utf8_encode(uint32_t cp, uint8_t out[4]) {
+  if (cp < 0x80) {
+    out[0] = (uint8_t)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    out[0] = (uint8_t)(0xC0 | (cp >> 6));
+    out[1] = (uint8_t)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
+  if (cp < 0x10000) {
+    out[0] = (uint8_t)(0xE0 | (cp >> 12));
+    out[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+    out[2] = (uint8_t)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  if (cp > 0x10FFFF) return 0;
+  out[0] = (uint8_t)(0xF0 | (cp >> 18));
+  out[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+  out[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+  out[3] = (uint8_t)(0x80 | (cp & 0x3F));
+  return 4;
 }

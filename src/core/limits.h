@@ -1,0 +1,84 @@
+/* Every size and count limit of the server, in one place.
+ *
+ * A limit that a peer can run into is part of the protocol (docs/PROTOCOL.md
+ * and the README list them); changing one here changes it everywhere.
+ * "Characters" are code points; "bytes" are bytes of UTF-8.  The *_MAX
+ * buffer sizes marked "with the NUL" are array sizes, one more than the
+ * longest string they hold. */
+#ifndef CHAT_CORE_LIMITS_H
+#define CHAT_CORE_LIMITS_H
+
+/* ---- text a user types ------------------------------------------------- */
+
+/* A chat message or direct message, after trimming: 1 to 4000 characters. */
+#define CHAT_TEXT_MAX_CHARS 4000
+/* Usernames: 3 to 32 characters, where a wide East Asian character counts as
+ * two towards the minimum (so 张三 is long enough). */
+#define CHAT_USERNAME_MIN_WIDTH 3
+#define CHAT_USERNAME_MAX_CHARS 32
+/* Passwords: 8 to 128 bytes. */
+#define CHAT_PASSWORD_MIN_BYTES 8
+#define CHAT_PASSWORD_MAX_BYTES 128
+/* E-mail addresses: at most 254 bytes (RFC 5321's path limit). */
+#define CHAT_EMAIL_MAX_BYTES 254
+/* Room names: 1 to 64 characters; topics at most 1000 bytes. */
+#define CHAT_ROOM_NAME_MAX_CHARS 64
+#define CHAT_TOPIC_MAX_BYTES 1000
+
+/* Buffer sizes for the strings above (bytes). */
+#define CHAT_NAME_MAX 128    /* bytes: 32 characters of up to 4 bytes each */
+#define CHAT_EMAIL_MAX 256   /* bytes, including the NUL */
+#define CHAT_TOPIC_MAX 1024  /* bytes, including the NUL */
+#define CHAT_CID_MAX 128     /* bytes of a client message id, including NUL */
+
+/* ---- HTTP ---------------------------------------------------------------- */
+
+/* Request line plus headers, the number of header lines, and a body. */
+#define CHAT_HTTP_MAX_HEADER (16 * 1024)
+#define CHAT_HTTP_MAX_HEADERS 64
+#define CHAT_HTTP_MAX_BODY (1024 * 1024)
+/* Answers queued on one connection before its next pipelined request is
+ * read. */
+#define CHAT_HTTP_OUT_MAX (1024 * 1024)
+/* The largest static file served. */
+#define CHAT_STATIC_MAX (8 * 1024 * 1024)
+/* A decoded {name} path parameter, with the NUL. */
+#define CHAT_ROUTE_NAME_MAX 400
+
+/* ---- WebSocket ----------------------------------------------------------- */
+
+/* Default for chat_config_t.ws_max_message: a whole message (all its
+ * fragments); a longer one closes the connection with 1009. */
+#define CHAT_WS_MAX_MESSAGE (64 * 1024)
+/* Default for chat_config_t.ws_out_cap: bytes queued and in flight to one
+ * connection; past it the connection is closed with 1013. */
+#define CHAT_WS_OUT_CAP (4 * 1024 * 1024)
+/* A control frame's payload (RFC 6455). */
+#define CHAT_WS_CONTROL_MAX 125
+/* Defaults for flood control: messages a second and the burst. */
+#define CHAT_WS_RATE 20
+#define CHAT_WS_BURST 200
+
+/* ---- history ------------------------------------------------------------- */
+
+/* Messages a room keeps in memory (and in Redis's room:ID:recent). */
+#define CHAT_RECENT_MAX 100
+/* `joined` history: without `since` the newest 50; with `since` at most the
+ * newest 200 after it. */
+#define CHAT_JOIN_HISTORY 50
+#define CHAT_JOIN_SINCE_MAX 200
+/* GET .../messages?limit=N: default and maximum. */
+#define CHAT_PAGE_DEFAULT 50
+#define CHAT_PAGE_MAX 200
+/* Search results. */
+#define CHAT_SEARCH_MAX 50
+/* Distinct @mentions of one message looked up for mail. */
+#define CHAT_MENTIONS_MAX 5
+
+/* ---- logins -------------------------------------------------------------- */
+
+/* Failed logins for one username from one address within the window. */
+#define CHAT_LOGIN_MAX_FAILS 5
+#define CHAT_LOGIN_WINDOW_MS 60000
+
+#endif

@@ -1,0 +1,532 @@
+/* The chat protocol's frames and events (see proto.h and docs/PROTOCOL.md).
+ *
+ * Hot frames are written by hand with the string builder: a DOM would cost
+ * an allocation per field, and the `message` broadcast is built straight
+ * into its frame buffer.  The builder escapes strings exactly as cJSON's
+ * printer does, so frames built either way look the same. */
+#include "proto.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/common.h"
+#include "../core/json.h"
+#include "../core/pct.h"
+#include "../core/text.h"
+#include "../core/utf8.h"
+#include "ws.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* The largest integer a JSON number (a double) carries exactly. */
+#define ID_LIMIT 9007199254740992.0 /* 2^53 */
+
+_Static_assert(CHAT_CID_MAX == 128, "the cid error message names 127 bytes");
+
+static const char MESSAGE_PREFIX[] = "{\"type\":\"message\",";
+
+const char *chat_proto_code_name(chat_proto_code_t code) {
+  switch (code) {
+    case CHAT_PROTO_BAD_JSON: return "bad_json";
+    case CHAT_PROTO_UNKNOWN_TYPE: return "unknown_type";
+    case CHAT_PROTO_BAD_REQUEST: return "bad_request";
+    case CHAT_PROTO_NO_SUCH_ROOM: return "no_such_room";
+    case CHAT_PROTO_NOT_MEMBER: return "not_member";
+    case CHAT_PROTO_EMPTY_TEXT: return "empty_text";
+    case CHAT_PROTO_TEXT_TOO_LONG: return "text_too_long";
+    case CHAT_PROTO_NOT_FRIENDS: return "not_friends";
+    case CHAT_PROTO_RATE_LIMITED: return "rate_limited";
+    case CHAT_PROTO_STORE_UNAVAILABLE: return "store_unavailable";
+  }
+  return "internal";
+}
+
+/* ---- small writers ------------------------------------------------------- */
+
+static void put_str(chat_sb_t *sb, const char *s) { chat_sb_json_str(sb, s, strlen(s)); }
+
+/* ,"name":VALUE pieces: name includes its quotes and colon. */
+static void put_int_field(chat_sb_t *sb, const char *name, int64_t v) {
+  chat_sb_puts(sb, name);
+  chat_sb_int(sb, v);
+}
+
+static void put_str_field(chat_sb_t *sb, const char *name, const char *s) {
+  chat_sb_puts(sb, name);
+  put_str(sb, s);
+}
+
+/* Frames json and frees the builder. */
+static chat_rbuf_t *frame_of(chat_sb_t *sb) {
+  chat_rbuf_t *b = chat_ws_frame_new(CHAT_WS_OP_TEXT, sb->buf, sb->len);
+  chat_sb_free(sb);
+  return b;
+}
+
+/* ---- decoding helpers ---------------------------------------------------- */
+
+/* A positive integer id (1 to 2^53 - 1) from a field, or 0. */
+static int64_t json_id(const cJSON *o, const char *name) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+  if (!cJSON_IsNumber(v)) return 0;
+  double d = v->valuedouble;
+  if (d < 1 || d >= ID_LIMIT || d != (double)(int64_t)d) return 0;
+  return (int64_t)d;
+}
+
+static const char *json_str(const cJSON *o, const char *name) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int fail(chat_proto_error_t *err, chat_proto_code_t code, const char *message,
+                const char *cid) {
+  err->code = code;
+  err->message = message;
+  err->cid = cid;
+  return -1;
+}
+
+/* ---- client to server ---------------------------------------------------- */
+
+/* The optional cid of send and dm: absent, null, or a string shorter than
+ * CHAT_CID_MAX bytes. */
+static int decode_cid(const cJSON *o, const char **cid, chat_proto_error_t *err) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "cid");
+  *cid = NULL;
+  if (v == NULL || cJSON_IsNull(v)) return 0;
+  if (!cJSON_IsString(v) || strlen(v->valuestring) >= CHAT_CID_MAX)
+    return fail(err, CHAT_PROTO_BAD_REQUEST, "cid must be a string of at most 127 bytes", NULL);
+  *cid = v->valuestring;
+  return 0;
+}
+
+static int decode_join(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t *err) {
+  req->room = json_id(o, "room");
+  if (req->room == 0) return fail(err, CHAT_PROTO_BAD_REQUEST, "join needs a room id", NULL);
+  const cJSON *since = cJSON_GetObjectItemCaseSensitive(o, "since");
+  if (since == NULL || cJSON_IsNull(since)) return 0;
+  if (!cJSON_IsNumber(since) || since->valuedouble < 0 || since->valuedouble >= ID_LIMIT ||
+      since->valuedouble != (double)(int64_t)since->valuedouble)
+    return fail(err, CHAT_PROTO_BAD_REQUEST, "since must be a message id", NULL);
+  req->since = (int64_t)since->valuedouble;
+  req->has_since = 1;
+  return 0;
+}
+
+static int decode_send(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t *err) {
+  if (decode_cid(o, &req->cid, err)) return -1;
+  req->room = json_id(o, "room");
+  req->text = json_str(o, "text");
+  if (req->room == 0 || req->text == NULL)
+    return fail(err, CHAT_PROTO_BAD_REQUEST, "send needs a room id and a text", req->cid);
+  return 0;
+}
+
+static int decode_dm(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t *err) {
+  if (decode_cid(o, &req->cid, err)) return -1;
+  req->to = json_str(o, "to");
+  req->text = json_str(o, "text");
+  if (req->to == NULL || req->text == NULL)
+    return fail(err, CHAT_PROTO_BAD_REQUEST, "dm needs to and text", req->cid);
+  return 0;
+}
+
+/* Frames that name just a room. */
+static int decode_room_only(const cJSON *o, chat_proto_req_t *req, const char *message,
+                            chat_proto_error_t *err) {
+  req->room = json_id(o, "room");
+  return req->room ? 0 : fail(err, CHAT_PROTO_BAD_REQUEST, message, NULL);
+}
+
+int chat_proto_req_decode(const void *data, size_t len, chat_proto_req_t *req,
+                          chat_proto_error_t *err) {
+  memset(req, 0, sizeof(*req));
+  req->root = chat_json_parse(data, len);
+  if (req->root == NULL)
+    return fail(err, CHAT_PROTO_BAD_JSON, "the frame is not valid JSON", NULL);
+  const cJSON *o = req->root;
+  const char *type = json_str(o, "type");
+  if (!cJSON_IsObject(o) || type == NULL)
+    return fail(err, CHAT_PROTO_BAD_REQUEST, "a frame is a JSON object with a type", NULL);
+  if (strcmp(type, "send") == 0) {
+    req->type = CHAT_PROTO_SEND;
+    return decode_send(o, req, err);
+  }
+  if (strcmp(type, "join") == 0) {
+    req->type = CHAT_PROTO_JOIN;
+    return decode_join(o, req, err);
+  }
+  if (strcmp(type, "leave") == 0) {
+    req->type = CHAT_PROTO_LEAVE;
+    return decode_room_only(o, req, "leave needs a room id", err);
+  }
+  if (strcmp(type, "typing") == 0) {
+    req->type = CHAT_PROTO_TYPING;
+    return decode_room_only(o, req, "typing needs a room id", err);
+  }
+  if (strcmp(type, "dm") == 0) {
+    req->type = CHAT_PROTO_DM;
+    return decode_dm(o, req, err);
+  }
+  return fail(err, CHAT_PROTO_UNKNOWN_TYPE, "unknown frame type", NULL);
+}
+
+void chat_proto_req_free(chat_proto_req_t *req) {
+  cJSON_Delete(req->root);
+  memset(req, 0, sizeof(*req));
+}
+
+int chat_proto_text_check(const char *text, const char *cid, size_t *start,
+                          size_t *len, chat_proto_error_t *err) {
+  chat_text_trim(text, strlen(text), start, len);
+  const char *t = text + *start;
+  if (*len == 0) return fail(err, CHAT_PROTO_EMPTY_TEXT, "the message is empty", cid);
+  /* The byte bound first: counting a huge text is not needed to refuse it. */
+  if (*len > (size_t)CHAT_TEXT_MAX_CHARS * 4 || chat_utf8_count(t, *len) > CHAT_TEXT_MAX_CHARS)
+    return fail(err, CHAT_PROTO_TEXT_TOO_LONG,
+                "a message has at most " STR(CHAT_TEXT_MAX_CHARS) " characters", cid);
+  if (!chat_utf8_valid(t, *len) || memchr(t, '\0', *len))
+    return fail(err, CHAT_PROTO_BAD_REQUEST, "text must be valid UTF-8", cid);
+  return 0;
+}
+
+/* ---- server to client ---------------------------------------------------- */
+
+void chat_proto_msg_obj(chat_sb_t *sb, const chat_proto_msg_t *m) {
+  put_int_field(sb, "{\"id\":", m->id);
+  if (m->to != NULL && m->to[0] != '\0')
+    put_str_field(sb, ",\"to\":", m->to);
+  else
+    put_int_field(sb, ",\"room\":", m->room);
+  put_str_field(sb, ",\"sender\":", m->sender);
+  chat_sb_puts(sb, ",\"text\":");
+  chat_sb_json_str(sb, m->text, m->text_len);
+  put_int_field(sb, ",\"ts\":", m->ts);
+  chat_sb_append(sb, "}", 1);
+}
+
+void chat_proto_list_add(chat_sb_t *list, const char *obj, size_t len) {
+  if (list->len) chat_sb_append(list, ",", 1);
+  chat_sb_append(list, obj, len);
+}
+
+void chat_proto_message(chat_sb_t *sb, const char *obj, size_t len) {
+  assert(len >= 2 && obj[0] == '{');
+  chat_sb_append(sb, MESSAGE_PREFIX, sizeof(MESSAGE_PREFIX) - 1);
+  chat_sb_append(sb, obj + 1, len - 1);
+}
+
+chat_rbuf_t *chat_proto_message_frame(const char *obj, size_t len) {
+  assert(len >= 2 && obj[0] == '{');
+  size_t plen = sizeof(MESSAGE_PREFIX) - 1 + len - 1;
+  size_t hs = chat_ws_header_size(plen);
+  chat_rbuf_t *b = chat_rbuf_new(hs + plen);
+  uint8_t *p = b->data + chat_ws_write_header(b->data, CHAT_WS_OP_TEXT, plen);
+  memcpy(p, MESSAGE_PREFIX, sizeof(MESSAGE_PREFIX) - 1);
+  memcpy(p + sizeof(MESSAGE_PREFIX) - 1, obj + 1, len - 1);
+  b->len = hs + plen;
+  return b;
+}
+
+void chat_proto_dm(chat_sb_t *sb, const chat_proto_msg_t *m) {
+  put_int_field(sb, "{\"type\":\"dm\",\"id\":", m->id);
+  put_str_field(sb, ",\"sender\":", m->sender);
+  put_str_field(sb, ",\"to\":", m->to);
+  chat_sb_puts(sb, ",\"text\":");
+  chat_sb_json_str(sb, m->text, m->text_len);
+  put_int_field(sb, ",\"ts\":", m->ts);
+  chat_sb_append(sb, "}", 1);
+}
+
+void chat_proto_ack(chat_sb_t *sb, const char *cid, int64_t id) {
+  chat_sb_puts(sb, "{\"type\":\"ack\",");
+  if (cid) {
+    put_str_field(sb, "\"cid\":", cid);
+    chat_sb_append(sb, ",", 1);
+  }
+  put_int_field(sb, "\"id\":", id);
+  chat_sb_append(sb, "}", 1);
+}
+
+chat_rbuf_t *chat_proto_ack_frame(const char *cid, int64_t id) {
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_proto_ack(&sb, cid, id);
+  return frame_of(&sb);
+}
+
+void chat_proto_error(chat_sb_t *sb, chat_proto_code_t code, const char *message,
+                      const char *cid) {
+  put_str_field(sb, "{\"type\":\"error\",\"code\":", chat_proto_code_name(code));
+  put_str_field(sb, ",\"message\":", message);
+  if (cid) put_str_field(sb, ",\"cid\":", cid);
+  chat_sb_append(sb, "}", 1);
+}
+
+chat_rbuf_t *chat_proto_error_frame(chat_proto_code_t code, const char *message,
+                                    const char *cid) {
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_proto_error(&sb, code, message, cid);
+  return frame_of(&sb);
+}
+
+chat_rbuf_t *chat_proto_error_frame_of(const chat_proto_error_t *err) {
+  return chat_proto_error_frame(err->code, err->message, err->cid);
+}
+
+void chat_proto_joined(chat_sb_t *sb, int64_t room, const char *const *members,
+                       size_t nmembers, const char *history, size_t history_len) {
+  put_int_field(sb, "{\"type\":\"joined\",\"room\":", room);
+  chat_sb_puts(sb, ",\"members\":[");
+  for (size_t i = 0; i < nmembers; i++) {
+    if (i) chat_sb_append(sb, ",", 1);
+    put_str(sb, members[i]);
+  }
+  chat_sb_puts(sb, "],\"history\":[");
+  chat_sb_append(sb, history, history_len);
+  chat_sb_puts(sb, "]}");
+}
+
+chat_rbuf_t *chat_proto_joined_frame(int64_t room, const char *const *members,
+                                     size_t nmembers, const char *history,
+                                     size_t history_len) {
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_sb_reserve(&sb, history_len + 64 + 40 * nmembers);
+  chat_proto_joined(&sb, room, members, nmembers, history, history_len);
+  return frame_of(&sb);
+}
+
+void chat_proto_presence(chat_sb_t *sb, int64_t room, const char *user, int join) {
+  put_int_field(sb, "{\"type\":\"presence\",\"room\":", room);
+  put_str_field(sb, ",\"user\":", user);
+  chat_sb_puts(sb, join ? ",\"event\":\"join\"}" : ",\"event\":\"leave\"}");
+}
+
+void chat_proto_typing(chat_sb_t *sb, int64_t room, const char *user) {
+  put_int_field(sb, "{\"type\":\"typing\",\"room\":", room);
+  put_str_field(sb, ",\"user\":", user);
+  chat_sb_append(sb, "}", 1);
+}
+
+void chat_proto_online(chat_sb_t *sb, const char *user, int online) {
+  put_str_field(sb, "{\"type\":\"online\",\"user\":", user);
+  chat_sb_puts(sb, online ? ",\"online\":true}" : ",\"online\":false}");
+}
+
+chat_rbuf_t *chat_proto_online_frame(const char *user, int online) {
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_proto_online(&sb, user, online);
+  return frame_of(&sb);
+}
+
+void chat_proto_room_deleted(chat_sb_t *sb, int64_t room) {
+  put_int_field(sb, "{\"type\":\"room_deleted\",\"room\":", room);
+  chat_sb_append(sb, "}", 1);
+}
+
+chat_rbuf_t *chat_proto_room_deleted_frame(int64_t room) {
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_proto_room_deleted(&sb, room);
+  return frame_of(&sb);
+}
+
+void chat_proto_message_deleted(chat_sb_t *sb, int64_t room, int64_t id) {
+  put_int_field(sb, "{\"type\":\"message_deleted\",\"room\":", room);
+  put_int_field(sb, ",\"id\":", id);
+  chat_sb_append(sb, "}", 1);
+}
+
+void chat_proto_friend(chat_sb_t *sb, const char *user, chat_proto_friend_t state) {
+  static const char *const names[] = {"none", "incoming", "outgoing", "friends"};
+  put_str_field(sb, "{\"type\":\"friend\",\"user\":", user);
+  put_str_field(sb, ",\"state\":",
+                (unsigned)state < CHAT_ARRAY_SIZE(names) ? names[state] : "none");
+  chat_sb_append(sb, "}", 1);
+}
+
+chat_rbuf_t *chat_proto_frame(const char *json, size_t len) {
+  return chat_ws_frame_new(CHAT_WS_OP_TEXT, json, len);
+}
+
+const char *chat_proto_frame_json(const chat_rbuf_t *frame, size_t *len) {
+  return (const char *)chat_ws_frame_payload(frame, len);
+}
+
+void chat_proto_http_error(chat_sb_t *sb, const char *code, const char *message) {
+  put_str_field(sb, "{\"error\":{\"code\":", code);
+  put_str_field(sb, ",\"message\":", message);
+  chat_sb_puts(sb, "}}");
+}
+
+/* ---- between instances --------------------------------------------------- */
+
+void chat_proto_bus_add(chat_sb_t *batch, const char *sender, const char *json,
+                        size_t len) {
+  if (batch->len == 0) {
+    chat_sb_puts(batch, sender);
+    chat_sb_append(batch, "\n", 1);
+  }
+  chat_sb_append(batch, json, len);
+  chat_sb_append(batch, "\n", 1);
+}
+
+size_t chat_proto_bus_len(const chat_sb_t *batch) {
+  return batch->len ? batch->len - 1 : 0;
+}
+
+int chat_proto_bus_open(chat_proto_bus_t *it, const char *data, size_t len) {
+  const char *nl = memchr(data, '\n', len);
+  if (nl == NULL) return -1;
+  it->sender = data;
+  it->sender_len = (size_t)(nl - data);
+  it->p = nl + 1;
+  it->end = data + len;
+  return 0;
+}
+
+int chat_proto_bus_next(chat_proto_bus_t *it, const char **json, size_t *len) {
+  while (it->p < it->end) {
+    const char *eol = memchr(it->p, '\n', (size_t)(it->end - it->p));
+    size_t n = eol ? (size_t)(eol - it->p) : (size_t)(it->end - it->p);
+    const char *line = it->p;
+    it->p += n + 1;
+    if (n > 0) {
+      *json = line;
+      *len = n;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+void chat_proto_ev_deliver(chat_sb_t *sb, int64_t user_id, const char *frame,
+                           size_t len) {
+  put_int_field(sb, "{\"type\":\"deliver\",\"user_id\":", user_id);
+  chat_sb_puts(sb, ",\"frame\":");
+  chat_sb_append(sb, frame, len);
+  chat_sb_append(sb, "}", 1);
+}
+
+void chat_proto_ev_revoke(chat_sb_t *sb, int64_t user_id, const uint8_t *keep,
+                          const uint8_t *only, const char *reason) {
+  char hex[2 * CHAT_TOKEN_HASH_LEN + 1];
+  put_int_field(sb, "{\"type\":\"revoke\",\"user_id\":", user_id);
+  if (keep) {
+    chat_hex_encode(hex, keep, CHAT_TOKEN_HASH_LEN);
+    put_str_field(sb, ",\"keep\":", hex);
+  }
+  if (only) {
+    chat_hex_encode(hex, only, CHAT_TOKEN_HASH_LEN);
+    put_str_field(sb, ",\"only\":", hex);
+  }
+  put_str_field(sb, ",\"reason\":", reason);
+  chat_sb_append(sb, "}", 1);
+}
+
+void chat_proto_ev_ban(chat_sb_t *sb, int64_t user_id) {
+  put_int_field(sb, "{\"type\":\"ban\",\"user_id\":", user_id);
+  chat_sb_append(sb, "}", 1);
+}
+
+void chat_proto_ev_room_created(chat_sb_t *sb, int64_t room) {
+  put_int_field(sb, "{\"type\":\"room_created\",\"room\":", room);
+  chat_sb_append(sb, "}", 1);
+}
+
+void chat_proto_ev_online(chat_sb_t *sb, int64_t user_id, const char *user, int online) {
+  put_int_field(sb, "{\"type\":\"online\",\"id\":", user_id);
+  put_str_field(sb, ",\"user\":", user);
+  chat_sb_puts(sb, online ? ",\"online\":true}" : ",\"online\":false}");
+}
+
+/* A token hash in hex, as revoke events carry it. */
+static int hash_field(const cJSON *o, const char *name, uint8_t out[CHAT_TOKEN_HASH_LEN]) {
+  const char *s = json_str(o, name);
+  return s != NULL && chat_hex_decode(out, CHAT_TOKEN_HASH_LEN, s, strlen(s)) == 0;
+}
+
+static void decode_revoke(const cJSON *o, chat_proto_ev_t *ev) {
+  ev->user_id = json_id(o, "user_id");
+  ev->has_keep = hash_field(o, "keep", ev->keep);
+  ev->has_only = hash_field(o, "only", ev->only);
+  /* Reasons go into close frames: only the known ones, as static text. */
+  const char *why = json_str(o, "reason");
+  ev->reason = why && strcmp(why, "logged out") == 0 ? "logged out" : "password changed";
+  if (ev->user_id && (ev->has_keep || ev->has_only)) ev->type = CHAT_PROTO_EV_REVOKE;
+}
+
+static void decode_deliver(const cJSON *o, chat_proto_ev_t *ev) {
+  const cJSON *frame = cJSON_GetObjectItemCaseSensitive(o, "frame");
+  ev->user_id = json_id(o, "user_id");
+  if (ev->user_id == 0 || !cJSON_IsObject(frame)) return;
+  ev->frame = cJSON_PrintUnformatted(frame);
+  if (ev->frame == NULL) return;
+  ev->frame_len = strlen(ev->frame);
+  ev->type = CHAT_PROTO_EV_DELIVER;
+}
+
+/* A message frame: its object is the frame without "type". */
+static void decode_message(const char *json, size_t len, chat_proto_ev_t *ev) {
+  size_t plen = sizeof(MESSAGE_PREFIX) - 1;
+  ev->id = json_id(ev->root, "id");
+  ev->room = json_id(ev->root, "room");
+  if (ev->id == 0) return;
+  ev->obj_len = len - plen + 1;
+  ev->obj = chat_xmalloc(ev->obj_len + 1);
+  ev->obj[0] = '{';
+  memcpy(ev->obj + 1, json + plen, len - plen);
+  ev->obj[ev->obj_len] = '\0';
+  ev->type = CHAT_PROTO_EV_MESSAGE;
+}
+
+void chat_proto_ev_decode(const char *json, size_t len, chat_proto_ev_t *ev) {
+  memset(ev, 0, sizeof(*ev));
+  ev->root = cJSON_ParseWithLength(json, len);
+  const cJSON *o = ev->root;
+  const char *type = json_str(o, "type");
+  if (!cJSON_IsObject(o) || type == NULL) return;
+  size_t plen = sizeof(MESSAGE_PREFIX) - 1;
+  if (len > plen && memcmp(json, MESSAGE_PREFIX, plen) == 0) {
+    decode_message(json, len, ev);
+  } else if (strcmp(type, "deliver") == 0) {
+    decode_deliver(o, ev);
+  } else if (strcmp(type, "revoke") == 0) {
+    decode_revoke(o, ev);
+  } else if (strcmp(type, "ban") == 0) {
+    ev->user_id = json_id(o, "user_id");
+    if (ev->user_id) ev->type = CHAT_PROTO_EV_BAN;
+  } else if (strcmp(type, "room_created") == 0 || strcmp(type, "room_deleted") == 0) {
+    ev->room = json_id(o, "room");
+    if (ev->room)
+      ev->type = type[5] == 'c' ? CHAT_PROTO_EV_ROOM_CREATED : CHAT_PROTO_EV_ROOM_DELETED;
+  } else if (strcmp(type, "online") == 0) {
+    ev->user_id = json_id(o, "id");
+    ev->user = json_str(o, "user");
+    ev->online = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "online"));
+    if (ev->user_id && ev->user) ev->type = CHAT_PROTO_EV_ONLINE;
+  } else if (strcmp(type, "message_deleted") == 0) {
+    ev->room = json_id(o, "room");
+    ev->id = json_id(o, "id");
+    if (ev->id) ev->type = CHAT_PROTO_EV_MESSAGE_DELETED;
+  } else if (strcmp(type, "presence") == 0 || strcmp(type, "typing") == 0) {
+    ev->room = json_id(o, "room");
+    ev->user = json_str(o, "user");
+    const char *event = json_str(o, "event");
+    ev->join = event != NULL && strcmp(event, "join") == 0;
+    if (ev->user) ev->type = type[0] == 'p' ? CHAT_PROTO_EV_PRESENCE : CHAT_PROTO_EV_TYPING;
+  }
+}
+
+void chat_proto_ev_free(chat_proto_ev_t *ev) {
+  cJSON_Delete(ev->root);
+  cJSON_free(ev->frame);
+  free(ev->obj);
+  memset(ev, 0, sizeof(*ev));
+}

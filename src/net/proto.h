@@ -1,0 +1,278 @@
+/* The chat protocol: every JSON frame a WebSocket client and the server
+ * exchange, and every event chatd instances exchange through Redis, encoded
+ * and decoded in one place.  docs/PROTOCOL.md describes the same frames in
+ * prose; test/unit/test_proto.c checks that its examples are what this file
+ * produces.
+ *
+ * Encoders append JSON text to a string builder (core/sb.h) the caller has
+ * initialised, so one builder can gather several pieces (a Redis batch, a
+ * list of message objects); the *_frame functions return a WebSocket text
+ * frame in a new reference-counted buffer (one reference, the caller's).
+ * Strings passed to encoders must be valid UTF-8 (they are escaped as JSON,
+ * never checked).  Field order and spelling are part of the contract:
+ * clients and tests see these bytes.
+ *
+ * Decoders parse with cJSON.  What they return points into the parsed
+ * value, which the caller frees with the matching *_free function (also
+ * after a failed decode).
+ *
+ * Pure functions: no state, no I/O; any thread.  Out of memory aborts
+ * (core/common.h). */
+#ifndef CHAT_NET_PROTO_H
+#define CHAT_NET_PROTO_H
+
+#include <cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/auth.h"
+#include "../core/limits.h"
+#include "../core/rbuf.h"
+#include "../core/sb.h"
+
+/* ---- error codes of `error` frames ------------------------------------- */
+
+typedef enum {
+  CHAT_PROTO_BAD_JSON = 1,      /* the frame is not one JSON value in UTF-8 */
+  CHAT_PROTO_UNKNOWN_TYPE,      /* a "type" this server does not know */
+  CHAT_PROTO_BAD_REQUEST,       /* fields missing, of the wrong type or out of range */
+  CHAT_PROTO_NO_SUCH_ROOM,
+  CHAT_PROTO_NOT_MEMBER,        /* send, typing or leave without join */
+  CHAT_PROTO_EMPTY_TEXT,        /* nothing left after trimming */
+  CHAT_PROTO_TEXT_TOO_LONG,     /* over CHAT_TEXT_MAX_CHARS characters */
+  CHAT_PROTO_NOT_FRIENDS,
+  CHAT_PROTO_RATE_LIMITED,
+  CHAT_PROTO_STORE_UNAVAILABLE,
+} chat_proto_code_t;
+
+/* The wire name of a code ("bad_json", ...); "internal" for anything else. */
+const char *chat_proto_code_name(chat_proto_code_t code);
+
+/* Why a client frame was refused: what the `error` frame says. */
+typedef struct {
+  chat_proto_code_t code;
+  const char *message;   /* static English text */
+  const char *cid;       /* the frame's cid when the error carries it, else
+                            NULL; points into the request */
+} chat_proto_error_t;
+
+/* ---- client to server ---------------------------------------------------- */
+
+typedef enum {
+  CHAT_PROTO_JOIN = 1,
+  CHAT_PROTO_LEAVE,
+  CHAT_PROTO_SEND,
+  CHAT_PROTO_TYPING,
+  CHAT_PROTO_DM,
+} chat_proto_req_type_t;
+
+typedef struct {
+  chat_proto_req_type_t type;
+  int64_t room;          /* join, leave, send, typing: 1 to 2^53 - 1 */
+  int64_t since;         /* join: when has_since, 0 to 2^53 - 1 */
+  int has_since;
+  const char *to;        /* dm: the receiver as sent (any length) */
+  const char *text;      /* send, dm: as sent, untrimmed; chat_proto_text_check */
+  const char *cid;       /* send, dm: NULL or at most CHAT_CID_MAX - 1 bytes */
+  cJSON *root;           /* owns the strings above */
+} chat_proto_req_t;
+
+/* Decodes one text message from a client.  Returns 0 with req filled, or -1
+ * with err set (the frame is answered with that error and otherwise
+ * ignored).  Checks only the frame itself, in this order: JSON (bad_json),
+ * an object with a string "type" (bad_request), a known type
+ * (unknown_type), then per type: send and dm a cid that is absent, null or
+ * a short string (bad_request without cid), then the required fields
+ * (bad_request, with the cid for send and dm).  Membership, text rules,
+ * flood control and the receiver's name are the caller's, in its own order.
+ * Call chat_proto_req_free afterwards in both cases. */
+int chat_proto_req_decode(const void *data, size_t len, chat_proto_req_t *req,
+                          chat_proto_error_t *err);
+void chat_proto_req_free(chat_proto_req_t *req);
+
+/* The text rules of send and dm: finds text (NUL-terminated) without white
+ * space at both ends (core/text.h) in *start and *len, and returns 0 if that
+ * is 1 to CHAT_TEXT_MAX_CHARS characters of valid UTF-8 without NUL; else
+ * -1 with err set (empty_text, text_too_long or bad_request) carrying cid. */
+int chat_proto_text_check(const char *text, const char *cid, size_t *start,
+                          size_t *len, chat_proto_error_t *err);
+
+/* ---- server to client ---------------------------------------------------- */
+
+/* A stored message, as the encoders read it. */
+typedef struct {
+  int64_t id;
+  int64_t room;          /* a room message's room */
+  const char *to;        /* a direct message's receiver; NULL or "" for a
+                            room message */
+  const char *sender;
+  const char *text;      /* text_len bytes */
+  size_t text_len;
+  int64_t ts;            /* ms since the epoch, as stored */
+} chat_proto_msg_t;
+
+/* A message object: {"id":ID,"room":R,"sender":S,"text":T,"ts":TS}, or for a
+ * direct message {"id":ID,"to":U,"sender":S,"text":T,"ts":TS}.  The same
+ * object is in `joined` history, HTTP message lists, the `message` frame
+ * and Redis's room:ID:recent lists. */
+void chat_proto_msg_obj(chat_sb_t *sb, const chat_proto_msg_t *m);
+/* Appends an object to a comma-separated list (a ',' first unless list is
+ * empty): history arrays are built with it. */
+void chat_proto_list_add(chat_sb_t *list, const char *obj, size_t len);
+
+/* {"type":"message",...}: a message object (obj[0] == '{', len >= 2) with
+ * the type in front. */
+void chat_proto_message(chat_sb_t *sb, const char *obj, size_t len);
+/* The same as a WebSocket frame, built straight from obj: one allocation,
+ * one copy.  This is the broadcast of every room message: encode it once and
+ * queue the buffer on every member. */
+chat_rbuf_t *chat_proto_message_frame(const char *obj, size_t len);
+
+/* {"type":"dm","id":ID,"sender":S,"to":U,"text":T,"ts":TS} (m->room is
+ * ignored, m->to is required). */
+void chat_proto_dm(chat_sb_t *sb, const chat_proto_msg_t *m);
+
+/* {"type":"ack","cid":C,"id":ID}; without "cid" when cid is NULL. */
+void chat_proto_ack(chat_sb_t *sb, const char *cid, int64_t id);
+chat_rbuf_t *chat_proto_ack_frame(const char *cid, int64_t id);
+
+/* {"type":"error","code":C,"message":M,"cid":X}; without "cid" when cid is
+ * NULL.  The one builder of error frames. */
+void chat_proto_error(chat_sb_t *sb, chat_proto_code_t code, const char *message,
+                      const char *cid);
+chat_rbuf_t *chat_proto_error_frame(chat_proto_code_t code, const char *message,
+                                    const char *cid);
+/* The same for an error a decoder reported. */
+chat_rbuf_t *chat_proto_error_frame_of(const chat_proto_error_t *err);
+
+/* {"type":"joined","room":R,"members":[names],"history":[history]}: history
+ * is the comma-separated message objects (chat_proto_list_add), oldest
+ * first, history_len bytes (may be 0). */
+void chat_proto_joined(chat_sb_t *sb, int64_t room, const char *const *members,
+                       size_t nmembers, const char *history, size_t history_len);
+chat_rbuf_t *chat_proto_joined_frame(int64_t room, const char *const *members,
+                                     size_t nmembers, const char *history,
+                                     size_t history_len);
+
+/* {"type":"presence","room":R,"user":U,"event":"join"|"leave"}. */
+void chat_proto_presence(chat_sb_t *sb, int64_t room, const char *user, int join);
+/* {"type":"typing","room":R,"user":U}. */
+void chat_proto_typing(chat_sb_t *sb, int64_t room, const char *user);
+/* {"type":"online","user":U,"online":true|false}. */
+void chat_proto_online(chat_sb_t *sb, const char *user, int online);
+chat_rbuf_t *chat_proto_online_frame(const char *user, int online);
+/* {"type":"room_deleted","room":R}: to the room's members, and the same
+ * JSON as the event on chat:global. */
+void chat_proto_room_deleted(chat_sb_t *sb, int64_t room);
+chat_rbuf_t *chat_proto_room_deleted_frame(int64_t room);
+/* {"type":"message_deleted","room":R,"id":M}. */
+void chat_proto_message_deleted(chat_sb_t *sb, int64_t room, int64_t id);
+
+/* A friendship as one of its two users sees it. */
+typedef enum {
+  CHAT_PROTO_FRIEND_NONE,
+  CHAT_PROTO_FRIEND_INCOMING,   /* the other user asked */
+  CHAT_PROTO_FRIEND_OUTGOING,   /* this user asked */
+  CHAT_PROTO_FRIEND_FRIENDS,
+} chat_proto_friend_t;
+/* {"type":"friend","user":U,"state":"none"|"incoming"|"outgoing"|"friends"}. */
+void chat_proto_friend(chat_sb_t *sb, const char *user, chat_proto_friend_t state);
+
+/* A WebSocket text frame carrying json[0..len): how the JSON built by the
+ * encoders above goes to a connection. */
+chat_rbuf_t *chat_proto_frame(const char *json, size_t len);
+/* The JSON a frame made by this module carries (a pointer into frame). */
+const char *chat_proto_frame_json(const chat_rbuf_t *frame, size_t *len);
+
+/* The HTTP API's error body {"error":{"code":C,"message":M}}. */
+void chat_proto_http_error(chat_sb_t *sb, const char *code, const char *message);
+
+/* ---- between instances (Redis pub/sub) ------------------------------------
+ *
+ * A published payload is "SENDER\nJSON\nJSON...": the sending instance's id,
+ * then one event a line.  Room channels (chat:room:ID) carry the room's
+ * client frames as they are (message, typing, presence, message_deleted);
+ * chat:global carries the events below plus "online" (written by the Redis
+ * scripts in presence_redis.c). */
+
+/* Appends json as the next line of a batch for one channel, starting the
+ * batch with "SENDER\n" when it is empty.  Publish chat_proto_bus_len bytes
+ * of it (the batch without its last newline). */
+void chat_proto_bus_add(chat_sb_t *batch, const char *sender, const char *json,
+                        size_t len);
+size_t chat_proto_bus_len(const chat_sb_t *batch);
+
+/* Reads a received payload. */
+typedef struct {
+  const char *sender;    /* not NUL-terminated */
+  size_t sender_len;
+  const char *p, *end;   /* the events not read yet */
+} chat_proto_bus_t;
+/* 0, or -1 if the payload has no sender line. */
+int chat_proto_bus_open(chat_proto_bus_t *it, const char *data, size_t len);
+/* 1 with the next non-empty line in *json, *len; 0 at the end. */
+int chat_proto_bus_next(chat_proto_bus_t *it, const char **json, size_t *len);
+
+/* {"type":"deliver","user_id":U,"frame":FRAME}: a frame (a JSON object) for
+ * every connection of user U on the other instances. */
+void chat_proto_ev_deliver(chat_sb_t *sb, int64_t user_id, const char *frame,
+                           size_t len);
+/* {"type":"revoke","user_id":U,"keep":HEX,"only":HEX,"reason":R}: close user
+ * U's sockets (1008, reason R) except the session whose token hash is keep,
+ * or only the one whose hash is only.  Hashes are SHA-256 of the token
+ * (CHAT_TOKEN_HASH_LEN bytes, as 64 lowercase hex digits), never tokens;
+ * each is left out when NULL. */
+void chat_proto_ev_revoke(chat_sb_t *sb, int64_t user_id, const uint8_t *keep,
+                          const uint8_t *only, const char *reason);
+/* {"type":"ban","user_id":U}. */
+void chat_proto_ev_ban(chat_sb_t *sb, int64_t user_id);
+/* {"type":"room_created","room":R}. */
+void chat_proto_ev_room_created(chat_sb_t *sb, int64_t room);
+/* {"type":"online","id":U,"user":NAME,"online":BOOL}, as the Redis scripts
+ * write it (they may order the keys differently). */
+void chat_proto_ev_online(chat_sb_t *sb, int64_t user_id, const char *user, int online);
+
+typedef enum {
+  CHAT_PROTO_EV_OTHER = 0,        /* unknown type or missing fields: ignore */
+  CHAT_PROTO_EV_ONLINE,
+  CHAT_PROTO_EV_DELIVER,
+  CHAT_PROTO_EV_REVOKE,
+  CHAT_PROTO_EV_BAN,
+  CHAT_PROTO_EV_ROOM_CREATED,
+  CHAT_PROTO_EV_ROOM_DELETED,
+  CHAT_PROTO_EV_MESSAGE,
+  CHAT_PROTO_EV_MESSAGE_DELETED,
+  CHAT_PROTO_EV_PRESENCE,
+  CHAT_PROTO_EV_TYPING,
+} chat_proto_ev_type_t;
+
+typedef struct {
+  chat_proto_ev_type_t type;
+  int64_t user_id;       /* online ("id"), deliver, revoke, ban */
+  int64_t room;          /* room_created, room_deleted; 0 where absent */
+  int64_t id;            /* message, message_deleted */
+  const char *user;      /* online, presence, typing */
+  int online;            /* online: "online" is true */
+  int join;              /* presence: "event" is "join" (else a leave) */
+  char *frame;           /* deliver: the frame, re-encoded compactly by cJSON */
+  size_t frame_len;
+  char *obj;             /* message: its message object (malloc'ed) */
+  size_t obj_len;
+  const char *reason;    /* revoke: "logged out" or "password changed" */
+  int has_keep, has_only;
+  uint8_t keep[CHAT_TOKEN_HASH_LEN];
+  uint8_t only[CHAT_TOKEN_HASH_LEN];
+  cJSON *root;
+} chat_proto_ev_t;
+
+/* Decodes one event line.  Always fills ev (type CHAT_PROTO_EV_OTHER when
+ * json is not an event this version acts on: not JSON, an unknown type, or
+ * a known type without its fields: ids must be integers from 1 to 2^53 - 1,
+ * a revoke needs keep or only).  A message is recognised by the exact start
+ * {"type":"message", (as chat_proto_message writes it), so its object can
+ * be cut out without re-encoding.  The caller may take ev->obj (set it to
+ * NULL); chat_proto_ev_free frees the rest. */
+void chat_proto_ev_decode(const char *json, size_t len, chat_proto_ev_t *ev);
+void chat_proto_ev_free(chat_proto_ev_t *ev);
+
+#endif
