@@ -360,13 +360,24 @@ out:
   return 0;
 }
 
+static void msgs_reverse(chat_msg_rec_t *v, size_t n) {
+  chat_msg_rec_t tmp;
+  size_t i;
+
+  for (i = 0; i < n / 2; i++) {
+    tmp = v[i];
+    v[i] = v[n - 1 - i];
+    v[n - 1 - i] = tmp;
+  }
+}
+
 /* Runs ST_MSG_BEFORE or ST_MSG_SINCE (newest first) and returns the rows in
  * ascending id order.  An empty answer for a room that does not exist is
  * CHAT_ENOTFOUND. */
 static int msg_query(chat_store_t *s, int id, int64_t room, int64_t bound,
                      int limit, chat_msg_rec_t **out, size_t *n) {
-  chat_msg_rec_t *v = NULL, tmp;
-  size_t len = 0, cap = 0, i;
+  chat_msg_rec_t *v = NULL;
+  size_t len = 0, cap = 0;
   cols_t cols;
   params_t p;
   int64_t mid = 0, mroom = 0, mts = 0;
@@ -444,11 +455,7 @@ out:
     chat_store_msgs_free(v, len);
     return r;
   }
-  for (i = 0; i < len / 2; i++) {
-    tmp = v[i];
-    v[i] = v[len - 1 - i];
-    v[len - 1 - i] = tmp;
-  }
+  msgs_reverse(v, len);
   *out = v;
   *n = len;
   return 0;
@@ -525,17 +532,6 @@ int chat_mysql_msg6_rows(conn_t *c, int id, params_t *p, const char *what,
   *out = v;
   *n = len;
   return 0;
-}
-
-static void msgs_reverse(chat_msg_rec_t *v, size_t n) {
-  chat_msg_rec_t tmp;
-  size_t i;
-
-  for (i = 0; i < n / 2; i++) {
-    tmp = v[i];
-    v[i] = v[n - 1 - i];
-    v[n - 1 - i] = tmp;
-  }
 }
 
 /* Flags of change(). */

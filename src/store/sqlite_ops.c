@@ -398,6 +398,17 @@ static int sq_msg_insert_batch(chat_store_t *s, chat_msg_insert_t *items,
   return r;
 }
 
+static void msgs_reverse(chat_msg_rec_t *v, size_t n) {
+  chat_msg_rec_t tmp;
+  size_t i;
+
+  for (i = 0; i < n / 2; i++) {
+    tmp = v[i];
+    v[i] = v[n - 1 - i];
+    v[n - 1 - i] = tmp;
+  }
+}
+
 /* Runs ST_MSG_BEFORE or ST_MSG_SINCE (newest first) and returns the rows in
  * ascending id order.  An empty answer for a room that does not exist is
  * CHAT_ENOTFOUND. */
@@ -405,8 +416,8 @@ static int msg_query(chat_store_t *s, int id, int64_t room, int64_t bound,
                      int limit, chat_msg_rec_t **out, size_t *n) {
   conn_t *c = chat_sqlite_get(s, 0);
   sqlite3_stmt *st = stmt(c, id);
-  chat_msg_rec_t *v = NULL, tmp;
-  size_t len = 0, cap = 0, i;
+  chat_msg_rec_t *v = NULL;
+  size_t len = 0, cap = 0;
   int rc, r = 0;
 
   sqlite3_bind_int64(st, 1, room);
@@ -456,11 +467,7 @@ static int msg_query(chat_store_t *s, int id, int64_t room, int64_t bound,
     chat_store_msgs_free(v, len);
     return r;
   }
-  for (i = 0; i < len / 2; i++) {
-    tmp = v[i];
-    v[i] = v[len - 1 - i];
-    v[len - 1 - i] = tmp;
-  }
+  msgs_reverse(v, len);
   *out = v;
   *n = len;
   return 0;
@@ -517,17 +524,6 @@ int chat_sqlite_msg_rows(conn_t *c, sqlite3_stmt *st, const char *what,
   *out = v;
   *n = len;
   return 0;
-}
-
-static void msgs_reverse(chat_msg_rec_t *v, size_t n) {
-  chat_msg_rec_t tmp;
-  size_t i;
-
-  for (i = 0; i < n / 2; i++) {
-    tmp = v[i];
-    v[i] = v[n - 1 - i];
-    v[n - 1 - i] = tmp;
-  }
 }
 
 /* --- direct messages ------------------------------------------------------ */
