@@ -77,13 +77,15 @@ int chat_sqlite_write_err(conn_t *c, const char *what, int rc) {
   }
 }
 
-/* Runs the statement id of c, which returns no rows (BEGIN, COMMIT):
- * 0 or its SQLite error code. */
-static int run_id(conn_t *c, int id) {
-  int rc = run(c->st[id]);
+/* Runs the transaction control statement id of c (BEGIN, COMMIT): 0 or
+ * the error (chat_sqlite_fail). */
+static int tx_control(conn_t *c, int id, const char *what) {
+  sqlite3_stmt *st = c->st[id];
+  int rc = run(st);
+  int r = rc ? chat_sqlite_fail(c, what, rc) : 0;
 
-  done(c->st[id]);
-  return rc;
+  done(st);
+  return r;
 }
 
 /* Rolls back the open transaction, if any (SQLite may already have rolled
@@ -106,26 +108,19 @@ static void tx_rollback(conn_t *c) {
 int chat_sqlite_tx(chat_store_t *s, const char *what, chat_sqlite_step_fn step,
                    void *arg) {
   conn_t *c = chat_sqlite_get(s, 1);
-  int i, rc = 0, r = CHAT_STORE_RETRY;
+  int i, r = CHAT_STORE_RETRY;
 
   for (i = 0; i < CHAT_STORE_TX_TRIES && r == CHAT_STORE_RETRY; i++) {
     c->in_tx = 1;
-    rc = run_id(c, ST_BEGIN);
-    if (rc == 0) {
-      r = step(c, arg);
-      if (r == 0) {
-        rc = run_id(c, ST_COMMIT);
-        if (rc) r = chat_sqlite_fail(c, "commit", rc);
-      }
-    } else {
-      r = chat_sqlite_fail(c, "begin", rc);
-    }
+    r = tx_control(c, ST_BEGIN, "begin");
+    if (r == 0) r = step(c, arg);
+    if (r == 0) r = tx_control(c, ST_COMMIT, "commit");
     c->in_tx = 0;
     if (r) tx_rollback(c);
   }
   if (r == CHAT_STORE_RETRY) {
     chat_log_error("store(sqlite): %s: %s after %d tries", what,
-                   sqlite3_errstr(rc ? rc : SQLITE_BUSY), CHAT_STORE_TX_TRIES);
+                   sqlite3_errstr(SQLITE_BUSY), CHAT_STORE_TX_TRIES);
     r = CHAT_EUNAVAIL;
   }
   chat_sqlite_put(s, c, 1);
