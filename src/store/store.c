@@ -1,6 +1,7 @@
 /* The public store interface: argument checks shared by every backend, the
  * choice of backend by url, forwarding through the backend's ops table (see
- * backend.h), and the search, which is the same for every backend. */
+ * backend.h) or, for the operations that are a sequence of statements, to
+ * ops.c, and the search, which is the same for every backend. */
 #include "store.h"
 
 #include <stdio.h>
