@@ -7,27 +7,28 @@
 
 #include "mysql_int.h"
 
-static int hexval(char ch) {
-  if (ch >= '0' && ch <= '9') return ch - '0';
-  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-  return -1;
-}
-
 /* Percent-decodes the len bytes at p into dst (cap bytes, NUL-terminated).
- * -1 on a malformed escape, an encoded NUL or no room. */
+ * -1 on a malformed escape, an encoded NUL or no room.  The only decoder
+ * of this file, so a shared one can take its place. */
 static int pct_decode(const char *p, size_t len, char *dst, size_t cap) {
   size_t i, o = 0;
+  int k;
 
   for (i = 0; i < len; i++) {
     int ch = (unsigned char)p[i];
     if (ch == '%') {
-      int hi, lo;
       if (len - i < 3) return -1;
-      hi = hexval(p[i + 1]);
-      lo = hexval(p[i + 2]);
-      if (hi < 0 || lo < 0 || (hi | lo) == 0) return -1;
-      ch = hi * 16 + lo;
+      ch = 0;
+      for (k = 1; k <= 2; k++) {
+        char h = p[i + k];
+        int v = h >= '0' && h <= '9'   ? h - '0'
+                : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                       : -1;
+        if (v < 0) return -1;
+        ch = ch * 16 + v;
+      }
+      if (ch == 0) return -1;
       i += 2;
     }
     if (o + 1 >= cap) return -1;
