@@ -3,9 +3,13 @@
  * store.c implements the public chat_store_* functions of store.h: it checks
  * the arguments every backend would check (NULLs, lengths against the record
  * sizes), picks the backend from the url and forwards each call through the
- * backend's ops table.  A backend's handle starts with a chat_store_t
- * `super` member, so the backend gets its own struct back with
- * container_of(s, backend_t, super).
+ * backend's ops table.  The operations that are only a sequence of
+ * statements in one transaction (a password change, a new session, a
+ * friend request, a ban, a message delete) are written once, in ops.c, as a
+ * step that tx_run runs on top of the transaction primitives (tx_*) below.
+ * A backend's handle starts with a chat_store_t `super` member, so the
+ * backend gets its own struct back with container_of(s, backend_t,
+ * super).
  *
  * An op is called with arguments already checked: non-NULL pointers where
  * store.h requires them, strings that fit their record fields, n >= 1 for a
@@ -20,7 +24,7 @@
  * writes them and moves the cursor in one transaction, and a search checks
  * them directly (search_tail).  A backend must make sure that no message
  * with an id at or below a cursor can appear after the cursor has moved
- * (SQLite: one writer at a time; MySQL: see mysql.c, index_tx). */
+ * (SQLite: one writer at a time; MySQL: see mysql_search.c, index_step). */
 #ifndef CHAT_STORE_BACKEND_H
 #define CHAT_STORE_BACKEND_H
 
@@ -36,6 +40,35 @@
 /* Search kinds: the kind column of search_tokens. */
 enum { CHAT_SEARCH_ROOM = 0, CHAT_SEARCH_DM = 1 };
 
+/* ---- transactions -----------------------------------------------------
+ *
+ * tx_run borrows a connection (for SQLite: and the writer lock), begins a
+ * transaction, calls the step with a handle of it and commits if the step
+ * returned 0; anything else rolls back.  A step (or its commit) that lost a
+ * lock conflict (MySQL: a deadlock or a lock wait timeout; SQLite:
+ * SQLITE_BUSY) runs again from the start, up to CHAT_STORE_TX_TRIES times
+ * in all; then tx_run logs the last error under its `what` and returns
+ * CHAT_EUNAVAIL.  A lost connection is CHAT_EUNAVAIL at once (the next call
+ * connects again).  So a step may run more than once: it must set its
+ * outputs afresh each time, and only rely on them after tx_run returned 0.
+ *
+ * A backend's handle of a transaction starts with a chat_store_tx_t `super`
+ * member (as its store handle does); the handle is valid only during the
+ * step it was passed to, and only the tx_* primitives take it. */
+typedef struct chat_store_tx {
+  chat_store_t *store;
+} chat_store_tx_t;
+
+/* Returned by a primitive or a step, besides 0 and the negative CHAT_E*
+ * codes: the transaction lost a lock conflict; roll back and run again. */
+#define CHAT_STORE_RETRY 1
+/* Runs of one transaction, the first included. */
+#define CHAT_STORE_TX_TRIES 3
+
+/* A transaction's body: 0 to commit, CHAT_STORE_RETRY to run again, any
+ * other value to roll back and have tx_run return it. */
+typedef int (*chat_store_step_cb)(chat_store_tx_t *tx, void *arg);
+
 typedef struct {
   const char *kind; /* "sqlite", "mysql" */
   /* Closes every connection and frees the handle (never NULL here). */
@@ -48,12 +81,7 @@ typedef struct {
   int (*user_by_name)(chat_store_t *s, const char *username,
                       chat_user_rec_t *out);
   int (*user_by_id)(chat_store_t *s, int64_t id, chat_user_rec_t *out);
-  int (*user_set_password)(chat_store_t *s, int64_t user_id,
-                           const char *pwhash,
-                           const uint8_t *keep_token_hash);
 
-  int (*session_create)(chat_store_t *s, const uint8_t *token_hash,
-                        int64_t user_id, int64_t now_ms, int64_t expires_ms);
   int (*session_lookup)(chat_store_t *s, const uint8_t *token_hash,
                         int64_t now_ms, chat_user_rec_t *user_out);
   int (*session_delete)(chat_store_t *s, const uint8_t *token_hash);
@@ -76,9 +104,6 @@ typedef struct {
   int (*dm_history)(chat_store_t *s, int64_t a, int64_t b, int64_t before_id,
                     int limit, chat_msg_rec_t **out, size_t *n);
 
-  /* from_id != to_id; state_out is never NULL. */
-  int (*friend_request)(chat_store_t *s, int64_t from_id, int64_t to_id,
-                        int64_t now_ms, chat_friend_state_t *state_out);
   int (*friend_remove)(chat_store_t *s, int64_t a, int64_t b);
   /* a != b. */
   int (*friend_state)(chat_store_t *s, int64_t a, int64_t b,
@@ -117,13 +142,11 @@ typedef struct {
   int (*index_pending)(chat_store_t *s, int max, int *done);
 
   int (*user_list)(chat_store_t *s, chat_user_rec_t **out, size_t *n);
-  /* banned and on are 0 or 1. */
-  int (*user_set_banned)(chat_store_t *s, int64_t user_id, int banned);
+  /* on is 0 or 1. */
   int (*user_set_notify)(chat_store_t *s, int64_t user_id, int on);
   /* sender_id is never NULL. */
   int (*msg_get)(chat_store_t *s, int64_t id, chat_msg_rec_t *out,
                  int64_t *sender_id);
-  int (*msg_delete)(chat_store_t *s, int64_t room_id, int64_t id);
   /* Strings never NULL, within the CHAT_AUDIT_* limits. */
   int (*audit)(chat_store_t *s, int64_t actor_id, const char *action,
                const char *target, const char *detail, int64_t now_ms);
@@ -133,17 +156,79 @@ typedef struct {
                    int64_t peer_id, int64_t last_id);
   int (*unread)(chat_store_t *s, int64_t user_id, chat_unread_rec_t **out,
                 size_t *n);
+
+  /* Runs step(tx, arg) in one write transaction (see "transactions"
+   * above).  what names the operation in the log. */
+  int (*tx_run)(chat_store_t *s, const char *what, chat_store_step_cb step,
+                void *arg);
+
+  /* Transaction primitives: one statement each, only inside a step, with
+   * its tx.  Each returns 0, CHAT_STORE_RETRY, CHAT_EUNAVAIL (logged), or
+   * the codes it names. */
+  /* Sets the password hash; CHAT_ENOTFOUND. */
+  int (*tx_user_set_pwhash)(chat_store_tx_t *tx, int64_t user_id,
+                            const char *pwhash);
+  /* banned is 0 or 1; CHAT_ENOTFOUND. */
+  int (*tx_user_set_banned)(chat_store_tx_t *tx, int64_t user_id,
+                            int banned);
+  /* Deletes every session of the user except the one whose token hash is
+   * keep_token_hash (NULL: all of them). */
+  int (*tx_sessions_delete)(chat_store_tx_t *tx, int64_t user_id,
+                            const uint8_t *keep_token_hash);
+  /* Deletes the user's sessions with expires_ms <= now_ms. */
+  int (*tx_sessions_purge)(chat_store_tx_t *tx, int64_t user_id,
+                           int64_t now_ms);
+  /* CHAT_EEXIST (the token hash is taken), CHAT_ENOTFOUND (no such user). */
+  int (*tx_session_insert)(chat_store_tx_t *tx, const uint8_t *token_hash,
+                           int64_t user_id, int64_t now_ms,
+                           int64_t expires_ms);
+  /* Deletes room message id of room_id; CHAT_ENOTFOUND. */
+  int (*tx_msg_delete)(chat_store_tx_t *tx, int64_t room_id, int64_t id);
+  /* Deletes the search rows of message msg_id of kind (CHAT_SEARCH_*). */
+  int (*tx_tokens_delete)(chat_store_tx_t *tx, int kind, int64_t msg_id);
+  /* The friendship row of the pair lo < hi: *found 1 (and requester,
+   * accepted 0 or 1) or 0.  The row stays locked until the transaction
+   * ends (where the backend locks rows: MySQL). */
+  int (*tx_friend_get)(chat_store_tx_t *tx, int64_t lo, int64_t hi,
+                       int *found, int64_t *requester, int *accepted);
+  /* A request of requester (lo or hi) not accepted yet; CHAT_ENOTFOUND if
+   * a user does not exist, CHAT_EEXIST if the row does. */
+  int (*tx_friend_insert)(chat_store_tx_t *tx, int64_t lo, int64_t hi,
+                          int64_t requester, int64_t now_ms);
+  /* Marks the row of the pair accepted. */
+  int (*tx_friend_accept)(chat_store_tx_t *tx, int64_t lo, int64_t hi);
 } chat_store_ops_t;
 
 struct chat_store {
   const chat_store_ops_t *ops;
 };
 
+/* ops.c: the operations of store.h written once over the transaction
+ * primitives, with arguments checked by store.c (pwhash fits, from_id !=
+ * to_id, banned 0 or 1, state_out never NULL). */
+int chat_store_op_user_set_password(chat_store_t *s, int64_t user_id,
+                                    const char *pwhash,
+                                    const uint8_t *keep_token_hash);
+int chat_store_op_session_create(chat_store_t *s, const uint8_t *token_hash,
+                                 int64_t user_id, int64_t now_ms,
+                                 int64_t expires_ms);
+int chat_store_op_friend_request(chat_store_t *s, int64_t from_id,
+                                 int64_t to_id, int64_t now_ms,
+                                 chat_friend_state_t *state_out);
+int chat_store_op_user_set_banned(chat_store_t *s, int64_t user_id,
+                                  int banned);
+int chat_store_op_msg_delete(chat_store_t *s, int64_t room_id, int64_t id);
+
 /* Backend constructors.  target is the url without its scheme (for SQLite:
  * the file path).  Same contract as chat_store_open; on success the backend
  * has set (*out)->ops. */
 int chat_store_sqlite_open(const char *target, int pool_size,
                            chat_store_t **out, char *err, size_t errlen);
+/* For tests: sets fn(arg, n) as the busy handler of every connection of
+ * SQLite store s (see sqlite3_busy_handler); fn NULL restores the busy
+ * timeout the store opened with.  No call may be in flight. */
+void chat_store_sqlite_busy_handler(chat_store_t *s, int (*fn)(void *, int),
+                                    void *arg);
 /* target: "[user[:password]@]host[:port]/db[?socket=PATH]" (the url after
  * "mysql://"). */
 int chat_store_mysql_open(const char *target, int pool_size,

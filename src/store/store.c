@@ -1,6 +1,7 @@
 /* The public store interface: argument checks shared by every backend, the
  * choice of backend by url, forwarding through the backend's ops table (see
- * backend.h), and the search, which is the same for every backend. */
+ * backend.h) or, for the operations that are a sequence of statements, to
+ * ops.c, and the search, which is the same for every backend. */
 #include "store.h"
 
 #include <stdio.h>
@@ -78,7 +79,7 @@ int chat_store_user_set_password(chat_store_t *s, int64_t user_id,
                                  const char *pwhash,
                                  const uint8_t *keep_token_hash) {
   if (!fits(pwhash, CHAT_HASH_MAX)) return CHAT_EINVAL;
-  return s->ops->user_set_password(s, user_id, pwhash, keep_token_hash);
+  return chat_store_op_user_set_password(s, user_id, pwhash, keep_token_hash);
 }
 
 int chat_store_session_create(chat_store_t *s,
@@ -86,7 +87,8 @@ int chat_store_session_create(chat_store_t *s,
                               int64_t user_id, int64_t now_ms,
                               int64_t expires_ms) {
   if (token_hash == NULL) return CHAT_EINVAL;
-  return s->ops->session_create(s, token_hash, user_id, now_ms, expires_ms);
+  return chat_store_op_session_create(s, token_hash, user_id, now_ms,
+                                      expires_ms);
 }
 
 int chat_store_session_lookup(chat_store_t *s,
@@ -191,7 +193,7 @@ int chat_store_friend_request(chat_store_t *s, int64_t from_id, int64_t to_id,
   int rc;
 
   if (from_id == to_id) return CHAT_EINVAL;
-  rc = s->ops->friend_request(s, from_id, to_id, now_ms, &st);
+  rc = chat_store_op_friend_request(s, from_id, to_id, now_ms, &st);
   if (rc == 0 && state_out != NULL) *state_out = st;
   return rc;
 }
@@ -422,7 +424,7 @@ int chat_store_user_list(chat_store_t *s, chat_user_rec_t **out, size_t *n) {
 }
 
 int chat_store_user_set_banned(chat_store_t *s, int64_t user_id, int banned) {
-  return s->ops->user_set_banned(s, user_id, banned != 0);
+  return chat_store_op_user_set_banned(s, user_id, banned != 0);
 }
 
 int chat_store_user_set_notify(chat_store_t *s, int64_t user_id, int on) {
@@ -441,7 +443,7 @@ int chat_store_msg_get(chat_store_t *s, int64_t id, chat_msg_rec_t *out,
 }
 
 int chat_store_msg_delete(chat_store_t *s, int64_t room_id, int64_t id) {
-  return s->ops->msg_delete(s, room_id, id);
+  return chat_store_op_msg_delete(s, room_id, id);
 }
 
 int chat_store_audit(chat_store_t *s, int64_t actor_id, const char *action,

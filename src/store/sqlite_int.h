@@ -1,0 +1,225 @@
+/* Private to the SQLite backend (sqlite*.c): its handle, its connections,
+ * its statements and the helpers its files share.
+ *
+ * Files: sqlite.c (open and close, the pool, migrations, errors, the
+ * transaction helper), sqlite_sql.c (the statement table), sqlite_ops.c
+ * (users, sessions, rooms, messages, friends, moderation, read markers and
+ * the transaction primitives of backend.h), sqlite_search.c (search and the
+ * search index upkeep).
+ *
+ * Pool: pool_size connections, each opened with SQLITE_OPEN_NOMUTEX and used
+ * by one thread at a time: a call borrows a connection (waiting on a
+ * condition variable while all are busy) and returns it before it returns.
+ *
+ * Statements: every statement the backend runs is in chat_sqlite_sql[] and
+ * is prepared once per connection, when the connection opens, with
+ * SQLITE_PREPARE_PERSISTENT; a call resets it and clears its bindings when
+ * done.  User data only ever reaches SQLite through bindings.
+ *
+ * Durability: WAL with synchronous=FULL, so a COMMIT that returned is on
+ * disk, even across a power loss ("an ack never names a message that a
+ * restart can lose").  The caller batches messages, which amortises the
+ * fsync of each commit.
+ *
+ * Writers: SQLite admits one writer at a time and makes the others wait in
+ * its busy handler, which polls with sleeps of up to 100 ms.  Writers of
+ * this process take write_lock instead, so the next one starts as soon as
+ * the previous one commits; busy_timeout (BUSY_TIMEOUT_MS) still covers
+ * other processes.  A transaction (chat_sqlite_tx) that gets SQLITE_BUSY
+ * all the same runs again, up to CHAT_STORE_TX_TRIES times in all.
+ *
+ * Errors: constraint violations map to CHAT_EEXIST (unique) or
+ * CHAT_ENOTFOUND (foreign key: the parent row is gone); anything else is
+ * logged with sqlite3_errmsg (which never contains bound values) and
+ * becomes CHAT_EUNAVAIL. */
+#ifndef CHAT_STORE_SQLITE_INT_H
+#define CHAT_STORE_SQLITE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "store.h"
+#include "tokens.h"
+
+#define BUSY_TIMEOUT_MS 5000
+
+enum {
+  ST_BEGIN,
+  ST_COMMIT,
+  ST_ROLLBACK,
+  ST_PING,
+  ST_USER_INSERT,
+  ST_USER_BY_NAME,
+  ST_USER_BY_ID,
+  ST_USER_SET_PWHASH,
+  ST_SESSION_DELETE_OTHERS,
+  ST_SESSION_PURGE_EXPIRED,
+  ST_SESSION_INSERT,
+  ST_SESSION_LOOKUP,
+  ST_SESSION_DELETE,
+  ST_ROOM_INSERT,
+  ST_ROOM_UPDATE,
+  ST_ROOM_DELETE,
+  ST_ROOM_GET,
+  ST_ROOM_EXISTS,
+  ST_ROOM_LIST,
+  ST_MSG_BY_CID,
+  ST_MSG_INSERT,
+  ST_MSG_BEFORE,
+  ST_MSG_SINCE,
+  ST_USER_LIST,
+  ST_USER_SET_BANNED,
+  ST_USER_SET_NOTIFY,
+  ST_DM_BY_CID,
+  ST_DM_INSERT,
+  ST_DM_BEFORE,
+  ST_TOKEN_INSERT,
+  ST_CURSOR_GET,
+  ST_CURSOR_SET,
+  ST_PENDING_ROOM,
+  ST_PENDING_DM,
+  ST_BOUNDS_ROOM,
+  ST_BOUNDS_DM,
+  ST_TAIL_ROOM,
+  ST_TAIL_DM,
+  ST_TOKENS_DELETE_MSG,
+  ST_TOKENS_DELETE_ROOM,
+  ST_MARKERS_DELETE_ROOM,
+  ST_MSG_GET,
+  ST_MSG_DELETE,
+  ST_FRIEND_GET,
+  ST_FRIEND_INSERT,
+  ST_FRIEND_ACCEPT,
+  ST_FRIEND_DELETE,
+  ST_FRIEND_LIST,
+  ST_SEARCH_COUNT,
+  ST_SEARCH_ROOM_1, /* ..._6: one statement per number of tokens */
+  ST_SEARCH_DM_1 = ST_SEARCH_ROOM_1 + CHAT_QUERY_TOKENS_MAX,
+  ST_AUDIT_INSERT = ST_SEARCH_DM_1 + CHAT_QUERY_TOKENS_MAX,
+  ST_READ_MARK,
+  ST_UNREAD_ROOMS,
+  ST_UNREAD_DMS,
+  ST_COUNT
+};
+
+/* sqlite_sql.c: the text of each statement. */
+extern const char *const chat_sqlite_sql[ST_COUNT];
+
+typedef struct {
+  sqlite3 *db;
+  sqlite3_stmt *st[ST_COUNT];
+  int in_tx; /* inside chat_sqlite_tx's step: SQLITE_BUSY is a retry */
+} conn_t;
+
+typedef struct {
+  chat_store_t super;
+  pthread_mutex_t lock; /* guards idle, nidle */
+  pthread_cond_t cond;  /* signalled when a connection comes back */
+  pthread_mutex_t write_lock;
+  conn_t *conns; /* pool_size of them */
+  conn_t **idle; /* stack of connections not borrowed */
+  int nidle;
+  int size;
+} sq_store_t;
+
+/* sqlite_ops.c: the ops table. */
+extern const chat_store_ops_t chat_sqlite_ops;
+
+/* ---- sqlite.c ------------------------------------------------------------ */
+
+/* Borrows a connection, waiting until one is free.  write: first take the
+ * process-wide writer lock ("Writers" above); taking it before the
+ * connection keeps queued writers from holding idle connections that
+ * readers could use.  Give it back with chat_sqlite_put and the same
+ * write. */
+conn_t *chat_sqlite_get(chat_store_t *s, int write);
+void chat_sqlite_put(chat_store_t *s, conn_t *c, int write);
+
+/* The result rc of a failed statement on c: inside a transaction step,
+ * CHAT_STORE_RETRY for SQLITE_BUSY; else logs it under what and returns
+ * CHAT_EUNAVAIL.  Call before resetting the statement, which would clear
+ * the message. */
+int chat_sqlite_fail(conn_t *c, const char *what, int rc);
+/* chat_sqlite_fail for a write: constraint violations map to CHAT_EEXIST
+ * (unique, primary key) or CHAT_ENOTFOUND (foreign key). */
+int chat_sqlite_write_err(conn_t *c, const char *what, int rc);
+
+/* The body of a transaction: 0 to commit, CHAT_STORE_RETRY to run again,
+ * anything else to roll back and return it.  Statement failures go through
+ * chat_sqlite_fail. */
+typedef int (*chat_sqlite_step_fn)(conn_t *c, void *arg);
+/* Borrows a writer connection and runs step(c, arg) in a transaction
+ * (BEGIN IMMEDIATE ... COMMIT), again after SQLITE_BUSY, up to
+ * CHAT_STORE_TX_TRIES times in all; then logs under what and returns
+ * CHAT_EUNAVAIL.  0, or the step's code after a rollback. */
+int chat_sqlite_tx(chat_store_t *s, const char *what, chat_sqlite_step_fn step,
+                   void *arg);
+
+/* Writes the search rows of message id of kind (CHAT_SEARCH_*) with st
+ * (ST_TOKEN_INSERT): the distinct tokens of text, at most CHAT_TOKENS_MAX
+ * (tokens.h).  toks has room for CHAT_TOKENS_MAX.  0, or the SQLite error
+ * code with st not yet reset (for chat_sqlite_fail); the caller resets
+ * st. */
+int chat_sqlite_index_tokens(sqlite3_stmt *st, int kind, int64_t id,
+                             const char *text, size_t len,
+                             chat_token_t *toks);
+
+/* The ops table's close. */
+void chat_sqlite_close(chat_store_t *s);
+
+/* ---- sqlite_ops.c -------------------------------------------------------- */
+
+/* Reads a row of the MSG6 layout (id, room, sender, to, text, ts) into m;
+ * m->text is a new string.  0 or CHAT_EUNAVAIL (a NULL or oversized field,
+ * which rows written through this backend never have). */
+int chat_sqlite_read_msg(sqlite3_stmt *st, chat_msg_rec_t *m);
+/* Steps st (bound, MSG6 layout) to the end and returns its rows in *out and
+ * *n (in the order of the query); resets st. */
+int chat_sqlite_msg_rows(conn_t *c, sqlite3_stmt *st, const char *what,
+                         int limit, chat_msg_rec_t **out, size_t *n);
+
+/* ---- sqlite_search.c: the ops of the same names (backend.h) ------------- */
+
+int chat_sqlite_search_count(chat_store_t *s, int kind,
+                             const chat_token_t *toks, int ntoks, int cap,
+                             int *counts);
+int chat_sqlite_search_page(chat_store_t *s, int kind,
+                            const chat_token_t *toks, int ntoks,
+                            int64_t before_id, int64_t room_id,
+                            int64_t user_id, int limit, chat_msg_rec_t **out,
+                            size_t *n);
+int chat_sqlite_search_bounds(chat_store_t *s, int kind, int tail_max,
+                              int64_t *cursor, int64_t *floor);
+int chat_sqlite_search_tail(chat_store_t *s, int kind, int64_t floor,
+                            int64_t before_id, int64_t room_id,
+                            int64_t user_id, int limit, chat_msg_rec_t **out,
+                            size_t *n);
+int chat_sqlite_index_pending(chat_store_t *s, int max, int *done);
+
+/* ---- small statement helpers --------------------------------------------- */
+
+/* The prepared statement id of c, reset and without bindings. */
+static inline sqlite3_stmt *stmt(conn_t *c, int id) { return c->st[id]; }
+
+/* Resets st and clears its bindings. */
+static inline void done(sqlite3_stmt *st) {
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+}
+
+/* Runs a statement that returns no rows: 0 or its SQLite error code. */
+static inline int run(sqlite3_stmt *st) {
+  int rc = sqlite3_step(st);
+  return rc == SQLITE_DONE ? 0 : rc;
+}
+
+static inline void bind_text(sqlite3_stmt *st, int i, const char *s) {
+  if (s == NULL)
+    sqlite3_bind_null(st, i);
+  else
+    sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+#endif

@@ -1,0 +1,231 @@
+/* The statements of the SQLite backend (see sqlite_int.h), by ST_* id.
+ * Parameters are numbered (?1, ?2, ...) as the calls in sqlite_ops.c and
+ * sqlite_search.c bind them. */
+#include "sqlite_int.h"
+
+#define USER_COLS \
+  "id, username, email, pwhash, role, banned, created_ms, email_notify"
+#define MSG_COLS "m.id, m.room_id, u.username, m.text, m.ts"
+/* The rows of the message lists added with direct messages
+ * (chat_sqlite_read_msg). */
+#define MSG6_ROOM_COLS "m.id, m.room_id, u.username, '', m.text, m.ts"
+#define MSG6_DM_COLS "d.id, 0, su.username, ru.username, d.text, d.ts"
+
+/* Search candidates (backend.h, search_page): ?1..?6 the tokens, ?7 the id
+ * bound, ?8 the room (0: any), ?9 the limit, ?10 the user.  CROSS JOIN
+ * fixes the join order: t1 is scanned backwards on its primary key range
+ * (no sort), every other table is a lookup by key per row. */
+#define SQ_T(j) " CROSS JOIN search_tokens t" #j
+#define SQ_W(j, kind)                                                 \
+  " AND t" #j ".token = ?" #j " AND t" #j ".kind = " kind " AND t" #j \
+  ".msg_id = t1.msg_id"
+#define SQ_TS1 ""
+#define SQ_TS2 SQ_T(2)
+#define SQ_TS3 SQ_TS2 SQ_T(3)
+#define SQ_TS4 SQ_TS3 SQ_T(4)
+#define SQ_TS5 SQ_TS4 SQ_T(5)
+#define SQ_TS6 SQ_TS5 SQ_T(6)
+#define SQ_WS1(k) ""
+#define SQ_WS2(k) SQ_W(2, k)
+#define SQ_WS3(k) SQ_WS2(k) SQ_W(3, k)
+#define SQ_WS4(k) SQ_WS3(k) SQ_W(4, k)
+#define SQ_WS5(k) SQ_WS4(k) SQ_W(5, k)
+#define SQ_WS6(k) SQ_WS5(k) SQ_W(6, k)
+#define SQ_ROOM(n)                                                     \
+  "SELECT " MSG6_ROOM_COLS " FROM search_tokens t1" SQ_TS##n         \
+  " CROSS JOIN messages m CROSS JOIN users u"                         \
+  " WHERE t1.token = ?1 AND t1.kind = 0 AND t1.msg_id < ?7" SQ_WS##n( \
+      "0") " AND m.id = t1.msg_id AND (?8 = 0 OR m.room_id = ?8)"     \
+           " AND u.id = m.sender_id ORDER BY t1.msg_id DESC LIMIT ?9"
+#define SQ_DM(n)                                                         \
+  "SELECT " MSG6_DM_COLS " FROM search_tokens t1" SQ_TS##n               \
+  " CROSS JOIN direct_messages d CROSS JOIN users su CROSS JOIN users ru" \
+  " WHERE t1.token = ?1 AND t1.kind = 1 AND t1.msg_id < ?7" SQ_WS##n(    \
+      "1") " AND d.id = t1.msg_id"                                       \
+           " AND (d.sender_id = ?10 OR d.receiver_id = ?10)"             \
+           " AND su.id = d.sender_id AND ru.id = d.receiver_id"          \
+           " ORDER BY t1.msg_id DESC LIMIT ?9"
+
+const char *const chat_sqlite_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_PING] = "SELECT 1",
+    [ST_USER_INSERT] =
+        "INSERT INTO users (username, email, pwhash, role, banned, created_ms)"
+        " VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+    [ST_USER_BY_NAME] = "SELECT " USER_COLS " FROM users WHERE username = ?1",
+    [ST_USER_BY_ID] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
+    [ST_USER_SET_PWHASH] = "UPDATE users SET pwhash = ?2 WHERE id = ?1",
+    /* ?2 NULL: "token_hash IS NOT NULL", every session. */
+    [ST_SESSION_DELETE_OTHERS] =
+        "DELETE FROM sessions WHERE user_id = ?1 AND token_hash IS NOT ?2",
+    [ST_SESSION_PURGE_EXPIRED] =
+        "DELETE FROM sessions WHERE user_id = ?1 AND expires_ms <= ?2",
+    [ST_SESSION_INSERT] =
+        "INSERT INTO sessions (token_hash, user_id, created_ms, expires_ms)"
+        " VALUES (?1, ?2, ?3, ?4)",
+    [ST_SESSION_LOOKUP] =
+        "SELECT u.id, u.username, u.email, u.pwhash, u.role, u.banned,"
+        " u.created_ms, u.email_notify"
+        " FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.token_hash = ?1 AND s.expires_ms > ?2",
+    [ST_SESSION_DELETE] = "DELETE FROM sessions WHERE token_hash = ?1",
+    [ST_ROOM_INSERT] =
+        "INSERT INTO rooms (name, topic, created_ms) VALUES (?1, ?2, ?3)",
+    [ST_ROOM_UPDATE] =
+        "UPDATE rooms SET name = coalesce(?2, name), topic = coalesce(?3, topic)"
+        " WHERE id = ?1 RETURNING id, name, topic",
+    [ST_ROOM_DELETE] = "DELETE FROM rooms WHERE id = ?1",
+    [ST_ROOM_GET] = "SELECT id, name, topic FROM rooms WHERE id = ?1",
+    [ST_ROOM_EXISTS] = "SELECT 1 FROM rooms WHERE id = ?1",
+    [ST_ROOM_LIST] = "SELECT id, name, topic FROM rooms ORDER BY id",
+    [ST_MSG_BY_CID] =
+        "SELECT id, ts FROM messages WHERE sender_id = ?1 AND cid = ?2",
+    /* A vanished room is an expected race (deleted while the batch waited),
+     * not an error: the row is simply not inserted. */
+    [ST_MSG_INSERT] =
+        "INSERT INTO messages (room_id, sender_id, text, cid, ts)"
+        " SELECT ?1, ?2, ?3, ?4, ?5"
+        " WHERE EXISTS (SELECT 1 FROM rooms WHERE id = ?1)",
+    /* Newest first, so LIMIT keeps the newest; the caller reverses. */
+    [ST_MSG_BEFORE] = "SELECT " MSG_COLS
+                      " FROM messages m JOIN users u ON u.id = m.sender_id"
+                      " WHERE m.room_id = ?1 AND m.id < ?2"
+                      " ORDER BY m.id DESC LIMIT ?3",
+    [ST_MSG_SINCE] = "SELECT " MSG_COLS
+                     " FROM messages m JOIN users u ON u.id = m.sender_id"
+                     " WHERE m.room_id = ?1 AND m.id > ?2"
+                     " ORDER BY m.id DESC LIMIT ?3",
+    /* username has COLLATE NOCASE: the order of ASCII-folded bytes, as
+     * mysql_sql.c's ORDER BY username_key. */
+    [ST_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY username",
+    [ST_USER_SET_BANNED] = "UPDATE users SET banned = ?2 WHERE id = ?1",
+    [ST_USER_SET_NOTIFY] = "UPDATE users SET email_notify = ?2 WHERE id = ?1",
+    [ST_DM_BY_CID] =
+        "SELECT id, ts FROM direct_messages WHERE sender_id = ?1 AND cid = ?2",
+    /* A missing sender or receiver fails the foreign key. */
+    [ST_DM_INSERT] =
+        "INSERT INTO direct_messages"
+        " (sender_id, receiver_id, user_lo, user_hi, text, cid, ts)"
+        " VALUES (?1, ?2, min(?1, ?2), max(?1, ?2), ?3, ?4, ?5)",
+    /* ?1 < ?2 (or equal: notes to oneself); newest first. */
+    [ST_DM_BEFORE] = "SELECT " MSG6_DM_COLS
+                     " FROM direct_messages d"
+                     " JOIN users su ON su.id = d.sender_id"
+                     " JOIN users ru ON ru.id = d.receiver_id"
+                     " WHERE d.user_lo = ?1 AND d.user_hi = ?2 AND d.id < ?3"
+                     " ORDER BY d.id DESC LIMIT ?4",
+    /* OR IGNORE: a message indexed twice (by another process of an older
+     * version, which indexed with the insert) keeps its rows. */
+    [ST_TOKEN_INSERT] = "INSERT OR IGNORE INTO search_tokens"
+                        " (token, kind, msg_id) VALUES (?1, ?2, ?3)",
+    [ST_CURSOR_GET] = "SELECT last_id FROM search_cursor WHERE kind = ?1",
+    [ST_CURSOR_SET] = "UPDATE search_cursor SET last_id = max(last_id, ?2)"
+                      " WHERE kind = ?1",
+    /* The next messages to index, oldest first. */
+    [ST_PENDING_ROOM] = "SELECT id, ts, text FROM messages WHERE id > ?1"
+                        " ORDER BY id LIMIT ?2",
+    [ST_PENDING_DM] = "SELECT id, ts, text FROM direct_messages WHERE id > ?1"
+                      " ORDER BY id LIMIT ?2",
+    /* The cursor, and the id below the newest ?1 messages above it (or the
+     * cursor when there are no more than ?1). */
+    [ST_BOUNDS_ROOM] =
+        "SELECT c.last_id, coalesce((SELECT m.id FROM messages m"
+        " WHERE m.id > c.last_id ORDER BY m.id DESC LIMIT 1 OFFSET ?1),"
+        " c.last_id) FROM search_cursor c WHERE c.kind = 0",
+    [ST_BOUNDS_DM] =
+        "SELECT c.last_id, coalesce((SELECT d.id FROM direct_messages d"
+        " WHERE d.id > c.last_id ORDER BY d.id DESC LIMIT 1 OFFSET ?1),"
+        " c.last_id) FROM search_cursor c WHERE c.kind = 1",
+    /* The messages not indexed yet: ?1 < id < ?2, ?3 the room (0: any) or
+     * the user, ?4 the limit.  The unary + keeps the planner on the id
+     * range (bounded by search_bounds) rather than an index of the room or
+     * of the users, which may hold far more rows. */
+    [ST_TAIL_ROOM] = "SELECT " MSG6_ROOM_COLS
+                     " FROM messages m CROSS JOIN users u"
+                     " WHERE m.id > ?1 AND m.id < ?2"
+                     " AND (?3 = 0 OR +m.room_id = ?3) AND u.id = m.sender_id"
+                     " ORDER BY m.id DESC LIMIT ?4",
+    [ST_TAIL_DM] = "SELECT " MSG6_DM_COLS
+                   " FROM direct_messages d CROSS JOIN users su"
+                   " CROSS JOIN users ru"
+                   " WHERE d.id > ?1 AND d.id < ?2"
+                   " AND (+d.sender_id = ?3 OR +d.receiver_id = ?3)"
+                   " AND su.id = d.sender_id AND ru.id = d.receiver_id"
+                   " ORDER BY d.id DESC LIMIT ?4",
+    [ST_TOKENS_DELETE_MSG] =
+        "DELETE FROM search_tokens WHERE kind = ?1 AND msg_id = ?2",
+    [ST_TOKENS_DELETE_ROOM] =
+        "DELETE FROM search_tokens WHERE kind = 0 AND msg_id IN"
+        " (SELECT id FROM messages WHERE room_id = ?1)",
+    [ST_MARKERS_DELETE_ROOM] = "DELETE FROM read_markers WHERE room_id = ?1",
+    [ST_MSG_GET] = "SELECT " MSG6_ROOM_COLS ", m.sender_id"
+                   " FROM messages m JOIN users u ON u.id = m.sender_id"
+                   " WHERE m.id = ?1",
+    [ST_MSG_DELETE] = "DELETE FROM messages WHERE id = ?2 AND room_id = ?1",
+    [ST_FRIEND_GET] = "SELECT requester_id, accepted FROM friendships"
+                      " WHERE user_lo = ?1 AND user_hi = ?2",
+    [ST_FRIEND_INSERT] =
+        "INSERT INTO friendships"
+        " (user_lo, user_hi, requester_id, accepted, created_ms)"
+        " VALUES (?1, ?2, ?3, 0, ?4)",
+    [ST_FRIEND_ACCEPT] = "UPDATE friendships SET accepted = 1"
+                         " WHERE user_lo = ?1 AND user_hi = ?2",
+    [ST_FRIEND_DELETE] =
+        "DELETE FROM friendships WHERE user_lo = ?1 AND user_hi = ?2",
+    /* Each half through its own index. */
+    [ST_FRIEND_LIST] =
+        "SELECT u.id, u.username, x.mine, x.accepted FROM ("
+        " SELECT user_hi AS other, requester_id = ?1 AS mine, accepted"
+        " FROM friendships WHERE user_lo = ?1"
+        " UNION ALL"
+        " SELECT user_lo, requester_id = ?1, accepted"
+        " FROM friendships WHERE user_hi = ?1"
+        ") x JOIN users u ON u.id = x.other ORDER BY u.username",
+    [ST_SEARCH_COUNT] = "SELECT count(*) FROM (SELECT 1 FROM search_tokens"
+                        " WHERE token = ?1 AND kind = ?2 LIMIT ?3)",
+    [ST_SEARCH_ROOM_1] = SQ_ROOM(1),
+    [ST_SEARCH_ROOM_1 + 1] = SQ_ROOM(2),
+    [ST_SEARCH_ROOM_1 + 2] = SQ_ROOM(3),
+    [ST_SEARCH_ROOM_1 + 3] = SQ_ROOM(4),
+    [ST_SEARCH_ROOM_1 + 4] = SQ_ROOM(5),
+    [ST_SEARCH_ROOM_1 + 5] = SQ_ROOM(6),
+    [ST_SEARCH_DM_1] = SQ_DM(1),
+    [ST_SEARCH_DM_1 + 1] = SQ_DM(2),
+    [ST_SEARCH_DM_1 + 2] = SQ_DM(3),
+    [ST_SEARCH_DM_1 + 3] = SQ_DM(4),
+    [ST_SEARCH_DM_1 + 4] = SQ_DM(5),
+    [ST_SEARCH_DM_1 + 5] = SQ_DM(6),
+    [ST_AUDIT_INSERT] =
+        "INSERT INTO audit_log (actor_id, action, target, detail, ts)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)",
+    /* A room or peer that does not exist inserts nothing (no row changed:
+     * CHAT_ENOTFOUND); a missing user fails the foreign key.  The SELECT
+     * needs its WHERE for SQLite to parse the upsert. */
+    [ST_READ_MARK] =
+        "INSERT INTO read_markers (user_id, room_id, peer_id, last_id)"
+        " SELECT ?1, ?2, ?3, ?4"
+        " WHERE (?2 = 0 OR EXISTS (SELECT 1 FROM rooms WHERE id = ?2))"
+        " AND (?3 = 0 OR EXISTS (SELECT 1 FROM users WHERE id = ?3))"
+        " ON CONFLICT (user_id, room_id, peer_id)"
+        " DO UPDATE SET last_id = max(last_id, excluded.last_id)",
+    /* Per marker, a range of messages_room_id. */
+    [ST_UNREAD_ROOMS] =
+        "SELECT r.room_id, r.last_id,"
+        " (SELECT count(*) FROM messages m WHERE m.room_id = r.room_id"
+        "  AND m.id > r.last_id AND m.sender_id <> ?1)"
+        " FROM read_markers r WHERE r.user_id = ?1 AND r.room_id <> 0"
+        " ORDER BY r.room_id",
+    /* Per peer, a range of direct_messages_receiver. */
+    [ST_UNREAD_DMS] =
+        "SELECT p.sender_id, u.username, coalesce(rm.last_id, 0),"
+        " (SELECT count(*) FROM direct_messages d WHERE d.receiver_id = ?1"
+        "  AND d.sender_id = p.sender_id AND d.id > coalesce(rm.last_id, 0))"
+        " FROM (SELECT DISTINCT sender_id FROM direct_messages"
+        "       WHERE receiver_id = ?1 AND sender_id <> ?1) p"
+        " JOIN users u ON u.id = p.sender_id"
+        " LEFT JOIN read_markers rm ON rm.user_id = ?1 AND rm.room_id = 0"
+        "  AND rm.peer_id = p.sender_id"
+        " ORDER BY u.username",
+};

@@ -1,0 +1,1071 @@
+/* Cases of the store's unit tests, part 2 (see store_t.h): search and its
+ * index, moderation, read markers, the checks of migrated databases,
+ * concurrency and the search figures; run_common runs every case of both
+ * parts on g_store. */
+#ifndef CHAT_TEST_STORE_CASES_B_H
+#define CHAT_TEST_STORE_CASES_B_H
+
+#include "store_cases_a.h"
+
+/* --- search --------------------------------------------------------------- */
+
+static size_t search_n(int64_t user, const char *q, int64_t room,
+                       const char *want, int *found) {
+  chat_msg_rec_t *m = NULL;
+  size_t n = 0, i;
+  int rc = chat_store_search(g_store, user, q, room, 50, &m, &n);
+
+  T_EQ_INT(rc, 0);
+  if (found != NULL) *found = 0;
+  for (i = 0; i < n; i++) {
+    if (want != NULL && strcmp(m[i].text, want) == 0 && found != NULL)
+      *found = 1;
+  }
+  chat_store_msgs_free(m, n);
+  return n;
+}
+
+/* 1 if searching q finds the text want. */
+static int finds(int64_t user, const char *q, int64_t room, const char *want) {
+  int found = 0;
+  search_n(user, q, room, want, &found);
+  return found;
+}
+
+/* The state of the search index a search test runs with. */
+enum { IDX_NONE, IDX_HALF, IDX_ALL };
+
+/* Indexes everything stored so far, chunk messages per call; returns how
+ * many were indexed. */
+static int index_by(int chunk) {
+  int total = 0, done = 0, rc;
+
+  do {
+    rc = chat_store_index_pending(g_store, chunk, &done);
+    T_EQ_INT(rc, 0);
+    T_CHECK(done >= 0 && done <= chunk);
+    total += done;
+  } while (rc == 0 && done > 0);
+  return total;
+}
+
+static int index_all(void) { return index_by(7); }
+
+/* Called before a test stores n messages (before = 1) and after: brings
+ * the index to the state of mode.  IDX_HALF: up to date before, then the
+ * older half of the n messages. */
+static void index_for(int mode, int before, size_t n) {
+  int done = -1;
+
+  if (mode == IDX_ALL && !before) index_all();
+  if (mode != IDX_HALF) return;
+  if (before) {
+    index_all();
+  } else if (n / 2 > 0) {
+    T_EQ_INT(chat_store_index_pending(g_store, (int)(n / 2), &done), 0);
+    T_EQ_INT(done, (int)(n / 2));
+  }
+}
+
+/* Stores n items (all must succeed) with the index brought to mode. */
+static void store_for(int mode, chat_msg_insert_t *it, size_t n) {
+  size_t i;
+
+  index_for(mode, 1, n);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, n), 0);
+  for (i = 0; i < n; i++) T_EQ_INT(it[i].status, 0);
+  index_for(mode, 0, n);
+}
+
+static long long token_rows(int kind, int64_t id) {
+  char sql[160];
+
+  snprintf(sql, sizeof(sql),
+           "SELECT COUNT(*) FROM search_tokens WHERE kind = %d AND msg_id = %lld",
+           kind, (long long)id);
+  return raw_int(sql);
+}
+
+static long long cursor_of(int kind) {
+  char sql[96];
+
+  snprintf(sql, sizeof(sql),
+           "SELECT last_id FROM search_cursor WHERE kind = %d", kind);
+  return raw_int(sql);
+}
+
+/* The search cases, with every message indexed (IDX_ALL), none (IDX_NONE:
+ * everything is found through the unindexed tail) or the older half of each
+ * batch (IDX_HALF). */
+static void search_cases(int mode) {
+  static const char *const texts[] = {
+      "我家在上海东边",
+      "say hello to the world",
+      "きょうはいいてんきですね",
+      "カタカナで書く",
+      "MiXeD CaSe Words",
+      "北京欢迎你 Beijing",
+      "emoji 😀👍 party",
+  };
+  enum { NT = sizeof(texts) / sizeof(texts[0]) };
+  static const char *const modes[] = {"none", "half", "all"};
+  chat_msg_insert_t it[NT + 4];
+  chat_msg_rec_t *m = NULL;
+  size_t n = 0, i;
+  char name[5][32];
+  int64_t u, v, w, r1, r2;
+
+  snprintf(name[0], sizeof(name[0]), "searcher-%s", modes[mode]);
+  snprintf(name[1], sizeof(name[1]), "searcher2-%s", modes[mode]);
+  snprintf(name[2], sizeof(name[2]), "outsider-%s", modes[mode]);
+  snprintf(name[3], sizeof(name[3]), "search-1-%s", modes[mode]);
+  snprintf(name[4], sizeof(name[4]), "search-2-%s", modes[mode]);
+  u = make_user(name[0]);
+  v = make_user(name[1]);
+  w = make_user(name[2]);
+  r1 = make_room(name[3]);
+  r2 = make_room(name[4]);
+
+  for (i = 0; i < NT; i++) msg_item(&it[i], r1, u, texts[i], NULL, 3000);
+  msg_item(&it[NT], r2, v, "共同词 in the second room", NULL, 3001);
+  msg_item(&it[NT + 1], r1, v, "共同词 in the first room", NULL, 3002);
+  dm_item(&it[NT + 2], u, v, "秘密的话 secretword", NULL, 3003);
+  dm_item(&it[NT + 3], v, u, "回复秘密 SecretWord too", NULL, 3004);
+  store_for(mode, it, NT + 4);
+  if (mode == IDX_ALL) {
+    T_CHECK(token_rows(CHAT_SEARCH_ROOM, it[0].id) > 0);
+    T_CHECK(token_rows(CHAT_SEARCH_DM, it[NT + 3].id) > 0);
+    T_EQ_INT(cursor_of(CHAT_SEARCH_DM), it[NT + 3].id);
+  } else if (mode == IDX_NONE) {
+    T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[0].id), 0);
+    T_EQ_INT(token_rows(CHAT_SEARCH_DM, it[NT + 2].id), 0);
+  } else { /* the 5 oldest of 11: room messages only */
+    T_CHECK(token_rows(CHAT_SEARCH_ROOM, it[4].id) > 0);
+    T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[5].id), 0);
+    T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), it[4].id);
+    T_EQ_INT(token_rows(CHAT_SEARCH_DM, it[NT + 2].id), 0);
+  }
+
+  /* Chinese: a two-character word, one across a word boundary, one
+   * character, three and more; not a sequence the text lacks. */
+  T_CHECK(finds(w, "上海", 0, texts[0]));
+  T_CHECK(finds(w, "海东", 0, texts[0]));
+  T_CHECK(finds(w, "上", 0, texts[0]));
+  T_CHECK(finds(w, "边", 0, texts[0]));
+  T_CHECK(finds(w, "上海东", 0, texts[0]));
+  T_CHECK(finds(w, "在上海东边", 0, texts[0]));
+  T_CHECK(finds(w, "我家在上海东边", 0, texts[0]));
+  T_CHECK(!finds(w, "上海西", 0, texts[0]));
+  T_CHECK(!finds(w, "东上", 0, texts[0]));
+  T_CHECK(!finds(w, "家上", 0, texts[0]));
+  T_CHECK(finds(w, "欢迎你", 0, texts[5]));
+  T_CHECK(finds(w, "你 bei", 0, texts[5]));
+  /* Japanese kana. */
+  T_CHECK(finds(w, "てんき", 0, texts[2]));
+  T_CHECK(finds(w, "いい", 0, texts[2]));
+  T_CHECK(finds(w, "カタカナ", 0, texts[3]));
+  T_CHECK(finds(w, "カナで書", 0, texts[3]));
+  T_CHECK(!finds(w, "ひらがな", 0, texts[2]));
+  /* English without regard to ASCII case, within and across words. */
+  T_CHECK(finds(w, "HELLO", 0, texts[1]));
+  T_CHECK(finds(w, "Hello", 0, texts[1]));
+  T_CHECK(finds(w, "say hello", 0, texts[1]));
+  T_CHECK(finds(w, "o t", 0, texts[1]));
+  T_CHECK(!finds(w, "o w", 0, texts[1]));
+  T_CHECK(finds(w, "mixed case", 0, texts[4]));
+  T_CHECK(finds(w, "D CASE W", 0, texts[4]));
+  T_CHECK(!finds(w, "mixedcase", 0, texts[4]));
+  T_CHECK(!finds(w, "hello  to", 0, texts[1])); /* two spaces */
+  T_CHECK(finds(w, "😀👍", 0, texts[6]));
+  T_CHECK(finds(w, "👍", 0, texts[6]));
+  /* The query is trimmed (U+3000 too); nothing left is an error. */
+  T_CHECK(finds(w, "\xe3\x80\x80 上海 \n", 0, texts[0]));
+  T_EQ_INT(chat_store_search(g_store, w, "", 0, 10, &m, &n), CHAT_EINVAL);
+  T_EQ_INT(chat_store_search(g_store, w, " \t\xe3\x80\x80 ", 0, 10, &m, &n),
+           CHAT_EINVAL);
+  T_EQ_INT(chat_store_search(g_store, w, "x", 0, 0, &m, &n), CHAT_EINVAL);
+  T_EQ_INT(chat_store_search(g_store, w, NULL, 0, 10, &m, &n), CHAT_EINVAL);
+
+  /* Room filter. */
+  T_EQ_INT(search_n(w, "共同词", 0, NULL, NULL), 2);
+  T_EQ_INT(search_n(w, "共同词", r1, NULL, NULL), 1);
+  T_CHECK(finds(w, "共同词", r2, "共同词 in the second room"));
+  T_CHECK(!finds(w, "上海", r2, texts[0]));
+  T_CHECK(finds(w, "上海", r1, texts[0]));
+
+  /* Direct messages: only their sender and receiver, and only without a
+   * room filter; fields as in DM history. */
+  T_CHECK(finds(u, "秘密", 0, "秘密的话 secretword"));
+  T_CHECK(finds(v, "秘密", 0, "秘密的话 secretword"));
+  T_CHECK(!finds(w, "秘密", 0, "秘密的话 secretword"));
+  T_CHECK(!finds(u, "秘密", r1, "秘密的话 secretword"));
+  T_EQ_INT(search_n(w, "secretword", 0, NULL, NULL), 0);
+  T_EQ_INT(chat_store_search(g_store, v, "SECRETWORD", 0, 10, &m, &n), 0);
+  T_EQ_INT(n, 2);
+  if (n == 2) { /* newest first */
+    T_EQ_STR(m[0].text, "回复秘密 SecretWord too");
+    T_EQ_INT(m[0].room, 0);
+    T_EQ_STR(m[0].sender, name[1]);
+    T_EQ_STR(m[0].to, name[0]);
+    T_EQ_INT(m[0].ts, 3004);
+    T_EQ_STR(m[1].sender, name[0]);
+    T_EQ_STR(m[1].to, name[1]);
+  }
+  chat_store_msgs_free(m, n);
+  /* A room message's record. */
+  T_EQ_INT(chat_store_search(g_store, w, "海东", r1, 10, &m, &n), 0);
+  T_EQ_INT(n, 1);
+  if (n == 1) {
+    T_EQ_INT(m[0].id, it[0].id);
+    T_EQ_INT(m[0].room, r1);
+    T_EQ_STR(m[0].sender, name[0]);
+    T_EQ_STR(m[0].to, "");
+    T_EQ_INT(m[0].ts, 3000);
+  }
+  chat_store_msgs_free(m, n);
+
+  /* Newest first and limit: room messages and DMs merged by time.  With
+   * IDX_HALF the three older ones are indexed: the results come from both
+   * the tail and the index, of both kinds. */
+  {
+    chat_msg_insert_t r[6];
+    int64_t rid[6];
+    msg_item(&r[0], r1, u, "排序词 1", NULL, 4000);
+    dm_item(&r[1], v, u, "排序词 2", NULL, 4001);
+    msg_item(&r[2], r2, v, "排序词 3", NULL, 4002);
+    msg_item(&r[3], r1, v, "排序词 4", NULL, 4003);
+    dm_item(&r[4], u, v, "排序词 5", NULL, 4004);
+    msg_item(&r[5], r2, u, "排序词 6", NULL, 4005);
+    store_for(mode, r, 6);
+    for (i = 0; i < 6; i++) rid[i] = r[i].id;
+    if (mode == IDX_HALF) {
+      T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), rid[2]);
+      T_EQ_INT(cursor_of(CHAT_SEARCH_DM), rid[1]);
+    }
+    T_EQ_INT(chat_store_search(g_store, u, "排序词", 0, 4, &m, &n), 0);
+    T_EQ_INT(n, 4);
+    if (n == 4) {
+      T_EQ_STR(m[0].text, "排序词 6");
+      T_EQ_INT(m[0].id, rid[5]);
+      T_EQ_STR(m[1].text, "排序词 5");
+      T_EQ_INT(m[1].id, rid[4]);
+      T_EQ_STR(m[2].text, "排序词 4");
+      T_EQ_STR(m[3].text, "排序词 3");
+    }
+    chat_store_msgs_free(m, n);
+    T_EQ_INT(chat_store_search(g_store, u, "排序词", 0, 50, &m, &n), 0);
+    T_EQ_INT(n, 6);
+    for (i = 0; i < n; i++) {
+      char want[32];
+      snprintf(want, sizeof(want), "排序词 %d", (int)(6 - i));
+      T_EQ_STR(m[i].text, want);
+    }
+    chat_store_msgs_free(m, n);
+    T_EQ_INT(search_n(w, "排序词", 0, NULL, NULL), 4); /* not the DMs */
+    T_EQ_INT(search_n(w, "排序词", r2, NULL, NULL), 2);
+  }
+
+  /* Many candidates that fail the text check (every token, not the text),
+   * newer than the one match: the search pages through them. */
+  {
+    enum { DECOYS = 150 };
+    chat_msg_insert_t d[DECOYS + 1];
+    msg_item(&d[0], r2, u, "zqx wvy", NULL, 5000);
+    for (i = 1; i <= DECOYS; i++)
+      msg_item(&d[i], r2, u, "wvy-zqx zqx-wvy", NULL, 5000 + (int64_t)i);
+    store_for(mode, d, DECOYS + 1);
+    T_EQ_INT(chat_store_search(g_store, w, "ZQX WVY", 0, 10, &m, &n), 0);
+    T_EQ_INT(n, 1);
+    if (n == 1) T_EQ_INT(m[0].id, d[0].id);
+    chat_store_msgs_free(m, n);
+    T_EQ_INT(search_n(w, "zqx-wvy", 0, NULL, NULL), 50); /* limit */
+  }
+
+  /* A deleted message is not found any more, and its index rows are gone
+   * (IDX_NONE: it never had any, and indexing later skips it); so are
+   * those of a deleted room's messages. */
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[0].id) > 0, mode != IDX_NONE);
+  T_EQ_INT(chat_store_msg_delete(g_store, r1, it[0].id), 0);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[0].id), 0);
+  T_CHECK(!finds(w, "上海", 0, texts[0]));
+  T_CHECK(finds(w, "欢迎", 0, texts[5]));
+  T_EQ_INT(search_n(w, "共同词", 0, NULL, NULL), 2);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[NT].id) > 0, mode != IDX_NONE);
+  T_EQ_INT(chat_store_room_delete(g_store, r2), 0);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[NT].id), 0);
+  T_EQ_INT(search_n(w, "共同词", 0, NULL, NULL), 1);
+  T_EQ_INT(search_n(w, "zqx", 0, NULL, NULL), 0);
+  T_EQ_INT(search_n(w, "共同词", r2, NULL, NULL), 0);
+
+  /* Deleted before indexing: indexing passes over them, the others get
+   * their rows, and the answers stay the same. */
+  index_all();
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[0].id), 0);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[NT].id), 0);
+  T_CHECK(token_rows(CHAT_SEARCH_ROOM, it[NT + 1].id) > 0);
+  T_CHECK(token_rows(CHAT_SEARCH_DM, it[NT + 2].id) > 0);
+  T_CHECK(!finds(w, "上海", 0, texts[0]));
+  T_EQ_INT(search_n(w, "共同词", 0, NULL, NULL), 1);
+  T_EQ_INT(search_n(w, "zqx", 0, NULL, NULL), 0);
+  T_EQ_INT(search_n(u, "排序词", 0, NULL, NULL), 4);
+  T_EQ_INT(search_n(v, "秘密", 0, NULL, NULL), 2);
+
+  /* Deleted after indexing. */
+  T_CHECK(token_rows(CHAT_SEARCH_ROOM, it[5].id) > 0);
+  T_EQ_INT(chat_store_msg_delete(g_store, r1, it[5].id), 0);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[5].id), 0);
+  T_CHECK(!finds(w, "欢迎", 0, texts[5]));
+  T_EQ_INT(chat_store_room_delete(g_store, r1), 0);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[NT + 1].id), 0);
+  T_EQ_INT(search_n(w, "共同词", 0, NULL, NULL), 0);
+  T_EQ_INT(search_n(u, "排序词", 0, NULL, NULL), 2); /* the DMs */
+  T_EQ_INT(index_all(), 0);
+}
+
+static void test_search_unindexed(void) { search_cases(IDX_NONE); }
+static void test_search_half(void) { search_cases(IDX_HALF); }
+static void test_search_indexed(void) { search_cases(IDX_ALL); }
+
+/* chat_store_index_pending itself: chunks, the order of the two kinds,
+ * the cursors, the rows written. */
+static void test_index_pending(void) {
+  chat_msg_insert_t it[6];
+  chat_token_t toks[64];
+  int64_t a = make_user("indexer-a"), b = make_user("indexer-b");
+  int64_t room = make_room("indexing"), gone = make_room("indexing-gone");
+  long long before_room, before_dm;
+  int done = -1;
+
+  T_EQ_INT(chat_store_index_pending(g_store, 0, &done), CHAT_EINVAL);
+  T_EQ_INT(chat_store_index_pending(g_store, 5, NULL), CHAT_EINVAL);
+  index_all();
+  T_EQ_INT(chat_store_index_pending(g_store, 5, &done), 0);
+  T_EQ_INT(done, 0);
+  before_room = cursor_of(CHAT_SEARCH_ROOM);
+  before_dm = cursor_of(CHAT_SEARCH_DM);
+  T_CHECK(before_room > 0);
+  T_CHECK(before_dm > 0);
+
+  /* Oldest first across the kinds: by ts, not by id. */
+  msg_item(&it[0], room, a, "first room", NULL, 9001);
+  dm_item(&it[1], a, b, "second dm", NULL, 9002);
+  msg_item(&it[2], gone, b, "deleted before indexing", NULL, 9003);
+  msg_item(&it[3], room, b, "fourth room", NULL, 9004);
+  dm_item(&it[4], b, a, "fifth dm", NULL, 9005);
+  msg_item(&it[5], room, a, "Sixth Room 六", NULL, 9006);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 6), 0);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), before_room);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[0].id), 0);
+  T_EQ_INT(chat_store_room_delete(g_store, gone), 0);
+
+  T_EQ_INT(chat_store_index_pending(g_store, 2, &done), 0);
+  T_EQ_INT(done, 2);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), it[0].id);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_DM), it[1].id);
+  T_CHECK(token_rows(CHAT_SEARCH_DM, it[1].id) > 0);
+  T_EQ_INT(chat_store_index_pending(g_store, 1, &done), 0);
+  T_EQ_INT(done, 1);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), it[3].id);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_DM), it[1].id);
+  T_EQ_INT(chat_store_index_pending(g_store, 100, &done), 0);
+  T_EQ_INT(done, 2);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), it[5].id);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_DM), it[4].id);
+  T_EQ_INT(chat_store_index_pending(g_store, 100, &done), 0);
+  T_EQ_INT(done, 0);
+
+  /* One row per distinct token, as tokens.h makes them. */
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[5].id),
+           (long long)chat_tokens_text(it[5].text, strlen(it[5].text), toks,
+                                       64));
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, it[2].id), 0);
+  T_CHECK(finds(a, "sixth room", 0, "Sixth Room 六"));
+  T_CHECK(finds(a, "fifth", 0, "fifth dm"));
+  T_CHECK(!finds(a, "deleted", 0, "deleted before indexing"));
+}
+
+/* Only the newest 20000 unindexed messages of a kind are checked directly
+ * (store.c, SEARCH_TAIL_MAX): an older one is found once it is indexed. */
+static void test_search_tail_bound(void) {
+  enum { TAIL = 20000, BATCH = 500 };
+  chat_msg_insert_t *it = calloc(BATCH, sizeof(*it));
+  int64_t u = make_user("tail-user"), room = make_room("tail-room");
+  int i, k;
+
+  if (it == NULL) return;
+  index_all();
+  msg_item(&it[0], room, u, "the oldest 老消息", NULL, 1);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 1), 0);
+  for (i = 0; i < TAIL - 1; i += BATCH) {
+    int nb = TAIL - 1 - i < BATCH ? TAIL - 1 - i : BATCH;
+    for (k = 0; k < nb; k++) msg_item(&it[k], room, u, ".", NULL, 2);
+    T_EQ_INT(chat_store_msg_insert_batch(g_store, it, (size_t)nb), 0);
+  }
+  /* 20000 unindexed: the oldest is the last one checked. */
+  T_CHECK(finds(u, "老消息", 0, "the oldest 老消息"));
+  T_CHECK(finds(u, "老消息", room, "the oldest 老消息"));
+  msg_item(&it[0], room, u, "one more", NULL, 3);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 1), 0);
+  T_CHECK(!finds(u, "老消息", 0, "the oldest 老消息"));
+  T_CHECK(finds(u, "one more", 0, "one more"));
+  T_EQ_INT(index_by(1000), TAIL + 1);
+  T_CHECK(finds(u, "老消息", 0, "the oldest 老消息"));
+  free(it);
+}
+
+/* --- moderation ----------------------------------------------------------- */
+
+/* The ASCII-folded byte order of names. */
+static int name_cmp(const char *a, const char *b) {
+  for (;; a++, b++) {
+    int x = (unsigned char)*a, y = (unsigned char)*b;
+    if (x >= 'A' && x <= 'Z') x += 32;
+    if (y >= 'A' && y <= 'Z') y += 32;
+    if (x != y || x == 0) return x - y;
+  }
+}
+
+static void test_moderation(void) {
+  uint8_t h[3][CHAT_TOKEN_HASH_LEN];
+  chat_user_rec_t u, *list = NULL;
+  chat_msg_insert_t it[2];
+  chat_msg_rec_t m, *ml = NULL;
+  size_t n = 0, i;
+  int64_t sender_id = 0, count0;
+  int64_t mal = make_user("mod-mallory"), ok = make_user("Mod-Oscar"),
+          room = make_room("mod-room");
+  int seen = 0;
+  int i2;
+
+  /* Users by name, ASCII case folded; the new field is there. */
+  T_EQ_INT(chat_store_user_list(g_store, &list, &n), 0);
+  T_CHECK(n >= 2);
+  for (i = 0; i < n; i++) {
+    if (i > 0) T_CHECK(name_cmp(list[i - 1].username, list[i].username) < 0);
+    if (list[i].id == mal) {
+      seen++;
+      T_EQ_STR(list[i].username, "mod-mallory");
+      T_EQ_STR(list[i].email, "x@example.org");
+      T_EQ_INT(list[i].banned, 0);
+      T_EQ_INT(list[i].email_notify, 1);
+    }
+  }
+  T_EQ_INT(seen, 1);
+  free(list);
+
+  /* A ban deletes every session of the user, and only theirs. */
+  for (i2 = 0; i2 < 3; i2++) hash_of(h[i2], 40 + i2);
+  T_EQ_INT(chat_store_session_create(g_store, h[0], mal, 100, 100000), 0);
+  T_EQ_INT(chat_store_session_create(g_store, h[1], mal, 100, 100000), 0);
+  T_EQ_INT(chat_store_session_create(g_store, h[2], ok, 100, 100000), 0);
+  T_EQ_INT(chat_store_user_set_banned(g_store, mal, 1), 0);
+  T_EQ_INT(chat_store_session_lookup(g_store, h[0], 200, &u), CHAT_ENOTFOUND);
+  T_EQ_INT(chat_store_session_lookup(g_store, h[1], 200, &u), CHAT_ENOTFOUND);
+  T_EQ_INT(chat_store_session_lookup(g_store, h[2], 200, &u), 0);
+  T_EQ_INT(chat_store_user_by_id(g_store, mal, &u), 0);
+  T_EQ_INT(u.banned, 1);
+  T_EQ_INT(chat_store_user_set_banned(g_store, mal, 1), 0); /* again */
+  T_EQ_INT(chat_store_user_set_banned(g_store, mal, 0), 0);
+  T_EQ_INT(chat_store_user_by_name(g_store, "MOD-MALLORY", &u), 0);
+  T_EQ_INT(u.banned, 0);
+  T_EQ_INT(chat_store_user_set_banned(g_store, 999999, 1), CHAT_ENOTFOUND);
+
+  /* E-mail notifications: on by default, off and on again. */
+  T_EQ_INT(chat_store_user_by_id(g_store, ok, &u), 0);
+  T_EQ_INT(u.email_notify, 1);
+  T_EQ_INT(chat_store_user_set_notify(g_store, ok, 0), 0);
+  T_EQ_INT(chat_store_user_by_id(g_store, ok, &u), 0);
+  T_EQ_INT(u.email_notify, 0);
+  T_EQ_INT(chat_store_session_lookup(g_store, h[2], 200, &u), 0);
+  T_EQ_INT(u.email_notify, 0);
+  T_EQ_INT(chat_store_user_set_notify(g_store, ok, 0), 0); /* unchanged */
+  T_EQ_INT(chat_store_user_set_notify(g_store, ok, 7), 0);
+  T_EQ_INT(chat_store_user_by_name(g_store, "mod-oscar", &u), 0);
+  T_EQ_INT(u.email_notify, 1);
+  T_EQ_INT(chat_store_user_set_notify(g_store, 999999, 1), CHAT_ENOTFOUND);
+  T_EQ_INT(chat_store_user_create(g_store, "mod-new", NULL, "$h$",
+                                  CHAT_ROLE_USER, 1, &u),
+           0);
+  T_EQ_INT(u.email_notify, 1);
+
+  /* A message by id; deleting it. */
+  msg_item(&it[0], room, mal, "bad words", NULL, 700);
+  msg_item(&it[1], room, ok, "good words", NULL, 701);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 2), 0);
+  memset(&m, 0, sizeof(m));
+  T_EQ_INT(chat_store_msg_get(g_store, it[0].id, &m, &sender_id), 0);
+  T_EQ_INT(m.id, it[0].id);
+  T_EQ_INT(m.room, room);
+  T_EQ_STR(m.sender, "mod-mallory");
+  T_EQ_STR(m.to, "");
+  T_EQ_STR(m.text, "bad words");
+  T_EQ_INT(m.ts, 700);
+  T_EQ_INT(sender_id, mal);
+  free(m.text);
+  T_EQ_INT(chat_store_msg_get(g_store, it[1].id, &m, NULL), 0);
+  T_EQ_STR(m.text, "good words");
+  free(m.text);
+  T_EQ_INT(chat_store_msg_get(g_store, 999999, &m, &sender_id),
+           CHAT_ENOTFOUND);
+
+  T_EQ_INT(chat_store_msg_delete(g_store, room + 1000, it[0].id),
+           CHAT_ENOTFOUND);
+  T_EQ_INT(chat_store_msg_delete(g_store, room, it[0].id), 0);
+  T_EQ_INT(chat_store_msg_delete(g_store, room, it[0].id), CHAT_ENOTFOUND);
+  T_EQ_INT(chat_store_msg_get(g_store, it[0].id, &m, &sender_id),
+           CHAT_ENOTFOUND);
+  T_EQ_INT(chat_store_msg_history(g_store, room, 0, 10, &ml, &n), 0);
+  T_EQ_INT(n, 1);
+  if (n == 1) T_EQ_STR(ml[0].text, "good words");
+  chat_store_msgs_free(ml, n);
+
+  /* The audit log. */
+  count0 = raw_int("SELECT COUNT(*) FROM audit_log");
+  T_EQ_INT(chat_store_audit(g_store, ok, "ban", "mod-mallory", "spam 垃圾",
+                            800),
+           0);
+  T_EQ_INT(chat_store_audit(g_store, ok, "unban", NULL, NULL, 801), 0);
+  T_EQ_INT(raw_int("SELECT COUNT(*) FROM audit_log"), count0 + 2);
+  T_EQ_INT(raw_int("SELECT COUNT(*) FROM audit_log WHERE action = 'ban'"
+                   " AND target = 'mod-mallory' AND ts = 800"),
+           1);
+  T_EQ_INT(raw_int("SELECT COUNT(*) FROM audit_log WHERE action = 'unban'"
+                   " AND target = '' AND detail = ''"),
+           1);
+  T_EQ_INT(chat_store_audit(g_store, ok, "", "x", "y", 1), CHAT_EINVAL);
+  T_EQ_INT(chat_store_audit(g_store, ok, NULL, "x", "y", 1), CHAT_EINVAL);
+  {
+    char big[CHAT_AUDIT_DETAIL_MAX + 1];
+    memset(big, 'd', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    T_EQ_INT(chat_store_audit(g_store, ok, "x", "y", big, 1), CHAT_EINVAL);
+    big[CHAT_AUDIT_DETAIL_MAX - 1] = '\0'; /* the longest that fits */
+    T_EQ_INT(chat_store_audit(g_store, ok, "x", "y", big, 1), 0);
+  }
+}
+
+/* --- read markers --------------------------------------------------------- */
+
+/* The entry of room (or peer) in user's unread counts: its count, or 0 if
+ * it is not listed; *last the marker it reports. */
+static int64_t unread_of(int64_t user, int64_t room, int64_t peer,
+                         int64_t *last) {
+  chat_unread_rec_t *v = NULL;
+  size_t n = 0, i;
+  int64_t count = 0;
+
+  T_EQ_INT(chat_store_unread(g_store, user, &v, &n), 0);
+  for (i = 0; i < n; i++) {
+    T_CHECK(v[i].count > 0);
+    T_CHECK((v[i].room_id == 0) != (v[i].peer_id == 0));
+    if (v[i].room_id == room && v[i].peer_id == peer) {
+      count = v[i].count;
+      if (last != NULL) *last = v[i].last_read;
+    }
+  }
+  free(v);
+  return count;
+}
+
+static void test_unread(void) {
+  chat_msg_insert_t it[8];
+  chat_unread_rec_t *v = NULL;
+  size_t n = 0, i;
+  int64_t last = -1;
+  int64_t me = make_user("ur-me"), pal = make_user("ur-pal"),
+          other = make_user("ur-other"), room = make_room("ur-room"),
+          quiet = make_room("ur-quiet");
+
+  /* Nothing yet. */
+  T_EQ_INT(chat_store_unread(g_store, me, &v, &n), 0);
+  T_EQ_INT(n, 0);
+  T_CHECK(v == NULL);
+
+  msg_item(&it[0], room, pal, "r1", NULL, 1);
+  msg_item(&it[1], room, me, "mine", NULL, 2);
+  msg_item(&it[2], room, other, "r2", NULL, 3);
+  msg_item(&it[3], room, pal, "r3", NULL, 4);
+  dm_item(&it[4], pal, me, "d1", NULL, 5);
+  dm_item(&it[5], pal, me, "d2", NULL, 6);
+  dm_item(&it[6], me, pal, "my reply", NULL, 7);
+  dm_item(&it[7], other, me, "d3", NULL, 8);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 8), 0);
+
+  /* A room counts only with a marker; direct messages without one. */
+  T_EQ_INT(unread_of(me, room, 0, NULL), 0);
+  T_EQ_INT(unread_of(me, 0, pal, &last), 2);
+  T_EQ_INT(last, 0);
+  T_EQ_INT(unread_of(me, 0, other, NULL), 1);
+  T_EQ_INT(unread_of(pal, 0, me, NULL), 1);
+
+  /* Markers: messages of others after it; never backwards. */
+  T_EQ_INT(chat_store_read_mark(g_store, me, room, 0, it[0].id), 0);
+  T_EQ_INT(unread_of(me, room, 0, &last), 2); /* r2, r3; not mine */
+  T_EQ_INT(last, it[0].id);
+  T_EQ_INT(chat_store_read_mark(g_store, me, room, 0, it[2].id), 0);
+  T_EQ_INT(unread_of(me, room, 0, NULL), 1);
+  T_EQ_INT(chat_store_read_mark(g_store, me, room, 0, it[0].id), 0);
+  T_EQ_INT(unread_of(me, room, 0, &last), 1);
+  T_EQ_INT(last, it[2].id);
+  T_EQ_INT(chat_store_read_mark(g_store, me, room, 0, it[3].id), 0);
+  T_EQ_INT(unread_of(me, room, 0, NULL), 0); /* count 0: left out */
+  T_EQ_INT(chat_store_read_mark(g_store, me, quiet, 0, 0), 0);
+  T_EQ_INT(unread_of(me, quiet, 0, NULL), 0);
+
+  T_EQ_INT(chat_store_read_mark(g_store, me, 0, pal, it[4].id), 0);
+  T_EQ_INT(unread_of(me, 0, pal, &last), 1);
+  T_EQ_INT(last, it[4].id);
+  T_EQ_INT(chat_store_read_mark(g_store, me, 0, pal, 1), 0);
+  T_EQ_INT(unread_of(me, 0, pal, NULL), 1);
+  T_EQ_INT(chat_store_read_mark(g_store, me, 0, pal, it[6].id), 0);
+  T_EQ_INT(unread_of(me, 0, pal, NULL), 0);
+  T_EQ_INT(unread_of(me, 0, other, NULL), 1);
+
+  /* A new message counts again. */
+  msg_item(&it[0], room, other, "r4", NULL, 9);
+  dm_item(&it[1], pal, me, "d4", NULL, 10);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 2), 0);
+  T_EQ_INT(unread_of(me, room, 0, NULL), 1);
+  T_EQ_INT(unread_of(me, 0, pal, NULL), 1);
+  T_EQ_INT(chat_store_unread(g_store, me, &v, &n), 0);
+  T_EQ_INT(n, 3);
+  for (i = 0; i < n; i++)
+    if (v[i].peer_id == pal) T_EQ_STR(v[i].peer, "ur-pal");
+  free(v);
+
+  /* Errors. */
+  T_EQ_INT(chat_store_read_mark(g_store, me, 0, 0, 1), CHAT_EINVAL);
+  T_EQ_INT(chat_store_read_mark(g_store, me, room, pal, 1), CHAT_EINVAL);
+  T_EQ_INT(chat_store_read_mark(g_store, me, room, 0, -1), CHAT_EINVAL);
+  T_EQ_INT(chat_store_read_mark(g_store, me, 999999, 0, 1), CHAT_ENOTFOUND);
+  T_EQ_INT(chat_store_read_mark(g_store, me, 0, 999999, 1), CHAT_ENOTFOUND);
+  T_EQ_INT(chat_store_read_mark(g_store, 999999, room, 0, 1), CHAT_ENOTFOUND);
+
+  /* A deleted room takes its markers along. */
+  T_EQ_INT(chat_store_room_delete(g_store, quiet), 0);
+  {
+    char sql[128];
+    snprintf(sql, sizeof(sql),
+             "SELECT COUNT(*) FROM read_markers WHERE room_id = %lld",
+             (long long)quiet);
+    T_EQ_INT(raw_int(sql), 0);
+  }
+}
+
+/* --- migration 002 on a database of 001 ----------------------------------- */
+
+/* Checks a store opened on a database that had only 001 (user 7
+ * "old-timer" with two room messages in room 1) and has just been brought
+ * up to date. */
+static void check_upgraded(chat_store_t *s) {
+  chat_user_rec_t u;
+  chat_msg_rec_t *m = NULL;
+  chat_msg_insert_t it;
+  size_t n = 0;
+  int64_t other;
+
+  T_EQ_INT(chat_store_user_by_name(s, "OLD-timer", &u), 0);
+  T_EQ_INT(u.id, 7);
+  T_EQ_STR(u.email, "o@example.org");
+  T_EQ_INT(u.created_ms, 5);
+  T_EQ_INT(u.email_notify, 1);
+  T_EQ_INT(chat_store_msg_history(s, 1, 0, 10, &m, &n), 0);
+  T_EQ_INT(n, 2);
+  if (n == 2) {
+    T_EQ_STR(m[0].text, "旧消息 from before");
+    T_EQ_STR(m[0].sender, "old-timer");
+    T_EQ_STR(m[1].text, "Second OLD one");
+  }
+  chat_store_msgs_free(m, n);
+  /* The old cid still de-duplicates. */
+  msg_item(&it, 1, 7, "again", "oc1", 9);
+  T_EQ_INT(chat_store_msg_insert_batch(s, &it, 1), 0);
+  T_EQ_INT(it.dup, 1);
+  /* The old messages were indexed by the migration. */
+  T_EQ_INT(chat_store_search(s, 7, "旧消息", 0, 10, &m, &n), 0);
+  T_EQ_INT(n, 1);
+  chat_store_msgs_free(m, n);
+  T_EQ_INT(chat_store_search(s, 7, "old one", 1, 10, &m, &n), 0);
+  T_EQ_INT(n, 1);
+  chat_store_msgs_free(m, n);
+  /* And the new tables work. */
+  T_EQ_INT(chat_store_user_create(s, "newcomer", NULL, "$h$", CHAT_ROLE_USER,
+                                  1, &u),
+           0);
+  other = u.id;
+  T_EQ_INT(chat_store_friend_request(s, other, 7, 1, NULL), 0);
+  T_EQ_INT(chat_store_friend_request(s, 7, other, 2, NULL), 0);
+  dm_item(&it, 7, other, "hello newcomer", "oc1", 10);
+  T_EQ_INT(chat_store_msg_insert_batch(s, &it, 1), 0);
+  T_EQ_INT(it.dup, 0);
+  T_EQ_INT(chat_store_dm_history(s, other, 7, 0, 10, &m, &n), 0);
+  T_EQ_INT(n, 1);
+  chat_store_msgs_free(m, n);
+}
+
+
+/* --- migration 003 on a database of 002 ----------------------------------- */
+
+/* Writes the search rows of message id of kind by plain SQL, as the code
+ * of 002 did with each message. */
+static void raw_index(int kind, long long id, const char *text) {
+  chat_token_t toks[64];
+  size_t n = chat_tokens_text(text, strlen(text), toks, 64), i, j;
+  char sql[200], hex[2 * CHAT_TOKEN_BYTES + 1];
+
+  for (i = 0; i < n; i++) {
+    for (j = 0; j < toks[i].len; j++)
+      snprintf(hex + 2 * j, 3, "%02x", toks[i].b[j]);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO search_tokens (token, kind, msg_id)"
+             " VALUES (X'%s', %d, %lld)",
+             hex, kind, id);
+    raw_exec(sql);
+  }
+}
+
+/* The rows of a database at 002 (raw_exec on it): users 7 and 8, room
+ * messages 1 and 2 of the lobby (room 1) and direct message 1, indexed. */
+static void fill_002(void) {
+  raw_exec("INSERT INTO users (id, username, email, pwhash, role, banned,"
+           " created_ms) VALUES (7, 'old-timer', 'o@example.org', '$h$',"
+           " 0, 0, 5), (8, 'old-friend', '', '$h$', 0, 0, 5)");
+  raw_exec("INSERT INTO messages (id, room_id, sender_id, text, cid, ts)"
+           " VALUES (1, 1, 7, '旧消息 from before', 'oc1', 6),"
+           " (2, 1, 8, 'Second OLD one', NULL, 7)");
+  raw_exec("INSERT INTO direct_messages (id, sender_id, receiver_id, user_lo,"
+           " user_hi, text, cid, ts)"
+           " VALUES (1, 7, 8, 7, 8, '老朋友 direct words', 'od1', 8)");
+  raw_index(CHAT_SEARCH_ROOM, 1, "旧消息 from before");
+  raw_index(CHAT_SEARCH_ROOM, 2, "Second OLD one");
+  raw_index(CHAT_SEARCH_DM, 1, "老朋友 direct words");
+}
+
+/* Checks a store just brought from 002 (fill_002) up to date. */
+static void check_upgraded_003(chat_store_t *s) {
+  chat_store_t *saved = g_store;
+  chat_msg_insert_t it;
+  int done = -1;
+
+  g_store = s;
+  /* Everything 002 stored counts as indexed. */
+  T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), 2);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_DM), 1);
+  T_EQ_INT(chat_store_index_pending(s, 10, &done), 0);
+  T_EQ_INT(done, 0);
+  /* Found through the index (nothing is above the cursors). */
+  T_CHECK(finds(7, "旧消息", 0, "旧消息 from before"));
+  T_CHECK(finds(7, "old one", 1, "Second OLD one"));
+  T_CHECK(finds(8, "老朋友", 0, "老朋友 direct words"));
+  T_CHECK(!finds(9, "老朋友", 0, "老朋友 direct words"));
+  /* A new message: found directly, then through the index. */
+  msg_item(&it, 1, 8, "新消息 after 003", "nc1", 9);
+  T_EQ_INT(chat_store_msg_insert_batch(s, &it, 1), 0);
+  T_EQ_INT(it.id, 3);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, 3), 0);
+  T_CHECK(finds(7, "新消息", 0, "新消息 after 003"));
+  T_EQ_INT(chat_store_index_pending(s, 10, &done), 0);
+  T_EQ_INT(done, 1);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), 3);
+  T_EQ_INT(cursor_of(CHAT_SEARCH_DM), 1);
+  T_CHECK(token_rows(CHAT_SEARCH_ROOM, 3) > 0);
+  T_CHECK(finds(7, "新消息", 0, "新消息 after 003"));
+  T_CHECK(finds(7, "旧消息", 0, "旧消息 from before"));
+  /* An old message deleted: its rows go, the cursor stays. */
+  T_EQ_INT(chat_store_msg_delete(s, 1, 1), 0);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, 1), 0);
+  T_CHECK(!finds(7, "旧消息", 0, "旧消息 from before"));
+  T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), 3);
+  g_store = saved;
+}
+
+
+
+/* --- search figures (only with CHAT_TEST_SEARCH_BENCH=N) ------------------- */
+
+static uint64_t g_rng = 88172645463325252ull;
+
+static uint32_t rnd(uint32_t n) {
+  g_rng ^= g_rng << 13;
+  g_rng ^= g_rng >> 7;
+  g_rng ^= g_rng << 17;
+  return (uint32_t)(g_rng % n);
+}
+
+/* Word i of a vocabulary with a Zipf-like frequency: low indexes often. */
+static uint32_t zipf(uint32_t n) {
+  double r = (double)rnd(1000000) / 1000000.0;
+  return (uint32_t)(n * r * r * r);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void put_utf8(char **p, uint32_t c) {
+  unsigned char *q = (unsigned char *)*p;
+  if (c < 0x80) {
+    *q++ = (unsigned char)c;
+  } else if (c < 0x800) {
+    *q++ = (unsigned char)(0xC0 | (c >> 6));
+    *q++ = (unsigned char)(0x80 | (c & 0x3F));
+  } else {
+    *q++ = (unsigned char)(0xE0 | (c >> 12));
+    *q++ = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+    *q++ = (unsigned char)(0x80 | (c & 0x3F));
+  }
+  *p = (char *)q;
+}
+
+/* Inserts total messages of mixed Chinese and English (one in ten a direct
+ * message) and prints how long a few searches take.  Nothing is asserted
+ * about the times. */
+static void bench_search(long total) {
+  enum { VOCAB = 3000, BATCH = 500, USERS = 50 };
+  static char zh[VOCAB][16], en[VOCAB][12];
+  /* Rare words, common ones (the vocabulary's first), one common
+   * character, and common tokens that rarely stand together (many
+   * candidates fail the text check). */
+  static const char *const fixed[] = {
+      "上海", "海东", "上海东边", "我家在上海东边", "上", "HELLO", "hello world",
+      "Hello World from the other side", "上海西", "q", "上 q", "q 上 q"};
+  const char *queries[CHAT_ARRAY_SIZE(fixed) + 2];
+  char common[2][64];
+  chat_msg_insert_t *it = calloc(BATCH, sizeof(*it));
+  char *texts = malloc((size_t)BATCH * 512);
+  int64_t users[USERS], room, room2;
+  chat_msg_rec_t *m;
+  size_t n;
+  double t0, t;
+  long done = 0;
+  int i, j, k;
+
+  if (it == NULL || texts == NULL) return;
+  for (i = 0; i < VOCAB; i++) {
+    char *p = zh[i];
+    int len = 2 + (int)rnd(2);
+    for (j = 0; j < len; j++) put_utf8(&p, 0x4E00 + zipf(2500));
+    *p = '\0';
+    p = en[i];
+    len = 3 + (int)rnd(6);
+    for (j = 0; j < len; j++) *p++ = (char)('a' + zipf(26));
+    *p = '\0';
+  }
+  for (i = 0; i < USERS; i++) {
+    char name[32];
+    snprintf(name, sizeof(name), "bench%d", i);
+    users[i] = make_user(name);
+  }
+  room = make_room("bench");
+  room2 = make_room("bench-2");
+
+  t0 = now_s();
+  while (done < total) {
+    int nb = total - done < BATCH ? (int)(total - done) : BATCH;
+    for (k = 0; k < nb; k++) {
+      char *p = texts + (size_t)k * 512, *start = p;
+      int words = 4 + (int)rnd(12);
+      long seq = done + k;
+      for (j = 0; j < words && p - start < 400; j++) {
+        const char *w = rnd(3) ? zh[zipf(VOCAB)] : en[zipf(VOCAB)];
+        if (j > 0 && rnd(2)) *p++ = ' ';
+        p += sprintf(p, "%s", w);
+      }
+      if (seq % 5000 == 17) p += sprintf(p, " 我家在上海东边");
+      if (seq % 700 == 3) p += sprintf(p, " say Hello World");
+      *p = '\0';
+      msg_item(&it[k], seq % 10 == 0 ? 0 : (seq % 3 ? room : room2),
+               users[rnd(USERS)], start, NULL, 1000000 + seq);
+      if (seq % 10 == 0) {
+        it[k].to_id = users[rnd(USERS)];
+        if (it[k].to_id == it[k].sender_id) it[k].to_id = users[0];
+      }
+    }
+    T_EQ_INT(chat_store_msg_insert_batch(g_store, it, (size_t)nb), 0);
+    done += nb;
+  }
+  t = now_s() - t0;
+  fprintf(stderr, "bench: inserted %ld messages in %.1f s (%.0f/s)\n", total,
+          t, total / t);
+  fprintf(stderr, "bench: %lld search rows\n",
+          raw_int("SELECT COUNT(*) FROM search_tokens"));
+  if (g_mysql)
+    fprintf(stderr, "bench: search_tokens %lld MB\n",
+            raw_int("SELECT (data_length + index_length) >> 20"
+                    " FROM information_schema.tables"
+                    " WHERE table_schema = DATABASE()"
+                    " AND table_name = 'search_tokens'"));
+  else
+    fprintf(stderr, "bench: database %lld MB\n",
+            raw_int("SELECT (page_count * page_size) >> 20"
+                    " FROM pragma_page_count, pragma_page_size"));
+
+  memcpy(queries, fixed, sizeof(fixed));
+  snprintf(common[0], sizeof(common[0]), "%s", zh[0]);
+  snprintf(common[1], sizeof(common[1]), "%s %s", en[0], zh[1]);
+  queries[CHAT_ARRAY_SIZE(fixed)] = common[0];
+  queries[CHAT_ARRAY_SIZE(fixed) + 1] = common[1];
+  for (i = 0; i < (int)CHAT_ARRAY_SIZE(queries); i++) {
+    for (k = 0; k < 3; k++) {
+      int64_t r = k == 2 ? room : 0;
+      int rc;
+      t0 = now_s();
+      rc = chat_store_search(g_store, users[1], queries[i], r, 50, &m, &n);
+      t = now_s() - t0;
+      T_EQ_INT(rc, 0);
+      if (k > 0 || i == 0)
+        fprintf(stderr, "bench: search %-34s %s %3zu results %8.2f ms\n",
+                queries[i], k == 2 ? "room " : "all  ", n, t * 1000);
+      chat_store_msgs_free(m, n);
+    }
+  }
+  free(texts);
+  free(it);
+}
+
+static void test_search_bench(void) {
+  const char *env = getenv("CHAT_TEST_SEARCH_BENCH");
+  long total = env ? strtol(env, NULL, 10) : 0;
+
+  if (total <= 0) return;
+  fprintf(stderr, "bench: %s, %ld messages\n", chat_store_kind(g_store),
+          total);
+  bench_search(total);
+}
+
+/* --- concurrency ---------------------------------------------------------- */
+
+enum { CT_THREADS = 4, CT_BATCHES = 40, CT_BATCH = 8 };
+
+typedef struct {
+  chat_store_t *store;
+  int64_t room, user;
+  int k;
+  int errors;
+} ct_arg_t;
+
+static void *ct_main(void *p) {
+  ct_arg_t *a = p;
+  chat_msg_insert_t it[CT_BATCH];
+  char text[CT_BATCH][32], cid[CT_BATCH][32];
+  chat_msg_rec_t *m;
+  chat_user_rec_t u;
+  size_t n, i;
+  int b, j;
+
+  for (b = 0; b < CT_BATCHES; b++) {
+    for (j = 0; j < CT_BATCH; j++) {
+      snprintf(text[j], sizeof(text[j]), "t%d-%d 线程", a->k, b * CT_BATCH + j);
+      snprintf(cid[j], sizeof(cid[j]), "t%d-%d", a->k, b * CT_BATCH + j);
+      msg_item(&it[j], a->room, a->user, text[j], cid[j], b);
+    }
+    if (chat_store_msg_insert_batch(a->store, it, CT_BATCH) != 0) a->errors++;
+    for (j = 0; j < CT_BATCH; j++) {
+      if (it[j].status != 0 || it[j].dup != 0) a->errors++;
+      if (j > 0 && it[j].id <= it[j - 1].id) a->errors++;
+    }
+    /* Readers at the same time as the other threads' writers. */
+    if (chat_store_msg_history(a->store, a->room, 0, 20, &m, &n) != 0 ||
+        n == 0)
+      a->errors++;
+    for (i = 1; i < n; i++)
+      if (m[i].id <= m[i - 1].id) a->errors++;
+    chat_store_msgs_free(m, n);
+    if (chat_store_user_by_id(a->store, a->user, &u) != 0) a->errors++;
+  }
+  /* Resending the first batch stores nothing. */
+  for (j = 0; j < CT_BATCH; j++) {
+    snprintf(cid[j], sizeof(cid[j]), "t%d-%d", a->k, j);
+    msg_item(&it[j], a->room, a->user, "resent", cid[j], 9999);
+  }
+  if (chat_store_msg_insert_batch(a->store, it, CT_BATCH) != 0) a->errors++;
+  for (j = 0; j < CT_BATCH; j++)
+    if (it[j].dup != 1 || it[j].stored_ts != 0) a->errors++;
+  return NULL;
+}
+
+static void run_threads(chat_store_t *s, const char *room_name) {
+  pthread_t th[CT_THREADS];
+  ct_arg_t args[CT_THREADS];
+  chat_msg_rec_t *m = NULL;
+  size_t n = 0, i;
+  int64_t room = make_room(room_name);
+  char name[32];
+  int k, total = CT_THREADS * CT_BATCHES * CT_BATCH;
+  unsigned char *seen = calloc((size_t)total, 1);
+
+  T_CHECK(seen != NULL);
+  if (seen == NULL) return;
+  for (k = 0; k < CT_THREADS; k++) {
+    snprintf(name, sizeof(name), "%s-%d", room_name, k);
+    args[k] = (ct_arg_t){.store = s, .room = room, .user = make_user(name),
+                         .k = k};
+    T_EQ_INT(pthread_create(&th[k], NULL, ct_main, &args[k]), 0);
+  }
+  for (k = 0; k < CT_THREADS; k++) {
+    pthread_join(th[k], NULL);
+    T_EQ_INT(args[k].errors, 0);
+  }
+
+  T_EQ_INT(chat_store_msg_since(s, room, 0, total + 10, &m, &n), 0);
+  T_EQ_INT(n, total);
+  for (i = 0; i < n; i++) {
+    int tk, idx;
+    if (i > 0) T_CHECK(m[i].id > m[i - 1].id);
+    if (sscanf(m[i].text, "t%d-%d", &tk, &idx) == 2 && tk >= 0 &&
+        tk < CT_THREADS && idx >= 0 && idx < CT_BATCHES * CT_BATCH)
+      seen[tk * CT_BATCHES * CT_BATCH + idx]++;
+  }
+  for (k = 0; k < total; k++)
+    if (seen[k] != 1) {
+      T_EQ_INT(seen[k], 1);
+      break;
+    }
+  chat_store_msgs_free(m, n);
+  free(seen);
+}
+
+static void test_concurrency(void) {
+  chat_store_t *small = NULL;
+  char err[256];
+
+  /* As many threads as connections. */
+  run_threads(g_store, "concurrent");
+  /* More threads than connections: calls wait for a free one; and a second
+   * store on the same database writes at the same time as if it were
+   * another process. */
+  T_EQ_INT(chat_store_open(g_mysql ? g_url : g_path, 2, &small, err,
+                           sizeof(err)),
+           0);
+  if (small == NULL) return;
+  run_threads(small, "concurrent-small");
+  chat_store_close(small);
+}
+
+
+/* --- runs ----------------------------------------------------------------- */
+
+static void run_common(void) {
+  T_RUN(test_users);
+  T_RUN(test_sessions);
+  T_RUN(test_set_password);
+  T_RUN(test_rooms);
+  T_RUN(test_insert_batch);
+  T_RUN(test_insert_batch_large);
+  T_RUN(test_history);
+  T_RUN(test_text_roundtrip);
+  T_RUN(test_dm);
+  T_RUN(test_friends);
+  T_RUN(test_tx);
+  T_RUN(test_search_unindexed);
+  T_RUN(test_search_half);
+  T_RUN(test_search_indexed);
+  T_RUN(test_index_pending);
+  T_RUN(test_search_tail_bound);
+  T_RUN(test_moderation);
+  T_RUN(test_unread);
+}
+
+#endif

@@ -1,0 +1,305 @@
+/* Unit tests of the store on SQLite: a database in a fresh temporary
+ * folder, removed at the end.  The cases shared with MySQL are in
+ * store_cases_a.h and store_cases_b.h. */
+#define _GNU_SOURCE
+#include "store_cases_b.h"
+
+static char g_dir[64]; /* the temporary folder; g_path is two folders below */
+
+static int rm_cb(const char *path, const struct stat *sb, int flag,
+                 struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+/* --- open, schema, migrations --------------------------------------------- */
+
+static void test_open_schema(void) {
+  chat_store_t *s = NULL;
+  chat_room_rec_t *rooms = NULL;
+  chat_user_rec_t u;
+  char err[256], url[300];
+  size_t n = 0;
+  int64_t uid;
+
+  /* "sqlite:" url; both folders above the file are missing. */
+  snprintf(url, sizeof(url), "sqlite:%s", g_path);
+  T_EQ_INT(chat_store_open(url, 2, &s, err, sizeof(err)), 0);
+  if (s == NULL) return;
+  T_EQ_STR(chat_store_kind(s), "sqlite");
+  T_EQ_INT(chat_store_ping(s), 0);
+  T_EQ_INT(raw_int("PRAGMA user_version"), schema_files());
+  T_EQ_INT(raw_int("SELECT count(*) FROM sqlite_master WHERE name IN "
+                   "('users', 'sessions', 'rooms', 'messages')"),
+           4);
+  T_EQ_INT(raw_int("SELECT count(*) FROM sqlite_master WHERE name = "
+                   "'messages_sender_cid'"),
+           1);
+  T_EQ_INT(raw_int("SELECT count(*) FROM pragma_journal_mode "
+                   "WHERE journal_mode = 'wal'"),
+           1);
+
+  T_EQ_INT(chat_store_room_list(s, &rooms, &n), 0);
+  T_EQ_INT(n, 1);
+  if (n == 1) {
+    T_EQ_STR(rooms[0].name, "lobby");
+    T_CHECK(strstr(rooms[0].topic, "Lobby") != NULL);
+    T_CHECK(strstr(rooms[0].topic, "大厅") != NULL);
+  }
+  free(rooms);
+
+  T_EQ_INT(chat_store_user_create(s, "persist", "p@example.org", "$h$",
+                                  CHAT_ROLE_ADMIN, 42, &u),
+           0);
+  uid = u.id;
+  chat_store_close(s);
+
+  /* Reopen with a bare path: no migration runs again (CREATE TABLE would
+   * fail, the lobby would be inserted twice) and the data is there. */
+  s = NULL;
+  T_EQ_INT(chat_store_open(g_path, 1, &s, err, sizeof(err)), 0);
+  if (s == NULL) return;
+  T_EQ_INT(raw_int("PRAGMA user_version"), schema_files());
+  T_EQ_INT(chat_store_room_list(s, &rooms, &n), 0);
+  T_EQ_INT(n, 1);
+  free(rooms);
+  memset(&u, 0, sizeof(u));
+  T_EQ_INT(chat_store_user_by_id(s, uid, &u), 0);
+  T_EQ_STR(u.username, "persist");
+  T_EQ_STR(u.email, "p@example.org");
+  T_EQ_INT(u.role, CHAT_ROLE_ADMIN);
+  T_EQ_INT(u.created_ms, 42);
+  chat_store_close(s);
+
+  /* A database from a newer build is refused, and left alone. */
+  raw_exec("PRAGMA user_version = 99");
+  s = NULL;
+  err[0] = '\0';
+  T_EQ_INT(chat_store_open(g_path, 1, &s, err, sizeof(err)), CHAT_EINVAL);
+  T_CHECK(s == NULL);
+  T_CHECK(strstr(err, "newer") != NULL);
+  T_EQ_INT(raw_int("PRAGMA user_version"), 99);
+  {
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", schema_files());
+    raw_exec(sql);
+  }
+
+  chat_store_close(NULL);
+}
+
+static void test_open_errors(void) {
+  chat_store_t *s = NULL;
+  char err[256], path[300];
+  FILE *f;
+
+  T_EQ_INT(chat_store_open(g_path, 0, &s, err, sizeof(err)), CHAT_EINVAL);
+  T_EQ_INT(chat_store_open("sqlite:", 1, &s, err, sizeof(err)), CHAT_EINVAL);
+  T_EQ_INT(chat_store_open("mysql:u@h/db", 1, &s, err, sizeof(err)),
+           CHAT_EINVAL);
+  T_EQ_INT(chat_store_open("mysql://u@h", 1, &s, err, sizeof(err)),
+           CHAT_EINVAL);
+  T_CHECK(s == NULL);
+
+  /* A file where a parent folder should be. */
+  snprintf(path, sizeof(path), "%s/plainfile", g_dir);
+  f = fopen(path, "w");
+  T_CHECK(f != NULL);
+  if (f) fclose(f);
+  snprintf(path, sizeof(path), "%s/plainfile/sub/chat.db", g_dir);
+  err[0] = '\0';
+  T_EQ_INT(chat_store_open(path, 1, &s, err, sizeof(err)), CHAT_EIO);
+  T_CHECK(s == NULL);
+  T_CHECK(err[0] != '\0');
+  /* err may be NULL. */
+  T_EQ_INT(chat_store_open(path, 1, &s, NULL, 0), CHAT_EIO);
+}
+
+
+static void test_migrate_002(void) {
+  char path[sizeof(g_path)], saved[sizeof(g_path)], err[256];
+  chat_store_t *s = NULL;
+  sqlite3 *db = NULL;
+  long long tokens;
+
+  snprintf(path, sizeof(path), "%s/old001.db", g_dir);
+  T_EQ_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+                                          SQLITE_OPEN_CREATE, NULL),
+           SQLITE_OK);
+  T_EQ_INT(sqlite3_exec(db, chat_schema_sqlite_files[0][1], NULL, NULL, NULL),
+           SQLITE_OK);
+  T_EQ_INT(sqlite3_exec(
+               db,
+               "PRAGMA user_version = 1;"
+               "INSERT INTO users (id, username, email, pwhash, role, banned,"
+               " created_ms) VALUES (7, 'old-timer', 'o@example.org', '$h$',"
+               " 0, 0, 5);"
+               "INSERT INTO messages (room_id, sender_id, text, cid, ts)"
+               " VALUES (1, 7, '旧消息 from before', 'oc1', 6),"
+               " (1, 7, 'Second OLD one', NULL, 7);",
+               NULL, NULL, NULL),
+           SQLITE_OK);
+  sqlite3_close(db);
+
+  memcpy(saved, g_path, sizeof(saved));
+  snprintf(g_path, sizeof(g_path), "%s", path);
+  T_EQ_INT(raw_int("PRAGMA user_version"), 1);
+  T_EQ_INT(chat_store_open(path, 2, &s, err, sizeof(err)), 0);
+  if (s != NULL) {
+    T_EQ_INT(raw_int("PRAGMA user_version"), schema_files());
+    T_EQ_INT(raw_int("SELECT count(*) FROM sqlite_master WHERE name IN"
+                     " ('direct_messages', 'friendships', 'search_tokens',"
+                     " 'audit_log', 'read_markers')"),
+             5);
+    tokens = raw_int("SELECT count(*) FROM search_tokens");
+    T_CHECK(tokens > 20);
+    check_upgraded(s);
+    chat_store_close(s);
+    /* Reopen: nothing runs again. */
+    s = NULL;
+    T_EQ_INT(chat_store_open(path, 1, &s, err, sizeof(err)), 0);
+    T_EQ_INT(raw_int("SELECT count(*) FROM search_tokens WHERE kind = 0"),
+             tokens);
+    chat_store_close(s);
+  } else {
+    fprintf(stderr, "open: %s\n", err);
+  }
+  memcpy(g_path, saved, sizeof(g_path));
+}
+
+
+static void test_migrate_003(void) {
+  char path[sizeof(g_path)], saved[sizeof(g_path)], err[256];
+  chat_store_t *s = NULL;
+  sqlite3 *db = NULL;
+
+  snprintf(path, sizeof(path), "%s/old002.db", g_dir);
+  T_EQ_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+                                          SQLITE_OPEN_CREATE, NULL),
+           SQLITE_OK);
+  T_EQ_INT(sqlite3_exec(db, chat_schema_sqlite_files[0][1], NULL, NULL, NULL),
+           SQLITE_OK);
+  T_EQ_INT(sqlite3_exec(db, chat_schema_sqlite_files[1][1], NULL, NULL, NULL),
+           SQLITE_OK);
+  T_EQ_INT(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL),
+           SQLITE_OK);
+  sqlite3_close(db);
+
+  memcpy(saved, g_path, sizeof(saved));
+  snprintf(g_path, sizeof(g_path), "%s", path);
+  fill_002();
+  T_EQ_INT(raw_int("PRAGMA user_version"), 2);
+  T_EQ_INT(chat_store_open(path, 2, &s, err, sizeof(err)), 0);
+  if (s != NULL) {
+    T_EQ_INT(raw_int("PRAGMA user_version"), schema_files());
+    check_upgraded_003(s);
+    chat_store_close(s);
+    /* Reopen: nothing runs again. */
+    s = NULL;
+    T_EQ_INT(chat_store_open(path, 1, &s, err, sizeof(err)), 0);
+    T_EQ_INT(cursor_of(CHAT_SEARCH_ROOM), 3);
+    chat_store_close(s);
+  } else {
+    fprintf(stderr, "open: %s\n", err);
+  }
+  memcpy(g_path, saved, sizeof(g_path));
+}
+
+
+/* --- SQLite only: the transaction helper and SQLITE_BUSY ----------------- */
+
+typedef struct {
+  sqlite3 *holder; /* a plain connection holding the write lock */
+  int calls;       /* busy handler calls */
+  int release_at;  /* on this call the holder commits (0: never) */
+} busy_t;
+
+/* Gives up at once (so the store sees SQLITE_BUSY); on call release_at
+ * the holder lets go of the lock first. */
+static int busy_cb(void *arg, int n) {
+  busy_t *b = arg;
+
+  (void)n;
+  if (++b->calls == b->release_at)
+    T_EQ_INT(sqlite3_exec(b->holder, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+  return 0;
+}
+
+static void test_tx_busy(void) {
+  busy_t b;
+  chat_user_rec_t u;
+  int64_t uid = make_user("busy-user");
+
+  memset(&b, 0, sizeof(b));
+  T_EQ_INT(sqlite3_open_v2(g_path, &b.holder, SQLITE_OPEN_READWRITE, NULL),
+           SQLITE_OK);
+  chat_store_sqlite_busy_handler(g_store, busy_cb, &b);
+
+  /* Another process holds the write lock throughout: every try gets
+   * SQLITE_BUSY, and the ban fails after CHAT_STORE_TX_TRIES of them. */
+  T_EQ_INT(sqlite3_exec(b.holder, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+           SQLITE_OK);
+  fprintf(stderr, "(an error line from the store is expected here)\n");
+  T_EQ_INT(chat_store_user_set_banned(g_store, uid, 1), CHAT_EUNAVAIL);
+  T_EQ_INT(b.calls, CHAT_STORE_TX_TRIES);
+  T_EQ_INT(chat_store_user_by_id(g_store, uid, &u), 0); /* reads go on */
+  T_EQ_INT(u.banned, 0);
+
+  /* It lets go after the first try: the second one bans. */
+  b.calls = 0;
+  b.release_at = 1;
+  T_EQ_INT(chat_store_user_set_banned(g_store, uid, 1), 0);
+  T_EQ_INT(b.calls, 1);
+  T_EQ_INT(chat_store_user_by_id(g_store, uid, &u), 0);
+  T_EQ_INT(u.banned, 1);
+
+  chat_store_sqlite_busy_handler(g_store, NULL, NULL);
+  T_EQ_INT(sqlite3_get_autocommit(b.holder), 1);
+  sqlite3_close(b.holder);
+  T_EQ_INT(chat_store_user_set_banned(g_store, uid, 0), 0);
+}
+
+/* --- runs ----------------------------------------------------------------- */
+
+static void run_sqlite(void) {
+  char err[256];
+  int rc;
+
+  fprintf(stderr, "== sqlite\n");
+  g_mysql = 0;
+  T_RUN(test_open_schema);
+  T_RUN(test_open_errors);
+  T_RUN(test_migrate_002);
+  T_RUN(test_migrate_003);
+
+  rc = chat_store_open(g_path, 4, &g_store, err, sizeof(err));
+  T_EQ_INT(rc, 0);
+  if (rc == 0) {
+    run_common();
+    T_RUN(test_tx_busy);
+    T_RUN(test_concurrency);
+    T_RUN(test_search_bench);
+    T_EQ_INT(chat_store_ping(g_store), 0);
+    chat_store_close(g_store);
+  } else {
+    fprintf(stderr, "open: %s\n", err);
+  }
+  g_store = NULL;
+}
+
+int main(void) {
+  snprintf(g_dir, sizeof(g_dir), "/tmp/chat_test_store_XXXXXX");
+  if (mkdtemp(g_dir) == NULL) {
+    perror("mkdtemp");
+    return 1;
+  }
+  snprintf(g_path, sizeof(g_path), "%s/data/db/chat.db", g_dir);
+
+  run_sqlite();
+
+  nftw(g_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+  T_CHECK(access(g_dir, F_OK) != 0);
+  return T_DONE();
+}
