@@ -4,7 +4,7 @@
 -- The same tables as schema/sqlite/002_community.sql.  As in 001_init.sql,
 -- every statement can run again: a file interrupted half-way is completed
 -- by the next open.  After this file, and before the version is recorded,
--- the backend indexes the messages stored before it (src/store/mysql.c,
+-- the backend indexes the messages stored before it (src/store/mysql_migrate.c,
 -- backfill_tokens; INSERT IGNORE, so it can run again too).
 --
 -- No triggers: creating one needs the TRIGGER privilege and, with binary

@@ -5,7 +5,7 @@
 -- messages, 1 direct messages) the highest id indexed.  Every message with
 -- id <= last_id has its search rows; a higher one has none yet and a search
 -- checks it directly (store.c).  chat_store_index_pending moves a cursor in
--- the transaction that writes the rows (src/store/mysql.c, index_tx).
+-- the transaction that writes the rows (src/store/mysql_search.c, index_step).
 --
 -- Up to 002 every message was indexed with its insert, so both cursors
 -- start at the highest id stored.  Every statement can run again (see

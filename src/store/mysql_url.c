@@ -5,37 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/pct.h"
 #include "mysql_int.h"
 
 /* Percent-decodes the len bytes at p into dst (cap bytes, NUL-terminated).
- * -1 on a malformed escape, an encoded NUL or no room.  The only decoder
- * of this file, so a shared one can take its place. */
+ * -1 on a malformed escape, an encoded NUL or no room. */
 static int pct_decode(const char *p, size_t len, char *dst, size_t cap) {
-  size_t i, o = 0;
-  int k;
-
-  for (i = 0; i < len; i++) {
-    int ch = (unsigned char)p[i];
-    if (ch == '%') {
-      if (len - i < 3) return -1;
-      ch = 0;
-      for (k = 1; k <= 2; k++) {
-        char h = p[i + k];
-        int v = h >= '0' && h <= '9'   ? h - '0'
-                : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                : h >= 'A' && h <= 'F' ? h - 'A' + 10
-                                       : -1;
-        if (v < 0) return -1;
-        ch = ch * 16 + v;
-      }
-      if (ch == 0) return -1;
-      i += 2;
-    }
-    if (o + 1 >= cap) return -1;
-    dst[o++] = (char)ch;
-  }
-  dst[o] = '\0';
-  return 0;
+  return chat_pct_decode(p, len, dst, cap, CHAT_PCT_NO_NUL) < 0 ? -1 : 0;
 }
 
 int chat_store_mysql_parse_url(const char *target, chat_mysql_url_t *u,

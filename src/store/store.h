@@ -20,14 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../core/auth.h"   /* CHAT_HASH_MAX, CHAT_TOKEN_HASH_LEN */
 #include "../core/common.h"
-
-#define CHAT_NAME_MAX 128    /* bytes: 32 characters of up to 4 bytes each */
-#define CHAT_EMAIL_MAX 256   /* bytes, including the NUL */
-#define CHAT_HASH_MAX 160    /* an argon2id string from libsodium fits */
-#define CHAT_TOPIC_MAX 1024  /* bytes, including the NUL */
-#define CHAT_TOKEN_HASH_LEN 32 /* bytes of SHA-256 of a session token */
-#define CHAT_CID_MAX 128     /* bytes of a client message id, including NUL */
+#include "../core/limits.h" /* CHAT_NAME_MAX, CHAT_EMAIL_MAX, CHAT_TOPIC_MAX, CHAT_CID_MAX */
 
 typedef enum { CHAT_ROLE_USER = 0, CHAT_ROLE_ADMIN = 1 } chat_role_t;
 

@@ -5,51 +5,13 @@
 #include <string.h>
 
 #include "../core/common.h"
+#include "../core/utf8.h"
 
-/* Decodes the code point at s[*i] (i < len) and advances *i.  A byte that
- * does not start a valid sequence (stray continuation, overlong, surrogate,
- * above U+10FFFF, truncated) is U+FFFD and consumes one byte. */
+/* The code point at s[*i] (i < len), advancing *i; bytes that are not a
+ * valid character are U+FFFD and consume one byte. */
 static uint32_t next_cp(const uint8_t *s, size_t len, size_t *i) {
-  uint32_t c = s[*i], min;
-  size_t n, k;
-
-  if (c < 0x80) {
-    (*i)++;
-    return c;
-  }
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 1;
-    c &= 0x1F;
-    min = 0x80;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 2;
-    c &= 0x0F;
-    min = 0x800;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 3;
-    c &= 0x07;
-    min = 0x10000;
-  } else {
-    (*i)++;
-    return 0xFFFD;
-  }
-  if (len - *i <= n) {
-    (*i)++;
-    return 0xFFFD;
-  }
-  for (k = 1; k <= n; k++) {
-    uint8_t b = s[*i + k];
-    if ((b & 0xC0) != 0x80) {
-      (*i)++;
-      return 0xFFFD;
-    }
-    c = (c << 6) | (b & 0x3F);
-  }
-  if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
-    (*i)++;
-    return 0xFFFD;
-  }
-  *i += n + 1;
+  uint32_t c;
+  *i += chat_utf8_next(s + *i, len - *i, &c);
   return c;
 }
 
@@ -65,29 +27,9 @@ static int is_space(uint32_t c) {
          c == 0xFEFF;
 }
 
-/* Appends the UTF-8 of c to t. */
+/* Appends the UTF-8 of c (a valid code point) to t. */
 static void put_cp(chat_token_t *t, uint32_t c) {
-  uint8_t *p = t->b + t->len;
-
-  if (c < 0x80) {
-    p[0] = (uint8_t)c;
-    t->len += 1;
-  } else if (c < 0x800) {
-    p[0] = (uint8_t)(0xC0 | (c >> 6));
-    p[1] = (uint8_t)(0x80 | (c & 0x3F));
-    t->len += 2;
-  } else if (c < 0x10000) {
-    p[0] = (uint8_t)(0xE0 | (c >> 12));
-    p[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
-    p[2] = (uint8_t)(0x80 | (c & 0x3F));
-    t->len += 3;
-  } else {
-    p[0] = (uint8_t)(0xF0 | (c >> 18));
-    p[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
-    p[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
-    p[3] = (uint8_t)(0x80 | (c & 0x3F));
-    t->len += 4;
-  }
+  t->len += (uint8_t)chat_utf8_encode(c, t->b + t->len);
 }
 
 static chat_token_t make_token(uint32_t a, uint32_t b, int bigram) {

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 /* Bytes of the longest token: two code points of four bytes. */
-#define CHAT_TOKEN_BYTES 8
+#define CHAT_SEARCH_TOKEN_BYTES 8
 
 /* Distinct tokens indexed per message.  A message has at most two tokens
  * per character, so texts of up to about 1000 characters are indexed
@@ -37,8 +37,8 @@
 #define CHAT_QUERY_TOKENS_MAX 6
 
 typedef struct {
-  uint8_t len;                  /* 1..CHAT_TOKEN_BYTES */
-  uint8_t b[CHAT_TOKEN_BYTES];  /* UTF-8; bytes past len are zero */
+  uint8_t len;                  /* 1..CHAT_SEARCH_TOKEN_BYTES */
+  uint8_t b[CHAT_SEARCH_TOKEN_BYTES];  /* UTF-8; bytes past len are zero */
 } chat_token_t;
 
 /* The distinct tokens of text[0..len), in the order of their first

@@ -711,7 +711,7 @@ static void check_upgraded(chat_store_t *s) {
 static void raw_index(int kind, long long id, const char *text) {
   chat_token_t toks[64];
   size_t n = chat_tokens_text(text, strlen(text), toks, 64), i, j;
-  char sql[200], hex[2 * CHAT_TOKEN_BYTES + 1];
+  char sql[200], hex[2 * CHAT_SEARCH_TOKEN_BYTES + 1];
 
   for (i = 0; i < n; i++) {
     for (j = 0; j < toks[i].len; j++)

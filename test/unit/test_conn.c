@@ -18,9 +18,6 @@
 #include "actors/registry.h"
 #include "actors/roomdir.h"
 #include "core/auth.h"
-/* store/tokens.h (through fakes.h) has a CHAT_TOKEN_BYTES of its own;
- * nothing here uses either. */
-#undef CHAT_TOKEN_BYTES
 #include "fakes.h"
 #include "t.h"
 

@@ -11,7 +11,7 @@ static const char *joined(const chat_token_t *t, size_t n) {
   size_t i, o = 0;
 
   buf[0] = '\0';
-  for (i = 0; i < n && o + CHAT_TOKEN_BYTES + 2 < sizeof(buf); i++) {
+  for (i = 0; i < n && o + CHAT_SEARCH_TOKEN_BYTES + 2 < sizeof(buf); i++) {
     if (i > 0) buf[o++] = '|';
     memcpy(buf + o, t[i].b, t[i].len);
     o += t[i].len;
