@@ -33,6 +33,3 @@ void chat_auth_token_hash(const char *token, size_t len, uint8_t out[CHAT_TOKEN_
   crypto_hash_sha256(out, (const unsigned char *)token, len);
 }
 
-int chat_auth_equal(const void *a, const void *b, size_t n) {
-  return sodium_memcmp(a, b, n) == 0;
-}

@@ -24,7 +24,5 @@ int chat_auth_verify_password(const char *hash, const char *password, size_t len
 void chat_auth_new_token(char out[CHAT_TOKEN_CHARS + 1]);
 /* SHA-256 of a token string: what the store keeps. */
 void chat_auth_token_hash(const char *token, size_t len, uint8_t out[CHAT_TOKEN_HASH_LEN]);
-/* Constant-time comparison of n bytes: 1 if equal. */
-int chat_auth_equal(const void *a, const void *b, size_t n);
 
 #endif
