@@ -49,7 +49,9 @@ struct chat_hash_job_s {
   size_t password_len;
   const char *new_password;    /* MAKE */
   size_t new_password_len;
-  char hash[CHAT_HASH_MAX];    /* VERIFY: in (the stored hash); MAKE: out */
+  char hash[CHAT_HASH_MAX];    /* VERIFY: in (the stored hash; "": a dummy
+                                  that never matches, so that an unknown user
+                                  costs what a wrong password costs); MAKE: out */
   /* out */
   int verified;                /* VERIFY: 1 if the password matched */
   int made;                    /* MAKE: 1 if hash holds the new hash */

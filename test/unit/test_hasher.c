@@ -165,9 +165,15 @@ static void test_verify_then_make(void) {
   int ops = CHAT_HASH_VERIFY | CHAT_HASH_MAKE;
   chat_hash_job_t *ok = job_new(ops, "old", "hash:old", "newer");
   chat_hash_job_t *bad = job_new(ops, "nope", "hash:old", "newer");
+  /* No stored hash: checked against a dummy, never a match, even for the
+   * dummy's own password. */
+  chat_hash_job_t *none = job_new(CHAT_HASH_VERIFY, "not a password", "", NULL);
   chat_hasher_submit(h, ok, &sink.super);
   chat_hasher_submit(h, bad, &sink.super);
-  run_until(&sink, 2);
+  chat_hasher_submit(h, none, &sink.super);
+  run_until(&sink, 3);
+  T_EQ_INT(none->verified, 0);
+  free(none);
   T_EQ_INT(ok->verified, 1);
   T_EQ_INT(ok->made, 1);
   T_EQ_STR(ok->hash, "hash:newer");
