@@ -54,11 +54,13 @@ int64_t chat_backoff_wait(const chat_backoff_t *b, int64_t now, int free_fails,
 
 void chat_backoff_fail(chat_backoff_t *b, int64_t now) {
   if (b->fails < INT32_MAX) b->fails++;
+  b->prev_ms = b->last_ms;
   b->last_ms = now;
 }
 
 void chat_backoff_unfail(chat_backoff_t *b) {
   if (b->fails > 0) b->fails--;
+  b->last_ms = b->prev_ms;
 }
 
 int chat_rate_retry_after(int64_t ms) {

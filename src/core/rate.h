@@ -37,6 +37,7 @@ int64_t chat_bucket_full_ms(double rate, double burst);
 typedef struct {
   int32_t fails;      /* failures counted */
   int64_t last_ms;    /* when the last one was counted */
+  int64_t prev_ms;    /* the one before (what a take-back restores) */
 } chat_backoff_t;
 
 /* The milliseconds the next attempt must still wait (0: it may go now). */
@@ -44,7 +45,7 @@ int64_t chat_backoff_wait(const chat_backoff_t *b, int64_t now, int free_fails,
                           int64_t base_ms, int64_t max_ms);
 /* Counts a failure at now. */
 void chat_backoff_fail(chat_backoff_t *b, int64_t now);
-/* Takes back one counted failure (never below zero). */
+/* Takes back the last counted failure (never below zero). */
 void chat_backoff_unfail(chat_backoff_t *b);
 
 /* Milliseconds as the whole seconds of a Retry-After header (>= 1). */
