@@ -58,6 +58,10 @@ void chat_backoff_fail(chat_backoff_t *b, int64_t now) {
   b->last_ms = now;
 }
 
+void chat_backoff_settle(chat_backoff_t *b, int64_t now) {
+  if (now > b->last_ms) b->last_ms = now;
+}
+
 void chat_backoff_unfail(chat_backoff_t *b) {
   if (b->fails > 0) b->fails--;
   b->last_ms = b->prev_ms;

@@ -11,7 +11,8 @@
  *
  * Growing delay (backoff): after `free_fails` failures, the next attempt
  * must wait base_ms after the last failure, then twice that after the
- * next failure, and so on up to max_ms.  It never locks out: whoever waits
+ * next failure, and so on up to max_ms (from when the failure was known:
+ * chat_backoff_settle).  It never locks out: whoever waits
  * the delay is let through.  Failures are counted when an attempt arrives
  * (so parallel attempts cannot slip past the delay) and taken back
  * (chat_backoff_unfail) when it turns out not to be one. */
@@ -45,6 +46,9 @@ int64_t chat_backoff_wait(const chat_backoff_t *b, int64_t now, int free_fails,
                           int64_t base_ms, int64_t max_ms);
 /* Counts a failure at now. */
 void chat_backoff_fail(chat_backoff_t *b, int64_t now);
+/* The failure counted last (when its attempt arrived) is known now: the
+ * delay runs from now, however long the attempt took. */
+void chat_backoff_settle(chat_backoff_t *b, int64_t now);
 /* Takes back the last counted failure (never below zero). */
 void chat_backoff_unfail(chat_backoff_t *b);
 

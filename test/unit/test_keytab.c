@@ -176,6 +176,13 @@ static void test_backoff(void) {
   chat_backoff_unfail(&c);
   chat_backoff_unfail(&c);
   T_EQ_INT(c.fails, 0);
+  /* The delay runs from when the failure was known. */
+  chat_backoff_t d = {0};
+  for (int i = 0; i < 3; i++) chat_backoff_fail(&d, 0);
+  chat_backoff_settle(&d, 700);
+  T_EQ_INT(chat_backoff_wait(&d, 700, 3, 1000, 5000), 1000);
+  chat_backoff_settle(&d, 100);  /* never back in time */
+  T_EQ_INT(chat_backoff_wait(&d, 700, 3, 1000, 5000), 1000);
   /* base 0: off. */
   T_EQ_INT(chat_backoff_wait(&b, 0, 3, 0, 5000), 0);
 }
