@@ -42,12 +42,29 @@ typedef struct {
   size_t ws_out_cap;         /* bytes queued per connection before 1013;
                                 default 4 MiB */
   int session_days;          /* session lifetime; default 30 */
-  /* Flood control for `send` and `dm` frames, per connection: a bucket of
-   * ws_burst messages refilled at ws_rate a second; past it the frame gets
-   * an `error` rate_limited (nothing stored).  ws_rate 0: no limit.
-   * Defaults 20 a second and a burst of 200. */
+  /* Flood control, per user over all its WebSockets: every frame takes one
+   * from a bucket of ws_burst refilled at ws_rate a second; past it the
+   * frame gets an `error` rate_limited (nothing stored).  ws_rate 0: no
+   * limit.  Defaults 20 a second and a burst of 200. */
   double ws_rate;
   double ws_burst;
+  /* Abuse limits (the README's "Choices" says what each answers); 0 turns
+   * a limit off. */
+  int hash_threads;          /* password-hashing threads; default 2 */
+  int hash_queue;            /* hashes waiting or running before logins and
+                                registrations get 503 busy; default 64 */
+  double register_limit;     /* registrations per address per register_period_s; */
+  double register_period_s;  /* default 10 an hour */
+  double login_ip_limit;     /* failed logins per address (any accounts) per */
+  double login_ip_period_s;  /* login_ip_period_s; default 30 per 10 minutes */
+  int login_free_fails;      /* failed logins of an account before a delay; default 5 */
+  double login_delay_s;      /* the first delay, doubled at each failure; default 1 */
+  double login_delay_max_s;  /* ... up to this; default 60 */
+  int max_conns;             /* open connections in all; default 10000 */
+  int max_conns_ip;          /* open connections per address; default 256 */
+  int max_ws_user;           /* WebSockets per user (on this instance); default 20 */
+  size_t http_out_cap;       /* HTTP answers queued before a connection's next
+                                request is read; default 256 KiB */
   /* E-mail about missed DMs and @mentions for offline users (NULL: off). */
   const char *smtp_url;      /* "smtp://host:port" */
   const char *mail_from;     /* the sender address */

@@ -39,9 +39,27 @@ static const char usage[] =
     "                      through this server: smtp://HOST:PORT [CHAT_SMTP]\n"
     "  --mail-from ADDR    the sender of those mails [CHAT_MAIL_FROM]\n"
     "  --public-url URL    the chat's address, linked in mails [CHAT_PUBLIC_URL]\n"
-    "  --ws-rate N[:B]     messages (send and dm) a connection may send a second,\n"
-    "                      with bursts of B [CHAT_WS_RATE] (default 20:200; 0: no\n"
-    "                      limit); past it the frame is refused with rate_limited\n"
+    "  --ws-rate N[:B]     frames (of any kind) a user may send a second over all\n"
+    "                      its WebSockets, with bursts of B [CHAT_WS_RATE]\n"
+    "                      (default 20:200; 0: no limit); past it a frame is\n"
+    "                      refused with rate_limited\n"
+    "  --register-limit N[/S]  registrations per address per S seconds\n"
+    "                      [CHAT_REGISTER_LIMIT] (default 10/3600; 0: no limit)\n"
+    "  --login-ip-limit N[/S]  failed logins per address, over all accounts, per\n"
+    "                      S seconds [CHAT_LOGIN_IP_LIMIT] (default 30/600; 0: none)\n"
+    "  --login-backoff F:D:M   failed logins of one account, from anywhere, before\n"
+    "                      it waits D seconds, doubled at each failure up to M\n"
+    "                      [CHAT_LOGIN_BACKOFF] (default 5:1:60; D 0: no delay)\n"
+    "  --max-conns N       open connections in all [CHAT_MAX_CONNS] (default 10000)\n"
+    "  --max-conns-ip N    open connections per address [CHAT_MAX_CONNS_IP]\n"
+    "                      (default 256); past either, 503 and close (0: no limit)\n"
+    "  --max-ws-user N     WebSockets per user; the next is closed with 1013\n"
+    "                      [CHAT_MAX_WS_USER] (default 20; 0: no limit)\n"
+    "  --http-out-cap B    bytes of HTTP answers queued on a connection before its\n"
+    "                      next request is read [CHAT_HTTP_OUT_CAP] (default 262144)\n"
+    "  --hash-threads N    password-hashing threads [CHAT_HASH_THREADS] (default 2)\n"
+    "  --hash-queue N      password hashes waiting or running before logins and\n"
+    "                      registrations get 503 busy [CHAT_HASH_QUEUE] (default 64)\n"
     "  --vendor DIR        Bootstrap 5 files served under /vendor/bootstrap/\n"
     "                      [CHAT_VENDOR] (default /usr/share/bootstrap-html)\n"
     "  --help              this text\n"
@@ -64,6 +82,9 @@ typedef struct {
   const char *mail_from;
   const char *public_url;
   const char *ws_rate;
+  const char *register_limit, *login_ip_limit, *login_backoff;
+  const char *max_conns, *max_conns_ip, *max_ws_user, *http_out_cap;
+  const char *hash_threads, *hash_queue;
 } opts_t;
 
 static char store_buf[4096];
@@ -121,8 +142,111 @@ static int parse_common(int argc, char **argv, int *i, opts_t *o) {
   else if ((v = opt_value(argc, argv, i, "--mail-from"))) o->mail_from = v;
   else if ((v = opt_value(argc, argv, i, "--public-url"))) o->public_url = v;
   else if ((v = opt_value(argc, argv, i, "--ws-rate"))) o->ws_rate = v;
+  else if ((v = opt_value(argc, argv, i, "--register-limit"))) o->register_limit = v;
+  else if ((v = opt_value(argc, argv, i, "--login-ip-limit"))) o->login_ip_limit = v;
+  else if ((v = opt_value(argc, argv, i, "--login-backoff"))) o->login_backoff = v;
+  else if ((v = opt_value(argc, argv, i, "--max-conns"))) o->max_conns = v;
+  else if ((v = opt_value(argc, argv, i, "--max-conns-ip"))) o->max_conns_ip = v;
+  else if ((v = opt_value(argc, argv, i, "--max-ws-user"))) o->max_ws_user = v;
+  else if ((v = opt_value(argc, argv, i, "--http-out-cap"))) o->http_out_cap = v;
+  else if ((v = opt_value(argc, argv, i, "--hash-threads"))) o->hash_threads = v;
+  else if ((v = opt_value(argc, argv, i, "--hash-queue"))) o->hash_queue = v;
   else return 0;
   return 1;
+}
+
+/* A count of 0 or more ("N"), at most max. */
+static int parse_count(const char *s, double max, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !(v >= 0) || v > max) return -1;
+  *out = v;
+  return 0;
+}
+
+/* "N" or "N/SECONDS" (SECONDS > 0). */
+static int parse_per(const char *s, double *n, double *period) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || !(v >= 0) || v > 1e9) return -1;
+  *n = v;
+  if (*end == '\0') return 0;
+  if (*end != '/') return -1;
+  const char *p = end + 1;
+  double sec = strtod(p, &end);
+  if (end == p || *end || !(sec > 0) || sec > 1e9) return -1;
+  *period = sec;
+  return 0;
+}
+
+/* "FREE:DELAY:MAX" (seconds, DELAY <= MAX). */
+static int parse_backoff(const char *s, chat_config_t *cfg) {
+  char *end;
+  errno = 0;
+  long f = strtol(s, &end, 10);
+  if (errno || end == s || *end != ':' || f < 0 || f > 1000000) return -1;
+  const char *p = end + 1;
+  double d = strtod(p, &end);
+  if (end == p || *end != ':' || !(d >= 0) || d > 86400) return -1;
+  p = end + 1;
+  double m = strtod(p, &end);
+  if (end == p || *end || !(m >= d) || m > 86400) return -1;
+  cfg->login_free_fails = (int)f;
+  cfg->login_delay_s = d;
+  cfg->login_delay_max_s = m;
+  return 0;
+}
+
+static int bad_option(const char *name, const char *value, const char *want) {
+  fprintf(stderr, "chatd: bad %s %s (want %s)\n", name, value, want);
+  return -1;
+}
+
+/* The abuse limits from the options (each already set from the
+ * environment if the option was not given). */
+static int parse_limits(const opts_t *o, chat_config_t *cfg) {
+  double v;
+  if (o->register_limit &&
+      parse_per(o->register_limit, &cfg->register_limit, &cfg->register_period_s) != 0)
+    return bad_option("--register-limit", o->register_limit, "N or N/SECONDS");
+  if (o->login_ip_limit &&
+      parse_per(o->login_ip_limit, &cfg->login_ip_limit, &cfg->login_ip_period_s) != 0)
+    return bad_option("--login-ip-limit", o->login_ip_limit, "N or N/SECONDS");
+  if (o->login_backoff && parse_backoff(o->login_backoff, cfg) != 0)
+    return bad_option("--login-backoff", o->login_backoff, "FREE:DELAY:MAX in seconds");
+  if (o->max_conns) {
+    if (parse_count(o->max_conns, 1e7, &v) != 0)
+      return bad_option("--max-conns", o->max_conns, "a count");
+    cfg->max_conns = (int)v;
+  }
+  if (o->max_conns_ip) {
+    if (parse_count(o->max_conns_ip, 1e7, &v) != 0)
+      return bad_option("--max-conns-ip", o->max_conns_ip, "a count");
+    cfg->max_conns_ip = (int)v;
+  }
+  if (o->max_ws_user) {
+    if (parse_count(o->max_ws_user, 1e6, &v) != 0)
+      return bad_option("--max-ws-user", o->max_ws_user, "a count");
+    cfg->max_ws_user = (int)v;
+  }
+  if (o->http_out_cap) {
+    if (parse_count(o->http_out_cap, 1 << 30, &v) != 0 || v < 1024)
+      return bad_option("--http-out-cap", o->http_out_cap, "bytes, at least 1024");
+    cfg->http_out_cap = (size_t)v;
+  }
+  if (o->hash_threads) {
+    if (parse_count(o->hash_threads, 64, &v) != 0 || v < 1)
+      return bad_option("--hash-threads", o->hash_threads, "1 to 64");
+    cfg->hash_threads = (int)v;
+  }
+  if (o->hash_queue) {
+    if (parse_count(o->hash_queue, 1e6, &v) != 0 || v < 1)
+      return bad_option("--hash-queue", o->hash_queue, "a count of at least 1");
+    cfg->hash_queue = (int)v;
+  }
+  return 0;
 }
 
 static int cmd_user_add(int argc, char **argv, opts_t *o) {
@@ -186,6 +310,15 @@ int main(int argc, char **argv) {
   o.mail_from = getenv("CHAT_MAIL_FROM");
   o.public_url = getenv("CHAT_PUBLIC_URL");
   o.ws_rate = getenv("CHAT_WS_RATE");
+  o.register_limit = getenv("CHAT_REGISTER_LIMIT");
+  o.login_ip_limit = getenv("CHAT_LOGIN_IP_LIMIT");
+  o.login_backoff = getenv("CHAT_LOGIN_BACKOFF");
+  o.max_conns = getenv("CHAT_MAX_CONNS");
+  o.max_conns_ip = getenv("CHAT_MAX_CONNS_IP");
+  o.max_ws_user = getenv("CHAT_MAX_WS_USER");
+  o.http_out_cap = getenv("CHAT_HTTP_OUT_CAP");
+  o.hash_threads = getenv("CHAT_HASH_THREADS");
+  o.hash_queue = getenv("CHAT_HASH_QUEUE");
   const char *lvl = getenv("CHAT_LOG");
   if (lvl && strcmp(lvl, "debug") == 0) chat_log_set_level(CHAT_LOG_DEBUG);
   if (lvl && strcmp(lvl, "warn") == 0) chat_log_set_level(CHAT_LOG_WARN);
@@ -240,6 +373,7 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  if (parse_limits(&o, &cfg) != 0) return 2;
   /* Mail timing can be shortened for tests. */
   const char *iv = getenv("CHAT_MAIL_INTERVAL_MS"), *gv = getenv("CHAT_MAIL_GATHER_MS");
   if (iv) cfg.mail_interval_ms = strtoul(iv, NULL, 10);

@@ -4,8 +4,11 @@
  * change something, allocates the handler's job and fills its base from the
  * request, lets prepare check the rest on the loop, and queues the job on
  * the storage actor.  The job's mail comes back to the connection actor
- * (api_done): done runs even if the client has gone, since the store
- * changed; then the answer goes out if the connection is still open.
+ * (api_done).  A step may ask for a password hash: the job then goes to
+ * the hasher, whose mail comes back to api_hashed, and from there to the
+ * step after the hash (on a worker again) or to done.  done runs even if
+ * the client has gone, since the store changed; then the answer goes out
+ * if the connection is still open.
  *
  * This file is also the only one of the API that reads the server's fields
  * (the accessors at the end). */
@@ -49,6 +52,8 @@ const chat_api_route_t *chat_api_route(chat_route_id_t id) {
 
 void chat_api_set_json(chat_api_job_t *j, int status, cJSON *root) {
   j->status = status;
+  free(j->json);  /* an answer set before, that stood unless this one came */
+  j->json = NULL;
   if (root) {
     j->json = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
@@ -58,6 +63,7 @@ void chat_api_set_json(chat_api_job_t *j, int status, cJSON *root) {
 /* Sets the answer to what sb holds (taking its buffer). */
 static void set_sb(chat_api_job_t *j, int status, chat_sb_t *sb) {
   j->status = status;
+  free(j->json);
   j->json = sb->buf;
   sb->buf = NULL;
   sb->len = sb->cap = 0;
@@ -255,6 +261,30 @@ void chat_api_stats(const chat_services_t *svc, chat_api_stats_t *st) {
   st->http_requests = svc->metrics->http_requests;
   st->ws_frames_in = svc->metrics->ws_frames_in;
   st->messages_sent = svc->metrics->messages_sent;
+  st->conns_refused = svc->metrics->conns_refused;
+  st->frames_limited = svc->metrics->frames_limited;
+  st->ws_refused = svc->metrics->ws_refused;
+  if (svc->hasher) {
+    st->hash_pending = chat_hasher_pending(svc->hasher);
+    st->hash_refused = chat_hasher_refused(svc->hasher);
+  }
+}
+
+/* ---- limits ------------------------------------------------------------ */
+
+void chat_api_client_addr(chat_conn_t *c, char out[CHAT_ADDR_KEY_MAX]) {
+  chat_limiter_addr_key(chat_conn_peer(c), out);
+}
+
+int chat_api_body_max(chat_api_job_t *j, size_t max) {
+  if (j->body_len <= max) return 0;
+  chat_api_set_error(j, 413, "payload_too_large", "the request body is too large");
+  return -1;
+}
+
+void chat_api_set_rate_limited(chat_api_job_t *j, int seconds, const char *message) {
+  snprintf(j->headers, sizeof(j->headers), "Retry-After: %d\r\n", seconds);
+  chat_api_set_error(j, 429, "rate_limited", message);
 }
 
 /* ---- dispatch ---------------------------------------------------------- */
@@ -290,26 +320,73 @@ static void job_free_body(chat_api_job_t *j) {
   j->body = NULL;
 }
 
-/* Sends the answer (if the client is still there) and frees the job. */
+/* Sends the answer (if the client is still there) and frees the job,
+ * wiped: a handler's job may hold passwords. */
 static void job_finish(chat_api_job_t *j, chat_conn_t *c) {
   if (j->status && chat_conn_is_open(c))
     chat_conn_respond_json(c, j->status, j->json, j->headers[0] ? j->headers : NULL);
   free(j->json);
   job_free_body(j);
+  chat_auth_wipe(j, j->route->job_size);
   free(j);
 }
 
 static void api_run(chat_job_t *job, chat_store_t *store) {
   chat_api_job_t *j = container_of(job, chat_api_job_t, super);
-  j->route->run(j, store);
+  j->step(j, store);
   job_free_body(j);
+}
+
+static void api_done(chat_actor_t *self, chat_mail_t *m);
+static void api_hashed(chat_actor_t *self, chat_mail_t *m);
+
+/* Queues step on a worker; its mail comes back to api_done. */
+static void job_queue(chat_api_job_t *j, chat_api_run_cb step, const chat_services_t *svc,
+                      chat_conn_t *c) {
+  j->step = step;
+  j->super.mail.handle = api_done;
+  j->super.run = api_run;
+  chat_storage_submit(svc->storage, &j->super, chat_conn_actor(c));
+}
+
+/* After prepare or a worker step, on the loop: a hash asked for goes to
+ * the hasher (or the answer is busy); otherwise the job is done. */
+static void job_next(chat_api_job_t *j, const chat_services_t *svc, chat_conn_t *c) {
+  if (j->hash.ops) {
+    j->hash.mail.handle = api_hashed;
+    int rc = svc->hasher ? chat_hasher_submit(svc->hasher, &j->hash, chat_conn_actor(c))
+                         : CHAT_EAGAIN;
+    if (rc == 0) return;
+    j->hash.ops = 0;
+    j->then = NULL;
+    snprintf(j->headers, sizeof(j->headers), "Retry-After: %d\r\n",
+             svc->hasher ? chat_hasher_retry_after(svc->hasher) : 1);
+    chat_api_set_error(j, 503, "busy", "the server is busy; try again in a moment");
+  }
+  if (j->route->done) j->route->done(j, svc);
+  job_finish(j, c);
 }
 
 static void api_done(chat_actor_t *self, chat_mail_t *m) {
   chat_conn_t *c = chat_conn_from_actor(self);
   chat_api_job_t *j = container_of(m, chat_api_job_t, super.mail);
-  if (j->route->done) j->route->done(j, chat_conn_services(c));
-  job_finish(j, c);
+  job_next(j, chat_conn_services(c), c);
+}
+
+/* The hash is done: on to the step after it if it succeeded. */
+static void api_hashed(chat_actor_t *self, chat_mail_t *m) {
+  chat_conn_t *c = chat_conn_from_actor(self);
+  chat_api_job_t *j = container_of(m, chat_api_job_t, hash.mail);
+  const chat_services_t *svc = chat_conn_services(c);
+  int ok = (j->hash.ops & CHAT_HASH_MAKE) ? j->hash.made : j->hash.verified;
+  chat_api_run_cb then = j->then;
+  j->hash.ops = 0;
+  j->then = NULL;
+  if (ok && then) {
+    job_queue(j, then, svc, c);
+    return;
+  }
+  job_next(j, svc, c);
 }
 
 void chat_api_handle(const chat_services_t *svc, chat_conn_t *c, const chat_route_match_t *m) {
@@ -326,11 +403,16 @@ void chat_api_handle(const chat_services_t *svc, chat_conn_t *c, const chat_rout
     return;
   }
   chat_api_job_t *j = job_new(route, c, m);
-  if ((route->prepare && route->prepare(j, svc, c) != 0) || route->run == NULL) {
+  if (route->prepare && route->prepare(j, svc, c) != 0) {
     job_finish(j, c);
     return;
   }
-  j->super.mail.handle = api_done;
-  j->super.run = api_run;
-  chat_storage_submit(svc->storage, &j->super, chat_conn_actor(c));
+  if (j->hash.ops) {
+    /* prepare asked for a hash first; run (if it is then) comes after. */
+    job_next(j, svc, c);
+  } else if (route->run) {
+    job_queue(j, route->run, svc, c);
+  } else {
+    job_finish(j, c);
+  }
 }

@@ -6,17 +6,21 @@
  * first member is chat_api_job_t, see api_int.h):
  *
  *   prepare  on the loop, before the job is queued: reads what only the loop
- *            may read (query string, client address, login limiter) and may
+ *            may read (query string, client address, the limiter) and may
  *            answer at once (a bad query, too many logins);
  *   run      on a worker thread (chat_storage_submit): everything that blocks
  *            or touches the store; it builds the answer;
  *   done     on the loop, in the connection actor, whether or not the client
  *            is still there: what only the loop may do (live figures, tell
- *            rooms and connections what changed).
+ *            rooms and connections what changed, settle the limiter).
+ *
+ * Password hashing is not done in run: prepare or run asks for a hash in
+ * the job (api_int.h: hash and then), the hasher (hasher.h) does it on its
+ * own threads, and the step named `then` goes on on a worker afterwards.
  *
  * Effects on other actors go through the services (services.h): the room
  * directory, the cluster module (revocations, deliveries, rooms created or
- * deleted, bans), the login limiter, presence.
+ * deleted, bans), the limiter, presence.
  *
  * Adding a route: its id and pattern in src/net/route.c, then one row and
  * its functions in the resource's file (api_accounts.c, api_rooms.c,

@@ -27,15 +27,42 @@ static void set_user(chat_api_job_t *j, int status, const chat_user_rec_t *u) {
   chat_api_set_json(j, status, root);
 }
 
+/* The key of an account for the limiter: the username as asked for, with
+ * ASCII letters lower-cased (usernames are unique regardless of case). */
+static void account_key(const char *name, char out[CHAT_NAME_MAX + 1]) {
+  size_t i = 0;
+  for (; name[i] && i < CHAT_NAME_MAX; i++) {
+    char ch = name[i];
+    out[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+  }
+  out[i] = '\0';
+}
+
 /* ---- POST /api/register ------------------------------------------------ */
 
-static void register_run(chat_api_job_t *j, chat_store_t *store) {
+/* prepare checks the request (a small body, parsed on the loop) and counts
+ * the registration against the address; run makes sure the name is free
+ * before the hasher makes the password's hash; register_create stores the
+ * user; done gives the count back unless an account was made. */
+typedef struct {
+  chat_api_job_t super;
+  char addr[CHAT_ADDR_KEY_MAX];
+  char username[CHAT_NAME_MAX + 1];
+  char email[CHAT_EMAIL_MAX];
+  char password[CHAT_PASSWORD_MAX_BYTES + 1];
+  int counted;
+} register_job_t;
+
+static int register_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_conn_t *c) {
+  register_job_t *r = container_of(j, register_job_t, super);
+  if (chat_api_body_max(j, CHAT_AUTH_BODY_MAX)) return -1;
   cJSON *o = chat_api_parse_body(j);
-  if (!o) return;
+  if (!o) return -1;
   int bad = 0;
   const char *username = chat_api_str_field(o, "username", &bad);
   const char *password = chat_api_str_field(o, "password", &bad);
   const char *email = chat_api_str_field(o, "email", &bad);
+  int rc = -1;
   if (bad) {
     chat_api_set_error(j, 400, "bad_request", "username, password and email are strings");
   } else if (!username || !chat_username_valid(username)) {
@@ -46,104 +73,115 @@ static void register_run(chat_api_job_t *j, chat_store_t *store) {
   } else if (!email || !chat_email_valid(email)) {
     chat_api_set_error(j, 400, "invalid_email", "that is not an e-mail address");
   } else {
-    char hash[CHAT_HASH_MAX];
-    if (chat_auth_hash_password(password, strlen(password), hash) != 0) {
-      chat_api_set_error(j, 500, "internal", "could not hash the password");
-    } else {
-      chat_user_rec_t u;
-      int rc = chat_store_user_create(store, username, email, hash, CHAT_ROLE_USER,
-                                      chat_now_ms(), &u);
-      if (rc == CHAT_EEXIST)
-        chat_api_set_error(j, 409, "username_taken", "that username is taken");
-      else if (rc != 0)
-        chat_api_set_store_error(j);
-      else
-        set_user(j, 201, &u);
-    }
+    snprintf(r->username, sizeof(r->username), "%s", username);
+    snprintf(r->email, sizeof(r->email), "%s", email);
+    snprintf(r->password, sizeof(r->password), "%s", password);
+    rc = 0;
   }
   cJSON_Delete(o);
+  if (rc != 0) return -1;
+  chat_api_client_addr(c, r->addr);
+  int wait = svc->limiter ? chat_limiter_register_begin(svc->limiter, r->addr) : 0;
+  if (wait) {
+    chat_api_set_rate_limited(j, wait, "too many registrations from this address; wait a while");
+    return -1;
+  }
+  r->counted = 1;
+  return 0;
+}
+
+static void register_create(chat_api_job_t *j, chat_store_t *store) {
+  register_job_t *r = container_of(j, register_job_t, super);
+  chat_user_rec_t u;
+  int rc = chat_store_user_create(store, r->username, r->email, j->hash.hash, CHAT_ROLE_USER,
+                                  chat_now_ms(), &u);
+  if (rc == CHAT_EEXIST)
+    chat_api_set_error(j, 409, "username_taken", "that username is taken");
+  else if (rc != 0)
+    chat_api_set_store_error(j);
+  else
+    set_user(j, 201, &u);
+}
+
+static void register_run(chat_api_job_t *j, chat_store_t *store) {
+  register_job_t *r = container_of(j, register_job_t, super);
+  chat_user_rec_t u;
+  int rc = chat_store_user_by_name(store, r->username, &u);
+  if (rc == 0) {
+    chat_api_set_error(j, 409, "username_taken", "that username is taken");
+    return;
+  }
+  if (rc != CHAT_ENOTFOUND) {
+    chat_api_set_store_error(j);
+    return;
+  }
+  chat_api_set_error(j, 500, "internal", "could not hash the password");
+  j->hash.ops = CHAT_HASH_MAKE;
+  j->hash.new_password = r->password;
+  j->hash.new_password_len = strlen(r->password);
+  j->then = register_create;
+}
+
+static void register_done(chat_api_job_t *j, const chat_services_t *svc) {
+  register_job_t *r = container_of(j, register_job_t, super);
+  if (r->counted && j->status != 201) chat_limiter_register_undo(svc->limiter, r->addr);
 }
 
 /* ---- POST /api/login --------------------------------------------------- */
 
+/* prepare reads the small body on the loop and asks the limiter (failures
+ * per account and per address; the attempt counts as a failure as soon as
+ * it arrives, so parallel guesses cannot get past a limit); run finds the
+ * user and hands the password to the hasher, against the stored hash or,
+ * for no such user, a dummy of the same cost; login_session makes the
+ * session if it matched; done tells the limiter how it ended. */
 typedef struct {
   chat_api_job_t super;
-  char rate_key[200];    /* client address + "\n" + lower-cased username */
+  char addr[CHAT_ADDR_KEY_MAX];
+  char account[CHAT_NAME_MAX + 1];
+  char username[CHAT_NAME_MAX + 1];   /* "" if too long to be anyone's */
+  char password[CHAT_PASSWORD_MAX_BYTES + 1];
+  int password_too_long;              /* nobody's password is that long */
   int64_t session_ms;
+  int counted;
   int login_ok;
 } login_job_t;
 
-/* Rate limiting is keyed by client address and the username asked for.  The
- * attempt counts as a failure as soon as it arrives, so parallel guesses
- * cannot get past the limit; done takes it back if it was not one. */
 static int login_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_conn_t *c) {
   login_job_t *l = container_of(j, login_job_t, super);
   l->session_ms = svc->limits->session_ms;
-  cJSON *o = chat_json_parse(j->body, j->body_len);
-  const cJSON *u = cJSON_GetObjectItemCaseSensitive(o, "username");
-  char lower[CHAT_NAME_MAX + 1] = "";
-  if (cJSON_IsString(u)) {
-    size_t i = 0;
-    for (; u->valuestring[i] && i < CHAT_NAME_MAX; i++) {
-      char ch = u->valuestring[i];
-      lower[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-    }
-    lower[i] = '\0';
-  }
-  cJSON_Delete(o);
-  snprintf(l->rate_key, sizeof(l->rate_key), "%s\n%s", chat_conn_peer(c), lower);
-  int retry_after;
-  if (chat_limiter_blocked(svc->limiter, l->rate_key, &retry_after)) {
-    snprintf(j->headers, sizeof(j->headers), "Retry-After: %d\r\n", retry_after);
-    chat_api_set_error(j, 429, "rate_limited", "too many failed logins; wait a little");
-    return -1;
-  }
-  chat_limiter_failed(svc->limiter, l->rate_key);
-  return 0;
-}
-
-/* Verifying against this when the user does not exist makes both failures
- * cost the same time. */
-static char dummy_hash[CHAT_HASH_MAX];
-static uv_once_t dummy_once = UV_ONCE_INIT;
-static void make_dummy_hash(void) {
-  chat_auth_hash_password("not a password", 14, dummy_hash);
-}
-
-static void login_run(chat_api_job_t *j, chat_store_t *store) {
-  login_job_t *l = container_of(j, login_job_t, super);
+  if (chat_api_body_max(j, CHAT_AUTH_BODY_MAX)) return -1;
   cJSON *o = chat_api_parse_body(j);
-  if (!o) return;
+  if (!o) return -1;
   int bad = 0;
   const char *username = chat_api_str_field(o, "username", &bad);
   const char *password = chat_api_str_field(o, "password", &bad);
   if (bad || !username || !password) {
     chat_api_set_error(j, 400, "bad_request", "username and password are needed");
     cJSON_Delete(o);
-    return;
+    return -1;
   }
-  chat_user_rec_t u;
-  int rc = strlen(username) <= CHAT_NAME_MAX ? chat_store_user_by_name(store, username, &u)
-                                             : CHAT_ENOTFOUND;
-  if (rc == CHAT_EUNAVAIL) {
-    chat_api_set_store_error(j);
-    cJSON_Delete(o);
-    return;
-  }
-  int ok;
-  if (rc == 0) {
-    ok = chat_auth_verify_password(u.pwhash, password, strlen(password));
-  } else {
-    uv_once(&dummy_once, make_dummy_hash);
-    chat_auth_verify_password(dummy_hash, password, strlen(password));
-    ok = 0;
-  }
+  account_key(username, l->account);
+  if (strlen(username) <= CHAT_NAME_MAX) snprintf(l->username, sizeof(l->username), "%s", username);
+  if (strlen(password) <= CHAT_PASSWORD_MAX_BYTES)
+    snprintf(l->password, sizeof(l->password), "%s", password);
+  else
+    l->password_too_long = 1;
   cJSON_Delete(o);
-  if (!ok) {
-    chat_api_set_error(j, 401, "invalid_credentials", "wrong username or password");
-    return;
+  chat_api_client_addr(c, l->addr);
+  int wait = svc->limiter ? chat_limiter_login_begin(svc->limiter, l->addr, l->account) : 0;
+  if (wait) {
+    chat_api_set_rate_limited(j, wait, "too many failed logins; wait a little");
+    return -1;
   }
-  if (u.banned) {
+  l->counted = 1;
+  return 0;
+}
+
+static void login_session(chat_api_job_t *j, chat_store_t *store) {
+  login_job_t *l = container_of(j, login_job_t, super);
+  const chat_user_rec_t *u = &j->user;
+  if (u->banned) {
     chat_api_set_error(j, 403, "banned", "this account is banned");
     return;
   }
@@ -152,24 +190,49 @@ static void login_run(chat_api_job_t *j, chat_store_t *store) {
   chat_auth_new_token(token);
   chat_auth_token_hash(token, CHAT_TOKEN_CHARS, th);
   int64_t now = chat_now_ms();
-  if (chat_store_session_create(store, th, u.id, now, now + l->session_ms) != 0) {
+  if (chat_store_session_create(store, th, u->id, now, now + l->session_ms) != 0) {
     chat_api_set_store_error(j);
+    chat_auth_wipe(token, sizeof(token));
     return;
   }
   l->login_ok = 1;
   snprintf(j->headers, sizeof(j->headers),
            "Set-Cookie: sid=%s; HttpOnly; SameSite=Lax; Path=/; Max-Age=%" PRId64 "\r\n",
            token, l->session_ms / 1000);
-  memset(token, 0, sizeof(token));
-  set_user(j, 200, &u);
+  chat_auth_wipe(token, sizeof(token));
+  set_user(j, 200, u);
+}
+
+static void login_run(chat_api_job_t *j, chat_store_t *store) {
+  login_job_t *l = container_of(j, login_job_t, super);
+  int rc = l->username[0] ? chat_store_user_by_name(store, l->username, &j->user)
+                          : CHAT_ENOTFOUND;
+  if (rc == CHAT_EUNAVAIL) {
+    chat_api_set_store_error(j);
+    return;
+  }
+  /* What stands unless the password matches. */
+  chat_api_set_error(j, 401, "invalid_credentials", "wrong username or password");
+  if (l->password_too_long) return;
+  j->hash.ops = CHAT_HASH_VERIFY;
+  j->hash.password = l->password;
+  j->hash.password_len = strlen(l->password);
+  if (rc == 0) {
+    snprintf(j->hash.hash, sizeof(j->hash.hash), "%s", j->user.pwhash);
+    j->then = login_session;
+  } else {
+    j->hash.hash[0] = '\0';  /* the hasher's dummy: the same cost, never a match */
+  }
 }
 
 static void login_done(chat_api_job_t *j, const chat_services_t *svc) {
   login_job_t *l = container_of(j, login_job_t, super);
-  if (l->login_ok)
-    chat_limiter_ok(svc->limiter, l->rate_key);
-  else if (j->status != 401)
-    chat_limiter_uncount(svc->limiter, l->rate_key);  /* not a wrong password */
+  if (!l->counted) return;
+  /* Banned: the password was right, so it was no guess. */
+  chat_login_outcome_t how = l->login_ok || j->status == 403 ? CHAT_LOGIN_OK
+                             : j->status == 401              ? CHAT_LOGIN_FAILED
+                                                             : CHAT_LOGIN_UNCOUNTED;
+  chat_limiter_login_end(svc->limiter, l->addr, l->account, how);
 }
 
 /* ---- POST /api/logout -------------------------------------------------- */
@@ -216,7 +279,26 @@ static void me_update_run(chat_api_job_t *j, chat_store_t *store) {
 
 /* ---- POST /api/password ------------------------------------------------ */
 
+/* run checks the request and hands both passwords to the hasher, which
+ * makes the new hash only if the old password matches; password_store
+ * stores it; done closes the user's other sessions' sockets. */
+typedef struct {
+  chat_api_job_t super;
+  char old_pw[CHAT_PASSWORD_MAX_BYTES + 1];
+  char new_pw[CHAT_PASSWORD_MAX_BYTES + 1];
+} password_job_t;
+
+static void password_store(chat_api_job_t *j, chat_store_t *store) {
+  if (chat_store_user_set_password(store, j->user.id, j->hash.hash, j->token_hash) != 0) {
+    chat_api_set_store_error(j);
+    return;
+  }
+  j->ok = 1;
+  chat_api_set_json(j, 204, NULL);
+}
+
 static void password_run(chat_api_job_t *j, chat_store_t *store) {
+  password_job_t *p = container_of(j, password_job_t, super);
   if (chat_api_authenticate(j, store)) return;
   cJSON *o = chat_api_parse_body(j);
   if (!o) return;
@@ -225,19 +307,21 @@ static void password_run(chat_api_job_t *j, chat_store_t *store) {
   const char *new_pw = chat_api_str_field(o, "new_password", &bad);
   if (bad || !old_pw || !new_pw) {
     chat_api_set_error(j, 400, "bad_request", "old_password and new_password are needed");
-  } else if (!chat_auth_verify_password(j->user.pwhash, old_pw, strlen(old_pw))) {
-    chat_api_set_error(j, 403, "wrong_password", "the current password is wrong");
   } else if (!password_ok(new_pw)) {
     chat_api_set_error(j, 400, "weak_password", WEAK_PASSWORD);
   } else {
-    char hash[CHAT_HASH_MAX];
-    if (chat_auth_hash_password(new_pw, strlen(new_pw), hash) != 0) {
-      chat_api_set_error(j, 500, "internal", "could not hash the password");
-    } else if (chat_store_user_set_password(store, j->user.id, hash, j->token_hash) != 0) {
-      chat_api_set_store_error(j);
-    } else {
-      j->ok = 1;
-      chat_api_set_json(j, 204, NULL);
+    /* What stands unless the old password matches. */
+    chat_api_set_error(j, 403, "wrong_password", "the current password is wrong");
+    if (strlen(old_pw) <= CHAT_PASSWORD_MAX_BYTES) {
+      snprintf(p->old_pw, sizeof(p->old_pw), "%s", old_pw);
+      snprintf(p->new_pw, sizeof(p->new_pw), "%s", new_pw);
+      j->hash.ops = CHAT_HASH_VERIFY | CHAT_HASH_MAKE;
+      snprintf(j->hash.hash, sizeof(j->hash.hash), "%s", j->user.pwhash);
+      j->hash.password = p->old_pw;
+      j->hash.password_len = strlen(p->old_pw);
+      j->hash.new_password = p->new_pw;
+      j->hash.new_password_len = strlen(p->new_pw);
+      j->then = password_store;
     }
   }
   cJSON_Delete(o);
@@ -250,8 +334,8 @@ static void password_done(chat_api_job_t *j, const chat_services_t *svc) {
 }
 
 static const chat_api_route_t routes[] = {
-    {HTTP_POST, "/api/register", CHAT_ROUTE_REGISTER, sizeof(chat_api_job_t), NULL,
-     register_run, NULL},
+    {HTTP_POST, "/api/register", CHAT_ROUTE_REGISTER, sizeof(register_job_t), register_prepare,
+     register_run, register_done},
     {HTTP_POST, "/api/login", CHAT_ROUTE_LOGIN, sizeof(login_job_t), login_prepare, login_run,
      login_done},
     {HTTP_POST, "/api/logout", CHAT_ROUTE_LOGOUT, sizeof(chat_api_job_t), NULL, logout_run,
@@ -259,7 +343,7 @@ static const chat_api_route_t routes[] = {
     {HTTP_GET, "/api/me", CHAT_ROUTE_ME, sizeof(chat_api_job_t), NULL, me_run, NULL},
     {HTTP_PATCH, "/api/me", CHAT_ROUTE_ME_UPDATE, sizeof(chat_api_job_t), NULL, me_update_run,
      NULL},
-    {HTTP_POST, "/api/password", CHAT_ROUTE_PASSWORD, sizeof(chat_api_job_t), NULL,
+    {HTTP_POST, "/api/password", CHAT_ROUTE_PASSWORD, sizeof(password_job_t), NULL,
      password_run, password_done},
 };
 

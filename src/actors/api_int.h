@@ -21,6 +21,7 @@
 #include "../core/common.h"
 #include "api.h"
 #include "cluster.h"
+#include "hasher.h"
 #include "limiter.h"
 #include "presence.h"
 #include "registry.h"
@@ -40,6 +41,15 @@ struct chat_api_job_s {
   int has_token;               /* a session cookie of the right length came */
   uint8_t token_hash[CHAT_TOKEN_HASH_LEN];
   chat_user_rec_t user;        /* set by chat_api_authenticate */
+  /* A password hash (hasher.h) to do after prepare or run: set hash.ops and
+   * its strings (kept in the handler's job, which is wiped when freed) and
+   * then, the worker step that follows if the hash succeeds (the password
+   * matched / a new hash was made).  If it does not, the answer set before
+   * stands; if the hasher is full, the answer is 503 busy.  done runs in
+   * every case. */
+  chat_hash_job_t hash;
+  chat_api_run_cb then;
+  chat_api_run_cb step;        /* private: the worker step queued */
   /* the answer */
   int ok;                      /* run succeeded: done may tell the server */
   int status;
@@ -63,7 +73,7 @@ extern const chat_api_table_t chat_api_ops;
 
 /* ---- answers ---------------------------------------------------------- */
 
-/* Sets the answer; takes root (NULL: no body). */
+/* Sets the answer (replacing one set before); takes root (NULL: no body). */
 void chat_api_set_json(chat_api_job_t *j, int status, cJSON *root);
 /* {"error":{"code":...,"message":...}} (chat_proto_http_error) */
 void chat_api_set_error(chat_api_job_t *j, int status, const char *code, const char *message);
@@ -97,6 +107,13 @@ int chat_api_find_user(chat_api_job_t *j, chat_store_t *store, const char *name,
 
 /* ---- the request, on the loop ----------------------------------------- */
 
+/* The client's address key (limiter.h) into out. */
+void chat_api_client_addr(chat_conn_t *c, char out[CHAT_ADDR_KEY_MAX]);
+/* For prepare: 413 (and -1) if the body is over max bytes, else 0. */
+int chat_api_body_max(chat_api_job_t *j, size_t max);
+/* Sets 429 rate_limited with Retry-After: seconds. */
+void chat_api_set_rate_limited(chat_api_job_t *j, int seconds, const char *message);
+
 /* A page of history: messages before id before (0: the newest), at most
  * limit of them. */
 typedef struct {
@@ -121,6 +138,8 @@ typedef struct {
   size_t conns, websockets, rooms;
   uint64_t conns_total, http_requests, ws_frames_in, messages_sent;
   uint64_t store_batches, store_write_ns;
+  size_t hash_pending;
+  uint64_t hash_refused, conns_refused, frames_limited, ws_refused;
 } chat_api_stats_t;
 void chat_api_stats(const chat_services_t *svc, chat_api_stats_t *st);
 

@@ -34,7 +34,7 @@ static void healthz_done(chat_api_job_t *j, const chat_services_t *svc) {
 static int metrics_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_conn_t *c) {
   chat_api_stats_t st;
   chat_api_stats(svc, &st);
-  char body[2048];
+  char body[4096];
   snprintf(body, sizeof(body),
            "# HELP chat_connections Open TCP connections.\n"
            "# TYPE chat_connections gauge\n"
@@ -62,9 +62,25 @@ static int metrics_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_c
            "chat_store_batches_total %" PRIu64 "\n"
            "# HELP chat_store_write_seconds_total Time spent committing batches.\n"
            "# TYPE chat_store_write_seconds_total counter\n"
-           "chat_store_write_seconds_total %.6f\n",
+           "chat_store_write_seconds_total %.6f\n"
+           "# HELP chat_hash_pending Password hashes waiting or running.\n"
+           "# TYPE chat_hash_pending gauge\n"
+           "chat_hash_pending %zu\n"
+           "# HELP chat_hash_refused_total Logins and registrations answered busy.\n"
+           "# TYPE chat_hash_refused_total counter\n"
+           "chat_hash_refused_total %" PRIu64 "\n"
+           "# HELP chat_connections_refused_total Connections refused: too many.\n"
+           "# TYPE chat_connections_refused_total counter\n"
+           "chat_connections_refused_total %" PRIu64 "\n"
+           "# HELP chat_ws_refused_total WebSockets closed at once: too many for the user.\n"
+           "# TYPE chat_ws_refused_total counter\n"
+           "chat_ws_refused_total %" PRIu64 "\n"
+           "# HELP chat_ws_frames_limited_total WebSocket frames refused by flood control.\n"
+           "# TYPE chat_ws_frames_limited_total counter\n"
+           "chat_ws_frames_limited_total %" PRIu64 "\n",
            st.conns, st.websockets, st.rooms, st.conns_total, st.http_requests, st.ws_frames_in,
-           st.messages_sent, st.store_batches, (double)st.store_write_ns / 1e9);
+           st.messages_sent, st.store_batches, (double)st.store_write_ns / 1e9, st.hash_pending,
+           st.hash_refused, st.conns_refused, st.ws_refused, st.frames_limited);
   chat_conn_respond_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", body);
   return -1;
 }

@@ -68,6 +68,8 @@ static void handle_closed_cb(uv_handle_t *h) {
   chat_conn_ws_release(c);
   for (size_t i = 0; i < c->outq_len; i++) chat_rbuf_unref(c->outq[i]);
   c->outq_len = 0;
+  if (c->conn_counted) chat_limiter_conn_close(c->svc->limiter, c->addr_key);
+  c->conn_counted = 0;
   chat_registry_remove(c->svc->registry, &c->reg);  /* drops the creator's reference */
 }
 
@@ -137,6 +139,12 @@ void chat_conn_queue(chat_conn_t *c, chat_rbuf_t *b) {
   if (c->state == CONN_WS && c->out_bytes > c->svc->limits->ws_out_cap) {
     chat_log_warn("conn %s: slow consumer (%zu bytes queued), closing", c->peer,
                   c->out_bytes);
+    /* The backlog is dropped: the close goes out at once. */
+    for (size_t i = 0; i < c->outq_len; i++) {
+      c->out_bytes -= c->outq[i]->len;
+      chat_rbuf_unref(c->outq[i]);
+    }
+    c->outq_len = 0;
     chat_conn_ws_close(c, CHAT_WS_CLOSE_TRY_AGAIN, NULL);
   }
 }
@@ -152,7 +160,8 @@ static void write_cb(uv_write_t *w, int status) {
     chat_conn_hard_close(c);
   } else {
     chat_conn_maybe_linger(c);
-    if (c->out_paused && c->out_bytes <= CHAT_HTTP_OUT_MAX / 2 && c->state == CONN_HTTP) {
+    if (c->out_paused && c->out_bytes <= c->svc->limits->http_out_cap / 2 &&
+        c->state == CONN_HTTP) {
       c->out_paused = 0;
       conn_process_input(c);
       if (c->state == CONN_HTTP && !c->busy) chat_conn_read_start(c);
@@ -333,8 +342,9 @@ static void conn_respond(chat_conn_t *c, chat_rbuf_t *resp) {
   c->busy = 0;
   chat_http_req_next(c->req);
   uv_timer_start(&c->timer, request_timer_cb, REQUEST_TIMEOUT_MS, 0);
-  /* Pipelined requests wait while earlier answers are not being read. */
-  if (c->out_bytes > CHAT_HTTP_OUT_MAX) {
+  /* Pipelined requests wait (unread, so TCP holds them back) while earlier
+   * answers are not being read. */
+  if (c->out_bytes > c->svc->limits->http_out_cap) {
     c->out_paused = 1;
     return;
   }
@@ -593,6 +603,18 @@ void chat_conn_read_start(chat_conn_t *c) {
   if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0) c->reading = 1;
 }
 
+/* Too many connections (from the peer's address, or in all): a 503 before
+ * any request is read, then the usual close (the answer written, our side
+ * shut down, the peer's input drained a moment), so that the peer reads
+ * the answer rather than a reset. */
+static void conn_refuse(chat_conn_t *c) {
+  c->busy = 1;
+  c->keep_alive = 0;
+  c->req->method = HTTP_GET;
+  chat_conn_respond_error(c, 503, "too_many_connections",
+                          "too many connections; try again later", "Retry-After: 10\r\n");
+}
+
 static void accept_failed_closed_cb(uv_handle_t *h) {
   chat_conn_t *c = h->data;
   if (--c->handles == 0) free(c);
@@ -630,6 +652,13 @@ void chat_conn_accept(const chat_services_t *svc, uv_stream_t *listener) {
   chat_http_req_init(c->req);
   chat_registry_add(svc->registry, &c->reg, c);  /* takes the creator's reference */
   svc->metrics->conns_total++;
+  chat_limiter_addr_key(c->peer, c->addr_key);
+  if (svc->limiter && chat_limiter_conn_open(svc->limiter, c->addr_key) != 0) {
+    svc->metrics->conns_refused++;
+    conn_refuse(c);
+    return;
+  }
+  c->conn_counted = svc->limiter != NULL;
   uv_timer_start(&c->timer, request_timer_cb, REQUEST_TIMEOUT_MS, 0);
   chat_conn_read_start(c);
 }

@@ -8,6 +8,7 @@
 #include "../net/ws.h"
 #include "../store/store.h"
 #include "conn.h"
+#include "limiter.h"
 #include "registry.h"
 #include "room.h"
 
@@ -33,6 +34,8 @@ struct chat_conn_s {
   int handles;                  /* open libuv handles of this connection */
   chat_registry_entry_t reg;    /* the registry's (registry.h) */
   char peer[64];
+  char addr_key[CHAT_ADDR_KEY_MAX];  /* the limiter's key of peer (limiter.h) */
+  int conn_counted;             /* counted by the limiter's connection caps */
 
   /* HTTP */
   chat_http_req_t *req;
@@ -55,8 +58,6 @@ struct chat_conn_s {
   conn_joined_t *rooms;
   size_t nrooms, rooms_cap;
   chat_dm_t *dm;                /* its DM actor (a reference), made on the first dm */
-  double tokens;                /* flood control: messages it may send now */
-  uint64_t tokens_at;           /* loop time of the last refill */
 
   /* output */
   chat_rbuf_t **outq;

@@ -1,6 +1,7 @@
 /* The connection actor (conn.h), its WebSocket half: the upgrade and the
  * session check, frames from the client, the rooms joined, and the
  * handing of direct messages to the connection's DM actor (dm.h). */
+#define _GNU_SOURCE  /* memmem */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,9 +117,16 @@ static void ws_auth_done(chat_actor_t *self, chat_mail_t *m) {
   c->req = NULL;
   chat_ws_parser_init(&c->ws, svc->limits->ws_max_message);
   c->ws_inited = 1;
+  /* One socket too many for the user (here): the handshake completes, so
+   * that a browser sees the code and reason, then the socket closes with
+   * 1013 "try again later" (a client reconnects after a pause). */
+  size_t max_ws = svc->limits->max_ws_user;
+  if (max_ws && chat_registry_user_ws_count(svc->registry, c->user_id) >= max_ws) {
+    svc->metrics->ws_refused++;
+    chat_conn_ws_close(c, CHAT_WS_CLOSE_TRY_AGAIN, "too many connections for this user");
+    return;
+  }
   c->presence_on = 1;
-  c->tokens = svc->limits->ws_burst;
-  c->tokens_at = uv_now(svc->loop);
   chat_registry_set_user(svc->registry, &c->reg, c->user_id);
   svc->presence->ops->connect(svc->presence, c->user_id, c->username);
   /* Bytes that came after the handshake are the first frames. */
@@ -190,29 +198,12 @@ static conn_joined_t *conn_joined(chat_conn_t *c, int64_t room_id) {
   return NULL;
 }
 
-/* Takes one message from the connection's bucket; -1 (error sent) if it is
- * empty.  The bucket refills at ws_rate a second up to ws_burst. */
-static int frame_rate(chat_conn_t *c, const char *cid) {
-  const chat_limits_t *lim = c->svc->limits;
-  if (lim->ws_rate <= 0) return 0;
-  uint64_t now = uv_now(c->svc->loop);
-  c->tokens += (double)(now - c->tokens_at) / 1000.0 * lim->ws_rate;
-  if (c->tokens > lim->ws_burst) c->tokens = lim->ws_burst;
-  c->tokens_at = now;
-  if (c->tokens < 1) {
-    ws_error(c, CHAT_PROTO_RATE_LIMITED, "too many messages; wait a moment", cid);
-    return -1;
-  }
-  c->tokens -= 1;
-  return 0;
-}
-
 /* The checks after decoding (chat_proto_req_decode checked the frame
- * itself), in the order clients see them: membership, the text, flood
- * control, then the receiver's name. */
+ * itself), in the order clients see them: membership, the text, then the
+ * receiver's name.  Flood control came first, before the frame was
+ * parsed (ws_message_cb). */
 
 static void ws_join(chat_conn_t *c, const chat_proto_req_t *req) {
-  if (frame_rate(c, NULL)) return;
   /* Perhaps created a moment ago on another instance: a room actor made
    * for the id checks the store on its first load and answers no_such_room
    * (and goes away) if there is no such room. */
@@ -255,13 +246,11 @@ static void ws_send(chat_conn_t *c, const chat_proto_req_t *req) {
     ws_refuse(c, &err);
     return;
   }
-  if (frame_rate(c, req->cid)) return;
   chat_room_post_send(j->room, conn_member(c), c->user_id, c->username, req->text + start,
                       len, req->cid);
 }
 
 static void ws_typing(chat_conn_t *c, const chat_proto_req_t *req) {
-  if (frame_rate(c, NULL)) return;
   conn_joined_t *j = conn_joined(c, req->room);
   if (j == NULL) {
     ws_error(c, CHAT_PROTO_NOT_MEMBER, "join the room first", NULL);
@@ -277,7 +266,6 @@ static void ws_dm(chat_conn_t *c, const chat_proto_req_t *req) {
     ws_refuse(c, &err);
     return;
   }
-  if (frame_rate(c, req->cid)) return;
   if (strlen(req->to) > CHAT_NAME_MAX) {
     ws_error(c, CHAT_PROTO_NOT_FRIENDS, "direct messages are only between friends", req->cid);
     return;
@@ -303,10 +291,50 @@ static void ws_handle_text(chat_conn_t *c, const uint8_t *data, size_t len) {
   chat_proto_req_free(&req);
 }
 
+/* The cid of a text frame that is not parsed (flood control refused it):
+ * the string after the first "cid": when it is a plain one (no escapes, at
+ * most CHAT_CID_MAX - 1 bytes), so a client can tell which send was
+ * refused.  Linear in the frame, no allocation.  "" if none. */
+static void cheap_cid(const uint8_t *data, size_t len, char out[CHAT_CID_MAX]) {
+  static const char key[] = "\"cid\"";
+  out[0] = '\0';
+  const uint8_t *p = memmem(data, len, key, sizeof(key) - 1);
+  if (p == NULL) return;
+  const uint8_t *end = data + len;
+  p += sizeof(key) - 1;
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+  if (p >= end || *p++ != ':') return;
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+  if (p >= end || *p++ != '"') return;
+  size_t n = 0;
+  while (p + n < end && p[n] != '"' && p[n] != '\\' && p[n] >= 0x20 && n < CHAT_CID_MAX - 1) n++;
+  if (p + n >= end || p[n] != '"') return;
+  memcpy(out, p, n);
+  out[n] = '\0';
+}
+
+/* Flood control, one bucket per user over all its sockets: every frame
+ * but a close takes a token before it is looked at (a refused frame costs
+ * no parsing).  0 to go on, -1 if refused (a text frame is told so). */
+static int frame_rate(chat_conn_t *c, int opcode, const uint8_t *data, size_t len) {
+  const chat_services_t *svc = c->svc;
+  if (opcode == CHAT_WS_OP_CLOSE || svc->limiter == NULL) return 0;
+  if (chat_limiter_frame(svc->limiter, c->user_id) == 0) return 0;
+  svc->metrics->frames_limited++;
+  if (opcode == CHAT_WS_OP_TEXT) {
+    char cid[CHAT_CID_MAX];
+    cheap_cid(data, len, cid);
+    ws_error(c, CHAT_PROTO_RATE_LIMITED, "too many messages; wait a moment",
+             cid[0] ? cid : NULL);
+  }
+  return -1;
+}
+
 static int ws_message_cb(void *ud, int opcode, const uint8_t *data, size_t len) {
   chat_conn_t *c = ud;
   if (c->state != CONN_WS) return 1;
   c->svc->metrics->ws_frames_in++;
+  if (frame_rate(c, opcode, data, len)) return c->state == CONN_WS ? 0 : 1;
   switch (opcode) {
     case CHAT_WS_OP_TEXT:
       ws_handle_text(c, data, len);
@@ -348,14 +376,6 @@ void chat_conn_ws_close(chat_conn_t *c, int code, const char *why) {
                                                           : NULL;
   /* CLOSING first: the close frame itself is not subject to the cap. */
   chat_conn_begin_closing(c);
-  /* A slow consumer's backlog is dropped: the close goes out at once. */
-  if (code == CHAT_WS_CLOSE_TRY_AGAIN) {
-    for (size_t i = 0; i < c->outq_len; i++) {
-      c->out_bytes -= c->outq[i]->len;
-      chat_rbuf_unref(c->outq[i]);
-    }
-    c->outq_len = 0;
-  }
   chat_conn_queue(c, chat_ws_close_frame_new((uint16_t)code, reason));
   c->close_queued = 1;
   chat_conn_maybe_linger(c);

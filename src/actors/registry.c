@@ -124,6 +124,11 @@ static void flush_hook(void *ud) {
 size_t chat_registry_count(const chat_registry_t *reg) { return reg->n; }
 size_t chat_registry_ws_count(const chat_registry_t *reg) { return reg->nws; }
 
+size_t chat_registry_user_ws_count(const chat_registry_t *reg, int64_t user_id) {
+  const user_conns_t *u = chat_imap_get(&reg->users, user_id);
+  return u ? u->n : 0;
+}
+
 void chat_registry_broadcast(chat_registry_t *reg, chat_rbuf_t *b, int64_t skip_user) {
   for (size_t i = 0; i < reg->users.cap; i++) {
     if (reg->users.slots[i].key == 0 || reg->users.slots[i].key == skip_user) continue;

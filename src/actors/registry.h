@@ -60,6 +60,8 @@ void chat_registry_want_flush(chat_registry_t *reg, chat_registry_entry_t *e);
 /* Open connections, and the WebSockets among them. */
 size_t chat_registry_count(const chat_registry_t *reg);
 size_t chat_registry_ws_count(const chat_registry_t *reg);
+/* The WebSockets of user_id here. */
+size_t chat_registry_user_ws_count(const chat_registry_t *reg, int64_t user_id);
 
 /* Posts b to every WebSocket except those of skip_user (0: none). */
 void chat_registry_broadcast(chat_registry_t *reg, chat_rbuf_t *b, int64_t skip_user);

@@ -15,6 +15,7 @@
 #include "actor.h"
 #include "cluster.h"
 #include "conn.h"
+#include "hasher.h"
 #include "limiter.h"
 #include "notifier.h"
 #include "presence.h"
@@ -65,6 +66,36 @@ void chat_config_init(chat_config_t *cfg) {
   cfg->session_days = 30;
   cfg->ws_rate = CHAT_WS_RATE;
   cfg->ws_burst = CHAT_WS_BURST;
+  cfg->hash_threads = CHAT_HASH_THREADS;
+  cfg->hash_queue = CHAT_HASH_QUEUE;
+  cfg->register_limit = CHAT_REGISTER_LIMIT;
+  cfg->register_period_s = CHAT_REGISTER_PERIOD_S;
+  cfg->login_ip_limit = CHAT_LOGIN_IP_LIMIT;
+  cfg->login_ip_period_s = CHAT_LOGIN_IP_PERIOD_S;
+  cfg->login_free_fails = CHAT_LOGIN_FREE_FAILS;
+  cfg->login_delay_s = CHAT_LOGIN_DELAY_S;
+  cfg->login_delay_max_s = CHAT_LOGIN_DELAY_MAX_S;
+  cfg->max_conns = CHAT_MAX_CONNS;
+  cfg->max_conns_ip = CHAT_MAX_CONNS_IP;
+  cfg->max_ws_user = CHAT_MAX_WS_USER;
+  cfg->http_out_cap = CHAT_HTTP_OUT_CAP;
+}
+
+/* The limiter's configuration from the server's. */
+static void limiter_config(const chat_config_t *cfg, chat_limiter_config_t *lc) {
+  memset(lc, 0, sizeof(*lc));
+  lc->registrations.n = cfg->register_limit;
+  lc->registrations.period_s = cfg->register_period_s;
+  lc->login_fails_addr.n = cfg->login_ip_limit;
+  lc->login_fails_addr.period_s = cfg->login_ip_period_s;
+  lc->login_free_fails = cfg->login_free_fails;
+  lc->login_base_ms = (int64_t)(cfg->login_delay_s * 1000);
+  lc->login_max_ms = (int64_t)(cfg->login_delay_max_s * 1000);
+  if (lc->login_max_ms < lc->login_base_ms) lc->login_max_ms = lc->login_base_ms;
+  lc->frame_rate = cfg->ws_rate;
+  lc->frame_burst = cfg->ws_burst > 1 ? cfg->ws_burst : 1;
+  lc->max_conns = cfg->max_conns > 0 ? (size_t)cfg->max_conns : 0;
+  lc->max_conns_addr = cfg->max_conns_ip > 0 ? (size_t)cfg->max_conns_ip : 0;
 }
 
 /* ---- life cycle ------------------------------------------------------- */
@@ -91,8 +122,8 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   srv->limits.ws_max_message = cfg->ws_max_message;
   srv->limits.ws_out_cap = cfg->ws_out_cap;
   srv->limits.session_ms = (int64_t)cfg->session_days * 24 * 3600 * 1000;
-  srv->limits.ws_rate = cfg->ws_rate;
-  srv->limits.ws_burst = cfg->ws_burst > 1 ? cfg->ws_burst : 1;
+  srv->limits.http_out_cap = cfg->http_out_cap ? cfg->http_out_cap : CHAT_HTTP_OUT_CAP;
+  srv->limits.max_ws_user = cfg->max_ws_user > 0 ? (size_t)cfg->max_ws_user : 0;
   srv->limits.public_dir = srv->public_dir;
   srv->limits.vendor_dir = srv->vendor_dir;
   srv->port = -1;
@@ -117,6 +148,14 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   svc->sched = &srv->sched;
   svc->limits = &srv->limits;
   svc->metrics = &srv->metrics;
+  /* Password hashing on threads of its own, so that it never holds up the
+   * store's thread pool. */
+  svc->hasher = chat_hasher_new(loop, cfg->hash_threads, cfg->hash_queue > 0 ? (size_t)cfg->hash_queue : 1,
+                                NULL, err, errlen);
+  if (svc->hasher == NULL) {
+    rc = CHAT_EIO;
+    goto fail_hasher;
+  }
   svc->cluster = chat_cluster_new(svc);
   if (srv->redis_url) {
     svc->presence = chat_presence_redis_new(loop, srv->redis_url, chat_cluster_online_cb,
@@ -134,8 +173,9 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   /* The scheduler's hooks run in this order: store writes, then output. */
   svc->storage = chat_storage_new(&srv->sched, srv->store);
   svc->registry = chat_registry_new(&srv->sched, conn_removed_cb, srv);
-  /* Failed logins per address and username in a window. */
-  svc->limiter = chat_limiter_new(CHAT_LOGIN_MAX_FAILS, CHAT_LOGIN_WINDOW_MS, NULL);
+  chat_limiter_config_t lc;
+  limiter_config(cfg, &lc);
+  svc->limiter = chat_limiter_new(&lc, NULL);
   svc->rooms = chat_roomdir_new(svc);
   if (cfg->smtp_url && *cfg->smtp_url) {
     chat_notifier_config_t ncfg;
@@ -158,8 +198,11 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
 
 fail_presence:
   chat_cluster_free(svc->cluster);
+  chat_hasher_close(svc->hasher, NULL, NULL);
+fail_hasher:
   chat_sched_close(&srv->sched, NULL);
   uv_run(loop, UV_RUN_NOWAIT);
+  chat_hasher_free(svc->hasher);
 fail_sched:
   free(rooms);
 fail_rooms:
@@ -221,7 +264,7 @@ static void sched_closed(chat_sched_t *s) {
   if (srv->stop_cb) srv->stop_cb(srv, srv->stop_ud);
 }
 
-static void storage_drained_cb(void *ud) { maybe_stopped(ud); }
+static void drained_cb(void *ud) { maybe_stopped(ud); }
 static void aux_closed_cb(void *ud);
 static void presence_closed_cb(void *ud);
 static void notifier_closed_cb(void *ud);
@@ -235,16 +278,24 @@ static void maybe_stopped(chat_server_t *srv) {
       srv->sched.closing)
     return;
   chat_sched_drain(&srv->sched);
+  /* A login goes from the store to the hasher and back: both must be idle
+   * (each drain comes back here to check the other). */
+  if (chat_hasher_pending(svc->hasher) > 0) {
+    chat_hasher_drain(svc->hasher, drained_cb, srv);
+    return;
+  }
   if (chat_storage_pending(svc->storage) > 0) {
-    chat_storage_drain(svc->storage, storage_drained_cb, srv);
+    chat_storage_drain(svc->storage, drained_cb, srv);
     return;
   }
   if (!srv->presence_closed) {
     if (srv->aux_closing == 0) {
       /* Presence says goodbye (with Redis: this instance's users leave
-       * at once) and closes its handles; the tick timer goes too. */
-      srv->aux_closing = svc->notifier ? 3 : 2;
+       * at once) and closes its handles; the tick timer and the hashing
+       * threads go too. */
+      srv->aux_closing = svc->notifier ? 4 : 3;
       if (svc->notifier) chat_notifier_close(svc->notifier, notifier_closed_cb, srv);
+      chat_hasher_close(svc->hasher, aux_closed_cb, srv);
       chat_roomdir_stop(svc->rooms, aux_closed_cb, srv);
       svc->presence->ops->close(svc->presence, presence_closed_cb, srv);
     }
@@ -300,6 +351,7 @@ void chat_server_free(chat_server_t *srv) {
   chat_services_t *svc = &srv->svc;
   assert(srv->state == SRV_STOPPED && svc->presence == NULL);
   chat_limiter_free(svc->limiter);
+  chat_hasher_free(svc->hasher);
   chat_registry_free(svc->registry);
   chat_roomdir_free(svc->rooms);
   chat_cluster_free(svc->cluster);

@@ -23,13 +23,15 @@ typedef struct chat_roomdir_s chat_roomdir_t;
 typedef struct chat_registry_s chat_registry_t;
 typedef struct chat_cluster_s chat_cluster_t;
 typedef struct chat_limiter_s chat_limiter_t;
+typedef struct chat_hasher_s chat_hasher_t;
 
 /* The configuration the actors read (strings owned by whoever fills it). */
 typedef struct {
   size_t ws_max_message;     /* the largest WebSocket message accepted */
   size_t ws_out_cap;         /* bytes queued and in flight per connection before 1013 */
   int64_t session_ms;        /* a new session's lifetime */
-  double ws_rate, ws_burst;  /* flood control per connection (ws_rate 0: off) */
+  size_t http_out_cap;       /* HTTP answers queued before the next request is read */
+  size_t max_ws_user;        /* WebSockets per user here (0: no limit) */
   const char *public_dir;    /* the front end's static files */
   const char *vendor_dir;    /* served under /vendor/bootstrap/ */
 } chat_limits_t;
@@ -40,6 +42,9 @@ typedef struct {
   uint64_t http_requests;
   uint64_t ws_frames_in;     /* WebSocket messages received */
   uint64_t messages_sent;    /* room messages stored and broadcast */
+  uint64_t conns_refused;    /* connections refused at accept (too many) */
+  uint64_t frames_limited;   /* WebSocket frames refused by flood control */
+  uint64_t ws_refused;       /* WebSockets closed at once: too many for the user */
 } chat_metrics_t;
 
 typedef struct chat_services_s {
@@ -52,7 +57,9 @@ typedef struct chat_services_s {
   chat_roomdir_t *rooms;       /* room id -> room actor (roomdir.h) */
   chat_registry_t *registry;   /* every connection; users' WebSockets (registry.h) */
   chat_cluster_t *cluster;     /* events for and from other instances (cluster.h) */
-  chat_limiter_t *limiter;     /* failed logins (limiter.h) */
+  chat_limiter_t *limiter;     /* abuse limits (limiter.h); NULL: none */
+  chat_hasher_t *hasher;       /* password hashing (hasher.h); NULL: logins
+                                  and registrations are answered busy */
   chat_metrics_t *metrics;
   /* 1 between chat_server_start and chat_server_stop: while 0, no new
    * work is started (joins are refused, requests are not kept alive). */

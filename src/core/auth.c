@@ -33,3 +33,4 @@ void chat_auth_token_hash(const char *token, size_t len, uint8_t out[CHAT_TOKEN_
   crypto_hash_sha256(out, (const unsigned char *)token, len);
 }
 
+void chat_auth_wipe(void *p, size_t n) { sodium_memzero(p, n); }

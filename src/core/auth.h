@@ -22,6 +22,9 @@ int chat_auth_hash_password(const char *password, size_t len, char *out);
 int chat_auth_verify_password(const char *hash, const char *password, size_t len);
 /* A new random token as CHAT_TOKEN_CHARS characters of base64url plus NUL. */
 void chat_auth_new_token(char out[CHAT_TOKEN_CHARS + 1]);
+/* Overwrites n bytes at p with zeros (not optimised away): for secrets
+ * before their memory is freed. */
+void chat_auth_wipe(void *p, size_t n);
 /* SHA-256 of a token string: what the store keeps. */
 void chat_auth_token_hash(const char *token, size_t len, uint8_t out[CHAT_TOKEN_HASH_LEN]);
 

@@ -37,9 +37,11 @@
 #define CHAT_HTTP_MAX_HEADER (16 * 1024)
 #define CHAT_HTTP_MAX_HEADERS 64
 #define CHAT_HTTP_MAX_BODY (1024 * 1024)
-/* Answers queued on one connection before its next pipelined request is
- * read. */
-#define CHAT_HTTP_OUT_MAX (1024 * 1024)
+/* Default for chat_config_t.http_out_cap: answers queued on one connection
+ * before its next pipelined request is read (reading resumes below half). */
+#define CHAT_HTTP_OUT_CAP (256 * 1024)
+/* The body of a login or a registration (parsed on the loop); larger: 413. */
+#define CHAT_AUTH_BODY_MAX 4096
 /* The largest static file served. */
 #define CHAT_STATIC_MAX (8 * 1024 * 1024)
 /* A decoded {name} path parameter, with the NUL. */
@@ -55,7 +57,8 @@
 #define CHAT_WS_OUT_CAP (4 * 1024 * 1024)
 /* A control frame's payload (RFC 6455). */
 #define CHAT_WS_CONTROL_MAX 125
-/* Defaults for flood control: messages a second and the burst. */
+/* Defaults for flood control, per user over all its WebSockets: frames a
+ * second and the burst. */
 #define CHAT_WS_RATE 20
 #define CHAT_WS_BURST 200
 
@@ -75,10 +78,26 @@
 /* Distinct @mentions of one message looked up for mail. */
 #define CHAT_MENTIONS_MAX 5
 
-/* ---- logins -------------------------------------------------------------- */
+/* ---- abuse limits (defaults of chat_config_t; see actors/limiter.h) ------ */
 
-/* Failed logins for one username from one address within the window. */
-#define CHAT_LOGIN_MAX_FAILS 5
-#define CHAT_LOGIN_WINDOW_MS 60000
+/* Registrations per address: 10 an hour. */
+#define CHAT_REGISTER_LIMIT 10
+#define CHAT_REGISTER_PERIOD_S 3600
+/* Failed logins per address, over all accounts: 30 in 10 minutes. */
+#define CHAT_LOGIN_IP_LIMIT 30
+#define CHAT_LOGIN_IP_PERIOD_S 600
+/* Failed logins per account, from anywhere: 5 free, then a delay of 1 s
+ * doubled at each failure up to 60 s. */
+#define CHAT_LOGIN_FREE_FAILS 5
+#define CHAT_LOGIN_DELAY_S 1
+#define CHAT_LOGIN_DELAY_MAX_S 60
+/* Open connections in all and per address. */
+#define CHAT_MAX_CONNS 10000
+#define CHAT_MAX_CONNS_IP 256
+/* WebSockets per user (on one instance). */
+#define CHAT_MAX_WS_USER 20
+/* Password hashing: threads, and hashes waiting or running at most. */
+#define CHAT_HASH_THREADS 2
+#define CHAT_HASH_QUEUE 64
 
 #endif

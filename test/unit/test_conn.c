@@ -15,6 +15,7 @@
 
 #include "actors/cluster.h"
 #include "actors/conn.h"
+#include "actors/limiter.h"
 #include "actors/registry.h"
 #include "actors/roomdir.h"
 #include "core/auth.h"
@@ -63,8 +64,7 @@ static void setup(void) {
   memset(&limits, 0, sizeof(limits));
   limits.ws_max_message = 64 * 1024;
   limits.ws_out_cap = 4 * 1024 * 1024;
-  limits.ws_rate = 0;
-  limits.ws_burst = 1;
+  limits.http_out_cap = 256 * 1024;
   limits.public_dir = "/nonexistent";
   limits.vendor_dir = "/nonexistent";
   memset(&metrics, 0, sizeof(metrics));
@@ -349,8 +349,9 @@ static void test_handshake_refused(void) {
 
 static void test_flood_limit(void) {
   setup();
-  limits.ws_rate = 0.001;  /* no refill to speak of */
-  limits.ws_burst = 3;
+  /* One token in 1000 s: no refill to speak of. */
+  chat_limiter_config_t lc = {.frame_rate = 0.001, .frame_burst = 3};
+  svc.limiter = chat_limiter_new(&lc, NULL);
   client_t *cl = calloc(1, sizeof(*cl));
   T_EQ_INT(handshake(cl, BOB_SID), 101);
   ws_text(cl, "{\"type\":\"join\",\"room\":2}");
@@ -364,9 +365,22 @@ static void test_flood_limit(void) {
   T_EQ_INT(storage.nins, 2);
   fake_storage_complete(&storage, 1, 0, 0, 0);
   fake_storage_complete(&storage, 2, 0, 0, 0);
+  for (int i = 0; i < 4; i++) next_frame(cl);  /* two acks, two messages */
+  /* Every frame counts, and a refused one is not even parsed: its cid is
+   * found in the raw text. */
+  ws_text(cl, "{\"type\":\"leave\",\"room\":2,\"cid\" : \"plain-cid\"}");
+  T_EQ_STR(next_frame(cl),
+           "{\"type\":\"error\",\"code\":\"rate_limited\",\"message\":\"too many messages; wait "
+           "a moment\",\"cid\":\"plain-cid\"}");
+  ws_text(cl, "not even JSON");
+  T_EQ_STR(next_frame(cl),
+           "{\"type\":\"error\",\"code\":\"rate_limited\",\"message\":\"too many messages; wait "
+           "a moment\"}");
+  T_EQ_INT(metrics.frames_limited, 3);
   client_close(cl);
   free(cl);
   teardown();
+  chat_limiter_free(svc.limiter);
 }
 
 static void test_output_cap(void) {
