@@ -149,6 +149,9 @@ def _die_with_parent():
         pass
 
 
+DEFAULT_ENV = {"CHAT_REGISTER_LIMIT": "0", "CHAT_LOGIN_IP_LIMIT": "0"}
+
+
 class Server:
     """One chatd process with its own temporary folder and database.
 
@@ -164,7 +167,11 @@ class Server:
         self.db = os.path.join(self.tmp, "chat.db")
         self.store = store
         self.extra_args = list(extra_args or [])
-        self.env = dict(env or {})
+        # Every test client comes from 127.0.0.1: the per-address limits on
+        # registrations and failed logins are off unless a test turns them on
+        # (its flags win over these).
+        self.env = dict(DEFAULT_ENV)
+        self.env.update(env or {})
         self.stderr_path = os.path.join(self.tmp, "stderr.log")
         self.port = None
         self.proc = None

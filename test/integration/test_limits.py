@@ -13,14 +13,14 @@ import asyncio
 import concurrent.futures
 import http.client
 import json
+import os
 import re
 import socket
 import threading
 import time
 import unittest
 
-from chatlib import (HTTP_TIMEOUT, RawHTTP, RawWS, ServerTestCase, WS, Response, async_test,
-                     uniq)
+from chatlib import (HTTP_TIMEOUT, Response, Server, ServerTestCase, WS, async_test, uniq)
 
 
 def request_from(server, source, method, path, body=None, timeout=HTTP_TIMEOUT, raw_body=None):
@@ -43,8 +43,9 @@ def request_from(server, source, method, path, body=None, timeout=HTTP_TIMEOUT, 
         conn.close()
 
 
-def login_from(server, source, name, password):
-    return request_from(server, source, "POST", "/api/login", {"username": name, "password": password})
+def login_from(server, source, name, password, timeout=HTTP_TIMEOUT):
+    return request_from(server, source, "POST", "/api/login", {"username": name, "password": password},
+                        timeout=timeout)
 
 
 def register_from(server, source, name):
@@ -295,25 +296,44 @@ class FloodPerUserTest(ServerTestCase):
         # Leaves of rooms it never joined, and unknown types: each takes a token.
         for i in range(12):
             await ws.send({"type": "leave" if i % 2 else "nonsense", "room": lobby})
-        await ws.collect(0.3)
-        limited = ws.take(lambda f: f.get("code") == "rate_limited")
-        self.assertGreaterEqual(len(limited), 1, ws.pending)
+        answers = []
+        while len(answers) < 12:
+            answers.append(await ws.expect(lambda f: f.get("type") == "error"))
+        codes = [f["code"] for f in answers]
+        # Ten go through (and are refused for what they are), two are not
+        # even looked at.
+        self.assertEqual(codes.count("rate_limited"), 2, codes)
+        self.assertEqual(codes.count("not_member") + codes.count("unknown_type"), 10, codes)
         await asyncio.sleep(1.0)
-        ack = await ws.send_msg(lobby, "after the pause", retry_rate_limited=False) \
-            if (await ws.join(lobby)).get("type") == "joined" else None
+        self.assertEqual((await ws.join(lobby)).get("type"), "joined")
+        ack = await ws.send_msg(lobby, "after the pause", retry_rate_limited=False)
         self.assertEqual(ack.get("type"), "ack", ack)
 
 
 class PipelineNoReadTest(ServerTestCase):
     """Clients that pipeline requests for a large file and never read: the
-    server stops reading them once an answer's worth of output is queued."""
+    server stops reading them once the cap's worth of answers is queued."""
     SERVER_ARGS = ["--http-out-cap", "65536", "--max-conns-ip", "0"]
+
+    @classmethod
+    def setUpClass(cls):
+        # RSS is the measure here: a sanitizer build's quarantine of freed
+        # memory (256 MB by default) must not count.
+        opts = os.environ.get("ASAN_OPTIONS", "")
+        env = {"ASAN_OPTIONS": (opts + ":" if opts else "") + "quarantine_size_mb=4"}
+        cls.server = Server(extra_args=cls.SERVER_ARGS, env=env)
+        try:
+            cls.server.start()
+        except BaseException:
+            cls.server.cleanup()
+            raise
 
     def test_output_is_bounded_for_clients_that_do_not_read(self):
         pid = self.server.proc.pid
-        path = "/app.css"
+        path = "/vendor/bootstrap/css/bootstrap.css"
         r = self.client().get(path)
-        self.assertEqual(r.status, 200)
+        if r.status != 200:
+            self.skipTest("Bootstrap (libjs-bootstrap5) is not installed")
         size = len(r.body)
         req = ("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode() * 200
         time.sleep(0.5)
@@ -330,8 +350,9 @@ class PipelineNoReadTest(ServerTestCase):
             socks.append(s)
         time.sleep(2.0)
         after = vm_rss_kb(pid)
-        # Without the pause this is 40 x 200 answers (hundreds of MB); with it,
-        # each connection holds about the cap plus one answer.
+        # Without the pause this is 40 x 200 answers (gigabytes); with it,
+        # each connection holds about the cap plus one answer (what the
+        # kernel's socket buffers take is not the server's memory).
         grown_mb = (after - before) / 1024.0
         self.assertLess(grown_mb, 64, "RSS grew %.1f MB for %d-byte answers" % (grown_mb, size))
         self.assert_healthy()
@@ -340,13 +361,13 @@ class PipelineNoReadTest(ServerTestCase):
 
 
 class HashQueueTest(ServerTestCase):
-    """One hashing thread with room for 20: a burst of 60 bogus logins
+    """One hashing thread with room for 12: a burst of 60 bogus logins
     fills it; the rest are told 503 with Retry-After, and a connected user's
     messages are acked while logins are still waiting for the hasher."""
-    SERVER_ARGS = ["--hash-threads", "1", "--hash-queue", "20", "--login-ip-limit", "0",
+    SERVER_ARGS = ["--hash-threads", "1", "--hash-queue", "12", "--login-ip-limit", "0",
                    "--login-backoff", "0:0:0"]
 
-    @async_test(timeout=120)
+    @async_test(timeout=240)
     async def test_a_full_queue_refuses_logins_not_messages(self):
         c, _, _, _ = self.new_user("hq")
         lobby = self.lobby_id(c)
@@ -357,7 +378,8 @@ class HashQueueTest(ServerTestCase):
         lock = threading.Lock()
 
         def bogus(i):
-            r = login_from(self.server, "127.0.0.1", "nobody%03d" % i, "guess-%d" % i)
+            # A sanitizer build on a busy machine hashes slowly: be patient.
+            r = login_from(self.server, "127.0.0.1", "nobody%03d" % i, "guess-%d" % i, timeout=120)
             with lock:
                 results.append((time.monotonic(), r))
 
@@ -365,7 +387,7 @@ class HashQueueTest(ServerTestCase):
         futures = [pool.submit(bogus, i) for i in range(60)]
         # Wait until the hasher is busy with a backlog.
         deadline = time.monotonic() + 20
-        while metric(self, "chat_hash_pending") < 5:
+        while metric(self, "chat_hash_pending") < 4:
             self.assertLess(time.monotonic(), deadline, "the hasher never got busy")
             await asyncio.sleep(0.05)
         acks = []
@@ -379,7 +401,7 @@ class HashQueueTest(ServerTestCase):
         statuses = [r.status for _, r in results]
         self.assertEqual(len(statuses), 60)
         self.assertEqual(statuses.count(401) + statuses.count(503), 60, statuses)
-        self.assertGreaterEqual(statuses.count(503), 30, statuses)
+        self.assertGreaterEqual(statuses.count(503), 20, statuses)
         for _, r in results:
             if r.status == 503:
                 self.assert_api_error(r, 503, "busy")
@@ -388,7 +410,7 @@ class HashQueueTest(ServerTestCase):
         self.assertGreater(pending_after, 0)
         last_login = max(t for t, r in results if r.status == 401)
         self.assertLess(acks[-1], last_login)
-        self.assertGreaterEqual(metric(self, "chat_hash_refused_total"), 30)
+        self.assertGreaterEqual(metric(self, "chat_hash_refused_total"), 20)
 
 
 if __name__ == "__main__":
