@@ -282,6 +282,18 @@ int chat_api_body_max(chat_api_job_t *j, size_t max) {
   return -1;
 }
 
+static void set_busy(chat_api_job_t *j, const chat_services_t *svc) {
+  snprintf(j->headers, sizeof(j->headers), "Retry-After: %d\r\n",
+           svc->hasher ? chat_hasher_retry_after(svc->hasher) : 1);
+  chat_api_set_error(j, 503, "busy", "the server is busy; try again in a moment");
+}
+
+int chat_api_hasher_busy(chat_api_job_t *j, const chat_services_t *svc) {
+  if (svc->hasher && !chat_hasher_full(svc->hasher)) return 0;
+  set_busy(j, svc);
+  return -1;
+}
+
 void chat_api_set_rate_limited(chat_api_job_t *j, int seconds, const char *message) {
   snprintf(j->headers, sizeof(j->headers), "Retry-After: %d\r\n", seconds);
   chat_api_set_error(j, 429, "rate_limited", message);
@@ -359,9 +371,7 @@ static void job_next(chat_api_job_t *j, const chat_services_t *svc, chat_conn_t 
     if (rc == 0) return;
     j->hash.ops = 0;
     j->then = NULL;
-    snprintf(j->headers, sizeof(j->headers), "Retry-After: %d\r\n",
-             svc->hasher ? chat_hasher_retry_after(svc->hasher) : 1);
-    chat_api_set_error(j, 503, "busy", "the server is busy; try again in a moment");
+    set_busy(j, svc);
   }
   if (j->route->done) j->route->done(j, svc);
   job_finish(j, c);

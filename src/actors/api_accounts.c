@@ -55,7 +55,7 @@ typedef struct {
 
 static int register_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_conn_t *c) {
   register_job_t *r = container_of(j, register_job_t, super);
-  if (chat_api_body_max(j, CHAT_AUTH_BODY_MAX)) return -1;
+  if (chat_api_body_max(j, CHAT_AUTH_BODY_MAX) || chat_api_hasher_busy(j, svc)) return -1;
   cJSON *o = chat_api_parse_body(j);
   if (!o) return -1;
   int bad = 0;
@@ -150,7 +150,7 @@ typedef struct {
 static int login_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_conn_t *c) {
   login_job_t *l = container_of(j, login_job_t, super);
   l->session_ms = svc->limits->session_ms;
-  if (chat_api_body_max(j, CHAT_AUTH_BODY_MAX)) return -1;
+  if (chat_api_body_max(j, CHAT_AUTH_BODY_MAX) || chat_api_hasher_busy(j, svc)) return -1;
   cJSON *o = chat_api_parse_body(j);
   if (!o) return -1;
   int bad = 0;

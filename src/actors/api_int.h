@@ -111,6 +111,10 @@ int chat_api_find_user(chat_api_job_t *j, chat_store_t *store, const char *name,
 void chat_api_client_addr(chat_conn_t *c, char out[CHAT_ADDR_KEY_MAX]);
 /* For prepare: 413 (and -1) if the body is over max bytes, else 0. */
 int chat_api_body_max(chat_api_job_t *j, size_t max);
+/* For prepare of a route that will hash a password: if the hasher is full
+ * now, sets 503 busy with Retry-After and returns -1 (so that a flood of
+ * logins costs no store lookups), else 0. */
+int chat_api_hasher_busy(chat_api_job_t *j, const chat_services_t *svc);
 /* Sets 429 rate_limited with Retry-After: seconds. */
 void chat_api_set_rate_limited(chat_api_job_t *j, int seconds, const char *message);
 

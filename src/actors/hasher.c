@@ -224,6 +224,12 @@ int chat_hasher_submit(chat_hasher_t *h, chat_hash_job_t *job, chat_actor_t *rep
 }
 
 size_t chat_hasher_pending(const chat_hasher_t *h) { return h->pending; }
+
+int chat_hasher_full(chat_hasher_t *h) {
+  if (h->state == HASHER_OPEN && h->pending < h->max_pending) return 0;
+  h->refused++;
+  return 1;
+}
 uint64_t chat_hasher_refused(const chat_hasher_t *h) { return h->refused; }
 
 int chat_hasher_retry_after(const chat_hasher_t *h) {

@@ -81,6 +81,9 @@ int chat_hasher_submit(chat_hasher_t *h, chat_hash_job_t *job, chat_actor_t *rep
 
 /* Jobs submitted and not yet answered. */
 size_t chat_hasher_pending(const chat_hasher_t *h);
+/* 1 if a job submitted now would be refused (counted as refused: the
+ * caller answers busy without submitting). */
+int chat_hasher_full(chat_hasher_t *h);
 /* Jobs refused because the hasher was full, since it started. */
 uint64_t chat_hasher_refused(const chat_hasher_t *h);
 /* Seconds until the queue has room again, as a client should be told in
