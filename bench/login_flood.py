@@ -3,8 +3,9 @@
 
 One user is logged in with a WebSocket in the lobby and sends a message at a
 steady pace, timing each send until its ack.  First alone (the baseline),
-then while N clients keep N logins in flight with made-up usernames and
-wrong passwords (each one an argon2id verification on the server).  It
+then while N clients (in a process of their own) keep N logins in flight
+with made-up usernames and wrong passwords (each one an argon2id
+verification on the server).  It
 prints the send->ack percentiles of both phases, how the logins were
 answered, and chatd's peak resident memory.  Nothing is asserted: it prints
 figures (the machine is shared; compare the two phases of one run).
@@ -21,6 +22,7 @@ python3-websockets (Debian).
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -128,6 +130,23 @@ async def login_worker(host, port, stop, counts, pause_s):
         writer.close()
 
 
+def flood_process(host, port, logins, pause_s, stop, result):
+    """The login flood, in a process of its own so that its event loop does
+    not delay the measuring one: keeps `logins` logins in flight until stop
+    is set, then puts the answers' counts in result."""
+    async def main():
+        done = asyncio.Event()
+        counts = {}
+        workers = [asyncio.ensure_future(login_worker(host, port, done, counts, pause_s))
+                   for _ in range(logins)]
+        while not stop.is_set():
+            await asyncio.sleep(0.05)
+        done.set()
+        await asyncio.gather(*workers, return_exceptions=True)
+        return counts
+    result.put(asyncio.run(main()))
+
+
 async def sender(ws, room, seconds, every_s, lat):
     """Sends one message at a time until seconds pass; appends each send->ack
     time (ms) to lat."""
@@ -187,17 +206,22 @@ async def run(args, host, port, pid):
     rss_before = rss_kb(pid) if pid else None
 
     stop = asyncio.Event()
-    counts = {}
     sampler = asyncio.ensure_future(sample_rss(stop)) if pid else None
-    workers = [asyncio.ensure_future(login_worker(host, port, stop, counts, args.refused_pause_ms / 1000.0))
-               for _ in range(args.logins)]
+    ctx = multiprocessing.get_context("fork")
+    flood_stop = ctx.Event()
+    result = ctx.Queue()
+    proc = ctx.Process(target=flood_process,
+                       args=(host, port, args.logins, args.refused_pause_ms / 1000.0, flood_stop, result))
+    proc.start()
     await asyncio.sleep(1.0)  # let the flood build up
     flood = []
     t0 = time.monotonic()
     await sender(ws, lobby, args.seconds, every, flood)
     elapsed = time.monotonic() - t0 + 1.0
+    flood_stop.set()
+    counts = await asyncio.get_running_loop().run_in_executor(None, result.get)
+    proc.join()
     stop.set()
-    await asyncio.gather(*workers, return_exceptions=True)
     if sampler:
         await sampler
     await ws.close()

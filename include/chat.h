@@ -50,7 +50,7 @@ typedef struct {
   double ws_burst;
   /* Abuse limits (the README's "Choices" says what each answers); 0 turns
    * a limit off. */
-  int hash_threads;          /* password-hashing threads; default 2 */
+  int hash_threads;          /* password-hashing threads; default 1 */
   int hash_queue;            /* hashes waiting or running before logins and
                                 registrations get 503 busy; default 64 */
   double register_limit;     /* registrations per address per register_period_s; */

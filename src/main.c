@@ -57,7 +57,7 @@ static const char usage[] =
     "                      [CHAT_MAX_WS_USER] (default 20; 0: no limit)\n"
     "  --http-out-cap B    bytes of HTTP answers queued on a connection before its\n"
     "                      next request is read [CHAT_HTTP_OUT_CAP] (default 262144)\n"
-    "  --hash-threads N    password-hashing threads [CHAT_HASH_THREADS] (default 2)\n"
+    "  --hash-threads N    password-hashing threads [CHAT_HASH_THREADS] (default 1)\n"
     "  --hash-queue N      password hashes waiting or running before logins and\n"
     "                      registrations get 503 busy [CHAT_HASH_QUEUE] (default 64)\n"
     "  --vendor DIR        Bootstrap 5 files served under /vendor/bootstrap/\n"

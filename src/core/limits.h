@@ -97,7 +97,7 @@
 /* WebSockets per user (on one instance). */
 #define CHAT_MAX_WS_USER 20
 /* Password hashing: threads, and hashes waiting or running at most. */
-#define CHAT_HASH_THREADS 2
+#define CHAT_HASH_THREADS 1
 #define CHAT_HASH_QUEUE 64
 
 #endif
