@@ -131,7 +131,8 @@ int chat_limiter_login_begin(chat_limiter_t *l, const char *addr, const char *ac
     int64_t wait = chat_bucket_take(b, now, rate, cfg->login_fails_addr.n);
     if (wait) return chat_rate_retry_after(wait);
   }
-  if (cfg->login_base_ms > 0) chat_backoff_fail(chat_keytab_put(l->accounts, account, now, NULL), now);
+  if (cfg->login_base_ms > 0)
+    chat_backoff_fail(chat_keytab_put(l->accounts, account, now, NULL), now);
   return 0;
 }
 

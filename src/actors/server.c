@@ -150,8 +150,8 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   svc->metrics = &srv->metrics;
   /* Password hashing on threads of its own, so that it never holds up the
    * store's thread pool. */
-  svc->hasher = chat_hasher_new(loop, cfg->hash_threads, cfg->hash_queue > 0 ? (size_t)cfg->hash_queue : 1,
-                                NULL, err, errlen);
+  size_t hash_queue = cfg->hash_queue > 0 ? (size_t)cfg->hash_queue : 1;
+  svc->hasher = chat_hasher_new(loop, cfg->hash_threads, hash_queue, NULL, err, errlen);
   if (svc->hasher == NULL) {
     rc = CHAT_EIO;
     goto fail_hasher;
