@@ -54,7 +54,18 @@ typedef struct {
   const char *public_url;    /* the link in mails, e.g. "https://chat.example.org/" */
   unsigned long mail_interval_ms;  /* at most one mail per user per this; 0: 10 min */
   unsigned long mail_gather_ms;    /* a first item waits this for more; 0: 30 s */
+  /* Who may read GET /metrics (others get 403 forbidden):
+   * CHAT_METRICS_LOCAL (default) clients on a loopback address, and anyone
+   * sending "Authorization: Bearer TOKEN" when metrics_token is set;
+   * CHAT_METRICS_TOKEN only requests with the token (needs metrics_token;
+   * use it behind a reverse proxy on the same host, through which every
+   * client looks local); CHAT_METRICS_OPEN anyone. */
+  int metrics_access;
+  const char *metrics_token; /* NULL or "": none; never logged */
 } chat_config_t;
+
+/* Values of chat_config_t.metrics_access. */
+enum { CHAT_METRICS_LOCAL = 0, CHAT_METRICS_TOKEN = 1, CHAT_METRICS_OPEN = 2 };
 
 /* Fills cfg with the defaults. */
 void chat_config_init(chat_config_t *cfg);

@@ -44,6 +44,14 @@ static const char usage[] =
     "                      limit); past it the frame is refused with rate_limited\n"
     "  --vendor DIR        Bootstrap 5 files served under /vendor/bootstrap/\n"
     "                      [CHAT_VENDOR] (default /usr/share/bootstrap-html)\n"
+    "  --metrics-token TOKEN  GET /metrics answers requests with\n"
+    "                      \"Authorization: Bearer TOKEN\" from anywhere\n"
+    "                      [CHAT_METRICS_TOKEN] (prefer the variable: arguments\n"
+    "                      are visible to other users of the machine)\n"
+    "  --metrics-access local|token|open  who else may read /metrics\n"
+    "                      [CHAT_METRICS_ACCESS]: local (default) loopback\n"
+    "                      clients; token only the token's holders (behind a\n"
+    "                      reverse proxy on the same host); open anyone\n"
     "  --help              this text\n"
     "  --version           the version\n"
     "\n"
@@ -64,6 +72,8 @@ typedef struct {
   const char *mail_from;
   const char *public_url;
   const char *ws_rate;
+  const char *metrics_token;
+  const char *metrics_access;
 } opts_t;
 
 static char store_buf[4096];
@@ -121,6 +131,8 @@ static int parse_common(int argc, char **argv, int *i, opts_t *o) {
   else if ((v = opt_value(argc, argv, i, "--mail-from"))) o->mail_from = v;
   else if ((v = opt_value(argc, argv, i, "--public-url"))) o->public_url = v;
   else if ((v = opt_value(argc, argv, i, "--ws-rate"))) o->ws_rate = v;
+  else if ((v = opt_value(argc, argv, i, "--metrics-token"))) o->metrics_token = v;
+  else if ((v = opt_value(argc, argv, i, "--metrics-access"))) o->metrics_access = v;
   else return 0;
   return 1;
 }
@@ -186,6 +198,8 @@ int main(int argc, char **argv) {
   o.mail_from = getenv("CHAT_MAIL_FROM");
   o.public_url = getenv("CHAT_PUBLIC_URL");
   o.ws_rate = getenv("CHAT_WS_RATE");
+  o.metrics_token = getenv("CHAT_METRICS_TOKEN");
+  o.metrics_access = getenv("CHAT_METRICS_ACCESS");
   const char *lvl = getenv("CHAT_LOG");
   if (lvl && strcmp(lvl, "debug") == 0) chat_log_set_level(CHAT_LOG_DEBUG);
   if (lvl && strcmp(lvl, "warn") == 0) chat_log_set_level(CHAT_LOG_WARN);
@@ -237,6 +251,20 @@ int main(int argc, char **argv) {
     if (*end == ':') cfg.ws_burst = strtod(end + 1, &end);
     if (*end || cfg.ws_rate < 0 || cfg.ws_burst < 1) {
       fprintf(stderr, "chatd: bad --ws-rate %s (want N or N:BURST)\n", o.ws_rate);
+      return 2;
+    }
+  }
+  cfg.metrics_token = o.metrics_token;
+  if (o.metrics_access) {
+    if (strcmp(o.metrics_access, "local") == 0) {
+      cfg.metrics_access = CHAT_METRICS_LOCAL;
+    } else if (strcmp(o.metrics_access, "token") == 0) {
+      cfg.metrics_access = CHAT_METRICS_TOKEN;
+    } else if (strcmp(o.metrics_access, "open") == 0) {
+      cfg.metrics_access = CHAT_METRICS_OPEN;
+    } else {
+      fprintf(stderr, "chatd: bad --metrics-access %s (want local, token or open)\n",
+              o.metrics_access);
       return 2;
     }
   }

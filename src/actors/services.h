@@ -32,6 +32,8 @@ typedef struct {
   double ws_rate, ws_burst;  /* flood control per connection (ws_rate 0: off) */
   const char *public_dir;    /* the front end's static files */
   const char *vendor_dir;    /* served under /vendor/bootstrap/ */
+  int metrics_access;        /* who may read /metrics: a chat_access_mode_t (net/access.h) */
+  const char *metrics_token; /* its bearer token, or NULL */
 } chat_limits_t;
 
 /* Counters for /metrics, bumped by the actors that see the events. */
