@@ -18,8 +18,10 @@ int chat_admin_create_user(const char *store_url, const char *username, const ch
     snprintf(err, errlen, "libsodium failed to initialise");
     return CHAT_EIO;
   }
-  if (!chat_username_valid(username)) {
-    snprintf(err, errlen, "invalid username: 3-32 letters, digits, '_', '.' or '-'");
+  char name[CHAT_NAME_MAX + 1];  /* the NFKC form: stored and shown */
+  chat_username_rc_t urc = chat_username_check(username, name);
+  if (urc != CHAT_USERNAME_OK) {
+    snprintf(err, errlen, "invalid username: %s", chat_username_message(urc));
     return CHAT_EINVAL;
   }
   size_t plen = strlen(password);
@@ -41,7 +43,7 @@ int chat_admin_create_user(const char *store_url, const char *username, const ch
     return CHAT_EIO;
   }
   chat_user_rec_t u;
-  rc = chat_store_user_create(store, username, email, hash,
+  rc = chat_store_user_create(store, name, email, hash,
                               role_admin ? CHAT_ROLE_ADMIN : CHAT_ROLE_USER, chat_now_ms(), &u);
   chat_store_close(store);
   if (rc == CHAT_EEXIST)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/ident.h"
 #include "../core/json.h"
 #include "../core/limits.h"
 #include "../core/text.h"
@@ -36,11 +37,12 @@ static void register_run(chat_api_job_t *j, chat_store_t *store) {
   const char *username = chat_api_str_field(o, "username", &bad);
   const char *password = chat_api_str_field(o, "password", &bad);
   const char *email = chat_api_str_field(o, "email", &bad);
+  char name[CHAT_NAME_MAX + 1];  /* the NFKC form: stored and shown */
+  chat_username_rc_t urc = CHAT_USERNAME_BAD;
   if (bad) {
     chat_api_set_error(j, 400, "bad_request", "username, password and email are strings");
-  } else if (!username || !chat_username_valid(username)) {
-    chat_api_set_error(j, 400, "invalid_username",
-                       "3-32 characters: letters, digits, '_', '.' or '-'");
+  } else if (!username || (urc = chat_username_check(username, name)) != CHAT_USERNAME_OK) {
+    chat_api_set_error(j, 400, "invalid_username", chat_username_message(urc));
   } else if (!password || !password_ok(password)) {
     chat_api_set_error(j, 400, "weak_password", WEAK_PASSWORD);
   } else if (!email || !chat_email_valid(email)) {
@@ -51,7 +53,7 @@ static void register_run(chat_api_job_t *j, chat_store_t *store) {
       chat_api_set_error(j, 500, "internal", "could not hash the password");
     } else {
       chat_user_rec_t u;
-      int rc = chat_store_user_create(store, username, email, hash, CHAT_ROLE_USER,
+      int rc = chat_store_user_create(store, name, email, hash, CHAT_ROLE_USER,
                                       chat_now_ms(), &u);
       if (rc == CHAT_EEXIST)
         chat_api_set_error(j, 409, "username_taken", "that username is taken");
@@ -68,7 +70,7 @@ static void register_run(chat_api_job_t *j, chat_store_t *store) {
 
 typedef struct {
   chat_api_job_t super;
-  char rate_key[200];    /* client address + "\n" + lower-cased username */
+  char rate_key[80 + CHAT_IDENT_KEY_MAX];  /* client address + "\n" + the username's identity key */
   int64_t session_ms;
   int login_ok;
 } login_job_t;
@@ -81,17 +83,12 @@ static int login_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_con
   l->session_ms = svc->limits->session_ms;
   cJSON *o = chat_json_parse(j->body, j->body_len);
   const cJSON *u = cJSON_GetObjectItemCaseSensitive(o, "username");
-  char lower[CHAT_NAME_MAX + 1] = "";
-  if (cJSON_IsString(u)) {
-    size_t i = 0;
-    for (; u->valuestring[i] && i < CHAT_NAME_MAX; i++) {
-      char ch = u->valuestring[i];
-      lower[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-    }
-    lower[i] = '\0';
-  }
+  /* Every spelling that finds the same user (ＢＯＢ, bоb) shares a key. */
+  char key[CHAT_IDENT_KEY_MAX] = "";
+  if (cJSON_IsString(u) && strlen(u->valuestring) <= CHAT_NAME_MAX)
+    chat_ident_key(u->valuestring, strlen(u->valuestring), key, sizeof(key));
   cJSON_Delete(o);
-  snprintf(l->rate_key, sizeof(l->rate_key), "%s\n%s", chat_conn_peer(c), lower);
+  snprintf(l->rate_key, sizeof(l->rate_key), "%s\n%s", chat_conn_peer(c), key);
   int retry_after;
   if (chat_limiter_blocked(svc->limiter, l->rate_key, &retry_after)) {
     snprintf(j->headers, sizeof(j->headers), "Retry-After: %d\r\n", retry_after);
