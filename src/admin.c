@@ -53,7 +53,8 @@ int chat_admin_create_user(const char *store_url, const char *username, const ch
   return rc;
 }
 
-/* Reads one line of password from stdin, without echo on a terminal. */
+/* Reads one line of password from stdin, without echo on a terminal.
+ * Returns 0, -1 if there is none, -2 if it holds a NUL byte. */
 static int read_password(char *buf, size_t len) {
   int tty = isatty(STDIN_FILENO);
   struct termios old, quiet;
@@ -64,20 +65,32 @@ static int read_password(char *buf, size_t len) {
     quiet.c_lflag &= ~(tcflag_t)ECHO;
     tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
   }
-  char *ok = fgets(buf, (int)len, stdin);
+  /* Byte by byte rather than fgets, so a NUL is seen, not cut at. */
+  size_t n = 0;
+  int c, any = 0, nul = 0;
+  while ((c = getchar()) != EOF) {
+    any = 1;
+    if (c == '\n') break;
+    if (c == '\0') nul = 1;
+    if (n + 1 < len) buf[n++] = (char)c;
+  }
+  buf[n] = '\0';
+  if (n > 0 && buf[n - 1] == '\r') buf[--n] = '\0';
   if (tty) {
     tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
     fprintf(stderr, "\n");
   }
-  if (ok == NULL) return -1;
-  buf[strcspn(buf, "\r\n")] = '\0';
-  return 0;
+  if (!any) return -1;
+  return nul ? -2 : 0;
 }
 
 int chat_admin_user_add(const char *store_url, const char *name, const char *email, int admin) {
   char password[256];
-  if (read_password(password, sizeof(password)) != 0) {
-    fprintf(stderr, "chatd: no password given\n");
+  int got = read_password(password, sizeof(password));
+  if (got != 0) {
+    memset(password, 0, sizeof(password));
+    fprintf(stderr, got == -2 ? "chatd: a password must not contain the NUL character\n"
+                              : "chatd: no password given\n");
     return 2;
   }
   char err[256] = "";

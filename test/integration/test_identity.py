@@ -242,6 +242,19 @@ class IdentityTest(ServerTestCase):
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn(b"invisible", cp.stderr)
 
+    def test_user_add_refuses_nul_in_password(self):
+        # The admin tool reads the password byte by byte: a NUL is refused,
+        # not cut at, and no user is made.
+        name = uniq("nuladd")
+        base = [self.server.binary, "user", "add", name, "--email", name + "@example.org"]
+        cp = subprocess.run(base + self.server.store_args(), input=b"secret-one\x00rest\n",
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(cp.returncode, 2, cp.stderr)
+        self.assertIn(b"NUL", cp.stderr)
+        self.assertEqual(self.client().login(name, "secret-one").status, 401)
+        self.server.add_user(name, "secret-one-whole", name + "@example.org", admin=False)
+        self.assertEqual(self.client().login(name, "secret-one-whole").status, 200)
+
     # -- U+0000 ---------------------------------------------------------------
     def test_nul_in_password_refused(self):
         c = self.client()
