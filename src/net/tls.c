@@ -365,6 +365,8 @@ chat_rbuf_t *chat_tls_conn_take(chat_tls_conn_t *s) {
 
 int chat_tls_conn_established(const chat_tls_conn_t *s) { return s->established; }
 
+int chat_tls_conn_failed(const chat_tls_conn_t *s) { return s->failed; }
+
 const char *chat_tls_conn_version(const chat_tls_conn_t *s) {
   return s->established ? SSL_get_version(s->ssl) : "";
 }

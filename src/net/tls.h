@@ -109,6 +109,9 @@ chat_rbuf_t *chat_tls_conn_take(chat_tls_conn_t *s);
 
 /* 1 once the handshake has finished. */
 int chat_tls_conn_established(const chat_tls_conn_t *s);
+/* 1 after CHAT_TLS_FAILED: the session is of no more use (but for taking
+ * the alert it left). */
+int chat_tls_conn_failed(const chat_tls_conn_t *s);
 /* What was agreed, for logs and tests: "TLSv1.3", "TLS_AES_128_GCM_SHA256",
  * "http/1.1" (ALPN; "" when the client offered none). */
 const char *chat_tls_conn_version(const chat_tls_conn_t *s);

@@ -241,6 +241,7 @@ static void test_handshake_steps(chat_tls_t *t) {
     T_EQ_STR(chat_tls_conn_cipher(s), "TLS_AES_128_GCM_SHA256");
     T_EQ_STR(chat_tls_conn_alpn(s), "");
     T_EQ_STR(chat_tls_conn_error(s), "");
+    T_EQ_INT(chat_tls_conn_failed(s), 0);
     check_client_to_server(&cl, s, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", steps[i]);
     check_server_to_client(&cl, s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", steps[i]);
     chat_tls_conn_free(s);
@@ -438,6 +439,7 @@ static void check_refused(chat_tls_t *t, int max, const char *ciphers) {
   T_EQ_INT(server_feed(s, hello.p, hello.len, hello.len, &got), CHAT_TLS_FAILED);
   T_CHECK(chat_tls_conn_pending(s) > 0);   /* the alert */
   T_CHECK(strlen(chat_tls_conn_error(s)) > 0);
+  T_EQ_INT(chat_tls_conn_failed(s), 1);
   server_to_client(s, &cl, 1 << 20);
   ERR_clear_error();
   T_CHECK(SSL_do_handshake(cl.ssl) <= 0);
