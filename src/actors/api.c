@@ -14,8 +14,17 @@
 #include <string.h>
 
 #include "../core/json.h"
-#include "../net/utf8.h"
+#include "../core/limits.h"
+#include "../core/pct.h"
+#include "../core/sb.h"
+#include "../net/proto.h"
 #include "api_int.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* chat_api_paging reads limit as at most 3 digits. */
+_Static_assert(CHAT_PAGE_MAX < 1000, "limit has at most 3 digits");
 
 static const chat_api_table_t *const tables[] = {
     &chat_api_accounts, &chat_api_rooms, &chat_api_social, &chat_api_admin, &chat_api_ops,
@@ -46,12 +55,19 @@ void chat_api_set_json(chat_api_job_t *j, int status, cJSON *root) {
   }
 }
 
+/* Sets the answer to what sb holds (taking its buffer). */
+static void set_sb(chat_api_job_t *j, int status, chat_sb_t *sb) {
+  j->status = status;
+  j->json = sb->buf;
+  sb->buf = NULL;
+  sb->len = sb->cap = 0;
+}
+
 void chat_api_set_error(chat_api_job_t *j, int status, const char *code, const char *message) {
-  cJSON *root = cJSON_CreateObject();
-  cJSON *err = cJSON_AddObjectToObject(root, "error");
-  cJSON_AddStringToObject(err, "code", code);
-  cJSON_AddStringToObject(err, "message", message);
-  chat_api_set_json(j, status, root);
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_proto_http_error(&sb, code, message);
+  set_sb(j, status, &sb);
 }
 
 void chat_api_set_store_error(chat_api_job_t *j) {
@@ -76,23 +92,6 @@ cJSON *chat_api_room_json(const chat_room_rec_t *r) {
   return o;
 }
 
-static cJSON *messages_json(const chat_msg_rec_t *m, size_t n) {
-  cJSON *arr = cJSON_CreateArray();
-  for (size_t i = 0; i < n; i++) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "id", (double)m[i].id);
-    if (m[i].to[0])
-      cJSON_AddStringToObject(o, "to", m[i].to);
-    else
-      cJSON_AddNumberToObject(o, "room", (double)m[i].room);
-    cJSON_AddStringToObject(o, "sender", m[i].sender);
-    cJSON_AddStringToObject(o, "text", m[i].text);
-    cJSON_AddNumberToObject(o, "ts", (double)m[i].ts);
-    cJSON_AddItemToArray(arr, o);
-  }
-  return arr;
-}
-
 void chat_api_set_messages(chat_api_job_t *j, int rc, chat_msg_rec_t *msgs, size_t n) {
   if (rc == CHAT_ENOTFOUND) rc = 0, n = 0;
   if (rc != 0) {
@@ -100,10 +99,26 @@ void chat_api_set_messages(chat_api_job_t *j, int rc, chat_msg_rec_t *msgs, size
     chat_api_set_store_error(j);
     return;
   }
-  cJSON *root = cJSON_CreateObject();
-  cJSON_AddItemToObject(root, "messages", messages_json(msgs, n));
+  /* {"messages":[...]}: the message objects of net/proto.h. */
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_sb_puts(&sb, "{\"messages\":[");
+  for (size_t i = 0; i < n; i++) {
+    chat_proto_msg_t msg = {
+        .id = msgs[i].id,
+        .room = msgs[i].room,
+        .to = msgs[i].to,
+        .sender = msgs[i].sender,
+        .text = msgs[i].text,
+        .text_len = strlen(msgs[i].text),
+        .ts = msgs[i].ts,
+    };
+    if (i) chat_sb_append(&sb, ",", 1);
+    chat_proto_msg_obj(&sb, &msg);
+  }
+  chat_sb_puts(&sb, "]}");
   chat_store_msgs_free(msgs, n);
-  chat_api_set_json(j, 200, root);
+  set_sb(j, 200, &sb);
 }
 
 /* ---- the request, on the worker --------------------------------------- */
@@ -201,68 +216,30 @@ int chat_api_query_id(chat_conn_t *c, const char *name, int64_t *id) {
 }
 
 int chat_api_paging(chat_api_job_t *j, chat_conn_t *c, chat_api_page_t *page) {
-  page->limit = 50;
+  page->limit = CHAT_PAGE_DEFAULT;
   int bad = chat_api_query_id(c, "before", &page->before) < 0;
   size_t n;
   const char *v = query_param(c, "limit", &n);
   if (v && !bad) {
     int64_t l = decimal(v, n, 3);
-    if (l < 1 || l > 200)
+    if (l < 1 || l > CHAT_PAGE_MAX)
       bad = 1;
     else
       page->limit = (int)l;
   }
   if (bad) {
-    chat_api_set_error(j, 400, "bad_request", "before is a message id, limit is 1 to 200");
+    chat_api_set_error(j, 400, "bad_request",
+                       "before is a message id, limit is 1 to " STR(CHAT_PAGE_MAX));
     return -1;
   }
   return 0;
 }
 
-/* Percent-decodes a query value ('+' is a space); NULL if malformed or not
- * UTF-8.  The result is malloc'ed. */
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-static char *url_decode(const char *s, size_t len) {
-  char *out = chat_xmalloc(len + 1);
-  size_t o = 0;
-  for (size_t i = 0; i < len; i++) {
-    int ch = (unsigned char)s[i];
-    if (ch == '+') {
-      ch = ' ';
-    } else if (ch == '%') {
-      int hi = i + 2 < len ? hexval(s[i + 1]) : -1;
-      int lo = i + 2 < len ? hexval(s[i + 2]) : -1;
-      if (hi < 0 || lo < 0) {
-        free(out);
-        return NULL;
-      }
-      ch = hi * 16 + lo;
-      i += 2;
-    }
-    if (ch == 0) {
-      free(out);
-      return NULL;
-    }
-    out[o++] = (char)ch;
-  }
-  out[o] = '\0';
-  if (!chat_utf8_valid(out, o)) {
-    free(out);
-    return NULL;
-  }
-  return out;
-}
-
 char *chat_api_query_text(chat_conn_t *c, const char *name) {
   size_t n;
   const char *v = query_param(c, name, &n);
-  return v ? url_decode(v, n) : NULL;
+  return v ? chat_pct_decode_dup(v, n, CHAT_PCT_PLUS | CHAT_PCT_NO_NUL | CHAT_PCT_UTF8, NULL)
+           : NULL;
 }
 
 /* ---- live figures ------------------------------------------------------ */
@@ -317,7 +294,7 @@ static void job_free_body(chat_api_job_t *j) {
 static void job_finish(chat_api_job_t *j, chat_conn_t *c) {
   if (j->status && chat_conn_is_open(c))
     chat_conn_respond_json(c, j->status, j->json, j->headers[0] ? j->headers : NULL);
-  cJSON_free(j->json);
+  free(j->json);
   job_free_body(j);
   free(j);
 }

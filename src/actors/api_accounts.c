@@ -5,12 +5,19 @@
 #include <string.h>
 
 #include "../core/json.h"
+#include "../core/limits.h"
 #include "../core/text.h"
 #include "api_int.h"
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+/* The weak_password message. */
+#define WEAK_PASSWORD \
+  "a password has " STR(CHAT_PASSWORD_MIN_BYTES) " to " STR(CHAT_PASSWORD_MAX_BYTES) " bytes"
+
 static int password_ok(const char *p) {
   size_t n = strlen(p);
-  return n >= 8 && n <= 128;
+  return n >= CHAT_PASSWORD_MIN_BYTES && n <= CHAT_PASSWORD_MAX_BYTES;
 }
 
 /* Answers {"user": {...}} with the e-mail fields. */
@@ -35,7 +42,7 @@ static void register_run(chat_api_job_t *j, chat_store_t *store) {
     chat_api_set_error(j, 400, "invalid_username",
                        "3-32 characters: letters, digits, '_', '.' or '-'");
   } else if (!password || !password_ok(password)) {
-    chat_api_set_error(j, 400, "weak_password", "a password has 8 to 128 bytes");
+    chat_api_set_error(j, 400, "weak_password", WEAK_PASSWORD);
   } else if (!email || !chat_email_valid(email)) {
     chat_api_set_error(j, 400, "invalid_email", "that is not an e-mail address");
   } else {
@@ -221,7 +228,7 @@ static void password_run(chat_api_job_t *j, chat_store_t *store) {
   } else if (!chat_auth_verify_password(j->user.pwhash, old_pw, strlen(old_pw))) {
     chat_api_set_error(j, 403, "wrong_password", "the current password is wrong");
   } else if (!password_ok(new_pw)) {
-    chat_api_set_error(j, 400, "weak_password", "a password has 8 to 128 bytes");
+    chat_api_set_error(j, 400, "weak_password", WEAK_PASSWORD);
   } else {
     char hash[CHAT_HASH_MAX];
     if (chat_auth_hash_password(new_pw, strlen(new_pw), hash) != 0) {

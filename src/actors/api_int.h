@@ -33,7 +33,7 @@ struct chat_api_job_s {
   const chat_api_route_t *route;
   /* the request */
   int64_t ids[2];              /* the route's {id} parameters */
-  char name[400];              /* its decoded {name} parameter, or "" */
+  char name[CHAT_ROUTE_NAME_MAX]; /* its decoded {name} parameter, or "" */
   char *body;                  /* NUL-terminated copy, NULL if empty; wiped
                                   and freed once run returns */
   size_t body_len;
@@ -43,7 +43,9 @@ struct chat_api_job_s {
   /* the answer */
   int ok;                      /* run succeeded: done may tell the server */
   int status;
-  char *json;                  /* owned (cJSON_free); NULL: no body */
+  char *json;                  /* owned, malloc'ed (free): by cJSON's printer,
+                                  whose allocator is malloc, or a chat_sb_t's
+                                  buffer; NULL: no body */
   char headers[512];           /* extra header lines, "" if none */
 };
 
@@ -63,12 +65,13 @@ extern const chat_api_table_t chat_api_ops;
 
 /* Sets the answer; takes root (NULL: no body). */
 void chat_api_set_json(chat_api_job_t *j, int status, cJSON *root);
-/* {"error":{"code":...,"message":...}} */
+/* {"error":{"code":...,"message":...}} (chat_proto_http_error) */
 void chat_api_set_error(chat_api_job_t *j, int status, const char *code, const char *message);
 /* 503 store_unavailable. */
 void chat_api_set_store_error(chat_api_job_t *j);
-/* Answers {"messages": [...]} from a store call's result (an empty page for
- * CHAT_ENOTFOUND, 503 for other failures) and frees the list. */
+/* Answers {"messages":[...]} (message objects of net/proto.h) from a store
+ * call's result (an empty page for CHAT_ENOTFOUND, 503 for other failures)
+ * and frees the list. */
 void chat_api_set_messages(chat_api_job_t *j, int rc, chat_msg_rec_t *msgs, size_t n);
 /* New objects (the caller owns them). */
 cJSON *chat_api_user_json(const chat_user_rec_t *u, int with_email);
@@ -101,11 +104,11 @@ typedef struct {
   int limit;
 } chat_api_page_t;
 
-/* Reads before and limit from the query (defaults 0 and 50); on a bad one
- * sets 400 and returns -1. */
+/* Reads before and limit from the query (defaults 0 and CHAT_PAGE_DEFAULT,
+ * limit at most CHAT_PAGE_MAX); on a bad one sets 400 and returns -1. */
 int chat_api_paging(chat_api_job_t *j, chat_conn_t *c, chat_api_page_t *page);
-/* The query parameter name, percent-decoded ('+' is a space): malloc'ed,
- * NULL if absent, malformed, holding a NUL or not UTF-8. */
+/* The query parameter name, percent-decoded ('+' is a space, core/pct.h):
+ * malloc'ed, NULL if absent, malformed, holding a NUL or not UTF-8. */
 char *chat_api_query_text(chat_conn_t *c, const char *name);
 /* The query parameter name as a positive id of 1 to 18 digits: 1 and *id
  * set, 0 if absent (*id = 0), -1 if malformed. */

@@ -7,11 +7,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../core/limits.h"
 #include "../core/text.h"
-#include "../net/utf8.h"
+#include "../core/utf8.h"
 #include "api_int.h"
 
-#define TOPIC_MAX_BYTES 1000
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* A job about one room. */
 typedef struct {
@@ -76,8 +78,10 @@ static int room_fields(chat_api_job_t *j, cJSON *o, int for_create, const char *
     chat_api_set_error(j, 400, "invalid_name", "a room name has 1 to 64 characters");
     return -1;
   }
-  if (*topic && (strlen(*topic) > TOPIC_MAX_BYTES || !chat_utf8_valid(*topic, strlen(*topic)))) {
-    chat_api_set_error(j, 400, "bad_request", "a topic has at most 1000 bytes");
+  if (*topic &&
+      (strlen(*topic) > CHAT_TOPIC_MAX_BYTES || !chat_utf8_valid(*topic, strlen(*topic)))) {
+    chat_api_set_error(j, 400, "bad_request",
+                       "a topic has at most " STR(CHAT_TOPIC_MAX_BYTES) " bytes");
     return -1;
   }
   return 0;

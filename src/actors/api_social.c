@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/limits.h"
+#include "../core/sb.h"
+#include "../net/proto.h"
 #include "api_int.h"
 
 /* ---- GET /api/users/online --------------------------------------------- */
@@ -127,30 +130,28 @@ static void friend_remove_run(chat_api_job_t *j, chat_store_t *store) {
   chat_api_set_json(j, 204, NULL);
 }
 
-/* Sends {"type":"friend","user":user,"state":state} to every WebSocket of
+/* Sends the `friend` frame (net/proto.h) about user to every WebSocket of
  * user_id, on every instance. */
 static void deliver_friend(const chat_services_t *svc, int64_t user_id, const char *user,
-                           const char *state) {
-  char frame[512];
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "type", "friend");
-  cJSON_AddStringToObject(o, "user", user);
-  cJSON_AddStringToObject(o, "state", state);
-  if (cJSON_PrintPreallocated(o, frame, sizeof(frame), 0))
-    chat_cluster_deliver_to_user(svc->cluster, user_id, frame, strlen(frame));
-  cJSON_Delete(o);
+                           chat_proto_friend_t state) {
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_proto_friend(&sb, user, state);
+  chat_cluster_deliver_to_user(svc->cluster, user_id, sb.buf, sb.len);
+  chat_sb_free(&sb);
 }
 
 /* Both users' connections learn the new state, each from their side. */
 static void friend_done(chat_api_job_t *j, const chat_services_t *svc) {
   friend_job_t *f = container_of(j, friend_job_t, super);
   if (!j->ok) return;
-  const char *mine = f->fstate == CHAT_FRIEND_ACCEPTED   ? "friends"
-                     : f->fstate == CHAT_FRIEND_OUTGOING ? "outgoing"
-                                                         : "none";
-  const char *theirs = f->fstate == CHAT_FRIEND_ACCEPTED   ? "friends"
-                       : f->fstate == CHAT_FRIEND_OUTGOING ? "incoming"
-                                                           : "none";
+  chat_proto_friend_t mine = f->fstate == CHAT_FRIEND_ACCEPTED   ? CHAT_PROTO_FRIEND_FRIENDS
+                             : f->fstate == CHAT_FRIEND_OUTGOING ? CHAT_PROTO_FRIEND_OUTGOING
+                                                                 : CHAT_PROTO_FRIEND_NONE;
+  chat_proto_friend_t theirs = f->fstate == CHAT_FRIEND_ACCEPTED ? CHAT_PROTO_FRIEND_FRIENDS
+                               : f->fstate == CHAT_FRIEND_OUTGOING
+                                   ? CHAT_PROTO_FRIEND_INCOMING
+                                   : CHAT_PROTO_FRIEND_NONE;
   deliver_friend(svc, f->target.id, j->user.username, theirs);
   deliver_friend(svc, j->user.id, f->target.username, mine);
 }
@@ -201,7 +202,8 @@ static void search_run(chat_api_job_t *j, chat_store_t *store) {
   if (chat_api_authenticate(j, store)) return;
   chat_msg_rec_t *msgs = NULL;
   size_t n = 0;
-  int rc = chat_store_search(store, j->user.id, s->query, s->room, 50, &msgs, &n);
+  int rc = chat_store_search(store, j->user.id, s->query, s->room, CHAT_SEARCH_MAX, &msgs,
+                             &n);
   if (rc == CHAT_EINVAL) {
     chat_api_set_error(j, 400, "bad_request", "q must not be empty");
     return;

@@ -1,6 +1,7 @@
 /* The cluster protocol: the events chatd instances exchange through
  * presence (with Redis: pub/sub), and what this instance does when one
- * arrives.
+ * arrives.  The events are encoded and decoded by net/proto.h (described
+ * in docs/PROTOCOL.md, "Between instances").
  *
  * Outgoing, each function acts here and tells the other instances, so one
  * call does the whole job wherever the users are:

@@ -1,14 +1,16 @@
 /* The connection actor (conn.h): the socket, the output, closing, the
  * mails, and HTTP.  The WebSocket half is in conn_ws.c. */
 #include <assert.h>
-#include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/common.h"
+#include "../core/limits.h"
 #include "../core/log.h"
+#include "../core/sb.h"
 #include "../net/http.h"
+#include "../net/proto.h"
 #include "../net/route.h"
 #include "../net/static.h"
 #include "api.h"
@@ -18,8 +20,10 @@
 #define REQUEST_TIMEOUT_MS 30000  /* a whole request must arrive in this */
 #define LINGER_MS 2000            /* wait for the peer's close after ours */
 #define CLOSING_MS 10000          /* most time to write out a closing answer */
-#define HTTP_OUT_MAX (1024 * 1024) /* answers queued before reading more requests */
-#define STATIC_MAX (8 * 1024 * 1024)
+
+/* The texts of conn_respond_bad_http name the limits. */
+_Static_assert(CHAT_HTTP_MAX_BODY == 1024 * 1024, "the 413 message says 1 MiB");
+_Static_assert(CHAT_HTTP_MAX_HEADER == 16 * 1024, "the 431 message says 16 KiB");
 
 typedef struct {
   uv_write_t req;
@@ -148,7 +152,7 @@ static void write_cb(uv_write_t *w, int status) {
     chat_conn_hard_close(c);
   } else {
     chat_conn_maybe_linger(c);
-    if (c->out_paused && c->out_bytes <= HTTP_OUT_MAX / 2 && c->state == CONN_HTTP) {
+    if (c->out_paused && c->out_bytes <= CHAT_HTTP_OUT_MAX / 2 && c->state == CONN_HTTP) {
       c->out_paused = 0;
       conn_process_input(c);
       if (c->state == CONN_HTTP && !c->busy) chat_conn_read_start(c);
@@ -208,31 +212,6 @@ void chat_conn_post_frame(chat_conn_t *c, chat_rbuf_t *b) {
   fm->mail.handle = on_frame_mail;
   fm->buf = chat_rbuf_ref(b);
   chat_actor_post(&c->actor, &fm->mail);
-}
-
-typedef struct {
-  chat_mail_t mail;
-  char *code, *message, *cid;
-} error_mail_t;
-
-static void on_error_mail(chat_actor_t *self, chat_mail_t *m) {
-  chat_conn_t *c = chat_conn_from_actor(self);
-  error_mail_t *em = (error_mail_t *)m;
-  if (c->state == CONN_WS) chat_conn_ws_error(c, em->code, em->message, em->cid);
-  free(em->code);
-  free(em->message);
-  free(em->cid);
-  free(em);
-}
-
-void chat_conn_post_error(chat_conn_t *c, const char *code, const char *message,
-                          const char *cid) {
-  error_mail_t *em = chat_xmalloc(sizeof(*em));
-  em->mail.handle = on_error_mail;
-  em->code = chat_xstrdup(code);
-  em->message = chat_xstrdup(message);
-  em->cid = cid ? chat_xstrdup(cid) : NULL;
-  chat_actor_post(&c->actor, &em->mail);
 }
 
 typedef struct {
@@ -355,7 +334,7 @@ static void conn_respond(chat_conn_t *c, chat_rbuf_t *resp) {
   chat_http_req_next(c->req);
   uv_timer_start(&c->timer, request_timer_cb, REQUEST_TIMEOUT_MS, 0);
   /* Pipelined requests wait while earlier answers are not being read. */
-  if (c->out_bytes > HTTP_OUT_MAX) {
+  if (c->out_bytes > CHAT_HTTP_OUT_MAX) {
     c->out_paused = 1;
     return;
   }
@@ -378,14 +357,11 @@ void chat_conn_respond_json(chat_conn_t *c, int status, const char *json,
 
 void chat_conn_respond_error(chat_conn_t *c, int status, const char *code,
                              const char *message, const char *extra_headers) {
-  cJSON *root = cJSON_CreateObject();
-  cJSON *err = cJSON_AddObjectToObject(root, "error");
-  cJSON_AddStringToObject(err, "code", code);
-  cJSON_AddStringToObject(err, "message", message);
-  char *json = cJSON_PrintUnformatted(root);
-  cJSON_Delete(root);
-  chat_conn_respond_json(c, status, json, extra_headers);
-  cJSON_free(json);
+  chat_sb_t json;
+  chat_sb_init(&json);
+  chat_proto_http_error(&json, code, message);
+  chat_conn_respond_json(c, status, json.buf, extra_headers);
+  chat_sb_free(&json);
 }
 
 /* Answers a request the parser refused, then closes. */
@@ -437,7 +413,7 @@ typedef struct {
 
 static void static_run(chat_job_t *job, chat_store_t *store) {
   static_job_t *sj = (static_job_t *)job;
-  sj->rc = chat_static_load(sj->path, STATIC_MAX, &sj->file);
+  sj->rc = chat_static_load(sj->path, CHAT_STATIC_MAX, &sj->file);
 }
 
 static void static_done(chat_actor_t *self, chat_mail_t *m) {

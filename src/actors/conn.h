@@ -54,12 +54,9 @@ chat_conn_t *chat_conn_from_actor(chat_actor_t *a);
 /* ---- mailbox ---- */
 
 /* Queues a frame for a WebSocket (the connection takes a new reference on
- * b; dropped if it is not a WebSocket by then). */
+ * b; dropped if it is not a WebSocket by then).  Frames are built by
+ * net/proto.h: an `error` or `ack` for one request goes this way too. */
 void chat_conn_post_frame(chat_conn_t *c, chat_rbuf_t *b);
-/* Sends an `error` frame (code and message, cid NULL or the request's);
- * strings are copied. */
-void chat_conn_post_error(chat_conn_t *c, const char *code, const char *message,
-                          const char *cid);
 /* Closes a WebSocket with code and reason (a static string; NULL: the
  * code's usual one), or an HTTP connection once its answer in progress is
  * written. */
@@ -91,6 +88,8 @@ int chat_conn_origin_ok(const chat_conn_t *c);
 /* status + JSON body (NULL for none) + extra header lines. */
 void chat_conn_respond_json(chat_conn_t *c, int status, const char *json,
                             const char *extra_headers);
+/* status + the API's error body (chat_proto_http_error) + extra header
+ * lines. */
 void chat_conn_respond_error(chat_conn_t *c, int status, const char *code,
                              const char *message, const char *extra_headers);
 /* status + a text body of the given type. */

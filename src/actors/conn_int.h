@@ -90,9 +90,6 @@ void chat_conn_ws_feed(chat_conn_t *c, const uint8_t *data, size_t len);
 /* Sends a close frame (why: a static string, NULL: the code's usual
  * reason) and closes once it is written. */
 void chat_conn_ws_close(chat_conn_t *c, int code, const char *why);
-/* Sends an `error` frame. */
-void chat_conn_ws_error(chat_conn_t *c, const char *code, const char *message,
-                        const char *cid);
 /* The room is gone: forgets it (a mail from the room). */
 void chat_conn_ws_left(chat_conn_t *c, int64_t room_id);
 /* The handles are closed: leaves the rooms, goes offline. */

@@ -1,22 +1,18 @@
 /* The connection actor (conn.h), its WebSocket half: the upgrade and the
  * session check, frames from the client, the rooms joined, and the
  * handing of direct messages to the connection's DM actor (dm.h). */
-#include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/auth.h"
 #include "../core/common.h"
-#include "../core/json.h"
-#include "../core/text.h"
+#include "../net/proto.h"
 #include "conn_int.h"
 #include "dm.h"
 #include "presence.h"
 #include "roomdir.h"
 #include "storage.h"
-
-#define TEXT_MAX_CHARS 4000
 
 static chat_member_t conn_member(chat_conn_t *c) {
   chat_member_t m = {&c->actor, &chat_conn_member_ops};
@@ -177,121 +173,21 @@ void chat_conn_ws_upgrade(chat_conn_t *c) {
 
 /* ---- WebSocket: frames from the client ------------------------------- */
 
-void chat_conn_ws_error(chat_conn_t *c, const char *code, const char *message,
-                       const char *cid) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "type", "error");
-  cJSON_AddStringToObject(o, "code", code);
-  cJSON_AddStringToObject(o, "message", message);
-  if (cid) cJSON_AddStringToObject(o, "cid", cid);
-  char *s = cJSON_PrintUnformatted(o);
-  cJSON_Delete(o);
-  chat_conn_queue(c, chat_ws_frame_new(CHAT_WS_OP_TEXT, s, strlen(s)));
-  cJSON_free(s);
+/* Queues an `error` frame (net/proto.h). */
+static void ws_error(chat_conn_t *c, chat_proto_code_t code, const char *message,
+                     const char *cid) {
+  chat_conn_queue(c, chat_proto_error_frame(code, message, cid));
 }
 
-/* A positive integer id from a JSON field, or 0. */
-static int64_t json_id(const cJSON *o, const char *name) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-  if (!cJSON_IsNumber(v)) return 0;
-  double d = v->valuedouble;
-  if (d < 1 || d > 9007199254740991.0 || d != (double)(int64_t)d) return 0;
-  return (int64_t)d;
+/* Queues the `error` frame of a refused request. */
+static void ws_refuse(chat_conn_t *c, const chat_proto_error_t *err) {
+  chat_conn_queue(c, chat_proto_error_frame_of(err));
 }
 
 static conn_joined_t *conn_joined(chat_conn_t *c, int64_t room_id) {
   for (size_t i = 0; i < c->nrooms; i++)
     if (c->rooms[i].room_id == room_id) return &c->rooms[i];
   return NULL;
-}
-
-static int frame_rate(chat_conn_t *c, const char *cid);
-
-static void ws_join(chat_conn_t *c, cJSON *o) {
-  int64_t room_id = json_id(o, "room");
-  const cJSON *since_v = cJSON_GetObjectItemCaseSensitive(o, "since");
-  int64_t since = 0;
-  int has_since = 0;
-  if (room_id == 0) {
-    chat_conn_ws_error(c, "bad_request", "join needs a room id", NULL);
-    return;
-  }
-  if (since_v && !cJSON_IsNull(since_v)) {
-    if (!cJSON_IsNumber(since_v) || since_v->valuedouble < 0 ||
-        since_v->valuedouble >= 9007199254740992.0 ||
-        since_v->valuedouble != (double)(int64_t)since_v->valuedouble) {
-      chat_conn_ws_error(c, "bad_request", "since must be a message id", NULL);
-      return;
-    }
-    since = (int64_t)since_v->valuedouble;
-    has_since = 1;
-  }
-  if (frame_rate(c, NULL)) return;
-  /* Perhaps created a moment ago on another instance: a room actor made
-   * for the id checks the store on its first load and answers no_such_room
-   * (and goes away) if there is no such room. */
-  chat_room_t *room = chat_roomdir_open(c->svc->rooms, room_id);
-  if (conn_joined(c, room_id) == NULL) {
-    if (c->nrooms == c->rooms_cap) {
-      c->rooms_cap = c->rooms_cap ? c->rooms_cap * 2 : 4;
-      c->rooms = chat_xrealloc(c->rooms, c->rooms_cap * sizeof(*c->rooms));
-    }
-    chat_actor_ref(chat_room_actor(room));
-    c->rooms[c->nrooms].room_id = room_id;
-    c->rooms[c->nrooms].room = room;
-    c->nrooms++;
-  }
-  chat_room_post_join(room, conn_member(c), c->user_id, c->username, since, has_since);
-}
-
-static void ws_leave(chat_conn_t *c, cJSON *o) {
-  int64_t room_id = json_id(o, "room");
-  if (room_id == 0) {
-    chat_conn_ws_error(c, "bad_request", "leave needs a room id", NULL);
-    return;
-  }
-  conn_joined_t *j = conn_joined(c, room_id);
-  if (j == NULL) {
-    chat_conn_ws_error(c, "not_member", "you are not in this room", NULL);
-    return;
-  }
-  chat_room_t *room = j->room;
-  *j = c->rooms[--c->nrooms];
-  chat_room_post_leave(room, &c->actor);
-  chat_actor_unref(chat_room_actor(room));
-}
-
-/* Reads a frame's optional cid; -1 (error sent) if it is not a short string. */
-static int frame_cid(chat_conn_t *c, cJSON *o, const char **cid) {
-  const cJSON *cid_v = cJSON_GetObjectItemCaseSensitive(o, "cid");
-  *cid = NULL;
-  if (cid_v && !cJSON_IsNull(cid_v)) {
-    if (!cJSON_IsString(cid_v) || strlen(cid_v->valuestring) >= CHAT_CID_MAX) {
-      chat_conn_ws_error(c, "bad_request", "cid must be a string of at most 127 bytes", NULL);
-      return -1;
-    }
-    *cid = cid_v->valuestring;
-  }
-  return 0;
-}
-
-/* Trims and checks a message text; -1 (error sent) if it is not fit. */
-static int frame_text(chat_conn_t *c, const char *text, const char *cid, size_t *start,
-                      size_t *len) {
-  chat_text_trim(text, strlen(text), start, len);
-  if (*len == 0) {
-    chat_conn_ws_error(c, "empty_text", "the message is empty", cid);
-    return -1;
-  }
-  if (*len > TEXT_MAX_CHARS * 4 || chat_utf8_count(text + *start, *len) > TEXT_MAX_CHARS) {
-    chat_conn_ws_error(c, "text_too_long", "a message has at most 4000 characters", cid);
-    return -1;
-  }
-  if (!chat_utf8_valid(text + *start, *len) || memchr(text + *start, '\0', *len)) {
-    chat_conn_ws_error(c, "bad_request", "text must be valid UTF-8", cid);
-    return -1;
-  }
-  return 0;
 }
 
 /* Takes one message from the connection's bucket; -1 (error sent) if it is
@@ -304,92 +200,107 @@ static int frame_rate(chat_conn_t *c, const char *cid) {
   if (c->tokens > lim->ws_burst) c->tokens = lim->ws_burst;
   c->tokens_at = now;
   if (c->tokens < 1) {
-    chat_conn_ws_error(c, "rate_limited", "too many messages; wait a moment", cid);
+    ws_error(c, CHAT_PROTO_RATE_LIMITED, "too many messages; wait a moment", cid);
     return -1;
   }
   c->tokens -= 1;
   return 0;
 }
 
-static void ws_send(chat_conn_t *c, cJSON *o) {
-  const char *cid;
-  if (frame_cid(c, o, &cid)) return;
-  int64_t room_id = json_id(o, "room");
-  const cJSON *text_v = cJSON_GetObjectItemCaseSensitive(o, "text");
-  if (room_id == 0 || !cJSON_IsString(text_v)) {
-    chat_conn_ws_error(c, "bad_request", "send needs a room id and a text", cid);
+/* The checks after decoding (chat_proto_req_decode checked the frame
+ * itself), in the order clients see them: membership, the text, flood
+ * control, then the receiver's name. */
+
+static void ws_join(chat_conn_t *c, const chat_proto_req_t *req) {
+  if (frame_rate(c, NULL)) return;
+  /* Perhaps created a moment ago on another instance: a room actor made
+   * for the id checks the store on its first load and answers no_such_room
+   * (and goes away) if there is no such room. */
+  chat_room_t *room = chat_roomdir_open(c->svc->rooms, req->room);
+  if (conn_joined(c, req->room) == NULL) {
+    if (c->nrooms == c->rooms_cap) {
+      c->rooms_cap = c->rooms_cap ? c->rooms_cap * 2 : 4;
+      c->rooms = chat_xrealloc(c->rooms, c->rooms_cap * sizeof(*c->rooms));
+    }
+    chat_actor_ref(chat_room_actor(room));
+    c->rooms[c->nrooms].room_id = req->room;
+    c->rooms[c->nrooms].room = room;
+    c->nrooms++;
+  }
+  chat_room_post_join(room, conn_member(c), c->user_id, c->username, req->since,
+                      req->has_since);
+}
+
+static void ws_leave(chat_conn_t *c, const chat_proto_req_t *req) {
+  conn_joined_t *j = conn_joined(c, req->room);
+  if (j == NULL) {
+    ws_error(c, CHAT_PROTO_NOT_MEMBER, "you are not in this room", NULL);
     return;
   }
-  conn_joined_t *j = conn_joined(c, room_id);
+  chat_room_t *room = j->room;
+  *j = c->rooms[--c->nrooms];
+  chat_room_post_leave(room, &c->actor);
+  chat_actor_unref(chat_room_actor(room));
+}
+
+static void ws_send(chat_conn_t *c, const chat_proto_req_t *req) {
+  conn_joined_t *j = conn_joined(c, req->room);
   if (j == NULL) {
-    chat_conn_ws_error(c, "not_member", "join the room first", cid);
+    ws_error(c, CHAT_PROTO_NOT_MEMBER, "join the room first", req->cid);
     return;
   }
   size_t start, len;
-  if (frame_text(c, text_v->valuestring, cid, &start, &len)) return;
-  if (frame_rate(c, cid)) return;
-  chat_room_post_send(j->room, conn_member(c), c->user_id, c->username,
-                      text_v->valuestring + start, len, cid);
-}
-
-static void ws_typing(chat_conn_t *c, cJSON *o) {
-  int64_t room_id = json_id(o, "room");
-  if (room_id == 0) {
-    chat_conn_ws_error(c, "bad_request", "typing needs a room id", NULL);
+  chat_proto_error_t err;
+  if (chat_proto_text_check(req->text, req->cid, &start, &len, &err)) {
+    ws_refuse(c, &err);
     return;
   }
+  if (frame_rate(c, req->cid)) return;
+  chat_room_post_send(j->room, conn_member(c), c->user_id, c->username, req->text + start,
+                      len, req->cid);
+}
+
+static void ws_typing(chat_conn_t *c, const chat_proto_req_t *req) {
   if (frame_rate(c, NULL)) return;
-  conn_joined_t *j = conn_joined(c, room_id);
+  conn_joined_t *j = conn_joined(c, req->room);
   if (j == NULL) {
-    chat_conn_ws_error(c, "not_member", "join the room first", NULL);
+    ws_error(c, CHAT_PROTO_NOT_MEMBER, "join the room first", NULL);
     return;
   }
   chat_room_post_typing(j->room, &c->actor, c->username);
 }
 
-static void ws_dm(chat_conn_t *c, cJSON *o) {
-  const char *cid;
-  if (frame_cid(c, o, &cid)) return;
-  const cJSON *to = cJSON_GetObjectItemCaseSensitive(o, "to");
-  const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "text");
-  if (!cJSON_IsString(to) || !cJSON_IsString(text)) {
-    chat_conn_ws_error(c, "bad_request", "dm needs to and text", cid);
+static void ws_dm(chat_conn_t *c, const chat_proto_req_t *req) {
+  size_t start, len;
+  chat_proto_error_t err;
+  if (chat_proto_text_check(req->text, req->cid, &start, &len, &err)) {
+    ws_refuse(c, &err);
     return;
   }
-  size_t start, len;
-  if (frame_text(c, text->valuestring, cid, &start, &len)) return;
-  if (frame_rate(c, cid)) return;
-  if (strlen(to->valuestring) > CHAT_NAME_MAX) {
-    chat_conn_ws_error(c, "not_friends", "direct messages are only between friends", cid);
+  if (frame_rate(c, req->cid)) return;
+  if (strlen(req->to) > CHAT_NAME_MAX) {
+    ws_error(c, CHAT_PROTO_NOT_FRIENDS, "direct messages are only between friends", req->cid);
     return;
   }
   if (c->dm == NULL) c->dm = chat_dm_new(c->svc, c->user_id, c->username);
-  chat_dm_post_send(c->dm, c, to->valuestring, text->valuestring + start, len, cid);
+  chat_dm_post_send(c->dm, c, req->to, req->text + start, len, req->cid);
 }
 
 static void ws_handle_text(chat_conn_t *c, const uint8_t *data, size_t len) {
-  cJSON *o = chat_json_parse((const char *)data, len);
-  if (o == NULL) {
-    chat_conn_ws_error(c, "bad_json", "the frame is not valid JSON", NULL);
-    return;
-  }
-  const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
-  if (!cJSON_IsObject(o) || !cJSON_IsString(type)) {
-    chat_conn_ws_error(c, "bad_request", "a frame is a JSON object with a type", NULL);
-  } else if (strcmp(type->valuestring, "send") == 0) {
-    ws_send(c, o);
-  } else if (strcmp(type->valuestring, "join") == 0) {
-    ws_join(c, o);
-  } else if (strcmp(type->valuestring, "leave") == 0) {
-    ws_leave(c, o);
-  } else if (strcmp(type->valuestring, "typing") == 0) {
-    ws_typing(c, o);
-  } else if (strcmp(type->valuestring, "dm") == 0) {
-    ws_dm(c, o);
+  chat_proto_req_t req;
+  chat_proto_error_t err;
+  if (chat_proto_req_decode(data, len, &req, &err) != 0) {
+    ws_refuse(c, &err);
   } else {
-    chat_conn_ws_error(c, "unknown_type", "unknown frame type", NULL);
+    switch (req.type) {
+      case CHAT_PROTO_SEND: ws_send(c, &req); break;
+      case CHAT_PROTO_JOIN: ws_join(c, &req); break;
+      case CHAT_PROTO_LEAVE: ws_leave(c, &req); break;
+      case CHAT_PROTO_TYPING: ws_typing(c, &req); break;
+      case CHAT_PROTO_DM: ws_dm(c, &req); break;
+    }
   }
-  cJSON_Delete(o);
+  chat_proto_req_free(&req);
 }
 
 static int ws_message_cb(void *ud, int opcode, const uint8_t *data, size_t len) {
@@ -401,7 +312,7 @@ static int ws_message_cb(void *ud, int opcode, const uint8_t *data, size_t len) 
       ws_handle_text(c, data, len);
       break;
     case CHAT_WS_OP_BINARY:
-      chat_conn_ws_error(c, "bad_request", "binary frames are not used", NULL);
+      ws_error(c, CHAT_PROTO_BAD_REQUEST, "binary frames are not used", NULL);
       break;
     case CHAT_WS_OP_PING:
       chat_conn_queue(c, chat_ws_frame_new(CHAT_WS_OP_PONG, data, len));

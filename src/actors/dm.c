@@ -6,7 +6,7 @@
 
 #include "../core/common.h"
 #include "../core/sb.h"
-#include "../net/ws.h"
+#include "../net/proto.h"
 #include "cluster.h"
 #include "conn.h"
 #include "notifier.h"
@@ -71,46 +71,38 @@ static void check_run(chat_job_t *job, chat_store_t *store) {
 
 static void dm_next(chat_dm_t *d);
 
+/* Answers the sender's connection: an `ack`, or an `error` with the cid. */
+static void reply(dm_req_t *q, chat_rbuf_t *frame) {
+  chat_conn_post_frame(q->from, frame);
+  chat_rbuf_unref(frame);
+}
+
+static void reply_error(dm_req_t *q, chat_proto_code_t code, const char *message) {
+  reply(q, chat_proto_error_frame(code, message, q->cid));
+}
+
 static void on_stored(chat_actor_t *self, chat_mail_t *m) {
   chat_dm_t *d = dm_of(self);
   dm_req_t *q = container_of(m, dm_req_t, ins.mail);
   const chat_services_t *svc = d->svc;
   if (q->ins.failed) {
-    chat_conn_post_error(q->from, "store_unavailable",
-                         "the message was not stored; send it again", q->cid);
+    reply_error(q, CHAT_PROTO_STORE_UNAVAILABLE, "the message was not stored; send it again");
   } else if (q->ins.rec.status != 0) {
-    chat_conn_post_error(q->from, "not_friends", "direct messages are only between friends",
-                         q->cid);
+    reply_error(q, CHAT_PROTO_NOT_FRIENDS, "direct messages are only between friends");
   } else {
-    chat_sb_t ack;
-    chat_sb_init(&ack);
-    chat_sb_puts(&ack, "{\"type\":\"ack\",");
-    if (q->cid) {
-      chat_sb_puts(&ack, "\"cid\":");
-      chat_sb_json_str(&ack, q->cid, strlen(q->cid));
-      chat_sb_puts(&ack, ",");
-    }
-    chat_sb_puts(&ack, "\"id\":");
-    chat_sb_int(&ack, q->ins.rec.id);
-    chat_sb_puts(&ack, "}");
-    chat_rbuf_t *b = chat_ws_frame_new(CHAT_WS_OP_TEXT, ack.buf, ack.len);
-    chat_conn_post_frame(q->from, b);
-    chat_rbuf_unref(b);
-    chat_sb_free(&ack);
+    reply(q, chat_proto_ack_frame(q->cid, q->ins.rec.id));
     if (!q->ins.rec.dup) {
+      chat_proto_msg_t msg = {
+          .id = q->ins.rec.id,
+          .to = q->rcpt.username,
+          .sender = d->username,
+          .text = q->text,
+          .text_len = strlen(q->text),
+          .ts = q->ins.rec.stored_ts,
+      };
       chat_sb_t sb;
       chat_sb_init(&sb);
-      chat_sb_puts(&sb, "{\"type\":\"dm\",\"id\":");
-      chat_sb_int(&sb, q->ins.rec.id);
-      chat_sb_puts(&sb, ",\"sender\":");
-      chat_sb_json_str(&sb, d->username, strlen(d->username));
-      chat_sb_puts(&sb, ",\"to\":");
-      chat_sb_json_str(&sb, q->rcpt.username, strlen(q->rcpt.username));
-      chat_sb_puts(&sb, ",\"text\":");
-      chat_sb_json_str(&sb, q->text, strlen(q->text));
-      chat_sb_puts(&sb, ",\"ts\":");
-      chat_sb_int(&sb, q->ins.rec.stored_ts);
-      chat_sb_puts(&sb, "}");
+      chat_proto_dm(&sb, &msg);
       chat_cluster_deliver_to_user(svc->cluster, q->ins.rec.sender_id, sb.buf, sb.len);
       if (q->rcpt.id != q->ins.rec.sender_id)
         chat_cluster_deliver_to_user(svc->cluster, q->rcpt.id, sb.buf, sb.len);
@@ -130,11 +122,10 @@ static void on_checked(chat_actor_t *self, chat_mail_t *m) {
   dm_req_t *q = container_of(m, dm_req_t, job.mail);
   d->busy = 0;
   if (q->rc == CHAT_EUNAVAIL) {
-    chat_conn_post_error(q->from, "store_unavailable", "the store is unavailable", q->cid);
+    reply_error(q, CHAT_PROTO_STORE_UNAVAILABLE, "the store is unavailable");
     req_free(q);
   } else if (q->rc != 0 || q->state != CHAT_FRIEND_ACCEPTED || q->rcpt.banned) {
-    chat_conn_post_error(q->from, "not_friends", "direct messages are only between friends",
-                         q->cid);
+    reply_error(q, CHAT_PROTO_NOT_FRIENDS, "direct messages are only between friends");
     req_free(q);
   } else {
     q->ins.mail.handle = on_stored;

@@ -103,13 +103,15 @@ chat_presence_t *chat_presence_redis_new(uv_loop_t *loop, const char *url,
                                          chat_presence_event_cb on_event, void *ud,
                                          char *err, size_t errlen);
 
+/* For the implementations. */
+
 /* Calls each for every entry of users (user id -> value), ordered by the
- * name that name_of finds in the value.  For the implementations. */
+ * name that name_of finds in the value. */
 void chat_presence_each_by_name(const chat_imap_t *users, const char *(*name_of)(void *val),
                                 chat_presence_each_cb each, void *ud);
-
-/* Builds a room presence frame {"type":"presence","room":R,"user":U,"event":E}. */
-size_t chat_presence_frame(char *out, size_t outlen, int64_t room_id,
-                           const char *username, const char *event);
+/* Hands p->on_event the room presence frame of username's join (join 1) or
+ * leave (join 0) in room_id (net/proto.h's chat_proto_presence). */
+void chat_presence_emit_room(chat_presence_t *p, int64_t room_id, const char *username,
+                             int join);
 
 #endif

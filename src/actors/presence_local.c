@@ -1,13 +1,13 @@
 /* In-process presence: counts of connections per user and of users per
  * room, in hash maps.  With one instance every join and leave reported here
  * is the first or last anywhere, so room presence frames go out at once. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/common.h"
 #include "../core/imap.h"
 #include "../core/sb.h"
+#include "../net/proto.h"
 #include "presence.h"
 
 typedef struct {
@@ -21,22 +21,14 @@ typedef struct {
   chat_imap_t rooms;       /* room id -> (void*)(uintptr_t)count */
 } local_t;
 
-size_t chat_presence_frame(char *out, size_t outlen, int64_t room_id,
-                           const char *username, const char *event) {
+void chat_presence_emit_room(chat_presence_t *p, int64_t room_id, const char *username,
+                             int join) {
+  if (p->on_event == NULL) return;
   chat_sb_t sb;
   chat_sb_init(&sb);
-  chat_sb_puts(&sb, "{\"type\":\"presence\",\"room\":");
-  chat_sb_int(&sb, room_id);
-  chat_sb_puts(&sb, ",\"user\":");
-  chat_sb_json_str(&sb, username, strlen(username));
-  chat_sb_puts(&sb, ",\"event\":");
-  chat_sb_json_str(&sb, event, strlen(event));
-  chat_sb_puts(&sb, "}");
-  size_t n = sb.len < outlen ? sb.len : outlen - 1;
-  memcpy(out, sb.buf, n);
-  out[n] = '\0';
+  chat_proto_presence(&sb, room_id, username, join);
+  p->on_event(p->ud, room_id, sb.buf, sb.len);
   chat_sb_free(&sb);
-  return n;
 }
 
 static void lp_connect(chat_presence_t *p, int64_t uid, const char *name) {
@@ -60,18 +52,11 @@ static void lp_disconnect(chat_presence_t *p, int64_t uid) {
   free(u);
 }
 
-static void emit_presence(chat_presence_t *p, int64_t room, const char *name,
-                          const char *event) {
-  char frame[512];
-  size_t n = chat_presence_frame(frame, sizeof(frame), room, name, event);
-  if (p->on_event) p->on_event(p->ud, room, frame, n);
-}
-
 static void lp_room_join(chat_presence_t *p, int64_t room, int64_t uid, const char *name) {
   local_t *l = (local_t *)p;
   uintptr_t n = (uintptr_t)chat_imap_get(&l->rooms, room);
   chat_imap_put(&l->rooms, room, (void *)(n + 1));
-  emit_presence(p, room, name, "join");
+  chat_presence_emit_room(p, room, name, 1);
 }
 
 static void lp_room_leave(chat_presence_t *p, int64_t room, int64_t uid, const char *name) {
@@ -81,7 +66,7 @@ static void lp_room_leave(chat_presence_t *p, int64_t room, int64_t uid, const c
     chat_imap_del(&l->rooms, room);
   else
     chat_imap_put(&l->rooms, room, (void *)(n - 1));
-  emit_presence(p, room, name, "leave");
+  chat_presence_emit_room(p, room, name, 0);
 }
 
 static size_t lp_room_count(chat_presence_t *p, int64_t room) {

@@ -27,7 +27,6 @@
  * the mirror is this instance's own users; when it is back the instance
  * writes its state again and resynchronises. */
 #define _GNU_SOURCE  /* memmem */
-#include <cJSON.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,14 +34,15 @@
 
 #include "../core/common.h"
 #include "../core/imap.h"
+#include "../core/limits.h"
 #include "../core/log.h"
 #include "../core/sb.h"
+#include "../net/proto.h"
 #include "../store/redis.h"
 #include "presence.h"
 
 #define TTL_S 15
 #define HEARTBEAT_MS 5000
-#define RECENT_MAX 100
 
 typedef struct {
   char *name;
@@ -71,7 +71,7 @@ typedef struct {
   void *done_ud;
   uv_timer_t timer;
   uv_idle_t flush_idle;       /* sends what publish/recent_push gathered */
-  chat_imap_t out_frames;     /* room (or -1: global) -> chat_sb_t* of "JSON\n..." */
+  chat_imap_t out_frames;     /* room (or -1: global) -> chat_sb_t*, a bus batch */
   chat_imap_t out_recent;     /* room -> chat_sb_t* of objects, NUL-separated */
   int handles;
   chat_imap_t local_users;    /* uid -> luser_t: connected here */
@@ -242,12 +242,6 @@ static void mirror_room_add(rp_t *p, int64_t room, int delta) {
     chat_imap_put(&p->mirror_rooms, room, (void *)(uintptr_t)n);
 }
 
-static void emit_presence(rp_t *p, int64_t room, const char *name, const char *event) {
-  char frame[512];
-  size_t n = chat_presence_frame(frame, sizeof(frame), room, name, event);
-  if (p->super.on_event) p->super.on_event(p->super.ud, room, frame, n);
-}
-
 /* The mirror becomes this instance's own state (Redis is down). */
 static void mirror_from_local(rp_t *p) {
   for (size_t i = 0; i < p->mirror_users.cap; i++) {
@@ -373,24 +367,21 @@ static void on_state(chat_redis_t *r, int up, void *ud) {
   }
 }
 
-/* One server-wide frame. */
+/* One server-wide event: online events are presence's own, the others go
+ * to the server (which decodes them again: only a line naming "online" is
+ * decoded here). */
 static void on_global_frame(rp_t *p, const char *json, size_t jlen) {
-  cJSON *o = cJSON_ParseWithLength(json, jlen);
-  const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
-  if (cJSON_IsString(type) && strcmp(type->valuestring, "online") == 0) {
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
-    const cJSON *user = cJSON_GetObjectItemCaseSensitive(o, "user");
-    const cJSON *on = cJSON_GetObjectItemCaseSensitive(o, "online");
-    if (cJSON_IsNumber(id) && cJSON_IsString(user)) {
-      int64_t uid = (int64_t)id->valuedouble;
-      /* A user still connected here stays online whatever others say. */
-      if (cJSON_IsTrue(on) || chat_imap_get(&p->local_users, uid) == NULL)
-        mirror_set_user(p, uid, user->valuestring, cJSON_IsTrue(on));
-    }
-  } else if (p->super.on_event) {
-    p->super.on_event(p->super.ud, 0, json, jlen);
+  if (memmem(json, jlen, "\"online\"", 8)) {
+    chat_proto_ev_t ev;
+    chat_proto_ev_decode(json, jlen, &ev);
+    int online_ev = ev.type == CHAT_PROTO_EV_ONLINE;
+    /* A user still connected here stays online whatever others say. */
+    if (online_ev && (ev.online || chat_imap_get(&p->local_users, ev.user_id) == NULL))
+      mirror_set_user(p, ev.user_id, ev.user, ev.online);
+    chat_proto_ev_free(&ev);
+    if (online_ev) return;
   }
-  cJSON_Delete(o);
+  if (p->super.on_event) p->super.on_event(p->super.ud, 0, json, jlen);
 }
 
 /* One frame for the members of a room. */
@@ -405,14 +396,13 @@ static void on_room_frame(rp_t *p, int64_t room, const char *json, size_t flen) 
   if (p->super.on_event) p->super.on_event(p->super.ud, room, json, flen);
 }
 
-/* A published payload is "SENDER\nJSON[\nJSON...]": one frame a line. */
+/* A published payload: a bus batch (net/proto.h), one event a line. */
 static void on_message(chat_redis_t *r, const char *channel, const char *data, size_t len,
                        void *ud) {
   rp_t *p = ud;
-  const char *nl = memchr(data, '\n', len);
-  if (nl == NULL || p->closing) return;
-  size_t sender_len = (size_t)(nl - data);
-  if (sender_len == strlen(p->iid) && memcmp(data, p->iid, sender_len) == 0) return;
+  chat_proto_bus_t it;
+  if (p->closing || chat_proto_bus_open(&it, data, len) != 0) return;
+  if (it.sender_len == strlen(p->iid) && memcmp(it.sender, p->iid, it.sender_len) == 0) return;
   int64_t room = 0;
   if (strncmp(channel, "chat:room:", 10) == 0) {
     room = strtoll(channel + 10, NULL, 10);
@@ -420,17 +410,13 @@ static void on_message(chat_redis_t *r, const char *channel, const char *data, s
   } else if (strcmp(channel, "chat:global") != 0) {
     return;
   }
-  const char *json = nl + 1, *end = data + len;
-  while (json < end) {
-    const char *eol = memchr(json, '\n', (size_t)(end - json));
-    size_t flen = eol ? (size_t)(eol - json) : (size_t)(end - json);
-    if (flen > 0) {
-      if (room)
-        on_room_frame(p, room, json, flen);
-      else
-        on_global_frame(p, json, flen);
-    }
-    json += flen + 1;
+  const char *json;
+  size_t flen;
+  while (chat_proto_bus_next(&it, &json, &flen)) {
+    if (room)
+      on_room_frame(p, room, json, flen);
+    else
+      on_global_frame(p, json, flen);
   }
 }
 
@@ -504,7 +490,7 @@ static void rp_room_join(chat_presence_t *pp, int64_t room, int64_t uid, const c
     redis_join(p, room, uid, name);
   } else {
     mirror_room_add(p, room, 1);
-    emit_presence(p, room, name, "join");
+    chat_presence_emit_room(&p->super, room, name, 1);
   }
 }
 
@@ -532,7 +518,7 @@ static void rp_room_leave(chat_presence_t *pp, int64_t room, int64_t uid, const 
     eval(p, S_LEAVE, NULL, NULL, 4, args, NULL);
   } else {
     mirror_room_add(p, room, -1);
-    emit_presence(p, room, name, "leave");
+    chat_presence_emit_room(&p->super, room, name, 0);
   }
 }
 
@@ -583,7 +569,7 @@ static void flush_out(rp_t *p) {
         snprintf(channel, sizeof(channel), "chat:room:%" PRId64, key);
       else
         snprintf(channel, sizeof(channel), "chat:global");
-      chat_redis_publish(p->redis, channel, sb->buf, sb->len - 1);  /* no last \n */
+      chat_redis_publish(p->redis, channel, sb->buf, chat_proto_bus_len(sb));
     }
     chat_sb_free(sb);
     free(sb);
@@ -603,7 +589,7 @@ static void flush_out(rp_t *p) {
       size_t *lens = chat_xmalloc((n + 2) * sizeof(size_t));
       char key[48], max[16];
       snprintf(key, sizeof(key), "room:%" PRId64 ":recent", room);
-      snprintf(max, sizeof(max), "%d", RECENT_MAX - 1);
+      snprintf(max, sizeof(max), "%d", CHAT_RECENT_MAX - 1);
       argv[0] = "LPUSH";
       lens[0] = 5;
       argv[1] = key;
@@ -631,13 +617,7 @@ static void flush_out(rp_t *p) {
 static void rp_publish(chat_presence_t *pp, int64_t room, const char *json, size_t len) {
   rp_t *p = (rp_t *)pp;
   if (!p->up || p->closing) return;
-  chat_sb_t *sb = out_buf(&p->out_frames, room ? room : -1);
-  if (sb->len == 0) {
-    chat_sb_puts(sb, p->iid);
-    chat_sb_puts(sb, "\n");
-  }
-  chat_sb_append(sb, json, len);
-  chat_sb_append(sb, "\n", 1);
+  chat_proto_bus_add(out_buf(&p->out_frames, room ? room : -1), p->iid, json, len);
   schedule_flush(p);
 }
 
@@ -721,7 +701,7 @@ static void rp_recent_load(chat_presence_t *pp, int64_t room, chat_presence_rece
   q->ud = ud;
   char rid[24], max[16];
   snprintf(rid, sizeof(rid), "%" PRId64, room);
-  snprintf(max, sizeof(max), "%d", RECENT_MAX);
+  snprintf(max, sizeof(max), "%d", CHAT_RECENT_MAX);
   const char *args[] = {rid, max};
   if (!p->up || eval(p, S_RECENT_LOAD, recent_reply, q, 2, args, NULL) != 0) {
     free(q);
@@ -744,7 +724,7 @@ static void rp_recent_seed(chat_presence_t *pp, int64_t room, char **objs, size_
   size_t alen[62];
   char rid[24], max[16];
   snprintf(rid, sizeof(rid), "%" PRId64, room);
-  snprintf(max, sizeof(max), "%d", RECENT_MAX);
+  snprintf(max, sizeof(max), "%d", CHAT_RECENT_MAX);
   args[0] = rid;
   alen[0] = strlen(rid);
   args[1] = max;

@@ -4,7 +4,7 @@
 
 #include "../core/common.h"
 #include "../core/imap.h"
-#include "../net/ws.h"
+#include "../net/proto.h"
 #include "actor.h"
 #include "conn.h"
 
@@ -136,7 +136,7 @@ void chat_registry_deliver(chat_registry_t *reg, int64_t user_id, const char *js
                            size_t len) {
   user_conns_t *u = chat_imap_get(&reg->users, user_id);
   if (u == NULL) return;
-  chat_rbuf_t *b = chat_ws_frame_new(CHAT_WS_OP_TEXT, json, len);
+  chat_rbuf_t *b = chat_proto_frame(json, len);
   for (size_t i = 0; i < u->n; i++) chat_conn_post_frame(u->v[i]->conn, b);
   chat_rbuf_unref(b);
 }

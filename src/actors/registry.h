@@ -63,7 +63,8 @@ size_t chat_registry_ws_count(const chat_registry_t *reg);
 
 /* Posts b to every WebSocket except those of skip_user (0: none). */
 void chat_registry_broadcast(chat_registry_t *reg, chat_rbuf_t *b, int64_t skip_user);
-/* Posts a text frame with json to every WebSocket of user_id here. */
+/* Posts a text frame with json (a frame of net/proto.h) to every WebSocket
+ * of user_id here. */
 void chat_registry_deliver(chat_registry_t *reg, int64_t user_id, const char *json,
                            size_t len);
 /* Asks every WebSocket of user_id to close with 1008 and reason (a static

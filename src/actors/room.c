@@ -10,24 +10,19 @@
  * joins answer from that cache, unless `since` reaches back further than the
  * cache, in which case the store is asked. */
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cJSON.h>
-
 #include "../core/common.h"
-#include "../core/log.h"
+#include "../core/limits.h"
 #include "../core/sb.h"
-#include "../net/ws.h"
+#include "../net/proto.h"
 #include "notifier.h"
 #include "presence.h"
 #include "room.h"
 #include "roomdir.h"
 #include "storage.h"
-
-#define RECENT_MAX 100     /* messages kept in memory */
-#define HISTORY_DEFAULT 50 /* history in `joined` without `since` */
-#define SINCE_MAX 200      /* history in `joined` with `since` */
 
 typedef struct {
   chat_member_t m;         /* a reference on m.actor */
@@ -53,6 +48,8 @@ typedef struct {
   uint64_t due_ms;         /* loop time when it may go out */
   char *json;              /* the message object (owned) */
   size_t len;
+  chat_rbuf_t *frame;      /* its `message` frame if already built (a
+                              reference), else NULL */
 } held_t;
 
 #define HOLD_MS 150
@@ -76,7 +73,7 @@ struct chat_room_s {
   size_t nmembers, members_cap;
   ruser_t *users;
   size_t nusers, users_cap;
-  cached_t recent[RECENT_MAX];   /* a ring, oldest at rstart */
+  cached_t recent[CHAT_RECENT_MAX];  /* a ring, oldest at rstart */
   size_t rstart, rlen;
   int complete;                  /* the cache holds every message */
   load_state_t load;
@@ -129,7 +126,7 @@ static void room_replay(chat_room_t *r) {
 static void cache_remove(chat_room_t *r, int64_t id);
 
 static void cache_clear(chat_room_t *r) {
-  for (size_t i = 0; i < r->rlen; i++) free(r->recent[(r->rstart + i) % RECENT_MAX].json);
+  for (size_t i = 0; i < r->rlen; i++) free(r->recent[(r->rstart + i) % CHAT_RECENT_MAX].json);
   r->rstart = r->rlen = 0;
 }
 
@@ -139,7 +136,10 @@ static void room_free_cb(chat_actor_t *a) {
   cache_clear(r);
   for (size_t i = 0; i < r->npresent; i++) free(r->present[i]);
   free(r->present);
-  for (size_t i = 0; i < r->nheld; i++) free(r->held[i].json);
+  for (size_t i = 0; i < r->nheld; i++) {
+    free(r->held[i].json);
+    chat_rbuf_unref(r->held[i].frame);
+  }
   free(r->held);
   free(r->name);
   for (size_t i = 0; i < r->nusers; i++) free(r->users[i].name);
@@ -159,10 +159,10 @@ chat_room_t *chat_room_new(const chat_services_t *svc, int64_t id, const char *n
 
 /* ---- frames ------------------------------------------------------------ */
 
-static chat_rbuf_t *frame_from_sb(chat_sb_t *sb) {
-  chat_rbuf_t *b = chat_ws_frame_new(CHAT_WS_OP_TEXT, sb->buf, sb->len);
-  chat_sb_free(sb);
-  return b;
+/* Posts b to one member and drops the caller's reference. */
+static void post_frame_once(chat_member_t m, chat_rbuf_t *b) {
+  m.ops->post_frame(m.actor, b);
+  chat_rbuf_unref(b);
 }
 
 /* Posts b to every member connection except those of user skip_user (0:
@@ -173,22 +173,9 @@ static void room_broadcast(chat_room_t *r, chat_rbuf_t *b, int64_t skip_user) {
       r->members[i].m.ops->post_frame(r->members[i].m.actor, b);
 }
 
-static void send_error(chat_member_t m, const char *code, const char *message,
+static void send_error(chat_member_t m, chat_proto_code_t code, const char *message,
                        const char *cid) {
-  chat_sb_t sb;
-  chat_sb_init(&sb);
-  chat_sb_puts(&sb, "{\"type\":\"error\",\"code\":");
-  chat_sb_json_str(&sb, code, strlen(code));
-  chat_sb_puts(&sb, ",\"message\":");
-  chat_sb_json_str(&sb, message, strlen(message));
-  if (cid) {
-    chat_sb_puts(&sb, ",\"cid\":");
-    chat_sb_json_str(&sb, cid, strlen(cid));
-  }
-  chat_sb_puts(&sb, "}");
-  chat_rbuf_t *b = frame_from_sb(&sb);
-  m.ops->post_frame(m.actor, b);
-  chat_rbuf_unref(b);
+  post_frame_once(m, chat_proto_error_frame(code, message, cid));
 }
 
 /* The list of users present anywhere, kept from presence frames. */
@@ -209,30 +196,22 @@ static void present_set(chat_room_t *r, const char *name, int here) {
   r->present[r->npresent++] = chat_xstrdup(name);
 }
 
-static void msg_json(chat_sb_t *sb, int64_t id, int64_t room, const char *sender,
-                     const char *text, size_t text_len, int64_t ts) {
-  chat_sb_puts(sb, "{\"id\":");
-  chat_sb_int(sb, id);
-  chat_sb_puts(sb, ",\"room\":");
-  chat_sb_int(sb, room);
-  chat_sb_puts(sb, ",\"sender\":");
-  chat_sb_json_str(sb, sender, strlen(sender));
-  chat_sb_puts(sb, ",\"text\":");
-  chat_sb_json_str(sb, text, text_len);
-  chat_sb_puts(sb, ",\"ts\":");
-  chat_sb_int(sb, ts);
-  chat_sb_puts(sb, "}");
+/* Appends the message object of a stored message of this room. */
+static void msg_obj(chat_room_t *r, chat_sb_t *sb, const chat_msg_rec_t *rec) {
+  chat_proto_msg_t m = {rec->id, r->id, NULL, rec->sender, rec->text, strlen(rec->text),
+                        rec->ts};
+  chat_proto_msg_obj(sb, &m);
 }
 
 /* Adds a message object to the cache (messages arrive in id order). */
 static void cache_add(chat_room_t *r, int64_t id, char *json, size_t len) {
-  if (r->rlen == RECENT_MAX) {
+  if (r->rlen == CHAT_RECENT_MAX) {
     free(r->recent[r->rstart].json);
-    r->rstart = (r->rstart + 1) % RECENT_MAX;
+    r->rstart = (r->rstart + 1) % CHAT_RECENT_MAX;
     r->rlen--;
     r->complete = 0;
   }
-  cached_t *c = &r->recent[(r->rstart + r->rlen) % RECENT_MAX];
+  cached_t *c = &r->recent[(r->rstart + r->rlen) % CHAT_RECENT_MAX];
   c->id = id;
   c->json = json;
   c->len = len;
@@ -240,7 +219,7 @@ static void cache_add(chat_room_t *r, int64_t id, char *json, size_t len) {
 }
 
 static cached_t *cache_at(chat_room_t *r, size_t i) {
-  return &r->recent[(r->rstart + i) % RECENT_MAX];
+  return &r->recent[(r->rstart + i) % CHAT_RECENT_MAX];
 }
 
 /* ---- members ----------------------------------------------------------- */
@@ -311,53 +290,39 @@ static void free_join(join_mail_t *j) {
 
 /* Answers a join that cannot be served.  A connection already in the room
  * (a re-join) stays in it; one that is not is told it is not in the room. */
-static void refuse_join(chat_room_t *r, join_mail_t *j, const char *code, const char *msg) {
+static void refuse_join(chat_room_t *r, join_mail_t *j, chat_proto_code_t code,
+                        const char *msg) {
   send_error(j->m, code, msg, NULL);
   if (!is_member(r, j->m.actor)) j->m.ops->post_left(j->m.actor, r->id);
 }
 
-/* Completes a join: history is a list of message objects (JSON) chosen by
- * the caller. */
+/* Completes a join: history is a list of message objects (JSON,
+ * chat_proto_list_add) chosen by the caller. */
 static void finish_join(chat_room_t *r, join_mail_t *j, chat_sb_t *history) {
   if (!is_member(r, j->m.actor)) {
     if (add_member(r, j->m, j->user_id, j->username))
       r->svc->presence->ops->room_join(r->svc->presence, r->id, j->user_id, j->username);
   }
-  chat_sb_t sb;
-  chat_sb_init(&sb);
-  chat_sb_puts(&sb, "{\"type\":\"joined\",\"room\":");
-  chat_sb_int(&sb, r->id);
-  chat_sb_puts(&sb, ",\"members\":[");
-  for (size_t i = 0; i < r->nusers; i++) {
-    if (i) chat_sb_puts(&sb, ",");
-    chat_sb_json_str(&sb, r->users[i].name, strlen(r->users[i].name));
-  }
-  /* And those present through other instances. */
+  /* The local users, then those present only through other instances. */
+  const char **names = chat_xmalloc((r->nusers + r->npresent + 1) * sizeof(*names));
+  size_t n = 0;
+  for (size_t i = 0; i < r->nusers; i++) names[n++] = r->users[i].name;
   for (size_t i = 0; i < r->npresent; i++) {
     int local = 0;
     for (size_t k = 0; k < r->nusers && !local; k++)
       local = strcmp(r->users[k].name, r->present[i]) == 0;
-    if (local) continue;
-    if (r->nusers || i) chat_sb_puts(&sb, ",");
-    chat_sb_json_str(&sb, r->present[i], strlen(r->present[i]));
+    if (!local) names[n++] = r->present[i];
   }
-  chat_sb_puts(&sb, "],\"history\":[");
-  chat_sb_append(&sb, history->buf, history->len);
-  chat_sb_puts(&sb, "]}");
-  chat_rbuf_t *b = frame_from_sb(&sb);
-  j->m.ops->post_frame(j->m.actor, b);
-  chat_rbuf_unref(b);
+  post_frame_once(j->m, chat_proto_joined_frame(r->id, names, n, history->buf, history->len));
+  free(names);
 }
 
 /* History from the cache: messages with id > since (the newest limit). */
 static void cache_history(chat_room_t *r, int64_t since, size_t limit, chat_sb_t *out) {
   size_t first = r->rlen;
   while (first > 0 && cache_at(r, first - 1)->id > since && r->rlen - first < limit) first--;
-  for (size_t i = first; i < r->rlen; i++) {
-    if (i > first) chat_sb_puts(out, ",");
-    cached_t *c = cache_at(r, i);
-    chat_sb_append(out, c->json, c->len);
-  }
+  for (size_t i = first; i < r->rlen; i++)
+    chat_proto_list_add(out, cache_at(r, i)->json, cache_at(r, i)->len);
 }
 
 typedef struct {
@@ -374,7 +339,8 @@ typedef struct {
 static void history_run(chat_job_t *job, chat_store_t *store) {
   history_job_t *h = (history_job_t *)job;
   if (h->join) {
-    h->rc = chat_store_msg_since(store, h->room_id, h->since, SINCE_MAX, &h->msgs, &h->n);
+    h->rc = chat_store_msg_since(store, h->room_id, h->since, CHAT_JOIN_SINCE_MAX, &h->msgs,
+                                 &h->n);
   } else {
     /* The first load also proves the room exists: a room actor may have
      * been made for an id only another instance knew. */
@@ -385,7 +351,7 @@ static void history_run(chat_job_t *job, chat_store_t *store) {
       return;
     }
     if (h->rc == 0)
-      h->rc = chat_store_msg_history(store, h->room_id, 0, RECENT_MAX, &h->msgs, &h->n);
+      h->rc = chat_store_msg_history(store, h->room_id, 0, CHAT_RECENT_MAX, &h->msgs, &h->n);
   }
   if (h->rc == CHAT_ENOTFOUND) {
     h->rc = 0;
@@ -413,15 +379,14 @@ static void history_done(chat_actor_t *self, chat_mail_t *m) {
     } else {
       r->load = LOAD_DONE;
       cache_clear(r);
-      r->complete = h->n < RECENT_MAX;
+      r->complete = h->n < CHAT_RECENT_MAX;
       for (size_t i = 0; i < h->n; i++) {
         chat_sb_t sb;
         chat_sb_init(&sb);
-        msg_json(&sb, h->msgs[i].id, r->id, h->msgs[i].sender, h->msgs[i].text,
-                 strlen(h->msgs[i].text), h->msgs[i].ts);
+        msg_obj(r, &sb, &h->msgs[i]);
         cache_add(r, h->msgs[i].id, sb.buf, sb.len);
       }
-      if (h->n == RECENT_MAX) r->complete = 0;
+      if (h->n == CHAT_RECENT_MAX) r->complete = 0;
       /* Fill the shared list for the next instance that loads this room. */
       if (r->rlen) {
         char **objs = chat_xmalloc(r->rlen * sizeof(char *));
@@ -438,34 +403,29 @@ static void history_done(chat_actor_t *self, chat_mail_t *m) {
   } else {
     join_mail_t *j = h->join;
     if (r->deleted) {
-      refuse_join(r, j, "no_such_room", "no such room");
+      refuse_join(r, j, CHAT_PROTO_NO_SUCH_ROOM, "no such room");
     } else if (h->rc != 0) {
-      refuse_join(r, j, "store_unavailable", "the store is unavailable");
+      refuse_join(r, j, CHAT_PROTO_STORE_UNAVAILABLE, "the store is unavailable");
     } else {
       /* Sends wait during the read, but inserts already on their way may
        * have been committed after the read looked: those are in the cache,
        * so the answer is the store's rows plus newer cached ones (the
-       * newest SINCE_MAX in all). */
+       * newest CHAT_JOIN_SINCE_MAX in all). */
       int64_t last = h->n ? h->msgs[h->n - 1].id : j->since;
       size_t from_cache = 0;
       for (size_t i = 0; i < r->rlen; i++)
         if (cache_at(r, i)->id > last) from_cache++;
-      size_t skip = h->n + from_cache > SINCE_MAX ? h->n + from_cache - SINCE_MAX : 0;
+      size_t total = h->n + from_cache;
+      size_t skip = total > CHAT_JOIN_SINCE_MAX ? total - CHAT_JOIN_SINCE_MAX : 0;
       chat_sb_t hist;
       chat_sb_init(&hist);
-      int first = 1;
       for (size_t i = skip; i < h->n; i++) {
-        if (!first) chat_sb_puts(&hist, ",");
-        first = 0;
-        msg_json(&hist, h->msgs[i].id, r->id, h->msgs[i].sender, h->msgs[i].text,
-                 strlen(h->msgs[i].text), h->msgs[i].ts);
+        if (hist.len) chat_sb_append(&hist, ",", 1);  /* the list as chat_proto_list_add */
+        msg_obj(r, &hist, &h->msgs[i]);
       }
       for (size_t i = 0; i < r->rlen; i++) {
         cached_t *c = cache_at(r, i);
-        if (c->id <= last) continue;
-        if (!first) chat_sb_puts(&hist, ",");
-        first = 0;
-        chat_sb_append(&hist, c->json, c->len);
+        if (c->id > last) chat_proto_list_add(&hist, c->json, c->len);
       }
       finish_join(r, j, &hist);
       chat_sb_free(&hist);
@@ -495,9 +455,9 @@ static void answer_join(chat_room_t *r, join_mail_t *j) {
   chat_sb_t hist;
   chat_sb_init(&hist);
   if (j->has_since)
-    cache_history(r, j->since, SINCE_MAX, &hist);
+    cache_history(r, j->since, CHAT_JOIN_SINCE_MAX, &hist);
   else
-    cache_history(r, 0, HISTORY_DEFAULT, &hist);
+    cache_history(r, 0, CHAT_JOIN_HISTORY, &hist);
   finish_join(r, j, &hist);
   chat_sb_free(&hist);
   free_join(j);
@@ -536,16 +496,13 @@ static void on_recent_loaded(chat_actor_t *self, chat_mail_t *m) {
   } else {
     cache_clear(r);
     for (size_t i = 0; i < rm->n; i++) {
-      cJSON *o = cJSON_ParseWithLength(rm->objs[i], rm->lens[i]);
-      const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
-      if (cJSON_IsNumber(id) && id->valuedouble >= 1 &&
-          (r->rlen == 0 || (int64_t)id->valuedouble > cache_at(r, r->rlen - 1)->id)) {
-        cache_add(r, (int64_t)id->valuedouble, rm->objs[i], rm->lens[i]);
+      int64_t id = chat_proto_msg_obj_id(rm->objs[i], rm->lens[i]);
+      if (id && (r->rlen == 0 || id > cache_at(r, r->rlen - 1)->id)) {
+        cache_add(r, id, rm->objs[i], rm->lens[i]);
         rm->objs[i] = NULL;
       }
-      cJSON_Delete(o);
     }
-    r->complete = rm->n < RECENT_MAX;
+    r->complete = rm->n < CHAT_RECENT_MAX;
     r->load = LOAD_DONE;
     r->reading = 0;
   }
@@ -585,13 +542,13 @@ static void on_join(chat_actor_t *self, chat_mail_t *m) {
   join_mail_t *j = (join_mail_t *)m;
   if (room_defer(r, m)) return;
   if (r->deleted || !r->svc->running) {
-    refuse_join(r, j, "no_such_room", "no such room");
+    refuse_join(r, j, CHAT_PROTO_NO_SUCH_ROOM, "no such room");
     free_join(j);
     return;
   }
   if (r->load != LOAD_DONE) {
     if (r->load_failed) {
-      refuse_join(r, j, "store_unavailable", "the store is unavailable");
+      refuse_join(r, j, CHAT_PROTO_STORE_UNAVAILABLE, "the store is unavailable");
       free_join(j);
       return;
     }
@@ -655,14 +612,11 @@ static void on_typing(chat_actor_t *self, chat_mail_t *m) {
   if (user_id) {
     chat_sb_t sb;
     chat_sb_init(&sb);
-    chat_sb_puts(&sb, "{\"type\":\"typing\",\"room\":");
-    chat_sb_int(&sb, r->id);
-    chat_sb_puts(&sb, ",\"user\":");
-    chat_sb_json_str(&sb, cm->username, strlen(cm->username));
-    chat_sb_puts(&sb, "}");
+    chat_proto_typing(&sb, r->id, cm->username);
     chat_presence_t *pr = r->svc->presence;
     pr->ops->publish(pr, r->id, sb.buf, sb.len);
-    chat_rbuf_t *b = frame_from_sb(&sb);
+    chat_rbuf_t *b = chat_proto_frame(sb.buf, sb.len);
+    chat_sb_free(&sb);
     room_broadcast(r, b, user_id);
     chat_rbuf_unref(b);
   }
@@ -682,16 +636,15 @@ void chat_room_post_typing(chat_room_t *r, chat_actor_t *member, const char *use
 /* ---- delivery of messages ------------------------------------------- */
 
 /* Sends a message (its object JSON, owned by the cache afterwards) to the
- * local members: the frame is encoded once and shared. */
-static void broadcast_message(chat_room_t *r, int64_t id, char *obj, size_t len) {
-  chat_sb_t frame;
-  chat_sb_init(&frame);
-  chat_sb_puts(&frame, "{\"type\":\"message\",");
-  chat_sb_append(&frame, obj + 1, len - 1);
-  chat_rbuf_t *b = frame_from_sb(&frame);
+ * local members: the frame is encoded once and shared.  frame: the frame
+ * if the caller built it already (the room takes that reference), or NULL
+ * to build it here. */
+static void broadcast_message(chat_room_t *r, int64_t id, char *obj, size_t len,
+                              chat_rbuf_t *frame) {
+  if (frame == NULL) frame = chat_proto_message_frame(obj, len);
   cache_add(r, id, obj, len);
-  room_broadcast(r, b, 0);
-  chat_rbuf_unref(b);
+  room_broadcast(r, frame, 0);
+  chat_rbuf_unref(frame);
 }
 
 static int cache_has(chat_room_t *r, int64_t id) {
@@ -714,11 +667,13 @@ static void release_held(chat_room_t *r) {
   uint64_t now = uv_now(r->svc->loop);
   size_t k = 0;
   while (k < r->nheld && r->held[k].due_ms <= now) {
-    if (cache_has(r, r->held[k].id))
-      free(r->held[k].json);
-    else
-      broadcast_message(r, r->held[k].id, r->held[k].json, r->held[k].len);
-    k++;
+    held_t *h = &r->held[k++];
+    if (cache_has(r, h->id)) {
+      free(h->json);
+      chat_rbuf_unref(h->frame);
+    } else {
+      broadcast_message(r, h->id, h->json, h->len, h->frame);
+    }
   }
   memmove(r->held, r->held + k, (r->nheld - k) * sizeof(*r->held));
   r->nheld -= k;
@@ -726,16 +681,19 @@ static void release_held(chat_room_t *r) {
 }
 
 /* A stored message, from this instance or another: out at once with one
- * instance; held briefly and ordered by id with several. */
-static void deliver_message(chat_room_t *r, int64_t id, char *obj, size_t len) {
+ * instance; held briefly and ordered by id with several.  Takes obj and the
+ * reference on frame (NULL: not built yet). */
+static void deliver_message(chat_room_t *r, int64_t id, char *obj, size_t len,
+                            chat_rbuf_t *frame) {
   if (!r->svc->presence->ops->shared(r->svc->presence)) {
-    broadcast_message(r, id, obj, len);
+    broadcast_message(r, id, obj, len, frame);
     return;
   }
   size_t at = r->nheld;
   while (at > 0 && r->held[at - 1].id > id) at--;
   if ((at > 0 && r->held[at - 1].id == id) || cache_has(r, id)) {
     free(obj);  /* seen already */
+    chat_rbuf_unref(frame);
     return;
   }
   if (r->nheld == r->held_cap) {
@@ -747,6 +705,7 @@ static void deliver_message(chat_room_t *r, int64_t id, char *obj, size_t len) {
   r->held[at].due_ms = uv_now(r->svc->loop) + HOLD_MS;
   r->held[at].json = obj;
   r->held[at].len = len;
+  r->held[at].frame = frame;
   r->nheld++;
   want_tick(r);
 }
@@ -779,7 +738,7 @@ static void on_message(chat_actor_t *self, chat_mail_t *m) {
   if (room_defer(r, m)) return;
   /* Before the first load is in, the load reads it from the store. */
   if (!r->deleted && r->load == LOAD_DONE)
-    deliver_message(r, mm->id, mm->obj, mm->len);  /* takes obj */
+    deliver_message(r, mm->id, mm->obj, mm->len, NULL);  /* takes obj */
   else
     free(mm->obj);
   free(mm);
@@ -812,7 +771,7 @@ static void on_user_event(chat_actor_t *self, chat_mail_t *m) {
     int64_t skip = 0;
     for (size_t i = 0; i < r->nusers; i++)
       if (strcmp(r->users[i].name, e->user) == 0) skip = r->users[i].user_id;
-    chat_rbuf_t *b = chat_ws_frame_new(CHAT_WS_OP_TEXT, e->json, e->len);
+    chat_rbuf_t *b = chat_proto_frame(e->json, e->len);
     room_broadcast(r, b, skip);
     chat_rbuf_unref(b);
   }
@@ -835,14 +794,12 @@ void chat_room_post_user_event(chat_room_t *r, const char *user, int presence, i
 
 /* ---- @mentions: mail for users who are offline ----------------------- */
 
-#define MENTIONS_MAX 5
-
 typedef struct {
   chat_job_t job;
   size_t n;
-  char names[MENTIONS_MAX][CHAT_NAME_MAX + 1];
-  chat_user_rec_t users[MENTIONS_MAX];
-  int found[MENTIONS_MAX];
+  char names[CHAT_MENTIONS_MAX][CHAT_NAME_MAX + 1];
+  chat_user_rec_t users[CHAT_MENTIONS_MAX];
+  int found[CHAT_MENTIONS_MAX];
   char sender[CHAT_NAME_MAX + 1];
   char *text;
   int64_t ts;
@@ -883,7 +840,7 @@ static void notify_mentions(chat_room_t *r, const char *sender, const char *text
   if (r->svc->notifier == NULL || memchr(text, '@', len) == NULL) return;
   mention_job_t *mj = NULL;
   const unsigned char *p = (const unsigned char *)text, *end = p + len;
-  while (p < end && (!mj || mj->n < MENTIONS_MAX)) {
+  while (p < end && (!mj || mj->n < CHAT_MENTIONS_MAX)) {
     const unsigned char *at = memchr(p, '@', (size_t)(end - p));
     if (at == NULL) break;
     const unsigned char *q = at + 1;
@@ -931,6 +888,7 @@ static void cache_remove(chat_room_t *r, int64_t id) {
   for (size_t i = 0; i < r->nheld; i++) {
     if (r->held[i].id != id) continue;
     free(r->held[i].json);
+    chat_rbuf_unref(r->held[i].frame);
     memmove(r->held + i, r->held + i + 1, (r->nheld - i - 1) * sizeof(*r->held));
     r->nheld--;
     break;
@@ -951,17 +909,14 @@ static void on_msg_deleted(chat_actor_t *self, chat_mail_t *m) {
     cache_remove(r, dm->id);
     chat_sb_t sb;
     chat_sb_init(&sb);
-    chat_sb_puts(&sb, "{\"type\":\"message_deleted\",\"room\":");
-    chat_sb_int(&sb, r->id);
-    chat_sb_puts(&sb, ",\"id\":");
-    chat_sb_int(&sb, dm->id);
-    chat_sb_puts(&sb, "}");
+    chat_proto_message_deleted(&sb, r->id, dm->id);
     chat_presence_t *pr = r->svc->presence;
     if (dm->local) {
       pr->ops->publish(pr, r->id, sb.buf, sb.len);
       pr->ops->recent_doubt(pr, r->id);
     }
-    chat_rbuf_t *b = frame_from_sb(&sb);
+    chat_rbuf_t *b = chat_proto_frame(sb.buf, sb.len);
+    chat_sb_free(&sb);
     room_broadcast(r, b, 0);
     chat_rbuf_unref(b);
   }
@@ -1016,49 +971,32 @@ static void free_send(send_mail_t *s) {
   free(s);
 }
 
-static void send_ack(chat_member_t m, const char *cid, int64_t id) {
-  chat_sb_t sb;
-  chat_sb_init(&sb);
-  chat_sb_puts(&sb, "{\"type\":\"ack\",");
-  if (cid) {
-    chat_sb_puts(&sb, "\"cid\":");
-    chat_sb_json_str(&sb, cid, strlen(cid));
-    chat_sb_puts(&sb, ",");
-  }
-  chat_sb_puts(&sb, "\"id\":");
-  chat_sb_int(&sb, id);
-  chat_sb_puts(&sb, "}");
-  chat_rbuf_t *b = frame_from_sb(&sb);
-  m.ops->post_frame(m.actor, b);
-  chat_rbuf_unref(b);
-}
-
 static void on_stored(chat_actor_t *self, chat_mail_t *m) {
   chat_room_t *r = room_of(self);
   send_mail_t *s = container_of(m, send_mail_t, ins.mail);
   if (s->ins.failed) {
-    send_error(s->m, "store_unavailable", "the message was not stored; send it again",
-               s->cid);
+    send_error(s->m, CHAT_PROTO_STORE_UNAVAILABLE,
+               "the message was not stored; send it again", s->cid);
   } else if (s->ins.rec.status != 0 || r->deleted) {
-    send_error(s->m, "no_such_room", "no such room", s->cid);
+    send_error(s->m, CHAT_PROTO_NO_SUCH_ROOM, "no such room", s->cid);
   } else if (s->ins.rec.dup) {
-    send_ack(s->m, s->cid, s->ins.rec.id);
+    post_frame_once(s->m, chat_proto_ack_frame(s->cid, s->ins.rec.id));
   } else {
+    chat_proto_msg_t msg = {s->ins.rec.id, r->id, NULL, s->sender, s->text, s->text_len,
+                            s->ins.rec.stored_ts};
     chat_sb_t obj;
     chat_sb_init(&obj);
-    msg_json(&obj, s->ins.rec.id, r->id, s->sender, s->text, s->text_len,
-             s->ins.rec.stored_ts);
-    send_ack(s->m, s->cid, s->ins.rec.id);
+    chat_proto_msg_obj(&obj, &msg);
+    post_frame_once(s->m, chat_proto_ack_frame(s->cid, s->ins.rec.id));
     chat_presence_t *pr = r->svc->presence;
     pr->ops->recent_push(pr, r->id, obj.buf, obj.len);
-    /* The frame is the object with "type" in front. */
-    chat_sb_t frame;
-    chat_sb_init(&frame);
-    chat_sb_puts(&frame, "{\"type\":\"message\",");
-    chat_sb_append(&frame, obj.buf + 1, obj.len - 1);
-    pr->ops->publish(pr, r->id, frame.buf, frame.len);
-    chat_sb_free(&frame);
-    deliver_message(r, s->ins.rec.id, obj.buf, obj.len);  /* takes obj */
+    /* One encoding of the `message` frame: its JSON is what the other
+     * instances get, the frame itself what every member here gets. */
+    chat_rbuf_t *frame = chat_proto_message_frame(obj.buf, obj.len);
+    size_t flen;
+    const char *fjson = chat_proto_frame_json(frame, &flen);
+    pr->ops->publish(pr, r->id, fjson, flen);
+    deliver_message(r, s->ins.rec.id, obj.buf, obj.len, frame);  /* takes obj, frame */
     notify_mentions(r, s->sender, s->text, s->text_len, s->ins.rec.stored_ts);
     r->svc->metrics->messages_sent++;
   }
@@ -1070,12 +1008,12 @@ static void on_send(chat_actor_t *self, chat_mail_t *m) {
   send_mail_t *s = (send_mail_t *)m;
   if (room_defer(r, m)) return;
   if (r->deleted) {
-    send_error(s->m, "no_such_room", "no such room", s->cid);
+    send_error(s->m, CHAT_PROTO_NO_SUCH_ROOM, "no such room", s->cid);
     free_send(s);
     return;
   }
   if (!is_member(r, s->m.actor)) {
-    send_error(s->m, "not_member", "join the room first", s->cid);
+    send_error(s->m, CHAT_PROTO_NOT_MEMBER, "join the room first", s->cid);
     free_send(s);
     return;
   }
@@ -1111,12 +1049,7 @@ static void on_delete(chat_actor_t *self, chat_mail_t *m) {
   free(m);
   if (r->deleted) return;
   r->deleted = 1;
-  chat_sb_t sb;
-  chat_sb_init(&sb);
-  chat_sb_puts(&sb, "{\"type\":\"room_deleted\",\"room\":");
-  chat_sb_int(&sb, r->id);
-  chat_sb_puts(&sb, "}");
-  chat_rbuf_t *b = frame_from_sb(&sb);
+  chat_rbuf_t *b = chat_proto_room_deleted_frame(r->id);
   room_broadcast(r, b, 0);
   chat_rbuf_unref(b);
   for (size_t i = 0; i < r->nmembers; i++) {

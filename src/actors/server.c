@@ -9,6 +9,7 @@
 
 #include "../core/auth.h"
 #include "../core/common.h"
+#include "../core/limits.h"
 #include "../core/log.h"
 #include "../net/ws.h"
 #include "actor.h"
@@ -21,10 +22,6 @@
 #include "roomdir.h"
 #include "services.h"
 #include "storage.h"
-
-/* Login rate limit: failed attempts per address and username in a window. */
-#define LOGIN_MAX_FAILS 5
-#define LOGIN_WINDOW_MS 60000
 
 typedef enum { SRV_NEW, SRV_RUNNING, SRV_STOPPING, SRV_STOPPED } srv_state_t;
 
@@ -63,11 +60,11 @@ void chat_config_init(chat_config_t *cfg) {
   cfg->public_dir = "./public";
   cfg->vendor_dir = "/usr/share/bootstrap-html";
   cfg->store_pool = 4;
-  cfg->ws_max_message = 64 * 1024;
-  cfg->ws_out_cap = 4 * 1024 * 1024;
+  cfg->ws_max_message = CHAT_WS_MAX_MESSAGE;
+  cfg->ws_out_cap = CHAT_WS_OUT_CAP;
   cfg->session_days = 30;
-  cfg->ws_rate = 20;
-  cfg->ws_burst = 200;
+  cfg->ws_rate = CHAT_WS_RATE;
+  cfg->ws_burst = CHAT_WS_BURST;
 }
 
 /* ---- life cycle ------------------------------------------------------- */
@@ -137,7 +134,8 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   /* The scheduler's hooks run in this order: store writes, then output. */
   svc->storage = chat_storage_new(&srv->sched, srv->store);
   svc->registry = chat_registry_new(&srv->sched, conn_removed_cb, srv);
-  svc->limiter = chat_limiter_new(LOGIN_MAX_FAILS, LOGIN_WINDOW_MS, NULL);
+  /* Failed logins per address and username in a window. */
+  svc->limiter = chat_limiter_new(CHAT_LOGIN_MAX_FAILS, CHAT_LOGIN_WINDOW_MS, NULL);
   svc->rooms = chat_roomdir_new(svc);
   if (cfg->smtp_url && *cfg->smtp_url) {
     chat_notifier_config_t ncfg;

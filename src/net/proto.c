@@ -208,6 +208,13 @@ void chat_proto_msg_obj(chat_sb_t *sb, const chat_proto_msg_t *m) {
   chat_sb_append(sb, "}", 1);
 }
 
+int64_t chat_proto_msg_obj_id(const char *obj, size_t len) {
+  cJSON *o = cJSON_ParseWithLength(obj, len);
+  int64_t id = cJSON_IsObject(o) ? json_id(o, "id") : 0;
+  cJSON_Delete(o);
+  return id;
+}
+
 void chat_proto_list_add(chat_sb_t *list, const char *obj, size_t len) {
   if (list->len) chat_sb_append(list, ",", 1);
   chat_sb_append(list, obj, len);

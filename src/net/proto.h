@@ -116,6 +116,10 @@ typedef struct {
  * object is in `joined` history, HTTP message lists, the `message` frame
  * and Redis's room:ID:recent lists. */
 void chat_proto_msg_obj(chat_sb_t *sb, const chat_proto_msg_t *m);
+/* The "id" of a message object (one chat_proto_msg_obj wrote, e.g. read back
+ * from Redis's room:ID:recent, whatever its key order): 1 to 2^53 - 1, or 0
+ * if obj[0..len) is not a JSON object with such an id. */
+int64_t chat_proto_msg_obj_id(const char *obj, size_t len);
 /* Appends an object to a comma-separated list (a ',' first unless list is
  * empty): history arrays are built with it. */
 void chat_proto_list_add(chat_sb_t *list, const char *obj, size_t len);

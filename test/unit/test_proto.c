@@ -756,6 +756,27 @@ static void test_event_decoding(void) {
   }
 }
 
+/* A message object as room:ID:recent holds it, and its id read back. */
+static void test_msg_obj_id(void) {
+  chat_sb_t obj;
+  chat_sb_init(&obj);
+  chat_proto_msg_t m = {42, 1, NULL, "alice", "hi", 2, 1764400000000LL};
+  chat_proto_msg_obj(&obj, &m);
+  check_doc_example(obj.buf, obj.len, "recent entry");
+  T_EQ_INT(chat_proto_msg_obj_id(obj.buf, obj.len), 42);
+  chat_sb_free(&obj);
+  static const char *const ok = "{\"ts\":1,\"text\":\"x\",\"id\":9007199254740991}";
+  T_EQ_INT(chat_proto_msg_obj_id(ok, strlen(ok)), 9007199254740991LL);
+  static const char *const bad[] = {
+      "", "{", "[]", "{}", "{\"id\":0}", "{\"id\":-3}", "{\"id\":1.5}", "{\"id\":\"7\"}",
+      "{\"id\":9007199254740992}", "{\"ID\":7}", "7",
+  };
+  for (size_t i = 0; i < CHAT_ARRAY_SIZE(bad); i++)
+    T_EQ_INT(chat_proto_msg_obj_id(bad[i], strlen(bad[i])), 0);
+  /* len bounds the object: a longer buffer is not read past it. */
+  T_EQ_INT(chat_proto_msg_obj_id("{\"id\":5}trailing", 8), 5);
+}
+
 /* Every example line in the document was checked by some test above. */
 static void test_doc_fully_covered(void) {
   T_CHECK(ndoc_lines >= 25);
@@ -780,6 +801,7 @@ int main(void) {
   T_RUN(test_bus_envelope);
   T_RUN(test_events_from_doc);
   T_RUN(test_event_decoding);
+  T_RUN(test_msg_obj_id);
   T_RUN(test_doc_fully_covered);
   for (size_t i = 0; i < ndoc_lines; i++) free(doc_lines[i]);
   free(doc);
