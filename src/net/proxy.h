@@ -31,7 +31,7 @@ typedef struct {
   int bits;           /* prefix length */
 } chat_cidr_t;
 
-typedef struct {
+typedef struct chat_proxies_s {
   chat_cidr_t *nets;  /* owned (chat_proxies_free) */
   size_t n;
 } chat_proxies_t;
