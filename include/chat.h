@@ -71,7 +71,19 @@ typedef struct {
    * X-Forwarded-Proto: https makes the cookie Secure and adds HSTS.
    * NULL or "" (default): nobody. */
   const char *trusted_proxies;
+  /* Who may read GET /metrics (others get 403 forbidden):
+   * CHAT_METRICS_LOCAL (default) clients on a loopback address, and anyone
+   * sending "Authorization: Bearer TOKEN" when metrics_token is set;
+   * CHAT_METRICS_TOKEN only requests with the token (needs metrics_token;
+   * use it behind a reverse proxy on the same host, through which every
+   * client looks local, unless trusted_proxies names the proxy);
+   * CHAT_METRICS_OPEN anyone. */
+  int metrics_access;
+  const char *metrics_token; /* NULL or "": none; never logged */
 } chat_config_t;
+
+/* Values of chat_config_t.metrics_access. */
+enum { CHAT_METRICS_LOCAL = 0, CHAT_METRICS_TOKEN = 1, CHAT_METRICS_OPEN = 2 };
 
 /* Fills cfg with the defaults. */
 void chat_config_init(chat_config_t *cfg);

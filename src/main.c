@@ -51,6 +51,14 @@ static const char usage[] =
     "                      redirect every request to https:// [CHAT_REDIRECT_HTTP]\n"
     "  --trusted-proxy CIDR[,CIDR...]  reverse proxies whose X-Forwarded-For and\n"
     "                      X-Forwarded-Proto are believed [CHAT_TRUSTED_PROXIES]\n"
+    "  --metrics-token TOKEN  GET /metrics answers requests with\n"
+    "                      \"Authorization: Bearer TOKEN\" from anywhere\n"
+    "                      [CHAT_METRICS_TOKEN] (prefer the variable: arguments\n"
+    "                      are visible to other users of the machine)\n"
+    "  --metrics-access local|token|open  who else may read /metrics\n"
+    "                      [CHAT_METRICS_ACCESS]: local (default) loopback\n"
+    "                      clients; token only the token's holders (behind a\n"
+    "                      reverse proxy on the same host); open anyone\n"
     "  --help              this text\n"
     "  --version           the version\n"
     "\n"
@@ -76,6 +84,8 @@ typedef struct {
   const char *tls_key;
   const char *redirect_http;
   const char *trusted_proxies;
+  const char *metrics_token;
+  const char *metrics_access;
 } opts_t;
 
 static char store_buf[4096];
@@ -137,6 +147,8 @@ static int parse_common(int argc, char **argv, int *i, opts_t *o) {
   else if ((v = opt_value(argc, argv, i, "--tls-key"))) o->tls_key = v;
   else if ((v = opt_value(argc, argv, i, "--redirect-http"))) o->redirect_http = v;
   else if ((v = opt_value(argc, argv, i, "--trusted-proxy"))) o->trusted_proxies = v;
+  else if ((v = opt_value(argc, argv, i, "--metrics-token"))) o->metrics_token = v;
+  else if ((v = opt_value(argc, argv, i, "--metrics-access"))) o->metrics_access = v;
   else return 0;
   return 1;
 }
@@ -215,6 +227,8 @@ int main(int argc, char **argv) {
   o.tls_key = getenv("CHAT_TLS_KEY");
   o.redirect_http = getenv("CHAT_REDIRECT_HTTP");
   o.trusted_proxies = getenv("CHAT_TRUSTED_PROXIES");
+  o.metrics_token = getenv("CHAT_METRICS_TOKEN");
+  o.metrics_access = getenv("CHAT_METRICS_ACCESS");
   const char *lvl = getenv("CHAT_LOG");
   if (lvl && strcmp(lvl, "debug") == 0) chat_log_set_level(CHAT_LOG_DEBUG);
   if (lvl && strcmp(lvl, "warn") == 0) chat_log_set_level(CHAT_LOG_WARN);
@@ -281,6 +295,20 @@ int main(int argc, char **argv) {
     cfg.redirect_host = redirect_host;
   }
   cfg.trusted_proxies = o.trusted_proxies;
+  cfg.metrics_token = o.metrics_token;
+  if (o.metrics_access) {
+    if (strcmp(o.metrics_access, "local") == 0) {
+      cfg.metrics_access = CHAT_METRICS_LOCAL;
+    } else if (strcmp(o.metrics_access, "token") == 0) {
+      cfg.metrics_access = CHAT_METRICS_TOKEN;
+    } else if (strcmp(o.metrics_access, "open") == 0) {
+      cfg.metrics_access = CHAT_METRICS_OPEN;
+    } else {
+      fprintf(stderr, "chatd: bad --metrics-access %s (want local, token or open)\n",
+              o.metrics_access);
+      return 2;
+    }
+  }
   /* Mail timing can be shortened for tests. */
   const char *iv = getenv("CHAT_MAIL_INTERVAL_MS"), *gv = getenv("CHAT_MAIL_GATHER_MS");
   if (iv) cfg.mail_interval_ms = strtoul(iv, NULL, 10);

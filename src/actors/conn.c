@@ -393,9 +393,11 @@ void chat_conn_respond_error(chat_conn_t *c, int status, const char *code,
 static void conn_respond_bad_http(chat_conn_t *c, int status) {
   const char *code = status == 413   ? "payload_too_large"
                      : status == 431 ? "headers_too_large"
+                     : status == 417 ? "expectation_failed"
                                      : "bad_request";
   const char *msg = status == 413   ? "request body over 1 MiB"
                     : status == 431 ? "request headers over 16 KiB"
+                    : status == 417 ? "only Expect: 100-continue is understood"
                                     : "malformed HTTP request";
   c->busy = 1;
   c->keep_alive = 0;
@@ -543,7 +545,8 @@ static void conn_redirect(chat_conn_t *c) {
     return;
   }
   char port[16] = "";
-  if (c->svc->limits->https_port != 443) snprintf(port, sizeof(port), ":%d", c->svc->limits->https_port);
+  if (c->svc->limits->https_port != 443)
+    snprintf(port, sizeof(port), ":%d", c->svc->limits->https_port);
   size_t cap = strlen(conn_headers(c)) + name + target_len + 64;
   char *headers = chat_xmalloc(cap);
   snprintf(headers, cap, "%sLocation: https://%.*s%s%.*s\r\n", conn_headers(c), (int)name, host,
@@ -552,6 +555,15 @@ static void conn_redirect(chat_conn_t *c) {
   conn_respond(c, chat_http_response(301, "text/plain; charset=utf-8", headers, body,
                                      strlen(body), c->keep_alive, c->req->method == HTTP_HEAD));
   free(headers);
+}
+
+/* 1 if the request sends the API a body that does not say it is JSON
+ * (answered 415). */
+static int conn_body_not_json(const chat_conn_t *c, const char *path, size_t len) {
+  int m = c->req->method;
+  return (m == HTTP_POST || m == HTTP_PATCH || m == HTTP_PUT || m == HTTP_DELETE) &&
+         chat_route_is_api(path, len) && chat_http_req_has_body(c->req) &&
+         !chat_http_body_is_json(c->req);
 }
 
 static void conn_dispatch(chat_conn_t *c) {
@@ -577,7 +589,11 @@ static void conn_dispatch(chat_conn_t *c) {
     return;
   }
   if (rc == 200) {
-    chat_api_handle(svc, c, &m);
+    if (conn_body_not_json(c, path, path_len))
+      chat_conn_respond_error(c, 415, "unsupported_media_type",
+                              "the body must be JSON (Content-Type: application/json)", NULL);
+    else
+      chat_api_handle(svc, c, &m);
     return;
   }
   if (rc == 405) {
@@ -598,6 +614,37 @@ static void conn_dispatch(chat_conn_t *c) {
   conn_serve_static(c, path, path_len);
 }
 
+/* The head of a request with "Expect: 100-continue" is in; its body waits
+ * for our word.  A request that a route takes, with a body it may take,
+ * gets "100 Continue"; any other is answered now as it would be after its
+ * body (404, 405, 415, ...), and the connection closes, since the body is
+ * not read.  (Too long a Content-Length never gets here: the parser answers
+ * 413 at once.) */
+static void conn_expect_continue(chat_conn_t *c) {
+  const char *path, *query;
+  size_t path_len, query_len;
+  chat_route_match_t m;
+  chat_http_url(c->req, &path, &path_len, &query, &query_len);
+  if (c->kind != CHAT_CONN_REDIRECT && path_len > 0 && path[0] == '/' &&
+      chat_route_match(c->req->method, path, path_len, &m) == 200 &&
+      !conn_body_not_json(c, path, path_len)) {
+    static const char cont[] = CHAT_HTTP_100_CONTINUE;
+    chat_rbuf_t *b = chat_rbuf_new(sizeof(cont) - 1);
+    memcpy(b->data, cont, sizeof(cont) - 1);
+    b->len = sizeof(cont) - 1;
+    chat_conn_queue(c, b);
+    return;
+  }
+  c->busy = 1;
+  c->keep_alive = 0;
+  uv_timer_stop(&c->timer);
+  if (c->reading) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+  }
+  conn_dispatch(c);
+}
+
 /* Parses buffered input and answers the requests in it, one at a time.  An
  * answer given at once (an error, say) lets the loop go on to the next
  * pipelined request; a nested call (from that answer) returns at once, so
@@ -611,6 +658,10 @@ static void conn_process_input(chat_conn_t *c) {
     int rc = chat_http_req_feed(c->req, c->in + off, c->in_len - off, &consumed);
     off += consumed;
     if (rc == CHAT_HTTP_MORE) break;
+    if (rc == CHAT_HTTP_CONTINUE) {
+      conn_expect_continue(c);
+      continue;
+    }
     if (rc == CHAT_HTTP_ERROR) {
       off = c->in_len;
       conn_respond_bad_http(c, c->req->error_status);

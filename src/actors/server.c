@@ -13,6 +13,7 @@
 #include "../core/log.h"
 #include "../net/proxy.h"
 #include "../net/tls.h"
+#include "../net/access.h"
 #include "../net/ws.h"
 #include "actor.h"
 #include "cluster.h"
@@ -39,6 +40,7 @@ struct chat_server_s {
   char *vendor_dir;
   char *redirect_host;          /* NULL: no plain HTTP redirect */
   int redirect_port;
+  char *metrics_token;          /* NULL: none; wiped when freed */
   chat_limits_t limits;
   chat_tls_t *tls;              /* NULL: plain HTTP */
   chat_proxies_t proxies;
@@ -78,6 +80,13 @@ void chat_config_init(chat_config_t *cfg) {
 
 /* ---- life cycle ------------------------------------------------------- */
 
+static void free_secret(char *s) {
+  if (s == NULL) return;
+  volatile char *p = s;
+  while (*p) *p++ = '\0';
+  free(s);
+}
+
 static void maybe_stopped(chat_server_t *srv);
 
 static void conn_removed_cb(void *ud) { maybe_stopped(ud); }
@@ -87,6 +96,20 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   if (chat_auth_init() != 0) {
     snprintf(err, errlen, "libsodium failed to initialise");
     return CHAT_EIO;
+  }
+  int has_token = cfg->metrics_token && *cfg->metrics_token;
+  chat_access_mode_t metrics_access;
+  switch (cfg->metrics_access) {
+    case CHAT_METRICS_LOCAL: metrics_access = CHAT_ACCESS_LOCAL; break;
+    case CHAT_METRICS_TOKEN: metrics_access = CHAT_ACCESS_TOKEN; break;
+    case CHAT_METRICS_OPEN: metrics_access = CHAT_ACCESS_OPEN; break;
+    default:
+      snprintf(err, errlen, "unknown metrics_access %d", cfg->metrics_access);
+      return CHAT_EINVAL;
+  }
+  if (metrics_access == CHAT_ACCESS_TOKEN && !has_token) {
+    snprintf(err, errlen, "metrics for token holders only, but no metrics token is set");
+    return CHAT_EINVAL;
   }
   chat_server_t *srv = chat_xcalloc(1, sizeof(*srv));
   srv->loop = loop;
@@ -104,6 +127,9 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   srv->limits.ws_burst = cfg->ws_burst > 1 ? cfg->ws_burst : 1;
   srv->limits.public_dir = srv->public_dir;
   srv->limits.vendor_dir = srv->vendor_dir;
+  srv->metrics_token = has_token ? chat_xstrdup(cfg->metrics_token) : NULL;
+  srv->limits.metrics_access = metrics_access;
+  srv->limits.metrics_token = srv->metrics_token;
   srv->port = -1;
   srv->redirect_bound = -1;
 
@@ -206,6 +232,7 @@ fail_tls:
   free(srv->redis_url);
   free(srv->public_dir);
   free(srv->vendor_dir);
+  free_secret(srv->metrics_token);
   free(srv);
   return rc ? rc : CHAT_EIO;
 }
@@ -392,5 +419,6 @@ void chat_server_free(chat_server_t *srv) {
   free(srv->redis_url);
   free(srv->public_dir);
   free(srv->vendor_dir);
+  free_secret(srv->metrics_token);
   free(srv);
 }

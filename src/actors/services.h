@@ -36,6 +36,8 @@ typedef struct {
   const char *vendor_dir;    /* served under /vendor/bootstrap/ */
   int https_port;            /* the TLS listener's port: where the plain HTTP
                                 redirect sends browsers (443: left out) */
+  int metrics_access;        /* who may read /metrics: a chat_access_mode_t (net/access.h) */
+  const char *metrics_token; /* its bearer token, or NULL */
 } chat_limits_t;
 
 /* Counters for /metrics, bumped by the actors that see the events. */
