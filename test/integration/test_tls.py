@@ -383,10 +383,14 @@ class TLSTest(ServerTestCase):
         self.assertEqual((await fast.join(lobby)).get("type"), "joined")
         text = "慢" * 3000
         dropped = False
-        for start in range(0, 3000, 50):
-            for i in range(start, start + 50):
+        # Small windows, and the log looked at after each: the slow client
+        # must start reading within the server's closing time (10 s) of
+        # being given up on, however slow the machine.
+        window = 10
+        for start in range(0, 3000, window):
+            for i in range(start, start + window):
                 await fast.send({"type": "send", "room": lobby, "text": text, "cid": "t%d" % i})
-            for _ in range(50):
+            for _ in range(window):
                 f = await fast.expect(lambda f: f.get("type") in ("ack", "error"), timeout=60)
                 if f.get("type") == "error" and f.get("code") == "rate_limited":
                     await asyncio.sleep(0.5)
