@@ -14,6 +14,8 @@ pkgs+=(libicu-dev)
 if [ "${1:-}" = test ]; then
   pkgs+=(redis-server)
   pkgs+=(python3 python3-websockets mariadb-server)
+  # TLS tests: certificates made at test time (scripts/make-cert.sh).
+  pkgs+=(openssl)
   # Fuzz tests (test/fuzz): clang and libFuzzer's runtime.
   pkgs+=(clang libclang-rt-dev)
   # Browser tests (test/browser): Debian's Chromium, and Node.js and npm only

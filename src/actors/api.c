@@ -268,6 +268,7 @@ static chat_api_job_t *job_new(const chat_api_route_t *route, chat_conn_t *c,
   j->ids[0] = m->ids[0];
   j->ids[1] = m->ids[1];
   snprintf(j->name, sizeof(j->name), "%s", m->name);
+  j->secure = chat_conn_secure(c);
   size_t slen;
   const char *sid = chat_http_cookie(req, "sid", &slen);
   if (sid && slen == CHAT_TOKEN_CHARS) {

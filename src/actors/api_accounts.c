@@ -155,8 +155,8 @@ static void login_run(chat_api_job_t *j, chat_store_t *store) {
   }
   l->login_ok = 1;
   snprintf(j->headers, sizeof(j->headers),
-           "Set-Cookie: sid=%s; HttpOnly; SameSite=Lax; Path=/; Max-Age=%" PRId64 "\r\n",
-           token, l->session_ms / 1000);
+           "Set-Cookie: sid=%s; HttpOnly; SameSite=Lax; Path=/; Max-Age=%" PRId64 "%s\r\n",
+           token, l->session_ms / 1000, j->secure ? "; Secure" : "");
   memset(token, 0, sizeof(token));
   set_user(j, 200, &u);
 }
@@ -179,7 +179,8 @@ static void logout_run(chat_api_job_t *j, chat_store_t *store) {
   }
   j->ok = 1;
   snprintf(j->headers, sizeof(j->headers),
-           "Set-Cookie: sid=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0\r\n");
+           "Set-Cookie: sid=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0%s\r\n",
+           j->secure ? "; Secure" : "");
   chat_api_set_json(j, 204, NULL);
 }
 

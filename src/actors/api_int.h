@@ -38,6 +38,7 @@ struct chat_api_job_s {
                                   and freed once run returns */
   size_t body_len;
   int has_token;               /* a session cookie of the right length came */
+  int secure;                  /* over HTTPS (chat_conn_secure): cookies are Secure */
   uint8_t token_hash[CHAT_TOKEN_HASH_LEN];
   chat_user_rec_t user;        /* set by chat_api_authenticate */
   /* the answer */

@@ -1,7 +1,9 @@
 /* The server (chat.h's chat_server_t): the listener, and the owner of every
  * module the actors share.  chat_server_t is opaque outside server.c.
  *
- * What it owns and makes in chat_server_new, in this order: the store, the
+ * What it owns and makes in chat_server_new, in this order: the TLS
+ * settings (net/tls.h) when a certificate is given, the trusted proxy list
+ * (net/proxy.h), the store, the
  * scheduler (actor.h), the cluster module (cluster.h) and presence (with
  * Redis or in-process, presence.h), the storage actor (storage.h), the
  * connection registry (registry.h), the login limiter (limiter.h), the room
@@ -11,10 +13,13 @@
  * shared with another server: several servers may run on several loops.
  *
  * The listener accepts connections while running; each becomes a
- * connection actor (conn.h) that the registry holds.
+ * connection actor (conn.h) that the registry holds, speaking TLS when the
+ * server has a certificate.  With TLS a second, optional listener takes
+ * plain HTTP and its connections only redirect to https://.
+ * chat_server_reload_tls swaps the certificate for new connections.
  *
- * Stopping (chat_server_stop): services.running drops to 0, the listener
- * closes and every connection is asked to close (WebSockets with 1001).
+ * Stopping (chat_server_stop): services.running drops to 0, the listeners
+ * close and every connection is asked to close (WebSockets with 1001).
  * Once the registry is empty: the mail still queued is delivered, the
  * storage actor finishes what is in flight, then the notifier, the room
  * directory's timer and presence close (presence says goodbye to the other
