@@ -71,7 +71,36 @@ typedef struct {
   const char *public_url;    /* the link in mails, e.g. "https://chat.example.org/" */
   unsigned long mail_interval_ms;  /* at most one mail per user per this; 0: 10 min */
   unsigned long mail_gather_ms;    /* a first item waits this for more; 0: 30 s */
+  /* TLS: the certificate chain (PEM, the leaf first) and its private key
+   * (PEM, not encrypted).  Both NULL (default): plain HTTP.  With TLS the
+   * session cookie is Secure and responses carry Strict-Transport-Security;
+   * chat_server_reload_tls reads the files again. */
+  const char *tls_cert;
+  const char *tls_key;
+  /* With TLS, also listen for plain HTTP here and answer every request
+   * with a 301 to the same path on https:// (redirect_host NULL: no such
+   * listener; redirect_port 0 picks a free port). */
+  const char *redirect_host;
+  int redirect_port;
+  /* Peers (reverse proxies) whose X-Forwarded-For and X-Forwarded-Proto are
+   * believed: "CIDR[,CIDR...]", e.g. "127.0.0.1,10.0.0.0/8".  Their
+   * client address is then the one rate limits and logs use, and
+   * X-Forwarded-Proto: https makes the cookie Secure and adds HSTS.
+   * NULL or "" (default): nobody. */
+  const char *trusted_proxies;
+  /* Who may read GET /metrics (others get 403 forbidden):
+   * CHAT_METRICS_LOCAL (default) clients on a loopback address, and anyone
+   * sending "Authorization: Bearer TOKEN" when metrics_token is set;
+   * CHAT_METRICS_TOKEN only requests with the token (needs metrics_token;
+   * use it behind a reverse proxy on the same host, through which every
+   * client looks local, unless trusted_proxies names the proxy);
+   * CHAT_METRICS_OPEN anyone. */
+  int metrics_access;
+  const char *metrics_token; /* NULL or "": none; never logged */
 } chat_config_t;
+
+/* Values of chat_config_t.metrics_access. */
+enum { CHAT_METRICS_LOCAL = 0, CHAT_METRICS_TOKEN = 1, CHAT_METRICS_OPEN = 2 };
 
 /* Fills cfg with the defaults. */
 void chat_config_init(chat_config_t *cfg);
@@ -85,6 +114,13 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg,
 int chat_server_start(chat_server_t *srv, char *err, size_t errlen);
 /* The port listened on (useful with listen_port 0), or -1. */
 int chat_server_port(const chat_server_t *srv);
+/* The plain HTTP redirect's port, or -1 if there is none. */
+int chat_server_redirect_port(const chat_server_t *srv);
+/* Reads the TLS certificate and key files again (e.g. on SIGHUP, after a
+ * renewal): connections made from now on use the new ones, open
+ * connections keep theirs.  0; CHAT_EINVAL-style negative code with err set
+ * if TLS is off or the files do not load (then the old ones stay). */
+int chat_server_reload_tls(chat_server_t *srv, char *err, size_t errlen);
 
 typedef void (*chat_server_stop_cb)(chat_server_t *srv, void *ud);
 /* Graceful stop: stops accepting, closes WebSockets with 1001, lets

@@ -9,9 +9,13 @@ pkgs=(build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-dev
       default-libmysqlclient-dev)
 pkgs+=(libhiredis-dev)
 pkgs+=(libcurl4-openssl-dev)
+# Unicode normalisation and confusable skeletons of usernames (core/ident.c).
+pkgs+=(libicu-dev)
 if [ "${1:-}" = test ]; then
   pkgs+=(redis-server)
   pkgs+=(python3 python3-websockets mariadb-server)
+  # TLS tests: certificates made at test time (scripts/make-cert.sh).
+  pkgs+=(openssl)
   # Fuzz tests (test/fuzz): clang and libFuzzer's runtime.
   pkgs+=(clang libclang-rt-dev)
   # Browser tests (test/browser): Debian's Chromium, and Node.js and npm only

@@ -18,8 +18,10 @@ int chat_admin_create_user(const char *store_url, const char *username, const ch
     snprintf(err, errlen, "libsodium failed to initialise");
     return CHAT_EIO;
   }
-  if (!chat_username_valid(username)) {
-    snprintf(err, errlen, "invalid username: 3-32 letters, digits, '_', '.' or '-'");
+  char name[CHAT_NAME_MAX + 1];  /* the NFKC form: stored and shown */
+  chat_username_rc_t urc = chat_username_check(username, name);
+  if (urc != CHAT_USERNAME_OK) {
+    snprintf(err, errlen, "invalid username: %s", chat_username_message(urc));
     return CHAT_EINVAL;
   }
   size_t plen = strlen(password);
@@ -41,7 +43,7 @@ int chat_admin_create_user(const char *store_url, const char *username, const ch
     return CHAT_EIO;
   }
   chat_user_rec_t u;
-  rc = chat_store_user_create(store, username, email, hash,
+  rc = chat_store_user_create(store, name, email, hash,
                               role_admin ? CHAT_ROLE_ADMIN : CHAT_ROLE_USER, chat_now_ms(), &u);
   chat_store_close(store);
   if (rc == CHAT_EEXIST)
@@ -51,7 +53,8 @@ int chat_admin_create_user(const char *store_url, const char *username, const ch
   return rc;
 }
 
-/* Reads one line of password from stdin, without echo on a terminal. */
+/* Reads one line of password from stdin, without echo on a terminal.
+ * Returns 0, -1 if there is none, -2 if it holds a NUL byte. */
 static int read_password(char *buf, size_t len) {
   int tty = isatty(STDIN_FILENO);
   struct termios old, quiet;
@@ -62,20 +65,32 @@ static int read_password(char *buf, size_t len) {
     quiet.c_lflag &= ~(tcflag_t)ECHO;
     tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
   }
-  char *ok = fgets(buf, (int)len, stdin);
+  /* Byte by byte rather than fgets, so a NUL is seen, not cut at. */
+  size_t n = 0;
+  int c, any = 0, nul = 0;
+  while ((c = getchar()) != EOF) {
+    any = 1;
+    if (c == '\n') break;
+    if (c == '\0') nul = 1;
+    if (n + 1 < len) buf[n++] = (char)c;
+  }
+  buf[n] = '\0';
+  if (n > 0 && buf[n - 1] == '\r') buf[--n] = '\0';
   if (tty) {
     tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
     fprintf(stderr, "\n");
   }
-  if (ok == NULL) return -1;
-  buf[strcspn(buf, "\r\n")] = '\0';
-  return 0;
+  if (!any) return -1;
+  return nul ? -2 : 0;
 }
 
 int chat_admin_user_add(const char *store_url, const char *name, const char *email, int admin) {
   char password[256];
-  if (read_password(password, sizeof(password)) != 0) {
-    fprintf(stderr, "chatd: no password given\n");
+  int got = read_password(password, sizeof(password));
+  if (got != 0) {
+    memset(password, 0, sizeof(password));
+    fprintf(stderr, got == -2 ? "chatd: a password must not contain the NUL character\n"
+                              : "chatd: no password given\n");
     return 2;
   }
   char err[256] = "";

@@ -62,11 +62,27 @@ static const char usage[] =
     "                      registrations get 503 busy [CHAT_HASH_QUEUE] (default 64)\n"
     "  --vendor DIR        Bootstrap 5 files served under /vendor/bootstrap/\n"
     "                      [CHAT_VENDOR] (default /usr/share/bootstrap-html)\n"
+    "  --tls-cert FILE     serve HTTPS and WSS with this certificate chain (PEM,\n"
+    "                      the leaf first) [CHAT_TLS_CERT]; SIGHUP reloads it\n"
+    "  --tls-key FILE      its private key (PEM, not encrypted) [CHAT_TLS_KEY]\n"
+    "  --redirect-http ADDR:PORT  with TLS, also listen for plain HTTP there and\n"
+    "                      redirect every request to https:// [CHAT_REDIRECT_HTTP]\n"
+    "  --trusted-proxy CIDR[,CIDR...]  reverse proxies whose X-Forwarded-For and\n"
+    "                      X-Forwarded-Proto are believed [CHAT_TRUSTED_PROXIES]\n"
+    "  --metrics-token TOKEN  GET /metrics answers requests with\n"
+    "                      \"Authorization: Bearer TOKEN\" from anywhere\n"
+    "                      [CHAT_METRICS_TOKEN] (prefer the variable: arguments\n"
+    "                      are visible to other users of the machine)\n"
+    "  --metrics-access local|token|open  who else may read /metrics\n"
+    "                      [CHAT_METRICS_ACCESS]: local (default) loopback\n"
+    "                      clients; token only the token's holders (behind a\n"
+    "                      reverse proxy on the same host); open anyone\n"
     "  --help              this text\n"
     "  --version           the version\n"
     "\n"
-    "When it is ready, chatd prints \"chatd listening on http://HOST:PORT\".\n"
-    "SIGINT or SIGTERM stops it cleanly (WebSockets are closed with 1001).\n"
+    "When it is ready, chatd prints \"chatd listening on http://HOST:PORT\"\n"
+    "(https:// with TLS).  SIGINT or SIGTERM stops it cleanly (WebSockets are\n"
+    "closed with 1001).\n"
     "\n"
     "`chatd user add` reads the password from standard input (one line), or\n"
     "asks for it when standard input is a terminal.\n";
@@ -85,6 +101,12 @@ typedef struct {
   const char *register_limit, *login_ip_limit, *login_backoff;
   const char *max_conns, *max_conns_ip, *max_ws_user, *http_out_cap;
   const char *hash_threads, *hash_queue;
+  const char *tls_cert;
+  const char *tls_key;
+  const char *redirect_http;
+  const char *trusted_proxies;
+  const char *metrics_token;
+  const char *metrics_access;
 } opts_t;
 
 static char store_buf[4096];
@@ -151,6 +173,12 @@ static int parse_common(int argc, char **argv, int *i, opts_t *o) {
   else if ((v = opt_value(argc, argv, i, "--http-out-cap"))) o->http_out_cap = v;
   else if ((v = opt_value(argc, argv, i, "--hash-threads"))) o->hash_threads = v;
   else if ((v = opt_value(argc, argv, i, "--hash-queue"))) o->hash_queue = v;
+  else if ((v = opt_value(argc, argv, i, "--tls-cert"))) o->tls_cert = v;
+  else if ((v = opt_value(argc, argv, i, "--tls-key"))) o->tls_key = v;
+  else if ((v = opt_value(argc, argv, i, "--redirect-http"))) o->redirect_http = v;
+  else if ((v = opt_value(argc, argv, i, "--trusted-proxy"))) o->trusted_proxies = v;
+  else if ((v = opt_value(argc, argv, i, "--metrics-token"))) o->metrics_token = v;
+  else if ((v = opt_value(argc, argv, i, "--metrics-access"))) o->metrics_access = v;
   else return 0;
   return 1;
 }
@@ -276,7 +304,8 @@ static int cmd_user_add(int argc, char **argv, opts_t *o) {
 }
 
 typedef struct {
-  uv_signal_t sigint, sigterm;
+  uv_signal_t sigint, sigterm, sighup;
+  int tls;                      /* sighup is in use */
   chat_server_t *srv;
   int signals;
 } app_t;
@@ -285,7 +314,15 @@ static void stopped_cb(chat_server_t *srv, void *ud) {
   app_t *app = ud;
   uv_close((uv_handle_t *)&app->sigint, NULL);
   uv_close((uv_handle_t *)&app->sigterm, NULL);
+  if (app->tls) uv_close((uv_handle_t *)&app->sighup, NULL);
   chat_log_info("stopped");
+}
+
+/* SIGHUP: read the certificate and key again (the server logs how it went). */
+static void reload_cb(uv_signal_t *h, int signum) {
+  app_t *app = h->data;
+  char err[512];
+  chat_server_reload_tls(app->srv, err, sizeof(err));
 }
 
 static void signal_cb(uv_signal_t *h, int signum) {
@@ -319,6 +356,12 @@ int main(int argc, char **argv) {
   o.http_out_cap = getenv("CHAT_HTTP_OUT_CAP");
   o.hash_threads = getenv("CHAT_HASH_THREADS");
   o.hash_queue = getenv("CHAT_HASH_QUEUE");
+  o.tls_cert = getenv("CHAT_TLS_CERT");
+  o.tls_key = getenv("CHAT_TLS_KEY");
+  o.redirect_http = getenv("CHAT_REDIRECT_HTTP");
+  o.trusted_proxies = getenv("CHAT_TRUSTED_PROXIES");
+  o.metrics_token = getenv("CHAT_METRICS_TOKEN");
+  o.metrics_access = getenv("CHAT_METRICS_ACCESS");
   const char *lvl = getenv("CHAT_LOG");
   if (lvl && strcmp(lvl, "debug") == 0) chat_log_set_level(CHAT_LOG_DEBUG);
   if (lvl && strcmp(lvl, "warn") == 0) chat_log_set_level(CHAT_LOG_WARN);
@@ -374,6 +417,32 @@ int main(int argc, char **argv) {
     }
   }
   if (parse_limits(&o, &cfg) != 0) return 2;
+  if (o.tls_cert && *o.tls_cert) cfg.tls_cert = o.tls_cert;
+  if (o.tls_key && *o.tls_key) cfg.tls_key = o.tls_key;
+  char redirect_host[256];
+  if (o.redirect_http && *o.redirect_http) {
+    if (parse_listen(o.redirect_http, redirect_host, sizeof(redirect_host),
+                     &cfg.redirect_port) != 0) {
+      fprintf(stderr, "chatd: bad --redirect-http %s (want ADDR:PORT)\n", o.redirect_http);
+      return 2;
+    }
+    cfg.redirect_host = redirect_host;
+  }
+  cfg.trusted_proxies = o.trusted_proxies;
+  cfg.metrics_token = o.metrics_token;
+  if (o.metrics_access) {
+    if (strcmp(o.metrics_access, "local") == 0) {
+      cfg.metrics_access = CHAT_METRICS_LOCAL;
+    } else if (strcmp(o.metrics_access, "token") == 0) {
+      cfg.metrics_access = CHAT_METRICS_TOKEN;
+    } else if (strcmp(o.metrics_access, "open") == 0) {
+      cfg.metrics_access = CHAT_METRICS_OPEN;
+    } else {
+      fprintf(stderr, "chatd: bad --metrics-access %s (want local, token or open)\n",
+              o.metrics_access);
+      return 2;
+    }
+  }
   /* Mail timing can be shortened for tests. */
   const char *iv = getenv("CHAT_MAIL_INTERVAL_MS"), *gv = getenv("CHAT_MAIL_GATHER_MS");
   if (iv) cfg.mail_interval_ms = strtoul(iv, NULL, 10);
@@ -402,11 +471,22 @@ int main(int argc, char **argv) {
   app.sigint.data = app.sigterm.data = &app;
   uv_signal_start(&app.sigint, signal_cb, SIGINT);
   uv_signal_start(&app.sigterm, signal_cb, SIGTERM);
+  if (cfg.tls_cert) {
+    /* Only with TLS: otherwise SIGHUP keeps its usual meaning. */
+    app.tls = 1;
+    uv_signal_init(loop, &app.sighup);
+    app.sighup.data = &app;
+    uv_signal_start(&app.sighup, reload_cb, SIGHUP);
+  }
 
   chat_log_info("chatd %s: store %s, front end %s", CHAT_VERSION,
                 strncmp(cfg.store_url, "sqlite:", 7) == 0 ? cfg.store_url : "(configured)",
                 cfg.public_dir);
-  printf("chatd listening on http://%s:%d\n", host, chat_server_port(app.srv));
+  if (cfg.redirect_host)
+    printf("chatd redirecting http://%s:%d to https\n", cfg.redirect_host,
+           chat_server_redirect_port(app.srv));
+  printf("chatd listening on %s://%s:%d\n", cfg.tls_cert ? "https" : "http", host,
+         chat_server_port(app.srv));
   fflush(stdout);
 
   uv_run(loop, UV_RUN_DEFAULT);

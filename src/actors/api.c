@@ -157,9 +157,10 @@ int chat_api_require_admin(chat_api_job_t *j, chat_store_t *store) {
 
 cJSON *chat_api_parse_body(chat_api_job_t *j) {
   cJSON *o = chat_json_parse(j->body, j->body_len);
-  if (!cJSON_IsObject(o)) {
+  if (!cJSON_IsObject(o) || chat_json_has_nul(o)) {
+    const char *why = chat_json_has_nul(o) ? CHAT_JSON_NUL_MESSAGE : "the body must be a JSON object";
     cJSON_Delete(o);
-    chat_api_set_error(j, 400, "bad_request", "the body must be a JSON object");
+    chat_api_set_error(j, 400, "bad_request", why);
     return NULL;
   }
   return o;
@@ -309,6 +310,7 @@ static chat_api_job_t *job_new(const chat_api_route_t *route, chat_conn_t *c,
   j->ids[0] = m->ids[0];
   j->ids[1] = m->ids[1];
   snprintf(j->name, sizeof(j->name), "%s", m->name);
+  j->secure = chat_conn_secure(c);
   size_t slen;
   const char *sid = chat_http_cookie(req, "sid", &slen);
   if (sid && slen == CHAT_TOKEN_CHARS) {

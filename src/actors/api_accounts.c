@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/ident.h"
 #include "../core/json.h"
 #include "../core/limits.h"
 #include "../core/text.h"
@@ -27,17 +28,6 @@ static void set_user(chat_api_job_t *j, int status, const chat_user_rec_t *u) {
   chat_api_set_json(j, status, root);
 }
 
-/* The key of an account for the limiter: the username as asked for, with
- * ASCII letters lower-cased (usernames are unique regardless of case). */
-static void account_key(const char *name, char out[CHAT_NAME_MAX + 1]) {
-  size_t i = 0;
-  for (; name[i] && i < CHAT_NAME_MAX; i++) {
-    char ch = name[i];
-    out[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-  }
-  out[i] = '\0';
-}
-
 /* ---- POST /api/register ------------------------------------------------ */
 
 /* prepare checks the request (a small body, parsed on the loop) and counts
@@ -47,7 +37,7 @@ static void account_key(const char *name, char out[CHAT_NAME_MAX + 1]) {
 typedef struct {
   chat_api_job_t super;
   char addr[CHAT_ADDR_KEY_MAX];
-  char username[CHAT_NAME_MAX + 1];
+  char username[CHAT_NAME_MAX + 1];   /* its NFKC form */
   char email[CHAT_EMAIL_MAX];
   char password[CHAT_PASSWORD_MAX_BYTES + 1];
   int counted;
@@ -62,18 +52,19 @@ static int register_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_
   const char *username = chat_api_str_field(o, "username", &bad);
   const char *password = chat_api_str_field(o, "password", &bad);
   const char *email = chat_api_str_field(o, "email", &bad);
+  char name[CHAT_NAME_MAX + 1];  /* the NFKC form: stored and shown */
+  chat_username_rc_t urc = CHAT_USERNAME_BAD;
   int rc = -1;
   if (bad) {
     chat_api_set_error(j, 400, "bad_request", "username, password and email are strings");
-  } else if (!username || !chat_username_valid(username)) {
-    chat_api_set_error(j, 400, "invalid_username",
-                       "3-32 characters: letters, digits, '_', '.' or '-'");
+  } else if (!username || (urc = chat_username_check(username, name)) != CHAT_USERNAME_OK) {
+    chat_api_set_error(j, 400, "invalid_username", chat_username_message(urc));
   } else if (!password || !password_ok(password)) {
     chat_api_set_error(j, 400, "weak_password", WEAK_PASSWORD);
   } else if (!email || !chat_email_valid(email)) {
     chat_api_set_error(j, 400, "invalid_email", "that is not an e-mail address");
   } else {
-    snprintf(r->username, sizeof(r->username), "%s", username);
+    snprintf(r->username, sizeof(r->username), "%s", name);
     snprintf(r->email, sizeof(r->email), "%s", email);
     snprintf(r->password, sizeof(r->password), "%s", password);
     rc = 0;
@@ -138,7 +129,8 @@ static void register_done(chat_api_job_t *j, const chat_services_t *svc) {
 typedef struct {
   chat_api_job_t super;
   char addr[CHAT_ADDR_KEY_MAX];
-  char account[CHAT_NAME_MAX + 1];
+  char account[CHAT_IDENT_KEY_MAX];   /* the limiter's key: the username's
+                                         identity key (ＢＯＢ and bоb are bob) */
   char username[CHAT_NAME_MAX + 1];   /* "" if too long to be anyone's */
   char password[CHAT_PASSWORD_MAX_BYTES + 1];
   int password_too_long;              /* nobody's password is that long */
@@ -161,8 +153,10 @@ static int login_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_con
     cJSON_Delete(o);
     return -1;
   }
-  account_key(username, l->account);
-  if (strlen(username) <= CHAT_NAME_MAX) snprintf(l->username, sizeof(l->username), "%s", username);
+  if (strlen(username) <= CHAT_NAME_MAX) {
+    snprintf(l->username, sizeof(l->username), "%s", username);
+    chat_ident_key(username, strlen(username), l->account, sizeof(l->account));
+  }
   if (strlen(password) <= CHAT_PASSWORD_MAX_BYTES)
     snprintf(l->password, sizeof(l->password), "%s", password);
   else
@@ -197,8 +191,8 @@ static void login_session(chat_api_job_t *j, chat_store_t *store) {
   }
   l->login_ok = 1;
   snprintf(j->headers, sizeof(j->headers),
-           "Set-Cookie: sid=%s; HttpOnly; SameSite=Lax; Path=/; Max-Age=%" PRId64 "\r\n",
-           token, l->session_ms / 1000);
+           "Set-Cookie: sid=%s; HttpOnly; SameSite=Lax; Path=/; Max-Age=%" PRId64 "%s\r\n",
+           token, l->session_ms / 1000, j->secure ? "; Secure" : "");
   chat_auth_wipe(token, sizeof(token));
   set_user(j, 200, u);
 }
@@ -245,7 +239,8 @@ static void logout_run(chat_api_job_t *j, chat_store_t *store) {
   }
   j->ok = 1;
   snprintf(j->headers, sizeof(j->headers),
-           "Set-Cookie: sid=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0\r\n");
+           "Set-Cookie: sid=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0%s\r\n",
+           j->secure ? "; Secure" : "");
   chat_api_set_json(j, 204, NULL);
 }
 

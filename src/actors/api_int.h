@@ -39,6 +39,7 @@ struct chat_api_job_s {
                                   and freed once run returns */
   size_t body_len;
   int has_token;               /* a session cookie of the right length came */
+  int secure;                  /* over HTTPS (chat_conn_secure): cookies are Secure */
   uint8_t token_hash[CHAT_TOKEN_HASH_LEN];
   chat_user_rec_t user;        /* set by chat_api_authenticate */
   /* A password hash (hasher.h) to do after prepare or run: set hash.ops and

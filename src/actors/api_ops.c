@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "../net/access.h"
 #include "api_int.h"
 
 /* ---- GET /healthz ------------------------------------------------------ */
@@ -30,8 +31,16 @@ static void healthz_done(chat_api_job_t *j, const chat_services_t *svc) {
 /* ---- GET /metrics ------------------------------------------------------ */
 
 /* Answers on the loop, with no worker step: the figures are the server's
- * own and the storage actor's counters. */
+ * own and the storage actor's counters.  Only for loopback clients or the
+ * token's holders, as configured (net/access.h); others get 403. */
 static int metrics_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_conn_t *c) {
+  const chat_limits_t *lim = svc->limits;
+  if (!chat_access_allowed(chat_conn_req(c), chat_conn_peer(c),
+                           (chat_access_mode_t)lim->metrics_access, lim->metrics_token)) {
+    chat_conn_respond_error(c, 403, "forbidden",
+                            "metrics are for local clients or with the metrics token", NULL);
+    return -1;
+  }
   chat_api_stats_t st;
   chat_api_stats(svc, &st);
   char body[4096];

@@ -1,6 +1,8 @@
 /* The connection actor (conn.h): the socket, the output, closing, the
- * mails, and HTTP.  The WebSocket half is in conn_ws.c. */
+ * mails, and HTTP.  The WebSocket half is in conn_ws.c, TLS in
+ * conn_tls.c. */
 #include <assert.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "../core/sb.h"
 #include "../net/http.h"
 #include "../net/proto.h"
+#include "../net/proxy.h"
 #include "../net/route.h"
 #include "../net/static.h"
 #include "api.h"
@@ -39,7 +42,8 @@ chat_conn_t *chat_conn_from_actor(chat_actor_t *a) {
   return container_of(a, chat_conn_t, actor);
 }
 const chat_http_req_t *chat_conn_req(const chat_conn_t *c) { return c->req; }
-const char *chat_conn_peer(const chat_conn_t *c) { return c->peer; }
+const char *chat_conn_peer(const chat_conn_t *c) { return c->client; }
+int chat_conn_secure(const chat_conn_t *c) { return c->secure; }
 int chat_conn_is_open(const chat_conn_t *c) {
   return c->state == CONN_HTTP || c->state == CONN_WS;
 }
@@ -53,6 +57,7 @@ static void conn_free_cb(chat_actor_t *a) {
   for (size_t i = 0; i < c->outq_len; i++) chat_rbuf_unref(c->outq[i]);
   free(c->outq);
   chat_conn_ws_free(c);
+  chat_conn_tls_free(c);
   free(c->in);
   if (c->req) {
     chat_http_req_free(c->req);
@@ -96,6 +101,10 @@ static void request_timer_cb(uv_timer_t *t) {
   if (c->state == CONN_HTTP && !c->busy) chat_conn_hard_close(c);
 }
 
+void chat_conn_request_timer(chat_conn_t *c) {
+  uv_timer_start(&c->timer, request_timer_cb, REQUEST_TIMEOUT_MS, 0);
+}
+
 static void shutdown_cb(uv_shutdown_t *req, int status) {
   chat_conn_t *c = req->data;
   if (status < 0) chat_conn_hard_close(c);
@@ -112,6 +121,7 @@ void chat_conn_begin_closing(chat_conn_t *c) {
  * little for the peer to close. */
 void chat_conn_maybe_linger(chat_conn_t *c) {
   if (c->state != CONN_CLOSING || c->linger || c->writes || c->outq_len) return;
+  if (c->tls && chat_conn_tls_close_notify(c)) return;   /* once that is written */
   c->linger = 1;
   c->shutdown_req.data = c;
   if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, shutdown_cb) < 0) {
@@ -137,7 +147,7 @@ void chat_conn_queue(chat_conn_t *c, chat_rbuf_t *b) {
   c->out_bytes += b->len;
   chat_registry_want_flush(c->svc->registry, &c->reg);
   if (c->state == CONN_WS && c->out_bytes > c->svc->limits->ws_out_cap) {
-    chat_log_warn("conn %s: slow consumer (%zu bytes queued), closing", c->peer,
+    chat_log_warn("conn %s: slow consumer (%zu bytes queued), closing", c->client,
                   c->out_bytes);
     /* The backlog is dropped: the close goes out at once. */
     for (size_t i = 0; i < c->outq_len; i++) {
@@ -170,9 +180,7 @@ static void write_cb(uv_write_t *w, int status) {
   chat_actor_unref(&c->actor);
 }
 
-void chat_conn_flush(chat_conn_t *c) {
-  if (c->state == CONN_CLOSED || c->outq_len == 0) return;
-  size_t n = c->outq_len;
+void chat_conn_write(chat_conn_t *c, chat_rbuf_t **in, size_t n) {
   wreq_t *wr = chat_xmalloc(sizeof(*wr) + n * sizeof(chat_rbuf_t *));
   uv_buf_t stackbufs[64];
   uv_buf_t *bufs = n <= 64 ? stackbufs : chat_xmalloc(n * sizeof(uv_buf_t));
@@ -180,11 +188,10 @@ void chat_conn_flush(chat_conn_t *c) {
   wr->n = n;
   wr->bytes = 0;
   for (size_t i = 0; i < n; i++) {
-    wr->bufs[i] = c->outq[i];
-    bufs[i] = uv_buf_init((char *)c->outq[i]->data, (unsigned)c->outq[i]->len);
-    wr->bytes += c->outq[i]->len;
+    wr->bufs[i] = in[i];
+    bufs[i] = uv_buf_init((char *)in[i]->data, (unsigned)in[i]->len);
+    wr->bytes += in[i]->len;
   }
-  c->outq_len = 0;
   int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, write_cb);
   if (bufs != stackbufs) free(bufs);
   if (rc < 0) {
@@ -196,6 +203,18 @@ void chat_conn_flush(chat_conn_t *c) {
   }
   c->writes++;
   chat_actor_ref(&c->actor);
+}
+
+void chat_conn_flush(chat_conn_t *c) {
+  if (c->state == CONN_CLOSED) return;
+  if (c->tls) {
+    chat_conn_tls_flush(c);
+    return;
+  }
+  if (c->outq_len == 0) return;
+  size_t n = c->outq_len;
+  c->outq_len = 0;
+  chat_conn_write(c, c->outq, n);
 }
 
 /* ---- mails from other actors ----------------------------------------- */
@@ -324,9 +343,15 @@ void chat_conn_post_revoke(chat_conn_t *c, const uint8_t *keep, const uint8_t *o
 
 /* ---- HTTP answers ---------------------------------------------------- */
 
-static const char *const common_headers =
-    "X-Content-Type-Options: nosniff\r\n"
-    "Referrer-Policy: same-origin\r\n";
+#define COMMON_HEADERS                  \
+  "X-Content-Type-Options: nosniff\r\n" \
+  "Referrer-Policy: same-origin\r\n"
+
+/* The headers of every answer; over HTTPS, HSTS too (a year). */
+static const char *conn_headers(const chat_conn_t *c) {
+  return c->secure ? COMMON_HEADERS "Strict-Transport-Security: max-age=31536000\r\n"
+                   : COMMON_HEADERS;
+}
 
 /* Sends a response to the request being answered and moves on to the next
  * request (or closes). */
@@ -357,7 +382,7 @@ void chat_conn_respond_json(chat_conn_t *c, int status, const char *json,
   if (c->state != CONN_HTTP || !c->busy) return;
   char headers[2048];
   snprintf(headers, sizeof(headers), "%sCache-Control: no-store\r\n%s",
-           common_headers, extra_headers ? extra_headers : "");
+           conn_headers(c), extra_headers ? extra_headers : "");
   int head_only = c->req->method == HTTP_HEAD;
   chat_rbuf_t *b = chat_http_response(
       status, json ? "application/json; charset=utf-8" : NULL, headers, json,
@@ -378,9 +403,11 @@ void chat_conn_respond_error(chat_conn_t *c, int status, const char *code,
 static void conn_respond_bad_http(chat_conn_t *c, int status) {
   const char *code = status == 413   ? "payload_too_large"
                      : status == 431 ? "headers_too_large"
+                     : status == 417 ? "expectation_failed"
                                      : "bad_request";
   const char *msg = status == 413   ? "request body over 1 MiB"
                     : status == 431 ? "request headers over 16 KiB"
+                    : status == 417 ? "only Expect: 100-continue is understood"
                                     : "malformed HTTP request";
   c->busy = 1;
   c->keep_alive = 0;
@@ -407,7 +434,7 @@ void chat_conn_respond_text(chat_conn_t *c, int status, const char *content_type
                             const char *body) {
   if (c->state != CONN_HTTP || !c->busy) return;
   char headers[256];
-  snprintf(headers, sizeof(headers), "%sCache-Control: no-store\r\n", common_headers);
+  snprintf(headers, sizeof(headers), "%sCache-Control: no-store\r\n", conn_headers(c));
   conn_respond(c, chat_http_response(status, content_type, headers, body, strlen(body),
                                      c->keep_alive, c->req->method == HTTP_HEAD));
 }
@@ -434,7 +461,7 @@ static void static_done(chat_actor_t *self, chat_mail_t *m) {
     if (sj->rc != 0) {
       const char *body = "Not Found\n";
       char headers[512];
-      snprintf(headers, sizeof(headers), "%s", common_headers);
+      snprintf(headers, sizeof(headers), "%s", conn_headers(c));
       conn_respond(c, chat_http_response(404, "text/plain; charset=utf-8", headers,
                                          body, strlen(body), c->keep_alive, head_only));
     } else {
@@ -445,7 +472,7 @@ static void static_done(chat_actor_t *self, chat_mail_t *m) {
       const char *mime = chat_static_mime(sj->path);
       int html = strncmp(mime, "text/html", 9) == 0;
       snprintf(headers, sizeof(headers),
-               "%sETag: %s\r\nCache-Control: no-cache\r\n%s", common_headers, etag,
+               "%sETag: %s\r\nCache-Control: no-cache\r\n%s", conn_headers(c), etag,
                html ? "Content-Security-Policy: default-src 'self'; script-src 'self'; "
                       "style-src 'self'; img-src 'self' data:; connect-src 'self'; "
                       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
@@ -474,7 +501,7 @@ static void conn_serve_static(chat_conn_t *c, const char *path, size_t len) {
   if (rc != 0) {
     free(sj);
     const char *body = "Bad path\n";
-    conn_respond(c, chat_http_response(400, "text/plain; charset=utf-8", common_headers,
+    conn_respond(c, chat_http_response(400, "text/plain; charset=utf-8", conn_headers(c),
                                        body, strlen(body), c->keep_alive,
                                        c->req->method == HTTP_HEAD));
     return;
@@ -486,6 +513,69 @@ static void conn_serve_static(chat_conn_t *c, const char *path, size_t len) {
 
 /* ---- HTTP: requests -------------------------------------------------- */
 
+/* Who sent this request, and over HTTPS or not: the peer and the
+ * connection's own TLS, unless a trusted proxy says otherwise. */
+static void conn_client(chat_conn_t *c) {
+  int https = 0;
+  if (c->svc->proxies && c->svc->proxies->n)
+    chat_proxies_client(c->svc->proxies, c->peer, c->req, c->client, sizeof(c->client), &https);
+  c->secure = c->kind == CHAT_CONN_TLS || https;
+}
+
+/* The length of the host name at the start of a Host value ("[v6]" with
+ * its brackets), if the rest is nothing or ":PORT"; 0 if the value is not
+ * a host. */
+static size_t host_name_len(const char *h, size_t len) {
+  size_t n = 0;
+  if (len > 0 && h[0] == '[') {
+    while (++n < len && h[n] != ']')
+      if (!strchr("0123456789abcdefABCDEF:.", h[n])) return 0;
+    if (n >= len || n == 1) return 0;
+    n++;
+  } else {
+    while (n < len && (isalnum((unsigned char)h[n]) || h[n] == '.' || h[n] == '-')) n++;
+    if (n == 0) return 0;
+  }
+  if (n < len && h[n] != ':') return 0;
+  for (size_t i = n + 1; i < len; i++)
+    if (!isdigit((unsigned char)h[i])) return 0;
+  return n;
+}
+
+/* The redirect listener's answer to every request: 301 to the same target
+ * on https://, at the request's host and the TLS listener's port. */
+static void conn_redirect(chat_conn_t *c) {
+  size_t hlen;
+  const char *host = chat_http_header(c->req, "host", &hlen);
+  size_t name = host ? host_name_len(host, hlen) : 0;
+  const char *target = c->req->head;
+  size_t target_len = c->req->url_len;
+  if (name == 0 || target_len == 0 || target[0] != '/') {
+    chat_conn_respond_error(c, 400, "bad_request", "a Host header and a path are needed", NULL);
+    return;
+  }
+  char port[16] = "";
+  if (c->svc->limits->https_port != 443)
+    snprintf(port, sizeof(port), ":%d", c->svc->limits->https_port);
+  size_t cap = strlen(conn_headers(c)) + name + target_len + 64;
+  char *headers = chat_xmalloc(cap);
+  snprintf(headers, cap, "%sLocation: https://%.*s%s%.*s\r\n", conn_headers(c), (int)name, host,
+           port, (int)target_len, target);
+  const char *body = "Moved to HTTPS\n";
+  conn_respond(c, chat_http_response(301, "text/plain; charset=utf-8", headers, body,
+                                     strlen(body), c->keep_alive, c->req->method == HTTP_HEAD));
+  free(headers);
+}
+
+/* 1 if the request sends the API a body that does not say it is JSON
+ * (answered 415). */
+static int conn_body_not_json(const chat_conn_t *c, const char *path, size_t len) {
+  int m = c->req->method;
+  return (m == HTTP_POST || m == HTTP_PATCH || m == HTTP_PUT || m == HTTP_DELETE) &&
+         chat_route_is_api(path, len) && chat_http_req_has_body(c->req) &&
+         !chat_http_body_is_json(c->req);
+}
+
 static void conn_dispatch(chat_conn_t *c) {
   const chat_services_t *svc = c->svc;
   const char *path, *query;
@@ -493,6 +583,11 @@ static void conn_dispatch(chat_conn_t *c) {
   svc->metrics->http_requests++;
   chat_http_url(c->req, &path, &path_len, &query, &query_len);
   if (!svc->running) c->keep_alive = 0;
+  conn_client(c);
+  if (c->kind == CHAT_CONN_REDIRECT) {
+    conn_redirect(c);
+    return;
+  }
   if (path_len == 0 || path[0] != '/') {
     chat_conn_respond_error(c, 400, "bad_request", "the request target must be a path", NULL);
     return;
@@ -504,7 +599,11 @@ static void conn_dispatch(chat_conn_t *c) {
     return;
   }
   if (rc == 200) {
-    chat_api_handle(svc, c, &m);
+    if (conn_body_not_json(c, path, path_len))
+      chat_conn_respond_error(c, 415, "unsupported_media_type",
+                              "the body must be JSON (Content-Type: application/json)", NULL);
+    else
+      chat_api_handle(svc, c, &m);
     return;
   }
   if (rc == 405) {
@@ -525,6 +624,37 @@ static void conn_dispatch(chat_conn_t *c) {
   conn_serve_static(c, path, path_len);
 }
 
+/* The head of a request with "Expect: 100-continue" is in; its body waits
+ * for our word.  A request that a route takes, with a body it may take,
+ * gets "100 Continue"; any other is answered now as it would be after its
+ * body (404, 405, 415, ...), and the connection closes, since the body is
+ * not read.  (Too long a Content-Length never gets here: the parser answers
+ * 413 at once.) */
+static void conn_expect_continue(chat_conn_t *c) {
+  const char *path, *query;
+  size_t path_len, query_len;
+  chat_route_match_t m;
+  chat_http_url(c->req, &path, &path_len, &query, &query_len);
+  if (c->kind != CHAT_CONN_REDIRECT && path_len > 0 && path[0] == '/' &&
+      chat_route_match(c->req->method, path, path_len, &m) == 200 &&
+      !conn_body_not_json(c, path, path_len)) {
+    static const char cont[] = CHAT_HTTP_100_CONTINUE;
+    chat_rbuf_t *b = chat_rbuf_new(sizeof(cont) - 1);
+    memcpy(b->data, cont, sizeof(cont) - 1);
+    b->len = sizeof(cont) - 1;
+    chat_conn_queue(c, b);
+    return;
+  }
+  c->busy = 1;
+  c->keep_alive = 0;
+  uv_timer_stop(&c->timer);
+  if (c->reading) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+  }
+  conn_dispatch(c);
+}
+
 /* Parses buffered input and answers the requests in it, one at a time.  An
  * answer given at once (an error, say) lets the loop go on to the next
  * pipelined request; a nested call (from that answer) returns at once, so
@@ -538,6 +668,10 @@ static void conn_process_input(chat_conn_t *c) {
     int rc = chat_http_req_feed(c->req, c->in + off, c->in_len - off, &consumed);
     off += consumed;
     if (rc == CHAT_HTTP_MORE) break;
+    if (rc == CHAT_HTTP_CONTINUE) {
+      conn_expect_continue(c);
+      continue;
+    }
     if (rc == CHAT_HTTP_ERROR) {
       off = c->in_len;
       conn_respond_bad_http(c, c->req->error_status);
@@ -571,6 +705,27 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   buf->len = len;
 }
 
+void chat_conn_input(chat_conn_t *c, const char *data, size_t len) {
+  switch (c->state) {
+    case CONN_WS:
+      chat_conn_ws_feed(c, (const uint8_t *)data, len);
+      break;
+    case CONN_HTTP:
+      if (c->in_len + len > c->in_cap) {
+        size_t cap = c->in_cap ? c->in_cap : 4096;
+        while (cap < c->in_len + len) cap *= 2;
+        c->in = chat_xrealloc(c->in, cap);
+        c->in_cap = cap;
+      }
+      memcpy(c->in + c->in_len, data, len);
+      c->in_len += len;
+      if (!c->busy) conn_process_input(c);
+      break;
+    default:
+      break;  /* closing: discard */
+  }
+}
+
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   chat_conn_t *c = s->data;
   if (nread < 0) {
@@ -578,24 +733,10 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (nread == 0) return;
-  switch (c->state) {
-    case CONN_WS:
-      chat_conn_ws_feed(c, (const uint8_t *)buf->base, (size_t)nread);
-      break;
-    case CONN_HTTP:
-      if (c->in_len + (size_t)nread > c->in_cap) {
-        size_t cap = c->in_cap ? c->in_cap : 4096;
-        while (cap < c->in_len + (size_t)nread) cap *= 2;
-        c->in = chat_xrealloc(c->in, cap);
-        c->in_cap = cap;
-      }
-      memcpy(c->in + c->in_len, buf->base, (size_t)nread);
-      c->in_len += (size_t)nread;
-      if (!c->busy) conn_process_input(c);
-      break;
-    default:
-      break;  /* closing: discard */
-  }
+  if (c->tls && (c->state == CONN_HTTP || c->state == CONN_WS))
+    chat_conn_tls_input(c, (const uint8_t *)buf->base, (size_t)nread);
+  else
+    chat_conn_input(c, buf->base, (size_t)nread);
 }
 
 void chat_conn_read_start(chat_conn_t *c) {
@@ -620,9 +761,11 @@ static void accept_failed_closed_cb(uv_handle_t *h) {
   if (--c->handles == 0) free(c);
 }
 
-void chat_conn_accept(const chat_services_t *svc, uv_stream_t *listener) {
+void chat_conn_accept(const chat_services_t *svc, uv_stream_t *listener,
+                      chat_conn_kind_t kind) {
   chat_conn_t *c = chat_xcalloc(1, sizeof(*c));
   c->svc = svc;
+  c->kind = kind == CHAT_CONN_TLS && svc->tls == NULL ? CHAT_CONN_PLAIN : kind;
   chat_actor_init(&c->actor, svc->sched, conn_free_cb);
   uv_tcp_init(svc->loop, &c->tcp);
   c->tcp.data = c;
@@ -648,18 +791,32 @@ void chat_conn_accept(const chat_services_t *svc, uv_stream_t *listener) {
     else if (ss.ss_family == AF_INET6)
       uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof(c->peer));
   }
+  memcpy(c->client, c->peer, sizeof(c->client));
+  c->secure = c->kind == CHAT_CONN_TLS;
   c->req = chat_xmalloc(sizeof(*c->req));
   chat_http_req_init(c->req);
   chat_registry_add(svc->registry, &c->reg, c);  /* takes the creator's reference */
   svc->metrics->conns_total++;
-  chat_limiter_addr_key(c->peer, c->addr_key);
+  /* A trusted proxy brings many clients: only the total counts for it. */
+  if (svc->proxies && chat_proxies_trusts(svc->proxies, c->peer, strlen(c->peer)))
+    c->addr_key[0] = '\0';
+  else
+    chat_limiter_addr_key(c->peer, c->addr_key);
   if (svc->limiter && chat_limiter_conn_open(svc->limiter, c->addr_key) != 0) {
     svc->metrics->conns_refused++;
-    conn_refuse(c);
+    /* Plain HTTP gets a 503; a TLS peer, which could not read one before
+     * a handshake, is simply closed. */
+    if (c->kind == CHAT_CONN_TLS)
+      chat_conn_hard_close(c);
+    else
+      conn_refuse(c);
     return;
   }
   c->conn_counted = svc->limiter != NULL;
-  uv_timer_start(&c->timer, request_timer_cb, REQUEST_TIMEOUT_MS, 0);
+  if (c->kind == CHAT_CONN_TLS)
+    chat_conn_tls_start(c, svc->tls);   /* the handshake's own timer */
+  else
+    chat_conn_request_timer(c);
   chat_conn_read_start(c);
 }
 

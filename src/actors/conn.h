@@ -14,6 +14,14 @@
  * flight are capped at limits->ws_out_cap: past it a WebSocket peer is a
  * slow consumer and is closed with 1013.
  *
+ * TLS (conn_tls.c): a connection accepted as CHAT_CONN_TLS has a session
+ * (net/tls.h) between the socket and the parsers, and its queue is
+ * encrypted on the way out; the rest of the actor sees plaintext only.  A
+ * CHAT_CONN_REDIRECT connection answers every request with a 301 to the
+ * same path on https://.  Behind trusted proxies (services->proxies) each
+ * request's client address and scheme come from X-Forwarded-For and
+ * X-Forwarded-Proto (net/proxy.h); under HTTPS the responses carry HSTS.
+ *
  * Mailbox: the chat_conn_post_* functions below, from rooms, the DM actor,
  * the registry and the cluster module.  Jobs it submits (static files, the
  * session check, API requests) answer as mails too.
@@ -43,10 +51,17 @@
 
 typedef struct chat_conn_s chat_conn_t;
 
+typedef enum {
+  CHAT_CONN_PLAIN,      /* HTTP and WebSocket */
+  CHAT_CONN_TLS,        /* the same inside TLS with svc->tls */
+  CHAT_CONN_REDIRECT,   /* plain HTTP answered with 301 to https:// */
+} chat_conn_kind_t;
+
 /* Accepts the connection waiting on listener (a listening uv_tcp_t) and
- * serves it; the registry (svc->registry) holds it from then on.  A failed
- * accept leaves nothing behind. */
-void chat_conn_accept(const chat_services_t *svc, uv_stream_t *listener);
+ * serves it as kind; the registry (svc->registry) holds it from then on.
+ * A failed accept leaves nothing behind. */
+void chat_conn_accept(const chat_services_t *svc, uv_stream_t *listener,
+                      chat_conn_kind_t kind);
 
 chat_actor_t *chat_conn_actor(chat_conn_t *c);
 chat_conn_t *chat_conn_from_actor(chat_actor_t *a);
@@ -78,8 +93,12 @@ void chat_conn_flush(chat_conn_t *c);
  * an answer (or closes, if the request asked to). */
 
 const chat_http_req_t *chat_conn_req(const chat_conn_t *c);
-/* The client's address, as text. */
+/* The client's address, as text: the peer's, or the one a trusted proxy
+ * gave for this request. */
 const char *chat_conn_peer(const chat_conn_t *c);
+/* 1 if the request came over HTTPS: this connection's TLS, or a trusted
+ * proxy's X-Forwarded-Proto (cookies are then Secure). */
+int chat_conn_secure(const chat_conn_t *c);
 /* 1 while the connection can still be answered. */
 int chat_conn_is_open(const chat_conn_t *c);
 const chat_services_t *chat_conn_services(const chat_conn_t *c);

@@ -1,10 +1,12 @@
-/* Private to the connection actor (conn.h): its state, shared by its two
- * halves.  conn.c has the socket, the output, the closing, the mails and
+/* Private to the connection actor (conn.h): its state, shared by its
+ * parts.  conn.c has the socket, the output, the closing, the mails and
  * HTTP; conn_ws.c has the WebSocket (the upgrade, frames from the client,
- * joined rooms, direct messages).  Nothing else includes this header. */
+ * joined rooms, direct messages); conn_tls.c has TLS between the socket and
+ * the rest.  Nothing else includes this header. */
 #ifndef CHAT_ACTORS_CONN_INT_H
 #define CHAT_ACTORS_CONN_INT_H
 
+#include "../net/tls.h"
 #include "../net/ws.h"
 #include "../store/store.h"
 #include "conn.h"
@@ -33,9 +35,16 @@ struct chat_conn_s {
   uv_shutdown_t shutdown_req;
   int handles;                  /* open libuv handles of this connection */
   chat_registry_entry_t reg;    /* the registry's (registry.h) */
-  char peer[64];
+  chat_conn_kind_t kind;
+  char peer[64];                /* the peer's address */
+  char client[64];              /* the client's: the peer's, or a trusted proxy's word */
+  int secure;                   /* the request came over HTTPS (TLS or a proxy's word) */
   char addr_key[CHAT_ADDR_KEY_MAX];  /* the limiter's key of peer (limiter.h) */
   int conn_counted;             /* counted by the limiter's connection caps */
+
+  /* TLS (conn_tls.c) */
+  chat_tls_conn_t *tls;         /* NULL: plain */
+  int tls_bye;                  /* close_notify sent */
 
   /* HTTP */
   chat_http_req_t *req;
@@ -81,6 +90,27 @@ void chat_conn_begin_closing(chat_conn_t *c);
 void chat_conn_maybe_linger(chat_conn_t *c);
 void chat_conn_hard_close(chat_conn_t *c);
 void chat_conn_read_start(chat_conn_t *c);
+/* Plaintext from the peer, to HTTP or the WebSocket. */
+void chat_conn_input(chat_conn_t *c, const char *data, size_t len);
+/* Writes the n buffers (taking the caller's references) with one
+ * uv_write; their bytes must be counted in out_bytes already.  A write
+ * that cannot start closes the connection. */
+void chat_conn_write(chat_conn_t *c, chat_rbuf_t **bufs, size_t n);
+/* (Re)starts the timer for the next request to arrive. */
+void chat_conn_request_timer(chat_conn_t *c);
+
+/* conn_tls.c */
+
+/* Makes the session and starts the handshake timer (at accept). */
+void chat_conn_tls_start(chat_conn_t *c, chat_tls_t *tls);
+/* Ciphertext from the peer: decrypted and given to chat_conn_input. */
+void chat_conn_tls_input(chat_conn_t *c, const uint8_t *data, size_t len);
+/* chat_conn_flush for a TLS connection: encrypts the queue and writes. */
+void chat_conn_tls_flush(chat_conn_t *c);
+/* Before the write side shuts down: sends close_notify once; 1 if that is
+ * being written (the shutdown waits for it). */
+int chat_conn_tls_close_notify(chat_conn_t *c);
+void chat_conn_tls_free(chat_conn_t *c);
 
 /* conn_ws.c */
 

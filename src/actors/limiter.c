@@ -77,7 +77,7 @@ void chat_limiter_addr_key(const char *peer, char out[CHAT_ADDR_KEY_MAX]) {
 
 int chat_limiter_conn_open(chat_limiter_t *l, const char *addr) {
   if (l->cfg.max_conns && l->nconns >= l->cfg.max_conns) return -1;
-  if (l->cfg.max_conns_addr) {
+  if (l->cfg.max_conns_addr && addr[0]) {
     int created;
     count_t *c = chat_keytab_put(l->conns, addr, 0, &created);
     if (c->n >= l->cfg.max_conns_addr) return -1;
@@ -89,7 +89,7 @@ int chat_limiter_conn_open(chat_limiter_t *l, const char *addr) {
 
 void chat_limiter_conn_close(chat_limiter_t *l, const char *addr) {
   if (l->nconns > 0) l->nconns--;
-  if (l->cfg.max_conns_addr) {
+  if (l->cfg.max_conns_addr && addr[0]) {
     count_t *c = chat_keytab_get(l->conns, addr, 0);
     if (c && --c->n == 0) chat_keytab_del(l->conns, addr);
   }

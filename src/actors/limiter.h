@@ -70,8 +70,9 @@ void chat_limiter_addr_key(const char *peer, char out[CHAT_ADDR_KEY_MAX]);
 
 /* ---- connections ---- */
 
-/* A connection from addr (an address key) wants in: 0 and counted, or -1
- * if addr or the server has its most. */
+/* A connection from addr (an address key; "": a peer counted only in the
+ * total, such as a trusted proxy) wants in: 0 and counted, or -1 if addr
+ * or the server has its most. */
 int chat_limiter_conn_open(chat_limiter_t *l, const char *addr);
 /* A counted connection from addr closed. */
 void chat_limiter_conn_close(chat_limiter_t *l, const char *addr);

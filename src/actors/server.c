@@ -11,6 +11,9 @@
 #include "../core/common.h"
 #include "../core/limits.h"
 #include "../core/log.h"
+#include "../net/proxy.h"
+#include "../net/tls.h"
+#include "../net/access.h"
 #include "../net/ws.h"
 #include "actor.h"
 #include "cluster.h"
@@ -36,7 +39,12 @@ struct chat_server_s {
   char *redis_url;
   char *public_dir;
   char *vendor_dir;
+  char *redirect_host;          /* NULL: no plain HTTP redirect */
+  int redirect_port;
+  char *metrics_token;          /* NULL: none; wiped when freed */
   chat_limits_t limits;
+  chat_tls_t *tls;              /* NULL: plain HTTP */
+  chat_proxies_t proxies;
 
   chat_sched_t sched;
   chat_store_t *store;
@@ -45,6 +53,9 @@ struct chat_server_s {
   uv_tcp_t listener;
   int listening;
   int port;
+  uv_tcp_t redirect;            /* the plain HTTP redirect's listener */
+  int redirecting;
+  int redirect_bound;           /* its port, or -1 */
 
   /* stopping */
   int presence_closed;
@@ -100,6 +111,13 @@ static void limiter_config(const chat_config_t *cfg, chat_limiter_config_t *lc) 
 
 /* ---- life cycle ------------------------------------------------------- */
 
+static void free_secret(char *s) {
+  if (s == NULL) return;
+  volatile char *p = s;
+  while (*p) *p++ = '\0';
+  free(s);
+}
+
 static void maybe_stopped(chat_server_t *srv);
 
 static void conn_removed_cb(void *ud) { maybe_stopped(ud); }
@@ -109,6 +127,20 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   if (chat_auth_init() != 0) {
     snprintf(err, errlen, "libsodium failed to initialise");
     return CHAT_EIO;
+  }
+  int has_token = cfg->metrics_token && *cfg->metrics_token;
+  chat_access_mode_t metrics_access;
+  switch (cfg->metrics_access) {
+    case CHAT_METRICS_LOCAL: metrics_access = CHAT_ACCESS_LOCAL; break;
+    case CHAT_METRICS_TOKEN: metrics_access = CHAT_ACCESS_TOKEN; break;
+    case CHAT_METRICS_OPEN: metrics_access = CHAT_ACCESS_OPEN; break;
+    default:
+      snprintf(err, errlen, "unknown metrics_access %d", cfg->metrics_access);
+      return CHAT_EINVAL;
+  }
+  if (metrics_access == CHAT_ACCESS_TOKEN && !has_token) {
+    snprintf(err, errlen, "metrics for token holders only, but no metrics token is set");
+    return CHAT_EINVAL;
   }
   chat_server_t *srv = chat_xcalloc(1, sizeof(*srv));
   srv->loop = loop;
@@ -126,9 +158,32 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   srv->limits.max_ws_user = cfg->max_ws_user > 0 ? (size_t)cfg->max_ws_user : 0;
   srv->limits.public_dir = srv->public_dir;
   srv->limits.vendor_dir = srv->vendor_dir;
+  srv->metrics_token = has_token ? chat_xstrdup(cfg->metrics_token) : NULL;
+  srv->limits.metrics_access = metrics_access;
+  srv->limits.metrics_token = srv->metrics_token;
   srv->port = -1;
+  srv->redirect_bound = -1;
 
-  int rc = chat_store_open(srv->store_url, cfg->store_pool > 0 ? cfg->store_pool : 1,
+  int rc = CHAT_EINVAL;
+  if (!cfg->tls_cert != !cfg->tls_key) {
+    snprintf(err, errlen, "TLS needs both a certificate and a key");
+    goto fail_tls;
+  }
+  if (cfg->redirect_host && !cfg->tls_cert) {
+    snprintf(err, errlen, "the HTTP redirect needs TLS (a certificate and a key)");
+    goto fail_tls;
+  }
+  if (cfg->tls_cert && (rc = chat_tls_new(cfg->tls_cert, cfg->tls_key, &srv->tls, err,
+                                          errlen)) != 0)
+    goto fail_tls;
+  if ((rc = chat_proxies_parse(cfg->trusted_proxies, &srv->proxies, err, errlen)) != 0)
+    goto fail_proxies;
+  if (cfg->redirect_host) {
+    srv->redirect_host = chat_xstrdup(cfg->redirect_host);
+    srv->redirect_port = cfg->redirect_port;
+  }
+
+  rc = chat_store_open(srv->store_url, cfg->store_pool > 0 ? cfg->store_pool : 1,
                            &srv->store, err, errlen);
   if (rc != 0) goto fail_store;
   chat_room_rec_t *rooms = NULL;
@@ -148,6 +203,8 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   svc->sched = &srv->sched;
   svc->limits = &srv->limits;
   svc->metrics = &srv->metrics;
+  svc->tls = srv->tls;
+  svc->proxies = &srv->proxies;
   /* Password hashing on threads of its own, so that it never holds up the
    * store's thread pool. */
   size_t hash_queue = cfg->hash_queue > 0 ? (size_t)cfg->hash_queue : 1;
@@ -208,11 +265,17 @@ fail_sched:
 fail_rooms:
   chat_store_close(srv->store);
 fail_store:
+  chat_proxies_free(&srv->proxies);
+fail_proxies:
+  chat_tls_free(srv->tls);
+fail_tls:
+  free(srv->redirect_host);
   free(srv->listen_host);
   free(srv->store_url);
   free(srv->redis_url);
   free(srv->public_dir);
   free(srv->vendor_dir);
+  free_secret(srv->metrics_token);
   free(srv);
   return rc ? rc : CHAT_EIO;
 }
@@ -224,39 +287,78 @@ static void on_connection(uv_stream_t *listener, int status) {
     return;
   }
   if (srv->state != SRV_RUNNING) return;
-  chat_conn_accept(&srv->svc, listener);
+  chat_conn_accept(&srv->svc, listener, srv->tls ? CHAT_CONN_TLS : CHAT_CONN_PLAIN);
+}
+
+static void on_redirect_connection(uv_stream_t *listener, int status) {
+  chat_server_t *srv = listener->data;
+  if (status < 0) {
+    chat_log_warn("accept: %s", uv_strerror(status));
+    return;
+  }
+  if (srv->state != SRV_RUNNING) return;
+  chat_conn_accept(&srv->svc, listener, CHAT_CONN_REDIRECT);
+}
+
+/* Binds and listens on host:port; *bound is the port.  The handle is open
+ * (to be closed by the caller) whatever happens. */
+static int listen_on(chat_server_t *srv, uv_tcp_t *h, const char *host, int port,
+                     uv_connection_cb cb, int *bound, char *err, size_t errlen) {
+  struct sockaddr_storage addr;
+  uv_tcp_init(srv->loop, h);
+  h->data = srv;
+  int rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
+  if (rc != 0) rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr);
+  if (rc != 0) {
+    snprintf(err, errlen, "bad listen address %s", host);
+    return rc;
+  }
+  rc = uv_tcp_bind(h, (const struct sockaddr *)&addr, 0);
+  if (rc == 0) rc = uv_listen((uv_stream_t *)h, 511, cb);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+    return rc;
+  }
+  struct sockaddr_storage got;
+  int len = sizeof(got);
+  uv_tcp_getsockname(h, (struct sockaddr *)&got, &len);
+  *bound = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
+                                           : ((struct sockaddr_in *)&got)->sin_port);
+  return 0;
 }
 
 int chat_server_start(chat_server_t *srv, char *err, size_t errlen) {
-  struct sockaddr_storage addr;
-  int rc = uv_ip4_addr(srv->listen_host, srv->listen_port, (struct sockaddr_in *)&addr);
-  if (rc != 0)
-    rc = uv_ip6_addr(srv->listen_host, srv->listen_port, (struct sockaddr_in6 *)&addr);
-  if (rc != 0) {
-    snprintf(err, errlen, "bad listen address %s", srv->listen_host);
-    return rc;
-  }
-  uv_tcp_init(srv->loop, &srv->listener);
-  srv->listener.data = srv;
   srv->listening = 1;
-  rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&addr, 0);
-  if (rc == 0) rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
-  if (rc != 0) {
-    snprintf(err, errlen, "cannot listen on %s:%d: %s", srv->listen_host, srv->listen_port,
-             uv_strerror(rc));
-    return rc;
+  int rc = listen_on(srv, &srv->listener, srv->listen_host, srv->listen_port, on_connection,
+                     &srv->port, err, errlen);
+  if (rc != 0) return rc;
+  srv->limits.https_port = srv->port;
+  if (srv->redirect_host) {
+    srv->redirecting = 1;
+    rc = listen_on(srv, &srv->redirect, srv->redirect_host, srv->redirect_port,
+                   on_redirect_connection, &srv->redirect_bound, err, errlen);
+    if (rc != 0) return rc;
   }
-  struct sockaddr_storage bound;
-  int len = sizeof(bound);
-  uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &len);
-  srv->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                : ((struct sockaddr_in *)&bound)->sin_port);
   srv->state = SRV_RUNNING;
   srv->svc.running = 1;
   return 0;
 }
 
 int chat_server_port(const chat_server_t *srv) { return srv->port; }
+int chat_server_redirect_port(const chat_server_t *srv) { return srv->redirect_bound; }
+
+int chat_server_reload_tls(chat_server_t *srv, char *err, size_t errlen) {
+  if (srv->tls == NULL) {
+    snprintf(err, errlen, "TLS is not on");
+    return CHAT_EINVAL;
+  }
+  int rc = chat_tls_reload(srv->tls, err, errlen);
+  if (rc == 0)
+    chat_log_info("TLS certificate reloaded (generation %u)", chat_tls_generation(srv->tls));
+  else
+    chat_log_error("TLS certificate not reloaded, the old one stays: %s", err);
+  return rc;
+}
 
 static void sched_closed(chat_sched_t *s) {
   chat_server_t *srv = container_of(s, chat_server_t, sched);
@@ -275,6 +377,7 @@ static void notifier_closed_cb(void *ud);
 static void maybe_stopped(chat_server_t *srv) {
   chat_services_t *svc = &srv->svc;
   if (srv->state != SRV_STOPPING || chat_registry_count(svc->registry) || srv->listening ||
+      srv->redirecting ||
       srv->sched.closing)
     return;
   chat_sched_drain(&srv->sched);
@@ -328,7 +431,10 @@ static void notifier_closed_cb(void *ud) {
 
 static void listener_closed_cb(uv_handle_t *h) {
   chat_server_t *srv = h->data;
-  srv->listening = 0;
+  if (h == (uv_handle_t *)&srv->listener)
+    srv->listening = 0;
+  else
+    srv->redirecting = 0;
   maybe_stopped(srv);
 }
 
@@ -340,10 +446,10 @@ void chat_server_stop(chat_server_t *srv, chat_server_stop_cb cb, void *ud) {
   srv->stop_ud = ud;
   chat_log_info("stopping: closing %zu connections", chat_registry_count(srv->svc.registry));
   chat_registry_close_all(srv->svc.registry, CHAT_WS_CLOSE_GOING_AWAY);
-  if (srv->listening)
-    uv_close((uv_handle_t *)&srv->listener, listener_closed_cb);
-  else
-    maybe_stopped(srv);
+  int closing = srv->listening || srv->redirecting;
+  if (srv->listening) uv_close((uv_handle_t *)&srv->listener, listener_closed_cb);
+  if (srv->redirecting) uv_close((uv_handle_t *)&srv->redirect, listener_closed_cb);
+  if (!closing) maybe_stopped(srv);
 }
 
 void chat_server_free(chat_server_t *srv) {
@@ -357,10 +463,14 @@ void chat_server_free(chat_server_t *srv) {
   chat_cluster_free(svc->cluster);
   chat_storage_free(svc->storage);
   chat_store_close(srv->store);
+  chat_tls_free(srv->tls);
+  chat_proxies_free(&srv->proxies);
+  free(srv->redirect_host);
   free(srv->listen_host);
   free(srv->store_url);
   free(srv->redis_url);
   free(srv->public_dir);
   free(srv->vendor_dir);
+  free_secret(srv->metrics_token);
   free(srv);
 }

@@ -24,6 +24,8 @@ typedef struct chat_registry_s chat_registry_t;
 typedef struct chat_cluster_s chat_cluster_t;
 typedef struct chat_limiter_s chat_limiter_t;
 typedef struct chat_hasher_s chat_hasher_t;
+typedef struct chat_tls_s chat_tls_t;
+typedef struct chat_proxies_s chat_proxies_t;
 
 /* The configuration the actors read (strings owned by whoever fills it). */
 typedef struct {
@@ -34,6 +36,10 @@ typedef struct {
   size_t max_ws_user;        /* WebSockets per user here (0: no limit) */
   const char *public_dir;    /* the front end's static files */
   const char *vendor_dir;    /* served under /vendor/bootstrap/ */
+  int https_port;            /* the TLS listener's port: where the plain HTTP
+                                redirect sends browsers (443: left out) */
+  int metrics_access;        /* who may read /metrics: a chat_access_mode_t (net/access.h) */
+  const char *metrics_token; /* its bearer token, or NULL */
 } chat_limits_t;
 
 /* Counters for /metrics, bumped by the actors that see the events. */
@@ -60,6 +66,9 @@ typedef struct chat_services_s {
   chat_limiter_t *limiter;     /* abuse limits (limiter.h); NULL: none */
   chat_hasher_t *hasher;       /* password hashing (hasher.h); NULL: logins
                                   and registrations are answered busy */
+  chat_tls_t *tls;             /* TLS settings (net/tls.h); NULL: plain HTTP */
+  const chat_proxies_t *proxies; /* peers believed in X-Forwarded-For and
+                                    -Proto (net/proxy.h); NULL: none */
   chat_metrics_t *metrics;
   /* 1 between chat_server_start and chat_server_stop: while 0, no new
    * work is started (joins are refused, requests are not kept alive). */

@@ -37,6 +37,10 @@
 #define CHAT_HTTP_MAX_HEADER (16 * 1024)
 #define CHAT_HTTP_MAX_HEADERS 64
 #define CHAT_HTTP_MAX_BODY (1024 * 1024)
+/* Chunk extensions (";name=value" after a chunk size), all the chunks of one
+ * request together: nothing uses them, and they count against no other
+ * limit. */
+#define CHAT_HTTP_MAX_CHUNK_EXT 256
 /* Default for chat_config_t.http_out_cap: answers queued on one connection
  * before its next pipelined request is read (reading resumes below half). */
 #define CHAT_HTTP_OUT_CAP (256 * 1024)

@@ -1,34 +1,18 @@
 /* Text rules.  Strings are decoded with chat_utf8_decode (core/utf8.h),
  * which refuses overlongs, surrogates and code points above U+10FFFF.
  *
- * Letters and digits of every script are recognised with iswalnum_l() in a
- * private C.UTF-8 locale object: the process-wide locale is never changed,
- * which keeps the checks thread-safe and independent of the environment.
- * Should the C library lack a UTF-8 locale, only ASCII letters and digits
- * are accepted in usernames (failing closed). */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
-#endif
-
+ * Usernames take their Unicode knowledge (normalisation, letters and
+ * digits of every script, East Asian width, invisible characters) from ICU
+ * through core/ident.h: no process-wide locale is read or changed, so the
+ * checks are thread-safe and the same on every machine. */
 #include "text.h"
 
-#include <locale.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
-#include <wctype.h>
 
+#include "ident.h"
 #include "limits.h"
 #include "utf8.h"
-
-static pthread_once_t ctype_once = PTHREAD_ONCE_INIT;
-static locale_t ctype_locale;  /* (locale_t)0 if no UTF-8 locale exists */
-
-static void ctype_init(void) {
-  ctype_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-  if (ctype_locale == (locale_t)0)
-    ctype_locale = newlocale(LC_CTYPE_MASK, "C.utf8", (locale_t)0);
-}
 
 /* The white space listed in text.h. */
 static int is_space(uint32_t c) {
@@ -45,18 +29,6 @@ static int is_space(uint32_t c) {
 /* C0 and C1 controls and DEL (general category Cc). */
 static int is_control(uint32_t c) {
   return c < 0x20 || (c >= 0x7F && c <= 0x9F);
-}
-
-/* East Asian Wide and Fullwidth blocks that hold letters or digits: these
- * characters take two columns. */
-static int is_wide(uint32_t c) {
-  return (c >= 0x1100 && c <= 0x115F) || (c >= 0x2E80 && c <= 0x303E) ||
-         (c >= 0x3041 && c <= 0x33FF) || (c >= 0x3400 && c <= 0x4DBF) ||
-         (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0xA000 && c <= 0xA4CF) ||
-         (c >= 0xA960 && c <= 0xA97F) || (c >= 0xAC00 && c <= 0xD7A3) ||
-         (c >= 0xF900 && c <= 0xFAFF) || (c >= 0xFF00 && c <= 0xFF60) ||
-         (c >= 0xFFE0 && c <= 0xFFE6) || (c >= 0x16FE0 && c <= 0x18CFF) ||
-         (c >= 0x1B000 && c <= 0x1B2FF) || (c >= 0x20000 && c <= 0x3FFFD);
 }
 
 void chat_text_trim(const char *s, size_t len, size_t *start,
@@ -78,32 +50,80 @@ void chat_text_trim(const char *s, size_t len, size_t *start,
   *out_len = j - i;
 }
 
+/* 1 if every character of s[0..len) (valid UTF-8) is visible. */
+static int all_visible(const uint8_t *u, size_t len) {
+  size_t i = 0;
+  uint32_t c;
+  while (i < len) {
+    i += chat_utf8_next(u + i, len - i, &c);
+    if (chat_ident_invisible(c)) return 0;
+  }
+  return 1;
+}
+
 /* Usernames allow letters and digits of any script plus '_', '.' and '-',
- * from 3 to 32 characters.  For the minimum, a wide East Asian character
- * counts as two: a two-character Chinese, Japanese or Korean name such as
- * 张三 carries as much as a five-letter Latin one and must be accepted,
- * while "ab" stays too short.  The maximum counts code points. */
-int chat_username_valid(const char *s) {
+ * from 3 to 32 characters, counted on the NFKC form that is stored.  For
+ * the minimum, a wide East Asian character counts as two: a two-character
+ * Chinese, Japanese or Korean name such as 张三 carries as much as a
+ * five-letter Latin one and must be accepted, while "ab" stays too short.
+ * The maximum counts code points.  Invisible characters are looked for in
+ * the name as typed and again after NFKC, which maps some characters to
+ * others (U+FFA0 to U+1160). */
+chat_username_rc_t chat_username_check(const char *s, char *out) {
   const uint8_t *u = (const uint8_t *)s;
   size_t len = strlen(s), i = 0, n, chars = 0, width = 0;
+  char key[CHAT_IDENT_KEY_MAX];
   uint32_t c;
+  int nlen;
 
-  pthread_once(&ctype_once, ctype_init);
+  out[0] = '\0';
+  if (len > CHAT_NAME_MAX || !chat_utf8_valid(s, len)) return CHAT_USERNAME_BAD;
+  if (!all_visible(u, len)) return CHAT_USERNAME_INVISIBLE;
+  nlen = chat_ident_nfkc(s, len, out, CHAT_NAME_MAX + 1);
+  if (nlen < 0) return CHAT_USERNAME_BAD;
+  u = (const uint8_t *)out;
+  len = (size_t)nlen;
+  if (!all_visible(u, len)) goto invisible;
   while (i < len) {
-    if ((n = chat_utf8_decode(u + i, len - i, &c)) == 0) return 0;
+    if ((n = chat_utf8_decode(u + i, len - i, &c)) == 0) goto bad;
     i += n;
-    if (++chars > CHAT_USERNAME_MAX_CHARS) return 0;
-    width += is_wide(c) ? 2 : 1;
+    if (++chars > CHAT_USERNAME_MAX_CHARS) goto bad;
+    width += chat_ident_wide(c) ? 2 : 1;
     if (c < 0x80) {
       if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
             (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
-        return 0;
-    } else if (ctype_locale == (locale_t)0 ||
-               !iswalnum_l((wint_t)c, ctype_locale)) {
-      return 0;
+        goto bad;
+    } else if (!chat_ident_alnum(c)) {
+      goto bad;
     }
   }
-  return width >= CHAT_USERNAME_MIN_WIDTH;
+  if (width < CHAT_USERNAME_MIN_WIDTH) goto bad;
+  if (chat_ident_key(out, len, key, sizeof(key)) < 0) goto bad;
+  return CHAT_USERNAME_OK;
+
+invisible:
+  out[0] = '\0';
+  return CHAT_USERNAME_INVISIBLE;
+bad:
+  out[0] = '\0';
+  return CHAT_USERNAME_BAD;
+}
+
+const char *chat_username_message(chat_username_rc_t rc) {
+  switch (rc) {
+    case CHAT_USERNAME_OK:
+      return "a valid username";
+    case CHAT_USERNAME_INVISIBLE:
+      return "a username cannot contain invisible or formatting characters";
+    case CHAT_USERNAME_BAD:
+      break;
+  }
+  return "3-32 characters: letters, digits, '_', '.' or '-'";
+}
+
+int chat_username_valid(const char *s) {
+  char out[CHAT_NAME_MAX + 1];
+  return chat_username_check(s, out) == CHAT_USERNAME_OK;
 }
 
 int chat_email_valid(const char *s) {

@@ -5,14 +5,41 @@
 
 #include <stddef.h>
 
+#include "limits.h"
+
 /* Finds s[0..len) without leading and trailing white space (ASCII white
  * space, U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028, U+2029, U+202F,
  * U+205F, U+3000, U+FEFF).  Writes the start offset and length of the rest. */
 void chat_text_trim(const char *s, size_t len, size_t *start, size_t *out_len);
 
-/* 1 if s (NUL-terminated, any bytes) is a valid username: valid UTF-8, 3 to
- * 32 code points, each a letter of any script, a digit (any script), '_',
- * '.' or '-'.  Thread-safe (does not touch the global locale). */
+/* The username rules, the one check of a new name (registration and
+ * `chatd user add` both call it).  A name as typed is taken when:
+ *   - it is valid UTF-8 of at most CHAT_NAME_MAX bytes;
+ *   - it has no invisible character (core/ident.h, chat_ident_invisible:
+ *     default-ignorable code points such as U+200B and U+200D, the Hangul
+ *     fillers U+115F, U+1160, U+3164 and U+FFA0, format and control
+ *     characters, unassigned code points), before or after normalising;
+ *   - its NFKC form (what is stored and shown: ｂｏｂ becomes bob, 𝐛𝐨𝐛 and
+ *     ⓑⓞⓑ too) has 1 to 32 characters (code points), each a letter of any
+ *     script, a digit of any script, '_', '.' or '-', where the width for
+ *     the minimum of 3 counts a wide East Asian character as two (张三 is
+ *     long enough, "ab" is not);
+ *   - it has an identity key (chat_ident_key) that fits
+ *     CHAT_IDENT_KEY_MAX (every name that passes the rules above does).
+ * Whether the name is free is the store's question: it compares keys. */
+typedef enum {
+  CHAT_USERNAME_OK = 0,
+  CHAT_USERNAME_BAD,        /* length, characters or UTF-8 */
+  CHAT_USERNAME_INVISIBLE,  /* an invisible or formatting character */
+} chat_username_rc_t;
+
+/* Checks s (NUL-terminated, any bytes) and, when it is taken, writes its
+ * NFKC form into out (CHAT_NAME_MAX + 1 bytes; "" otherwise).  Thread-safe;
+ * independent of the locale. */
+chat_username_rc_t chat_username_check(const char *s, char *out);
+/* What the API says about a refused name: static English text. */
+const char *chat_username_message(chat_username_rc_t rc);
+/* 1 if chat_username_check takes s. */
 int chat_username_valid(const char *s);
 
 /* 1 if s (NUL-terminated) looks like an e-mail address: valid UTF-8, at

@@ -2,10 +2,25 @@
  *
  * A chat_http_req_t reads one request at a time from a byte stream: feed it
  * what arrived; it says whether a whole request is ready, whether it asked
- * for an Upgrade, or whether the peer broke a rule (then error_status says
- * which answer to give: 400, 413 or 431).  Limits (core/limits.h): the
- * request line and headers together at most CHAT_HTTP_MAX_HEADER bytes in at
- * most CHAT_HTTP_MAX_HEADERS lines, a body at most CHAT_HTTP_MAX_BODY bytes. */
+ * for an Upgrade, whether it waits for "100 Continue", or whether the peer
+ * broke a rule (then error_status says which answer to give: 400, 413, 417
+ * or 431).  Limits (core/limits.h): the request line and headers together at
+ * most CHAT_HTTP_MAX_HEADER bytes in at most CHAT_HTTP_MAX_HEADERS lines, a
+ * body at most CHAT_HTTP_MAX_BODY bytes, chunk extensions at most
+ * CHAT_HTTP_MAX_CHUNK_EXT bytes per request.
+ *
+ * Besides llhttp's own checks (Debian's llhttp 8.1, not in strict mode),
+ * these are refused with 400:
+ *   - an HTTP/1.1 request without a Host header, any request with more than
+ *     one, or a Host value that is not host[:port];
+ *   - Transfer-Encoding in an HTTP/1.0 request, or any Transfer-Encoding but
+ *     exactly "chunked" (llhttp refuses it together with Content-Length);
+ *   - chunked framing that is not exact: each size line and each chunk's
+ *     data must end in CRLF (llhttp 8.1 skips those two bytes unread), the
+ *     last chunk must be followed by CRLF at once (no trailer fields), and
+ *     chunk extensions must fit CHAT_HTTP_MAX_CHUNK_EXT;
+ * an Expect other than "100-continue" gets 417, and chunk sizes adding up
+ * past CHAT_HTTP_MAX_BODY get 413 as soon as the size line arrives. */
 #ifndef CHAT_NET_HTTP_H
 #define CHAT_NET_HTTP_H
 
@@ -21,8 +36,27 @@ enum {
   CHAT_HTTP_REQUEST = 1,  /* a complete request is ready */
   CHAT_HTTP_UPGRADE = 2,  /* a complete request asking for an Upgrade; the
                              bytes after *consumed belong to the new protocol */
+  CHAT_HTTP_CONTINUE = 3, /* the head of a request with "Expect:
+                             100-continue" is complete and its body is yet
+                             to come; *consumed ends at the head.  Either
+                             send CHAT_HTTP_100_CONTINUE and feed on, or
+                             answer now and close without reading the body */
   CHAT_HTTP_ERROR = -1,   /* bad input: answer error_status and close */
 };
+
+/* The interim answer that invites the body of an Expect: 100-continue
+ * request. */
+#define CHAT_HTTP_100_CONTINUE "HTTP/1.1 100 Continue\r\n\r\n"
+
+/* The check of chunked framing, beside llhttp's (http.c). */
+typedef struct {
+  int active;                 /* reading a chunked body */
+  int state;
+  uint64_t size;              /* the chunk size being read, then the data
+                                 bytes of the chunk still to come */
+  uint64_t declared;          /* chunk sizes of this request so far */
+  size_t ext_bytes;           /* chunk extension bytes of this request */
+} chat_http_chunks_t;
 
 typedef struct {
   uint32_t name_off, name_len, val_off, val_len;
@@ -43,14 +77,23 @@ typedef struct {
   size_t body_cap;
   int complete;
   int keep_alive;
-  int error_status;           /* 400, 413 or 431 after CHAT_HTTP_ERROR */
+  int error_status;           /* 400, 413, 417 or 431 after CHAT_HTTP_ERROR */
+  int nhost;                  /* Host header lines */
+  int headers_done;           /* the head is complete */
+  int head_paused;            /* llhttp paused at the end of the head */
+  int body_expected;          /* the head announced a body (a Content-Length
+                                 over 0, or chunked) */
+  int expect_continue;        /* Expect: 100-continue with a body to come */
+  chat_http_chunks_t chunks;
 } chat_http_req_t;
 
 void chat_http_req_init(chat_http_req_t *r);
 void chat_http_req_free(chat_http_req_t *r);
 /* Parses data[0..len).  *consumed is how many bytes belong to this request
- * (all of them for CHAT_HTTP_MORE).  After CHAT_HTTP_REQUEST, handle the
- * request, then call chat_http_req_next and feed the remaining bytes. */
+ * (all of them for CHAT_HTTP_MORE; up to the end of the head for
+ * CHAT_HTTP_CONTINUE, after which the method, url and headers are set and
+ * the rest is fed as usual).  After CHAT_HTTP_REQUEST, handle the request,
+ * then call chat_http_req_next and feed the remaining bytes. */
 int chat_http_req_feed(chat_http_req_t *r, const char *data, size_t len,
                        size_t *consumed);
 /* Forgets the current request and gets ready for the next one on the same
@@ -70,6 +113,13 @@ const char *chat_http_cookie(const chat_http_req_t *r, const char *name,
 /* Finds a query parameter's raw value; NULL if absent. */
 const char *chat_http_query_param(const char *query, size_t query_len,
                                   const char *name, size_t *len);
+/* 1 if the request has a body: one that arrived, or, before the request is
+ * complete (CHAT_HTTP_CONTINUE), one its head announced. */
+int chat_http_req_has_body(const chat_http_req_t *r);
+/* 1 if the request has exactly one Content-Type header and it names
+ * application/json (any case), with parameters or none, where a charset
+ * parameter must be utf-8. */
+int chat_http_body_is_json(const chat_http_req_t *r);
 /* 1 if the header's comma-separated value list holds token (any case). */
 int chat_http_header_has_token(const chat_http_req_t *r, const char *name,
                                const char *token);

@@ -91,6 +91,14 @@ static int fail(chat_proto_error_t *err, chat_proto_code_t code, const char *mes
 
 /* ---- client to server ---------------------------------------------------- */
 
+/* A frame with a string that held U+0000 (core/json.h) is refused whole
+ * rather than read with that string missing; after the cid, so the error
+ * of a send or dm carries it. */
+static int check_nul(const chat_proto_req_t *req, chat_proto_error_t *err) {
+  if (!chat_json_has_nul(req->root)) return 0;
+  return fail(err, CHAT_PROTO_BAD_REQUEST, CHAT_JSON_NUL_MESSAGE, req->cid);
+}
+
 /* The optional cid of send and dm: absent, null, or a string shorter than
  * CHAT_CID_MAX bytes. */
 static int decode_cid(const cJSON *o, const char **cid, chat_proto_error_t *err) {
@@ -104,6 +112,7 @@ static int decode_cid(const cJSON *o, const char **cid, chat_proto_error_t *err)
 }
 
 static int decode_join(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t *err) {
+  if (check_nul(req, err)) return -1;
   req->room = json_id(o, "room");
   if (req->room == 0) return fail(err, CHAT_PROTO_BAD_REQUEST, "join needs a room id", NULL);
   const cJSON *since = cJSON_GetObjectItemCaseSensitive(o, "since");
@@ -117,7 +126,7 @@ static int decode_join(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t
 }
 
 static int decode_send(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t *err) {
-  if (decode_cid(o, &req->cid, err)) return -1;
+  if (decode_cid(o, &req->cid, err) || check_nul(req, err)) return -1;
   req->room = json_id(o, "room");
   req->text = json_str(o, "text");
   if (req->room == 0 || req->text == NULL)
@@ -126,7 +135,7 @@ static int decode_send(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t
 }
 
 static int decode_dm(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t *err) {
-  if (decode_cid(o, &req->cid, err)) return -1;
+  if (decode_cid(o, &req->cid, err) || check_nul(req, err)) return -1;
   req->to = json_str(o, "to");
   req->text = json_str(o, "text");
   if (req->to == NULL || req->text == NULL)
@@ -137,6 +146,7 @@ static int decode_dm(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t *
 /* Frames that name just a room. */
 static int decode_room_only(const cJSON *o, chat_proto_req_t *req, const char *message,
                             chat_proto_error_t *err) {
+  if (check_nul(req, err)) return -1;
   req->room = json_id(o, "room");
   return req->room ? 0 : fail(err, CHAT_PROTO_BAD_REQUEST, message, NULL);
 }

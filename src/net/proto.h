@@ -82,8 +82,10 @@ typedef struct {
  * ignored).  Checks only the frame itself, in this order: JSON (bad_json),
  * an object with a string "type" (bad_request), a known type
  * (unknown_type), then per type: send and dm a cid that is absent, null or
- * a short string (bad_request without cid), then the required fields
- * (bad_request, with the cid for send and dm).  Membership, text rules,
+ * a short string (bad_request without cid), then no string holding U+0000
+ * anywhere in the frame (bad_request, core/json.h: a "\u0000" escape is
+ * refused, never read as the end of the string), then the required fields
+ * (bad_request; both with the cid for send and dm).  Membership, text rules,
  * flood control and the receiver's name are the caller's, in its own order.
  * Call chat_proto_req_free afterwards in both cases. */
 int chat_proto_req_decode(const void *data, size_t len, chat_proto_req_t *req,
@@ -92,8 +94,9 @@ void chat_proto_req_free(chat_proto_req_t *req);
 
 /* The text rules of send and dm: finds text (NUL-terminated) without white
  * space at both ends (core/text.h) in *start and *len, and returns 0 if that
- * is 1 to CHAT_TEXT_MAX_CHARS characters of valid UTF-8 without NUL; else
- * -1 with err set (empty_text, text_too_long or bad_request) carrying cid. */
+ * is 1 to CHAT_TEXT_MAX_CHARS characters of valid UTF-8; else -1 with err
+ * set (empty_text, text_too_long or bad_request) carrying cid.  A text that
+ * held U+0000 never gets here: chat_proto_req_decode refused its frame. */
 int chat_proto_text_check(const char *text, const char *cid, size_t *start,
                           size_t *len, chat_proto_error_t *err);
 

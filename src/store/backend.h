@@ -75,11 +75,18 @@ typedef struct {
   void (*close)(chat_store_t *s);
   int (*ping)(chat_store_t *s);
 
-  int (*user_create)(chat_store_t *s, const char *username, const char *email,
-                     const char *pwhash, chat_role_t role, int64_t now_ms,
-                     chat_user_rec_t *out);
-  int (*user_by_name)(chat_store_t *s, const char *username,
-                      chat_user_rec_t *out);
+  /* key: the name's identity key (core/ident.h), computed by store.c.
+   * CHAT_EEXIST if the name (ASCII case aside) or the key is taken. */
+  int (*user_create)(chat_store_t *s, const char *username, const char *key,
+                     const char *email, const char *pwhash, chat_role_t role,
+                     int64_t now_ms, chat_user_rec_t *out);
+  /* The user whose name is username as names compared before keys existed
+   * (ASCII case aside, otherwise byte for byte), else the user whose key is
+   * key (NULL: no key to look for).  The first rule only matters for a user
+   * left without a key by migration 004 (a name that collided with an
+   * older user's): that user keeps logging in by the exact name. */
+  int (*user_find)(chat_store_t *s, const char *username, const char *key,
+                   chat_user_rec_t *out);
   int (*user_by_id)(chat_store_t *s, int64_t id, chat_user_rec_t *out);
 
   int (*session_lookup)(chat_store_t *s, const uint8_t *token_hash,

@@ -3,7 +3,8 @@
  *
  * Files: mysql_url.c (the url), mysql_pool.c (connections, the pool,
  * reconnects, errors, statements, the transaction helper, open and close),
- * mysql_sql.c (the statement table), mysql_migrate.c (migrations),
+ * mysql_sql.c (the statement table), mysql_migrate.c (migrations and
+ * their steps in C),
  * mysql_ops.c (users, sessions, rooms, messages, friends, moderation, read
  * markers, the transaction primitives of backend.h, the ops table),
  * mysql_batch.c (message batches), mysql_search.c (search and the search
@@ -98,7 +99,9 @@ typedef __typeof__(*((MYSQL_BIND *)0)->is_null) flag_t;
 
 enum {
   ST_USER_INSERT,
-  ST_USER_BY_NAME,
+  ST_USER_FIND,
+  ST_USER_KEY_SCAN,
+  ST_USER_KEY_SET,
   ST_USER_BY_ID,
   ST_USER_SET_PWHASH,
   ST_SESSION_DELETE_OTHERS,

@@ -9,13 +9,16 @@
  * missing files in order, each as one query, and records each.  DDL commits
  * implicitly in MySQL, so a file is not atomic: its statements must be safe
  * to run again (see schema/mysql/001_init.sql).  A file may have a step in
- * C (post_steps: 002 indexes the messages stored before the search index),
- * run after it and before it is recorded, and just as safe to run again.
+ * C (post_steps: 002 indexes the messages stored before the search index,
+ * 004 computes the identity keys of the users stored before it), run after
+ * it and before it is recorded, and just as safe to run again.
  * A database with more versions than this build knows is refused. */
+#include <mysqld_error.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/common.h"
+#include "../core/ident.h"
 #include "../core/log.h"
 #include "mysql_int.h"
 
@@ -68,6 +71,34 @@ static int record_version(conn_t *c, int v, const char *name) {
   return rc;
 }
 
+/* Prepares statements ids[0..n) of the statement table on the migration
+ * connection (the pool prepares its own later): 0, or -1 with the error
+ * saved.  close_statements closes them again. */
+static int prepare_statements(conn_t *c, const int *ids, int n) {
+  for (int i = 0; i < n; i++) {
+    int id = ids[i];
+    c->st[id] = mysql_stmt_init(c->db);
+    if (c->st[id] == NULL) {
+      chat_mysql_save_err(c, mysql_errno(c->db), mysql_error(c->db));
+      return -1;
+    }
+    if (mysql_stmt_prepare(c->st[id], chat_mysql_sql[id],
+                           (unsigned long)strlen(chat_mysql_sql[id]))) {
+      chat_mysql_save_err(c, mysql_stmt_errno(c->st[id]),
+                          mysql_stmt_error(c->st[id]));
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static void close_statements(conn_t *c) {
+  for (int i = 0; i < ST_COUNT; i++) {
+    if (c->st[i] != NULL) mysql_stmt_close(c->st[i]);
+    c->st[i] = NULL;
+  }
+}
+
 /* After 002_community.sql: writes the search rows of the room messages
  * stored before the search index existed (there are no direct messages
  * yet), 500 messages per transaction.  INSERT IGNORE makes it safe to run
@@ -82,20 +113,10 @@ static int backfill_tokens(my_store_t *s, conn_t *c) {
   int64_t last = 0, mid = 0;
   int i, rc = -1, got, f;
 
-  for (i = 0; i <= TOKEN_INSERT_SIZES; i++) {
-    int id = i == 0 ? ST_MSG_SCAN : ST_TOKENS_INSERT_1 + i - 1;
-    c->st[id] = mysql_stmt_init(c->db);
-    if (c->st[id] == NULL) {
-      chat_mysql_save_err(c, mysql_errno(c->db), mysql_error(c->db));
-      goto out;
-    }
-    if (mysql_stmt_prepare(c->st[id], chat_mysql_sql[id],
-                           (unsigned long)strlen(chat_mysql_sql[id]))) {
-      chat_mysql_save_err(c, mysql_stmt_errno(c->st[id]),
-                          mysql_stmt_error(c->st[id]));
-      goto out;
-    }
-  }
+  int ids[1 + TOKEN_INSERT_SIZES] = {ST_MSG_SCAN};
+
+  for (i = 0; i < TOKEN_INSERT_SIZES; i++) ids[1 + i] = ST_TOKENS_INSERT_1 + i;
+  if (prepare_statements(c, ids, 1 + TOKEN_INSERT_SIZES)) goto out;
   toks = chat_xmalloc(CHAT_TOKENS_MAX * sizeof(*toks));
   for (;;) {
     cols_t cols;
@@ -136,12 +157,87 @@ static int backfill_tokens(my_store_t *s, conn_t *c) {
     chat_log_info("store(mysql): %s: indexed %lld messages for search",
                   s->label, count);
 out:
-  for (i = 0; i < ST_COUNT; i++) {
-    if (c->st[i] != NULL) mysql_stmt_close(c->st[i]);
-    c->st[i] = NULL;
-  }
+  close_statements(c);
   free(rows.v);
   free(toks);
+  return rc;
+}
+
+/* After 004_ident_key.sql: the identity key of every user without one,
+ * oldest first, KEYS_CHUNK users per query.  A key an older user has
+ * already (a duplicate key), or a name without a key, leaves the user's
+ * key NULL with a warning (see the file's comment).  Runs again after an
+ * interruption: only NULL keys are filled.  0, or -1 with the error
+ * saved. */
+#define KEYS_CHUNK 500
+typedef struct {
+  int64_t id;
+  char name[CHAT_NAME_MAX + 1];
+} key_row_t;
+
+static int backfill_keys(my_store_t *s, conn_t *c) {
+  static const int ids[] = {ST_USER_KEY_SCAN, ST_USER_KEY_SET};
+  key_row_t *rows = chat_xmalloc(KEYS_CHUNK * sizeof(*rows));
+  char key[CHAT_IDENT_KEY_MAX];
+  long long set = 0, left = 0;
+  int64_t last = 0;
+  int rc = -1, got = 0, f, i;
+
+  if (prepare_statements(c, ids, CHAT_ARRAY_SIZE(ids))) goto out;
+  do {
+    cols_t cols;
+    params_t p;
+    key_row_t r;
+
+    memset(&p, 0, sizeof(p));
+    memset(&cols, 0, sizeof(cols));
+    p_i64(&p, last);
+    p_i64(&p, KEYS_CHUNK);
+    c_i64(&cols, &r.id);
+    c_str(&cols, r.name, sizeof(r.name));
+    if (chat_mysql_run(c, ST_USER_KEY_SCAN, &p, &cols)) goto out;
+    got = 0;
+    while ((f = chat_mysql_fetch(c, ST_USER_KEY_SCAN)) == 1) {
+      /* A name too long for the record cannot have come through the
+       * store; its user keeps no key. */
+      if (cols_ok(&cols) != 0) r.name[0] = '\0';
+      rows[got++] = r;
+      last = r.id;
+    }
+    st_done(c, ST_USER_KEY_SCAN);
+    if (f < 0) goto out;
+    for (i = 0; i < got; i++) {
+      if (rows[i].name[0] == '\0' ||
+          chat_ident_key(rows[i].name, strlen(rows[i].name), key,
+                         sizeof(key)) < 0) {
+        chat_log_warn("store(mysql): user %lld: the name has no identity "
+                      "key; it is found by its exact name only",
+                      (long long)rows[i].id);
+        left++;
+        continue;
+      }
+      memset(&p, 0, sizeof(p));
+      p_bytes(&p, MYSQL_TYPE_BLOB, key, strlen(key));
+      p_i64(&p, rows[i].id);
+      if (chat_mysql_run(c, ST_USER_KEY_SET, &p, NULL) == 0) {
+        set++;
+      } else if (c->err == ER_DUP_ENTRY) {
+        chat_log_warn("store(mysql): user %lld (%s) looks like an older "
+                      "user's name: it is found by its exact name only",
+                      (long long)rows[i].id, rows[i].name);
+        left++;
+      } else {
+        goto out;
+      }
+    }
+  } while (got == KEYS_CHUNK);
+  rc = 0;
+  if (set + left > 0)
+    chat_log_info("store(mysql): %s: identity keys of %lld users, %lld left "
+                  "without one", s->label, set + left, left);
+out:
+  close_statements(c);
+  free(rows);
   return rc;
 }
 
@@ -152,6 +248,7 @@ static const struct {
   int (*run)(my_store_t *s, conn_t *c);
 } post_steps[] = {
     {"002_community.sql", backfill_tokens},
+    {"004_ident_key.sql", backfill_keys},
 };
 
 int chat_mysql_migrate(my_store_t *s, conn_t *c, char *err, size_t errlen) {

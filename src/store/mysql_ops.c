@@ -110,8 +110,8 @@ static int my_ping(chat_store_t *s) {
 /* --- users ---------------------------------------------------------------- */
 
 static int my_user_create(chat_store_t *s, const char *username,
-                          const char *email, const char *pwhash,
-                          chat_role_t role, int64_t now_ms,
+                          const char *key, const char *email,
+                          const char *pwhash, chat_role_t role, int64_t now_ms,
                           chat_user_rec_t *out) {
   conn_t *c;
   params_t p;
@@ -120,6 +120,7 @@ static int my_user_create(chat_store_t *s, const char *username,
   if (r) return r;
   memset(&p, 0, sizeof(p));
   p_str(&p, username);
+  p_bytes(&p, MYSQL_TYPE_BLOB, key, strlen(key));
   p_str(&p, email);
   p_str(&p, pwhash);
   p_i64(&p, (int64_t)role);
@@ -141,18 +142,20 @@ static int my_user_create(chat_store_t *s, const char *username,
   return r;
 }
 
-static int my_user_by_name(chat_store_t *s, const char *username,
-                           chat_user_rec_t *out) {
-  char key[CHAT_NAME_MAX + 1];
+static int my_user_find(chat_store_t *s, const char *username,
+                        const char *key, chat_user_rec_t *out) {
+  char folded[CHAT_NAME_MAX + 1];
   conn_t *c;
   params_t p;
   int r = chat_mysql_get(s, &c);
 
   if (r) return r;
-  name_key(username, key);
+  name_key(username, folded);
   memset(&p, 0, sizeof(p));
-  p_bytes(&p, MYSQL_TYPE_BLOB, key, strlen(key));
-  r = query_user(c, ST_USER_BY_NAME, &p, "user by name", out);
+  p_bytes(&p, MYSQL_TYPE_BLOB, folded, strlen(folded));
+  p_bytes(&p, MYSQL_TYPE_BLOB, key, key ? strlen(key) : 0);
+  p_bytes(&p, MYSQL_TYPE_BLOB, folded, strlen(folded));
+  r = query_user(c, ST_USER_FIND, &p, "user by name", out);
   chat_mysql_put(s, c);
   return r;
 }
@@ -1021,7 +1024,7 @@ const chat_store_ops_t chat_mysql_ops = {
     .close = chat_mysql_close,
     .ping = my_ping,
     .user_create = my_user_create,
-    .user_by_name = my_user_by_name,
+    .user_find = my_user_find,
     .user_by_id = my_user_by_id,
     .session_lookup = my_session_lookup,
     .session_delete = my_session_delete,

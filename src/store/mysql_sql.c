@@ -117,12 +117,22 @@
 
 const char *const chat_mysql_sql[ST_COUNT] = {
     [ST_USER_INSERT] =
-        "INSERT INTO users (username, email, pwhash, role, banned, created_ms)"
-        " VALUES (?, ?, ?, ?, 0, ?)",
-    /* The key is the name with ASCII folded (name_key() of mysql_ops.c), as
-     * the generated column username_key is. */
-    [ST_USER_BY_NAME] =
-        "SELECT " USER_COLS " FROM users WHERE username_key = ?",
+        "INSERT INTO users"
+        " (username, ident_key, email, pwhash, role, banned, created_ms)"
+        " VALUES (?, ?, ?, ?, ?, 0, ?)",
+    /* backend.h, user_find: the exact name before the identity key.  The
+     * first and third ? are the name with ASCII folded (name_key() of
+     * mysql_ops.c, as the generated column username_key is), the second the
+     * identity key. */
+    [ST_USER_FIND] =
+        "SELECT " USER_COLS " FROM users"
+        " WHERE username_key = ? OR ident_key = ?"
+        " ORDER BY username_key = ? DESC LIMIT 1",
+    /* Migration 004 (mysql_migrate.c, backfill_keys). */
+    [ST_USER_KEY_SCAN] =
+        "SELECT id, username FROM users WHERE id > ? AND ident_key IS NULL"
+        " ORDER BY id LIMIT ?",
+    [ST_USER_KEY_SET] = "UPDATE users SET ident_key = ? WHERE id = ?",
     [ST_USER_BY_ID] = "SELECT " USER_COLS " FROM users WHERE id = ?",
     [ST_USER_SET_PWHASH] = "UPDATE users SET pwhash = ? WHERE id = ?",
     /* A NULL hash matches no row with <=>: every session goes. */

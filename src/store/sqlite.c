@@ -8,7 +8,8 @@
  * first connection, each in its own transaction together with the new
  * user_version, before the other connections open.  A file must not contain
  * BEGIN/COMMIT.  A file may have a step in C (post_steps: 002 indexes the
- * messages stored before the search index), run in the same transaction.
+ * messages stored before the search index, 004 computes the identity keys
+ * of the users stored before it), run in the same transaction.
  * A database with a newer user_version than this build knows is refused
  * rather than used with the wrong schema. */
 #include <assert.h>
@@ -21,6 +22,7 @@
 #include <sys/types.h>
 
 #include "../core/common.h"
+#include "../core/ident.h"
 #include "../core/log.h"
 #include "sqlite_int.h"
 
@@ -303,6 +305,78 @@ static int backfill_tokens(conn_t *c, const char *file, char *err,
   return rc;
 }
 
+/* After 004_ident_key.sql, in its transaction: the identity key of every
+ * user stored before, oldest first, KEYS_CHUNK users per query (the scan
+ * is not left open while the table is written).  A key an older user has
+ * already, or a name without a key, leaves the user's key NULL with a
+ * warning (see the file's comment). */
+#define KEYS_CHUNK 500
+#define STR_(x) #x
+#define STR(x) STR_(x)
+static int backfill_keys(conn_t *c, const char *file, char *err,
+                         size_t errlen) {
+  sqlite3_stmt *sel = NULL, *upd = NULL;
+  char key[CHAT_IDENT_KEY_MAX];
+  long long set = 0, left = 0;
+  int64_t last = 0;
+  int rc = SQLITE_OK, got;
+
+  if (sqlite3_prepare_v2(c->db,
+                         "SELECT id, username FROM users WHERE id > ?1"
+                         " ORDER BY id LIMIT " STR(KEYS_CHUNK),
+                         -1, &sel, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(c->db, "UPDATE users SET ident_key = ?2 WHERE id = ?1",
+                         -1, &upd, NULL) != SQLITE_OK)
+    goto fail;
+  do {
+    got = 0;
+    sqlite3_bind_int64(sel, 1, last);
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+      const char *name = (const char *)sqlite3_column_text(sel, 1);
+      size_t len = (size_t)sqlite3_column_bytes(sel, 1);
+
+      last = sqlite3_column_int64(sel, 0);
+      got++;
+      if (name == NULL || chat_ident_key(name, len, key, sizeof(key)) < 0) {
+        chat_log_warn("store(sqlite): user %lld: the name has no identity "
+                      "key; it is found by its exact name only",
+                      (long long)last);
+        left++;
+        continue;
+      }
+      sqlite3_bind_int64(upd, 1, last);
+      sqlite3_bind_text(upd, 2, key, -1, SQLITE_STATIC);
+      rc = sqlite3_step(upd);
+      sqlite3_reset(upd);
+      if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+        chat_log_warn("store(sqlite): user %lld (%s) looks like an older "
+                      "user's name: it is found by its exact name only",
+                      (long long)last, name);
+        left++;
+      } else if (rc != SQLITE_DONE) {
+        goto fail;
+      } else {
+        set++;
+      }
+    }
+    sqlite3_reset(sel);
+    if (rc != SQLITE_DONE) goto fail;
+  } while (got == KEYS_CHUNK);
+  if (set + left > 0)
+    chat_log_info("store(sqlite): identity keys of %lld users, %lld left "
+                  "without one", set + left, left);
+  sqlite3_finalize(sel);
+  sqlite3_finalize(upd);
+  return 0;
+
+fail:
+  rc = set_err(err, errlen, CHAT_EUNAVAIL, "migration %s: keys: %s", file,
+               sqlite3_errmsg(c->db));
+  sqlite3_finalize(sel);
+  sqlite3_finalize(upd);
+  return rc;
+}
+
 /* Steps in C that belong to a migration file, run after it in its
  * transaction. */
 static const struct {
@@ -310,6 +384,7 @@ static const struct {
   int (*run)(conn_t *c, const char *file, char *err, size_t errlen);
 } post_steps[] = {
     {"002_community.sql", backfill_tokens},
+    {"004_ident_key.sql", backfill_keys},
 };
 
 /* Applies the migrations the database lacks, one transaction each.  The

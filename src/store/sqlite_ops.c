@@ -111,18 +111,19 @@ static int sq_ping(chat_store_t *s) {
 /* --- users ---------------------------------------------------------------- */
 
 static int sq_user_create(chat_store_t *s, const char *username,
-                          const char *email, const char *pwhash,
-                          chat_role_t role, int64_t now_ms,
+                          const char *key, const char *email,
+                          const char *pwhash, chat_role_t role, int64_t now_ms,
                           chat_user_rec_t *out) {
   conn_t *c = chat_sqlite_get(s, 1);
   sqlite3_stmt *st = stmt(c, ST_USER_INSERT);
   int rc, r = 0;
 
   bind_text(st, 1, username);
-  bind_text(st, 2, email);
-  bind_text(st, 3, pwhash);
-  sqlite3_bind_int(st, 4, (int)role);
-  sqlite3_bind_int64(st, 5, now_ms);
+  bind_text(st, 2, key);
+  bind_text(st, 3, email);
+  bind_text(st, 4, pwhash);
+  sqlite3_bind_int(st, 5, (int)role);
+  sqlite3_bind_int64(st, 6, now_ms);
   rc = run(st);
   if (rc) {
     r = chat_sqlite_write_err(c, "user create", rc);
@@ -142,13 +143,14 @@ static int sq_user_create(chat_store_t *s, const char *username,
   return r;
 }
 
-static int sq_user_by_name(chat_store_t *s, const char *username,
-                           chat_user_rec_t *out) {
+static int sq_user_find(chat_store_t *s, const char *username,
+                        const char *key, chat_user_rec_t *out) {
   conn_t *c = chat_sqlite_get(s, 0);
-  sqlite3_stmt *st = stmt(c, ST_USER_BY_NAME);
+  sqlite3_stmt *st = stmt(c, ST_USER_FIND);
   int r;
 
   bind_text(st, 1, username);
+  bind_text(st, 2, key);
   r = query_user(c, st, "user by name", out);
   chat_sqlite_put(s, c, 0);
   return r;
@@ -924,7 +926,7 @@ const chat_store_ops_t chat_sqlite_ops = {
     .close = chat_sqlite_close,
     .ping = sq_ping,
     .user_create = sq_user_create,
-    .user_by_name = sq_user_by_name,
+    .user_find = sq_user_find,
     .user_by_id = sq_user_by_id,
     .session_lookup = sq_session_lookup,
     .session_delete = sq_session_delete,

@@ -52,9 +52,14 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_PING] = "SELECT 1",
     [ST_USER_INSERT] =
-        "INSERT INTO users (username, email, pwhash, role, banned, created_ms)"
-        " VALUES (?1, ?2, ?3, ?4, 0, ?5)",
-    [ST_USER_BY_NAME] = "SELECT " USER_COLS " FROM users WHERE username = ?1",
+        "INSERT INTO users"
+        " (username, ident_key, email, pwhash, role, banned, created_ms)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
+    /* ?1 the name, ?2 its key (backend.h, user_find): the exact name
+     * (username has COLLATE NOCASE) before the key. */
+    [ST_USER_FIND] = "SELECT " USER_COLS " FROM users"
+                     " WHERE username = ?1 OR ident_key = ?2"
+                     " ORDER BY username = ?1 DESC LIMIT 1",
     [ST_USER_BY_ID] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
     [ST_USER_SET_PWHASH] = "UPDATE users SET pwhash = ?2 WHERE id = ?1",
     /* ?2 NULL: "token_hash IS NOT NULL", every session. */

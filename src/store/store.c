@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/ident.h"
 #include "../core/text.h"
 #include "backend.h"
 #include "tokens.h"
@@ -56,19 +57,31 @@ int chat_store_user_create(chat_store_t *s, const char *username,
                            const char *email, const char *pwhash,
                            chat_role_t role, int64_t now_ms,
                            chat_user_rec_t *out) {
+  char key[CHAT_IDENT_KEY_MAX];
+
   if (email == NULL) email = "";
   if (!fits(username, CHAT_NAME_MAX + 1) || !fits(email, CHAT_EMAIL_MAX) ||
       !fits(pwhash, CHAT_HASH_MAX) ||
       (role != CHAT_ROLE_USER && role != CHAT_ROLE_ADMIN))
     return CHAT_EINVAL;
-  return s->ops->user_create(s, username, email, pwhash, role, now_ms, out);
+  if (chat_ident_key(username, strlen(username), key, sizeof(key)) < 0)
+    return CHAT_EINVAL;
+  return s->ops->user_create(s, username, key, email, pwhash, role, now_ms,
+                             out);
 }
 
 int chat_store_user_by_name(chat_store_t *s, const char *username,
                             chat_user_rec_t *out) {
+  char key[CHAT_IDENT_KEY_MAX];
+
   /* A name too long to store cannot name a user. */
   if (!fits(username, CHAT_NAME_MAX + 1)) return CHAT_ENOTFOUND;
-  return s->ops->user_by_name(s, username, out);
+  /* A name without a key (not UTF-8) can still match a name exactly. */
+  return s->ops->user_find(
+      s, username,
+      chat_ident_key(username, strlen(username), key, sizeof(key)) < 0 ? NULL
+                                                                        : key,
+      out);
 }
 
 int chat_store_user_by_id(chat_store_t *s, int64_t id, chat_user_rec_t *out) {

@@ -85,11 +85,21 @@ const char *chat_store_kind(const chat_store_t *s);
 /* A cheap round trip to the database: 0 if it answers. */
 int chat_store_ping(chat_store_t *s);
 
-/* Users.  Usernames are unique without regard to ASCII case. */
+/* Users.  A username is stored as given (callers pass the NFKC form that
+ * chat_username_check wrote) and is unique by its identity key
+ * (core/ident.h): no two users have names that differ only in case,
+ * compatibility forms, invisible characters or letters that look alike
+ * (bob, BOB, ｂｏｂ, bоb with a Cyrillic о, 𝐛𝐨𝐛 are one name), and, as
+ * before keys, none differ only in ASCII case.  CHAT_EEXIST if taken;
+ * CHAT_EINVAL if the name has no key (not UTF-8, or its key is over
+ * CHAT_IDENT_KEY_MAX). */
 int chat_store_user_create(chat_store_t *s, const char *username,
                            const char *email, const char *pwhash,
                            chat_role_t role, int64_t now_ms,
                            chat_user_rec_t *out);
+/* The user a typed name means: the one whose stored name it is (ASCII case
+ * aside), else the one with the same identity key, so ＢＯＢ finds bob.
+ * CHAT_ENOTFOUND if none. */
 int chat_store_user_by_name(chat_store_t *s, const char *username,
                             chat_user_rec_t *out);
 int chat_store_user_by_id(chat_store_t *s, int64_t id, chat_user_rec_t *out);

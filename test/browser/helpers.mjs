@@ -33,7 +33,7 @@ export const UI_TIMEOUT_MS = 15_000;      // default bound for one UI expectatio
 export const TEST_TIMEOUT_MS = 120_000;   // bound for one whole test
 export const PASSWORD = 'correct horse battery';
 
-const READY_RE = /chatd listening on http:\/\/127\.0\.0\.1:(\d+)/;
+const READY_RE = /chatd listening on https?:\/\/127\.0\.0\.1:(\d+)/;
 const SETPRIV = '/usr/bin/setpriv';
 
 /* ---------- cleanup on exit ---------- */
@@ -99,9 +99,14 @@ function waitForExit(child, timeout) {
 
 /* ---------- chatd ---------- */
 
-/** One chatd process (restartable on the same port and database). */
+/**
+ * One chatd process (restartable on the same port and database).  args: more
+ * chatd arguments; scheme: 'https' for a chatd given a certificate.
+ */
 export class ChatServer {
-  constructor() {
+  constructor({ args = [], scheme = 'http' } = {}) {
+    this.extraArgs = args;
+    this.scheme = scheme;
     assert.ok(fs.existsSync(CHATD), `chatd binary not found: ${CHATD} (set CHATD)`);
     assert.ok(fs.existsSync(path.join(PUBLIC, 'index.html')), `front end not found: ${PUBLIC} (set CHAT_PUBLIC)`);
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-e2e-'));
@@ -113,12 +118,12 @@ export class ChatServer {
     this.starts = 0;
   }
 
-  get url() { return `http://127.0.0.1:${this.port}`; }
+  get url() { return `${this.scheme}://127.0.0.1:${this.port}`; }
 
   /** Starts chatd (on the previous port after the first start) and waits for readiness. */
   async start() {
     assert.equal(this.child, null, 'chatd is already running');
-    const args = ['--listen', `127.0.0.1:${this.port}`, '--db', this.db, '--public', PUBLIC];
+    const args = ['--listen', `127.0.0.1:${this.port}`, '--db', this.db, '--public', PUBLIC, ...this.extraArgs];
     // chatd gets SIGKILL when this process dies, however it dies.
     const [cmd, argv] = fs.existsSync(SETPRIV)
       ? [SETPRIV, ['--pdeathsig', 'KILL', '--', CHATD, ...args]]
@@ -256,10 +261,10 @@ export class ApiClient {
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
-/** Headless Chromium; every context made from it is a fresh profile. */
-export async function launchBrowser() {
+/** Headless Chromium (with extraArgs too); every context made from it is a fresh profile. */
+export async function launchBrowser(extraArgs = []) {
   assert.ok(fs.existsSync(CHROMIUM), `Chromium not found: ${CHROMIUM}`);
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs], timeout: 60_000 });
 }
 
 /**

@@ -5,7 +5,7 @@
  * The first input byte picks a split point; the rest is a byte stream of
  * pipelined requests, fed once whole and once in two chunks split there.
  * Both runs must see the same requests (method, url, headers, body, where
- * each ends) and the same final result.  Every complete request goes
+ * each ends, where each asks for "100 Continue") and the same final result.  Every complete request goes
  * through what the server does with one: its route, its static file name
  * and its query values, each checked against its contract. */
 #include <stdint.h>
@@ -115,6 +115,8 @@ static uint64_t examine(chat_http_req_t *r, int rc) {
   v = chat_http_cookie(r, "sid", &len);
   if (v && (v < r->head || v + len > r->head + r->head_len)) abort();
   (void)chat_http_header_has_token(r, "connection", "upgrade");
+  (void)chat_http_body_is_json(r);
+  if (rc == CHAT_HTTP_CONTINUE && (!chat_http_req_has_body(r) || r->body_len != 0)) abort();
 
   chat_rbuf_t *resp = chat_http_response(rc == CHAT_HTTP_UPGRADE ? 400 : 200,
                                          "text/plain", NULL, r->body, r->body_len,
@@ -140,13 +142,16 @@ static void run(run_t *out, const uint8_t *data, size_t len, size_t cut) {
       out->rc[out->n] = rc;
       out->end[out->n] = rc == CHAT_HTTP_ERROR ? 0 : pos;
       if (rc == CHAT_HTTP_ERROR) {
-        if (r->error_status != 400 && r->error_status != 413 && r->error_status != 431) abort();
+        if (r->error_status != 400 && r->error_status != 413 && r->error_status != 417 &&
+            r->error_status != 431)
+          abort();
         out->hash[out->n++] = (uint64_t)r->error_status;
         goto done;
       }
       out->hash[out->n++] = examine(r, rc);
       if (rc == CHAT_HTTP_UPGRADE) goto done;  /* the rest is WebSocket */
-      chat_http_req_next(r);
+      /* After "100 Continue" the same request goes on with its body. */
+      if (rc != CHAT_HTTP_CONTINUE) chat_http_req_next(r);
     }
   }
 done:

@@ -39,7 +39,7 @@ import websockets
 import websockets.exceptions
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-READY_RE = re.compile(r"chatd listening on http://127\.0\.0\.1:(\d+)")
+READY_RE = re.compile(r"chatd listening on https?://127\.0\.0\.1:(\d+)")
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 START_TIMEOUT = 20.0      # seconds until the readiness line must appear
@@ -174,6 +174,7 @@ class Server:
         self.env.update(env or {})
         self.stderr_path = os.path.join(self.tmp, "stderr.log")
         self.port = None
+        self.ssl_context = None    # set for a chatd with TLS: clients use https and wss
         self.proc = None
         self.stdout_lines = []
         self._stdout_thread = None
@@ -183,11 +184,11 @@ class Server:
     # -- properties -----------------------------------------------------------
     @property
     def origin(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("https" if self.ssl_context else "http", self.port)
 
     @property
     def ws_url(self):
-        return "ws://127.0.0.1:%d/ws" % self.port
+        return "%s://127.0.0.1:%d/ws" % ("wss" if self.ssl_context else "ws", self.port)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -536,7 +537,11 @@ class Client:
             hdrs["Origin"] = origin
         if headers:
             hdrs.update(headers)
-        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=timeout)
+        if self.server.ssl_context is not None:
+            conn = http.client.HTTPSConnection("127.0.0.1", self.server.port, timeout=timeout,
+                                               context=self.server.ssl_context)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=timeout)
         try:
             conn.request(method, path, body=data, headers=hdrs)
             resp = conn.getresponse()
@@ -743,10 +748,11 @@ class WS:
         sid = sid if sid is not None else (client.sid if client is not None else None)
         if sid is not None:
             headers["Cookie"] = "sid=%s" % sid
+        tls = {"ssl": server.ssl_context} if server.ssl_context is not None else {}
         conn = await asyncio.wait_for(
             websockets.connect(server.ws_url, extra_headers=headers, origin=origin, max_size=None,
                                max_queue=None, ping_interval=None, open_timeout=timeout,
-                               close_timeout=5),
+                               close_timeout=5, **tls),
             timeout + 1)
         ws = cls(conn, label or "ws%d" % len(_open_ws))
         _open_ws.append(ws)
@@ -940,12 +946,15 @@ class RawWS:
     """A WebSocket client written on a plain socket: handshake, masked frame
     encoder and a decoder for the server's frames."""
 
-    def __init__(self, port, sid=None, origin=None, timeout=FRAME_TIMEOUT, label="raw"):
+    def __init__(self, port, sid=None, origin=None, timeout=FRAME_TIMEOUT, label="raw",
+                 ssl_context=None):
         self.label = label
         self.timeout = timeout
         self.pending = []
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if ssl_context is not None:
+            self.sock = ssl_context.wrap_socket(self.sock, server_hostname="127.0.0.1")
         self.buf = b""
         key = base64.b64encode(os.urandom(16)).decode()
         lines = ["GET /ws HTTP/1.1", "Host: 127.0.0.1:%d" % port, "Upgrade: websocket",

@@ -66,7 +66,9 @@ static int fs_session_lookup(chat_store_t *s, const uint8_t *th, int64_t now,
   return CHAT_ENOTFOUND;
 }
 
-static int fs_user_by_name(chat_store_t *s, const char *name, chat_user_rec_t *out) {
+static int fs_user_find(chat_store_t *s, const char *name, const char *key,
+                        chat_user_rec_t *out) {
+  (void)key;
   fake_store_t *f = fake_store_of(s);
   if (f->unavailable) return CHAT_EUNAVAIL;
   for (size_t i = 0; i < f->nusers; i++) {
@@ -141,7 +143,7 @@ static int fs_msg_since(chat_store_t *s, int64_t room, int64_t since, int limit,
 static const chat_store_ops_t fake_store_ops = {
     .kind = "fake",
     .session_lookup = fs_session_lookup,
-    .user_by_name = fs_user_by_name,
+    .user_find = fs_user_find,
     .friend_state = fs_friend_state,
     .room_get = fs_room_get,
     .msg_history = fs_msg_history,

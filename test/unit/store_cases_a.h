@@ -58,9 +58,12 @@ static void test_users(void) {
   T_EQ_STR(v.username, "张三");
   T_EQ_INT(chat_store_user_by_name(g_store, "张", &v), CHAT_ENOTFOUND);
 
-  /* Only ASCII folds: Greek capital and small omega are two names. */
+  /* Names are unique by identity key (core/ident.h), which folds every
+   * case: Greek capital and small omega are one name. */
   T_EQ_INT(make_user("Ωmega") > 0, 1);
-  T_EQ_INT(make_user("ωmega") > 0, 1);
+  T_EQ_INT(chat_store_user_create(g_store, "ωmega", "", "$h$", CHAT_ROLE_USER,
+                                  1, NULL),
+           CHAT_EEXIST);
 
   /* A NULL e-mail is stored as "". */
   T_EQ_INT(chat_store_user_create(g_store, "noemail", NULL, "$h$",
@@ -78,6 +81,59 @@ static void test_users(void) {
                                   1, NULL),
            CHAT_EINVAL);
   T_EQ_INT(chat_store_user_by_name(g_store, longname, &v), CHAT_ENOTFOUND);
+}
+
+/* Look-alike names: one identity per key, found by any spelling. */
+static void test_user_keys(void) {
+  static const char *const taken[] = {
+      "KIM",                                    /* ASCII case */
+      "\xef\xbd\x8b\xef\xbd\x89\xef\xbd\x8d",    /* ｋｉｍ full-width */
+      "k\xd1\x96m",                             /* kіm, Cyrillic і */
+      "\xf0\x9d\x90\xa4\xf0\x9d\x90\xa2\xf0\x9d\x90\xa6", /* 𝐤𝐢𝐦 */
+      "\xe2\x93\x9a\xe2\x93\x98\xe2\x93\x9c",    /* ⓚⓘⓜ */
+      "kim\xe3\x85\xa4",                        /* kim + U+3164 */
+      "\xef\xbe\xa0kim",                        /* U+FFA0 + kim */
+      "k\xe2\x80\x8dim",                        /* zero-width joiner */
+  };
+  chat_user_rec_t u, v;
+  int64_t kim, sue;
+  size_t i;
+  char key[CHAT_IDENT_KEY_MAX], sql[CHAT_IDENT_KEY_MAX + 64];
+
+  T_EQ_INT(chat_store_user_create(g_store, "kim", "k@example.org", "$h$",
+                                  CHAT_ROLE_USER, 1, &u),
+           0);
+  kim = u.id;
+  for (i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
+    T_EQ_INT(chat_store_user_create(g_store, taken[i], "", "$h$",
+                                    CHAT_ROLE_USER, 1, NULL),
+             CHAT_EEXIST);
+    memset(&v, 0, sizeof(v));
+    T_EQ_INT(chat_store_user_by_name(g_store, taken[i], &v), 0);
+    T_EQ_INT(v.id, kim);
+    T_EQ_STR(v.username, "kim");
+  }
+  /* ſ (long s) is s. */
+  sue = make_user("sue");
+  T_EQ_INT(chat_store_user_create(g_store, "\xc5\xbfue", "", "$h$",
+                                  CHAT_ROLE_USER, 1, NULL),
+           CHAT_EEXIST);
+  T_EQ_INT(chat_store_user_by_name(g_store, "\xc5\xbfUE", &v), 0);
+  T_EQ_INT(v.id, sue);
+  /* The key is stored with the user. */
+  T_CHECK(chat_ident_key("kim", 3, key, sizeof(key)) > 0);
+  snprintf(sql, sizeof(sql),
+           "SELECT id FROM users WHERE ident_key = '%s'", key);
+  T_EQ_INT(raw_int(sql), kim);
+  /* Names that only share letters stay apart. */
+  T_CHECK(make_user("kimberly") > 0);
+  T_CHECK(make_user("\xe5\xbc\xa0\xe4\xb8\x89\xe4\xb8\xb0") > 0); /* 张三丰 */
+  T_EQ_INT(chat_store_user_by_name(g_store, "ki", &v), CHAT_ENOTFOUND);
+  /* Not UTF-8: no key, so no user is made, and none is found. */
+  T_EQ_INT(chat_store_user_create(g_store, "kim\xff", "", "$h$",
+                                  CHAT_ROLE_USER, 1, NULL),
+           CHAT_EINVAL);
+  T_EQ_INT(chat_store_user_by_name(g_store, "kim\xff", &v), CHAT_ENOTFOUND);
 }
 
 static void test_sessions(void) {

@@ -781,6 +781,56 @@ static void check_upgraded_003(chat_store_t *s) {
 
 
 
+/* --- migration 004 on a database of 003 ----------------------------------- */
+
+/* The users of a database at 003 (raw_exec on it), stored before identity
+ * keys: 7 "bob", then two younger look-alikes that 004 cannot give the
+ * same key, 8 "bоb" (Cyrillic о) and 9 "ｂｏｂ" (full-width), and 10
+ * "Carol". */
+static void fill_003(void) {
+  raw_exec("INSERT INTO users (id, username, email, pwhash, role, banned,"
+           " created_ms) VALUES (7, 'bob', '', '$h7$', 0, 0, 5),"
+           " (8, 'b\xd0\xbe" "b', '', '$h8$', 0, 0, 6),"
+           " (9, '\xef\xbd\x82\xef\xbd\x8f\xef\xbd\x82', '', '$h9$', 0, 0, 7),"
+           " (10, 'Carol', '', '$h10$', 0, 0, 8)");
+}
+
+/* The id of the user a name finds, or -1. */
+static int64_t found_id(chat_store_t *s, const char *name) {
+  chat_user_rec_t u;
+  return chat_store_user_by_name(s, name, &u) == 0 ? u.id : -1;
+}
+
+/* Checks a store just brought from 003 (fill_003) up to date. */
+static void check_upgraded_004(chat_store_t *s) {
+  chat_store_t *saved = g_store;
+
+  g_store = s;
+  /* The oldest of the look-alikes has the key; the younger ones have none
+   * (the migration did not fail). */
+  T_EQ_INT(raw_int("SELECT id FROM users WHERE ident_key = 'bob'"), 7);
+  T_EQ_INT(raw_int("SELECT id FROM users WHERE ident_key = 'carol'"), 10);
+  T_EQ_INT(raw_int("SELECT COUNT(*) FROM users WHERE ident_key IS NULL"), 2);
+  /* Nobody is locked out: the exact name finds each user, every other
+   * spelling the one with the key. */
+  T_EQ_INT(found_id(s, "bob"), 7);
+  T_EQ_INT(found_id(s, "BOB"), 7);
+  T_EQ_INT(found_id(s, "b\xd0\xbe" "b"), 8);
+  T_EQ_INT(found_id(s, "\xef\xbd\x82\xef\xbd\x8f\xef\xbd\x82"), 9);
+  T_EQ_INT(found_id(s, "\xef\xbc\xa2\xef\xbc\xaf\xef\xbc\xa2"), 7);  /* ＢＯＢ */
+  T_EQ_INT(found_id(s, "\xf0\x9d\x90\x9b\xf0\x9d\x90\xa8\xf0\x9d\x90\x9b"), 7);
+  T_EQ_INT(found_id(s, "cArOl"), 10);
+  /* No new user takes any spelling of an old name. */
+  T_EQ_INT(chat_store_user_create(s, "B\xd0\x9e" "B", "", "$h$", CHAT_ROLE_USER,
+                                  1, NULL),
+           CHAT_EEXIST);
+  T_EQ_INT(chat_store_user_create(s, "caro\xe2\x85\xbc", "", "$h$", CHAT_ROLE_USER,
+                                  1, NULL),
+           CHAT_EEXIST);  /* Roman numeral ⅼ */
+  T_CHECK(make_user("dave") > 10);
+  g_store = saved;
+}
+
 /* --- search figures (only with CHAT_TEST_SEARCH_BENCH=N) ------------------- */
 
 static uint64_t g_rng = 88172645463325252ull;
@@ -1049,6 +1099,7 @@ static void test_concurrency(void) {
 
 static void run_common(void) {
   T_RUN(test_users);
+  T_RUN(test_user_keys);
   T_RUN(test_sessions);
   T_RUN(test_set_password);
   T_RUN(test_rooms);

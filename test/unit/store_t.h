@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/ident.h"
 #include "store/backend.h"
 #include "store/store.h"
 #include "t.h"

@@ -40,7 +40,7 @@ static const char BOB_SID[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
 static void on_connection(uv_stream_t *server, int status) {
   T_EQ_INT(status, 0);
-  chat_conn_accept(&svc, server);
+  chat_conn_accept(&svc, server, CHAT_CONN_PLAIN);
 }
 
 static void add_user(int64_t id, const char *name, const char *sid) {

@@ -164,6 +164,12 @@ static void test_conns(void) {
   for (int i = 0; i < 2; i++) chat_limiter_conn_close(l, "a");
   T_EQ_INT(chat_limiter_conns(l), 0);
   T_EQ_INT(chat_limiter_size(l), 0);
+  /* "": only the total counts. */
+  for (int i = 0; i < 5; i++) T_EQ_INT(chat_limiter_conn_open(l, ""), 0);
+  T_EQ_INT(chat_limiter_conn_open(l, ""), -1);
+  for (int i = 0; i < 5; i++) chat_limiter_conn_close(l, "");
+  T_EQ_INT(chat_limiter_conns(l), 0);
+  T_EQ_INT(chat_limiter_size(l), 0);
   chat_limiter_free(l);
   cfg.max_conns = cfg.max_conns_addr = 0;
   l = chat_limiter_new(&cfg, clock_fn);

@@ -279,6 +279,20 @@ static void test_request_errors(void) {
                  "d");
   expect_refused("{\"type\":\"dm\",\"to\":\"bob\",\"cid\":\"d\"}", CHAT_PROTO_BAD_REQUEST, "d");
   expect_refused("{\"type\":\"dm\",\"to\":\"bob\",\"text\":[]}", CHAT_PROTO_BAD_REQUEST, NULL);
+  /* A \u0000 escape in any string: refused, never read as the end of it. */
+  expect_refused("{\"type\":\"send\",\"room\":1,\"text\":\"a\\u0000b\",\"cid\":\"n\"}",
+                 CHAT_PROTO_BAD_REQUEST, "n");
+  expect_refused("{\"type\":\"dm\",\"to\":\"bob\\u0000x\",\"text\":\"a\",\"cid\":\"n\"}",
+                 CHAT_PROTO_BAD_REQUEST, "n");
+  expect_refused("{\"type\":\"dm\",\"to\":\"bob\",\"text\":\"\\u0000\"}", CHAT_PROTO_BAD_REQUEST,
+                 NULL);
+  expect_refused("{\"type\":\"join\",\"room\":1,\"x\":\"\\u0000\"}", CHAT_PROTO_BAD_REQUEST, NULL);
+  expect_refused("{\"type\":\"send\\u0000\",\"room\":1,\"text\":\"a\"}", CHAT_PROTO_BAD_REQUEST,
+                 NULL);
+  expect_refused("{\"type\":\"send\",\"room\":1,\"text\":\"a\",\"cid\":\"c\\u0000\"}",
+                 CHAT_PROTO_BAD_REQUEST, NULL);
+  expect_refused("{\"type\":\"send\",\"room\":1,\"te\\u0000xt\":\"a\"}", CHAT_PROTO_BAD_JSON,
+                 NULL);
 }
 
 static void test_text_check(void) {

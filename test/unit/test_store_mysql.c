@@ -186,6 +186,78 @@ out:
   raw_exec(sql);
 }
 
+static void test_migrate_004_mysql(void) {
+  chat_mysql_url_t u;
+  chat_store_t *s = NULL;
+  MYSQL *c = NULL, *saved = g_raw;
+  char db[80], url[1300], sql[200], err[512];
+  const char *slash, *q;
+
+  /* A third database, at 003. */
+  snprintf(db, sizeof(db), "%s_v3", g_db);
+  snprintf(sql, sizeof(sql),
+           "CREATE DATABASE `%s` CHARACTER SET utf8mb4"
+           " COLLATE utf8mb4_unicode_ci",
+           db);
+  raw_exec(sql);
+  slash = strrchr(g_url, '/');
+  q = strchr(slash, '?');
+  snprintf(url, sizeof(url), "%.*s/%s%s", (int)(slash - g_url), g_url, db,
+           q ? q : "");
+  T_EQ_INT(chat_store_mysql_parse_url(url, &u, err, sizeof(err)), 0);
+  c = mysql_init(NULL);
+  mysql_options(c, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  if (u.socket[0] != '\0') {
+    unsigned proto = MYSQL_PROTOCOL_SOCKET;
+    mysql_options(c, MYSQL_OPT_PROTOCOL, &proto);
+  }
+  if (mysql_real_connect(c, u.host, u.user, u.password, u.db, u.port,
+                         u.socket[0] ? u.socket : NULL,
+                         CLIENT_MULTI_STATEMENTS) == NULL) {
+    fprintf(stderr, "connect: %s\n", mysql_error(c));
+    T_CHECK(0);
+    goto out;
+  }
+  T_EQ_INT(mysql_multi(c, chat_schema_mysql_files[0][1]), 0);
+  T_EQ_INT(mysql_multi(c, chat_schema_mysql_files[1][1]), 0);
+  T_EQ_INT(mysql_multi(c, chat_schema_mysql_files[2][1]), 0);
+  T_EQ_INT(
+      mysql_multi(
+          c,
+          "CREATE TABLE schema_version (version INT NOT NULL PRIMARY KEY,"
+          " name VARCHAR(255) NOT NULL, applied_ms BIGINT NOT NULL)"
+          " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;"
+          "INSERT INTO schema_version VALUES (1, '001_init.sql', 0),"
+          " (2, '002_community.sql', 0), (3, '003_index_cursor.sql', 0);"),
+      0);
+  g_raw = c;
+  fill_003();
+
+  T_EQ_INT(chat_store_open(url, 2, &s, err, sizeof(err)), 0);
+  if (s == NULL) {
+    fprintf(stderr, "open: %s\n", err);
+    goto out;
+  }
+  T_EQ_INT(raw_int("SELECT COUNT(*) FROM schema_version"), schema_files());
+  T_EQ_INT(raw_int("SELECT COUNT(*) FROM information_schema.statistics"
+                   " WHERE table_schema = DATABASE() AND table_name = 'users'"
+                   " AND index_name = 'users_ident_key' AND non_unique = 0"),
+           1);
+  check_upgraded_004(s);
+  /* Every statement of 004 can run again and keeps the keys. */
+  T_EQ_INT(mysql_multi(c, chat_schema_mysql_files[3][1]), 0);
+  T_EQ_INT(raw_int("SELECT id FROM users WHERE ident_key = 'bob'"), 7);
+  T_EQ_INT(raw_int("SELECT COUNT(*) FROM users WHERE ident_key IS NULL"), 2);
+  chat_store_close(s);
+
+out:
+  g_raw = saved;
+  explicit_bzero(&u, sizeof(u));
+  if (c != NULL) mysql_close(c);
+  snprintf(sql, sizeof(sql), "DROP DATABASE `%s`", db);
+  raw_exec(sql);
+}
+
 /* --- MySQL only ---------------------------------------------------------- */
 
 static void test_mysql_url(void) {
@@ -598,6 +670,7 @@ static void run_mysql(const char *url) {
   T_RUN(test_mysql_socket);
   T_RUN(test_migrate_002_mysql);
   T_RUN(test_migrate_003_mysql);
+  T_RUN(test_migrate_004_mysql);
   rc = chat_store_open(g_url, 4, &g_store, err, sizeof(err));
   T_EQ_INT(rc, 0);
   if (rc == 0) {

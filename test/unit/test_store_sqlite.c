@@ -208,6 +208,43 @@ static void test_migrate_003(void) {
 }
 
 
+static void test_migrate_004(void) {
+  char path[sizeof(g_path)], saved[sizeof(g_path)], err[256];
+  chat_store_t *s = NULL;
+  sqlite3 *db = NULL;
+  int i;
+
+  snprintf(path, sizeof(path), "%s/old003.db", g_dir);
+  T_EQ_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+                                          SQLITE_OPEN_CREATE, NULL),
+           SQLITE_OK);
+  for (i = 0; i < 3; i++)
+    T_EQ_INT(sqlite3_exec(db, chat_schema_sqlite_files[i][1], NULL, NULL, NULL),
+             SQLITE_OK);
+  T_EQ_INT(sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL, NULL),
+           SQLITE_OK);
+  sqlite3_close(db);
+
+  memcpy(saved, g_path, sizeof(saved));
+  snprintf(g_path, sizeof(g_path), "%s", path);
+  fill_003();
+  T_EQ_INT(chat_store_open(path, 2, &s, err, sizeof(err)), 0);
+  if (s != NULL) {
+    T_EQ_INT(raw_int("PRAGMA user_version"), schema_files());
+    check_upgraded_004(s);
+    chat_store_close(s);
+    /* Reopen: nothing runs again. */
+    s = NULL;
+    T_EQ_INT(chat_store_open(path, 1, &s, err, sizeof(err)), 0);
+    T_EQ_INT(raw_int("SELECT COUNT(*) FROM users WHERE ident_key IS NULL"), 2);
+    chat_store_close(s);
+  } else {
+    fprintf(stderr, "open: %s\n", err);
+  }
+  memcpy(g_path, saved, sizeof(g_path));
+}
+
+
 /* --- SQLite only: the transaction helper and SQLITE_BUSY ----------------- */
 
 typedef struct {
@@ -273,6 +310,7 @@ static void run_sqlite(void) {
   T_RUN(test_open_errors);
   T_RUN(test_migrate_002);
   T_RUN(test_migrate_003);
+  T_RUN(test_migrate_004);
 
   rc = chat_store_open(g_path, 4, &g_store, err, sizeof(err));
   T_EQ_INT(rc, 0);

@@ -101,6 +101,60 @@ static void test_username(void) {
   T_CHECK(!chat_username_valid("\xe5\xbc"));  /* truncated */
 }
 
+/* chat_username_check's result and normalised name, as "rc:name". */
+static const char *checked(const char *s) {
+  static char buf[CHAT_NAME_MAX + 8];
+  char out[CHAT_NAME_MAX + 1];
+  chat_username_rc_t rc = chat_username_check(s, out);
+  snprintf(buf, sizeof(buf), "%d:%s", (int)rc, out);
+  return buf;
+}
+
+static void test_username_normalised(void) {
+  /* Taken names come back in NFKC, the form that is stored and shown. */
+  T_EQ_STR(checked("Bob_99"), "0:Bob_99");
+  T_EQ_STR(checked("\xef\xbd\x82\xef\xbd\x8f\xef\xbd\x82"), "0:bob");  /* ｂｏｂ */
+  T_EQ_STR(checked("\xf0\x9d\x90\x9b\xf0\x9d\x90\xa8\xf0\x9d\x90\x9b"), "0:bob");
+  T_EQ_STR(checked("\xe2\x93\x91\xe2\x93\x9e\xe2\x93\x91"), "0:bob");  /* ⓑⓞⓑ */
+  T_EQ_STR(checked("\xc5\xbf" "am"), "0:sam");                            /* ſam */
+  T_EQ_STR(checked("Jose\xcc\x81"), "0:Jos\xc3\xa9");                     /* composed */
+  T_EQ_STR(checked("b\xd0\xbe" "b"), "0:b\xd0\xbe" "b");  /* kept; the store's key catches it */
+  T_EQ_STR(checked("\xe5\xbc\xa0\xe4\xb8\x89"), "0:\xe5\xbc\xa0\xe4\xb8\x89");  /* 张三 */
+  T_EQ_STR(checked("\xe5\xb1\xb1\xe7\x94\xb0.\xe5\xa4\xaa\xe9\x83\x8e"),
+           "0:\xe5\xb1\xb1\xe7\x94\xb0.\xe5\xa4\xaa\xe9\x83\x8e");  /* 山田.太郎 */
+  T_EQ_STR(checked("\xe6\x9d\x8e\xe5\xb0\x8f\xe9\xbe\x99"),
+           "0:\xe6\x9d\x8e\xe5\xb0\x8f\xe9\xbe\x99");  /* 李小龙 */
+  /* Length is counted after NFKC: ﷺ is one character but 18 after. */
+  T_EQ_STR(checked("\xef\xb7\xba"), "1:");
+  /* Full-width letters are wide, but "ｂｏ" is "bo" once normalised. */
+  T_EQ_STR(checked("\xef\xbd\x82\xef\xbd\x8f"), "1:");
+
+  /* Invisible characters, anywhere, before or after NFKC. */
+  T_EQ_STR(checked("bob\xe3\x85\xa4"), "2:");          /* U+3164 */
+  T_EQ_STR(checked("\xef\xbe\xa0" "bob"), "2:");        /* U+FFA0 */
+  T_EQ_STR(checked("bo\xe1\x85\x9f" "b"), "2:");        /* U+115F */
+  T_EQ_STR(checked("bob\xe1\x85\xa0"), "2:");          /* U+1160 */
+  T_EQ_STR(checked("\xe3\x85\xa4\xe3\x85\xa4\xe3\x85\xa4"), "2:");  /* only fillers */
+  T_EQ_STR(checked("b\xe2\x80\x8b" "ob"), "2:");        /* ZWSP */
+  T_EQ_STR(checked("bo\xc2\xad" "b"), "2:");             /* soft hyphen */
+  T_EQ_STR(checked("bob\xef\xb8\x8f"), "2:");          /* VS16 */
+  T_EQ_STR(checked("\xe2\x80\xae" "bob"), "2:");        /* RTL override */
+  T_EQ_STR(checked("bob\x7f"), "2:");
+  T_EQ_STR(checked("bob\xee\x80\x80"), "2:");          /* private use */
+  /* Everything else refused is "bad". */
+  T_EQ_STR(checked("a b"), "1:");
+  T_EQ_STR(checked("bob\xff"), "1:");
+  T_EQ_STR(checked(""), "1:");
+  {
+    char longname[CHAT_NAME_MAX + 2];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    T_EQ_STR(checked(longname), "1:");
+  }
+  T_CHECK(strstr(chat_username_message(CHAT_USERNAME_INVISIBLE), "invisible") != NULL);
+  T_CHECK(strstr(chat_username_message(CHAT_USERNAME_BAD), "3-32") != NULL);
+}
+
 static void test_email(void) {
   T_CHECK(chat_email_valid("a@example.org"));
   T_CHECK(chat_email_valid("first.last+tag@sub.example.co.uk"));
@@ -166,7 +220,8 @@ static void test_room_name(void) {
   }
 }
 
-/* The first username check initialises the locale once, from any thread. */
+/* Username checks from several threads at once (ICU's shared objects are
+ * made by the first). */
 static void *username_thread(void *arg) {
   int *ok = arg;
   for (int i = 0; i < 1000; i++) {
@@ -189,10 +244,11 @@ static void test_threads(void) {
 }
 
 int main(void) {
-  /* Runs first so the locale is created by concurrent threads. */
+  /* Runs first so ICU's objects are made by concurrent threads. */
   T_RUN(test_threads);
   T_RUN(test_trim);
   T_RUN(test_username);
+  T_RUN(test_username_normalised);
   T_RUN(test_email);
   T_RUN(test_room_name);
   return T_DONE();
