@@ -18,9 +18,10 @@ if [ "${1:-}" = test ]; then
   pkgs+=(openssl)
   # Fuzz tests (test/fuzz): clang and libFuzzer's runtime.
   pkgs+=(clang libclang-rt-dev)
-  # Browser tests (test/browser): Debian's Chromium, and Node.js and npm only
+  # Browser tests (test/browser): Debian's Chromium with CJK fonts (so screenshots show
+  # Chinese as users see it), and Node.js and npm only
   # when none is on PATH already.
-  pkgs+=(chromium)
+  pkgs+=(chromium fonts-noto-cjk)
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
   command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi
