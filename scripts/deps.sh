@@ -21,7 +21,7 @@ if [ "${1:-}" = test ]; then
   # Browser tests (test/browser): Debian's Chromium with CJK fonts (so screenshots show
   # Chinese as users see it), and Node.js and npm only
   # when none is on PATH already.
-  pkgs+=(chromium fonts-noto-cjk)
+  pkgs+=(chromium fonts-noto-cjk fonts-noto-color-emoji)
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
   command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi
