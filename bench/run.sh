@@ -170,9 +170,9 @@ start_chatd() {
       { echo "run.sh: chatd user add failed:" >&2; cat "$WORK/chatd-$n.admin.log" >&2; return 1; }
   fi
   # Every client comes from 127.0.0.1: no flood control, and no limits per
-  # address on registrations and connections.
+  # address on registrations, logins (all of them arrive at once) and connections.
   "$CHATD" --listen 127.0.0.1:0 --db "$db" --public "$ROOT/public" --ws-rate 0 \
-    --register-limit 0 --max-conns-ip 0 \
+    --register-limit 0 --login-ip-limit 0 --max-conns-ip 0 \
     >"$WORK/chatd-$n.out" 2>"$WORK/chatd-$n.err" &
   SERVER_PID=$!
   line="$(wait_for_line "$WORK/chatd-$n.out" '^chatd listening on http://')" ||

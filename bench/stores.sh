@@ -36,7 +36,7 @@ MYSQL_URL="$("$ROOT/scripts/mariadb-temp.sh" start "$WORK/mariadb")"
 run() {
   local label="$1" store="$2" redis="${3:-}" out="$WORK/$1.out"
   local args=(--listen 127.0.0.1:0 --store "$store" --public "$ROOT/public" --ws-rate 0
-              --register-limit 0 --max-conns-ip 0)
+              --register-limit 0 --login-ip-limit 0 --max-conns-ip 0)
   [ -n "$redis" ] && args+=(--redis "$redis")
   "$BUILD/chatd" "${args[@]}" >"$out" 2>"$WORK/$label.err" &
   PID=$!
