@@ -14,8 +14,9 @@ figures (the machine is shared; compare the two phases of one run).
     bench/login_flood.py --url http://127.0.0.1:8080 --pid N  # an existing one
 
 A chatd it starts gets a fresh database in a temporary folder and
---login-ip-limit 0 (every login comes from 127.0.0.1, and the point is the
-hashing, not the per-address limit), plus any --chatd-arg.  Needs
+--login-ip-limit 0 and --ws-rate 0 (every login comes from 127.0.0.1, the
+user sends faster than the flood limit allows, and the point is the hashing,
+not those limits), plus any --chatd-arg.  Needs
 python3-websockets (Debian).
 """
 
@@ -245,7 +246,7 @@ def main():
     ap.add_argument("--pid", type=int, help="with --url: chatd's pid, for its memory")
     ap.add_argument("--chatd-arg", action="append", default=[], help="more chatd arguments (repeatable)")
     ap.add_argument("--plain", action="store_true",
-                    help="start chatd without --login-ip-limit 0 (for builds without that option)")
+                    help="start chatd without --login-ip-limit 0 --ws-rate 0 (for builds without them)")
     ap.add_argument("--logins", type=int, default=200, help="logins kept in flight (default 200)")
     ap.add_argument("--seconds", type=float, default=20, help="length of the flood phase (default 20)")
     ap.add_argument("--baseline-seconds", type=float, default=5, help="length of the baseline (default 5)")
@@ -263,7 +264,7 @@ def main():
         cmd = [args.chatd, "--listen", "127.0.0.1:0", "--db", os.path.join(tmp, "chat.db"),
                "--public", os.path.join(HERE, "..", "public")]
         if not args.plain:
-            cmd += ["--login-ip-limit", "0"]
+            cmd += ["--login-ip-limit", "0", "--ws-rate", "0"]
         cmd += args.chatd_arg
         print("chatd: %s" % " ".join(cmd[1:]))
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "stderr.log"), "wb"))
