@@ -74,6 +74,8 @@ typedef struct {
   /* Closes every connection and frees the handle (never NULL here). */
   void (*close)(chat_store_t *s);
   int (*ping)(chat_store_t *s);
+  /* store.h, chat_store_write_probe. */
+  int (*write_probe)(chat_store_t *s);
 
   /* key: the name's identity key (core/ident.h), computed by store.c.
    * CHAT_EEXIST if the name (ASCII case aside) or the key is taken. */

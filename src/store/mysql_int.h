@@ -440,4 +440,9 @@ extern const chat_store_ops_t chat_mysql_ops;
 int chat_mysql_msg6_rows(conn_t *c, int id, params_t *p, const char *what,
                          int limit, chat_msg_rec_t **out, size_t *n);
 
+/* ---- mysql_probe.c ------------------------------------------------------- */
+
+/* The ops table's write_probe (store.h, chat_store_write_probe). */
+int chat_mysql_write_probe(chat_store_t *s);
+
 #endif

@@ -1023,6 +1023,7 @@ const chat_store_ops_t chat_mysql_ops = {
     .kind = "mysql",
     .close = chat_mysql_close,
     .ping = my_ping,
+    .write_probe = chat_mysql_write_probe,
     .user_create = my_user_create,
     .user_find = my_user_find,
     .user_by_id = my_user_by_id,

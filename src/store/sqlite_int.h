@@ -222,4 +222,9 @@ static inline void bind_text(sqlite3_stmt *st, int i, const char *s) {
     sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
+/* ---- sqlite_probe.c ------------------------------------------------------ */
+
+/* The ops table's write_probe (store.h, chat_store_write_probe). */
+int chat_sqlite_write_probe(chat_store_t *s);
+
 #endif

@@ -925,6 +925,7 @@ const chat_store_ops_t chat_sqlite_ops = {
     .kind = "sqlite",
     .close = chat_sqlite_close,
     .ping = sq_ping,
+    .write_probe = chat_sqlite_write_probe,
     .user_create = sq_user_create,
     .user_find = sq_user_find,
     .user_by_id = sq_user_by_id,

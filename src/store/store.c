@@ -52,6 +52,7 @@ void chat_store_close(chat_store_t *s) {
 const char *chat_store_kind(const chat_store_t *s) { return s->ops->kind; }
 
 int chat_store_ping(chat_store_t *s) { return s->ops->ping(s); }
+int chat_store_write_probe(chat_store_t *s) { return s->ops->write_probe(s); }
 
 int chat_store_user_create(chat_store_t *s, const char *username,
                            const char *email, const char *pwhash,

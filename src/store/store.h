@@ -266,4 +266,16 @@ typedef struct {
 int chat_store_unread(chat_store_t *s, int64_t user_id, chat_unread_rec_t **out,
                       size_t *n);
 
+/* ---- health ----------------------------------------------------------- */
+
+/* Proves that the store can commit a write, not only answer: one tiny
+ * write (a counter in the one-row table health_probe, schema 006) in a
+ * transaction of its own, committed as durably as a message.  0, or
+ * CHAT_EUNAVAIL (logged by the backend) when the write or its commit fails:
+ * a database or file system gone read-only, a full disk, a file size limit,
+ * a lock held elsewhere past the transaction retries.  It blocks like every
+ * call here (a busy lock can take the retries' whole time); callers run it
+ * on a worker and rate-limit it (GET /healthz: at most once a second). */
+int chat_store_write_probe(chat_store_t *s);
+
 #endif
