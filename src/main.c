@@ -450,6 +450,10 @@ int main(int argc, char **argv) {
 
   /* A peer that goes away mid-write must not kill the process. */
   signal(SIGPIPE, SIG_IGN);
+  /* A file size limit (RLIMIT_FSIZE) reached by the store must fail that
+   * write (EFBIG: the store answers unavailable, /healthz says read_only),
+   * not kill the process. */
+  signal(SIGXFSZ, SIG_IGN);
 
   uv_loop_t *loop = uv_default_loop();
   app_t app = {0};

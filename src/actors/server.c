@@ -49,6 +49,7 @@ struct chat_server_s {
   chat_sched_t sched;
   chat_store_t *store;
   chat_metrics_t metrics;
+  chat_health_t health;         /* /healthz's cached answer */
   chat_services_t svc;          /* points at the modules below and the fields above */
   uv_tcp_t listener;
   int listening;
@@ -203,6 +204,7 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   svc->sched = &srv->sched;
   svc->limits = &srv->limits;
   svc->metrics = &srv->metrics;
+  svc->health = &srv->health;
   svc->tls = srv->tls;
   svc->proxies = &srv->proxies;
   /* Password hashing on threads of its own, so that it never holds up the

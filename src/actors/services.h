@@ -53,6 +53,17 @@ typedef struct {
   uint64_t ws_refused;       /* WebSockets closed at once: too many for the user */
 } chat_metrics_t;
 
+/* GET /healthz's last look at the store (api_ops.c), kept so that a flood of
+ * probes costs the store at most one write probe a second.  Owned by the
+ * server; loop thread only. */
+typedef struct {
+  int have;                  /* a probe has come back */
+  int store;                 /* its result (api_ops.c's health_t) */
+  uint64_t at_ms;            /* loop time it came back */
+  int probing;               /* a probe is in flight */
+  uint64_t probe_ms;         /* loop time it was queued */
+} chat_health_t;
+
 typedef struct chat_services_s {
   uv_loop_t *loop;
   chat_sched_t *sched;         /* every actor's scheduler */
@@ -70,6 +81,7 @@ typedef struct chat_services_s {
   const chat_proxies_t *proxies; /* peers believed in X-Forwarded-For and
                                     -Proto (net/proxy.h); NULL: none */
   chat_metrics_t *metrics;
+  chat_health_t *health;       /* NULL: /healthz probes the store every time */
   /* 1 between chat_server_start and chat_server_stop: while 0, no new
    * work is started (joins are refused, requests are not kept alive). */
   int running;
