@@ -1,6 +1,7 @@
 #include "notifier.h"
 
 #include <assert.h>
+#include <cJSON.h>
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,10 +11,12 @@
 
 #include "../core/common.h"
 #include "../core/imap.h"
+#include "../core/json.h"
 #include "../core/log.h"
 #include "../core/sb.h"
 #include "../core/text.h"
 #include "../core/utf8.h"
+#include "mailq_redis.h"
 
 #define DEFAULT_INTERVAL_MS (10 * 60 * 1000)
 #define DEFAULT_GATHER_MS (30 * 1000)
@@ -21,6 +24,8 @@
 #define DEFAULT_MAX_SENDING 1
 #define DEFAULT_CONNECT_TIMEOUT_MS (10 * 1000)
 #define DEFAULT_TIMEOUT_MS (60 * 1000)
+#define DEFAULT_POLL_MS 1000
+#define LEASE_MARGIN_MS (30 * 1000)  /* a claimed mail's lease: its timeouts plus this */
 
 #define PREVIEW_CHARS 200   /* a message's preview */
 #define NAME_CHARS 64       /* user and room names as shown */
@@ -83,7 +88,11 @@ struct job_s {
   char errbuf[CURL_ERROR_SIZE];
   /* loop thread */
   chat_notifier_t *n;
-  user_t *user;
+  user_t *user;         /* batched here: the user; NULL for a shared mail */
+  int64_t claim;        /* a shared mail: its claim token (mailq_redis.h) */
+  int64_t uid;
+  char *username;       /* copies, valid UTF-8 */
+  char *email;          /* checked address */
   item_list_t items;    /* what the mail lists, kept for a retry */
   uint64_t started_ms;
   int no_retry;         /* the user's items were forgotten meanwhile */
@@ -115,6 +124,17 @@ struct chat_notifier_s {
   int timer_closed;
   void (*done)(void *ud);
   void *done_ud;
+  /* shared batching (mailq_redis.h); mailq NULL: batching is only here */
+  chat_mailq_t *mailq;
+  uv_timer_t poll;      /* the next claim */
+  int poll_open;        /* poll was initialised and is not closed yet */
+  uint64_t poll_ms;
+  uint64_t poll_at;     /* loop time poll fires, when active */
+  int claiming;         /* a claim is in flight */
+  int mailq_closing;
+  int fallback_logged;  /* "batching here" said for this outage */
+  int backlog;          /* the last claim left mails due now */
+  uint64_t rng;
 };
 
 /* ---- libcurl global state --------------------------------------------- */
@@ -444,12 +464,13 @@ static void body_line(chat_sb_t *sb, const item_t *it, time_t now) {
   chat_sb_puts(sb, "\r\n");
 }
 
-/* Builds the whole message for u's items into job->data. */
-static void build_message(chat_notifier_t *n, const user_t *u, job_t *job) {
+/* Builds the whole message for job's user and items into job->data, and
+ * the envelope. */
+static void build_message(chat_notifier_t *n, job_t *job) {
   const item_list_t *l = &job->items;
   uint64_t total = list_total(l), more = l->more + l->more_tried;
   time_t now = (time_t)(chat_now_ms() / 1000);
-  char *name = one_line(u->username, NAME_CHARS);
+  char *name = one_line(job->username, NAME_CHARS);
   chat_sb_t subj, body, m;
 
   chat_sb_init(&subj);
@@ -502,7 +523,7 @@ static void build_message(chat_notifier_t *n, const user_t *u, job_t *job) {
     chat_sb_puts(&m, " ");
   }
   chat_sb_puts(&m, "<");
-  chat_sb_puts(&m, u->email);
+  chat_sb_puts(&m, job->email);
   chat_sb_puts(&m, ">\r\nSubject: ");
   encoded_words(&m, subj.buf);
   chat_sb_puts(&m, "\r\nDate: ");
@@ -530,6 +551,16 @@ static void build_message(chat_notifier_t *n, const user_t *u, job_t *job) {
   chat_sb_free(&subj);
   chat_sb_free(&body);
   free(name);
+
+  size_t alen = strlen(n->mail_from) + 3;
+  job->from_env = chat_xmalloc(alen);
+  snprintf(job->from_env, alen, "<%s>", n->mail_from);
+  alen = strlen(job->email) + 3;
+  job->rcpt_env = chat_xmalloc(alen);
+  snprintf(job->rcpt_env, alen, "<%s>", job->email);
+  job->url = chat_xstrdup(n->smtp_url);
+  job->connect_timeout_ms = n->connect_timeout_ms;
+  job->timeout_ms = n->timeout_ms;
 }
 
 /* ---- sending (worker thread) ------------------------------------------ */
@@ -587,8 +618,21 @@ out:
 static void process(chat_notifier_t *n);
 static void send_after_cb(uv_work_t *w, int status);
 
+static void mailq_closed_cb(void *ud);
+
+/* The last steps of a close: once the timers are closed and no mail is on
+ * the thread pool, the shared queue closes (its reports get their chance
+ * to reach Redis), then n goes. */
 static void maybe_finish(chat_notifier_t *n) {
-  if (n->state != NOTIFIER_CLOSING || !n->timer_closed || n->sending > 0) return;
+  if (n->state != NOTIFIER_CLOSING || !n->timer_closed || n->poll_open || n->sending > 0)
+    return;
+  if (n->mailq) {
+    if (!n->mailq_closing) {
+      n->mailq_closing = 1;
+      chat_mailq_close(n->mailq, mailq_closed_cb, n);
+    }
+    return;
+  }
   void (*done)(void *) = n->done;
   void *ud = n->done_ud;
   free(n->heap);
@@ -600,7 +644,19 @@ static void maybe_finish(chat_notifier_t *n) {
   if (done) done(ud);
 }
 
+static void mailq_closed_cb(void *ud) {
+  chat_notifier_t *n = ud;
+  n->mailq = NULL;
+  maybe_finish(n);
+}
+
 static void timer_cb(uv_timer_t *t) { process(container_of(t, chat_notifier_t, timer)); }
+
+static void poll_close_cb(uv_handle_t *h) {
+  chat_notifier_t *n = container_of((uv_timer_t *)h, chat_notifier_t, poll);
+  n->poll_open = 0;
+  maybe_finish(n);
+}
 
 static void timer_close_cb(uv_handle_t *h) {
   chat_notifier_t *n = container_of((uv_timer_t *)h, chat_notifier_t, timer);
@@ -628,36 +684,32 @@ static void arm(chat_notifier_t *n) {
   uv_timer_start(&n->timer, timer_cb, timeout, 0);
 }
 
-/* Takes u's pending items into a mail and puts it on the thread pool. */
-static void dispatch(chat_notifier_t *n, user_t *u) {
-  job_t *job = chat_xcalloc(1, sizeof(*job));
-  size_t alen;
-
-  heap_remove(n, u);
+/* Builds job's message and puts it on the thread pool. */
+static void job_start(chat_notifier_t *n, job_t *job) {
   job->n = n;
-  job->user = u;
-  job->items = u->pending;
-  memset(&u->pending, 0, sizeof(u->pending));
   job->started_ms = uv_now(n->loop);
-  u->last_ms = job->started_ms;
-  u->mailed = 1;
-  u->job = job;
-
-  build_message(n, u, job);
-  job->url = chat_xstrdup(n->smtp_url);
-  alen = strlen(n->mail_from) + 3;
-  job->from_env = chat_xmalloc(alen);
-  snprintf(job->from_env, alen, "<%s>", n->mail_from);
-  alen = strlen(u->email) + 3;
-  job->rcpt_env = chat_xmalloc(alen);
-  snprintf(job->rcpt_env, alen, "<%s>", u->email);
-  job->connect_timeout_ms = n->connect_timeout_ms;
-  job->timeout_ms = n->timeout_ms;
-
+  build_message(n, job);
   n->sending++;
   int rc = uv_queue_work(n->loop, &job->work, send_work_cb, send_after_cb);
   assert(rc == 0);  /* only fails for a NULL work callback */
   (void)rc;
+}
+
+/* Takes u's pending items into a mail and puts it on the thread pool. */
+static void dispatch(chat_notifier_t *n, user_t *u) {
+  job_t *job = chat_xcalloc(1, sizeof(*job));
+
+  heap_remove(n, u);
+  job->user = u;
+  job->uid = u->id;
+  job->username = chat_xstrdup(u->username);
+  job->email = chat_xstrdup(u->email);
+  job->items = u->pending;
+  memset(&u->pending, 0, sizeof(u->pending));
+  u->last_ms = uv_now(n->loop);
+  u->mailed = 1;
+  u->job = job;
+  job_start(n, job);
 }
 
 /* Mails every due user while there are sending slots, frees users whose
@@ -680,6 +732,8 @@ static void process(chat_notifier_t *n) {
 
 static void job_free(job_t *job) {
   list_clear(&job->items);
+  free(job->username);
+  free(job->email);
   free(job->url);
   free(job->from_env);
   free(job->rcpt_env);
@@ -725,6 +779,8 @@ static uint64_t requeue(chat_notifier_t *n, user_t *u, job_t *job) {
   return kept;
 }
 
+static void poll_arm(chat_notifier_t *n, uint64_t delay);
+
 static void send_after_cb(uv_work_t *w, int status) {
   job_t *job = container_of(w, job_t, work);
   chat_notifier_t *n = job->n;
@@ -733,11 +789,11 @@ static void send_after_cb(uv_work_t *w, int status) {
 
   assert(n->sending > 0);
   n->sending--;
-  u->job = NULL;
+  if (u) u->job = NULL;
   if (ok) {
     n->stats.sent++;
-    chat_log_debug("notifier: mailed user %" PRId64 " (%" PRIu64 " items)", u->id,
-                   list_total(&job->items));
+    chat_log_debug("notifier: mailed user %" PRId64 " (%" PRIu64 " items%s)", job->uid,
+                   list_total(&job->items), u ? "" : ", shared");
   } else {
     /* Never the body, the address or the URL (it may hold a password). */
     const char *why = status == UV_ECANCELED ? "cancelled"
@@ -746,7 +802,14 @@ static void send_after_cb(uv_work_t *w, int status) {
     int permanent = job->smtp_code >= 500 && job->smtp_code < 600;
     uint64_t retry = 0;
     n->stats.failed++;
-    if (n->state != NOTIFIER_OPEN || permanent) {
+    if (u == NULL) {
+      /* Shared: Redis takes the items back (and counts what it drops),
+       * also while closing: another instance can still send them. */
+      if (!permanent) {
+        retry = job->items.more;
+        for (const item_t *it = job->items.head; it; it = it->next) retry += it->tries == 0;
+      }
+    } else if (n->state != NOTIFIER_OPEN || permanent) {
       n->stats.dropped += list_total(&job->items);
     } else if (job->no_retry) {
       n->stats.forgotten += list_total(&job->items);
@@ -755,21 +818,183 @@ static void send_after_cb(uv_work_t *w, int status) {
     }
     chat_log_warn("notifier: mail to user %" PRId64 " failed: %s (SMTP %ld); %" PRIu64
                   " items to retry",
-                  u->id, why, job->smtp_code, retry);
+                  job->uid, why, job->smtp_code, retry);
+    if (u == NULL)
+      chat_mailq_report(n->mailq, job->uid, job->claim,
+                        permanent ? CHAT_MAILQ_DROP : CHAT_MAILQ_RETRY);
   }
+  if (ok && u == NULL) chat_mailq_report(n->mailq, job->uid, job->claim, CHAT_MAILQ_SENT);
   job_free(job);
 
   if (n->state != NOTIFIER_OPEN) {
-    /* Closing: the user stayed only for this job; its map is gone. */
-    list_clear(&u->pending);
-    free(u->username);
-    free(u->email);
-    free(u);
+    if (u) {
+      /* Closing: the user stayed only for this job; its map is gone. */
+      list_clear(&u->pending);
+      free(u->username);
+      free(u->email);
+      free(u);
+    }
     maybe_finish(n);
     return;
   }
-  user_settle(n, u);
+  if (u) user_settle(n, u);
   process(n);
+  if (n->backlog) poll_arm(n, 0);  /* more shared mails were due: a slot is free */
+}
+
+/* ---- shared batching (mailq_redis.h) ----------------------------------- */
+
+/* A random delay of up to max ms, so that instances do not poll Redis in
+ * step. */
+static uint64_t jitter(chat_notifier_t *n, uint64_t max) {
+  n->rng ^= n->rng << 13;
+  n->rng ^= n->rng >> 7;
+  n->rng ^= n->rng << 17;
+  return max ? n->rng % (max + 1) : 0;
+}
+
+static void poll_cb(uv_timer_t *t);
+
+/* The next claim within delay ms: sooner than planned, never later. */
+static void poll_arm(chat_notifier_t *n, uint64_t delay) {
+  if (n->mailq == NULL || n->state != NOTIFIER_OPEN) return;
+  uint64_t at = uv_now(n->loop) + delay;
+  if (uv_is_active((uv_handle_t *)&n->poll) && n->poll_at <= at) return;
+  n->poll_at = at;
+  uv_timer_start(&n->poll, poll_cb, delay, 0);
+}
+
+/* The next claim in delay ms, whatever was planned. */
+static void poll_set(chat_notifier_t *n, uint64_t delay) {
+  if (n->state != NOTIFIER_OPEN) return;
+  n->poll_at = uv_now(n->loop) + delay;
+  uv_timer_start(&n->poll, poll_cb, delay, 0);
+}
+
+/* "Batching here" is said once an outage. */
+static void fallback_note(chat_notifier_t *n) {
+  n->stats.local++;
+  if (n->fallback_logged) return;
+  n->fallback_logged = 1;
+  chat_log_warn("notifier: Redis is unreachable: mail is batched in this instance until it is "
+                "back (meanwhile a user may get a mail from each instance)");
+}
+
+static void mailq_state_cb(void *ud, int up) {
+  chat_notifier_t *n = ud;
+  if (!up || n->state != NOTIFIER_OPEN) return;
+  if (n->fallback_logged) chat_log_info("notifier: Redis is back: mail batching is shared again");
+  n->fallback_logged = 0;
+  poll_arm(n, jitter(n, n->poll_ms / 4));
+}
+
+/* The item as stored in Redis: {"k":KIND,"f":FROM,"w":WHERE?,"t":TS,"p":PREVIEW}
+ * with the strings already cut and cleaned. */
+static char *item_payload(const item_t *it) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "k", it->dm ? "dm" : "mention");
+  cJSON_AddStringToObject(o, "f", it->from_user);
+  if (it->where) cJSON_AddStringToObject(o, "w", it->where);
+  cJSON_AddNumberToObject(o, "t", (double)it->ts_ms);
+  cJSON_AddStringToObject(o, "p", it->preview);
+  char *s = cJSON_PrintUnformatted(o);  /* NULL: out of memory in cJSON */
+  cJSON_Delete(o);
+  return s;
+}
+
+static const char *json_str(const cJSON *o, const char *name) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+  return cJSON_IsString(v) && chat_utf8_valid(v->valuestring, strlen(v->valuestring))
+             ? v->valuestring
+             : NULL;
+}
+
+/* An item back from Redis, cleaned again (what is in Redis is not trusted
+ * to be what this code wrote); NULL if malformed. */
+static item_t *item_decode(const char *payload, size_t len) {
+  cJSON *o = chat_json_parse(payload, len);
+  const char *k = json_str(o, "k"), *f = json_str(o, "f"), *w = json_str(o, "w"),
+             *p = json_str(o, "p");
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "t");
+  item_t *it = NULL;
+  if (k && f && p && cJSON_IsNumber(t) && (strcmp(k, "dm") == 0 || strcmp(k, "mention") == 0)) {
+    it = chat_xcalloc(1, sizeof(*it));
+    it->dm = strcmp(k, "dm") == 0;
+    it->ts_ms = (int64_t)t->valuedouble;
+    it->from_user = one_line(f, NAME_CHARS);
+    it->where = it->dm || w == NULL ? NULL : one_line(w, NAME_CHARS);
+    it->preview = one_line(p, PREVIEW_CHARS);
+  }
+  cJSON_Delete(o);
+  return it;
+}
+
+/* Sends a mail claimed from Redis. */
+static void shared_dispatch(chat_notifier_t *n, const chat_mailq_mail_t *m) {
+  if (!chat_utf8_valid(m->username, strlen(m->username)) || !address_ok(m->email)) {
+    chat_log_warn("notifier: the shared mail of user %" PRId64 " has no valid address; dropped",
+                  m->user_id);
+    chat_mailq_report(n->mailq, m->user_id, m->claim, CHAT_MAILQ_DROP);
+    return;
+  }
+  job_t *job = chat_xcalloc(1, sizeof(*job));
+  job->uid = m->user_id;
+  job->claim = m->claim;
+  job->username = chat_xstrdup(m->username);
+  job->email = chat_xstrdup(m->email);
+  for (size_t i = 0; i < m->n; i++) {
+    item_t *it = item_decode(m->items[i], m->lens[i]);
+    if (it == NULL) {
+      n->stats.dropped++;
+      continue;
+    }
+    it->tries = m->tries[i];
+    list_append(&job->items, it);
+  }
+  job->items.more = m->more;
+  job->items.more_tried = m->more_tried;
+  if (list_total(&job->items) == 0) {
+    chat_mailq_report(n->mailq, m->user_id, m->claim, CHAT_MAILQ_SENT);  /* nothing to say */
+    job_free(job);
+    return;
+  }
+  job_start(n, job);
+}
+
+static void claimed_cb(void *ud, int ok, const chat_mailq_mail_t *mails, size_t nm,
+                       int64_t next_in) {
+  chat_notifier_t *n = ud;
+  n->claiming = 0;
+  for (size_t i = 0; i < nm; i++) {
+    if (n->state == NOTIFIER_OPEN)
+      shared_dispatch(n, &mails[i]);
+    else  /* closing: another instance sends it (this costs it a try) */
+      chat_mailq_report(n->mailq, mails[i].user_id, mails[i].claim, CHAT_MAILQ_RETRY);
+  }
+  if (n->state != NOTIFIER_OPEN) return;
+  n->backlog = ok && next_in == 0;
+  if (n->backlog && n->sending >= n->max_sending) {
+    uv_timer_stop(&n->poll);  /* send_after_cb claims when a slot is free */
+    return;
+  }
+  if (ok && next_in >= 0 && (uint64_t)next_in < n->poll_ms)
+    poll_set(n, (uint64_t)next_in + jitter(n, 20));
+  else
+    poll_set(n, n->poll_ms + jitter(n, n->poll_ms / 4));
+}
+
+static void poll_cb(uv_timer_t *t) {
+  chat_notifier_t *n = container_of(t, chat_notifier_t, poll);
+  if (n->state != NOTIFIER_OPEN || n->claiming) return;
+  if (n->sending >= n->max_sending) {
+    n->backlog = 1;  /* send_after_cb claims when a slot is free */
+    return;
+  }
+  if (chat_mailq_claim(n->mailq, (unsigned)(n->max_sending - n->sending), claimed_cb, n) == 0) {
+    n->claiming = 1;
+    return;
+  }
+  poll_set(n, n->poll_ms + jitter(n, n->poll_ms / 4));  /* Redis is not usable now */
 }
 
 /* ---- API -------------------------------------------------------------- */
@@ -833,11 +1058,110 @@ chat_notifier_t *chat_notifier_new(uv_loop_t *loop, const chat_notifier_config_t
   /* Zeros if it fails: Message-IDs stay unique within the process. */
   (void)uv_random(NULL, NULL, rnd, sizeof rnd, 0, NULL);
   for (size_t i = 0; i < sizeof rnd; i++) snprintf(n->msg_tag + 2 * i, 3, "%02x", rnd[i]);
+  memcpy(&n->rng, rnd, sizeof(n->rng));
+  n->rng |= 1;  /* xorshift needs a non-zero state */
+
+  if (enabled && cfg->redis_url && cfg->redis_url[0]) {
+    chat_mailq_config_t qc = {
+        .prefix = cfg->redis_prefix,
+        .gather_ms = n->gather_ms,
+        .interval_ms = n->interval_ms,
+        .max_items = (unsigned)n->max_items,
+        .lease_ms = cfg->lease_ms ? cfg->lease_ms
+                                  : (uint64_t)n->connect_timeout_ms + (uint64_t)n->timeout_ms +
+                                        LEASE_MARGIN_MS,
+    };
+    n->mailq = chat_mailq_new(loop, cfg->redis_url, &qc, mailq_state_cb, n, err, errlen);
+    if (n->mailq == NULL) {
+      free(n->smtp_url);
+      free(n->mail_from);
+      free(n->site_name);
+      free(n->base_url);
+      free(n);
+      return NULL;
+    }
+    n->poll_ms = cfg->poll_ms ? cfg->poll_ms : DEFAULT_POLL_MS;
+    uv_timer_init(loop, &n->poll);
+    n->poll_open = 1;
+  }
 
   int rc = uv_timer_init(loop, &n->timer);
   assert(rc == 0);  /* cannot fail on a live loop */
   (void)rc;
   return n;
+}
+
+/* An item with its strings cut and cleaned for the mail. */
+static item_t *item_new(int dm, const char *from_user, const char *where, const char *text,
+                        int64_t ts_ms) {
+  item_t *it = chat_xcalloc(1, sizeof(*it));
+  it->dm = dm;
+  it->ts_ms = ts_ms;
+  it->from_user = one_line(from_user, NAME_CHARS);
+  it->where = dm || where == NULL ? NULL : one_line(where, NAME_CHARS);
+  it->preview = one_line(text, PREVIEW_CHARS);
+  return it;
+}
+
+/* Batches it (taken) here, in this instance. */
+static void local_add(chat_notifier_t *n, int64_t user_id, const char *username,
+                      const char *email, item_t *it) {
+  user_t *u = chat_imap_get(&n->users, user_id);
+  if (u == NULL) {
+    u = chat_xcalloc(1, sizeof(*u));
+    u->id = user_id;
+    u->heap_idx = NOT_IN_HEAP;
+    chat_imap_put(&n->users, user_id, u);
+  }
+  replace_str(&u->username, username);
+  replace_str(&u->email, email);
+
+  if (list_total(&u->pending) == 0) u->first_ms = uv_now(n->loop);
+  if (u->pending.n < n->max_items) {
+    list_append(&u->pending, it);
+  } else {
+    u->pending.more++;
+    item_free(it);
+  }
+  if (u->job == NULL) {
+    user_settle(n, u);
+    arm(n);
+  }
+}
+
+/* An item on its way to Redis, kept until Redis has it. */
+typedef struct {
+  chat_notifier_t *n;
+  int64_t uid;
+  char *username;
+  char *email;
+  item_t *it;
+} add_req_t;
+
+static void add_req_free(add_req_t *r) {
+  if (r->it) item_free(r->it);
+  free(r->username);
+  free(r->email);
+  free(r);
+}
+
+static void added_cb(void *ud, int ok, int64_t due_in) {
+  add_req_t *r = ud;
+  chat_notifier_t *n = r->n;
+  if (ok) {
+    n->stats.shared++;
+    /* This instance claims it when it is due (others within a poll). */
+    if (due_in >= 0) poll_arm(n, (uint64_t)due_in + jitter(n, 20));
+  } else if (n->state != NOTIFIER_OPEN) {
+    n->stats.dropped++;
+  } else {
+    /* Not known to be stored (the answer was lost): batched here rather
+     * than lost; it may then be mailed twice. */
+    fallback_note(n);
+    local_add(n, r->uid, r->username, r->email, r->it);
+    r->it = NULL;
+  }
+  add_req_free(r);
 }
 
 void chat_notifier_add(chat_notifier_t *n, int64_t user_id, const char *username,
@@ -861,36 +1185,31 @@ void chat_notifier_add(chat_notifier_t *n, int64_t user_id, const char *username
     return;
   }
 
-  user_t *u = chat_imap_get(&n->users, user_id);
-  if (u == NULL) {
-    u = chat_xcalloc(1, sizeof(*u));
-    u->id = user_id;
-    u->heap_idx = NOT_IN_HEAP;
-    chat_imap_put(&n->users, user_id, u);
+  item_t *it = item_new(dm, from_user, where, text, ts_ms);
+  if (n->mailq) {
+    char *payload = chat_mailq_is_up(n->mailq) ? item_payload(it) : NULL;
+    if (payload) {
+      add_req_t *r = chat_xcalloc(1, sizeof(*r));
+      r->n = n;
+      r->uid = user_id;
+      r->username = chat_xstrdup(username);
+      r->email = chat_xstrdup(email);
+      r->it = it;
+      int rc = chat_mailq_add(n->mailq, user_id, username, email, payload, strlen(payload),
+                              added_cb, r);
+      free(payload);
+      if (rc == 0) return;
+      r->it = NULL;
+      add_req_free(r);
+    }
+    fallback_note(n);
   }
-  replace_str(&u->username, username);
-  replace_str(&u->email, email);
-
-  if (list_total(&u->pending) == 0) u->first_ms = uv_now(n->loop);
-  if (u->pending.n < n->max_items) {
-    item_t *it = chat_xcalloc(1, sizeof(*it));
-    it->dm = dm;
-    it->ts_ms = ts_ms;
-    it->from_user = one_line(from_user, NAME_CHARS);
-    it->where = dm || where == NULL ? NULL : one_line(where, NAME_CHARS);
-    it->preview = one_line(text, PREVIEW_CHARS);
-    list_append(&u->pending, it);
-  } else {
-    u->pending.more++;
-  }
-  if (u->job == NULL) {
-    user_settle(n, u);
-    arm(n);
-  }
+  local_add(n, user_id, username, email, it);
 }
 
 void chat_notifier_forget(chat_notifier_t *n, int64_t user_id) {
   if (n->state != NOTIFIER_OPEN) return;
+  if (n->mailq) (void)chat_mailq_forget(n->mailq, user_id);  /* best effort */
   user_t *u = chat_imap_get(&n->users, user_id);
   if (u == NULL) return;
   n->stats.forgotten += list_clear(&u->pending);
@@ -909,6 +1228,14 @@ void chat_notifier_stats(const chat_notifier_t *n, chat_notifier_stats_t *out) {
     if (n->users.slots[i].key)
       out->pending += list_total(&((user_t *)n->users.slots[i].val)->pending);
   out->sending = n->sending;
+  if (n->mailq) {
+    chat_mailq_stats_t q;
+    chat_mailq_stats(n->mailq, &q);
+    out->failed += q.reaped;
+    out->dropped += q.dropped;
+    out->forgotten += q.forgotten;
+    out->shared_up = (uint64_t)chat_mailq_is_up(n->mailq);
+  }
 }
 
 void chat_notifier_close(chat_notifier_t *n, void (*done)(void *ud), void *ud) {
@@ -932,4 +1259,8 @@ void chat_notifier_close(chat_notifier_t *n, void (*done)(void *ud), void *ud) {
   chat_imap_free(&n->users);
   n->heap_len = 0;
   uv_close((uv_handle_t *)&n->timer, timer_close_cb);
+  if (n->poll_open) {
+    uv_timer_stop(&n->poll);
+    uv_close((uv_handle_t *)&n->poll, poll_close_cb);
+  }
 }

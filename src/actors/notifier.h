@@ -26,6 +26,28 @@
  * meanwhile; an item that fails a second time, or whose mail the server
  * refused permanently (a 5xx reply), is dropped and counted.
  *
+ * Several instances (redis_url set): the pending items and each user's
+ * timing live in Redis instead (mailq_redis.h, which lists the keys), so
+ * that N instances on one Redis send ONE summary per user per interval
+ * with the rules above, timed by Redis' clock.  An item goes to Redis as it
+ * comes; each instance polls every poll_ms (with jitter; sooner when an
+ * item it added is due sooner) and claims due users with one atomic
+ * script, which hands each user's mail to exactly one instance together
+ * with its items and leases it; the sender reports the outcome (sent; or
+ * failed: the items once more in the next slot; or refused: dropped).  A
+ * lease that runs out (the sender died, or lost Redis for longer than the
+ * lease) counts as a failed attempt, so a mail is at least attempted once
+ * more by someone; only then can a mail go out twice.  Every instance must
+ * run with the same interval, gather time and max_items.
+ *
+ * Redis unreachable (not connected yet, down, or an item's answer lost):
+ * items are batched here, in this instance, as with a single instance,
+ * and the log says so once per outage ("mail is batched in this instance")
+ * and again when sharing resumes; nothing is dropped and the process never
+ * waits for Redis.  Those items stay here until mailed, so during and just
+ * after an outage a user may get one mail from each instance that batched
+ * items.  The stats count such items in local.
+ *
  * Threads: every function is for the loop thread only.  libcurl's global
  * state is set up once per process (curl_global_init under a uv_once) by the
  * first chat_notifier_new; the host calls chat_notifier_new before it starts
@@ -59,6 +81,12 @@ typedef struct {
   unsigned max_sending;    /* 0: 1.  Mails on the thread pool at once. */
   uint64_t connect_timeout_ms;  /* 0: 10 s */
   uint64_t timeout_ms;          /* 0: 60 s, the whole SMTP session */
+  /* Shared batching: "redis://..." (store/redis.h); NULL or "": batching in
+   * this process only.  Only used when mail is on. */
+  const char *redis_url;
+  const char *redis_prefix;     /* key prefix; NULL: "chat:mail:" (tests) */
+  uint64_t poll_ms;             /* 0: 1 s.  How often due users are claimed. */
+  uint64_t lease_ms;            /* 0: connect_timeout + timeout + 30 s */
 } chat_notifier_config_t;
 
 typedef struct {
@@ -67,8 +95,13 @@ typedef struct {
   uint64_t dropped;    /* items that will never be mailed: mail off, invalid
                           arguments, given up after failures, pending at close */
   uint64_t forgotten;  /* items dropped by chat_notifier_forget */
-  uint64_t pending;    /* items waiting now (listed or counted as "more") */
+  uint64_t pending;    /* items waiting here now (listed or counted as "more");
+                          items waiting in Redis are not counted */
   uint64_t sending;    /* mails on the thread pool now */
+  uint64_t shared;     /* items handed to Redis (shared batching) */
+  uint64_t local;      /* items batched here although Redis is configured,
+                          because it was unreachable */
+  uint64_t shared_up;  /* 1 while shared batching is usable, else 0 */
 } chat_notifier_stats_t;
 
 /* Every field zero / NULL: the defaults above, mail off. */
@@ -100,8 +133,8 @@ void chat_notifier_add(chat_notifier_t *n, int64_t user_id, const char *username
                        const char *email, const char *kind, const char *from_user,
                        const char *where, const char *text, int64_t ts_ms);
 
-/* Drops the user's pending items (counted as forgotten), e.g. the user came
- * online and saw them, or turned mail off.  A mail already being sent is not
+/* Drops the user's pending items (counted as forgotten), here and in Redis,
+ * e.g. the user came online and saw them, or turned mail off.  A mail already being sent is not
  * stopped, but its items are not retried if it fails.  The time of the
  * user's previous mail is kept, so the interval still holds. */
 void chat_notifier_forget(chat_notifier_t *n, int64_t user_id);
@@ -109,10 +142,12 @@ void chat_notifier_forget(chat_notifier_t *n, int64_t user_id);
 /* Copies the counters into out (pending is summed over the users known). */
 void chat_notifier_stats(const chat_notifier_t *n, chat_notifier_stats_t *out);
 
-/* Stops the timer, drops every pending item (counted), waits for the mails
- * already on the thread pool (they are never cancelled), closes its handle,
- * frees n and then calls done(ud) on the loop thread (never from within this
- * call).  n must not be used after this call. */
+/* Stops the timers, drops every item pending here (counted; items in Redis
+ * stay there for the other instances or the next start), waits for the
+ * mails already on the thread pool (they are never cancelled), gives their
+ * reports up to a second to reach Redis, closes its handles, frees n and
+ * then calls done(ud) on the loop thread (never from within this call).
+ * n must not be used after this call. */
 void chat_notifier_close(chat_notifier_t *n, void (*done)(void *ud), void *ud);
 
 #endif

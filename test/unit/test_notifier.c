@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "actors/notifier.h"
+#include "store/redis.h"
 #include "core/common.h"
 #include "t.h"
 
@@ -340,6 +341,7 @@ struct fx {
   uint64_t deadline;
   int expired;
   chat_notifier_t *n;
+  chat_notifier_t *n2;  /* a second instance (shared batching) */
   sink_t sink;
   int have_sink;
   int closed;           /* done callbacks */
@@ -428,6 +430,13 @@ static void done_cb(void *ud) {
 
 /* Closes the notifier (if open) and every handle; the loop must close. */
 static void fx_finish(fx_t *f) {
+  if (f->n2) {
+    f->closed = 0;
+    chat_notifier_close(f->n2, done_cb, f);
+    WAIT(f, cond_closed, 10000);
+    f->closed = 0;
+    f->n2 = NULL;
+  }
   if (f->n) {
     chat_notifier_close(f->n, done_cb, f);
     T_EQ_INT(f->closed, 0);  /* never from within the call */
@@ -944,6 +953,258 @@ static void test_config_errors(void) {
   T_EQ_INT(uv_loop_close(&loop), 0);
 }
 
+/* ---- shared batching (CHAT_TEST_REDIS_URL) ---------------------------- */
+
+static const char *g_redis;  /* CHAT_TEST_REDIS_URL, or NULL: skipped */
+static int g_shared_seq;
+
+/* Two notifiers on one prefix stand for two instances on one Redis. */
+static void cfg_shared(fx_t *f, chat_notifier_config_t *cfg, char *url, size_t urlcap,
+                       char *prefix, size_t pcap) {
+  cfg_default(f, cfg, url, urlcap);
+  snprintf(prefix, pcap, "chat:test:notifier:%d:%d:", (int)getpid(), ++g_shared_seq);
+  cfg->redis_url = g_redis;
+  cfg->redis_prefix = prefix;
+  cfg->poll_ms = 100;
+}
+
+static chat_notifier_t *open_n(fx_t *f, const chat_notifier_config_t *cfg) {
+  char err[256] = "";
+  chat_notifier_t *n = chat_notifier_new(&f->loop, cfg, err, sizeof err);
+  if (n == NULL) fprintf(stderr, "chat_notifier_new: %s\n", err);
+  T_CHECK(n != NULL);
+  return n;
+}
+
+static chat_notifier_stats_t stats2(fx_t *f) {
+  chat_notifier_stats_t a, b;
+  chat_notifier_stats(f->n, &a);
+  if (f->n2 == NULL) return a;
+  chat_notifier_stats(f->n2, &b);
+  a.sent += b.sent;
+  a.failed += b.failed;
+  a.dropped += b.dropped;
+  a.forgotten += b.forgotten;
+  a.shared += b.shared;
+  a.local += b.local;
+  return a;
+}
+
+static int cond_sent2(fx_t *f) { return (int)stats2(f).sent >= f->want; }
+static int cond_shared2(fx_t *f) { return (int)stats2(f).shared >= f->want; }
+
+/* Both instances have their Redis connection. */
+static int cond_both_up(fx_t *f) {
+  chat_notifier_stats_t a, b;
+  chat_notifier_stats(f->n, &a);
+  if (f->n2 == NULL) return a.shared_up == 1;
+  chat_notifier_stats(f->n2, &b);
+  return a.shared_up == 1 && b.shared_up == 1;
+}
+
+/* Deletes the keys of this run's shared tests (a private loop and client). */
+typedef struct {
+  int up, done, closed;
+} cleanup_t;
+
+static void cleanup_state(chat_redis_t *r, int up, void *ud) { ((cleanup_t *)ud)->up = up; }
+static void cleanup_reply(chat_redis_t *r, const redisReply *reply, void *ud) {
+  ((cleanup_t *)ud)->done = 1;
+}
+static void cleanup_closed(chat_redis_t *r, void *ud) { ((cleanup_t *)ud)->closed = 1; }
+
+static void shared_cleanup(void) {
+  uv_loop_t loop;
+  cleanup_t c = {0};
+  char pattern[96], script[256];
+  static const chat_redis_events_t ev = {cleanup_state, NULL};
+  T_EQ_INT(uv_loop_init(&loop), 0);
+  chat_redis_t *r = chat_redis_new(&loop, g_redis, &ev, &c, NULL, 0);
+  T_CHECK(r != NULL);
+  chat_redis_start(r);
+  uint64_t end = uv_now(&loop) + 5000;
+  while (!c.up && uv_now(&loop) < end) uv_run(&loop, UV_RUN_ONCE);
+  snprintf(pattern, sizeof pattern, "chat:test:notifier:%d:*", (int)getpid());
+  snprintf(script, sizeof script,
+           "for _,k in ipairs(redis.call('KEYS',ARGV[1])) do redis.call('DEL',k) end return 1");
+  const char *argv[] = {"EVAL", script, "0", pattern};
+  if (c.up && chat_redis_command(r, cleanup_reply, &c, 4, argv, NULL) == 0)
+    while (!c.done && uv_now(&loop) < end) uv_run(&loop, UV_RUN_ONCE);
+  T_CHECK(c.done);
+  chat_redis_close(r, cleanup_closed);
+  T_EQ_INT(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  T_CHECK(c.closed);
+  T_EQ_INT(uv_loop_close(&loop), 0);
+}
+
+/* Items for one user through both instances: one mail listing them all;
+ * a later item waits for the interval and goes in one more mail. */
+static void test_shared_one_mail(void) {
+  fx_t f;
+  chat_notifier_config_t cfg;
+  char url[64], prefix[96];
+  static char buf[65536];
+
+  fx_init(&f, 1);
+  cfg_shared(&f, &cfg, url, sizeof url, prefix, sizeof prefix);
+  f.n = open_n(&f, &cfg);
+  f.n2 = open_n(&f, &cfg);
+  WAIT(&f, cond_both_up, 5000);
+  int64_t ts = at_1042();
+  chat_notifier_add(f.n, 7, "张三", "zhang@example.org", "dm", "李四", NULL, "甲", ts);
+  chat_notifier_add(f.n2, 7, "张三", "zhang@example.org", "mention", "王五", "大厅", "乙", ts);
+  chat_notifier_add(f.n, 7, "张三", "zhang@example.org", "dm", "赵六", NULL, "丙", ts);
+  f.want = 3;
+  WAIT(&f, cond_shared2, 5000);
+  uv_update_time(&f.loop);
+  uint64_t t0 = uv_now(&f.loop);
+  f.want = 1;
+  WAIT(&f, cond_sent2, 5000);
+  uint64_t first = uv_now(&f.loop);
+  run_for(&f, 400);
+  T_EQ_INT(sink_count(&f.sink), 1);
+  body(&f.sink.mails[0], buf, sizeof buf);
+  T_CHECK(strstr(buf, "李四 sent you a direct message, 10:42: 甲\r\n") != NULL);
+  T_CHECK(strstr(buf, "王五 in 大厅, 10:42: 乙\r\n") != NULL);
+  T_CHECK(strstr(buf, "赵六 sent you a direct message, 10:42: 丙\r\n") != NULL);
+  T_CHECK(first - t0 < GATHER_MS + 1000);
+
+  chat_notifier_add(f.n2, 7, "张三", "zhang@example.org", "dm", "李四", NULL, "丁", ts);
+  run_for(&f, GATHER_MS + 200);
+  T_EQ_INT(sink_count(&f.sink), 1);  /* the interval holds across instances */
+  f.want = 2;
+  WAIT(&f, cond_sent2, 5000);
+  T_CHECK(uv_now(&f.loop) - first >= INTERVAL_MS - 100);
+  run_for(&f, 300);
+  T_EQ_INT(sink_count(&f.sink), 2);
+  body(&f.sink.mails[1], buf, sizeof buf);
+  T_CHECK(strstr(buf, ": 丁\r\n") != NULL);
+  T_CHECK(strstr(buf, "甲") == NULL);
+  chat_notifier_stats_t s = stats2(&f);
+  T_EQ_INT(s.shared, 4);
+  T_EQ_INT(s.local, 0);
+  T_EQ_INT(s.failed, 0);
+  T_EQ_INT(s.dropped, 0);
+  fx_finish(&f);
+}
+
+/* A failed shared mail is retried once, in the next slot, by whichever
+ * instance claims it, with what came meanwhile. */
+static void test_shared_retry(void) {
+  fx_t f;
+  chat_notifier_config_t cfg;
+  char url[64], prefix[96];
+  static char buf[65536];
+
+  fx_init(&f, 1);
+  f.sink.fail_data = 1;
+  cfg_shared(&f, &cfg, url, sizeof url, prefix, sizeof prefix);
+  f.n = open_n(&f, &cfg);
+  f.n2 = open_n(&f, &cfg);
+  WAIT(&f, cond_both_up, 5000);
+  int64_t ts = at_1042();
+  chat_notifier_add(f.n, 7, "张三", "zhang@example.org", "dm", "王五", NULL, "old", ts);
+  f.want = 1;
+  WAIT(&f, cond_shared2, 5000);
+  uv_update_time(&f.loop);
+  uint64_t t0 = uv_now(&f.loop);
+  while (stats2(&f).failed < 1 && uv_now(&f.loop) - t0 < 5000) run_for(&f, 20);
+  T_EQ_INT(stats2(&f).failed, 1);
+  chat_notifier_add(f.n2, 7, "张三", "zhang@example.org", "dm", "王五", NULL, "new", ts);
+  WAIT(&f, cond_sent2, 5000);
+  T_CHECK(uv_now(&f.loop) - t0 >= INTERVAL_MS - 100);
+  run_for(&f, 200);
+  T_EQ_INT(sink_count(&f.sink), 1);
+  body(&f.sink.mails[0], buf, sizeof buf);
+  T_CHECK(strstr(buf, ": old\r\n") != NULL);
+  T_CHECK(strstr(buf, ": new\r\n") != NULL);
+  T_CHECK(strstr(buf, ": old") < strstr(buf, ": new"));
+  chat_notifier_stats_t s = stats2(&f);
+  T_EQ_INT(s.sent, 1);
+  T_EQ_INT(s.failed, 1);
+  T_EQ_INT(s.dropped, 0);
+  fx_finish(&f);
+}
+
+/* Items in Redis outlive the instance that added them: after it closes,
+ * another instance mails them. */
+static void test_shared_survives_close(void) {
+  fx_t f;
+  chat_notifier_config_t cfg;
+  char url[64], prefix[96];
+  static char buf[65536];
+
+  fx_init(&f, 1);
+  cfg_shared(&f, &cfg, url, sizeof url, prefix, sizeof prefix);
+  f.n = open_n(&f, &cfg);
+  WAIT(&f, cond_both_up, 5000);
+  chat_notifier_add(f.n, 8, "李四", "li@example.org", "dm", "王五", NULL, "kept", at_1042());
+  f.want = 1;
+  WAIT(&f, cond_shared2, 5000);
+  f.closed = 0;
+  chat_notifier_close(f.n, done_cb, &f);
+  WAIT(&f, cond_closed, 5000);
+  f.closed = 0;
+  T_EQ_INT(sink_count(&f.sink), 0);
+  f.n = open_n(&f, &cfg);
+  f.want = 1;
+  WAIT(&f, cond_sent, 5000);
+  T_EQ_INT(sink_count(&f.sink), 1);
+  T_EQ_STR(f.sink.mails[0].rcpt, "<li@example.org>");
+  body(&f.sink.mails[0], buf, sizeof buf);
+  T_CHECK(strstr(buf, ": kept\r\n") != NULL);
+  fx_finish(&f);
+}
+
+/* Forgetting a user drops their items in Redis, whichever instance added
+ * them. */
+static void test_shared_forget(void) {
+  fx_t f;
+  chat_notifier_config_t cfg;
+  char url[64], prefix[96];
+
+  fx_init(&f, 1);
+  cfg_shared(&f, &cfg, url, sizeof url, prefix, sizeof prefix);
+  f.n = open_n(&f, &cfg);
+  f.n2 = open_n(&f, &cfg);
+  WAIT(&f, cond_both_up, 5000);
+  int64_t ts = at_1042();
+  chat_notifier_add(f.n, 7, "张三", "zhang@example.org", "dm", "王五", NULL, "a", ts);
+  chat_notifier_add(f.n2, 7, "张三", "zhang@example.org", "dm", "王五", NULL, "b", ts);
+  chat_notifier_add(f.n2, 8, "李四", "li@example.org", "dm", "王五", NULL, "c", ts);
+  f.want = 3;
+  WAIT(&f, cond_shared2, 5000);
+  chat_notifier_forget(f.n2, 7);
+  f.want = 1;
+  WAIT(&f, cond_sent2, 5000);
+  run_for(&f, GATHER_MS + 400);
+  T_EQ_INT(sink_count(&f.sink), 1);
+  T_EQ_STR(f.sink.mails[0].rcpt, "<li@example.org>");
+  T_EQ_INT(stats2(&f).forgotten, 2);
+  fx_finish(&f);
+}
+
+/* Redis configured but unreachable: items are batched here and mailed, and
+ * counted as local. */
+static void test_shared_unreachable(void) {
+  fx_t f;
+  chat_notifier_config_t cfg;
+  char url[64], prefix[96];
+
+  fx_init(&f, 1);
+  cfg_shared(&f, &cfg, url, sizeof url, prefix, sizeof prefix);
+  cfg.redis_url = "redis://127.0.0.1:1/0";
+  f.n = open_n(&f, &cfg);
+  chat_notifier_add(f.n, 7, "张三", "zhang@example.org", "dm", "王五", NULL, "here", at_1042());
+  T_EQ_INT(stats(&f).local, 1);
+  T_EQ_INT(stats(&f).pending, 1);
+  f.want = 1;
+  WAIT(&f, cond_sent, 5000);
+  T_EQ_INT(sink_count(&f.sink), 1);
+  T_EQ_INT(stats(&f).shared, 0);
+  fx_finish(&f);
+}
+
 int main(void) {
   setenv("TZ", "UTC", 1);
   tzset();
@@ -961,5 +1222,16 @@ int main(void) {
   T_RUN(test_retry_merges);
   T_RUN(test_forget_in_flight);
   T_RUN(test_close_in_flight);
+  T_RUN(test_shared_unreachable);
+  g_redis = getenv("CHAT_TEST_REDIS_URL");
+  if (g_redis == NULL || g_redis[0] == '\0') {
+    fprintf(stderr, "shared batching tests skipped: CHAT_TEST_REDIS_URL is not set\n");
+    return T_DONE();
+  }
+  T_RUN(test_shared_one_mail);
+  T_RUN(test_shared_retry);
+  T_RUN(test_shared_forget);
+  T_RUN(test_shared_survives_close);
+  shared_cleanup();
   return T_DONE();
 }
