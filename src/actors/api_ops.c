@@ -2,9 +2,11 @@
  * See api.h for the steps of a handler. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "../net/access.h"
 #include "api_int.h"
+#include "notifier.h"
 
 /* ---- GET /healthz ------------------------------------------------------
  *
@@ -155,6 +157,32 @@ static int metrics_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_c
            st.conns, st.websockets, st.rooms, st.conns_total, st.http_requests, st.ws_frames_in,
            st.messages_sent, st.store_batches, (double)st.store_write_ns / 1e9, st.hash_pending,
            st.hash_refused, st.conns_refused, st.ws_refused, st.frames_limited);
+  if (svc->notifier) {
+    chat_notifier_stats_t ns;
+    chat_notifier_stats(svc->notifier, &ns);
+    size_t used = strlen(body);
+    snprintf(body + used, sizeof(body) - used,
+             "# HELP chat_mail_sent_total Mails the SMTP server accepted.\n"
+             "# TYPE chat_mail_sent_total counter\n"
+             "chat_mail_sent_total %" PRIu64 "\n"
+             "# HELP chat_mail_failed_total Mail attempts that failed.\n"
+             "# TYPE chat_mail_failed_total counter\n"
+             "chat_mail_failed_total %" PRIu64 "\n"
+             "# HELP chat_mail_dropped_total Missed items that will never be mailed.\n"
+             "# TYPE chat_mail_dropped_total counter\n"
+             "chat_mail_dropped_total %" PRIu64 "\n"
+             "# HELP chat_mail_shared_items_total Missed items batched through Redis.\n"
+             "# TYPE chat_mail_shared_items_total counter\n"
+             "chat_mail_shared_items_total %" PRIu64 "\n"
+             "# HELP chat_mail_local_items_total Missed items batched in this instance "
+             "while Redis was unreachable.\n"
+             "# TYPE chat_mail_local_items_total counter\n"
+             "chat_mail_local_items_total %" PRIu64 "\n"
+             "# HELP chat_mail_shared_up Mail batching is shared through Redis now.\n"
+             "# TYPE chat_mail_shared_up gauge\n"
+             "chat_mail_shared_up %" PRIu64 "\n",
+             ns.sent, ns.failed, ns.dropped, ns.shared, ns.local, ns.shared_up);
+  }
   chat_conn_respond_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", body);
   return -1;
 }

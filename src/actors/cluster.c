@@ -5,6 +5,7 @@
 #include "../core/common.h"
 #include "../core/sb.h"
 #include "../net/proto.h"
+#include "notifier.h"
 #include "presence.h"
 #include "registry.h"
 #include "room.h"
@@ -84,6 +85,11 @@ void chat_cluster_online_cb(void *ud, int64_t user_id, const char *username, int
   /* Everyone else connected hears of it; the user's own tabs know. */
   chat_registry_broadcast(cl->svc->registry, b, user_id);
   chat_rbuf_unref(b);
+  /* Back online, the user sees what they missed (unread counts, the DMs):
+   * no mail about it.  Done by the instance they connected to (the others
+   * hear of it too), which also clears the shared queue (notifier.h). */
+  if (online && cl->svc->notifier && chat_registry_user_ws_count(cl->svc->registry, user_id) > 0)
+    chat_notifier_forget(cl->svc->notifier, user_id);
 }
 
 /* A frame on a room's channel: a message stored elsewhere, a deletion, a

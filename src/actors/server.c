@@ -245,6 +245,8 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
     ncfg.base_url = cfg->public_url;
     ncfg.interval_ms = cfg->mail_interval_ms;
     ncfg.gather_ms = cfg->mail_gather_ms;
+    /* With Redis, the instances batch mail together (notifier.h). */
+    ncfg.redis_url = srv->redis_url;
     /* A bad mail setting is reported, and chatd runs without mail. */
     char nerr[256];
     svc->notifier = chat_notifier_new(loop, &ncfg, nerr, sizeof(nerr));
