@@ -593,6 +593,18 @@ static void test_tx_lock_wait(void) {
   T_EQ_STR(u.pwhash, "$after-wait$");
 }
 
+/* --- the write probe (GET /healthz) --------------------------------------- */
+
+/* The probe commits a write: its counter moves.  (Its failures are the
+ * transaction helper's, tested with test_tx_lock_wait.) */
+static void test_write_probe_mysql(void) {
+  T_EQ_INT(chat_store_write_probe(g_store), 0);
+  long long n0 = mysql_raw_int("SELECT n FROM health_probe WHERE id = 1");
+  T_CHECK(n0 >= 1);
+  T_EQ_INT(chat_store_write_probe(g_store), 0);
+  T_EQ_INT(mysql_raw_int("SELECT n FROM health_probe WHERE id = 1"), n0 + 1);
+}
+
 /* --- runs ----------------------------------------------------------------- */
 
 static void run_mysql(const char *url) {
@@ -675,6 +687,7 @@ static void run_mysql(const char *url) {
   T_EQ_INT(rc, 0);
   if (rc == 0) {
     run_common();
+    T_RUN(test_write_probe_mysql);
     T_RUN(test_tx_lock_wait);
     T_RUN(test_mysql_reconnect);
     T_RUN(test_concurrency);

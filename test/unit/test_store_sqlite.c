@@ -2,6 +2,8 @@
  * folder, removed at the end.  The cases shared with MySQL are in
  * store_cases_a.h and store_cases_b.h. */
 #define _GNU_SOURCE
+#include <sys/resource.h>
+
 #include "store_cases_b.h"
 
 static char g_dir[64]; /* the temporary folder; g_path is two folders below */
@@ -298,6 +300,67 @@ static void test_tx_busy(void) {
   T_EQ_INT(chat_store_user_set_banned(g_store, uid, 0), 0);
 }
 
+/* --- the write probe (GET /healthz) --------------------------------------- */
+
+static long long probe_n(void) {
+  sqlite3 *raw;
+  sqlite3_stmt *st;
+  long long n = -1;
+
+  T_EQ_INT(sqlite3_open_v2(g_path, &raw, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  if (sqlite3_prepare_v2(raw, "SELECT n FROM health_probe WHERE id = 1", -1, &st, NULL) ==
+      SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(raw);
+  return n;
+}
+
+/* The probe commits a write.  It fails, while reads go on, when the files
+ * cannot be written (RLIMIT_FSIZE: writes past it fail with EFBIG, as a
+ * full disk or a read-only file system fails them) and when another
+ * process keeps the write lock; it works again when that ends. */
+static void test_write_probe(void) {
+  struct rlimit old, tiny;
+  busy_t b;
+  chat_user_rec_t u;
+  int64_t uid = make_user("probe-user");
+
+  T_EQ_INT(chat_store_write_probe(g_store), 0);
+  long long n0 = probe_n();
+  T_CHECK(n0 >= 1);
+  T_EQ_INT(chat_store_write_probe(g_store), 0);
+  T_EQ_INT(probe_n(), n0 + 1);
+
+  T_EQ_INT(getrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, SIG_IGN);
+  tiny = old;
+  tiny.rlim_cur = 1;
+  T_EQ_INT(setrlimit(RLIMIT_FSIZE, &tiny), 0);
+  fprintf(stderr, "(error lines from the store are expected here)\n");
+  T_EQ_INT(chat_store_write_probe(g_store), CHAT_EUNAVAIL);
+  T_EQ_INT(chat_store_ping(g_store), 0);
+  T_EQ_INT(chat_store_user_by_id(g_store, uid, &u), 0);
+  T_EQ_INT(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, SIG_DFL);
+  T_EQ_INT(chat_store_write_probe(g_store), 0);
+  T_EQ_INT(probe_n(), n0 + 2);
+
+  memset(&b, 0, sizeof(b));
+  T_EQ_INT(sqlite3_open_v2(g_path, &b.holder, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+  chat_store_sqlite_busy_handler(g_store, busy_cb, &b);
+  T_EQ_INT(sqlite3_exec(b.holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+  T_EQ_INT(chat_store_write_probe(g_store), CHAT_EUNAVAIL);
+  T_EQ_INT(b.calls, CHAT_STORE_TX_TRIES);
+  T_EQ_INT(chat_store_ping(g_store), 0);
+  T_EQ_INT(sqlite3_exec(b.holder, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+  chat_store_sqlite_busy_handler(g_store, NULL, NULL);
+  sqlite3_close(b.holder);
+  T_EQ_INT(chat_store_write_probe(g_store), 0);
+  T_EQ_INT(probe_n(), n0 + 3);
+}
+
 /* --- runs ----------------------------------------------------------------- */
 
 static void run_sqlite(void) {
@@ -317,6 +380,7 @@ static void run_sqlite(void) {
   if (rc == 0) {
     run_common();
     T_RUN(test_tx_busy);
+    T_RUN(test_write_probe);
     T_RUN(test_concurrency);
     T_RUN(test_search_bench);
     T_EQ_INT(chat_store_ping(g_store), 0);
