@@ -196,9 +196,11 @@ struct chat_mailq_s {
   chat_mailq_stats_t stats;
 };
 
+/* An add or a claim waiting for its answer. */
 typedef struct {
   chat_mailq_t *q;
-  void *cb;             /* chat_mailq_added_cb or chat_mailq_claimed_cb */
+  chat_mailq_added_cb added;
+  chat_mailq_claimed_cb claimed;
   void *ud;
 } req_t;
 
@@ -250,7 +252,7 @@ static void log_error_reply(const char *what, const redisReply *r) {
 static void add_reply(chat_redis_t *r, const redisReply *reply, void *ud) {
   req_t *rq = ud;
   chat_mailq_t *q = rq->q;
-  chat_mailq_added_cb cb = (chat_mailq_added_cb)rq->cb;
+  chat_mailq_added_cb cb = rq->added;
   int ok = reply != NULL && reply->type == REDIS_REPLY_INTEGER;
   log_error_reply("add", reply);
   if (cb) cb(rq->ud, ok, ok ? (int64_t)reply->integer : -1);
@@ -265,9 +267,9 @@ int chat_mailq_add(chat_mailq_t *q, int64_t user_id, const char *username, const
   const char *args[] = {uid, username, email, payload, q->gather, q->interval, q->max_items};
   size_t lens[] = {strlen(uid), strlen(username), strlen(email), len,
                    strlen(q->gather), strlen(q->interval), strlen(q->max_items)};
-  req_t *rq = chat_xmalloc(sizeof(*rq));
+  req_t *rq = chat_xcalloc(1, sizeof(*rq));
   rq->q = q;
-  rq->cb = (void *)cb;
+  rq->added = cb;
   rq->ud = cb_ud;
   if (q->state != MAILQ_OPEN || eval(q, S_ADD, add_reply, rq, 7, args, lens) != 0) {
     free(rq);
@@ -315,7 +317,7 @@ static int mail_of(const redisReply *e, chat_mailq_mail_t *m, const char **items
 static void claim_reply(chat_redis_t *r, const redisReply *reply, void *ud) {
   req_t *rq = ud;
   chat_mailq_t *q = rq->q;
-  chat_mailq_claimed_cb cb = (chat_mailq_claimed_cb)rq->cb;
+  chat_mailq_claimed_cb cb = rq->claimed;
   void *cb_ud = rq->ud;
   free(rq);
   log_error_reply("claim", reply);
@@ -360,9 +362,9 @@ int chat_mailq_claim(chat_mailq_t *q, unsigned max, chat_mailq_claimed_cb cb, vo
   char smax[24];
   snprintf(smax, sizeof(smax), "%u", max ? max : 1);
   const char *args[] = {smax, q->lease, q->gather, q->interval, q->max_items};
-  req_t *rq = chat_xmalloc(sizeof(*rq));
+  req_t *rq = chat_xcalloc(1, sizeof(*rq));
   rq->q = q;
-  rq->cb = (void *)cb;
+  rq->claimed = cb;
   rq->ud = cb_ud;
   if (q->state != MAILQ_OPEN || eval(q, S_CLAIM, claim_reply, rq, 5, args, NULL) != 0) {
     free(rq);
