@@ -134,6 +134,7 @@ struct chat_notifier_s {
   int mailq_closing;
   int fallback_logged;  /* "batching here" said for this outage */
   int backlog;          /* the last claim left mails due now */
+  int shared_seen;      /* Redis was up once */
   uint64_t rng;
 };
 
@@ -883,7 +884,11 @@ static void fallback_note(chat_notifier_t *n) {
 static void mailq_state_cb(void *ud, int up) {
   chat_notifier_t *n = ud;
   if (!up || n->state != NOTIFIER_OPEN) return;
-  if (n->fallback_logged) chat_log_info("notifier: Redis is back: mail batching is shared again");
+  if (n->fallback_logged)
+    chat_log_info("notifier: Redis is back: mail batching is shared again");
+  else if (!n->shared_seen)
+    chat_log_info("notifier: mail batching is shared through Redis");
+  n->shared_seen = 1;
   n->fallback_logged = 0;
   poll_arm(n, jitter(n, n->poll_ms / 4));
 }

@@ -331,6 +331,9 @@ class MailClusterTest(ServerTestCase):
         for text in first[:2]:
             self.assertNotIn(text, m2.body, "the second mail repeats the first: %s" % m2.describe())
         await self.no_more_mail(addr, 2, POLL_S * 3, "after the second summary")
+        sys.stderr.write("[mail] first summary %.2fs after the first item (gather %.1fs), the second %.2fs "
+                         "after the first (interval %.1fs)\n" % (m1.at - t0, GATHER_MS / 1000, m2.at - m1.at,
+                                                                  INTERVAL_MS / 1000))
         ma, mb = metrics(self.a), metrics(self.b)
         self.assertEqual(ma["chat_mail_local_items_total"] + mb["chat_mail_local_items_total"], 0)
         self.assertGreaterEqual(ma["chat_mail_shared_items_total"] + mb["chat_mail_shared_items_total"], 6)
@@ -352,6 +355,8 @@ class MailClusterTest(ServerTestCase):
         self.assertEqual(len(mails), 1, "B's item was not mailed after B died")
         self.assertIn("queued on B before it died", mails[0].body)
         self.assertGreaterEqual(mails[0].at - t0, GATHER_MS / 1000 - 0.3)
+        sys.stderr.write("[mail] B killed: its item mailed by A %.2fs after it was sent (gather %.1fs)\n" % (
+            mails[0].at - t0, GATHER_MS / 1000))
         # A goes on mailing, with the interval kept.
         await self.dm(wa, nt, "later, through A")
         mails = await self.mails_to(addr, 2, mails[0].at + INTERVAL_MS / 1000 + SLACK_S - time.monotonic())
