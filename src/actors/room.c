@@ -558,8 +558,12 @@ static void on_recent_loaded(chat_actor_t *self, chat_mail_t *m) {
     r->load = LOAD_NONE;
     r->load_failed = 1;
     r->reading = 0;
-  } else if (!rm->ok || !recent_usable(rm)) {
+  } else if (!rm->ok) {
     start_store_load(r);  /* still reading */
+  } else if (!recent_usable(rm)) {
+    /* Entries without seq: dropped, so the store load seeds it afresh. */
+    r->svc->presence->ops->recent_doubt(r->svc->presence, r->id);
+    start_store_load(r);
   } else {
     /* Instances push in the order their commits come back, which may not
      * be seq order: sorted here (ids follow seq within a room). */

@@ -566,6 +566,46 @@ static void test_sequence_single(void) {
   teardown();
 }
 
+/* Loading from the shared list: entries sorted by id, next_seq from the
+ * newest; a list with an entry an older chatd pushed (no seq) is dropped
+ * and the store answers. */
+static void test_recent_list_seq(void) {
+  setup();
+  member_t a;
+  member_init(&a);
+  presence.shared = 1;
+  presence.recent[0] = "{\"id\":5,\"room\":6,\"seq\":2,\"sender\":\"x\",\"text\":\"b\",\"ts\":5}";
+  presence.recent[1] = "{\"id\":4,\"room\":6,\"seq\":1,\"sender\":\"x\",\"text\":\"a\",\"ts\":4}";
+  presence.nrecent = 2;
+  chat_roomdir_add(svc.rooms, 6, "listed");
+  chat_room_t *r = chat_roomdir_get(svc.rooms, 6);
+  chat_room_post_join(r, as_member(&a), 1, "alice", 0, 0);
+  chat_sched_drain(&sched);
+  const char *joined = next_frame(&a);
+  const char *p4 = strstr(joined, "\"id\":4,"), *p5 = strstr(joined, "\"id\":5,");
+  T_CHECK(p4 != NULL && p5 != NULL && p4 < p5);
+  post_remote(r, 6, 3, "next");
+  chat_sched_drain(&sched);
+  T_EQ_INT(frame_seq(next_frame(&a)), 3);
+  chat_room_post_leave(r, &a.actor);
+
+  presence.recent[0] = "{\"id\":8,\"room\":7,\"sender\":\"x\",\"text\":\"old\",\"ts\":8}";
+  presence.nrecent = 1;
+  store_room(7, 0);
+  fake_store_add_msg(&store, 8, 7, "x", "old");
+  chat_roomdir_add(svc.rooms, 7, "upgraded");
+  r = chat_roomdir_get(svc.rooms, 7);
+  chat_room_post_join(r, as_member(&a), 1, "alice", 0, 0);
+  chat_sched_drain(&sched);
+  T_CHECK(fake_presence_saw(&presence, "doubt 7"));
+  T_CHECK(fake_presence_saw(&presence, "seed 7 1"));
+  T_CHECK(strstr(next_frame(&a), "{\"id\":8,\"room\":7,\"seq\":1,") != NULL);
+  chat_room_post_leave(r, &a.actor);
+  chat_sched_drain(&sched);
+  member_done(&a);
+  teardown();
+}
+
 static void test_presence_events(void) {
   setup();
   member_t a, b;
@@ -632,6 +672,7 @@ int main(void) {
   T_RUN(test_load_and_deferred_mail);
   T_RUN(test_sequence);
   T_RUN(test_sequence_single);
+  T_RUN(test_recent_list_seq);
   T_RUN(test_presence_events);
   return T_DONE();
 }
