@@ -112,8 +112,8 @@ struct chat_room_s {
   /* Sequencing (see the top of this file).  next_seq: the seq members get
    * next (set by the first load).  held: messages with a higher seq,
    * sorted by seq, waiting for the gap before them.  known_seq: the
-   * store's last_seq as the periodic check last saw it.  gap_ms: loop time
-   * when the open gap was first seen (0: none). */
+   * store's last_seq as the periodic check last saw it.  gap_since: loop
+   * time when the open gap was first seen (0: none). */
   int64_t next_seq;
   held_t *held;
   size_t nheld, held_cap;
