@@ -99,9 +99,9 @@ typedef struct {
  * auto-increment lock mode does not give consecutive ids, and the fallback
  * of batch_multi_step).  First the numbers of every room item are taken
  * (seq_take; those a dup or a failed item did not use are given back at
- * the end), then the items are inserted in order in one transaction; the unique index on
- * (sender_id, cid) finds a repeated cid, which is then looked up (one round
- * trip per new message, two per duplicate).  The transaction sees its own
+ * the end), then the items are inserted in order in one transaction; the
+ * unique index on (sender_id, cid) finds a repeated cid, which is then
+ * looked up (one round trip per new message, two per duplicate).  The transaction sees its own
  * rows, so a cid repeated within the batch is a dup of its first
  * occurrence; a row of another writer's open transaction makes the insert
  * wait for its commit, and READ COMMITTED then sees it.  Room messages and
