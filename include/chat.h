@@ -71,6 +71,13 @@ typedef struct {
   const char *public_url;    /* the link in mails, e.g. "https://chat.example.org/" */
   unsigned long mail_interval_ms;  /* at most one mail per user per this; 0: 10 min */
   unsigned long mail_gather_ms;    /* a first item waits this for more; 0: 30 s */
+  /* Message order (docs/PROTOCOL.md, "Ordering"): a room waits order_gap_ms
+   * for a missing message before reading it from the store (0: 25 ms);
+   * with Redis, every room's last_seq is read every order_check_ms (0:
+   * 1000 ms), which finds a message whose instance died before publishing
+   * it. */
+  unsigned long order_gap_ms;
+  unsigned long order_check_ms;
   /* TLS: the certificate chain (PEM, the leaf first) and its private key
    * (PEM, not encrypted).  Both NULL (default): plain HTTP.  With TLS the
    * session cookie is Secure and responses carry Strict-Transport-Security;

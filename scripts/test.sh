@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
 build=build-test
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCHAT_SANITIZE=ON >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCHAT_SANITIZE=ON -DCHAT_FAULT_HOOKS=ON >/dev/null
 cmake --build "$build" -j"$(nproc)"
 # The browser tests' npm packages, as pinned in test/browser/package-lock.json.
 if [ ! -d test/browser/node_modules ] ||

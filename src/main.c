@@ -447,6 +447,14 @@ int main(int argc, char **argv) {
   const char *iv = getenv("CHAT_MAIL_INTERVAL_MS"), *gv = getenv("CHAT_MAIL_GATHER_MS");
   if (iv) cfg.mail_interval_ms = strtoul(iv, NULL, 10);
   if (gv) cfg.mail_gather_ms = strtoul(gv, NULL, 10);
+  /* Message order across instances (docs/PROTOCOL.md, section 5). */
+  const char *og = getenv("CHAT_ORDER_GAP_MS"), *oc = getenv("CHAT_ORDER_CHECK_MS");
+  if (og) cfg.order_gap_ms = strtoul(og, NULL, 10);
+  if (oc) cfg.order_check_ms = strtoul(oc, NULL, 10);
+#ifdef CHAT_FAULT_HOOKS
+  if (getenv("CHAT_FAULT_EXIT_AFTER_COMMIT"))
+    fprintf(stderr, "chatd: test build: CHAT_FAULT_EXIT_AFTER_COMMIT is armed\n");
+#endif
 
   /* A peer that goes away mid-write must not kill the process. */
   signal(SIGPIPE, SIG_IGN);

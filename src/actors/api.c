@@ -118,6 +118,7 @@ void chat_api_set_messages(chat_api_job_t *j, int rc, chat_msg_rec_t *msgs, size
         .text = msgs[i].text,
         .text_len = strlen(msgs[i].text),
         .ts = msgs[i].ts,
+        .seq = msgs[i].seq,
     };
     if (i) chat_sb_append(&sb, ",", 1);
     chat_proto_msg_obj(&sb, &msg);

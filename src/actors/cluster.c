@@ -99,7 +99,7 @@ static void room_event(chat_room_t *r, const char *json, size_t len) {
   chat_proto_ev_decode(json, len, &ev);
   switch (ev.type) {
     case CHAT_PROTO_EV_MESSAGE:
-      chat_room_post_message(r, ev.id, ev.obj, ev.obj_len);  /* takes obj */
+      chat_room_post_message(r, ev.id, ev.seq, ev.obj, ev.obj_len);  /* takes obj */
       ev.obj = NULL;
       break;
     case CHAT_PROTO_EV_MESSAGE_DELETED:

@@ -75,8 +75,9 @@ typedef struct {
   void (*room_forget)(chat_presence_t *p, int64_t room_id);
   /* A message of the room was deleted: the shared list may hold it. */
   void (*recent_doubt)(chat_presence_t *p, int64_t room_id);
-  /* 1 if several instances share this presence (messages from elsewhere
-   * can arrive late, so rooms order them before delivering). */
+  /* 1 if several instances share this presence (messages committed
+   * elsewhere arrive through it, and a publish can be lost with its
+   * instance: the room directory then checks rooms' last_seq, roomdir.h). */
   int (*shared)(chat_presence_t *p);
   /* "off", "ok" or "down": the state of a shared backend. */
   const char *(*backend_state)(chat_presence_t *p);

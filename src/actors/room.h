@@ -2,13 +2,16 @@
  *
  * State (only the room's own mail handlers touch it): the members (actors
  * with a reference each, and the distinct users behind them), the newest
- * 100 messages, the users present through other instances, and the
- * messages held back to be delivered in id order.  The room is the only way
- * a message enters the room, so message order, acks and broadcasts are
- * decided here; nothing is acked or broadcast before the store has it.
+ * 100 messages, the users present through other instances, the next
+ * message number (seq) its members get, and the messages that came before
+ * the ones they follow.  The room is the only way a message enters the
+ * room, so message order, acks and broadcasts are decided here; nothing is
+ * acked or broadcast before the store has it, and members get a room's
+ * messages in seq order, each once (room.c explains how).
  *
- * Services (services.h): storage for history reads and inserts, presence
- * for room presence and the other instances, the directory for ticks, the
+ * Services (services.h): storage for history reads, inserts and the
+ * messages of a gap, presence for room presence and the other instances,
+ * the directory for ticks (and the periodic last_seq check), the
  * notifier for @mentions, metrics.  No socket and no server: a test can
  * drive a room with services and members of its own.
  *
@@ -58,8 +61,9 @@ chat_actor_t *chat_room_actor(chat_room_t *r);
 
 /* m joins (or re-joins) as user_id: it gets `joined` with the members and
  * the history (without has_since the newest 50 messages; with it, up to
- * 200 with id > since), or an error and, if it was not a member,
- * post_left.  The mail holds a reference on m.actor. */
+ * 200 with id > since, the newest of them, and "partial":true when there
+ * were more), or an error and, if it was not a member, post_left.  The
+ * mail holds a reference on m.actor. */
 void chat_room_post_join(chat_room_t *r, chat_member_t m, int64_t user_id,
                          const char *username, int64_t since, int has_since);
 /* member leaves; if it was its user's last connection here, the others
@@ -78,17 +82,23 @@ void chat_room_post_rename(chat_room_t *r, const char *name);
  * if deleted through this instance (then other instances are told too). */
 void chat_room_post_msg_deleted(chat_room_t *r, int64_t id, int local);
 /* A message stored by another instance: obj is its JSON object
- * ({"id":..,"room":..,...}, NUL-terminated, malloc'ed), which the room
- * takes. */
-void chat_room_post_message(chat_room_t *r, int64_t id, char *obj, size_t len);
+ * ({"id":..,"room":..,"seq":..,...}, NUL-terminated, malloc'ed), which the
+ * room takes; seq its number in the room (0 if it has none: delivered as
+ * it comes). */
+void chat_room_post_message(chat_room_t *r, int64_t id, int64_t seq, char *obj, size_t len);
 /* A presence or typing frame from presence or another instance (json, the
  * frame as members get it, is copied): it goes to the local members except
  * user's own connections.  presence: 1 for a presence frame, where join
  * says whether user came or went (kept for `joined`'s member list). */
 void chat_room_post_user_event(chat_room_t *r, const char *user, int presence, int join,
                                const char *json, size_t len);
-/* Time to release held messages (see chat_roomdir_want_tick). */
+/* The tick the room asked for (chat_roomdir_want_tick): a gap that is
+ * still open is read from the store. */
 void chat_room_post_tick(chat_room_t *r);
+/* The store's last_seq of the room (the directory's periodic check): a
+ * loaded room whose members have not had every number up to it reads the
+ * missing ones after the gap wait. */
+void chat_room_post_seq_check(chat_room_t *r, int64_t last_seq);
 /* The room was deleted: members get room_deleted and are let go (the
  * directory has already dropped it). */
 void chat_room_post_delete(chat_room_t *r);

@@ -1,5 +1,10 @@
 /* The room directory: room id -> room actor, for the rooms this server
- * knows, and the timer that wakes rooms holding messages back.
+ * knows; the timer that wakes rooms waiting for a missing message; and,
+ * with several instances (presence shared), the periodic check: every
+ * order_check_ms (services.h) one store read of every room's last_seq,
+ * posted to the rooms here (chat_room_post_seq_check), which finds a
+ * message whose instance died between its commit and its publish even when
+ * nothing more is said in the room.
  *
  * Ownership: the directory holds one reference on each room actor in it
  * (the one the room was created with) and one on each room waiting for a
@@ -41,10 +46,12 @@ void chat_roomdir_forget(chat_roomdir_t *dir, chat_room_t *r, int64_t id);
 /* Rooms in the directory. */
 size_t chat_roomdir_count(const chat_roomdir_t *dir);
 
-/* r holds messages back: chat_room_post_tick reaches it in about 20 ms. */
-void chat_roomdir_want_tick(chat_roomdir_t *dir, chat_room_t *r);
+/* r waits for a missing message: chat_room_post_tick reaches it in
+ * delay_ms (a room asks again only after its tick came). */
+void chat_roomdir_want_tick(chat_roomdir_t *dir, chat_room_t *r, uint64_t delay_ms);
 
-/* Stopping, step 1: no more ticks; the timer closes and done(ud) runs. */
+/* Stopping, step 1: no more ticks or checks; the timers close and
+ * done(ud) runs (a check still reading answers nobody). */
 void chat_roomdir_stop(chat_roomdir_t *dir, void (*done)(void *ud), void *ud);
 /* Stopping, step 2: lets go of every room (their last mails may still
  * run). */

@@ -157,6 +157,10 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   srv->limits.session_ms = (int64_t)cfg->session_days * 24 * 3600 * 1000;
   srv->limits.http_out_cap = cfg->http_out_cap ? cfg->http_out_cap : CHAT_HTTP_OUT_CAP;
   srv->limits.max_ws_user = cfg->max_ws_user > 0 ? (size_t)cfg->max_ws_user : 0;
+  srv->limits.order_gap_ms = cfg->order_gap_ms > 0 && cfg->order_gap_ms < 60000
+                                 ? (int)cfg->order_gap_ms : 0;
+  srv->limits.order_check_ms = cfg->order_check_ms > 0 && cfg->order_check_ms < 3600000
+                                   ? (int)cfg->order_check_ms : 0;
   srv->limits.public_dir = srv->public_dir;
   srv->limits.vendor_dir = srv->vendor_dir;
   srv->metrics_token = has_token ? chat_xstrdup(cfg->metrics_token) : NULL;

@@ -40,6 +40,10 @@ typedef struct {
                                 redirect sends browsers (443: left out) */
   int metrics_access;        /* who may read /metrics: a chat_access_mode_t (net/access.h) */
   const char *metrics_token; /* its bearer token, or NULL */
+  int order_gap_ms;          /* a room waits this for a missing message
+                                before reading it from the store (0: 25) */
+  int order_check_ms;        /* with several instances, every room's last_seq
+                                is checked this often (0: 1000) */
 } chat_limits_t;
 
 /* Counters for /metrics, bumped by the actors that see the events. */

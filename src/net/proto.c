@@ -207,10 +207,12 @@ int chat_proto_text_check(const char *text, const char *cid, size_t *start,
 
 void chat_proto_msg_obj(chat_sb_t *sb, const chat_proto_msg_t *m) {
   put_int_field(sb, "{\"id\":", m->id);
-  if (m->to != NULL && m->to[0] != '\0')
+  if (m->to != NULL && m->to[0] != '\0') {
     put_str_field(sb, ",\"to\":", m->to);
-  else
+  } else {
     put_int_field(sb, ",\"room\":", m->room);
+    if (m->seq > 0) put_int_field(sb, ",\"seq\":", m->seq);
+  }
   put_str_field(sb, ",\"sender\":", m->sender);
   chat_sb_puts(sb, ",\"text\":");
   chat_sb_json_str(sb, m->text, m->text_len);
@@ -219,8 +221,14 @@ void chat_proto_msg_obj(chat_sb_t *sb, const chat_proto_msg_t *m) {
 }
 
 int64_t chat_proto_msg_obj_id(const char *obj, size_t len) {
+  int64_t seq;
+  return chat_proto_msg_obj_id_seq(obj, len, &seq);
+}
+
+int64_t chat_proto_msg_obj_id_seq(const char *obj, size_t len, int64_t *seq) {
   cJSON *o = cJSON_ParseWithLength(obj, len);
   int64_t id = cJSON_IsObject(o) ? json_id(o, "id") : 0;
+  *seq = id ? json_id(o, "seq") : 0;
   cJSON_Delete(o);
   return id;
 }
@@ -296,7 +304,8 @@ chat_rbuf_t *chat_proto_error_frame_of(const chat_proto_error_t *err) {
 }
 
 void chat_proto_joined(chat_sb_t *sb, int64_t room, const char *const *members,
-                       size_t nmembers, const char *history, size_t history_len) {
+                       size_t nmembers, const char *history, size_t history_len,
+                       int partial) {
   put_int_field(sb, "{\"type\":\"joined\",\"room\":", room);
   chat_sb_puts(sb, ",\"members\":[");
   for (size_t i = 0; i < nmembers; i++) {
@@ -305,16 +314,16 @@ void chat_proto_joined(chat_sb_t *sb, int64_t room, const char *const *members,
   }
   chat_sb_puts(sb, "],\"history\":[");
   chat_sb_append(sb, history, history_len);
-  chat_sb_puts(sb, "]}");
+  chat_sb_puts(sb, partial ? "],\"partial\":true}" : "]}");
 }
 
 chat_rbuf_t *chat_proto_joined_frame(int64_t room, const char *const *members,
                                      size_t nmembers, const char *history,
-                                     size_t history_len) {
+                                     size_t history_len, int partial) {
   chat_sb_t sb;
   chat_sb_init(&sb);
   chat_sb_reserve(&sb, history_len + 64 + 40 * nmembers);
-  chat_proto_joined(&sb, room, members, nmembers, history, history_len);
+  chat_proto_joined(&sb, room, members, nmembers, history, history_len, partial);
   return frame_of(&sb);
 }
 
@@ -494,6 +503,7 @@ static void decode_message(const char *json, size_t len, chat_proto_ev_t *ev) {
   size_t plen = sizeof(MESSAGE_PREFIX) - 1;
   ev->id = json_id(ev->root, "id");
   ev->room = json_id(ev->root, "room");
+  ev->seq = json_id(ev->root, "seq");
   if (ev->id == 0) return;
   ev->obj_len = len - plen + 1;
   ev->obj = chat_xmalloc(ev->obj_len + 1);

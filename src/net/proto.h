@@ -112,17 +112,23 @@ typedef struct {
   const char *text;      /* text_len bytes */
   size_t text_len;
   int64_t ts;            /* ms since the epoch, as stored */
+  int64_t seq;           /* a room message's number in its room; 0: none
+                            (a direct message, or not known) */
 } chat_proto_msg_t;
 
-/* A message object: {"id":ID,"room":R,"sender":S,"text":T,"ts":TS}, or for a
- * direct message {"id":ID,"to":U,"sender":S,"text":T,"ts":TS}.  The same
- * object is in `joined` history, HTTP message lists, the `message` frame
- * and Redis's room:ID:recent lists. */
+/* A message object: {"id":ID,"room":R,"seq":N,"sender":S,"text":T,"ts":TS}
+ * ("seq" only when m->seq > 0), or for a direct message
+ * {"id":ID,"to":U,"sender":S,"text":T,"ts":TS}.  The same object is in
+ * `joined` history, HTTP message lists, the `message` frame and Redis's
+ * room:ID:recent lists. */
 void chat_proto_msg_obj(chat_sb_t *sb, const chat_proto_msg_t *m);
 /* The "id" of a message object (one chat_proto_msg_obj wrote, e.g. read back
  * from Redis's room:ID:recent, whatever its key order): 1 to 2^53 - 1, or 0
  * if obj[0..len) is not a JSON object with such an id. */
 int64_t chat_proto_msg_obj_id(const char *obj, size_t len);
+/* The same, and its "seq" in *seq (0 when absent or not an integer from 1
+ * to 2^53 - 1). */
+int64_t chat_proto_msg_obj_id_seq(const char *obj, size_t len, int64_t *seq);
 /* Appends an object to a comma-separated list (a ',' first unless list is
  * empty): history arrays are built with it. */
 void chat_proto_list_add(chat_sb_t *list, const char *obj, size_t len);
@@ -154,12 +160,14 @@ chat_rbuf_t *chat_proto_error_frame_of(const chat_proto_error_t *err);
 
 /* {"type":"joined","room":R,"members":[names],"history":[history]}: history
  * is the comma-separated message objects (chat_proto_list_add), oldest
- * first, history_len bytes (may be 0). */
+ * first, history_len bytes (may be 0).  partial: 1 adds "partial":true at
+ * the end (the history holds only the newest part of what was asked). */
 void chat_proto_joined(chat_sb_t *sb, int64_t room, const char *const *members,
-                       size_t nmembers, const char *history, size_t history_len);
+                       size_t nmembers, const char *history, size_t history_len,
+                       int partial);
 chat_rbuf_t *chat_proto_joined_frame(int64_t room, const char *const *members,
                                      size_t nmembers, const char *history,
-                                     size_t history_len);
+                                     size_t history_len, int partial);
 
 /* {"type":"presence","room":R,"user":U,"event":"join"|"leave"}. */
 void chat_proto_presence(chat_sb_t *sb, int64_t room, const char *user, int join);
@@ -258,6 +266,7 @@ typedef struct {
   int64_t user_id;       /* online ("id"), deliver, revoke, ban */
   int64_t room;          /* room_created, room_deleted; 0 where absent */
   int64_t id;            /* message, message_deleted */
+  int64_t seq;           /* message: its "seq", 0 when absent */
   const char *user;      /* online, presence, typing */
   int online;            /* online: "online" is true */
   int join;              /* presence: "event" is "join" (else a leave) */

@@ -102,6 +102,8 @@ typedef struct {
   int (*room_delete)(chat_store_t *s, int64_t id);
   int (*room_get)(chat_store_t *s, int64_t id, chat_room_rec_t *out);
   int (*room_list)(chat_store_t *s, chat_room_rec_t **out, size_t *n);
+  int (*room_last_seq)(chat_store_t *s, int64_t id, int64_t *out);
+  int (*room_seqs)(chat_store_t *s, chat_room_seq_t **out, size_t *n);
 
   int (*msg_insert_batch)(chat_store_t *s, chat_msg_insert_t *items,
                           size_t n);
@@ -109,6 +111,10 @@ typedef struct {
                      int limit, chat_msg_rec_t **out, size_t *n);
   int (*msg_since)(chat_store_t *s, int64_t room, int64_t since_id, int limit,
                    chat_msg_rec_t **out, size_t *n);
+  /* 1 <= from_seq < to_seq. */
+  int (*msg_by_seq)(chat_store_t *s, int64_t room, int64_t from_seq,
+                    int64_t to_seq, int limit, chat_msg_rec_t **out,
+                    size_t *n);
 
   int (*dm_history)(chat_store_t *s, int64_t a, int64_t b, int64_t before_id,
                     int limit, chat_msg_rec_t **out, size_t *n);
@@ -227,6 +233,29 @@ int chat_store_op_friend_request(chat_store_t *s, int64_t from_id,
 int chat_store_op_user_set_banned(chat_store_t *s, int64_t user_id,
                                   int banned);
 int chat_store_op_msg_delete(chat_store_t *s, int64_t room_id, int64_t id);
+
+/* ops.c: the per-room sequences of a message batch (store.h,
+ * chat_store_msg_insert_batch), for the backends' batch steps.  One entry
+ * per distinct room of the batch's room items, in ascending room id order:
+ * the order in which a step raises the counters. */
+typedef struct {
+  int64_t room;
+  int64_t k;       /* numbers taken (the room items counted) */
+  int64_t base;    /* last_seq before the batch: items get base + 1... */
+  int64_t used;    /* numbers given to stored messages so far */
+  int missing;     /* the room does not exist */
+} chat_store_seq_room_t;
+
+/* The rooms of the room items i of items[0..n) with want[i] != 0 (want
+ * NULL: every room item), with k their count; base, used and missing 0.
+ * A malloc'ed array (free()) of *nrooms entries; NULL when there are
+ * none. */
+chat_store_seq_room_t *chat_store_seq_plan(const chat_msg_insert_t *items,
+                                           size_t n, const uint8_t *want,
+                                           size_t *nrooms);
+/* The entry of room in v[0..n) (sorted as above), or NULL. */
+chat_store_seq_room_t *chat_store_seq_find(chat_store_seq_room_t *v, size_t n,
+                                           int64_t room);
 
 /* Backend constructors.  target is the url without its scheme (for SQLite:
  * the file path).  Same contract as chat_store_open; on success the backend

@@ -14,6 +14,7 @@ static void batch_reset(chat_msg_insert_t *items, size_t n) {
   for (i = 0; i < n; i++) {
     items[i].id = 0;
     items[i].stored_ts = 0;
+    items[i].seq = 0;
     items[i].dup = 0;
     items[i].status = 0;
   }
@@ -44,6 +45,48 @@ static int msg_by_cid(conn_t *c, int st, int64_t sender, const char *cid,
   return rc;
 }
 
+/* Takes the numbers of each room of the batch (store.h, sequences), in
+ * ascending room order: one UPDATE per room, which locks the room's row
+ * until the commit (so another writer of the same room waits here, before
+ * it inserts anything, and two writers never wait on each other in a
+ * cycle).  A room that does not exist is marked missing.  0, or -1 with
+ * the error saved. */
+static int seq_take(conn_t *c, chat_store_seq_room_t *v, size_t nrooms) {
+  params_t p;
+  size_t i;
+
+  for (i = 0; i < nrooms; i++) {
+    memset(&p, 0, sizeof(p));
+    p_i64(&p, v[i].k);
+    p_i64(&p, v[i].room);
+    if (chat_mysql_run(c, ST_ROOM_SEQ_TAKE, &p, NULL)) return -1;
+    if (st_affected(c, ST_ROOM_SEQ_TAKE) == 0) {
+      v[i].missing = 1;
+      continue;
+    }
+    v[i].base =
+        (int64_t)mysql_stmt_insert_id(c->st[ST_ROOM_SEQ_TAKE]) - v[i].k;
+  }
+  return 0;
+}
+
+/* Gives back the numbers taken but not used (dups, failed items), so the
+ * counter ends at the last number stored.  0, or -1 with the error
+ * saved. */
+static int seq_give_back(conn_t *c, chat_store_seq_room_t *v, size_t nrooms) {
+  params_t p;
+  size_t i;
+
+  for (i = 0; i < nrooms; i++) {
+    if (v[i].missing || v[i].used == v[i].k) continue;
+    memset(&p, 0, sizeof(p));
+    p_i64(&p, v[i].base + v[i].used);
+    p_i64(&p, v[i].room);
+    if (chat_mysql_run(c, ST_ROOM_SEQ_SET, &p, NULL)) return -1;
+  }
+  return 0;
+}
+
 /* What a try of a batch works on. */
 typedef struct batch_scratch batch_scratch_t;
 typedef struct {
@@ -54,10 +97,11 @@ typedef struct {
 
 /* The whole batch, row by row (small batches, a server whose
  * auto-increment lock mode does not give consecutive ids, and the fallback
- * of batch_multi_step).  The
- * items are inserted in order in one transaction; the unique index on
- * (sender_id, cid) finds a repeated cid, which is then looked up (one round
- * trip per new message, two per duplicate).  The transaction sees its own
+ * of batch_multi_step).  First the numbers of every room item are taken
+ * (seq_take; those a dup or a failed item did not use are given back at
+ * the end), then the items are inserted in order in one transaction; the
+ * unique index on (sender_id, cid) finds a repeated cid, which is then
+ * looked up (one round trip per new message, two per duplicate).  The transaction sees its own
  * rows, so a cid repeated within the batch is a dup of its first
  * occurrence; a row of another writer's open transaction makes the insert
  * wait for its commit, and READ COMMITTED then sees it.  Room messages and
@@ -65,16 +109,21 @@ typedef struct {
  * chat_store_index_pending writes them later (mysql_search.c). */
 static int batch_step(conn_t *c, void *arg) {
   batch_t *a = arg;
+  chat_store_seq_room_t *rooms, *sr;
+  size_t nrooms = 0;
   params_t p;
   size_t i;
   int rc;
 
   batch_reset(a->items, a->n);
+  rooms = chat_store_seq_plan(a->items, a->n, NULL, &nrooms);
+  if (seq_take(c, rooms, nrooms)) goto failed;
   for (i = 0; i < a->n; i++) {
     chat_msg_insert_t *it = &a->items[i];
     int dm = it->to_id != 0;
     int id = dm ? ST_DM_INSERT : ST_MSG_INSERT;
 
+    sr = dm ? NULL : chat_store_seq_find(rooms, nrooms, it->room);
     memset(&p, 0, sizeof(p));
     if (dm) {
       p_i64(&p, it->sender_id);
@@ -88,15 +137,20 @@ static int batch_step(conn_t *c, void *arg) {
     p_str(&p, it->text);
     p_bytes(&p, MYSQL_TYPE_BLOB, it->cid, it->cid ? strlen(it->cid) : 0);
     p_i64(&p, it->ts);
-    if (chat_mysql_run(c, id, &p, NULL) == 0) {
+    if (!dm) p_i64(&p, sr->base + sr->used + 1);
+    /* A missing room (no row to number) is a failed foreign key below,
+     * without running the insert. */
+    if ((sr == NULL || !sr->missing) && chat_mysql_run(c, id, &p, NULL) == 0) {
       it->id = (int64_t)mysql_stmt_insert_id(c->st[id]);
       it->stored_ts = it->ts;
+      if (!dm) it->seq = sr->base + ++sr->used;
       continue;
     }
     /* InnoDB undid that statement only; the transaction goes on.  No such
      * room, sender or receiver: CHAT_ENOTFOUND, unless the cid names a
      * message stored before (checked first, as sqlite_ops.c does). */
-    if (c->err == ER_NO_REFERENCED_ROW_2 || c->err == ER_NO_REFERENCED_ROW) {
+    if ((sr != NULL && sr->missing) || c->err == ER_NO_REFERENCED_ROW_2 ||
+        c->err == ER_NO_REFERENCED_ROW) {
       rc = it->cid == NULL
                ? 0
                : msg_by_cid(c, dm ? ST_DM_BY_CID : ST_MSG_BY_CID, it->sender_id,
@@ -120,9 +174,12 @@ static int batch_step(conn_t *c, void *arg) {
     }
     goto failed;
   }
+  if (seq_give_back(c, rooms, nrooms)) goto failed;
+  free(rooms);
   return 0;
 
 failed:
+  free(rooms);
   return chat_mysql_fail(c, "message insert");
 }
 
@@ -436,7 +493,7 @@ static int batch_insert(conn_t *c, chat_msg_insert_t *items, size_t n, int dm,
     rows = (size_t)1 << size;
     st = size == 0 ? (dm ? ST_DM_INSERT : ST_MSG_INSERT)
                    : (dm ? ST_DM_INSERT_2 : ST_MSG_INSERT_2) + size - 1;
-    binds_start(&b->x, rows * 7);
+    binds_start(&b->x, rows * 7); /* 7 columns of a DM, 6 of a message */
     {
       size_t start = i;
       for (k = 0; k < rows; i++) {
@@ -457,6 +514,7 @@ static int batch_insert(conn_t *c, chat_msg_insert_t *items, size_t n, int dm,
         binds_bytes(&b->x, MYSQL_TYPE_BLOB, it->cid,
                     it->cid ? strlen(it->cid) : 0);
         binds_i64(&b->x, it->ts);
+        if (!dm) binds_i64(&b->x, it->seq);
         k++;
       }
       if (binds_run(c, st, &b->x, NULL)) return -1;
@@ -534,6 +592,32 @@ static int batch_multi_step(conn_t *c, void *arg) {
       b->what[i] = BI_NEW;
     else
       items[i].status = CHAT_ENOTFOUND;
+  }
+
+  /* Step 3b: the numbers of the new room items, exactly as many per room
+   * (see seq_take); a room deleted since step 1 sends the batch row by
+   * row. */
+  {
+    chat_store_seq_room_t *rooms;
+    size_t nrooms = 0, missing = 0;
+    uint8_t *want = chat_xmalloc(n);
+
+    for (i = 0; i < n; i++) want[i] = b->what[i] == BI_NEW;
+    rooms = chat_store_seq_plan(items, n, want, &nrooms);
+    free(want);
+    if (seq_take(c, rooms, nrooms)) {
+      free(rooms);
+      goto failed;
+    }
+    for (i = 0; i < nrooms; i++) missing += rooms[i].missing;
+    for (i = 0; i < n && missing == 0; i++) {
+      chat_store_seq_room_t *sr;
+      if (b->what[i] != BI_NEW || items[i].to_id != 0) continue;
+      sr = chat_store_seq_find(rooms, nrooms, items[i].room);
+      items[i].seq = sr->base + ++sr->used;
+    }
+    free(rooms);
+    if (missing) return BATCH_ROW_BY_ROW;
   }
 
   if (batch_insert(c, items, n, 0, b) || batch_insert(c, items, n, 1, b))

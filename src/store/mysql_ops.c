@@ -374,16 +374,19 @@ static void msgs_reverse(chat_msg_rec_t *v, size_t n) {
   }
 }
 
-/* Runs ST_MSG_BEFORE or ST_MSG_SINCE (newest first) and returns the rows in
- * ascending id order.  An empty answer for a room that does not exist is
- * CHAT_ENOTFOUND. */
+/* Runs ST_MSG_BEFORE or ST_MSG_SINCE (newest first; bound2 unused) or
+ * ST_MSG_BY_SEQ (oldest first, seq from bound to bound2) and returns the
+ * rows in ascending order.  An empty answer for a room that does not exist
+ * is CHAT_ENOTFOUND (not for ST_MSG_BY_SEQ: an empty list). */
 static int msg_query(chat_store_t *s, int id, int64_t room, int64_t bound,
-                     int limit, chat_msg_rec_t **out, size_t *n) {
+                     int64_t bound2, int limit, chat_msg_rec_t **out,
+                     size_t *n) {
   chat_msg_rec_t *v = NULL;
   size_t len = 0, cap = 0;
   cols_t cols;
   params_t p;
-  int64_t mid = 0, mroom = 0, mts = 0;
+  int64_t mid = 0, mroom = 0, mts = 0, mseq = 0;
+  int by_seq = id == ST_MSG_BY_SEQ;
   char sender[CHAT_NAME_MAX + 1];
   conn_t *c;
   int rc, r = chat_mysql_get(s, &c);
@@ -393,12 +396,14 @@ static int msg_query(chat_store_t *s, int id, int64_t room, int64_t bound,
   memset(&cols, 0, sizeof(cols));
   p_i64(&p, room);
   p_i64(&p, bound);
+  if (by_seq) p_i64(&p, bound2);
   p_i64(&p, limit);
   c_i64(&cols, &mid);
   c_i64(&cols, &mroom);
   c_str(&cols, sender, sizeof(sender));
   c_text(&cols);
   c_i64(&cols, &mts);
+  c_i64(&cols, &mseq);
   if (chat_mysql_run(c, id, &p, &cols)) {
     r = chat_mysql_fail(c, "message history");
     goto out;
@@ -425,6 +430,7 @@ static int msg_query(chat_store_t *s, int id, int64_t room, int64_t bound,
     m->id = mid;
     m->room = mroom;
     m->ts = mts;
+    m->seq = mseq;
     memcpy(m->sender, sender, sizeof(m->sender));
     m->to[0] = '\0';
     m->text = text;
@@ -432,7 +438,7 @@ static int msg_query(chat_store_t *s, int id, int64_t room, int64_t bound,
   if (r == 0 && rc < 0) r = chat_mysql_fail(c, "message history");
   st_done(c, id);
 
-  if (r == 0 && len == 0) {
+  if (r == 0 && len == 0 && !by_seq) {
     cols_t one;
     int64_t dummy;
 
@@ -458,7 +464,7 @@ out:
     chat_store_msgs_free(v, len);
     return r;
   }
-  msgs_reverse(v, len);
+  if (!by_seq) msgs_reverse(v, len);
   *out = v;
   *n = len;
   return 0;
@@ -467,12 +473,82 @@ out:
 static int my_msg_history(chat_store_t *s, int64_t room, int64_t before_id,
                           int limit, chat_msg_rec_t **out, size_t *n) {
   return msg_query(s, ST_MSG_BEFORE, room,
-                   before_id <= 0 ? INT64_MAX : before_id, limit, out, n);
+                   before_id <= 0 ? INT64_MAX : before_id, 0, limit, out, n);
 }
 
 static int my_msg_since(chat_store_t *s, int64_t room, int64_t since_id,
                         int limit, chat_msg_rec_t **out, size_t *n) {
-  return msg_query(s, ST_MSG_SINCE, room, since_id, limit, out, n);
+  return msg_query(s, ST_MSG_SINCE, room, since_id, 0, limit, out, n);
+}
+
+static int my_msg_by_seq(chat_store_t *s, int64_t room, int64_t from_seq,
+                         int64_t to_seq, int limit, chat_msg_rec_t **out,
+                         size_t *n) {
+  return msg_query(s, ST_MSG_BY_SEQ, room, from_seq, to_seq, limit, out, n);
+}
+
+static int my_room_last_seq(chat_store_t *s, int64_t id, int64_t *out) {
+  cols_t cols;
+  params_t p;
+  int64_t last = 0;
+  conn_t *c;
+  int rc, r = chat_mysql_get(s, &c);
+
+  if (r) return r;
+  memset(&p, 0, sizeof(p));
+  memset(&cols, 0, sizeof(cols));
+  p_i64(&p, id);
+  c_i64(&cols, &last);
+  if (chat_mysql_run(c, ST_ROOM_LAST_SEQ, &p, &cols)) {
+    r = chat_mysql_fail(c, "room last seq");
+  } else {
+    rc = chat_mysql_fetch(c, ST_ROOM_LAST_SEQ);
+    if (rc < 0)
+      r = chat_mysql_fail(c, "room last seq");
+    else if (rc == 0)
+      r = CHAT_ENOTFOUND;
+    st_done(c, ST_ROOM_LAST_SEQ);
+  }
+  chat_mysql_put(s, c);
+  if (r == 0) *out = last;
+  return r;
+}
+
+static int my_room_seqs(chat_store_t *s, chat_room_seq_t **out, size_t *n) {
+  chat_room_seq_t *v = NULL;
+  size_t len = 0, cap = 0;
+  int64_t id = 0, last = 0;
+  cols_t cols;
+  conn_t *c;
+  int rc, r = chat_mysql_get(s, &c);
+
+  if (r) return r;
+  memset(&cols, 0, sizeof(cols));
+  c_i64(&cols, &id);
+  c_i64(&cols, &last);
+  if (chat_mysql_run(c, ST_ROOM_SEQS, NULL, &cols)) {
+    r = chat_mysql_fail(c, "room seqs");
+  } else {
+    while ((rc = chat_mysql_fetch(c, ST_ROOM_SEQS)) == 1) {
+      if (len == cap) {
+        cap = cap ? cap * 2 : 16;
+        v = chat_xrealloc(v, cap * sizeof(*v));
+      }
+      v[len].id = id;
+      v[len].last_seq = last;
+      len++;
+    }
+    if (rc < 0) r = chat_mysql_fail(c, "room seqs");
+    st_done(c, ST_ROOM_SEQS);
+  }
+  chat_mysql_put(s, c);
+  if (r) {
+    free(v);
+    return r;
+  }
+  *out = v;
+  *n = len;
+  return 0;
 }
 
 /* --- message lists of the MSG6 layout ------------------------------------ */
@@ -1034,7 +1110,10 @@ const chat_store_ops_t chat_mysql_ops = {
     .room_delete = my_room_delete,
     .room_get = my_room_get,
     .room_list = my_room_list,
+    .room_last_seq = my_room_last_seq,
+    .room_seqs = my_room_seqs,
     .msg_insert_batch = chat_mysql_msg_insert_batch,
+    .msg_by_seq = my_msg_by_seq,
     .msg_history = my_msg_history,
     .msg_since = my_msg_since,
     .dm_history = my_dm_history,

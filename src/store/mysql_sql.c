@@ -13,7 +13,7 @@
 #define MSG_COLS                                                 \
   "m.id, m.room_id,"                                             \
   " (SELECT u.username FROM users u WHERE u.id = m.sender_id)," \
-  " m.text, m.ts"
+  " m.text, m.ts, m.seq"
 #define MSG_FROM " FROM messages m FORCE INDEX (messages_room_id)"
 /* The rows of the message lists added with direct messages
  * (chat_mysql_msg6_rows): id, room, sender, receiver, text, ts. */
@@ -35,7 +35,7 @@
 #define TR32 TR16 ", " TR16
 #define TR64 TR32 ", " TR32
 #define TR128 TR64 ", " TR64
-#define MR1 "(?, ?, ?, ?, ?)"
+#define MR1 "(?, ?, ?, ?, ?, ?)"
 #define MR2 MR1 ", " MR1
 #define MR4 MR2 ", " MR2
 #define MR8 MR4 ", " MR4
@@ -43,7 +43,7 @@
 #define MR32 MR16 ", " MR16
 #define MR64 MR32 ", " MR32
 #define MSGS_INSERT(rows) \
-  "INSERT INTO messages (room_id, sender_id, text, cid, ts) VALUES " rows
+  "INSERT INTO messages (room_id, sender_id, text, cid, ts, seq) VALUES " rows
 #define DR1 "(?, ?, ?, ?, ?, ?, ?)"
 #define DR2 DR1 ", " DR1
 #define DR4 DR2 ", " DR2
@@ -158,13 +158,22 @@ const char *const chat_mysql_sql[ST_COUNT] = {
     [ST_ROOM_GET] = "SELECT id, name, topic FROM rooms WHERE id = ?",
     [ST_ROOM_EXISTS] = "SELECT 1 FROM rooms WHERE id = ?",
     [ST_ROOM_LIST] = "SELECT id, name, topic FROM rooms ORDER BY id",
+    /* Parameters: the numbers a batch takes, the room (store.h,
+     * sequences).  The new last_seq comes back as the statement's insert
+     * id (LAST_INSERT_ID(expr)), so one round trip takes the numbers and
+     * locks the row until the commit. */
+    [ST_ROOM_SEQ_TAKE] = "UPDATE rooms SET last_seq = LAST_INSERT_ID(last_seq + ?)"
+                         " WHERE id = ?",
+    [ST_ROOM_SEQ_SET] = "UPDATE rooms SET last_seq = ? WHERE id = ?",
+    [ST_ROOM_LAST_SEQ] = "SELECT last_seq FROM rooms WHERE id = ?",
+    [ST_ROOM_SEQS] = "SELECT id, last_seq FROM rooms ORDER BY id",
     [ST_MSG_BY_CID] =
         "SELECT id, ts FROM messages WHERE sender_id = ? AND cid = ?",
     /* A missing room or sender fails the foreign key: CHAT_ENOTFOUND for
      * the item, and InnoDB undoes that statement only. */
     [ST_MSG_INSERT] =
-        "INSERT INTO messages (room_id, sender_id, text, cid, ts)"
-        " VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO messages (room_id, sender_id, text, cid, ts, seq)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
     /* Newest first, so LIMIT keeps the newest; the caller reverses. */
     [ST_MSG_BEFORE] = "SELECT " MSG_COLS MSG_FROM
                       " WHERE m.room_id = ? AND m.id < ?"
@@ -172,6 +181,11 @@ const char *const chat_mysql_sql[ST_COUNT] = {
     [ST_MSG_SINCE] = "SELECT " MSG_COLS MSG_FROM
                      " WHERE m.room_id = ? AND m.id > ?"
                      " ORDER BY m.id DESC LIMIT ?",
+    /* Oldest first (a gap is delivered from its start). */
+    [ST_MSG_BY_SEQ] = "SELECT " MSG_COLS
+                      " FROM messages m FORCE INDEX (messages_room_seq)"
+                      " WHERE m.room_id = ? AND m.seq >= ? AND m.seq < ?"
+                      " ORDER BY m.seq LIMIT ?",
     /* The backfill of migration 002, in id order. */
     [ST_MSG_SCAN] =
         "SELECT id, text FROM messages WHERE id > ? ORDER BY id LIMIT ?",

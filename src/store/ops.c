@@ -3,6 +3,8 @@
  * "transactions" in backend.h) over the backend's tx_* primitives, run by
  * its tx_run, which also runs it again after a lost lock conflict.
  * Arguments are checked by store.c. */
+#include <stdlib.h>
+
 #include "backend.h"
 
 #define OPS(tx) ((tx)->store->ops)
@@ -143,4 +145,45 @@ int chat_store_op_msg_delete(chat_store_t *s, int64_t room_id, int64_t id) {
   msg_delete_t a = {room_id, id};
 
   return s->ops->tx_run(s, "message delete", msg_delete_step, &a);
+}
+
+/* ---- per-room sequences of a message batch ------------------------------ */
+
+static int cmp_seq_room(const void *a, const void *b) {
+  int64_t x = ((const chat_store_seq_room_t *)a)->room;
+  int64_t y = ((const chat_store_seq_room_t *)b)->room;
+
+  return x < y ? -1 : x > y;
+}
+
+chat_store_seq_room_t *chat_store_seq_plan(const chat_msg_insert_t *items,
+                                           size_t n, const uint8_t *want,
+                                           size_t *nrooms) {
+  chat_store_seq_room_t *v = NULL;
+  size_t i, len = 0, k = 0;
+
+  for (i = 0; i < n; i++) {
+    if (items[i].to_id != 0 || (want != NULL && !want[i])) continue;
+    if (v == NULL) v = chat_xcalloc(n, sizeof(*v));
+    v[len].room = items[i].room;
+    v[len].k = 1;
+    len++;
+  }
+  if (len > 1) qsort(v, len, sizeof(*v), cmp_seq_room);
+  /* Merge the repeats, adding up their counts. */
+  for (i = 0; i < len; i++) {
+    if (k > 0 && v[k - 1].room == v[i].room)
+      v[k - 1].k += v[i].k;
+    else
+      v[k++] = v[i];
+  }
+  *nrooms = k;
+  return v;
+}
+
+chat_store_seq_room_t *chat_store_seq_find(chat_store_seq_room_t *v, size_t n,
+                                           int64_t room) {
+  chat_store_seq_room_t key = {.room = room};
+
+  return n ? bsearch(&key, v, n, sizeof(*v), cmp_seq_room) : NULL;
 }

@@ -317,6 +317,52 @@ static int sq_room_list(chat_store_t *s, chat_room_rec_t **out, size_t *n) {
   return 0;
 }
 
+static int sq_room_last_seq(chat_store_t *s, int64_t id, int64_t *out) {
+  conn_t *c = chat_sqlite_get(s, 0);
+  sqlite3_stmt *st = stmt(c, ST_ROOM_LAST_SEQ);
+  int rc, r = 0;
+
+  sqlite3_bind_int64(st, 1, id);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW)
+    *out = sqlite3_column_int64(st, 0);
+  else if (rc == SQLITE_DONE)
+    r = CHAT_ENOTFOUND;
+  else
+    r = chat_sqlite_fail(c, "room last seq", rc);
+  done(st);
+  chat_sqlite_put(s, c, 0);
+  return r;
+}
+
+static int sq_room_seqs(chat_store_t *s, chat_room_seq_t **out, size_t *n) {
+  conn_t *c = chat_sqlite_get(s, 0);
+  sqlite3_stmt *st = stmt(c, ST_ROOM_SEQS);
+  chat_room_seq_t *v = NULL;
+  size_t len = 0, cap = 0;
+  int rc, r = 0;
+
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (len == cap) {
+      cap = cap ? cap * 2 : 16;
+      v = chat_xrealloc(v, cap * sizeof(*v));
+    }
+    v[len].id = sqlite3_column_int64(st, 0);
+    v[len].last_seq = sqlite3_column_int64(st, 1);
+    len++;
+  }
+  if (rc != SQLITE_DONE) r = chat_sqlite_fail(c, "room seqs", rc);
+  done(st);
+  chat_sqlite_put(s, c, 0);
+  if (r) {
+    free(v);
+    return r;
+  }
+  *out = v;
+  *n = len;
+  return 0;
+}
+
 /* --- messages ------------------------------------------------------------- */
 
 static void batch_reset(chat_msg_insert_t *items, size_t n) {
@@ -325,6 +371,7 @@ static void batch_reset(chat_msg_insert_t *items, size_t n) {
   for (i = 0; i < n; i++) {
     items[i].id = 0;
     items[i].stored_ts = 0;
+    items[i].seq = 0;
     items[i].dup = 0;
     items[i].status = 0;
   }
@@ -335,22 +382,73 @@ typedef struct {
   size_t n;
 } batch_t;
 
-/* Looks up, then inserts, each item in one write transaction, so an item
- * sees the rows of the items before it: a cid repeated within the batch is
- * a dup of its first occurrence.  Room messages and direct messages have
- * their own tables and cids.  No search rows: chat_sqlite_index_pending
- * writes them later. */
+/* Takes the numbers of each room of the batch (store.h, sequences): k per
+ * room, rooms in ascending order.  SQLite has one writer at a time, so the
+ * order only matters for MySQL; it is kept the same here. */
+static int seq_take(conn_t *c, chat_store_seq_room_t *v, size_t nrooms) {
+  size_t i;
+  int rc, r = 0;
+
+  for (i = 0; i < nrooms && r == 0; i++) {
+    sqlite3_stmt *st = stmt(c, ST_ROOM_SEQ_TAKE);
+
+    sqlite3_bind_int64(st, 1, v[i].room);
+    sqlite3_bind_int64(st, 2, v[i].k);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      v[i].base = sqlite3_column_int64(st, 0) - v[i].k;
+      rc = sqlite3_step(st);
+      if (rc != SQLITE_DONE) r = chat_sqlite_fail(c, "room seq", rc);
+    } else if (rc == SQLITE_DONE) {
+      v[i].missing = 1;
+    } else {
+      r = chat_sqlite_fail(c, "room seq", rc);
+    }
+    done(st);
+  }
+  return r;
+}
+
+/* Gives back the numbers taken but not used (dups, failed items): the
+ * counter ends at the last number stored, so the sequence stays dense. */
+static int seq_give_back(conn_t *c, chat_store_seq_room_t *v, size_t nrooms) {
+  size_t i;
+  int r = 0;
+
+  for (i = 0; i < nrooms && r == 0; i++) {
+    sqlite3_stmt *st;
+
+    if (v[i].missing || v[i].used == v[i].k) continue;
+    st = stmt(c, ST_ROOM_SEQ_SET);
+    sqlite3_bind_int64(st, 1, v[i].room);
+    sqlite3_bind_int64(st, 2, v[i].base + v[i].used);
+    r = finish(c, st, "room seq", 0);
+  }
+  return r;
+}
+
+/* Takes the numbers of the batch's rooms, then looks up and inserts each
+ * item in one write transaction, so an item sees the rows of the items
+ * before it: a cid repeated within the batch is a dup of its first
+ * occurrence.  Room messages and direct messages have their own tables
+ * and cids.  No search rows: chat_sqlite_index_pending writes them
+ * later. */
 static int batch_step(conn_t *c, void *arg) {
   batch_t *b = arg;
+  chat_store_seq_room_t *rooms, *sr;
+  size_t nrooms = 0;
   sqlite3_stmt *st;
   size_t i;
   int rc, r = 0;
 
   batch_reset(b->items, b->n);
+  rooms = chat_store_seq_plan(b->items, b->n, NULL, &nrooms);
+  r = seq_take(c, rooms, nrooms);
   for (i = 0; i < b->n && r == 0; i++) {
     chat_msg_insert_t *it = &b->items[i];
     int dm = it->to_id != 0;
 
+    sr = dm ? NULL : chat_store_seq_find(rooms, nrooms, it->room);
     if (it->cid != NULL) {
       st = stmt(c, dm ? ST_DM_BY_CID : ST_MSG_BY_CID);
       sqlite3_bind_int64(st, 1, it->sender_id);
@@ -366,6 +464,10 @@ static int batch_step(conn_t *c, void *arg) {
       done(st);
       if (r || it->dup) continue;
     }
+    if (sr != NULL && sr->missing) {
+      it->status = CHAT_ENOTFOUND; /* no such room */
+      continue;
+    }
 
     st = stmt(c, dm ? ST_DM_INSERT : ST_MSG_INSERT);
     sqlite3_bind_int64(st, 1, dm ? it->sender_id : it->room);
@@ -373,12 +475,14 @@ static int batch_step(conn_t *c, void *arg) {
     bind_text(st, 3, it->text);
     bind_text(st, 4, it->cid);
     sqlite3_bind_int64(st, 5, it->ts);
+    if (!dm) sqlite3_bind_int64(st, 6, sr->base + sr->used + 1);
     rc = run(st);
     if (rc == 0 && sqlite3_changes(c->db) == 0) {
       it->status = CHAT_ENOTFOUND; /* no such room */
     } else if (rc == 0) {
       it->id = sqlite3_last_insert_rowid(c->db);
       it->stored_ts = it->ts;
+      if (!dm) it->seq = sr->base + ++sr->used;
     } else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
       /* No such sender (or receiver).  SQLite undid this statement only;
        * the transaction goes on. */
@@ -388,6 +492,8 @@ static int batch_step(conn_t *c, void *arg) {
     }
     done(st);
   }
+  if (r == 0) r = seq_give_back(c, rooms, nrooms);
+  free(rooms);
   return r;
 }
 
@@ -411,20 +517,28 @@ static void msgs_reverse(chat_msg_rec_t *v, size_t n) {
   }
 }
 
-/* Runs ST_MSG_BEFORE or ST_MSG_SINCE (newest first) and returns the rows in
- * ascending id order.  An empty answer for a room that does not exist is
- * CHAT_ENOTFOUND. */
+/* Runs ST_MSG_BEFORE or ST_MSG_SINCE (newest first; bound2 unused) or
+ * ST_MSG_BY_SEQ (oldest first, seq from bound to bound2) and returns the
+ * rows in ascending order.  An empty answer for a room that does not exist
+ * is CHAT_ENOTFOUND (not for ST_MSG_BY_SEQ: an empty list). */
 static int msg_query(chat_store_t *s, int id, int64_t room, int64_t bound,
-                     int limit, chat_msg_rec_t **out, size_t *n) {
+                     int64_t bound2, int limit, chat_msg_rec_t **out,
+                     size_t *n) {
   conn_t *c = chat_sqlite_get(s, 0);
   sqlite3_stmt *st = stmt(c, id);
   chat_msg_rec_t *v = NULL;
   size_t len = 0, cap = 0;
+  int by_seq = id == ST_MSG_BY_SEQ;
   int rc, r = 0;
 
   sqlite3_bind_int64(st, 1, room);
   sqlite3_bind_int64(st, 2, bound);
-  sqlite3_bind_int(st, 3, limit);
+  if (by_seq) {
+    sqlite3_bind_int64(st, 3, bound2);
+    sqlite3_bind_int(st, 4, limit);
+  } else {
+    sqlite3_bind_int(st, 3, limit);
+  }
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const unsigned char *text;
     chat_msg_rec_t *m;
@@ -437,6 +551,7 @@ static int msg_query(chat_store_t *s, int id, int64_t room, int64_t bound,
     m->id = sqlite3_column_int64(st, 0);
     m->room = sqlite3_column_int64(st, 1);
     m->ts = sqlite3_column_int64(st, 4);
+    m->seq = sqlite3_column_int64(st, 5);
     text = sqlite3_column_text(st, 3);
     if (text == NULL || col_copy(st, 2, m->sender, sizeof(m->sender))) {
       chat_log_error("store(sqlite): message %lld: bad field",
@@ -453,7 +568,7 @@ static int msg_query(chat_store_t *s, int id, int64_t room, int64_t bound,
     r = chat_sqlite_fail(c, "message history", rc);
   done(st);
 
-  if (r == 0 && len == 0) {
+  if (r == 0 && len == 0 && !by_seq) {
     st = stmt(c, ST_ROOM_EXISTS);
     sqlite3_bind_int64(st, 1, room);
     rc = sqlite3_step(st);
@@ -469,7 +584,7 @@ static int msg_query(chat_store_t *s, int id, int64_t room, int64_t bound,
     chat_store_msgs_free(v, len);
     return r;
   }
-  msgs_reverse(v, len);
+  if (!by_seq) msgs_reverse(v, len);
   *out = v;
   *n = len;
   return 0;
@@ -478,12 +593,18 @@ static int msg_query(chat_store_t *s, int id, int64_t room, int64_t bound,
 static int sq_msg_history(chat_store_t *s, int64_t room, int64_t before_id,
                           int limit, chat_msg_rec_t **out, size_t *n) {
   return msg_query(s, ST_MSG_BEFORE, room,
-                   before_id <= 0 ? INT64_MAX : before_id, limit, out, n);
+                   before_id <= 0 ? INT64_MAX : before_id, 0, limit, out, n);
 }
 
 static int sq_msg_since(chat_store_t *s, int64_t room, int64_t since_id,
                         int limit, chat_msg_rec_t **out, size_t *n) {
-  return msg_query(s, ST_MSG_SINCE, room, since_id, limit, out, n);
+  return msg_query(s, ST_MSG_SINCE, room, since_id, 0, limit, out, n);
+}
+
+static int sq_msg_by_seq(chat_store_t *s, int64_t room, int64_t from_seq,
+                         int64_t to_seq, int limit, chat_msg_rec_t **out,
+                         size_t *n) {
+  return msg_query(s, ST_MSG_BY_SEQ, room, from_seq, to_seq, limit, out, n);
 }
 
 int chat_sqlite_read_msg(sqlite3_stmt *st, chat_msg_rec_t *m) {
@@ -492,6 +613,7 @@ int chat_sqlite_read_msg(sqlite3_stmt *st, chat_msg_rec_t *m) {
   m->id = sqlite3_column_int64(st, 0);
   m->room = sqlite3_column_int64(st, 1);
   m->ts = sqlite3_column_int64(st, 5);
+  m->seq = 0; /* not in this layout */
   if (text == NULL || col_copy(st, 2, m->sender, sizeof(m->sender)) ||
       col_copy(st, 3, m->to, sizeof(m->to))) {
     chat_log_error("store(sqlite): message %lld: bad field", (long long)m->id);
@@ -936,7 +1058,10 @@ const chat_store_ops_t chat_sqlite_ops = {
     .room_delete = sq_room_delete,
     .room_get = sq_room_get,
     .room_list = sq_room_list,
+    .room_last_seq = sq_room_last_seq,
+    .room_seqs = sq_room_seqs,
     .msg_insert_batch = sq_msg_insert_batch,
+    .msg_by_seq = sq_msg_by_seq,
     .msg_history = sq_msg_history,
     .msg_since = sq_msg_since,
     .dm_history = sq_dm_history,

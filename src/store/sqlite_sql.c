@@ -5,7 +5,7 @@
 
 #define USER_COLS \
   "id, username, email, pwhash, role, banned, created_ms, email_notify"
-#define MSG_COLS "m.id, m.room_id, u.username, m.text, m.ts"
+#define MSG_COLS "m.id, m.room_id, u.username, m.text, m.ts, m.seq"
 /* The rows of the message lists added with direct messages
  * (chat_sqlite_read_msg). */
 #define MSG6_ROOM_COLS "m.id, m.room_id, u.username, '', m.text, m.ts"
@@ -85,13 +85,19 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
     [ST_ROOM_GET] = "SELECT id, name, topic FROM rooms WHERE id = ?1",
     [ST_ROOM_EXISTS] = "SELECT 1 FROM rooms WHERE id = ?1",
     [ST_ROOM_LIST] = "SELECT id, name, topic FROM rooms ORDER BY id",
+    /* ?1 the room, ?2 the numbers a batch takes (store.h, sequences). */
+    [ST_ROOM_SEQ_TAKE] = "UPDATE rooms SET last_seq = last_seq + ?2"
+                         " WHERE id = ?1 RETURNING last_seq",
+    [ST_ROOM_SEQ_SET] = "UPDATE rooms SET last_seq = ?2 WHERE id = ?1",
+    [ST_ROOM_LAST_SEQ] = "SELECT last_seq FROM rooms WHERE id = ?1",
+    [ST_ROOM_SEQS] = "SELECT id, last_seq FROM rooms ORDER BY id",
     [ST_MSG_BY_CID] =
         "SELECT id, ts FROM messages WHERE sender_id = ?1 AND cid = ?2",
     /* A vanished room is an expected race (deleted while the batch waited),
      * not an error: the row is simply not inserted. */
     [ST_MSG_INSERT] =
-        "INSERT INTO messages (room_id, sender_id, text, cid, ts)"
-        " SELECT ?1, ?2, ?3, ?4, ?5"
+        "INSERT INTO messages (room_id, sender_id, text, cid, ts, seq)"
+        " SELECT ?1, ?2, ?3, ?4, ?5, ?6"
         " WHERE EXISTS (SELECT 1 FROM rooms WHERE id = ?1)",
     /* Newest first, so LIMIT keeps the newest; the caller reverses. */
     [ST_MSG_BEFORE] = "SELECT " MSG_COLS
@@ -102,6 +108,11 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
                      " FROM messages m JOIN users u ON u.id = m.sender_id"
                      " WHERE m.room_id = ?1 AND m.id > ?2"
                      " ORDER BY m.id DESC LIMIT ?3",
+    /* Oldest first (a gap is delivered from its start). */
+    [ST_MSG_BY_SEQ] = "SELECT " MSG_COLS
+                      " FROM messages m JOIN users u ON u.id = m.sender_id"
+                      " WHERE m.room_id = ?1 AND m.seq >= ?2 AND m.seq < ?3"
+                      " ORDER BY m.seq LIMIT ?4",
     /* username has COLLATE NOCASE: the order of ASCII-folded bytes, as
      * mysql_sql.c's ORDER BY username_key. */
     [ST_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY username",

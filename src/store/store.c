@@ -149,6 +149,18 @@ int chat_store_room_list(chat_store_t *s, chat_room_rec_t **out, size_t *n) {
   return s->ops->room_list(s, out, n);
 }
 
+int chat_store_room_last_seq(chat_store_t *s, int64_t id, int64_t *out) {
+  if (out == NULL) return CHAT_EINVAL;
+  return s->ops->room_last_seq(s, id, out);
+}
+
+int chat_store_room_seqs(chat_store_t *s, chat_room_seq_t **out, size_t *n) {
+  if (out == NULL || n == NULL) return CHAT_EINVAL;
+  *out = NULL;
+  *n = 0;
+  return s->ops->room_seqs(s, out, n);
+}
+
 int chat_store_msg_insert_batch(chat_store_t *s, chat_msg_insert_t *items,
                                 size_t n) {
   size_t i;
@@ -178,6 +190,17 @@ int chat_store_msg_since(chat_store_t *s, int64_t room, int64_t since_id,
   *out = NULL;
   *n = 0;
   return s->ops->msg_since(s, room, since_id, limit, out, n);
+}
+
+int chat_store_msg_by_seq(chat_store_t *s, int64_t room, int64_t from_seq,
+                          int64_t to_seq, int limit, chat_msg_rec_t **out,
+                          size_t *n) {
+  if (out == NULL || n == NULL || limit < 1) return CHAT_EINVAL;
+  *out = NULL;
+  *n = 0;
+  if (from_seq < 1) from_seq = 1;
+  if (to_seq <= from_seq) return 0;
+  return s->ops->msg_by_seq(s, room, from_seq, to_seq, limit, out, n);
 }
 
 void chat_store_msgs_free(chat_msg_rec_t *msgs, size_t n) {

@@ -52,7 +52,16 @@ typedef struct {
   char to[CHAT_NAME_MAX + 1];       /* a direct message's receiver; "" else */
   char *text;                       /* owned by the list; NUL-terminated */
   int64_t ts;                       /* ms since the epoch */
+  int64_t seq;                      /* the message's number in its room
+                                       (1, 2, 3...); 0 for a direct message
+                                       and in search results */
 } chat_msg_rec_t;
+
+/* A room's sequence: the highest seq handed out (0: none yet). */
+typedef struct {
+  int64_t id;
+  int64_t last_seq;
+} chat_room_seq_t;
 
 /* One room message to insert as part of a batch.  The caller fills the
  * inputs; chat_store_msg_insert_batch fills the outputs. */
@@ -67,6 +76,8 @@ typedef struct {
   /* out */
   int64_t id;           /* the new message id, or the id stored earlier */
   int64_t stored_ts;    /* ts of the stored row (the earlier one if dup) */
+  int64_t seq;          /* a new room message's number in its room; 0 for a
+                           dup (which takes no number) and a direct message */
   int dup;              /* 1: (sender_id, cid) was stored before; nothing new */
   int status;           /* 0, or CHAT_ENOTFOUND if the room no longer exists */
 } chat_msg_insert_t;
@@ -136,13 +147,26 @@ int chat_store_room_get(chat_store_t *s, int64_t id, chat_room_rec_t *out);
 /* All rooms ordered by id.  *out is a malloc'ed array the caller frees with
  * free(); *n its length. */
 int chat_store_room_list(chat_store_t *s, chat_room_rec_t **out, size_t *n);
+/* The highest message seq handed out in room id (0: none); CHAT_ENOTFOUND
+ * if there is no such room. */
+int chat_store_room_last_seq(chat_store_t *s, int64_t id, int64_t *out);
+/* Every room's last_seq, ordered by id (malloc'ed array; free()). */
+int chat_store_room_seqs(chat_store_t *s, chat_room_seq_t **out, size_t *n);
 
 /* Inserts n messages in one transaction, in array order (ids increase in
  * that order).  A message whose (sender_id, cid) pair was stored before is
  * not stored again: its item gets dup=1 and the earlier id and ts.  An item
  * whose room does not exist gets status CHAT_ENOTFOUND and the others still
  * commit.  Returns CHAT_EUNAVAIL (nothing committed) if the transaction
- * fails. */
+ * fails.
+ *
+ * Room sequences: each new room message gets seq, its number in its room,
+ * from the room's counter (rooms.last_seq) raised in the same transaction,
+ * before the inserts and for the batch's rooms in ascending id order (so
+ * two writers never wait on each other's rooms in a cycle).  The counter's
+ * row stays locked until the commit, so per room: numbers are dense (a
+ * rolled-back batch gives them back; dups and failed items take none),
+ * commits happen in seq order, and ids grow with seq. */
 int chat_store_msg_insert_batch(chat_store_t *s, chat_msg_insert_t *items,
                                 size_t n);
 
@@ -154,7 +178,13 @@ int chat_store_msg_history(chat_store_t *s, int64_t room, int64_t before_id,
  * id order. */
 int chat_store_msg_since(chat_store_t *s, int64_t room, int64_t since_id,
                          int limit, chat_msg_rec_t **out, size_t *n);
-/* Frees a list returned by the two functions above.  NULL is a no-op. */
+/* The messages of a room with from_seq <= seq < to_seq, in ascending seq
+ * order, the lowest up to limit of them (holes, i.e. deleted messages, are
+ * simply absent).  No such room: an empty list. */
+int chat_store_msg_by_seq(chat_store_t *s, int64_t room, int64_t from_seq,
+                          int64_t to_seq, int limit, chat_msg_rec_t **out,
+                          size_t *n);
+/* Frees a list returned by the three functions above.  NULL is a no-op. */
 void chat_store_msgs_free(chat_msg_rec_t *msgs, size_t n);
 
 /* ---- direct messages --------------------------------------------------

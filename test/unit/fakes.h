@@ -2,7 +2,8 @@
  *
  * - fake_store_t: a chat_store_t in memory (through the store's ops
  *   table, store/backend.h) with the few calls the actors' jobs make:
- *   session lookup, users by name, friend state, room lookup, history.
+ *   session lookup, users by name, friend state, room lookup, history,
+ *   rooms' last_seq and messages by seq.
  * - fake_storage_t: a storage (storage.h's ops table) that queues jobs and
  *   inserts; the test runs the jobs (against a fake_store_t) and completes
  *   the inserts with the result it wants: an id, a duplicate, a failure.
@@ -45,6 +46,7 @@ typedef struct {
   int64_t friends[FAKE_MAX][2];         /* accepted pairs */
   size_t nfriends;
   int64_t rooms[FAKE_MAX];
+  int64_t room_last[FAKE_MAX];          /* rooms[i]'s last_seq, at least */
   size_t nrooms;
   chat_msg_rec_t msgs[FAKE_MAX];        /* text owned */
   size_t nmsgs;
@@ -103,6 +105,57 @@ static int fs_room_get(chat_store_t *s, int64_t id, chat_room_rec_t *out) {
   return CHAT_ENOTFOUND;
 }
 
+/* rooms[i]'s last_seq: room_last[i] or the highest seq of its messages. */
+static int64_t fs_last_seq(fake_store_t *f, size_t i) {
+  int64_t last = f->room_last[i];
+  for (size_t k = 0; k < f->nmsgs; k++)
+    if (f->msgs[k].room == f->rooms[i] && f->msgs[k].seq > last) last = f->msgs[k].seq;
+  return last;
+}
+
+static int fs_room_last_seq(chat_store_t *s, int64_t id, int64_t *out) {
+  fake_store_t *f = fake_store_of(s);
+  if (f->unavailable) return CHAT_EUNAVAIL;
+  for (size_t i = 0; i < f->nrooms; i++) {
+    if (f->rooms[i] != id) continue;
+    *out = fs_last_seq(f, i);
+    return 0;
+  }
+  return CHAT_ENOTFOUND;
+}
+
+static int fs_room_seqs(chat_store_t *s, chat_room_seq_t **out, size_t *n) {
+  fake_store_t *f = fake_store_of(s);
+  if (f->unavailable) return CHAT_EUNAVAIL;
+  chat_room_seq_t *v = chat_xcalloc(f->nrooms + 1, sizeof(*v));
+  for (size_t i = 0; i < f->nrooms; i++) {
+    v[i].id = f->rooms[i];
+    v[i].last_seq = fs_last_seq(f, i);
+  }
+  *out = v;
+  *n = f->nrooms;
+  return 0;
+}
+
+static int fs_msg_by_seq(chat_store_t *s, int64_t room, int64_t from, int64_t to, int limit,
+                         chat_msg_rec_t **out, size_t *n) {
+  fake_store_t *f = fake_store_of(s);
+  if (f->unavailable) return CHAT_EUNAVAIL;
+  /* Messages are added in seq order. */
+  size_t k = 0;
+  chat_msg_rec_t *v = chat_xcalloc(f->nmsgs + 1, sizeof(*v));
+  for (size_t i = 0; i < f->nmsgs && k < (size_t)limit; i++) {
+    const chat_msg_rec_t *m = &f->msgs[i];
+    if (m->room != room || m->seq < from || m->seq >= to) continue;
+    v[k] = *m;
+    v[k].text = chat_xstrdup(m->text);
+    k++;
+  }
+  *out = v;
+  *n = k;
+  return 0;
+}
+
 /* Copies the messages of room with lo < id < hi, the newest `limit`. */
 static int fs_copy_msgs(fake_store_t *f, int64_t room, int64_t lo, int64_t hi, int limit,
                         chat_msg_rec_t **out, size_t *n) {
@@ -146,8 +199,11 @@ static const chat_store_ops_t fake_store_ops = {
     .user_find = fs_user_find,
     .friend_state = fs_friend_state,
     .room_get = fs_room_get,
+    .room_last_seq = fs_room_last_seq,
+    .room_seqs = fs_room_seqs,
     .msg_history = fs_msg_history,
     .msg_since = fs_msg_since,
+    .msg_by_seq = fs_msg_by_seq,
 };
 
 static void fake_store_init(fake_store_t *f) {
@@ -155,15 +211,31 @@ static void fake_store_init(fake_store_t *f) {
   f->super.ops = &fake_store_ops;
 }
 
+/* Adds a message with the next seq of its room (after every message the
+ * store has of that room). */
 static void fake_store_add_msg(fake_store_t *f, int64_t id, int64_t room, const char *sender,
                                const char *text) {
+  int64_t seq = 0;
+  for (size_t i = 0; i < f->nmsgs; i++)
+    if (f->msgs[i].room == room && f->msgs[i].seq > seq) seq = f->msgs[i].seq;
+  for (size_t i = 0; i < f->nrooms; i++)
+    if (f->rooms[i] == room && f->room_last[i] > seq) seq = f->room_last[i];
   chat_msg_rec_t *m = &f->msgs[f->nmsgs++];
   memset(m, 0, sizeof(*m));
   m->id = id;
   m->room = room;
+  m->seq = seq + 1;
   snprintf(m->sender, sizeof(m->sender), "%s", sender);
   m->text = chat_xstrdup(text);
   m->ts = 1000 * id;
+}
+
+/* Adds a message with the given seq (messages must be added in seq order
+ * per room). */
+static void fake_store_add_msg_seq(fake_store_t *f, int64_t id, int64_t room, int64_t seq,
+                                   const char *sender, const char *text) {
+  fake_store_add_msg(f, id, room, sender, text);
+  f->msgs[f->nmsgs - 1].seq = seq;
 }
 
 static void fake_store_free(fake_store_t *f) {
@@ -182,6 +254,9 @@ typedef struct {
   chat_insert_t *ins[FAKE_MAX]; /* waiting for fake_storage_complete */
   size_t nins;
   size_t submitted, inserted;   /* in all */
+  int64_t seq_room[FAKE_MAX];   /* the rooms it numbered messages of */
+  int64_t seq_last[FAKE_MAX];   /* and the last number given */
+  size_t nseq;
 } fake_storage_t;
 
 static void fake_run_job(fake_storage_t *fs, chat_job_t *job) {
@@ -241,6 +316,20 @@ static int fake_storage_complete(fake_storage_t *fs, int64_t id, int dup, int st
   fs->nins--;
   ins->rec.id = id;
   ins->rec.stored_ts = 1000 * id;
+  ins->rec.seq = 0;
+  if (!dup && !status && !failed && ins->rec.room) {
+    /* The next number of the room: after what the store (if it is a
+     * fake_store_t that knows the room) and earlier completions gave. */
+    size_t k = 0;
+    while (k < fs->nseq && fs->seq_room[k] != ins->rec.room) k++;
+    if (k == fs->nseq) {
+      fs->seq_room[fs->nseq++] = ins->rec.room;
+      fs->seq_last[k] = 0;
+      if (fs->store && fs->store->ops->room_last_seq == fs_room_last_seq)
+        fs_room_last_seq(fs->store, ins->rec.room, &fs->seq_last[k]);
+    }
+    ins->rec.seq = ++fs->seq_last[k];
+  }
   ins->rec.dup = dup;
   ins->rec.status = status;
   ins->failed = failed;

@@ -675,8 +675,19 @@ static void check_upgraded(chat_store_t *s) {
     T_EQ_STR(m[0].text, "旧消息 from before");
     T_EQ_STR(m[0].sender, "old-timer");
     T_EQ_STR(m[1].text, "Second OLD one");
+    /* Migration 005 numbered them in id order. */
+    T_EQ_INT(m[0].seq, 1);
+    T_EQ_INT(m[1].seq, 2);
   }
   chat_store_msgs_free(m, n);
+  {
+    int64_t last = -1;
+    T_EQ_INT(chat_store_room_last_seq(s, 1, &last), 0);
+    T_EQ_INT(last, 2);
+    msg_item(&it, 1, 7, "after the upgrade", NULL, 8);
+    T_EQ_INT(chat_store_msg_insert_batch(s, &it, 1), 0);
+    T_EQ_INT(it.seq, 3);
+  }
   /* The old cid still de-duplicates. */
   msg_item(&it, 1, 7, "again", "oc1", 9);
   T_EQ_INT(chat_store_msg_insert_batch(s, &it, 1), 0);
@@ -1064,6 +1075,11 @@ static void run_threads(chat_store_t *s, const char *room_name) {
   for (i = 0; i < n; i++) {
     int tk, idx;
     if (i > 0) T_CHECK(m[i].id > m[i - 1].id);
+    /* Writers of one room take turns: numbers dense, in id order. */
+    if (m[i].seq != (int64_t)i + 1) {
+      T_EQ_INT(m[i].seq, (int64_t)i + 1);
+      break;
+    }
     if (sscanf(m[i].text, "t%d-%d", &tk, &idx) == 2 && tk >= 0 &&
         tk < CT_THREADS && idx >= 0 && idx < CT_BATCHES * CT_BATCH)
       seen[tk * CT_BATCHES * CT_BATCH + idx]++;
@@ -1095,6 +1111,141 @@ static void test_concurrency(void) {
 }
 
 
+/* --- per-room sequences ---------------------------------------------------- */
+
+/* The seqs of room's messages with seq in [from, to), as history would
+ * show them, must be want[0..nwant). */
+static void check_by_seq(int64_t room, int64_t from, int64_t to, int limit,
+                         const int64_t *want, size_t nwant) {
+  chat_msg_rec_t *m = NULL;
+  size_t n = 0, i;
+
+  T_EQ_INT(chat_store_msg_by_seq(g_store, room, from, to, limit, &m, &n), 0);
+  T_EQ_INT(n, nwant);
+  for (i = 0; i < n && i < nwant; i++) {
+    T_EQ_INT(m[i].seq, want[i]);
+    T_EQ_INT(m[i].room, room);
+    if (i > 0) T_CHECK(m[i].id > m[i - 1].id);
+  }
+  chat_store_msgs_free(m, n);
+}
+
+static void test_msg_seq(void) {
+  chat_msg_insert_t it[12];
+  chat_msg_rec_t *m = NULL;
+  size_t n = 0;
+  int64_t ra = make_room("seq-a"), rb = make_room("seq-b"), rc = make_room("seq-c");
+  int64_t u = make_user("seq-user"), v = make_user("seq-friend"), last = -1;
+  int i;
+
+  T_EQ_INT(chat_store_room_last_seq(g_store, ra, &last), 0);
+  T_EQ_INT(last, 0);
+  T_EQ_INT(chat_store_room_last_seq(g_store, 999999, &last), CHAT_ENOTFOUND);
+
+  /* One batch, rooms interleaved: each room's numbers follow item order;
+   * a dup, a DM, a missing room and an unknown sender take none. */
+  msg_item(&it[0], rb, u, "b1", "s1", 1);
+  msg_item(&it[1], ra, u, "a1", NULL, 2);
+  msg_item(&it[2], rb, u, "b2", NULL, 3);
+  msg_item(&it[3], rb, u, "b1 again", "s1", 4);  /* a dup of item 0 */
+  dm_item(&it[4], u, v, "a dm", NULL, 5);
+  msg_item(&it[5], 999999, u, "nowhere", NULL, 6);
+  msg_item(&it[6], ra, 999999, "ghost", NULL, 7);  /* fails: gives its number back */
+  msg_item(&it[7], ra, u, "a2", NULL, 8);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 8), 0);
+  T_EQ_INT(it[0].seq, 1);
+  T_EQ_INT(it[1].seq, 1);
+  T_EQ_INT(it[2].seq, 2);
+  T_EQ_INT(it[3].dup, 1);
+  T_EQ_INT(it[3].seq, 0);
+  T_EQ_INT(it[4].seq, 0);
+  T_EQ_INT(it[5].status, CHAT_ENOTFOUND);
+  T_EQ_INT(it[5].seq, 0);
+  T_EQ_INT(it[6].status, CHAT_ENOTFOUND);
+  T_EQ_INT(it[6].seq, 0);
+  T_EQ_INT(it[7].seq, 2);
+  T_EQ_INT(chat_store_room_last_seq(g_store, ra, &last), 0);
+  T_EQ_INT(last, 2);
+  T_EQ_INT(chat_store_room_last_seq(g_store, rb, &last), 0);
+  T_EQ_INT(last, 2);
+
+  /* A cid sent again in a later batch takes no number either. */
+  msg_item(&it[0], rb, u, "b1 once more", "s1", 9);
+  msg_item(&it[1], rb, u, "b3", NULL, 10);
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 2), 0);
+  T_EQ_INT(it[0].dup, 1);
+  T_EQ_INT(it[0].seq, 0);
+  T_EQ_INT(it[1].seq, 3);
+
+  /* A larger batch (MySQL: the multi-row statements) over three rooms. */
+  {
+    static char texts[12][16], cids[12][16];
+    for (i = 0; i < 12; i++) {
+      snprintf(texts[i], sizeof(texts[i]), "m%d", i);
+      snprintf(cids[i], sizeof(cids[i]), "big%d", i % 10);  /* 10, 11 repeat 0, 1 */
+      msg_item(&it[i], i % 3 == 0 ? ra : i % 3 == 1 ? rb : rc, u, texts[i], cids[i],
+               100 + i);
+    }
+    T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 12), 0);
+    int64_t want_a = 2, want_b = 3, want_c = 0;
+    for (i = 0; i < 12; i++) {
+      if (i >= 10) {
+        T_EQ_INT(it[i].dup, 1);
+        T_EQ_INT(it[i].seq, 0);
+        continue;
+      }
+      int64_t *w = i % 3 == 0 ? &want_a : i % 3 == 1 ? &want_b : &want_c;
+      T_EQ_INT(it[i].seq, ++*w);
+      if (i > 0) T_CHECK(it[i].id > it[i - 1].id);
+    }
+    T_EQ_INT(chat_store_room_last_seq(g_store, ra, &last), 0);
+    T_EQ_INT(last, want_a);
+    T_EQ_INT(chat_store_room_last_seq(g_store, rc, &last), 0);
+    T_EQ_INT(last, want_c);
+  }
+
+  /* History and resumes carry seq. */
+  T_EQ_INT(chat_store_msg_history(g_store, rb, 0, 50, &m, &n), 0);
+  T_EQ_INT(n, 6);
+  for (i = 0; i < (int)n; i++) T_EQ_INT(m[i].seq, i + 1);
+  chat_store_msgs_free(m, n);
+  T_EQ_INT(chat_store_msg_since(g_store, ra, 0, 50, &m, &n), 0);
+  T_EQ_INT(n, 6);
+  for (i = 0; i < (int)n; i++) T_EQ_INT(m[i].seq, i + 1);
+  int64_t a3_id = n > 2 ? m[2].id : 0;
+  chat_store_msgs_free(m, n);
+
+  /* Reads by seq: a range, a limit (the lowest first), and a deleted
+   * message is a hole that stays (its number is not used again). */
+  {
+    static const int64_t all[] = {1, 2, 3, 4, 5, 6}, holed[] = {2, 4, 5}, low[] = {1, 2};
+    check_by_seq(ra, 1, 7, 50, all, 6);
+    check_by_seq(ra, 1, 100, 2, low, 2);
+    T_EQ_INT(chat_store_msg_delete(g_store, ra, a3_id), 0);
+    check_by_seq(ra, 2, 6, 50, holed, 3);
+    check_by_seq(ra, 7, 9, 50, NULL, 0);
+    check_by_seq(999999, 1, 9, 50, NULL, 0);
+    msg_item(&it[0], ra, u, "a7", NULL, 200);
+    T_EQ_INT(chat_store_msg_insert_batch(g_store, it, 1), 0);
+    T_EQ_INT(it[0].seq, 7);
+  }
+
+  /* Every room's last_seq in one read. */
+  {
+    chat_room_seq_t *seqs = NULL;
+    size_t ns = 0, k, found = 0;
+    T_EQ_INT(chat_store_room_seqs(g_store, &seqs, &ns), 0);
+    for (k = 0; k < ns; k++) {
+      if (k > 0) T_CHECK(seqs[k].id > seqs[k - 1].id);
+      if (seqs[k].id == ra) found += seqs[k].last_seq == 7;
+      if (seqs[k].id == rb) found += seqs[k].last_seq == 6;
+      if (seqs[k].id == rc) found += seqs[k].last_seq == 3;
+    }
+    T_EQ_INT(found, 3);
+    free(seqs);
+  }
+}
+
 /* --- runs ----------------------------------------------------------------- */
 
 static void run_common(void) {
@@ -1105,6 +1256,7 @@ static void run_common(void) {
   T_RUN(test_rooms);
   T_RUN(test_insert_batch);
   T_RUN(test_insert_batch_large);
+  T_RUN(test_msg_seq);
   T_RUN(test_history);
   T_RUN(test_text_roundtrip);
   T_RUN(test_dm);

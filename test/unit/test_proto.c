@@ -359,18 +359,19 @@ static void test_frames_from_doc(void) {
   chat_sb_init(&obj);
   chat_sb_init(&hist);
 
-  chat_proto_msg_t m = {42, 1, NULL, "alice", "hi", 2, 1764400000000LL};
+  chat_proto_msg_t m = {42, 1, NULL, "alice", "hi", 2, 1764400000000LL, 7};
   chat_proto_msg_obj(&obj, &m);
-  T_EQ_STR(obj.buf, "{\"id\":42,\"room\":1,\"sender\":\"alice\",\"text\":\"hi\",\"ts\":1764400000000}");
+  T_EQ_STR(obj.buf, "{\"id\":42,\"room\":1,\"seq\":7,\"sender\":\"alice\",\"text\":\"hi\","
+                    "\"ts\":1764400000000}");
   chat_proto_list_add(&hist, obj.buf, obj.len);
   const char *members[] = {"alice", "bob"};
-  chat_proto_joined(&sb, 1, members, 2, hist.buf, hist.len);
+  chat_proto_joined(&sb, 1, members, 2, hist.buf, hist.len, 0);
   DOC(&sb, "joined");
-  chat_rbuf_t *b = chat_proto_joined_frame(1, members, 2, hist.buf, hist.len);
+  chat_rbuf_t *b = chat_proto_joined_frame(1, members, 2, hist.buf, hist.len, 0);
   check_doc_example(payload(b), strlen(payload(b)), "joined frame");
   chat_rbuf_unref(b);
 
-  chat_proto_msg_t m2 = {43, 1, "", "alice", "\xe4\xbd\xa0\xe5\xa5\xbd", 6, 1764400001000LL};
+  chat_proto_msg_t m2 = {43, 1, "", "alice", "\xe4\xbd\xa0\xe5\xa5\xbd", 6, 1764400001000LL, 8};
   obj.len = 0;
   chat_proto_msg_obj(&obj, &m2);
   chat_proto_message(&sb, obj.buf, obj.len);
@@ -387,7 +388,7 @@ static void test_frames_from_doc(void) {
   T_EQ_STR(payload(b), "{\"type\":\"ack\",\"cid\":\"c1\",\"id\":43}");
   chat_rbuf_unref(b);
 
-  chat_proto_msg_t dm = {7, 0, "bob", "alice", "hi", 2, 1764400002000LL};
+  chat_proto_msg_t dm = {7, 0, "bob", "alice", "hi", 2, 1764400002000LL, 0};
   chat_proto_dm(&sb, &dm);
   DOC(&sb, "dm");
 
@@ -427,18 +428,23 @@ static void test_frame_details(void) {
   chat_sb_init(&sb);
   /* A direct message object in HTTP lists: "to" where a room message has
    * "room", before "sender". */
-  chat_proto_msg_t dm = {7, 0, "bob", "alice", "hi", 2, 5};
+  chat_proto_msg_t dm = {7, 0, "bob", "alice", "hi", 2, 5, 3};  /* a DM has no seq */
   chat_proto_msg_obj(&sb, &dm);
   T_EQ_STR(sb.buf, "{\"id\":7,\"to\":\"bob\",\"sender\":\"alice\",\"text\":\"hi\",\"ts\":5}");
   sb.len = 0;
   /* text_len bytes, not up to a NUL. */
-  chat_proto_msg_t m = {1, 2, NULL, "a", "abcdef", 3, 0};
+  chat_proto_msg_t m = {1, 2, NULL, "a", "abcdef", 3, 0, 0};  /* seq 0: left out */
   chat_proto_msg_obj(&sb, &m);
   T_EQ_STR(sb.buf, "{\"id\":1,\"room\":2,\"sender\":\"a\",\"text\":\"abc\",\"ts\":0}");
   sb.len = 0;
   /* Empty lists. */
-  chat_proto_joined(&sb, 9, NULL, 0, "", 0);
+  chat_proto_joined(&sb, 9, NULL, 0, "", 0, 0);
   T_EQ_STR(sb.buf, "{\"type\":\"joined\",\"room\":9,\"members\":[],\"history\":[]}");
+  sb.len = 0;
+  /* A reply holding only the newest part of a resume. */
+  chat_proto_joined(&sb, 9, NULL, 0, "{\"id\":5}", 8, 1);
+  T_EQ_STR(sb.buf, "{\"type\":\"joined\",\"room\":9,\"members\":[],\"history\":[{\"id\":5}],"
+                   "\"partial\":true}");
   sb.len = 0;
   chat_proto_list_add(&sb, "{\"id\":1}", 8);
   chat_proto_list_add(&sb, "{\"id\":2}", 8);
@@ -524,7 +530,7 @@ static void test_message_frame(void) {
     chat_sb_t obj, json;
     chat_sb_init(&obj);
     chat_sb_init(&json);
-    chat_proto_msg_t m = {5, 6, NULL, "u", text, tl, 7};
+    chat_proto_msg_t m = {5, 6, NULL, "u", text, tl, 7, 9};
     chat_proto_msg_obj(&obj, &m);
     chat_proto_message(&json, obj.buf, obj.len);
     chat_rbuf_t *want = chat_ws_frame_new(CHAT_WS_OP_TEXT, json.buf, json.len);
@@ -679,13 +685,14 @@ static void test_event_decoding(void) {
   chat_sb_t sb, obj;
   chat_sb_init(&sb);
   chat_sb_init(&obj);
-  chat_proto_msg_t m = {43, 1, NULL, "alice", "\"hi\"", 4, 99};
+  chat_proto_msg_t m = {43, 1, NULL, "alice", "\"hi\"", 4, 99, 12};
   chat_proto_msg_obj(&obj, &m);
   chat_proto_message(&sb, obj.buf, obj.len);
   chat_proto_ev_decode(sb.buf, sb.len, &ev);
   T_EQ_INT(ev.type, CHAT_PROTO_EV_MESSAGE);
   T_EQ_INT(ev.id, 43);
   T_EQ_INT(ev.room, 1);
+  T_EQ_INT(ev.seq, 12);
   T_EQ_STR(ev.obj, obj.buf);
   T_EQ_INT(ev.obj_len, obj.len);
   char *taken = ev.obj;  /* the caller may keep the object */
@@ -774,10 +781,20 @@ static void test_event_decoding(void) {
 static void test_msg_obj_id(void) {
   chat_sb_t obj;
   chat_sb_init(&obj);
-  chat_proto_msg_t m = {42, 1, NULL, "alice", "hi", 2, 1764400000000LL};
+  chat_proto_msg_t m = {42, 1, NULL, "alice", "hi", 2, 1764400000000LL, 7};
   chat_proto_msg_obj(&obj, &m);
   check_doc_example(obj.buf, obj.len, "recent entry");
   T_EQ_INT(chat_proto_msg_obj_id(obj.buf, obj.len), 42);
+  int64_t seq = -1;
+  T_EQ_INT(chat_proto_msg_obj_id_seq(obj.buf, obj.len, &seq), 42);
+  T_EQ_INT(seq, 7);
+  /* An entry an older chatd pushed has no seq; a bad seq counts as none. */
+  T_EQ_INT(chat_proto_msg_obj_id_seq("{\"id\":4}", 8, &seq), 4);
+  T_EQ_INT(seq, 0);
+  T_EQ_INT(chat_proto_msg_obj_id_seq("{\"id\":4,\"seq\":-1}", 17, &seq), 4);
+  T_EQ_INT(seq, 0);
+  T_EQ_INT(chat_proto_msg_obj_id_seq("{\"seq\":4}", 9, &seq), 0);
+  T_EQ_INT(seq, 0);
   chat_sb_free(&obj);
   static const char *const ok = "{\"ts\":1,\"text\":\"x\",\"id\":9007199254740991}";
   T_EQ_INT(chat_proto_msg_obj_id(ok, strlen(ok)), 9007199254740991LL);

@@ -82,6 +82,7 @@ static void setup(void) {
   storage.run_at_once = 1;
   fake_presence_init(&presence);
   memset(&limits, 0, sizeof(limits));
+  limits.order_check_ms = 20;  /* the periodic check, when presence is shared */
   memset(&metrics, 0, sizeof(metrics));
   memset(&svc, 0, sizeof(svc));
   svc.loop = &loop;
@@ -117,7 +118,16 @@ static void pump_until(int (*cond)(void), int ms) {
   }
 }
 
-static const char OLD_MSG[] = "{\"id\":1,\"room\":1,\"sender\":\"bob\",\"text\":\"old\",\"ts\":1000}";
+static int never_true(void) { return 0; }
+
+static const char OLD_MSG[] =
+    "{\"id\":1,\"room\":1,\"seq\":1,\"sender\":\"bob\",\"text\":\"old\",\"ts\":1000}";
+
+/* Room id in the fake store, its last_seq at least last. */
+static void store_room(int64_t id, int64_t last) {
+  store.room_last[store.nrooms] = last;
+  store.rooms[store.nrooms++] = id;
+}
 
 /* ---- tests ------------------------------------------------------------- */
 
@@ -128,6 +138,7 @@ static void test_join_send_ack_broadcast(void) {
   member_init(&b);
   presence.recent[0] = OLD_MSG;
   presence.nrecent = 1;
+  store_room(1, 1);  /* where the fake storage numbers new messages from */
   chat_roomdir_add(svc.rooms, 1, "lobby");
   chat_room_t *r = chat_roomdir_get(svc.rooms, 1);
   T_CHECK(r != NULL);
@@ -136,10 +147,10 @@ static void test_join_send_ack_broadcast(void) {
   chat_sched_drain(&sched);
   T_EQ_STR(next_frame(&a),
            "{\"type\":\"joined\",\"room\":1,\"members\":[\"alice\"],\"history\":[{\"id\":1,"
-           "\"room\":1,\"sender\":\"bob\",\"text\":\"old\",\"ts\":1000}]}");
+           "\"room\":1,\"seq\":1,\"sender\":\"bob\",\"text\":\"old\",\"ts\":1000}]}");
   T_EQ_STR(next_frame(&b),
            "{\"type\":\"joined\",\"room\":1,\"members\":[\"alice\",\"bob\"],\"history\":[{"
-           "\"id\":1,\"room\":1,\"sender\":\"bob\",\"text\":\"old\",\"ts\":1000}]}");
+           "\"id\":1,\"room\":1,\"seq\":1,\"sender\":\"bob\",\"text\":\"old\",\"ts\":1000}]}");
   T_CHECK(fake_presence_saw(&presence, "load 1"));
   T_CHECK(fake_presence_saw(&presence, "join 1 alice"));
   T_CHECK(fake_presence_saw(&presence, "join 1 bob"));
@@ -158,16 +169,17 @@ static void test_join_send_ack_broadcast(void) {
   chat_sched_drain(&sched);
   T_EQ_STR(next_frame(&a), "{\"type\":\"ack\",\"cid\":\"c1\",\"id\":2}");
   T_EQ_STR(next_frame(&a),
-           "{\"type\":\"message\",\"id\":2,\"room\":1,\"sender\":\"alice\",\"text\":\"hi\","
-           "\"ts\":2000}");
+           "{\"type\":\"message\",\"id\":2,\"room\":1,\"seq\":2,\"sender\":\"alice\","
+           "\"text\":\"hi\",\"ts\":2000}");
   T_EQ_STR(next_frame(&b),
-           "{\"type\":\"message\",\"id\":2,\"room\":1,\"sender\":\"alice\",\"text\":\"hi\","
-           "\"ts\":2000}");
-  T_CHECK(fake_presence_saw(
-      &presence, "push 1 {\"id\":2,\"room\":1,\"sender\":\"alice\",\"text\":\"hi\",\"ts\":2000}"));
+           "{\"type\":\"message\",\"id\":2,\"room\":1,\"seq\":2,\"sender\":\"alice\","
+           "\"text\":\"hi\",\"ts\":2000}");
   T_CHECK(fake_presence_saw(&presence,
-                            "publish 1 {\"type\":\"message\",\"id\":2,\"room\":1,\"sender\":"
-                            "\"alice\",\"text\":\"hi\",\"ts\":2000}"));
+                            "push 1 {\"id\":2,\"room\":1,\"seq\":2,\"sender\":\"alice\","
+                            "\"text\":\"hi\",\"ts\":2000}"));
+  T_CHECK(fake_presence_saw(&presence,
+                            "publish 1 {\"type\":\"message\",\"id\":2,\"room\":1,\"seq\":2,"
+                            "\"sender\":\"alice\",\"text\":\"hi\",\"ts\":2000}"));
   T_EQ_INT(metrics.messages_sent, 1);
 
   /* Two sends in one batch: acks and messages in order; no cid, no cid. */
@@ -359,8 +371,8 @@ static void test_load_and_deferred_mail(void) {
   chat_room_post_join(r, as_member(&a), 1, "alice", 0, 0);
   chat_sched_drain(&sched);
   const char *joined = next_frame(&a);
-  T_CHECK(strstr(joined, "\"history\":[{\"id\":10,\"room\":3,\"sender\":\"bob\",\"text\":"
-                         "\"stored\",\"ts\":10000},{\"id\":11,") != NULL);
+  T_CHECK(strstr(joined, "\"history\":[{\"id\":10,\"room\":3,\"seq\":1,\"sender\":\"bob\","
+                         "\"text\":\"stored\",\"ts\":10000},{\"id\":11,\"room\":3,\"seq\":2,") != NULL);
   T_CHECK(fake_presence_saw(&presence, "seed 3 2"));
   chat_room_post_leave(r, &a.actor);
 
@@ -394,14 +406,39 @@ static void test_load_and_deferred_mail(void) {
 }
 
 static member_t *held_member;
-static int held_two(void) { return held_member->nframes - held_member->next >= 2; }
+static int held_want;
+static int held_enough(void) { return held_member->nframes - held_member->next >= held_want; }
 
-static void test_held_messages_and_events(void) {
+/* Runs the loop until m has n unchecked frames (or 5 s pass). */
+static void pump_frames(member_t *m, int n) {
+  held_member = m;
+  held_want = n;
+  pump_until(held_enough, 5000);
+}
+
+/* A message object of room 6 as another instance publishes it. */
+static void post_remote(chat_room_t *r, int64_t id, int64_t seq, const char *text) {
+  char obj[256];
+  snprintf(obj, sizeof(obj),
+           "{\"id\":%lld,\"room\":6,\"seq\":%lld,\"sender\":\"zed\",\"text\":\"%s\",\"ts\":%lld}",
+           (long long)id, (long long)seq, text, (long long)id * 1000);
+  chat_room_post_message(r, id, seq, chat_xstrdup(obj), strlen(obj));
+}
+
+/* The seq of a message frame, or -1. */
+static long long frame_seq(const char *f) {
+  const char *p = strstr(f, "\"seq\":");
+  return strncmp(f, "{\"type\":\"message\",", 18) == 0 && p ? atoll(p + 6) : -1;
+}
+
+static void test_sequence(void) {
   setup();
   member_t a, b;
   member_init(&a);
   member_init(&b);
-  presence.shared = 1;  /* several instances: messages wait to go out in id order */
+  presence.shared = 1;  /* several instances */
+  presence.recent_ok = 0;  /* loaded from the store: last_seq 10 */
+  store_room(6, 10);
   chat_roomdir_add(svc.rooms, 6, "busy");
   chat_room_t *r = chat_roomdir_get(svc.rooms, 6);
   chat_room_post_join(r, as_member(&a), 1, "alice", 0, 0);
@@ -409,27 +446,185 @@ static void test_held_messages_and_events(void) {
   chat_sched_drain(&sched);
   next_frame(&a);
   next_frame(&b);
+  size_t reads = storage.submitted;
 
+  /* In order: a message committed here with the next seq goes out at once. */
   chat_room_post_send(r, as_member(&a), 1, "alice", "mine", 4, NULL);
   chat_sched_drain(&sched);
   fake_storage_complete(&storage, 12, 0, 0, 0);
   chat_sched_drain(&sched);
   T_EQ_STR(next_frame(&a), "{\"type\":\"ack\",\"id\":12}");
-  T_EQ_INT(unchecked(&b), 0);  /* held */
-  /* Committed elsewhere with a lower id, arriving a little later. */
-  const char *obj = "{\"id\":11,\"room\":6,\"sender\":\"zed\",\"text\":\"theirs\",\"ts\":11000}";
-  chat_room_post_message(r, 11, chat_xstrdup(obj), strlen(obj));
-  /* And one already seen is dropped. */
-  chat_room_post_message(r, 12, chat_xstrdup(obj), strlen(obj));
+  T_EQ_INT(frame_seq(next_frame(&a)), 11);
+  T_EQ_INT(frame_seq(next_frame(&b)), 11);
+
+  /* Out of order: 13 waits for 12, then both go, in order. */
+  post_remote(r, 14, 13, "second");
   chat_sched_drain(&sched);
   T_EQ_INT(unchecked(&b), 0);
-  held_member = &b;
-  pump_until(held_two, 2000);
+  post_remote(r, 13, 12, "first");
+  chat_sched_drain(&sched);
+  T_EQ_INT(frame_seq(next_frame(&b)), 12);
+  T_EQ_INT(frame_seq(next_frame(&b)), 13);
+  T_EQ_INT(frame_seq(next_frame(&a)), 12);
+  T_EQ_INT(frame_seq(next_frame(&a)), 13);
+
+  /* Duplicates: a seq delivered already, or held already, is dropped. */
+  post_remote(r, 13, 12, "first");
+  post_remote(r, 12, 11, "mine");
+  post_remote(r, 16, 15, "held");
+  post_remote(r, 16, 15, "held");
+  chat_sched_drain(&sched);
+  T_EQ_INT(unchecked(&b), 0);
+  T_EQ_INT(storage.submitted, reads);  /* nothing read yet */
+
+  /* The gap before 15 stays open: after the gap wait the room reads 14
+   * from the store and delivers 14, 15. */
+  fake_store_add_msg_seq(&store, 15, 6, 14, "ghost", "from the store");
+  pump_frames(&b, 2);
+  const char *f = next_frame(&b);
+  T_EQ_INT(frame_seq(f), 14);
+  T_CHECK(strstr(f, "\"text\":\"from the store\"") != NULL);
+  T_EQ_INT(frame_seq(next_frame(&b)), 15);
+  T_EQ_INT(unchecked(&b), 0);
+  /* The shared list may lack it: dropped, so the next load reads the store. */
+  T_CHECK(fake_presence_saw(&presence, "doubt 6"));
+  a.next = a.nframes;
+
+  /* A deleted message is a hole the store does not fill: 16 and 17 are
+   * not in the store, 18 goes out after the wait. */
+  post_remote(r, 19, 18, "after a hole");
+  pump_frames(&b, 1);
+  T_EQ_INT(frame_seq(next_frame(&b)), 18);
+  T_EQ_INT(unchecked(&b), 0);
+  T_CHECK(!fake_presence_saw(&presence, "doubt 6"));
+
+  /* A held message deleted before its turn keeps its place as a hole. */
+  post_remote(r, 21, 20, "doomed");
+  chat_room_post_msg_deleted(r, 21, 0);
+  chat_sched_drain(&sched);
+  T_EQ_STR(next_frame(&b), "{\"type\":\"message_deleted\",\"room\":6,\"id\":21}");
+  post_remote(r, 20, 19, "kept");
+  post_remote(r, 22, 21, "next");
+  chat_sched_drain(&sched);
+  T_EQ_INT(frame_seq(next_frame(&b)), 19);
+  T_EQ_INT(frame_seq(next_frame(&b)), 21);
+  T_EQ_INT(unchecked(&b), 0);
+
+  /* Nothing more is said, but the store has 22 and 23 (their instance
+   * died before publishing): the directory's periodic check finds them. */
+  fake_store_add_msg_seq(&store, 23, 6, 22, "ghost", "lost one");
+  fake_store_add_msg_seq(&store, 24, 6, 23, "ghost", "lost two");
+  pump_frames(&b, 2);
+  T_EQ_INT(frame_seq(next_frame(&b)), 22);
+  T_EQ_INT(frame_seq(next_frame(&b)), 23);
+  T_EQ_INT(unchecked(&b), 0);
+  /* And the cache has them, in order, for the next join. */
+  member_t c;
+  member_init(&c);
+  chat_room_post_join(r, as_member(&c), 3, "carol", 20, 1);  /* since: seq 19's id */
+  chat_sched_drain(&sched);
+  const char *joined = next_frame(&c);
+  const char *p19 = strstr(joined, "\"seq\":19,"), *p22 = strstr(joined, "\"seq\":22,");
+  T_CHECK(p19 == NULL);
+  T_CHECK(p22 != NULL && strstr(joined, "\"seq\":21,") < p22 &&
+          strstr(p22, "\"seq\":23,") != NULL);
+
+  chat_room_post_leave(r, &a.actor);
+  chat_room_post_leave(r, &b.actor);
+  chat_room_post_leave(r, &c.actor);
+  chat_sched_drain(&sched);
+  member_done(&a);
+  member_done(&b);
+  member_done(&c);
+  teardown();
+}
+
+/* One instance: the same code, always in order, no timer, no read. */
+static void test_sequence_single(void) {
+  setup();
+  member_t a;
+  member_init(&a);
+  chat_roomdir_add(svc.rooms, 7, "quiet");
+  chat_room_t *r = chat_roomdir_get(svc.rooms, 7);
+  chat_room_post_join(r, as_member(&a), 1, "alice", 0, 0);
+  chat_sched_drain(&sched);
+  next_frame(&a);
+  for (int i = 0; i < 3; i++) chat_room_post_send(r, as_member(&a), 1, "alice", "x", 1, NULL);
+  chat_sched_drain(&sched);
+  for (int i = 0; i < 3; i++) fake_storage_complete(&storage, 30 + i, 0, 0, 0);
+  chat_sched_drain(&sched);
+  for (int i = 0; i < 3; i++) {
+    next_frame(&a);  /* the ack */
+    T_EQ_INT(frame_seq(next_frame(&a)), i + 1);
+  }
+  pump_until(never_true, 60);
+  T_EQ_INT(unchecked(&a), 0);
+  T_EQ_INT(storage.submitted, 0);
+  chat_room_post_leave(r, &a.actor);
+  chat_sched_drain(&sched);
+  member_done(&a);
+  teardown();
+}
+
+/* Loading from the shared list: entries sorted by id, next_seq from the
+ * newest; a list with an entry an older chatd pushed (no seq) is dropped
+ * and the store answers. */
+static void test_recent_list_seq(void) {
+  setup();
+  member_t a;
+  member_init(&a);
+  presence.shared = 1;
+  presence.recent[0] = "{\"id\":5,\"room\":6,\"seq\":2,\"sender\":\"x\",\"text\":\"b\",\"ts\":5}";
+  presence.recent[1] = "{\"id\":4,\"room\":6,\"seq\":1,\"sender\":\"x\",\"text\":\"a\",\"ts\":4}";
+  presence.nrecent = 2;
+  chat_roomdir_add(svc.rooms, 6, "listed");
+  chat_room_t *r = chat_roomdir_get(svc.rooms, 6);
+  chat_room_post_join(r, as_member(&a), 1, "alice", 0, 0);
+  chat_sched_drain(&sched);
+  const char *joined = next_frame(&a);
+  const char *p4 = strstr(joined, "\"id\":4,"), *p5 = strstr(joined, "\"id\":5,");
+  T_CHECK(p4 != NULL && p5 != NULL && p4 < p5);
+  post_remote(r, 6, 3, "next");
+  chat_sched_drain(&sched);
+  T_EQ_INT(frame_seq(next_frame(&a)), 3);
+  chat_room_post_leave(r, &a.actor);
+
+  presence.recent[0] = "{\"id\":8,\"room\":7,\"sender\":\"x\",\"text\":\"old\",\"ts\":8}";
+  presence.nrecent = 1;
+  store_room(7, 0);
+  fake_store_add_msg(&store, 8, 7, "x", "old");
+  chat_roomdir_add(svc.rooms, 7, "upgraded");
+  r = chat_roomdir_get(svc.rooms, 7);
+  chat_room_post_join(r, as_member(&a), 1, "alice", 0, 0);
+  chat_sched_drain(&sched);
+  T_CHECK(fake_presence_saw(&presence, "doubt 7"));
+  T_CHECK(fake_presence_saw(&presence, "seed 7 1"));
+  T_CHECK(strstr(next_frame(&a), "{\"id\":8,\"room\":7,\"seq\":1,") != NULL);
+  chat_room_post_leave(r, &a.actor);
+  chat_sched_drain(&sched);
+  member_done(&a);
+  teardown();
+}
+
+static void test_presence_events(void) {
+  setup();
+  member_t a, b;
+  member_init(&a);
+  member_init(&b);
+  presence.shared = 1;
+  chat_roomdir_add(svc.rooms, 6, "busy");
+  chat_room_t *r = chat_roomdir_get(svc.rooms, 6);
+  chat_room_post_join(r, as_member(&a), 1, "alice", 0, 0);
+  chat_room_post_join(r, as_member(&b), 2, "bob", 0, 0);
+  chat_sched_drain(&sched);
+  next_frame(&a);
+  next_frame(&b);
+  post_remote(r, 11, 1, "theirs");
+  post_remote(r, 12, 2, "more");
+  chat_sched_drain(&sched);
   T_CHECK(strstr(next_frame(&b), "\"id\":11,") != NULL);
   T_CHECK(strstr(next_frame(&b), "\"id\":12,") != NULL);
-  T_EQ_INT(unchecked(&b), 0);
-  T_CHECK(strstr(next_frame(&a), "\"id\":11,") != NULL);
-  T_CHECK(strstr(next_frame(&a), "\"id\":12,") != NULL);
+  a.next = a.nframes;
 
   /* A presence frame from elsewhere: to everyone but the user's own, and
    * the user counts as present in `joined`. */
@@ -475,6 +670,9 @@ int main(void) {
   T_RUN(test_send_errors);
   T_RUN(test_delete);
   T_RUN(test_load_and_deferred_mail);
-  T_RUN(test_held_messages_and_events);
+  T_RUN(test_sequence);
+  T_RUN(test_sequence_single);
+  T_RUN(test_recent_list_seq);
+  T_RUN(test_presence_events);
   return T_DONE();
 }
