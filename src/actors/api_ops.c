@@ -2,6 +2,7 @@
  * See api.h for the steps of a handler. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "../net/access.h"
 #include "api_int.h"
@@ -90,6 +91,13 @@ static int metrics_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_c
            st.conns, st.websockets, st.rooms, st.conns_total, st.http_requests, st.ws_frames_in,
            st.messages_sent, st.store_batches, (double)st.store_write_ns / 1e9, st.hash_pending,
            st.hash_refused, st.conns_refused, st.ws_refused, st.frames_limited);
+  size_t used = strlen(body);
+  snprintf(body + used, sizeof(body) - used,
+           "# HELP chat_ws_dead_peers_total WebSockets closed as dead peers (nothing received "
+           "for two ping intervals).\n"
+           "# TYPE chat_ws_dead_peers_total counter\n"
+           "chat_ws_dead_peers_total %" PRIu64 "\n",
+           svc->metrics->ws_dead_peers);
   chat_conn_respond_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", body);
   return -1;
 }
