@@ -31,6 +31,8 @@ struct chat_registry_s {
   uv_timer_t timer;
   int timer_state;               /* 0 never started, 1 open, 2 closing or closed */
   uint64_t ping_ms;              /* 0: no keepalive */
+  uint64_t tick_ms;              /* the walk's period: a quarter of ping_ms */
+  uint64_t last_tick;            /* loop time of the last walk */
   uint64_t drain_ms;
   int draining;
   chat_rbuf_t *ping;             /* one ping frame for every connection */
@@ -177,21 +179,27 @@ void chat_registry_touch(chat_registry_t *reg, chat_registry_entry_t *e) {
 }
 
 /* The keepalive's walk over the WebSockets.  It only posts mail (pings,
- * dead peers), so the index does not change under it. */
+ * dead peers), so the index does not change under it.  A tick that comes
+ * late means the loop itself stalled (a stopped process, a paused VM, a
+ * long turn): what peers sent meanwhile is still unread, because timers
+ * run before the loop reads, so that tick pings but declares nobody dead;
+ * the next one judges on what was read in between. */
 static void keepalive_walk(chat_registry_t *reg) {
   uint64_t now = uv_now(reg->sched->loop), ping_ms = reg->ping_ms;
+  int stalled = now - reg->last_tick > 2 * reg->tick_ms;
+  reg->last_tick = now;
   for (size_t i = 0; i < reg->users.cap; i++) {
     if (reg->users.slots[i].key == 0) continue;
     user_conns_t *u = reg->users.slots[i].val;
     for (size_t k = 0; k < u->n; k++) {
       chat_registry_entry_t *e = u->v[k];
       uint64_t silent = now - e->last_rx;
-      if (silent >= 2 * ping_ms) {
+      if (silent >= 2 * ping_ms && !stalled) {
         if (!e->dead_posted) {
           e->dead_posted = 1;
           chat_conn_post_dead(e->conn, silent);
         }
-      } else if (silent >= ping_ms && !e->ping_sent) {
+      } else if (silent >= ping_ms && !e->ping_sent && !e->dead_posted) {
         e->ping_sent = 1;
         chat_conn_post_frame(e->conn, reg->ping);
       }
@@ -224,8 +232,9 @@ void chat_registry_start(chat_registry_t *reg, uint64_t ping_ms) {
   reg->ping = chat_ws_frame_new(CHAT_WS_OP_PING, NULL, 0);
   /* A quarter of the interval: a silent peer is pinged within 1.25
    * intervals and dropped within 2.25. */
-  uint64_t tick = ping_ms / 4 ? ping_ms / 4 : 1;
-  uv_timer_start(&reg->timer, timer_cb, tick, tick);
+  reg->tick_ms = ping_ms / 4 ? ping_ms / 4 : 1;
+  reg->last_tick = uv_now(reg->sched->loop);
+  uv_timer_start(&reg->timer, timer_cb, reg->tick_ms, reg->tick_ms);
 }
 
 void chat_registry_shutdown(chat_registry_t *reg, int code, uint64_t drain_ms) {
