@@ -16,23 +16,27 @@ Cases:
   4. a client process frozen with SIGSTOP is dropped, and another user sees
      presence leave and online false promptly (the TCP connection is fine:
      the frozen process's kernel still acknowledges)
-  5. two instances on Redis (and MariaDB): the other instance sees the
+  5. log lines name a connection by address and port, and behind a trusted
+     proxy as "CLIENT via ADDR:PORT" (accept, WebSocket, dead peer, close)
+  6. two instances on Redis (and MariaDB): the other instance sees the
      frozen user offline well before the 15 s expiry of instance entries
 """
 
 import asyncio
+import base64
 import json
 import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
 import unittest
 
 from chatlib import (OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, WS, Client, RawWS, Server, ServerTestCase,
-                     aeventually, async_test, match, run_async, uniq)
+                     aeventually, async_test, eventually, match, run_async, uniq)
 from test_cluster import Infra, missing_tools
 
 PING = 1.0                  # the servers' --ws-ping-interval in this file
@@ -253,6 +257,71 @@ class KeepaliveTest(ServerTestCase):
             self.assertTrue(self.log_has("dead peer", "127.0.0.1:%d" % frozen.port, fname), self.server.diag())
         finally:
             await loop.run_in_executor(None, frozen.kill)
+
+
+class PeerNamesTest(unittest.TestCase):
+    """Log lines name a connection by address and port; behind a trusted
+    proxy, by the client it forwards and the proxy's address and port."""
+
+    server = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server = Server(extra_args=["--ws-ping-interval", str(PING), "--trusted-proxy", "127.0.0.1"],
+                            env={"CHAT_LOG": "debug"})
+        try:
+            cls.server.start()
+        except BaseException:
+            cls.server.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        srv = cls.server
+        try:
+            if srv.alive():
+                rc = srv.stop()
+                if rc != 0:
+                    raise AssertionError("chatd exited with %r on SIGTERM%s" % (rc, srv.diag()))
+        finally:
+            srv.cleanup()
+            super().tearDownClass()
+
+    def test_dead_peer_behind_a_proxy_is_named_by_client_and_proxy(self):
+        name = uniq("px")
+        c = Client(self.server)
+        self.assertEqual(c.register(name, "pw-" + name + "-secret", name + "@example.org").status, 201)
+        self.assertEqual(c.login(name, "pw-" + name + "-secret").status, 200)
+        sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
+        port = sock.getsockname()[1]
+        try:
+            key = base64.b64encode(os.urandom(16)).decode()
+            sock.sendall(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                          "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+                          "X-Forwarded-For: 203.0.113.5\r\nCookie: sid=%s\r\n\r\n"
+                          % (self.server.port, key, c.sid)).encode())
+            got = b""
+            sock.settimeout(DROP_MAX + 3)
+            while True:   # the 101, a ping, then the end: nothing is answered
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            self.assertTrue(got.startswith(b"HTTP/1.1 101 "), got[:200])
+        finally:
+            sock.close()
+        me = "127.0.0.1:%d" % port
+        via = "203.0.113.5 via " + me
+
+        def lines():
+            return [l for l in self.server.stderr_text(tail=1 << 20).splitlines() if me in l]
+        eventually(lambda: any("closed" in l for l in lines()), timeout=10, desc="the close logged")
+        log = lines()
+        self.assertTrue(any("conn %s: accepted" % me in l for l in log), log)
+        self.assertTrue(any("conn %s: WebSocket of %s" % (via, name) in l for l in log), log)
+        self.assertTrue(any("conn %s: dead peer (WebSocket of %s)" % (via, name) in l for l in log), log)
+        self.assertTrue(any("conn %s: closed (WebSocket of %s)" % (via, name) in l for l in log), log)
 
 
 class KeepaliveClusterTest(unittest.TestCase):
