@@ -118,8 +118,12 @@ class KeepaliveTest(ServerTestCase):
     ADMINS = [ADMIN]
     SERVER_ARGS = ["--ws-ping-interval", str(PING)]
 
-    def raw_ws(self, label):
-        c, name, _, _ = self.new_user("ka")
+    def raw_ws(self, label, c=None):
+        """A raw WebSocket of a new user (or of client c's): nothing answers
+        its pings until the caller does."""
+        name = None
+        if c is None:
+            c, name, _, _ = self.new_user("ka")
         return RawWS(self.server.port, sid=c.sid, label=label), c, name
 
     def log_has(self, *parts):
@@ -157,11 +161,14 @@ class KeepaliveTest(ServerTestCase):
 
     @async_test(timeout=60)
     async def test_clients_that_answer_stay_connected(self):
-        ponger, pc, _ = self.raw_ws("ponger")
-        lobby = self.lobby_id(pc)
-        talker, _, _ = self.raw_ws("talker")
-        c, _, _, _ = self.new_user("ka")
-        lib = await WS.connect(self.server, c, label="websockets")
+        # Users first (registering hashes a password, which takes a while on
+        # a loaded machine): a socket nobody answers for two intervals is
+        # rightly dropped.
+        users = [self.new_user("ka")[0] for _ in range(3)]
+        lobby = self.lobby_id(users[0])
+        ponger, _, _ = self.raw_ws("ponger", users[0])
+        talker, _, _ = self.raw_ws("talker", users[1])
+        lib = await WS.connect(self.server, users[2], label="websockets")
         loop = asyncio.get_running_loop()
 
         def answer_pings():
