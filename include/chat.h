@@ -72,7 +72,7 @@ typedef struct {
   double ws_ping_interval_s;
   /* At a stop, how long WebSockets get to finish their close handshake and
    * every connection its queued output; then what is left is cut off.
-   * Default 5 seconds; 0: cut off at once. */
+   * Default 5 seconds; 0: cut off at once.  Both at most a day. */
   double shutdown_drain_s;
   /* E-mail about missed DMs and @mentions for offline users (NULL: off). */
   const char *smtp_url;      /* "smtp://host:port" */

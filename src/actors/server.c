@@ -114,6 +114,13 @@ static void limiter_config(const chat_config_t *cfg, chat_limiter_config_t *lc) 
   lc->max_conns_addr = cfg->max_conns_ip > 0 ? (size_t)cfg->max_conns_ip : 0;
 }
 
+/* Seconds of the configuration as milliseconds: 0 for none or less, at
+ * most a day. */
+static uint64_t seconds_ms(double s) {
+  if (!(s > 0)) return 0;
+  return s >= 86400 ? 86400000 : (uint64_t)(s * 1000 + 0.5);
+}
+
 /* ---- life cycle ------------------------------------------------------- */
 
 static void free_secret(char *s) {
@@ -161,8 +168,8 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   srv->limits.session_ms = (int64_t)cfg->session_days * 24 * 3600 * 1000;
   srv->limits.http_out_cap = cfg->http_out_cap ? cfg->http_out_cap : CHAT_HTTP_OUT_CAP;
   srv->limits.max_ws_user = cfg->max_ws_user > 0 ? (size_t)cfg->max_ws_user : 0;
-  srv->ping_ms = cfg->ws_ping_interval_s > 0 ? (uint64_t)(cfg->ws_ping_interval_s * 1000 + 0.5) : 0;
-  srv->drain_ms = cfg->shutdown_drain_s > 0 ? (uint64_t)(cfg->shutdown_drain_s * 1000 + 0.5) : 0;
+  srv->ping_ms = seconds_ms(cfg->ws_ping_interval_s);
+  srv->drain_ms = seconds_ms(cfg->shutdown_drain_s);
   srv->limits.public_dir = srv->public_dir;
   srv->limits.vendor_dir = srv->vendor_dir;
   srv->metrics_token = has_token ? chat_xstrdup(cfg->metrics_token) : NULL;
