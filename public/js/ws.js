@@ -12,10 +12,11 @@
 // Heartbeat: the browser answers the server's WebSocket pings by itself but
 // never shows them to the page, and a server that froze (or whose network
 // went away without a word) leaves the socket open for minutes. So when
-// nothing has arrived for IDLE_MS the page sends {"type":"ping"}, which the
-// server answers {"type":"pong"}; when nothing arrives within PONG_MS after
-// that, or a socket does not open within OPEN_MS, the socket is given up and
-// the usual reconnect (backoff, rejoin with since, pending sends) begins.
+// nothing has arrived for 25 s (heartbeat.idleMs) the page sends
+// {"type":"ping"}, which the server answers {"type":"pong"}; when nothing
+// arrives within 10 s after that (pongMs), or a socket does not open within
+// 15 s (openMs), the socket is given up and the usual reconnect (backoff,
+// rejoin with since, pending sends) begins.
 // Tests shorten the timings with window.__chatHeartbeat = { idleMs, pongMs,
 // openMs }, set before this module loads.
 import { $ } from './dom.js';
@@ -158,7 +159,10 @@ function checkHeartbeat(every) {
   }
 }
 
-/** The server went silent: drops the socket (without waiting for a close handshake nobody answers) and reconnects. */
+/**
+ * The server went silent: drops the socket at once (not waiting for a close
+ * handshake nobody answers) and reconnects without asking the server first.
+ */
 function giveUp(ws) {
   conn.ws = null;
   try { ws.close(4000, 'no answer'); } catch (_) { /* ignore */ }
