@@ -323,7 +323,8 @@ class PeerNamesTest(unittest.TestCase):
 
         def lines():
             return [l for l in self.server.stderr_text(tail=1 << 20).splitlines() if me in l]
-        eventually(lambda: any("closed" in l for l in lines()), timeout=10, desc="the close logged")
+        eventually(lambda: any(": closed (WebSocket of" in l for l in lines()), timeout=10,
+                   desc="the close logged")
         log = lines()
         self.assertTrue(any("conn %s: accepted" % me in l for l in log), log)
         self.assertTrue(any("conn %s: WebSocket of %s" % (via, name) in l for l in log), log)
