@@ -65,6 +65,15 @@ typedef struct {
   int max_ws_user;           /* WebSockets per user (on this instance); default 20 */
   size_t http_out_cap;       /* HTTP answers queued before a connection's next
                                 request is read; default 256 KiB */
+  /* Keepalive: a WebSocket that has sent nothing for this many seconds gets
+   * a ping; one that has sent nothing for twice as long is closed as a
+   * dead peer (its user leaves rooms and the online list at once).
+   * Default 30; 0: no pings. */
+  double ws_ping_interval_s;
+  /* At a stop, how long WebSockets get to finish their close handshake and
+   * every connection its queued output; then what is left is cut off.
+   * Default 5 seconds; 0: cut off at once.  Both at most a day. */
+  double shutdown_drain_s;
   /* E-mail about missed DMs and @mentions for offline users (NULL: off). */
   const char *smtp_url;      /* "smtp://host:port" */
   const char *mail_from;     /* the sender address */
@@ -132,8 +141,9 @@ int chat_server_reload_tls(chat_server_t *srv, char *err, size_t errlen);
 typedef void (*chat_server_stop_cb)(chat_server_t *srv, void *ud);
 /* Graceful stop: stops accepting, closes WebSockets with 1001, lets
  * responses and store writes in flight finish, closes every handle the
- * server opened, then calls cb (may be NULL).  After that the loop has
- * nothing of the server's left. */
+ * server opened, then calls cb (may be NULL).  Connections still open
+ * shutdown_drain_s after the stop began are cut off.  After that the loop
+ * has nothing of the server's left. */
 void chat_server_stop(chat_server_t *srv, chat_server_stop_cb cb, void *ud);
 /* Frees a server whose stop has completed (a server that failed to start
  * is stopped too: chat_server_stop, then run the loop until its callback). */

@@ -57,6 +57,12 @@ static const char usage[] =
     "                      [CHAT_MAX_WS_USER] (default 20; 0: no limit)\n"
     "  --http-out-cap B    bytes of HTTP answers queued on a connection before its\n"
     "                      next request is read [CHAT_HTTP_OUT_CAP] (default 262144)\n"
+    "  --ws-ping-interval S  ping a WebSocket silent for S seconds; one silent for\n"
+    "                      2*S is closed as a dead peer [CHAT_WS_PING_INTERVAL]\n"
+    "                      (default 30; 0: no pings; fractions allowed)\n"
+    "  --shutdown-drain S  at SIGINT/SIGTERM, wait at most S seconds for close\n"
+    "                      handshakes and queued output, then cut off what is\n"
+    "                      left [CHAT_SHUTDOWN_DRAIN] (default 5)\n"
     "  --hash-threads N    password-hashing threads [CHAT_HASH_THREADS] (default 1)\n"
     "  --hash-queue N      password hashes waiting or running before logins and\n"
     "                      registrations get 503 busy [CHAT_HASH_QUEUE] (default 64)\n"
@@ -82,7 +88,7 @@ static const char usage[] =
     "\n"
     "When it is ready, chatd prints \"chatd listening on http://HOST:PORT\"\n"
     "(https:// with TLS).  SIGINT or SIGTERM stops it cleanly (WebSockets are\n"
-    "closed with 1001).\n"
+    "closed with 1001, within --shutdown-drain).\n"
     "\n"
     "`chatd user add` reads the password from standard input (one line), or\n"
     "asks for it when standard input is a terminal.\n";
@@ -101,6 +107,7 @@ typedef struct {
   const char *register_limit, *login_ip_limit, *login_backoff;
   const char *max_conns, *max_conns_ip, *max_ws_user, *http_out_cap;
   const char *hash_threads, *hash_queue;
+  const char *ws_ping_interval, *shutdown_drain;
   const char *tls_cert;
   const char *tls_key;
   const char *redirect_http;
@@ -173,6 +180,8 @@ static int parse_common(int argc, char **argv, int *i, opts_t *o) {
   else if ((v = opt_value(argc, argv, i, "--http-out-cap"))) o->http_out_cap = v;
   else if ((v = opt_value(argc, argv, i, "--hash-threads"))) o->hash_threads = v;
   else if ((v = opt_value(argc, argv, i, "--hash-queue"))) o->hash_queue = v;
+  else if ((v = opt_value(argc, argv, i, "--ws-ping-interval"))) o->ws_ping_interval = v;
+  else if ((v = opt_value(argc, argv, i, "--shutdown-drain"))) o->shutdown_drain = v;
   else if ((v = opt_value(argc, argv, i, "--tls-cert"))) o->tls_cert = v;
   else if ((v = opt_value(argc, argv, i, "--tls-key"))) o->tls_key = v;
   else if ((v = opt_value(argc, argv, i, "--redirect-http"))) o->redirect_http = v;
@@ -232,8 +241,8 @@ static int bad_option(const char *name, const char *value, const char *want) {
   return -1;
 }
 
-/* The abuse limits from the options (each already set from the
- * environment if the option was not given). */
+/* The abuse limits and the connection timings from the options (each
+ * already set from the environment if the option was not given). */
 static int parse_limits(const opts_t *o, chat_config_t *cfg) {
   double v;
   if (o->register_limit &&
@@ -273,6 +282,17 @@ static int parse_limits(const opts_t *o, chat_config_t *cfg) {
     if (parse_count(o->hash_queue, 1e6, &v) != 0 || v < 1)
       return bad_option("--hash-queue", o->hash_queue, "a count of at least 1");
     cfg->hash_queue = (int)v;
+  }
+  if (o->ws_ping_interval) {
+    if (parse_count(o->ws_ping_interval, 86400, &v) != 0 || (v > 0 && v < 0.01))
+      return bad_option("--ws-ping-interval", o->ws_ping_interval,
+                        "seconds, 0 or from 0.01 to 86400");
+    cfg->ws_ping_interval_s = v;
+  }
+  if (o->shutdown_drain) {
+    if (parse_count(o->shutdown_drain, 3600, &v) != 0)
+      return bad_option("--shutdown-drain", o->shutdown_drain, "seconds, 0 to 3600");
+    cfg->shutdown_drain_s = v;
   }
   return 0;
 }
@@ -356,6 +376,8 @@ int main(int argc, char **argv) {
   o.http_out_cap = getenv("CHAT_HTTP_OUT_CAP");
   o.hash_threads = getenv("CHAT_HASH_THREADS");
   o.hash_queue = getenv("CHAT_HASH_QUEUE");
+  o.ws_ping_interval = getenv("CHAT_WS_PING_INTERVAL");
+  o.shutdown_drain = getenv("CHAT_SHUTDOWN_DRAIN");
   o.tls_cert = getenv("CHAT_TLS_CERT");
   o.tls_key = getenv("CHAT_TLS_KEY");
   o.redirect_http = getenv("CHAT_REDIRECT_HTTP");

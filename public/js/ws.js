@@ -8,6 +8,17 @@
 // setSocketHooks(): frame(f) for every frame, open(reconnect) when a socket
 // opens, closed() when one closes, ended(reason) when the server ended the
 // session ('banned', 'revoked' or 'expired').
+//
+// Heartbeat: the browser answers the server's WebSocket pings by itself but
+// never shows them to the page, and a server that froze (or whose network
+// went away without a word) leaves the socket open for minutes. So when
+// nothing has arrived for 25 s (heartbeat.idleMs) the page sends
+// {"type":"ping"}, which the server answers {"type":"pong"}; when nothing
+// arrives within 10 s after that (pongMs), or a socket does not open within
+// 15 s (openMs), the socket is given up and the usual reconnect (backoff,
+// rejoin with since, pending sends) begins.
+// Tests shorten the timings with window.__chatHeartbeat = { idleMs, pongMs,
+// openMs }, set before this module loads.
 import { $ } from './dom.js';
 import { t } from './i18n.js';
 import { api } from './http.js';
@@ -18,11 +29,16 @@ const ACK_CHECK_MS = 5000;
 const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
 const STABLE_CONNECTION_MS = 10000;
+const heartbeat = { idleMs: 25000, pongMs: 10000, openMs: 15000 };
 
 const conn = {
   ws: null, wanted: false, attempt: 0, timer: null, retryAt: 0,
   state: 'connecting', opened: false, openedAt: 0, everOpened: false,
   intervals: [],
+  startedAt: 0,     // when the socket being opened was made
+  heardAt: 0,       // when the open socket last brought anything
+  pingAt: 0,        // when a ping went out that nothing has answered yet (0: none)
+  checkedAt: 0,     // the heartbeat's last look
 };
 
 const hooks = { frame() {}, open() {}, closed() {}, ended() {} };
@@ -44,9 +60,13 @@ export function wsSend(obj) {
 /** Connects, and keeps reconnecting until stopSocket(). */
 export function startSocket() {
   conn.wanted = true;
+  Object.assign(heartbeat, window.__chatHeartbeat || {});
   connect();
   for (const id of conn.intervals) clearInterval(id);
-  conn.intervals = [setInterval(checkAckTimeouts, ACK_CHECK_MS), setInterval(updateCountdown, 1000)];
+  const every = Math.max(50, Math.min(1000, heartbeat.idleMs / 4, heartbeat.pongMs / 4));
+  conn.checkedAt = Date.now();
+  conn.intervals = [setInterval(checkAckTimeouts, ACK_CHECK_MS), setInterval(updateCountdown, 1000),
+    setInterval(() => checkHeartbeat(every), every)];
 }
 
 /** Closes the socket (1000) and stops reconnecting. */
@@ -70,10 +90,13 @@ function connect() {
   try { ws = new WebSocket(wsUrl()); } catch (_) { scheduleReconnect(); return; }
   conn.ws = ws;
   conn.opened = false;
+  conn.startedAt = Date.now();
+  conn.pingAt = 0;
   ws.onopen = () => {
     if (conn.ws !== ws) return;
     conn.opened = true;
     conn.openedAt = Date.now();
+    conn.heardAt = conn.openedAt;
     setConnState('online');
     const reconnect = conn.everOpened;
     conn.everOpened = true;
@@ -81,9 +104,11 @@ function connect() {
   };
   ws.onmessage = (ev) => {
     if (conn.ws !== ws) return;
+    conn.heardAt = Date.now();
+    conn.pingAt = 0;
     let frame;
     try { frame = JSON.parse(ev.data); } catch (_) { return; }
-    if (frame && typeof frame === 'object') hooks.frame(frame);
+    if (frame && typeof frame === 'object' && frame.type !== 'pong') hooks.frame(frame);
   };
   ws.onclose = (ev) => {
     if (conn.ws !== ws) return;
@@ -92,13 +117,13 @@ function connect() {
   };
 }
 
-function onSocketClose(ev) {
+function onSocketClose(ev, { silent = false } = {}) {
   for (const room of state.rooms.values()) room.joinState = 'none';
   hooks.closed();
   if (!conn.wanted) return;
   if (conn.opened && Date.now() - conn.openedAt > STABLE_CONNECTION_MS) conn.attempt = 0;
   if (ev.code === 1008) { hooks.ended(/\bban/i.test(ev.reason || '') ? 'banned' : 'revoked'); return; }
-  if (!conn.opened) {
+  if (!conn.opened && !silent) {
     // The upgrade is refused with 401 when the session is gone.
     setConnState('reconnecting');
     api('GET', '/api/me').then(scheduleReconnect, (e) => {
@@ -108,6 +133,40 @@ function onSocketClose(ev) {
     return;
   }
   scheduleReconnect();
+}
+
+/**
+ * The heartbeat's look at the socket, every `every` ms. A look that comes
+ * much later than that (a sleeping laptop, a throttled background tab) gives
+ * nothing up, since what arrived meanwhile may not have reached the page
+ * yet: it starts the waits afresh instead.
+ */
+function checkHeartbeat(every) {
+  const now = Date.now();
+  const late = now - conn.checkedAt > 3 * every + 1000;
+  conn.checkedAt = now;
+  const ws = conn.ws;
+  if (!ws) return;
+  if (!conn.opened) {
+    if (late) conn.startedAt = now;
+    else if (now - conn.startedAt > heartbeat.openMs) giveUp(ws);
+  } else if (conn.pingAt) {
+    if (late) conn.pingAt = now;
+    else if (now - conn.pingAt > heartbeat.pongMs) giveUp(ws);
+  } else if (now - conn.heardAt > heartbeat.idleMs) {
+    conn.pingAt = now;
+    wsSend({ type: 'ping' });
+  }
+}
+
+/**
+ * The server went silent: drops the socket at once (not waiting for a close
+ * handshake nobody answers) and reconnects without asking the server first.
+ */
+function giveUp(ws) {
+  conn.ws = null;
+  try { ws.close(4000, 'no answer'); } catch (_) { /* ignore */ }
+  onSocketClose({ code: 1006, reason: 'no answer from the server' }, { silent: true });
 }
 
 function scheduleReconnect() {

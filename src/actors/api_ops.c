@@ -183,6 +183,13 @@ static int metrics_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_c
              "chat_mail_shared_up %" PRIu64 "\n",
              ns.sent, ns.failed, ns.dropped, ns.shared, ns.local, ns.shared_up);
   }
+  size_t used = strlen(body);
+  snprintf(body + used, sizeof(body) - used,
+           "# HELP chat_ws_dead_peers_total WebSockets closed as dead peers (nothing received "
+           "for two ping intervals).\n"
+           "# TYPE chat_ws_dead_peers_total counter\n"
+           "chat_ws_dead_peers_total %" PRIu64 "\n",
+           svc->metrics->ws_dead_peers);
   chat_conn_respond_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", body);
   return -1;
 }

@@ -69,6 +69,10 @@ static void conn_free_cb(chat_actor_t *a) {
 static void handle_closed_cb(uv_handle_t *h) {
   chat_conn_t *c = h->data;
   if (--c->handles > 0) return;
+  if (c->user_id)
+    chat_log_debug("conn %s: closed (WebSocket of %s)", c->name, c->username);
+  else
+    chat_log_debug("conn %s: closed", c->name);
   /* Leave every room (the others see the user go) and go offline. */
   chat_conn_ws_release(c);
   for (size_t i = 0; i < c->outq_len; i++) chat_rbuf_unref(c->outq[i]);
@@ -147,7 +151,7 @@ void chat_conn_queue(chat_conn_t *c, chat_rbuf_t *b) {
   c->out_bytes += b->len;
   chat_registry_want_flush(c->svc->registry, &c->reg);
   if (c->state == CONN_WS && c->out_bytes > c->svc->limits->ws_out_cap) {
-    chat_log_warn("conn %s: slow consumer (%zu bytes queued), closing", c->client,
+    chat_log_warn("conn %s: slow consumer (%zu bytes queued), closing", c->name,
                   c->out_bytes);
     /* The backlog is dropped: the close goes out at once. */
     for (size_t i = 0; i < c->outq_len; i++) {
@@ -167,6 +171,7 @@ static void write_cb(uv_write_t *w, int status) {
   c->writes--;
   free(wr);
   if (status < 0) {
+    if (status != UV_ECANCELED) chat_log_debug("conn %s: write: %s", c->name, uv_strerror(status));
     chat_conn_hard_close(c);
   } else {
     chat_conn_maybe_linger(c);
@@ -195,6 +200,7 @@ void chat_conn_write(chat_conn_t *c, chat_rbuf_t **in, size_t n) {
   int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, write_cb);
   if (bufs != stackbufs) free(bufs);
   if (rc < 0) {
+    chat_log_debug("conn %s: write: %s", c->name, uv_strerror(rc));
     for (size_t i = 0; i < n; i++) chat_rbuf_unref(wr->bufs[i]);
     c->out_bytes -= wr->bytes;
     free(wr);
@@ -339,6 +345,39 @@ void chat_conn_post_revoke(chat_conn_t *c, const uint8_t *keep, const uint8_t *o
   }
   m->reason = reason;
   chat_actor_post(&c->actor, &m->mail);
+}
+
+static void on_dead_mail(chat_actor_t *self, chat_mail_t *m) {
+  chat_conn_t *c = chat_conn_from_actor(self);
+  int64_t silent_ms = ((int_mail_t *)m)->value;
+  free(m);
+  if (c->state != CONN_WS) return;
+  c->svc->metrics->ws_dead_peers++;
+  chat_log_warn("conn %s: dead peer (WebSocket of %s): nothing received for %.1f s, closed",
+                c->name, c->username, (double)silent_ms / 1000);
+  chat_conn_hard_close(c);
+}
+
+void chat_conn_post_dead(chat_conn_t *c, uint64_t silent_ms) {
+  int_mail_t *m = chat_xmalloc(sizeof(*m));
+  m->mail.handle = on_dead_mail;
+  m->value = (int64_t)silent_ms;
+  chat_actor_post(&c->actor, &m->mail);
+}
+
+static void on_abort_mail(chat_actor_t *self, chat_mail_t *m) {
+  chat_conn_t *c = chat_conn_from_actor(self);
+  free(m);
+  if (c->state == CONN_CLOSED) return;
+  chat_log_debug("conn %s: still open at the end of the drain, cut off (%zu bytes unwritten)",
+                 c->name, c->out_bytes);
+  chat_conn_hard_close(c);
+}
+
+void chat_conn_post_abort(chat_conn_t *c) {
+  chat_mail_t *m = chat_xmalloc(sizeof(*m));
+  m->handle = on_abort_mail;
+  chat_actor_post(&c->actor, m);
 }
 
 /* ---- HTTP answers ---------------------------------------------------- */
@@ -513,12 +552,23 @@ static void conn_serve_static(chat_conn_t *c, const char *path, size_t len) {
 
 /* ---- HTTP: requests -------------------------------------------------- */
 
+/* The name in the log: the peer's address and port, and the client a
+ * trusted proxy named, if it named another. */
+static void conn_set_name(chat_conn_t *c) {
+  if (strcmp(c->client, c->peer) == 0)
+    snprintf(c->name, sizeof(c->name), "%s", c->peer_name);
+  else
+    snprintf(c->name, sizeof(c->name), "%s via %s", c->client, c->peer_name);
+}
+
 /* Who sent this request, and over HTTPS or not: the peer and the
  * connection's own TLS, unless a trusted proxy says otherwise. */
 static void conn_client(chat_conn_t *c) {
   int https = 0;
-  if (c->svc->proxies && c->svc->proxies->n)
+  if (c->svc->proxies && c->svc->proxies->n) {
     chat_proxies_client(c->svc->proxies, c->peer, c->req, c->client, sizeof(c->client), &https);
+    conn_set_name(c);
+  }
   c->secure = c->kind == CHAT_CONN_TLS || https;
 }
 
@@ -729,6 +779,7 @@ void chat_conn_input(chat_conn_t *c, const char *data, size_t len) {
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   chat_conn_t *c = s->data;
   if (nread < 0) {
+    if (nread != UV_EOF) chat_log_debug("conn %s: read: %s", c->name, uv_strerror((int)nread));
     chat_conn_hard_close(c);
     return;
   }
@@ -785,13 +836,22 @@ void chat_conn_accept(const chat_services_t *svc, uv_stream_t *listener,
   struct sockaddr_storage ss;
   int sslen = sizeof(ss);
   c->peer[0] = '\0';
+  snprintf(c->peer_name, sizeof(c->peer_name), "?");
   if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sslen) == 0) {
-    if (ss.ss_family == AF_INET)
-      uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof(c->peer));
-    else if (ss.ss_family == AF_INET6)
-      uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof(c->peer));
+    if (ss.ss_family == AF_INET) {
+      const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+      uv_ip4_name(a, c->peer, sizeof(c->peer));
+      snprintf(c->peer_name, sizeof(c->peer_name), "%s:%u", c->peer, ntohs(a->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+      const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+      uv_ip6_name(a, c->peer, sizeof(c->peer));
+      snprintf(c->peer_name, sizeof(c->peer_name), "[%s]:%u", c->peer, ntohs(a->sin6_port));
+    }
   }
   memcpy(c->client, c->peer, sizeof(c->client));
+  conn_set_name(c);
+  chat_log_debug("conn %s: accepted%s", c->name,
+                 c->kind == CHAT_CONN_TLS ? " (TLS)" : c->kind == CHAT_CONN_REDIRECT ? " (redirect)" : "");
   c->secure = c->kind == CHAT_CONN_TLS;
   c->req = chat_xmalloc(sizeof(*c->req));
   chat_http_req_init(c->req);

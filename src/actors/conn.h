@@ -82,6 +82,17 @@ void chat_conn_post_close(chat_conn_t *c, int code, const char *reason);
 void chat_conn_post_revoke(chat_conn_t *c, const uint8_t *keep, const uint8_t *only_session,
                            const char *reason);
 
+/* Keepalive (registry.h): the WebSocket has received nothing for
+ * silent_ms, two ping intervals.  It is closed at once, without a close
+ * handshake (the peer answers nothing), logged as a dead peer with its
+ * address and port, and counted (metrics->ws_dead_peers); its user leaves
+ * its rooms and, with its last connection, goes offline, as on any close.
+ * Nothing for a connection that is no longer an open WebSocket. */
+void chat_conn_post_dead(chat_conn_t *c, uint64_t silent_ms);
+/* The stop's drain time is over (registry.h): the connection is closed at
+ * once, whatever is still unwritten. */
+void chat_conn_post_abort(chat_conn_t *c);
+
 /* Writes the queued output: the registry's hook calls it for connections
  * that asked (chat_registry_want_flush), once per loop turn. */
 void chat_conn_flush(chat_conn_t *c);

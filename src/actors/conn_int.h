@@ -38,6 +38,9 @@ struct chat_conn_s {
   chat_conn_kind_t kind;
   char peer[64];                /* the peer's address */
   char client[64];              /* the client's: the peer's, or a trusted proxy's word */
+  char peer_name[80];           /* the peer's address and port: "ADDR:PORT", "[V6]:PORT" */
+  char name[160];               /* who it is, for the log: peer_name, or "CLIENT via
+                                   PEER_NAME" when a trusted proxy names the client */
   int secure;                   /* the request came over HTTPS (TLS or a proxy's word) */
   char addr_key[CHAT_ADDR_KEY_MAX];  /* the limiter's key of peer (limiter.h) */
   int conn_counted;             /* counted by the limiter's connection caps */

@@ -8,6 +8,7 @@
 
 #include "../core/auth.h"
 #include "../core/common.h"
+#include "../core/log.h"
 #include "../net/proto.h"
 #include "conn_int.h"
 #include "dm.h"
@@ -70,6 +71,9 @@ static void ws_auth_run(chat_job_t *job, chat_store_t *store) {
 static int ws_message_cb(void *ud, int opcode, const uint8_t *data, size_t len);
 
 void chat_conn_ws_feed(chat_conn_t *c, const uint8_t *data, size_t len) {
+  /* Anything from the peer shows it is alive: a pong, a frame, a part of
+   * one. */
+  chat_registry_touch(c->svc->registry, &c->reg);
   int rc = chat_ws_parser_feed(&c->ws, data, len, ws_message_cb, c);
   if (rc > 0) chat_conn_ws_close(c, rc, NULL);
 }
@@ -128,6 +132,7 @@ static void ws_auth_done(chat_actor_t *self, chat_mail_t *m) {
   }
   c->presence_on = 1;
   chat_registry_set_user(svc->registry, &c->reg, c->user_id);
+  chat_log_debug("conn %s: WebSocket of %s", c->name, c->username);
   svc->presence->ops->connect(svc->presence, c->user_id, c->username);
   /* Bytes that came after the handshake are the first frames. */
   if (c->in_len) {
@@ -286,6 +291,7 @@ static void ws_handle_text(chat_conn_t *c, const uint8_t *data, size_t len) {
       case CHAT_PROTO_LEAVE: ws_leave(c, &req); break;
       case CHAT_PROTO_TYPING: ws_typing(c, &req); break;
       case CHAT_PROTO_DM: ws_dm(c, &req); break;
+      case CHAT_PROTO_PING: chat_conn_queue(c, chat_proto_pong_frame()); break;
     }
   }
   chat_proto_req_free(&req);

@@ -43,6 +43,8 @@ struct chat_server_s {
   int redirect_port;
   char *metrics_token;          /* NULL: none; wiped when freed */
   chat_limits_t limits;
+  uint64_t ping_ms;             /* keepalive interval; 0: off */
+  uint64_t drain_ms;            /* the stop's bound for closing connections */
   chat_tls_t *tls;              /* NULL: plain HTTP */
   chat_proxies_t proxies;
 
@@ -60,7 +62,8 @@ struct chat_server_s {
 
   /* stopping */
   int presence_closed;
-  int aux_closing;              /* the notifier, the directory's timer, presence */
+  int aux_closing;              /* the last to close: notifier, hasher, presence,
+                                   the directory's and the registry's timers */
   chat_server_stop_cb stop_cb;
   void *stop_ud;
 };
@@ -91,6 +94,8 @@ void chat_config_init(chat_config_t *cfg) {
   cfg->max_conns_ip = CHAT_MAX_CONNS_IP;
   cfg->max_ws_user = CHAT_MAX_WS_USER;
   cfg->http_out_cap = CHAT_HTTP_OUT_CAP;
+  cfg->ws_ping_interval_s = CHAT_WS_PING_INTERVAL_S;
+  cfg->shutdown_drain_s = CHAT_SHUTDOWN_DRAIN_S;
 }
 
 /* The limiter's configuration from the server's. */
@@ -108,6 +113,13 @@ static void limiter_config(const chat_config_t *cfg, chat_limiter_config_t *lc) 
   lc->frame_burst = cfg->ws_burst > 1 ? cfg->ws_burst : 1;
   lc->max_conns = cfg->max_conns > 0 ? (size_t)cfg->max_conns : 0;
   lc->max_conns_addr = cfg->max_conns_ip > 0 ? (size_t)cfg->max_conns_ip : 0;
+}
+
+/* Seconds of the configuration as milliseconds: 0 for none or less, at
+ * most a day. */
+static uint64_t seconds_ms(double s) {
+  if (!(s > 0)) return 0;
+  return s >= 86400 ? 86400000 : (uint64_t)(s * 1000 + 0.5);
 }
 
 /* ---- life cycle ------------------------------------------------------- */
@@ -161,6 +173,8 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
                                  ? (int)cfg->order_gap_ms : 0;
   srv->limits.order_check_ms = cfg->order_check_ms > 0 && cfg->order_check_ms < 3600000
                                    ? (int)cfg->order_check_ms : 0;
+  srv->ping_ms = seconds_ms(cfg->ws_ping_interval_s);
+  srv->drain_ms = seconds_ms(cfg->shutdown_drain_s);
   srv->limits.public_dir = srv->public_dir;
   srv->limits.vendor_dir = srv->vendor_dir;
   srv->metrics_token = has_token ? chat_xstrdup(cfg->metrics_token) : NULL;
@@ -349,6 +363,7 @@ int chat_server_start(chat_server_t *srv, char *err, size_t errlen) {
   }
   srv->state = SRV_RUNNING;
   srv->svc.running = 1;
+  chat_registry_start(srv->svc.registry, srv->ping_ms);
   return 0;
 }
 
@@ -404,8 +419,9 @@ static void maybe_stopped(chat_server_t *srv) {
       /* Presence says goodbye (with Redis: this instance's users leave
        * at once) and closes its handles; the tick timer and the hashing
        * threads go too. */
-      srv->aux_closing = svc->notifier ? 4 : 3;
+      srv->aux_closing = svc->notifier ? 5 : 4;
       if (svc->notifier) chat_notifier_close(svc->notifier, notifier_closed_cb, srv);
+      chat_registry_close(svc->registry, aux_closed_cb, srv);
       chat_hasher_close(svc->hasher, aux_closed_cb, srv);
       chat_roomdir_stop(svc->rooms, aux_closed_cb, srv);
       svc->presence->ops->close(svc->presence, presence_closed_cb, srv);
@@ -452,8 +468,9 @@ void chat_server_stop(chat_server_t *srv, chat_server_stop_cb cb, void *ud) {
   srv->svc.running = 0;
   srv->stop_cb = cb;
   srv->stop_ud = ud;
-  chat_log_info("stopping: closing %zu connections", chat_registry_count(srv->svc.registry));
-  chat_registry_close_all(srv->svc.registry, CHAT_WS_CLOSE_GOING_AWAY);
+  chat_log_info("stopping: closing %zu connections (at most %.1f s)",
+                chat_registry_count(srv->svc.registry), (double)srv->drain_ms / 1000);
+  chat_registry_shutdown(srv->svc.registry, CHAT_WS_CLOSE_GOING_AWAY, srv->drain_ms);
   int closing = srv->listening || srv->redirecting;
   if (srv->listening) uv_close((uv_handle_t *)&srv->listener, listener_closed_cb);
   if (srv->redirecting) uv_close((uv_handle_t *)&srv->redirect, listener_closed_cb);

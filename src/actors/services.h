@@ -55,6 +55,7 @@ typedef struct {
   uint64_t conns_refused;    /* connections refused at accept (too many) */
   uint64_t frames_limited;   /* WebSocket frames refused by flood control */
   uint64_t ws_refused;       /* WebSockets closed at once: too many for the user */
+  uint64_t ws_dead_peers;    /* WebSockets closed: nothing received for two ping intervals */
 } chat_metrics_t;
 
 /* GET /healthz's last look at the store (api_ops.c), kept so that a flood of

@@ -59,6 +59,11 @@
 /* Default for chat_config_t.ws_out_cap: bytes queued and in flight to one
  * connection; past it the connection is closed with 1013. */
 #define CHAT_WS_OUT_CAP (4 * 1024 * 1024)
+/* Defaults for chat_config_t.ws_ping_interval_s (a WebSocket silent this
+ * long is pinged, twice this long is a dead peer) and .shutdown_drain_s
+ * (how long a stop waits for connections to close). */
+#define CHAT_WS_PING_INTERVAL_S 30
+#define CHAT_SHUTDOWN_DRAIN_S 5
 /* A control frame's payload (RFC 6455). */
 #define CHAT_WS_CONTROL_MAX 125
 /* Defaults for flood control, per user over all its WebSockets: frames a

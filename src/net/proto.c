@@ -181,6 +181,10 @@ int chat_proto_req_decode(const void *data, size_t len, chat_proto_req_t *req,
     req->type = CHAT_PROTO_DM;
     return decode_dm(o, req, err);
   }
+  if (strcmp(type, "ping") == 0) {
+    req->type = CHAT_PROTO_PING;
+    return check_nul(req, err);
+  }
   return fail(err, CHAT_PROTO_UNKNOWN_TYPE, "unknown frame type", NULL);
 }
 
@@ -348,6 +352,15 @@ chat_rbuf_t *chat_proto_online_frame(const char *user, int online) {
   chat_sb_t sb;
   chat_sb_init(&sb);
   chat_proto_online(&sb, user, online);
+  return frame_of(&sb);
+}
+
+void chat_proto_pong(chat_sb_t *sb) { chat_sb_puts(sb, "{\"type\":\"pong\"}"); }
+
+chat_rbuf_t *chat_proto_pong_frame(void) {
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_proto_pong(&sb);
   return frame_of(&sb);
 }
 

@@ -64,6 +64,9 @@ typedef enum {
   CHAT_PROTO_SEND,
   CHAT_PROTO_TYPING,
   CHAT_PROTO_DM,
+  CHAT_PROTO_PING,       /* {"type":"ping"}: answered {"type":"pong"}, a
+                            heartbeat a page can see (WebSocket pings it
+                            cannot) */
 } chat_proto_req_type_t;
 
 typedef struct {
@@ -192,6 +195,10 @@ typedef enum {
 } chat_proto_friend_t;
 /* {"type":"friend","user":U,"state":"none"|"incoming"|"outgoing"|"friends"}. */
 void chat_proto_friend(chat_sb_t *sb, const char *user, chat_proto_friend_t state);
+
+/* {"type":"pong"}: the answer to a client's {"type":"ping"}. */
+void chat_proto_pong(chat_sb_t *sb);
+chat_rbuf_t *chat_proto_pong_frame(void);
 
 /* A WebSocket text frame carrying json[0..len): how the JSON built by the
  * encoders above goes to a connection. */

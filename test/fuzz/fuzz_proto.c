@@ -82,6 +82,11 @@ static void client_message(const uint8_t *data, size_t size) {
     case CHAT_PROTO_TYPING:
       if (req.room < 1) abort();
       break;
+    case CHAT_PROTO_PING: {
+      chat_rbuf_t *pong = chat_proto_pong_frame();
+      chat_rbuf_unref(pong);
+      break;
+    }
     case CHAT_PROTO_SEND:
     case CHAT_PROTO_DM: {
       if (req.text == NULL || (req.type == CHAT_PROTO_SEND ? req.room < 1 : req.to == NULL))

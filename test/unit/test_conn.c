@@ -425,6 +425,111 @@ static void test_close_and_stop(void) {
   teardown();
 }
 
+/* Keepalive with a 100 ms interval: a client that answers nothing gets one
+ * ping and is then dropped without a close frame, as a dead peer going
+ * offline; one that answers pings, and one that talks, stay. */
+/* Reads what came for cl, answers its pings; counts them, and the
+ * {"type":"pong"} frames in *pongs (NULL: none may come). */
+static int answer_pings(client_t *cl, int *pongs) {
+  int pings = 0;
+  size_t len, flen;
+  int op;
+  const char *p;
+  client_read(cl);
+  while ((p = fake_frame_payload((uint8_t *)cl->in + cl->off, cl->len - cl->off, &len, &op,
+                                 &flen))) {
+    cl->off += flen;
+    if (op == 9) {
+      pings++;
+      ws_send(cl, 10, "", 0);
+    } else {
+      T_CHECK(pongs && op == 1 && len == 15 && memcmp(p, "{\"type\":\"pong\"}", 15) == 0);
+      if (pongs) (*pongs)++;
+    }
+  }
+  return pings;
+}
+
+static void test_keepalive(void) {
+  setup();
+  chat_registry_start(svc.registry, 100);
+  client_t *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+  T_EQ_INT(handshake(a, ALICE_SID), 101);
+  T_EQ_INT(handshake(b, BOB_SID), 101);
+  uint64_t t0 = uv_hrtime(), dropped_ms = 0;
+  int b_pings = 0;
+  /* For eight intervals Bob answers every ping; Alice only reads. */
+  while (uv_hrtime() - t0 < 800000000ull) {
+    pump_until(never, 5);
+    client_read(a);
+    if (!dropped_ms && fake_presence_saw(&presence, "disconnect 1"))
+      dropped_ms = (uv_hrtime() - t0) / 1000000;
+    b_pings += answer_pings(b, NULL);
+  }
+  /* Alice: dropped after two intervals (ticks every 25 ms). */
+  T_CHECK(dropped_ms >= 150 && dropped_ms < 600);
+  T_EQ_INT(metrics.ws_dead_peers, 1);
+  /* Alice got the one ping, then the end of the stream: no close frame. */
+  size_t len, flen;
+  int op;
+  const char *p = fake_frame_payload((uint8_t *)a->in + a->off, a->len - a->off, &len, &op, &flen);
+  T_CHECK(p != NULL && op == 9 && len == 0);
+  if (p) a->off += flen;
+  T_EQ_INT((int)(a->len - a->off), 0);
+  T_CHECK(a->eof);
+  client_close(a);
+  /* Bob was pinged about once an interval and is still here; now he talks
+   * instead of answering pings: any frame counts. */
+  T_CHECK(b_pings >= 4);
+  for (int i = 0; i < 8; i++) {
+    ws_text(b, "{\"type\":\"ping\"}");
+    T_EQ_STR(next_frame(b), "{\"type\":\"pong\"}");
+    pump_until(never, 50);
+  }
+  T_EQ_INT(chat_registry_ws_count(svc.registry), 1);
+  T_EQ_INT(metrics.ws_dead_peers, 1);
+  /* A stalled loop (a stopped process, say) does not take its peers for
+   * dead: what Bob sent meanwhile is read after the first, late, tick. */
+  ws_text(b, "{\"type\":\"ping\"}");
+  uv_sleep(500);
+  int pongs = 0;
+  t0 = uv_hrtime();
+  while (uv_hrtime() - t0 < 400000000ull) {
+    pump_until(never, 5);
+    answer_pings(b, &pongs);
+  }
+  T_EQ_INT(pongs, 1);
+  T_EQ_INT(chat_registry_ws_count(svc.registry), 1);
+  T_EQ_INT(metrics.ws_dead_peers, 1);
+  client_close(b);
+  chat_registry_close(svc.registry, NULL, NULL);
+  free(a);
+  free(b);
+  teardown();
+}
+
+/* The stop's drain: a client that reads its 1001 but never closes is cut
+ * off when the drain time is over, long before the 2 s linger. */
+static void test_drain(void) {
+  setup();
+  chat_registry_start(svc.registry, 0);
+  client_t *a = calloc(1, sizeof(*a));
+  T_EQ_INT(handshake(a, ALICE_SID), 101);
+  uint64_t t0 = uv_hrtime();
+  chat_registry_shutdown(svc.registry, 1001, 200);
+  T_EQ_STR(next_frame(a) + 2, "server shutting down");
+  T_EQ_INT(frame_op, 8);
+  T_EQ_INT(close_code(), 1001);
+  pump_until(no_conns, 1500);
+  uint64_t waited_ms = (uv_hrtime() - t0) / 1000000;
+  T_CHECK(no_conns());
+  T_CHECK(waited_ms >= 150 && waited_ms < 1500);
+  client_close(a);
+  chat_registry_close(svc.registry, NULL, NULL);
+  free(a);
+  teardown();
+}
+
 int main(void) {
   chat_auth_init();
   T_RUN(test_frames);
@@ -432,5 +537,7 @@ int main(void) {
   T_RUN(test_flood_limit);
   T_RUN(test_output_cap);
   T_RUN(test_close_and_stop);
+  T_RUN(test_keepalive);
+  T_RUN(test_drain);
   return T_DONE();
 }

@@ -808,6 +808,31 @@ static void test_msg_obj_id(void) {
   T_EQ_INT(chat_proto_msg_obj_id("{\"id\":5}trailing", 8), 5);
 }
 
+/* The heartbeat a page can see: {"type":"ping"} answered {"type":"pong"}. */
+static void test_ping_pong(void) {
+  chat_proto_req_t req;
+  chat_proto_error_t err;
+  static const char ping[] = "{\"type\":\"ping\"}";
+  check_doc_example(ping, strlen(ping), "ping");
+  T_EQ_INT(decode(ping, &req, &err), 0);
+  T_EQ_INT(req.type, CHAT_PROTO_PING);
+  chat_proto_req_free(&req);
+  /* Unknown fields are ignored; a NUL escape is refused as everywhere. */
+  T_EQ_INT(decode("{\"type\":\"ping\",\"n\":1}", &req, &err), 0);
+  T_EQ_INT(req.type, CHAT_PROTO_PING);
+  chat_proto_req_free(&req);
+  expect_refused("{\"type\":\"ping\",\"x\":\"a\\u0000\"}", CHAT_PROTO_BAD_REQUEST, NULL);
+
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_proto_pong(&sb);
+  DOC(&sb, "pong");
+  chat_sb_free(&sb);
+  chat_rbuf_t *b = chat_proto_pong_frame();
+  T_EQ_STR(payload(b), "{\"type\":\"pong\"}");
+  chat_rbuf_unref(b);
+}
+
 /* Every example line in the document was checked by some test above. */
 static void test_doc_fully_covered(void) {
   T_CHECK(ndoc_lines >= 25);
@@ -822,6 +847,7 @@ static void test_doc_fully_covered(void) {
 int main(void) {
   load_doc();
   T_RUN(test_requests_from_doc);
+  T_RUN(test_ping_pong);
   T_RUN(test_request_details);
   T_RUN(test_request_errors);
   T_RUN(test_text_check);
