@@ -749,32 +749,29 @@ class Stayer:
                     recv = asyncio.ensure_future(ws.recv())
                     done, _ = await asyncio.wait({recv, closer}, return_when=asyncio.FIRST_COMPLETED,
                                                  timeout=1.0)
-                    if closer in done:
+                    if recv in done:
+                        raw = recv.result()    # never dropped: a frame read is handled first
+                        try:
+                            f = json.loads(raw)
+                        except ValueError:
+                            STATS.err("frame is not JSON")
+                        else:
+                            await self.on_frame(f)
+                    else:
                         recv.cancel()
+                    if closer in done:
                         await ws.close()
                         return
                     if home_at and time.monotonic() >= home_at and self.home.up:
-                        recv.cancel()
                         STATS.inc("stayers moved back home")
                         await ws.close()
                         return
                     if nap_at and time.monotonic() >= nap_at and not self.w.stop.is_set():
                         # Offline for a while (a laptop lid, a tunnel): back with `since` later.
-                        recv.cancel()
                         STATS.inc("stayer naps")
                         self.nap_until = time.monotonic() + self.rng.uniform(*self.w.args.nap_length)
                         await ws.close()
                         return
-                    if recv not in done:
-                        recv.cancel()
-                        continue
-                    raw = recv.result()
-                    try:
-                        f = json.loads(raw)
-                    except ValueError:
-                        STATS.err("frame is not JSON")
-                        continue
-                    await self.on_frame(f)
             finally:
                 closer.cancel()
                 catchup.cancel()
