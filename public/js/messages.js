@@ -3,8 +3,8 @@
 // user's own sends, presence and typing; and the read markers sent back.
 // The records change here; the room view (views/room.js) draws them.
 import { t } from './i18n.js';
-import { api, errorText } from './http.js';
-import { PAGE } from './limits.js';
+import { api, apiAuth, errorText } from './http.js';
+import { JOIN_SINCE_MAX, PAGE } from './limits.js';
 import { announce, showNotice, toast } from './notice.js';
 import { notify, updateTitle } from './notify.js';
 import {
@@ -14,14 +14,15 @@ import { convOfPending, dropPending, flushPending, retryPendingLater, sendJoin }
 import { renderFriends } from './views/dms.js';
 import { refreshRoomsSoon, renderRoomList } from './views/lobby.js';
 import {
-  continueJump, insertMessageEl, removeMessageEl, removePendingEl, renderMembers, renderMessages, renderTyping,
-  replaceMessageEl, replacePendingEl, updateHistoryTop, updateRoomEmpty,
+  continueJump, insertMessageEl, insertMessageEls, removeMessageEl, removePendingEl, renderMembers, renderMessages,
+  renderTyping, replaceMessageEl, replacePendingEl, updateHistoryTop, updateRoomEmpty,
 } from './views/room.js';
 import { removeSearchResult } from './views/search.js';
 
 const TYPING_SHOW_MS = 6000;           // how long a typing hint stays without news
 const READ_DELAY_MS = 800;             // read markers are sent at most this often per conversation
 const PRESENCE_TOAST_GAP_MS = 30000;   // one join notice per user and room in this period
+const GAP_RETRY_MAX_MS = 30000;        // a gap whose page failed is tried again after at most this
 
 let typingTimer = null;
 
@@ -30,14 +31,19 @@ export function onJoined(f) {
   const room = state.rooms.get(f.room);
   if (!room) { refreshRoomsSoon(); return; }
   if (!room.joined) return;   // left while the join was in flight
-  const catchUp = room.historyLoaded && room.joinSince > 0;
+  // After an absence: what came since the newest message known (or, in a
+  // room that had none, everything: that join asked for the newest PAGE).
+  const catchUp = room.historyLoaded && (room.joinSince > 0 || room.order.length === 0);
   room.joinState = 'joined';
   room.members = new Set(Array.isArray(f.members) ? f.members : []);
   room.online = room.members.size;
   const history = Array.isArray(f.history) ? f.history : [];
   const visible = currentRoom() === room;
   if (catchUp) {
-    for (const m of history) addMessage(room, m, true);
+    const since = room.joinSince;
+    const got = history.filter((m) => m && Number.isInteger(m.id) && m.id > since).sort((a, b) => a.id - b.id);
+    for (const m of got) addMessage(room, m, true);
+    if (got.length && gapLeft(f, got, since, room)) room.gaps.push({ after: since, before: got[0].id });
   } else {
     for (const m of history) if (m) storeMessage(room, normRoomMsg(m));
     room.hasMore = history.length >= PAGE;
@@ -50,6 +56,101 @@ export function onJoined(f) {
   if (visible) {
     scheduleRead(room);
     continueJump();
+  }
+  fillGaps(room);
+}
+
+/*
+ * Resuming after a long absence. `joined` after `since` holds at most the
+ * newest JOIN_SINCE_MAX messages of what was missed; the rest is read from
+ * history (GET .../messages?before=), newest page first, until the page
+ * reaches `since`. Each page goes into the list where it belongs, so the
+ * page stays usable meanwhile. A gap is remembered in room.gaps until it is
+ * closed: a page that fails is tried again later, and the next `joined`
+ * takes up what is left.
+ */
+
+/**
+ * Whether the catch-up history `got` (ascending, all > since) of a `joined`
+ * frame may be only the newest part of what was missed (since 0: a join
+ * without `since`, answered with the newest PAGE). A server that knows
+ * says so with `partial`. One that does not (older versions) gives no sign:
+ * a full reply may then be all of the gap or its newest part, so unless the
+ * room's `seq` shows the two ends adjacent, history is asked; a gap that was
+ * complete costs one page.
+ */
+function gapLeft(f, got, since, room) {
+  if (f.partial === true) return true;
+  if (f.partial === false || got.length < (since > 0 ? JOIN_SINCE_MAX : PAGE)) return false;
+  const oldest = got[0];
+  if (oldest.id <= since + 1) return false;
+  const last = room.msgs.get(since);
+  if (last && Number.isInteger(last.seq) && Number.isInteger(oldest.seq)) return oldest.seq > last.seq + 1;
+  return true;
+}
+
+/** Reads the room's open gaps from history, one page at a time, newest gap first. */
+async function fillGaps(room) {
+  if (room.filling || !room.gaps.length) return;
+  const gaps = room.gaps;   // leaving the room replaces the array: this run then stops
+  const alive = () => state.rooms.get(room.id) === room && room.gaps === gaps && room.joined;
+  room.filling = true;
+  let failed = false;
+  try {
+    while (gaps.length && alive()) {
+      const gap = gaps[gaps.length - 1];
+      const d = await apiAuth('GET', `/api/rooms/${room.id}/messages?before=${gap.before}&limit=${JOIN_SINCE_MAX}`);
+      if (!alive()) return;
+      const page = ((d && d.messages) || []).filter((m) => m && Number.isInteger(m.id)).sort((a, b) => a.id - b.id);
+      const inGap = page.filter((m) => m.id > gap.after && m.id < gap.before);
+      addCatchUpPage(room, inGap);
+      room.gapRetryMs = 0;
+      if (inGap.length < page.length || page.length < JOIN_SINCE_MAX) gaps.splice(gaps.indexOf(gap), 1);
+      else gap.before = page[0].id;
+    }
+  } catch (e) {
+    if (e.status === 404) {         // the room is gone
+      gaps.length = 0;
+      refreshRoomsSoon();
+    } else if (e.status !== 401) {  // 401: the session ended
+      failed = true;
+    }
+  } finally {
+    if (room.gaps === gaps) room.filling = false;
+    if (failed && alive() && gaps.length) {
+      room.gapRetryMs = Math.min(GAP_RETRY_MAX_MS, (room.gapRetryMs || 1000) * 2);
+      setTimeout(() => { if (alive()) fillGaps(room); }, room.gapRetryMs / 2 + Math.random() * room.gapRetryMs / 2);
+    }
+    if (!gaps.length && alive() && currentRoom() === room) continueJump();
+  }
+}
+
+// Messages read from history into a gap (ascending, all older than the newest shown).
+function addCatchUpPage(room, raws) {
+  const added = [];
+  for (const raw of raws) {
+    const m = normRoomMsg(raw);
+    const existing = room.msgs.get(m.id);
+    if (existing) {
+      if (existing.provisional) {
+        Object.assign(existing, m, { provisional: false });
+        if (currentRoom() === room) replaceMessageEl(existing);
+      }
+      continue;
+    }
+    if (storeMessage(room, m)) added.push(m);
+  }
+  if (!added.length) return;
+  const visible = currentRoom() === room;
+  if (visible) insertMessageEls(added);
+  const others = added.filter((m) => m.sender !== me()).length;
+  if (!others) return;
+  if (!visible || document.hidden) {
+    room.unread += others;
+    renderRoomList();
+    updateTitle();
+  } else {
+    scheduleRead(room);
   }
 }
 

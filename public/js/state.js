@@ -67,6 +67,9 @@ export function roomContent() {
     unread: 0,
     typing: new Map(),       // username -> expiry time
     pending: [],
+    gaps: [],                // { after, before }: ids between them may be missing (a long resume; messages.js)
+    filling: false,          // a gap is being read from history
+    gapRetryMs: 0,           // the pause before a failed gap page is asked again
   };
 }
 
@@ -144,7 +147,11 @@ export function restoreJoined() {
 /* ---------- messages ---------- */
 
 /** The fields the front end keeps of a room message from the server. */
-export const normRoomMsg = (m) => ({ id: m.id, room: m.room, sender: String(m.sender || ''), text: String(m.text ?? ''), ts: m.ts });
+export const normRoomMsg = (m) => {
+  const r = { id: m.id, room: m.room, sender: String(m.sender || ''), text: String(m.text ?? ''), ts: m.ts };
+  if (Number.isInteger(m.seq)) r.seq = m.seq;   // the room's own sequence, from servers that send it
+  return r;
+};
 /** The fields the front end keeps of a direct message from the server. */
 export const normDm = (m) => ({ id: m.id, sender: String(m.sender || ''), to: String(m.to || ''), text: String(m.text ?? ''), ts: m.ts });
 export const normMsg = (conv, m) => (conv.kind === 'dm' ? normDm(m) : normRoomMsg(m));

@@ -233,6 +233,58 @@ export function insertMessageEl(m, forceScroll) {
   else $('jump-latest').hidden = false;
 }
 
+// The first child of the list whose id is above id (pending sends, at the end, count as above all), or null.
+function firstElAfter(list, id) {
+  const kids = list.children;
+  let lo = 0, hi = kids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const v = kids[mid].dataset.id;
+    if (v !== undefined && Number(v) <= id) lo = mid + 1; else hi = mid;
+  }
+  return kids[lo] || null;
+}
+
+// The first list item shown at the top of the scroller (or null).
+function firstVisibleEl(list, s) {
+  const top = s.getBoundingClientRect().top;
+  const kids = list.children;
+  let lo = 0, hi = kids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (kids[mid].getBoundingClientRect().bottom <= top) lo = mid + 1; else hi = mid;
+  }
+  return kids[lo] || null;
+}
+
+/**
+ * Puts many messages of the conversation in view into the list at once
+ * (msgs ascending, none shown yet: a page read into a resume gap), each run
+ * of them that falls between two shown messages as one fragment. At the
+ * bottom the view stays there; elsewhere what the user is reading stays where
+ * it is, and "new messages" appears when some landed below it.
+ */
+export function insertMessageEls(msgs) {
+  if (!msgs.length) return;
+  const list = $('message-list');
+  const s = $('message-scroller');
+  const stick = stickToBottom || isNearBottom();
+  const anchor = stick ? null : firstVisibleEl(list, s);
+  const anchorTop = anchor ? anchor.getBoundingClientRect().top : 0;
+  let last = null;
+  for (let i = 0; i < msgs.length;) {
+    const at = firstElAfter(list, msgs[i].id);
+    const limit = at && at.dataset.id !== undefined ? Number(at.dataset.id) : Infinity;
+    const frag = document.createDocumentFragment();
+    for (; i < msgs.length && msgs[i].id < limit; i++) frag.append(last = messageEl(msgs[i]));
+    list.insertBefore(frag, at);
+  }
+  updateRoomEmpty();
+  if (stick) { scrollToBottom(); return; }
+  if (anchor) s.scrollTop += anchor.getBoundingClientRect().top - anchorTop;
+  if (last && last.getBoundingClientRect().top >= s.getBoundingClientRect().bottom) $('jump-latest').hidden = false;
+}
+
 export function replaceMessageEl(m) {
   const old = findMessageEl(m.id);
   if (old) old.replaceWith(messageEl(m));
@@ -367,6 +419,7 @@ export function continueJump() {
     return;
   }
   if (conv.loadingOlder) return;   // continued when the page is in
+  if (conv.gaps && conv.gaps.length) return;   // continued when the resume gap is read (messages.js)
   const oldest = conv.order.length ? conv.order[0] : Infinity;
   if (conv.hasMore && j.id < oldest && j.pages < 500) {
     j.pages += 1;
