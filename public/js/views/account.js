@@ -3,7 +3,7 @@
 import { $, setFieldError, setFormError } from '../dom.js';
 import { t } from '../i18n.js';
 import { api, apiAuth, apiErrorText } from '../http.js';
-import { codePoints } from '../limits.js';
+import { usernameOk } from '../limits.js';
 import { announce, showNotice } from '../notice.js';
 import { updateNotifyButton, updateTitle } from '../notify.js';
 import { showView } from '../router.js';
@@ -108,8 +108,7 @@ async function onRegister(e) {
   const email = $('register-email').value.trim();
   const password = $('register-password').value;
   const problems = [];
-  const ulen = codePoints(username);
-  if (ulen < 3 || ulen > 32 || !/^[\p{L}\p{M}\p{N}_.-]+$/u.test(username)) problems.push(['register-username', t('err.invalid_username')]);
+  if (!usernameOk(username)) problems.push(['register-username', t('err.invalid_username')]);
   if (!/^[^\s@]+@[^\s@]+$/.test(email)) problems.push(['register-email', t('err.invalid_email')]);
   const plen = new TextEncoder().encode(password).length;
   if (plen < 8 || plen > 128) problems.push(['register-password', t('err.weak_password')]);
@@ -248,5 +247,22 @@ export function bindAccount() {
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && $('user-menu-list').classList.contains('show')) closeUserMenu(true);
   });
+  $('user-menu-list').addEventListener('keydown', onUserMenuKey);
   $('email-notify').addEventListener('change', onEmailNotifyChange);
+}
+
+// Arrow keys, Home and End move between the menu's items (wrapping around).
+function onUserMenuKey(e) {
+  if (!['ArrowDown', 'ArrowUp', 'Home', 'End'].includes(e.key)) return;
+  const items = [...$('user-menu-list').querySelectorAll('a, button, input')]
+    .filter((el) => !el.disabled && el.getClientRects().length > 0);
+  if (!items.length) return;
+  e.preventDefault();
+  const i = items.indexOf(document.activeElement);
+  let next;
+  if (e.key === 'Home') next = 0;
+  else if (e.key === 'End') next = items.length - 1;
+  else if (e.key === 'ArrowDown') next = i < 0 ? 0 : (i + 1) % items.length;
+  else next = i < 0 ? items.length - 1 : (i - 1 + items.length) % items.length;
+  items[next].focus();
 }
