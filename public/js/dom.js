@@ -23,14 +23,40 @@ export function h(tag, attrs = {}, ...children) {
 /** An attribute selector with the value escaped, e.g. [data-user="..."]. */
 export const attrSel = (name, value) => `[${name}="${CSS.escape(String(value))}"]`;
 
-const URL_RE = /https?:\/\/[^\s<>"'\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+/gi;
+// CJK punctuation and fullwidth forms always end a link.
+const URL_RE = /https?:\/\/[^\s<>"'\u3000-\u303f\uff00-\uffef]+/gi;
+// Chinese, Japanese and Korean letters.
+const CJK_RE = /[\u1100-\u11ff\u3040-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7af\uf900-\ufaff\u{20000}-\u{3fffd}]/u;
+
+/**
+ * The part of a candidate URL that belongs to it: a run of CJK letters
+ * stays in it only where it starts a host, path segment, query or fragment
+ * part (https://example.com/路径); CJK right after other characters ends
+ * it (看https://a.com/x这个 links https://a.com/x).
+ */
+function cutAtCjk(url) {
+  const chars = [...url];
+  let out = '';
+  let inRun = false;
+  for (const ch of chars) {
+    if (CJK_RE.test(ch)) {
+      const prev = out[out.length - 1];
+      if (!inRun && !'/?=&#'.includes(prev)) break;
+      inRun = true;
+    } else {
+      inRun = false;
+    }
+    out += ch;
+  }
+  return out;
+}
 const TRAILING = '.,;:!?\'"]}>*_';
 
 /** Appends text to parent, turning http(s) URLs into safe links. */
 export function appendLinkified(parent, text) {
   let last = 0;
   for (const match of text.matchAll(URL_RE)) {
-    let url = match[0];
+    let url = cutAtCjk(match[0]);
     while (url.length) {
       const ch = url[url.length - 1];
       if (ch === ')') {

@@ -16,7 +16,7 @@
 import { $ } from './dom.js';
 import { applyI18n, lang, setLang } from './i18n.js';
 import { onUnauthorized } from './http.js';
-import { hideNotice, hideNoticeIfStale } from './notice.js';
+import { hideNotice } from './notice.js';
 import { requestNotifications, updateTitle } from './notify.js';
 import { route, setRoutes } from './router.js';
 import { state, currentConv } from './state.js';
@@ -73,7 +73,8 @@ function renderAll() {
 }
 
 function bindEvents() {
-  window.addEventListener('hashchange', () => { hideNoticeIfStale(); route(); });
+  // A notice belongs to the page it was shown on: moving on clears it.
+  window.addEventListener('hashchange', () => { hideNotice(); route(); });
   $('lang-switch').addEventListener('click', () => { setLang(lang() === 'zh' ? 'en' : 'zh'); renderAll(); });
   $('notice-close').addEventListener('click', hideNotice);
   $('loading-retry').addEventListener('click', () => { boot(); });

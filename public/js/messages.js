@@ -14,7 +14,7 @@ import { convOfPending, dropPending, flushPending, retryPendingLater, sendJoin }
 import { renderFriends } from './views/dms.js';
 import { refreshRoomsSoon, renderRoomList } from './views/lobby.js';
 import {
-  continueJump, insertMessageEl, insertMessageEls, removeMessageEl, removePendingEl, renderMembers, renderMessages,
+  continueJump, insertMessageEl, insertMessageEls, removePendingEl, renderMembers, renderMessages,
   renderTyping, replaceMessageEl, replacePendingEl, updateHistoryTop, updateRoomEmpty,
 } from './views/room.js';
 import { removeSearchResult } from './views/search.js';
@@ -219,14 +219,12 @@ export function onAck(f) {
 export function onMessageDeleted(f) {
   removeSearchResult('room', f.id);
   const room = state.rooms.get(f.room);
-  if (!room || !room.msgs.has(f.id)) return;
-  room.msgs.delete(f.id);
-  const i = room.order.indexOf(f.id);
-  if (i >= 0) room.order.splice(i, 1);
-  if (currentRoom() === room) {
-    removeMessageEl(f.id);
-    updateRoomEmpty();
-  }
+  const m = room && room.msgs.get(f.id);
+  if (!m || m.deleted) return;
+  // A placeholder stays where the message was (history from the server omits it later).
+  m.deleted = true;
+  m.text = '';
+  if (currentRoom() === room) replaceMessageEl(m);
 }
 
 /** An `error` frame: a send is retried, rejoined or marked failed; the user is told. */

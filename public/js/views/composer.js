@@ -6,7 +6,7 @@
 import { $ } from '../dom.js';
 import { t } from '../i18n.js';
 import { MAX_TEXT, codePoints } from '../limits.js';
-import { showNotice } from '../notice.js';
+import { hideNotice, showNotice } from '../notice.js';
 import { state, currentConv, currentRoom, convKey } from '../state.js';
 import { createPending, isOpen, trySend, wsSend } from '../ws.js';
 import { showPending } from './room.js';
@@ -23,6 +23,7 @@ function sendFromComposer() {
     showNotice(t('err.text_too_long', { max: MAX_TEXT }));
     return;
   }
+  hideNotice();   // a valid send clears a "too long" (or earlier) notice
   const p = createPending(room, text);
   showPending(room, p);
   trySend(p);

@@ -1,8 +1,8 @@
 // The message view, for a room or a direct-message conversation: header,
 // members, typing hint, the message list with the user's pending sends,
 // paging back through history, and jumping to a message found by search.
-import { $, h, appendLinkified, sortNames, timeEl } from '../dom.js';
-import { t } from '../i18n.js';
+import { $, h, appendLinkified, sortNames } from '../dom.js';
+import { t, dateFormats } from '../i18n.js';
 import { apiAuth, apiErrorText } from '../http.js';
 import { PAGE } from '../limits.js';
 import { showNotice } from '../notice.js';
@@ -19,6 +19,7 @@ import { dmPath, renderFriends } from './dms.js';
 import { refreshRoomsSoon, renderRoomList, userItem } from './lobby.js';
 
 const JUMP_PAGE = 200;   // page size while looking for a search result's message
+const GROUP_MS = 5 * 60 * 1000;   // a sender's messages this close together share one header
 
 // Whether the view should follow new content: true while the user is at the bottom.
 let stickToBottom = true;
@@ -48,6 +49,11 @@ function openRoom(room) {
 
 /** Shows a room or direct-message conversation in the message view (changed: a different one than before). */
 export function enterConversation(conv, changed) {
+  if (changed) {
+    // The "new messages" divider goes above the first of the unread messages.
+    conv.dividerId = 0;
+    conv.dividerCount = document.hidden ? 0 : conv.unread;
+  }
   if (!document.hidden) conv.unread = 0;
   if (changed) {
     $('view-room').classList.remove('show-members');
@@ -150,23 +156,47 @@ function canDelete(m) {
   return m.to === undefined && (isAdmin() || m.sender === me());
 }
 
+// The time of day inside a bubble, the full date in its title.
+function msgTimeEl(ts) {
+  const d = new Date(ts);
+  if (!Number.isFinite(d.getTime())) return h('time', { class: 'msg-time' });
+  const f = dateFormats();
+  return h('time', { class: 'msg-time', datetime: d.toISOString(), title: f.full.format(d) }, f.time.format(d));
+}
+
+// Links inside messages are reached with the arrow keys, not with Tab (see onListKey).
+function messageBody(text) {
+  const body = h('div', { class: 'msg-text', 'data-testid': 'message-text' });
+  appendLinkified(body, text);
+  for (const a of body.querySelectorAll('a')) a.tabIndex = -1;
+  return body;
+}
+
 function messageEl(m) {
+  if (m.deleted) return deletedEl(m);
   const mine = m.sender === me();
   const meta = h('div', { class: 'msg-meta' },
     h('span', { class: 'msg-sender' }, m.sender),
     mine ? h('span', { class: 'msg-you' }, t('you')) : null,
-    timeEl(m.ts));
+    msgTimeEl(m.ts));
+  const bubble = h('div', { class: 'msg-bubble' }, meta, messageBody(m.text));
   if (canDelete(m)) {
-    meta.append(h('span', { class: 'msg-actions' },
-      h('button', { type: 'button', class: 'btn btn-link btn-sm msg-delete', 'data-action': 'delete-message', 'data-id': m.id,
-        'data-testid': 'delete-message', 'aria-label': t('msg.deleteAria'), title: t('msg.deleteAria') }, t('msg.delete'))));
+    bubble.append(h('span', { class: 'msg-actions' },
+      h('button', { type: 'button', class: 'btn btn-sm msg-delete', 'data-action': 'delete-message', 'data-id': m.id,
+        tabindex: '-1', 'data-testid': 'delete-message', 'aria-label': t('msg.deleteAria'), title: t('msg.deleteAria') }, t('msg.delete'))));
   }
-  const body = h('div', { class: 'msg-text', 'data-testid': 'message-text' });
-  appendLinkified(body, m.text);
   return h('li', {
     class: 'msg' + (mine ? ' own' : ''), 'data-id': m.id, 'data-testid': 'message',
-    'data-sender': m.sender, 'data-own': mine ? 'true' : null,
-  }, meta, body);
+    'data-sender': m.sender, 'data-own': mine ? 'true' : null, 'data-ts': m.ts, tabindex: '-1',
+  }, bubble);
+}
+
+// What is left of a deleted message: a placeholder where it was.
+function deletedEl(m) {
+  return h('li', {
+    class: 'msg msg-deleted' + (m.sender === me() ? ' own' : ''), 'data-id': m.id, 'data-testid': 'message-deleted',
+    'data-deleted': 'true', 'data-sender': m.sender, 'data-ts': m.ts, tabindex: '-1',
+  }, h('div', { class: 'msg-bubble' }, h('span', { class: 'msg-deleted-text' }, t('msg.deleted'))));
 }
 
 function pendingEl(p) {
@@ -177,16 +207,92 @@ function pendingEl(p) {
     h('span', { class: 'msg-status', 'data-testid': 'message-status' },
       failed ? t('msg.failed') + (p.error ? ' · ' + p.error : '') : t('msg.sending')));
   if (failed) {
-    meta.append(h('span', { class: 'msg-actions' },
-      h('button', { type: 'button', class: 'btn btn-link btn-sm', 'data-action': 'retry', 'data-testid': 'retry-send' }, t('msg.retry')),
-      h('button', { type: 'button', class: 'btn btn-link btn-sm', 'data-action': 'discard', 'data-testid': 'discard-send' }, t('msg.discard'))));
+    meta.append(h('span', { class: 'msg-pending-actions' },
+      h('button', { type: 'button', class: 'btn btn-link btn-sm', 'data-action': 'retry', 'data-testid': 'retry-send', tabindex: '-1' }, t('msg.retry')),
+      h('button', { type: 'button', class: 'btn btn-link btn-sm', 'data-action': 'discard', 'data-testid': 'discard-send', tabindex: '-1' }, t('msg.discard'))));
   }
-  const body = h('div', { class: 'msg-text', 'data-testid': 'message-text' });
-  appendLinkified(body, p.text);
   return h('li', {
     class: 'msg own pending' + (failed ? ' failed' : ''), 'data-cid': p.cid, 'data-testid': 'message',
     'data-pending': 'true', 'data-own': 'true', 'data-sender': me(), 'aria-busy': failed ? null : 'true',
-  }, meta, body);
+    'data-ts': p.createdAt, tabindex: '-1',
+  }, h('div', { class: 'msg-bubble' }, meta, messageBody(p.text)));
+}
+
+/* ---------- grouping, day separators, the "new messages" divider ---------- */
+
+const dayKey = (ts) => { const d = new Date(ts); return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`; };
+
+// 今天 / 昨天 / the date (with the year when it is not this year).
+function dayLabel(ts) {
+  const d = new Date(ts);
+  const now = new Date();
+  if (dayKey(ts) === dayKey(now.getTime())) return t('day.today');
+  const y = new Date(now.getFullYear(), now.getMonth(), now.getDate() - 1);
+  if (dayKey(ts) === dayKey(y.getTime())) return t('day.yesterday');
+  const opts = { weekday: 'short', month: 'long', day: 'numeric' };
+  if (d.getFullYear() !== now.getFullYear()) opts.year = 'numeric';
+  return new Intl.DateTimeFormat(dateFormats().full.resolvedOptions().locale, opts).format(d);
+}
+
+// The one child element of li with class cls, made by make() when want, removed otherwise.
+function ensurePart(li, cls, want, make, after) {
+  let el = li.querySelector(':scope > .' + cls);
+  if (!want) { if (el) el.remove(); return; }
+  if (!el) {
+    el = make();
+    if (after && after.parentNode === li) after.after(el); else li.prepend(el);
+  }
+  return el;
+}
+
+/**
+ * Sets li's day separator, "new messages" divider and whether it continues
+ * the previous item's group (same sender, same day, within GROUP_MS): a
+ * grouped message shows no name or time of its own.
+ */
+function decorate(li) {
+  if (!li) return;
+  const conv = currentConv();
+  const prev = li.previousElementSibling;
+  const ts = Number(li.dataset.ts);
+  const prevTs = prev ? Number(prev.dataset.ts) : NaN;
+  const known = Number.isFinite(ts) && ts > 0;
+  const newDay = known && (!prev || !Number.isFinite(prevTs) || dayKey(prevTs) !== dayKey(ts));
+  const sep = ensurePart(li, 'day-sep', newDay,
+    () => h('div', { class: 'day-sep', role: 'separator', 'data-testid': 'day-separator' }, h('span', {})));
+  if (sep) sep.firstChild.textContent = dayLabel(ts);
+  const divider = !!(conv && conv.dividerId && li.dataset.id !== undefined && Number(li.dataset.id) === conv.dividerId);
+  const div = ensurePart(li, 'new-divider', divider,
+    () => h('div', { class: 'new-divider', role: 'separator', 'data-testid': 'new-divider' }, h('span', {})), sep);
+  if (div) div.firstChild.textContent = t('room.newDivider');
+  const grouped = !!prev && !newDay && !divider && prev.dataset.deleted !== 'true' && li.dataset.deleted !== 'true'
+    && prev.dataset.sender === li.dataset.sender && ts >= prevTs && ts - prevTs < GROUP_MS;
+  li.classList.toggle('grouped', grouped);
+}
+
+/** Decorates el and the n - 1 items after it, and the one after those (whose group may have changed). */
+function decorateRun(el, n = 1) {
+  for (let i = 0; el && i <= n; i++, el = el.nextElementSibling) decorate(el);
+}
+
+function decorateAll() {
+  for (const li of $('message-list').children) decorate(li);
+}
+
+// Finds the first unread message for the divider once the history is there.
+function placeDivider(conv) {
+  if (!conv.dividerCount || !conv.historyLoaded || !conv.order.length) return;
+  let left = conv.dividerCount;
+  let id = conv.order[0];
+  for (let i = conv.order.length - 1; i >= 0; i--) {
+    const m = conv.msgs.get(conv.order[i]);
+    if (m && m.sender !== me()) {
+      id = m.id;
+      if (--left === 0) break;
+    }
+  }
+  conv.dividerId = id;
+  conv.dividerCount = 0;
 }
 
 // Every message of conv, then its pending sends.
@@ -202,7 +308,9 @@ const findMessageEl = (id) => $('message-list').querySelector(`li[data-id="${id}
 /** Adds a new pending send of conv at the end of the list, if conv is in view. */
 export function showPending(conv, p) {
   if (currentConv() !== conv) return;
-  $('message-list').append(pendingEl(p));
+  const el = pendingEl(p);
+  $('message-list').append(el);
+  decorate(el);
   updateRoomEmpty();
   scrollToBottom();
 }
@@ -210,12 +318,18 @@ export function showPending(conv, p) {
 /** Redraws a pending send whose state changed (the caller checks that it is in view). */
 export function replacePendingEl(p) {
   const old = findPendingEl(p);
-  if (old) old.replaceWith(pendingEl(p));
+  if (!old) return;
+  const el = pendingEl(p);
+  old.replaceWith(el);
+  decorate(el);
 }
 
 export function removePendingEl(p) {
   const el = findPendingEl(p);
-  if (el) el.remove();
+  if (!el) return;
+  const next = el.nextElementSibling;
+  el.remove();
+  decorate(next);
 }
 
 /** Puts a message element in id order, before any pending items; follows it if the view is at the bottom. */
@@ -227,7 +341,9 @@ export function insertMessageEl(m, forceScroll) {
     if (node.dataset.id === undefined || Number(node.dataset.id) > m.id) { before = node; continue; }
     break;
   }
-  list.insertBefore(messageEl(m), before);
+  const el = messageEl(m);
+  list.insertBefore(el, before);
+  decorateRun(el);
   updateRoomEmpty();
   if (stick) scrollToBottom();
   else $('jump-latest').hidden = false;
@@ -276,8 +392,11 @@ export function insertMessageEls(msgs) {
     const at = firstElAfter(list, msgs[i].id);
     const limit = at && at.dataset.id !== undefined ? Number(at.dataset.id) : Infinity;
     const frag = document.createDocumentFragment();
+    const start = i;
     for (; i < msgs.length && msgs[i].id < limit; i++) frag.append(last = messageEl(msgs[i]));
+    const first = frag.firstElementChild;
     list.insertBefore(frag, at);
+    decorateRun(first, i - start);
   }
   updateRoomEmpty();
   if (stick) { scrollToBottom(); return; }
@@ -287,12 +406,18 @@ export function insertMessageEls(msgs) {
 
 export function replaceMessageEl(m) {
   const old = findMessageEl(m.id);
-  if (old) old.replaceWith(messageEl(m));
+  if (!old) return;
+  const el = messageEl(m);
+  old.replaceWith(el);
+  decorateRun(el);
 }
 
 export function removeMessageEl(id) {
   const el = findMessageEl(id);
-  if (el) el.remove();
+  if (!el) return;
+  const next = el.nextElementSibling;
+  el.remove();
+  decorate(next);
 }
 
 /* ---------- the list ---------- */
@@ -313,7 +438,9 @@ function scrollToBottom() {
 export function renderMessages() {
   const room = currentConv();
   if (!room) return;
+  placeDivider(room);
   $('message-list').replaceChildren(...messageItems(room));
+  decorateAll();
   updateRoomEmpty();
   updateHistoryTop();
   scrollToBottom();
@@ -330,6 +457,7 @@ export function rerenderConversation() {
   renderMembers();
   renderTyping();
   $('message-list').replaceChildren(...messageItems(room));
+  decorateAll();
   updateHistoryTop();
   updateRoomEmpty();
   updateCharCount();
@@ -384,7 +512,9 @@ async function loadOlder(limit = PAGE) {
       const firstOld = list.querySelector('li[data-id]');
       const frag = document.createDocumentFragment();
       for (const m of added) frag.append(messageEl(room.msgs.get(m.id)));
+      const first = frag.firstElementChild;
       list.insertBefore(frag, firstOld || list.firstChild);
+      decorateRun(first, added.length);
       s.scrollTop = prevTop + (s.scrollHeight - prevHeight);
     }
   } catch (e) {
@@ -436,11 +566,10 @@ function revealMessage(id) {
   for (const old of $('message-list').querySelectorAll('.msg-highlight')) old.classList.remove('msg-highlight');
   el.classList.add('msg-highlight');
   el.dataset.highlight = 'true';
-  el.tabIndex = -1;
   el.scrollIntoView({ block: 'center' });
   el.focus({ preventScroll: true });
   stickToBottom = isNearBottom();
-  $('jump-latest').hidden = stickToBottom;
+  $('jump-latest').hidden = true;   // shown again only when new messages arrive below
   clearTimeout(highlightTimer);
   highlightTimer = setTimeout(() => {
     el.classList.remove('msg-highlight');
@@ -497,7 +626,95 @@ export function clearRoomView() {
   $('member-list').replaceChildren();
 }
 
+/*
+ * Keyboard: the message list is one Tab stop (the scroller). Up and Down move
+ * through the messages, Home and End go to the oldest and newest shown; on
+ * a message, Enter or Right reaches its links and buttons (Left and Right
+ * move among them), Delete asks to delete it; Escape goes back a level.
+ */
+function focusItem(li) {
+  if (!li) return;
+  li.tabIndex = -1;
+  li.focus({ preventScroll: true });
+  li.scrollIntoView({ block: 'nearest' });
+}
+
+function itemControls(li) {
+  return [...li.querySelectorAll('.msg-text a, button')].filter((el) => !el.disabled);
+}
+
+function onListKey(e) {
+  if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+  const list = $('message-list');
+  const active = document.activeElement;
+  const li = active && active.closest ? active.closest('#message-list > li') : null;
+  const onItem = li && active === li;
+  const inItem = li && active !== li;
+  let handled = true;
+  switch (e.key) {
+    case 'ArrowUp':
+      if (li) focusItem(li.previousElementSibling || li);
+      else if (active === $('message-scroller')) focusItem(list.lastElementChild);
+      else handled = false;
+      break;
+    case 'ArrowDown':
+      if (li) focusItem(li.nextElementSibling || li);
+      else if (active === $('message-scroller')) focusItem(list.lastElementChild);
+      else handled = false;
+      break;
+    case 'Home':
+      if (li) focusItem(list.firstElementChild); else handled = false;
+      break;
+    case 'End':
+      if (li) focusItem(list.lastElementChild); else handled = false;
+      break;
+    case 'Enter':
+      if (onItem) { const c = itemControls(li); if (c.length) c[0].focus(); } else handled = false;
+      break;
+    case 'ArrowRight':
+    case 'ArrowLeft': {
+      if (!li) { handled = false; break; }
+      const c = itemControls(li);
+      if (!c.length) break;
+      const i = c.indexOf(active);
+      if (e.key === 'ArrowRight') c[i < 0 ? 0 : Math.min(i + 1, c.length - 1)].focus();
+      else if (i <= 0) focusItem(li);
+      else c[i - 1].focus();
+      break;
+    }
+    case 'Delete': {
+      const btn = onItem ? li.querySelector('button[data-action="delete-message"]') : null;
+      if (btn) btn.click(); else handled = false;
+      break;
+    }
+    case 'Escape':
+      if (inItem) focusItem(li);
+      else if (onItem) $('message-scroller').focus({ preventScroll: true });
+      else handled = false;
+      break;
+    default:
+      handled = false;
+  }
+  if (handled) e.preventDefault();
+}
+
+// The skip link goes to the message box in a conversation, else to the view's content.
+function onSkipLink(e) {
+  e.preventDefault();
+  if ((state.view === 'room' || state.view === 'dm') && !$('message-input').disabled) {
+    $('message-input').focus();
+    return;
+  }
+  const section = [...document.querySelectorAll('#main > section, #app-shell > section')]
+    .find((el) => !el.hidden && el.getClientRects().length > 0);
+  const target = section && [...section.querySelectorAll('input:not([type=hidden]), textarea, button, a[href], [tabindex="0"]')]
+    .find((el) => !el.disabled && el.getClientRects().length > 0);
+  (target || $('main')).focus();
+}
+
 export function bindRoom() {
+  $('skip-link').addEventListener('click', onSkipLink);
+  $('message-scroller').addEventListener('keydown', onListKey);
   $('message-list').addEventListener('click', onMessageListClick);
   $('load-older').addEventListener('click', () => { loadOlder(); });
   $('jump-latest').addEventListener('click', () => { scrollToBottom(); $('message-input').focus(); });
