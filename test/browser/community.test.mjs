@@ -333,7 +333,7 @@ test('search finds a Chinese message, highlights the match and jumps to it', asy
   checkPage(b.page, 'gil');
 });
 
-test('an admin deletes a message and the other user sees it disappear', async (t, userPage) => {
+test('an admin deletes a message and the other user sees it replaced by a placeholder', async (t, userPage) => {
   const room = await freshRoom('moderated');
   const adm = await userPage({ allowDialogs: true });
   const u = await userPage({ allowDialogs: true });
@@ -360,8 +360,8 @@ test('an admin deletes a message and the other user sees it disappear', async (t
   assert.deepEqual(ownButtons.sort(), hanaIds.sort());
 
   await adm.page.locator(`#message-list [data-action="delete-message"][data-id="${bad.id}"]`).click();
-  await adm.page.locator(`#message-list li[data-id="${bad.id}"]`).waitFor({ state: 'detached' });
-  await u.page.locator(`#message-list li[data-id="${bad.id}"]`).waitFor({ state: 'detached' });
+  await adm.page.locator(`#message-list li[data-id="${bad.id}"][data-deleted="true"]`).waitFor({ state: 'attached' });
+  await u.page.locator(`#message-list li[data-id="${bad.id}"][data-deleted="true"]`).waitFor({ state: 'attached' });
   assert.equal(adm.page.dialogs.filter((d) => d.type === 'confirm').length, 1, 'asked for confirmation first');
   assert.deepEqual((await messages(u.page)).map((m) => m.text), ['this one is fine', 'a word from the admin']);
   assert.equal(await u.page.evaluate(() => window.__noReload), true, 'removed live');
@@ -370,7 +370,7 @@ test('an admin deletes a message and the other user sees it disappear', async (t
   // Hana deletes her own message too; it is gone after a reload as well.
   const fine = await waitForMessage(u.page, 'this one is fine');
   await u.page.locator(`#message-list [data-action="delete-message"][data-id="${fine.id}"]`).click();
-  await adm.page.locator(`#message-list li[data-id="${fine.id}"]`).waitFor({ state: 'detached' });
+  await adm.page.locator(`#message-list li[data-id="${fine.id}"][data-deleted="true"]`).waitFor({ state: 'attached' });
   await u.page.reload();
   await u.page.locator('#view-room').waitFor({ state: 'visible' });
   await waitForMessage(u.page, 'a word from the admin');

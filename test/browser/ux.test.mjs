@@ -141,3 +141,218 @@ test('links end where Chinese text begins, but Chinese paths stay in the link', 
   await screenshot(a.page, t);
   checkPage(a.page);
 });
+
+// Presses Tab from the skip link until the message box has focus; the number of presses.
+async function tabsToComposer(page) {
+  await page.locator('#skip-link').focus();
+  const seen = [];
+  for (let i = 1; i <= 200; i++) {
+    await page.keyboard.press('Tab');
+    const where = await page.evaluate(() => {
+      const el = document.activeElement;
+      return { id: el.id, inList: !!el.closest('#message-list'), tag: el.tagName };
+    });
+    seen.push(where);
+    if (where.id === 'message-input') return { count: i, seen };
+  }
+  throw new Error('the message box was not reached with Tab');
+}
+
+test('the message list is one Tab stop however long; arrow keys move through messages and the user menu', async (t, userPage) => {
+  const room = await freshRoom('keys');
+  const { page, context } = await userPage({ allowDialogs: true });
+  const ann = await signUp(context, page, server.url, uniqueName('ann'));
+  await openRoom(page, room.id, ann.username);
+  await sendMessage(page, 'message 1');
+  const few = await tabsToComposer(page);
+  const input = page.locator('#message-input');
+  for (let i = 2; i <= 50; i++) {
+    await input.fill(`message ${i} https://example.com/${i}`);
+    await input.press('Enter');
+  }
+  await until(async () => (await messages(page)).filter((m) => m.id !== null && !m.pending).length === 50, { timeout: 60_000, desc: '50 messages' });
+  const many = await tabsToComposer(page);
+  t.diagnostic(`Tab presses from the skip link to the message box: ${few.count} with 1 message, ${many.count} with 50`);
+  assert.equal(many.count, few.count, 'the number of Tab stops does not grow with the messages');
+  assert.ok(many.count <= 30, `${many.count} Tab stops`);
+  assert.equal(many.seen.filter((s) => s.inList).length, 0, 'nothing inside the message list is a Tab stop');
+
+  // The skip link goes straight to the message box.
+  await page.locator('#skip-link').focus();
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'message-input');
+
+  // Arrow keys in the list: newest message, the one before, its link, its delete button.
+  await page.locator('#message-scroller').focus();
+  await page.keyboard.press('ArrowUp');
+  const focusedText = () => page.evaluate(() => {
+    const li = document.activeElement.closest('#message-list > li');
+    return li && li.querySelector('[data-testid="message-text"]').textContent;
+  });
+  assert.equal(await focusedText(), 'message 50 https://example.com/50');
+  await page.keyboard.press('ArrowUp');
+  assert.equal(await focusedText(), 'message 49 https://example.com/49');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.tagName), 'A');
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.action), 'delete-message');
+  assert.equal(await page.locator('#message-list li:focus-within .msg-actions').evaluate((e) => getComputedStyle(e).opacity), '1', 'the actions show on focus');
+  await screenshot(page, t, 'delete-focused');
+  await page.keyboard.press('Enter');
+  const deleted = page.locator('#message-list [data-testid="message-deleted"]');
+  await deleted.waitFor({ state: 'visible' });
+  assert.equal(page.dialogs.filter((d) => d.type === 'confirm').length, 1);
+
+  // Jumping to an old search result shows no "new messages" button.
+  await page.locator('#search-input').fill('message 3');
+  await page.locator('#search-input').press('Enter');
+  const hit = page.locator('#search-results .search-hit').filter({ hasText: 'message 3 ' });
+  await hit.first().click();
+  await page.locator('#message-list li.msg-highlight').waitFor({ state: 'attached' });
+  await page.waitForTimeout(300);
+  assert.equal(await page.locator('#jump-latest').isVisible(), false, 'no "new messages" button after a jump');
+
+  // The user menu: arrow keys move between its items.
+  await page.locator('#user-menu-btn').click();
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'nav-password');
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'logout-btn');
+  await page.keyboard.press('ArrowUp');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'nav-password');
+  await page.keyboard.press('End');
+  assert.notEqual(await page.evaluate(() => document.activeElement.id), 'nav-password');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'user-menu-btn');
+  checkPage(page);
+});
+
+// Every shown text: its contrast with the colour behind it, and its size.
+function textAudit(page) {
+  return page.evaluate(() => {
+    const parse = (c) => { const m = c.match(/[\d.]+/g); return m ? m.map(Number) : [0, 0, 0, 0]; };
+    const lum = ([r, g, b]) => {
+      const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const bgOf = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = parse(getComputedStyle(e).backgroundColor);
+        if (c.length < 4 || c[3] > 0.5) return c;
+      }
+      return [255, 255, 255];
+    };
+    const out = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (!n.textContent.trim()) continue;
+      const el = n.parentElement;
+      const r = el.getBoundingClientRect();
+      const cs = getComputedStyle(el);
+      if (r.width < 2 || r.height < 2 || cs.visibility === 'hidden' || Number(cs.opacity) === 0) continue;
+      if (el.closest('[hidden], .visually-hidden, button:disabled, input:disabled, .btn-primary, .unread-badge')) continue;
+      const fg = parse(cs.color);
+      const bg = bgOf(el);
+      const [l1, l2] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+      out.push({ text: n.textContent.trim().slice(0, 30), ratio: (l1 + 0.05) / (l2 + 0.05), size: parseFloat(cs.fontSize), cls: el.className });
+    }
+    return out;
+  });
+}
+
+test('light and dark: secondary texts have a contrast of 4.5:1 and nothing is smaller than 11 px', async (t, userPage) => {
+  const room = await freshRoom('contrast');
+  for (const [opts, label] of [[{ ...zh }, 'zh-light'], [{ colorScheme: 'dark' }, 'en-dark']]) {
+    const { page, context } = await userPage(opts);
+    const u = await signUp(context, page, server.url, uniqueName('eve'));
+    await openRoom(page, room.id, u.username);
+    await sendMessage(page, `hello ${label}`);
+    await page.locator('#message-input').fill('x'.repeat(4001));
+    await page.locator('#message-input').press('Enter');
+    await page.locator('#notice').waitFor({ state: 'visible' });
+    for (const view of ['room', 'lobby']) {
+      if (view === 'lobby') { await page.goto(server.url + '/#/lobby'); await page.locator('#view-lobby').waitFor({ state: 'visible' }); }
+      const audit = await textAudit(page);
+      const low = audit.filter((a) => a.ratio < 4.5);
+      const small = audit.filter((a) => a.size < 11);
+      assert.deepEqual(low, [], `${label} ${view}: texts below 4.5:1`);
+      assert.deepEqual(small, [], `${label} ${view}: texts under 11 px`);
+      await screenshot(page, t, `${label}-${view}`);
+    }
+    checkPage(page);
+  }
+});
+
+test('layout: badges leave room names readable, pop-ups and notices cover nothing, notices go with their reason, phones reach every button', async (t, userPage) => {
+  const room = await admin.createRoom('产品讨论组' + uniqueName('').slice(1, 4));
+  const a = await userPage(zh);
+  const b = await userPage();
+  const ann = await signUp(a.context, a.page, server.url, uniqueName('ann'));
+  const ben = await signUp(b.context, b.page, server.url, uniqueName('ben'));
+  await openRoom(a.page, room.id, ann.username);
+  // Ben joins: Ann's join pop-up does not cover Leave.
+  await openRoom(b.page, room.id, ben.username);
+  const toast = a.page.locator('#toasts [data-testid="toast"]').first();
+  await toast.waitFor({ state: 'visible' });
+  const tb = await toast.boundingBox();
+  for (const sel of ['#leave-room', '#send-button', '#members-toggle']) {
+    const box = await a.page.locator(sel).boundingBox();
+    if (!box) continue;
+    const overlap = tb.x < box.x + box.width && box.x < tb.x + tb.width && tb.y < box.y + box.height && box.y < tb.y + tb.height;
+    assert.equal(overlap, false, `the pop-up covers ${sel}`);
+  }
+  // Unread badge: the name keeps room to be read.
+  await a.page.goto(server.url + '/#/lobby');
+  for (let i = 0; i < 3; i++) await sendMessage(b.page, `ping ${i}`);
+  await until(async () => (await roomItem(a.page, room.id).getAttribute('data-unread')) === '3', { desc: 'unread 3' });
+  const nameW = await roomItem(a.page, room.id).locator('.room-name').evaluate((e) => ({ w: e.getBoundingClientRect().width, full: e.scrollWidth }));
+  assert.ok(nameW.w >= 60, `room name squeezed to ${nameW.w}px`);
+  await screenshot(a.page, t, 'badge-zh');
+
+  // A too-long send: the notice floats (the page does not move) and the next valid send clears it.
+  await openRoom(b.page, room.id, ben.username);
+  const top0 = await b.page.locator('#app-shell').evaluate((e) => e.getBoundingClientRect().top);
+  await b.page.locator('#message-input').fill('y'.repeat(4001));
+  await b.page.locator('#send-button').click();
+  await b.page.locator('#notice').waitFor({ state: 'visible' });
+  assert.equal(await b.page.locator('#app-shell').evaluate((e) => e.getBoundingClientRect().top), top0, 'the notice does not push the page down');
+  await screenshot(b.page, t, 'too-long-en');
+  await sendMessage(b.page, 'a fine one');
+  assert.equal(await b.page.locator('#notice').isVisible(), false, 'a valid send clears the notice');
+  // A notice does not follow the user to another page.
+  await b.page.locator('#message-input').fill('y'.repeat(4001));
+  await b.page.locator('#send-button').click();
+  await b.page.locator('#notice').waitFor({ state: 'visible' });
+  await b.page.locator('#user-menu-btn').click();
+  await b.page.locator('#nav-password').click();
+  await b.page.locator('#password-form').waitFor({ state: 'visible' });
+  assert.equal(await b.page.locator('#notice').isVisible(), false, 'the notice stayed behind');
+
+  // Phone: Leave on one line; the admin's user table reaches its ban buttons.
+  const p = await userPage({ ...zh, ...phone });
+  const pu = await signUp(p.context, p.page, server.url, uniqueName('pat'));
+  await openRoom(p.page, room.id, pu.username);
+  const leave = await p.page.locator('#leave-room').evaluate((e) => ({ h: e.getBoundingClientRect().height, lh: parseFloat(getComputedStyle(e).lineHeight) }));
+  assert.ok(leave.h < leave.lh * 2, `Leave wraps (${leave.h}px)`);
+  await screenshot(p.page, t, 'phone-room-zh');
+  const ad = await userPage({ ...phone });
+  await ad.page.goto(server.url + '/#/login');
+  await ad.page.locator('#login-username').fill(suite.adminName);
+  await ad.page.locator('#login-password').fill(PASSWORD);
+  await ad.page.locator('#login-submit').click();
+  await waitSignedIn(ad.page, suite.adminName);
+  await ad.page.locator('#admin-users-panel').waitFor({ state: 'visible' });
+  const row = ad.page.locator(`#admin-users tr[data-user="${pu.username}"]`);
+  await row.waitFor({ state: 'visible' });
+  const btn = row.locator('button').first();
+  await btn.scrollIntoViewIfNeeded();
+  const bb = await btn.boundingBox();
+  assert.ok(bb && bb.x >= 0 && bb.x + bb.width <= 375, `ban button at ${JSON.stringify(bb)}`);
+  const hitOk = await btn.evaluate((e) => { const r = e.getBoundingClientRect(); return e.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)); });
+  assert.ok(hitOk, 'the ban button can be tapped');
+  const nb = await row.locator('.admin-user-name').boundingBox();
+  assert.ok(nb && nb.x >= 0 && nb.x + nb.width <= 375 && Math.abs(nb.y - bb.y) < 120, 'the name shows next to its ban button');
+  const ext = await ad.page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(ext <= 375, `page is ${ext}px wide`);
+  await screenshot(ad.page, t, 'phone-admin-users');
+  for (const pg of [a.page, b.page, p.page, ad.page]) checkPage(pg);
+});
