@@ -123,7 +123,10 @@ export class ChatServer {
   /** Starts chatd (on the previous port after the first start) and waits for readiness. */
   async start() {
     assert.equal(this.child, null, 'chatd is already running');
-    const args = ['--listen', `127.0.0.1:${this.port}`, '--db', this.db, '--public', PUBLIC, ...this.extraArgs];
+    // Every user of a test file registers from 127.0.0.1: the per-address
+    // registration limit (10 an hour by default) is raised for the tests.
+    const args = ['--listen', `127.0.0.1:${this.port}`, '--db', this.db, '--public', PUBLIC,
+      '--register-limit', '1000/3600', ...this.extraArgs];
     // chatd gets SIGKILL when this process dies, however it dies.
     const [cmd, argv] = fs.existsSync(SETPRIV)
       ? [SETPRIV, ['--pdeathsig', 'KILL', '--', CHATD, ...args]]
