@@ -1216,6 +1216,7 @@ async def account(world, stayers, admin_sid):
     live = rec = never = expected = dups = late = ooo = 0
     never_examples = []
     never_by = collections.Counter()
+    ooo_by = collections.Counter()
     for st in stayers:
         for key, tr in st.tracks.items():
             conv = key if key[0] == "room" else ("dm", frozenset((st.name, st.partner)))
@@ -1234,21 +1235,25 @@ async def account(world, stayers, admin_sid):
                     never += 1
                     t = ts.get(mid, 0)
                     away = any(a - 1000 <= t <= (b or wall_ms()) + 1000 for a, b in st.away)
-                    never_by["%s, %s" % (fault_of(t), "the client away (resumed after it)" if away
-                                         else "the client connected")] += 1
+                    never_by["%s, %s, %s" % ("in a room" if key[0] == "room" else "by DM", fault_of(t),
+                                             "the client away (resumed after it)" if away
+                                             else "the client connected")] += 1
                     if len(never_examples) < 5:
                         never_examples.append("%s in %s: id %d" % (st.name, key, mid))
             dups += tr.dups
             late += tr.late_live
             ooo += tr.out_of_order
+            ooo_by["in rooms" if key[0] == "room" else "in DMs"] += tr.out_of_order
     log("delivery to stayers: expected %d, live %d, recovered %d (live gaps %d), never seen %d; "
         "live frames out of id order %d, the same id live twice %d, live after its resume %d"
         % (expected, live, rec, expected - live, never, ooo, dups, late))
     log("  recovered by resume %d, by seq gap fetch %d; resumes that paged history %d; `partial` seen %d; "
         "`seq` on messages: %s" % (c["recovered by resume"], c["recovered by gap fetch"], c["resumes paged"],
                                    world.partial_seen, "yes" if world.seq_seen else "no"))
+    log("  live frames out of id order: " + (", ".join("%d %s" % (v, k) for k, v in sorted(ooo_by.items()))
+                                              or "none"))
     for k, v in sorted(never_by.items()):
-        log("  never seen: %d sent %s" % (v, k))
+        log("  never seen: %d %s" % (v, k))
     for e in never_examples:
         log("  never seen, e.g.: " + e)
     return failures, never
