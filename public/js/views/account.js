@@ -110,7 +110,7 @@ async function onRegister(e) {
   const problems = [];
   const ulen = codePoints(username);
   if (ulen < 3 || ulen > 32 || !/^[\p{L}\p{M}\p{N}_.-]+$/u.test(username)) problems.push(['register-username', t('err.invalid_username')]);
-  if (!/^[^\s@]+@[^\s@]+$/.test(email)) problems.push(['register-email', t('err.invalid_email')]);
+  if (email && !/^[^\s@]+@[^\s@]+$/.test(email)) problems.push(['register-email', t('err.invalid_email')]);
   const plen = new TextEncoder().encode(password).length;
   if (plen < 8 || plen > 128) problems.push(['register-password', t('err.weak_password')]);
   if (problems.length) {

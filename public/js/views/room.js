@@ -14,6 +14,7 @@ import {
 } from '../state.js';
 import { dropPending, isOpen, joinRoom, resetPending, trySend, wsSend } from '../ws.js';
 import { onMessageDeleted, scheduleRead } from '../messages.js';
+import { displayName, profileButton } from '../people.js';
 import { restoreDraft, updateCharCount } from './composer.js';
 import { dmPath, renderFriends } from './dms.js';
 import { refreshRoomsSoon, renderRoomList, userItem } from './lobby.js';
@@ -153,7 +154,7 @@ function canDelete(m) {
 function messageEl(m) {
   const mine = m.sender === me();
   const meta = h('div', { class: 'msg-meta' },
-    h('span', { class: 'msg-sender' }, m.sender),
+    h('span', { class: 'msg-sender' }, profileButton(m.sender, displayName(m.sender))),
     mine ? h('span', { class: 'msg-you' }, t('you')) : null,
     timeEl(m.ts));
   if (canDelete(m)) {
