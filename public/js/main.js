@@ -32,8 +32,9 @@ import { bindDms, onDmFrame, onFriendFrame, renderFriends, routeDm } from './vie
 import {
   onOnline, onRoomDeleted, renderHomeTitle, renderOnline, renderRoomList, showLobby,
 } from './views/lobby.js';
-import { bindRoom, rerenderConversation, routeRoom } from './views/room.js';
+import { bindRoom, renderMembers, rerenderConversation, routeRoom } from './views/room.js';
 import { bindSearch, renderSearch, routeSearch, updateSearchScope } from './views/search.js';
+import { bindPeople, renderProfileText, setPeopleHooks, showProfileForm } from './people.js';
 
 // Server frames by type.
 const FRAMES = new Map([
@@ -69,6 +70,7 @@ function renderAll() {
   if (state.view === 'lobby' && state.user) renderHomeTitle();
   if (state.view === 'login') showLogin();
   rerenderConversation();
+  renderProfileText();
   updateTitle();
 }
 
@@ -86,6 +88,8 @@ function bindEvents() {
   bindComposer();
   bindSearch();
   bindDms();
+  bindPeople();
+  setPeopleHooks({ changed: () => { renderOnline(); renderMembers(); renderFriends(true); rerenderConversation(); } });
 
   document.addEventListener('visibilitychange', () => {
     if (document.hidden) return;
@@ -101,7 +105,7 @@ function bindEvents() {
 function init() {
   setRoutes({
     signedOut: { login: showLogin, register: showRegister },
-    signedIn: { lobby: showLobby, room: routeRoom, dm: routeDm, search: routeSearch, password: showPassword },
+    signedIn: { lobby: showLobby, room: routeRoom, dm: routeDm, search: routeSearch, password: () => { showPassword(); showProfileForm(); } },
     viewShown: updateSearchScope,
   });
   setSocketHooks({ frame: handleFrame, open: onSocketOpen, closed: clearTyping, ended: sessionEnded });

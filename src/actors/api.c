@@ -84,6 +84,8 @@ cJSON *chat_api_user_json(const chat_user_rec_t *u, int with_email) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddNumberToObject(o, "id", (double)u->id);
   cJSON_AddStringToObject(o, "username", u->username);
+  cJSON_AddStringToObject(o, "display_name", u->display_name[0] ? u->display_name : u->username);
+  cJSON_AddNullToObject(o, "avatar");  /* no files yet: always null */
   if (with_email) cJSON_AddStringToObject(o, "email", u->email);
   cJSON_AddStringToObject(o, "role", u->role == CHAT_ROLE_ADMIN ? "admin" : "user");
   if (with_email) cJSON_AddBoolToObject(o, "email_notify", u->email_notify != 0);

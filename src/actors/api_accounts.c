@@ -61,11 +61,12 @@ static int register_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_
     chat_api_set_error(j, 400, "invalid_username", chat_username_message(urc));
   } else if (!password || !password_ok(password)) {
     chat_api_set_error(j, 400, "weak_password", WEAK_PASSWORD);
-  } else if (!email || !chat_email_valid(email)) {
+  } else if (email && *email && !chat_email_valid(email)) {
+    /* Optional: absent, null or "" is no address (and no mail). */
     chat_api_set_error(j, 400, "invalid_email", "that is not an e-mail address");
   } else {
     snprintf(r->username, sizeof(r->username), "%s", name);
-    snprintf(r->email, sizeof(r->email), "%s", email);
+    snprintf(r->email, sizeof(r->email), "%s", email ? email : "");
     snprintf(r->password, sizeof(r->password), "%s", password);
     rc = 0;
   }
@@ -256,19 +257,79 @@ static void me_run(chat_api_job_t *j, chat_store_t *store) {
   set_user(j, 200, &j->user);
 }
 
+/* PATCH /api/me: {display_name?, avatar?, email?, email_notify?}, at least
+ * one of them.  Every field is checked before anything is stored.
+ *   display_name  a string chat_display_name_check takes (trimmed, NFC), or
+ *                 null to show the username again; else 400
+ *                 invalid_display_name
+ *   avatar        only null for now (there are no files yet): anything else
+ *                 is 400 bad_request
+ *   email         an address chat_email_valid takes, or "" / null for none
+ *                 (no mail then); else 400 invalid_email
+ *   email_notify  true or false; else 400 bad_request */
 static void me_update_run(chat_api_job_t *j, chat_store_t *store) {
   if (chat_api_authenticate(j, store)) return;
   cJSON *o = chat_api_parse_body(j);
   if (!o) return;
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "email_notify");
-  if (!cJSON_IsBool(v)) {
-    chat_api_set_error(j, 400, "bad_request", "email_notify must be true or false");
-  } else if (chat_store_user_set_notify(store, j->user.id, cJSON_IsTrue(v)) != 0) {
-    chat_api_set_store_error(j);
-  } else {
-    j->user.email_notify = cJSON_IsTrue(v);
-    set_user(j, 200, &j->user);
+  const cJSON *dn = cJSON_GetObjectItemCaseSensitive(o, "display_name");
+  const cJSON *av = cJSON_GetObjectItemCaseSensitive(o, "avatar");
+  const cJSON *em = cJSON_GetObjectItemCaseSensitive(o, "email");
+  const cJSON *nt = cJSON_GetObjectItemCaseSensitive(o, "email_notify");
+  char name[CHAT_DISPLAY_NAME_MAX];
+  const char *why, *set_name = NULL, *set_email = NULL;
+
+  if (!dn && !av && !em && !nt) {
+    chat_api_set_error(j, 400, "bad_request",
+                       "give display_name, avatar, email or email_notify");
+    goto out;
   }
+  if (dn && cJSON_IsNull(dn)) {
+    set_name = "";
+  } else if (dn) {
+    if (!cJSON_IsString(dn)) {
+      chat_api_set_error(j, 400, "invalid_display_name", "display_name must be a string or null");
+      goto out;
+    }
+    if ((why = chat_display_name_check(dn->valuestring, name)) != NULL) {
+      chat_api_set_error(j, 400, "invalid_display_name", why);
+      goto out;
+    }
+    /* The username itself is stored as "no display name". */
+    set_name = strcmp(name, j->user.username) == 0 ? "" : name;
+  }
+  if (av && !cJSON_IsNull(av)) {
+    chat_api_set_error(j, 400, "bad_request", "avatar can only be null: there are no files yet");
+    goto out;
+  }
+  if (em && cJSON_IsNull(em)) {
+    set_email = "";
+  } else if (em) {
+    if (!cJSON_IsString(em) || (*em->valuestring && !chat_email_valid(em->valuestring))) {
+      chat_api_set_error(j, 400, "invalid_email", "that is not an e-mail address");
+      goto out;
+    }
+    set_email = em->valuestring;
+  }
+  if (nt && !cJSON_IsBool(nt)) {
+    chat_api_set_error(j, 400, "bad_request", "email_notify must be true or false");
+    goto out;
+  }
+  if ((set_name || set_email) &&
+      chat_store_user_set_profile(store, j->user.id, set_name, set_email) != 0) {
+    chat_api_set_store_error(j);
+    goto out;
+  }
+  if (nt && chat_store_user_set_notify(store, j->user.id, cJSON_IsTrue(nt)) != 0) {
+    chat_api_set_store_error(j);
+    goto out;
+  }
+  if (set_name)
+    snprintf(j->user.display_name, sizeof(j->user.display_name), "%s",
+             *set_name ? set_name : j->user.username);
+  if (set_email) snprintf(j->user.email, sizeof(j->user.email), "%s", set_email);
+  if (nt) j->user.email_notify = cJSON_IsTrue(nt);
+  set_user(j, 200, &j->user);
+out:
   cJSON_Delete(o);
 }
 

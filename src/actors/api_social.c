@@ -32,6 +32,65 @@ static void users_online_done(chat_api_job_t *j, const chat_services_t *svc) {
   chat_api_set_json(j, 200, root);
 }
 
+/* ---- GET /api/users?q=TEXT --------------------------------------------- */
+
+/* People by name prefix (chat_store_user_search: username or display name,
+ * ASCII case aside, banned users left out), at most CHAT_USER_SEARCH_MAX,
+ * with whether each is online now (presence, on the loop).  prepare only
+ * takes q; run authenticates first, so a caller without a session gets 401
+ * whatever q is, and then 400 bad_request for a missing or blank q. */
+typedef struct {
+  chat_api_job_t super;
+  char *query;               /* the decoded q (owned), NULL if absent/bad */
+  chat_user_rec_t *users;    /* owned */
+  size_t nusers;
+} user_search_job_t;
+
+static int user_search_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_conn_t *c) {
+  (void)svc;
+  container_of(j, user_search_job_t, super)->query = chat_api_query_text(c, "q");
+  return 0;
+}
+
+static void user_search_run(chat_api_job_t *j, chat_store_t *store) {
+  user_search_job_t *u = container_of(j, user_search_job_t, super);
+  if (chat_api_authenticate(j, store)) return;
+  int rc = u->query ? chat_store_user_search(store, u->query, CHAT_USER_SEARCH_MAX, &u->users,
+                                             &u->nusers)
+                    : CHAT_EINVAL;
+  if (rc == CHAT_EINVAL) {
+    chat_api_set_error(j, 400, "bad_request", "q is the start of a name");
+    return;
+  }
+  if (rc != 0) {
+    chat_api_set_store_error(j);
+    return;
+  }
+  j->ok = 1;
+}
+
+static void user_search_done(chat_api_job_t *j, const chat_services_t *svc) {
+  user_search_job_t *u = container_of(j, user_search_job_t, super);
+  if (j->ok) {
+    chat_presence_t *p = svc->presence;
+    cJSON *root = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(root, "users");
+    for (size_t i = 0; i < u->nusers; i++) {
+      const chat_user_rec_t *r = &u->users[i];
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddNumberToObject(o, "id", (double)r->id);
+      cJSON_AddStringToObject(o, "username", r->username);
+      cJSON_AddStringToObject(o, "display_name", r->display_name);
+      cJSON_AddNullToObject(o, "avatar");
+      cJSON_AddBoolToObject(o, "online", p->ops->is_online(p, r->id));
+      cJSON_AddItemToArray(arr, o);
+    }
+    chat_api_set_json(j, 200, root);
+  }
+  free(u->users);
+  free(u->query);
+}
+
 /* ---- GET /api/friends -------------------------------------------------- */
 
 typedef struct {
@@ -64,6 +123,8 @@ static void friends_list_done(chat_api_job_t *j, const chat_services_t *svc) {
       if (f->state == CHAT_FRIEND_ACCEPTED) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "username", f->username);
+        cJSON_AddStringToObject(o, "display_name", f->display_name);
+        cJSON_AddNullToObject(o, "avatar");
         cJSON_AddBoolToObject(o, "online", p->ops->is_online(p, f->user_id));
         cJSON_AddItemToArray(friends, o);
       } else if (f->state == CHAT_FRIEND_INCOMING) {
@@ -292,6 +353,8 @@ static void unread_run(chat_api_job_t *j, chat_store_t *store) {
 static const chat_api_route_t routes[] = {
     {HTTP_GET, "/api/users/online", CHAT_ROUTE_USERS_ONLINE, sizeof(chat_api_job_t), NULL,
      users_online_run, users_online_done},
+    {HTTP_GET, "/api/users", CHAT_ROUTE_USERS_SEARCH, sizeof(user_search_job_t),
+     user_search_prepare, user_search_run, user_search_done},
     {HTTP_GET, "/api/friends", CHAT_ROUTE_FRIENDS_LIST, sizeof(friends_list_job_t), NULL,
      friends_list_run, friends_list_done},
     {HTTP_POST, "/api/friends", CHAT_ROUTE_FRIENDS_ADD, sizeof(friend_job_t), NULL,

@@ -125,6 +125,22 @@ int chat_ident_nfkc(const char *s, size_t len, char *out, size_t cap) {
   return n;
 }
 
+int chat_ident_nfc(const char *s, size_t len, char *out, size_t cap) {
+  UErrorCode e = U_ZERO_ERROR;
+  const UNormalizer2 *nfc = unorm2_getNFCInstance(&e);
+  u16_t in, norm;
+  int n = -1;
+
+  if (cap > 0) out[0] = '\0';
+  if (U_FAILURE(e) || to_u16(s, len, &in) != 0) return -1;
+  if (normalize(nfc, &in, &norm) == 0) {
+    n = to_u8(&norm, out, cap);
+    free(norm.s);
+  }
+  free(in.s);
+  return n;
+}
+
 int chat_ident_key(const char *s, size_t len, char *out, size_t cap) {
   UErrorCode e = U_ZERO_ERROR;
   const UNormalizer2 *fold = unorm2_getNFKCCasefoldInstance(&e);
@@ -153,6 +169,24 @@ int chat_ident_invisible(uint32_t c) {
   if (u_hasBinaryProperty(u, UCHAR_DEFAULT_IGNORABLE_CODE_POINT)) return 1;
   switch (u_charType(u)) {
     case U_FORMAT_CHAR:
+    case U_CONTROL_CHAR:
+    case U_LINE_SEPARATOR:
+    case U_PARAGRAPH_SEPARATOR:
+    case U_PRIVATE_USE_CHAR:
+    case U_SURROGATE:
+    case U_UNASSIGNED:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+int chat_ident_display_forbidden(uint32_t c) {
+  if (c > 0x10FFFF) return 1;
+  if (c == 0x061C || c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
+      (c >= 0x2066 && c <= 0x2069))
+    return 1;
+  switch (u_charType((UChar32)c)) {
     case U_CONTROL_CHAR:
     case U_LINE_SEPARATOR:
     case U_PARAGRAPH_SEPARATOR:

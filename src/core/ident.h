@@ -40,6 +40,11 @@
  * than cap bytes. */
 int chat_ident_nfkc(const char *s, size_t len, char *out, size_t cap);
 
+/* The same as chat_ident_nfkc with the NFC form (canonical composition
+ * only: full-width letters, ligatures and the like stay as typed).  Display
+ * names (core/text.h) are stored in this form. */
+int chat_ident_nfc(const char *s, size_t len, char *out, size_t cap);
+
 /* Writes the key of s[0..len) (UTF-8, NUL-terminated) into out (cap
  * bytes).  Returns its length in bytes (0 for a name made only of
  * default-ignorable characters), or -1 as chat_ident_nfkc. */
@@ -56,6 +61,13 @@ int chat_ident_invisible(uint32_t c);
 /* 1 if c is a letter or digit of any script: Alphabetic, or a decimal
  * digit (Nd). */
 int chat_ident_alnum(uint32_t c);
+/* 1 if c may not appear in a display name (core/text.c): a control (Cc:
+ * tabs and line breaks among them), a line or paragraph separator, private
+ * use, a surrogate, unassigned, or a bidirectional embedding, override,
+ * isolate or mark (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069),
+ * which could turn the text around it.  Other format characters (the
+ * zero-width joiner of emoji sequences, variation selectors) are allowed. */
+int chat_ident_display_forbidden(uint32_t c);
 /* 1 if c takes two columns: East_Asian_Width Wide or Fullwidth. */
 int chat_ident_wide(uint32_t c);
 

@@ -16,6 +16,8 @@
  * two towards the minimum (so 张三 is long enough). */
 #define CHAT_USERNAME_MIN_WIDTH 3
 #define CHAT_USERNAME_MAX_CHARS 32
+/* Display names: 1 to 32 characters (code points, NFC), any script. */
+#define CHAT_DISPLAY_NAME_MAX_CHARS 32
 /* Passwords: 8 to 128 bytes. */
 #define CHAT_PASSWORD_MIN_BYTES 8
 #define CHAT_PASSWORD_MAX_BYTES 128
@@ -27,6 +29,7 @@
 
 /* Buffer sizes for the strings above (bytes). */
 #define CHAT_NAME_MAX 128    /* bytes: 32 characters of up to 4 bytes each */
+#define CHAT_DISPLAY_NAME_MAX 132 /* bytes: 32 characters of up to 4 bytes, NUL */
 #define CHAT_EMAIL_MAX 256   /* bytes, including the NUL */
 #define CHAT_TOPIC_MAX 1024  /* bytes, including the NUL */
 #define CHAT_CID_MAX 128     /* bytes of a client message id, including NUL */
@@ -82,6 +85,8 @@
 /* GET .../messages?limit=N: default and maximum. */
 #define CHAT_PAGE_DEFAULT 50
 #define CHAT_PAGE_MAX 200
+/* GET /api/users?q=: people found by a name prefix. */
+#define CHAT_USER_SEARCH_MAX 20
 /* Search results. */
 #define CHAT_SEARCH_MAX 50
 /* Distinct @mentions of one message looked up for mail. */

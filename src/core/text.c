@@ -126,6 +126,43 @@ int chat_username_valid(const char *s) {
   return chat_username_check(s, out) == CHAT_USERNAME_OK;
 }
 
+const char *chat_display_name_check(const char *s, char *out) {
+  size_t len = strlen(s), start, tlen, i = 0, n, chars = 0;
+  int visible = 0, nlen;
+  uint32_t c;
+  const uint8_t *u;
+
+  out[0] = '\0';
+  if (len > 1024 || !chat_utf8_valid(s, len)) return "a display name is valid UTF-8 text";
+  chat_text_trim(s, len, &start, &tlen);
+  if (tlen == 0) return "a display name cannot be empty";
+  nlen = chat_ident_nfc(s + start, tlen, out, CHAT_DISPLAY_NAME_MAX);
+  if (nlen < 0) goto too_long;
+  u = (const uint8_t *)out;
+  while (i < (size_t)nlen) {
+    if ((n = chat_utf8_decode(u + i, (size_t)nlen - i, &c)) == 0) goto bad;
+    i += n;
+    if (++chars > CHAT_DISPLAY_NAME_MAX_CHARS) goto too_long;
+    if (chat_ident_display_forbidden(c)) {
+      out[0] = '\0';
+      return "a display name cannot contain control characters or line breaks";
+    }
+    if (!is_space(c) && !chat_ident_invisible(c)) visible = 1;
+  }
+  if (!visible) {
+    out[0] = '\0';
+    return "a display name needs a visible character";
+  }
+  return NULL;
+
+too_long:
+  out[0] = '\0';
+  return "a display name has 1 to 32 characters";
+bad:
+  out[0] = '\0';
+  return "a display name is valid UTF-8 text";
+}
+
 int chat_email_valid(const char *s) {
   const uint8_t *u = (const uint8_t *)s;
   size_t len = strlen(s), i = 0, n, at = len;

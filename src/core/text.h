@@ -42,6 +42,18 @@ const char *chat_username_message(chat_username_rc_t rc);
 /* 1 if chat_username_check takes s. */
 int chat_username_valid(const char *s);
 
+/* The display-name rule (PATCH /api/me).  s (NUL-terminated, any bytes)
+ * is taken when it is valid UTF-8 of at most 1024 bytes and, after
+ * trimming white space (chat_text_trim) and NFC normalisation
+ * (chat_ident_nfc), it has 1 to CHAT_DISPLAY_NAME_MAX_CHARS code points,
+ * none of them forbidden (chat_ident_display_forbidden: controls, line
+ * breaks, bidirectional controls, unassigned...), and at least one of them
+ * visible (neither white space nor invisible).  Spaces inside are kept as
+ * typed.  Writes the trimmed NFC form into out (CHAT_DISPLAY_NAME_MAX
+ * bytes) and returns NULL when taken; else writes "" and returns a static
+ * English message saying why not.  Thread-safe. */
+const char *chat_display_name_check(const char *s, char *out);
+
 /* 1 if s (NUL-terminated) looks like an e-mail address: valid UTF-8, at
  * most 254 bytes, one '@' with a non-empty local part and a domain that has
  * a dot, no white space or control characters. */

@@ -23,6 +23,7 @@ static const route_t routes[] = {
     {HTTP_DELETE, "/api/rooms/{id}", CHAT_ROUTE_ROOM_DELETE},
     {HTTP_GET, "/api/rooms/{id}/messages", CHAT_ROUTE_ROOM_MESSAGES},
     {HTTP_GET, "/api/users/online", CHAT_ROUTE_USERS_ONLINE},
+    {HTTP_GET, "/api/users", CHAT_ROUTE_USERS_SEARCH},
     {HTTP_PATCH, "/api/me", CHAT_ROUTE_ME_UPDATE},
     {HTTP_GET, "/api/friends", CHAT_ROUTE_FRIENDS_LIST},
     {HTTP_POST, "/api/friends", CHAT_ROUTE_FRIENDS_ADD},

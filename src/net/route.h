@@ -39,6 +39,7 @@ typedef enum {
   CHAT_ROUTE_UNREAD,
   CHAT_ROUTE_HEALTHZ,
   CHAT_ROUTE_METRICS,
+  CHAT_ROUTE_USERS_SEARCH,
   CHAT_ROUTE_WS,
 } chat_route_id_t;
 

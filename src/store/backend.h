@@ -157,6 +157,20 @@ typedef struct {
   int (*index_pending)(chat_store_t *s, int max, int *done);
 
   int (*user_list)(chat_store_t *s, chat_user_rec_t **out, size_t *n);
+  /* store.h, chat_store_user_set_profile; display_key (the display name
+   * with A-Z folded, computed by store.c) is given with display_name and
+   * NULL with it. */
+  int (*user_set_profile)(chat_store_t *s, int64_t user_id,
+                          const char *display_name, const char *display_key,
+                          const char *email);
+  /* Up to limit users, not banned, whose username (by_display 0: compared
+   * as names are, ASCII case aside) or display_key (by_display 1: byte for
+   * byte) is >= lo and < hi, in that column's order, through its index.
+   * lo and hi may hold bytes that are not UTF-8 (hi ends in 0xFF).  *out
+   * as user_list's. */
+  int (*user_range)(chat_store_t *s, int by_display, const char *lo,
+                    const char *hi, int limit, chat_user_rec_t **out,
+                    size_t *n);
   /* on is 0 or 1. */
   int (*user_set_notify)(chat_store_t *s, int64_t user_id, int on);
   /* sender_id is never NULL. */

@@ -163,6 +163,9 @@ enum {
   ST_READ_MARK,
   ST_UNREAD_ROOMS,
   ST_UNREAD_DMS,
+  ST_USER_SET_PROFILE,
+  ST_USER_RANGE_NAME,
+  ST_USER_RANGE_DISPLAY,
   ST_COUNT
 };
 
@@ -281,7 +284,7 @@ static inline void p_hash(params_t *p, const uint8_t *h) {
 
 /* Result columns of one row.  Strings land in caller buffers; a text of
  * any length (c_text) is read afterwards with col_text. */
-#define MAX_COLS 8
+#define MAX_COLS 10
 typedef struct {
   MYSQL_BIND b[MAX_COLS];
   unsigned long len[MAX_COLS];

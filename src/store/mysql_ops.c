@@ -29,6 +29,7 @@ static cols_t *user_cols(user_row_t *r) {
   c_i64(&r->cols, &r->banned);
   c_i64(&r->cols, &r->rec.created_ms);
   c_i64(&r->cols, &r->notify);
+  c_str(&r->cols, r->rec.display_name, sizeof(r->rec.display_name));
   return &r->cols;
 }
 
@@ -747,6 +748,7 @@ static int my_friend_list(chat_store_t *s, int64_t user_id,
   c_str(&cols, rec.username, sizeof(rec.username));
   c_i64(&cols, &mine);
   c_i64(&cols, &accepted);
+  c_str(&cols, rec.display_name, sizeof(rec.display_name));
   if (chat_mysql_run(c, ST_FRIEND_LIST, &p, &cols)) {
     r = chat_mysql_fail(c, "friend list");
     goto out;
@@ -810,6 +812,66 @@ static int my_user_list(chat_store_t *s, chat_user_rec_t **out, size_t *n) {
   }
   if (r == 0 && rc < 0) r = chat_mysql_fail(c, "user list");
   st_done(c, ST_USER_LIST);
+out:
+  chat_mysql_put(s, c);
+  if (r) {
+    free(v);
+    return r;
+  }
+  *out = v;
+  *n = len;
+  return 0;
+}
+
+static int my_user_set_profile(chat_store_t *s, int64_t user_id,
+                               const char *display_name,
+                               const char *display_key, const char *email) {
+  params_t p;
+
+  memset(&p, 0, sizeof(p));
+  p_str(&p, display_name);
+  p_bytes(&p, MYSQL_TYPE_BLOB, display_key, display_key ? strlen(display_key) : 0);
+  p_str(&p, email);
+  p_i64(&p, user_id);
+  return change_one(s, ST_USER_SET_PROFILE, &p, "set profile", WRITE | ONE_ROW);
+}
+
+static int my_user_range(chat_store_t *s, int by_display, const char *lo,
+                         const char *hi, int limit, chat_user_rec_t **out,
+                         size_t *n) {
+  int id = by_display ? ST_USER_RANGE_DISPLAY : ST_USER_RANGE_NAME;
+  chat_user_rec_t *v = NULL;
+  size_t len = 0, cap = 0;
+  user_row_t row;
+  params_t p;
+  conn_t *c;
+  int rc, r = chat_mysql_get(s, &c);
+
+  if (r) return r;
+  memset(&p, 0, sizeof(p));
+  p_bytes(&p, MYSQL_TYPE_BLOB, lo, strlen(lo));
+  p_bytes(&p, MYSQL_TYPE_BLOB, hi, strlen(hi));
+  p_i64(&p, limit);
+  if (chat_mysql_run(c, id, &p, user_cols(&row))) {
+    r = chat_mysql_fail(c, "user range");
+    goto out;
+  }
+  while ((rc = chat_mysql_fetch(c, id)) == 1) {
+    if (cols_ok(&row.cols)) {
+      chat_log_error("store(mysql): user %lld: bad field",
+                     (long long)row.rec.id);
+      r = CHAT_EUNAVAIL;
+      break;
+    }
+    user_row_done(&row);
+    if (len == cap) {
+      cap = cap ? cap * 2 : 16;
+      v = chat_xrealloc(v, cap * sizeof(*v));
+    }
+    v[len++] = row.rec;
+  }
+  if (r == 0 && rc < 0) r = chat_mysql_fail(c, "user range");
+  st_done(c, id);
 out:
   chat_mysql_put(s, c);
   if (r) {
@@ -1127,6 +1189,8 @@ const chat_store_ops_t chat_mysql_ops = {
     .index_pending = chat_mysql_index_pending,
     .user_list = my_user_list,
     .user_set_notify = my_user_set_notify,
+    .user_set_profile = my_user_set_profile,
+    .user_range = my_user_range,
     .msg_get = my_msg_get,
     .audit = my_audit,
     .read_mark = my_read_mark,

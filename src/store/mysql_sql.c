@@ -6,7 +6,8 @@
 #include "mysql_int.h"
 
 #define USER_COLS \
-  "id, username, email, pwhash, role, banned, created_ms, email_notify"
+  "id, username, email, pwhash, role, banned, created_ms, email_notify," \
+  " display_name"
 /* The sender's name by a subquery rather than a join: the page is then read
  * from one table in index order (messages_room_id backwards, LIMIT rows and
  * no sort), whatever the optimizer's statistics say about the join. */
@@ -145,7 +146,7 @@ const char *const chat_mysql_sql[ST_COUNT] = {
         " VALUES (?, ?, ?, ?)",
     [ST_SESSION_LOOKUP] =
         "SELECT u.id, u.username, u.email, u.pwhash, u.role, u.banned,"
-        " u.created_ms, u.email_notify"
+        " u.created_ms, u.email_notify, u.display_name"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.token_hash = ? AND s.expires_ms > ?",
     [ST_SESSION_DELETE] = "DELETE FROM sessions WHERE token_hash = ?",
@@ -302,7 +303,7 @@ const char *const chat_mysql_sql[ST_COUNT] = {
         "DELETE FROM friendships WHERE user_lo = ? AND user_hi = ?",
     /* Parameters: the user four times.  Each half through its own index. */
     [ST_FRIEND_LIST] =
-        "SELECT u.id, u.username, x.mine, x.accepted FROM ("
+        "SELECT u.id, u.username, x.mine, x.accepted, u.display_name FROM ("
         " SELECT user_hi AS other, requester_id = ? AS mine, accepted"
         " FROM friendships WHERE user_lo = ?"
         " UNION ALL"
@@ -356,6 +357,19 @@ const char *const chat_mysql_sql[ST_COUNT] = {
         " LEFT JOIN read_markers rm ON rm.user_id = ? AND rm.room_id = 0"
         "  AND rm.peer_id = p.sender_id"
         " ORDER BY u.username_key",
+    /* NULL keeps a value: display_name and display_key go together. */
+    [ST_USER_SET_PROFILE] =
+        "UPDATE users SET display_name = COALESCE(?, display_name),"
+        " display_key = COALESCE(?, display_key),"
+        " email = COALESCE(?, email) WHERE id = ?",
+    /* Prefix scans (backend.h, user_range): ranges of the unique index of
+     * username_key (001) and of users_display_key (007), bytes compared. */
+    [ST_USER_RANGE_NAME] = "SELECT " USER_COLS " FROM users"
+                           " WHERE username_key >= ? AND username_key < ?"
+                           " AND banned = 0 ORDER BY username_key LIMIT ?",
+    [ST_USER_RANGE_DISPLAY] = "SELECT " USER_COLS " FROM users"
+                              " WHERE display_key >= ? AND display_key < ?"
+                              " AND banned = 0 ORDER BY display_key LIMIT ?",
 };
 
 /* Session settings of every connection (constant text). */

@@ -66,6 +66,10 @@ static int read_user(sqlite3_stmt *st, chat_user_rec_t *out) {
   out->banned = sqlite3_column_int(st, 5) != 0;
   out->created_ms = sqlite3_column_int64(st, 6);
   out->email_notify = sqlite3_column_int(st, 7) != 0;
+  if (col_copy(st, 8, out->display_name, sizeof(out->display_name))) {
+    chat_log_error("store(sqlite): user %lld: bad field", (long long)out->id);
+    return CHAT_EUNAVAIL;
+  }
   return 0;
 }
 
@@ -742,7 +746,8 @@ static int sq_friend_list(chat_store_t *s, int64_t user_id,
     }
     f = &v[len];
     f->user_id = sqlite3_column_int64(st, 0);
-    if (col_copy(st, 1, f->username, sizeof(f->username))) {
+    if (col_copy(st, 1, f->username, sizeof(f->username)) ||
+        col_copy(st, 4, f->display_name, sizeof(f->display_name))) {
       chat_log_error("store(sqlite): user %lld: bad field",
                      (long long)f->user_id);
       r = CHAT_EUNAVAIL;
@@ -785,6 +790,59 @@ static int sq_user_list(chat_store_t *s, chat_user_rec_t **out, size_t *n) {
     len++;
   }
   if (r == 0 && rc != SQLITE_DONE) r = chat_sqlite_fail(c, "user list", rc);
+  done(st);
+  chat_sqlite_put(s, c, 0);
+  if (r) {
+    free(v);
+    return r;
+  }
+  *out = v;
+  *n = len;
+  return 0;
+}
+
+static int sq_user_set_profile(chat_store_t *s, int64_t user_id,
+                               const char *display_name,
+                               const char *display_key, const char *email) {
+  conn_t *c = chat_sqlite_get(s, 1);
+  sqlite3_stmt *st = stmt(c, ST_USER_SET_PROFILE);
+  int r;
+
+  sqlite3_bind_int64(st, 1, user_id);
+  if (display_name != NULL) bind_text(st, 2, display_name);
+  else sqlite3_bind_null(st, 2);
+  if (display_key != NULL) bind_text(st, 3, display_key);
+  else sqlite3_bind_null(st, 3);
+  if (email != NULL) bind_text(st, 4, email);
+  else sqlite3_bind_null(st, 4);
+  r = finish(c, st, "set profile", ONE_ROW);
+  chat_sqlite_put(s, c, 1);
+  return r;
+}
+
+static int sq_user_range(chat_store_t *s, int by_display, const char *lo,
+                         const char *hi, int limit, chat_user_rec_t **out,
+                         size_t *n) {
+  conn_t *c = chat_sqlite_get(s, 0);
+  sqlite3_stmt *st =
+      stmt(c, by_display ? ST_USER_RANGE_DISPLAY : ST_USER_RANGE_NAME);
+  chat_user_rec_t *v = NULL;
+  size_t len = 0, cap = 0;
+  int rc, r = 0;
+
+  bind_text(st, 1, lo);
+  bind_text(st, 2, hi);
+  sqlite3_bind_int(st, 3, limit);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (len == cap) {
+      cap = cap ? cap * 2 : 16;
+      v = chat_xrealloc(v, cap * sizeof(*v));
+    }
+    r = read_user(st, &v[len]);
+    if (r) break;
+    len++;
+  }
+  if (r == 0 && rc != SQLITE_DONE) r = chat_sqlite_fail(c, "user range", rc);
   done(st);
   chat_sqlite_put(s, c, 0);
   if (r) {
@@ -1075,6 +1133,8 @@ const chat_store_ops_t chat_sqlite_ops = {
     .index_pending = chat_sqlite_index_pending,
     .user_list = sq_user_list,
     .user_set_notify = sq_user_set_notify,
+    .user_set_profile = sq_user_set_profile,
+    .user_range = sq_user_range,
     .msg_get = sq_msg_get,
     .audit = sq_audit,
     .read_mark = sq_read_mark,

@@ -4,7 +4,8 @@
 #include "sqlite_int.h"
 
 #define USER_COLS \
-  "id, username, email, pwhash, role, banned, created_ms, email_notify"
+  "id, username, email, pwhash, role, banned, created_ms, email_notify," \
+  " display_name"
 #define MSG_COLS "m.id, m.room_id, u.username, m.text, m.ts, m.seq"
 /* The rows of the message lists added with direct messages
  * (chat_sqlite_read_msg). */
@@ -72,7 +73,7 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
         " VALUES (?1, ?2, ?3, ?4)",
     [ST_SESSION_LOOKUP] =
         "SELECT u.id, u.username, u.email, u.pwhash, u.role, u.banned,"
-        " u.created_ms, u.email_notify"
+        " u.created_ms, u.email_notify, u.display_name"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.token_hash = ?1 AND s.expires_ms > ?2",
     [ST_SESSION_DELETE] = "DELETE FROM sessions WHERE token_hash = ?1",
@@ -192,7 +193,7 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
         "DELETE FROM friendships WHERE user_lo = ?1 AND user_hi = ?2",
     /* Each half through its own index. */
     [ST_FRIEND_LIST] =
-        "SELECT u.id, u.username, x.mine, x.accepted FROM ("
+        "SELECT u.id, u.username, x.mine, x.accepted, u.display_name FROM ("
         " SELECT user_hi AS other, requester_id = ?1 AS mine, accepted"
         " FROM friendships WHERE user_lo = ?1"
         " UNION ALL"
@@ -244,4 +245,18 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
         " LEFT JOIN read_markers rm ON rm.user_id = ?1 AND rm.room_id = 0"
         "  AND rm.peer_id = p.sender_id"
         " ORDER BY u.username",
+    /* ?2/?3 NULL: keep the display name (and its key); ?4 NULL: the
+     * e-mail. */
+    [ST_USER_SET_PROFILE] =
+        "UPDATE users SET display_name = coalesce(?2, display_name),"
+        " display_key = coalesce(?3, display_key),"
+        " email = coalesce(?4, email) WHERE id = ?1",
+    /* Prefix scans (backend.h, user_range): a range of the unique NOCASE
+     * index of usernames, of users_display_key (007). */
+    [ST_USER_RANGE_NAME] = "SELECT " USER_COLS " FROM users"
+                           " WHERE username >= ?1 AND username < ?2"
+                           " AND banned = 0 ORDER BY username LIMIT ?3",
+    [ST_USER_RANGE_DISPLAY] = "SELECT " USER_COLS " FROM users"
+                              " WHERE display_key >= ?1 AND display_key < ?2"
+                              " AND banned = 0 ORDER BY display_key LIMIT ?3",
 };

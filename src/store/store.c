@@ -10,12 +10,21 @@
 
 #include "../core/ident.h"
 #include "../core/text.h"
+#include "../core/utf8.h"
 #include "backend.h"
 #include "tokens.h"
 
 /* 1 if s is a string of fewer than cap bytes. */
 static int fits(const char *s, size_t cap) {
   return s != NULL && strnlen(s, cap) < cap;
+}
+
+/* A user record as the API shows it: the username where no display name
+ * was chosen (the backends read "" then). */
+static int shown(int rc, chat_user_rec_t *u) {
+  if (rc == 0 && u != NULL && u->display_name[0] == '\0')
+    snprintf(u->display_name, sizeof(u->display_name), "%s", u->username);
+  return rc;
 }
 
 static int open_err(char *err, size_t errlen, int rc, const char *msg,
@@ -67,8 +76,10 @@ int chat_store_user_create(chat_store_t *s, const char *username,
     return CHAT_EINVAL;
   if (chat_ident_key(username, strlen(username), key, sizeof(key)) < 0)
     return CHAT_EINVAL;
-  return s->ops->user_create(s, username, key, email, pwhash, role, now_ms,
-                             out);
+  if (out != NULL) out->display_name[0] = '\0';
+  return shown(s->ops->user_create(s, username, key, email, pwhash, role,
+                                   now_ms, out),
+               out);
 }
 
 int chat_store_user_by_name(chat_store_t *s, const char *username,
@@ -78,15 +89,18 @@ int chat_store_user_by_name(chat_store_t *s, const char *username,
   /* A name too long to store cannot name a user. */
   if (!fits(username, CHAT_NAME_MAX + 1)) return CHAT_ENOTFOUND;
   /* A name without a key (not UTF-8) can still match a name exactly. */
-  return s->ops->user_find(
-      s, username,
-      chat_ident_key(username, strlen(username), key, sizeof(key)) < 0 ? NULL
-                                                                        : key,
+  return shown(
+      s->ops->user_find(s, username,
+                        chat_ident_key(username, strlen(username), key,
+                                       sizeof(key)) < 0
+                            ? NULL
+                            : key,
+                        out),
       out);
 }
 
 int chat_store_user_by_id(chat_store_t *s, int64_t id, chat_user_rec_t *out) {
-  return s->ops->user_by_id(s, id, out);
+  return shown(s->ops->user_by_id(s, id, out), out);
 }
 
 int chat_store_user_set_password(chat_store_t *s, int64_t user_id,
@@ -109,7 +123,8 @@ int chat_store_session_lookup(chat_store_t *s,
                               const uint8_t token_hash[CHAT_TOKEN_HASH_LEN],
                               int64_t now_ms, chat_user_rec_t *user_out) {
   if (token_hash == NULL) return CHAT_EINVAL;
-  return s->ops->session_lookup(s, token_hash, now_ms, user_out);
+  return shown(s->ops->session_lookup(s, token_hash, now_ms, user_out),
+               user_out);
 }
 
 int chat_store_session_delete(chat_store_t *s,
@@ -255,7 +270,13 @@ int chat_store_friend_list(chat_store_t *s, int64_t user_id,
   if (out == NULL || n == NULL) return CHAT_EINVAL;
   *out = NULL;
   *n = 0;
-  return s->ops->friend_list(s, user_id, out, n);
+  int rc = s->ops->friend_list(s, user_id, out, n);
+  for (size_t i = 0; rc == 0 && i < *n; i++) {
+    chat_friend_rec_t *f = &(*out)[i];
+    if (f->display_name[0] == '\0')
+      snprintf(f->display_name, sizeof(f->display_name), "%s", f->username);
+  }
+  return rc;
 }
 
 /* ---- search --------------------------------------------------------------
@@ -457,7 +478,93 @@ int chat_store_user_list(chat_store_t *s, chat_user_rec_t **out, size_t *n) {
   if (out == NULL || n == NULL) return CHAT_EINVAL;
   *out = NULL;
   *n = 0;
-  return s->ops->user_list(s, out, n);
+  int rc = s->ops->user_list(s, out, n);
+  for (size_t i = 0; rc == 0 && i < *n; i++) shown(0, &(*out)[i]);
+  return rc;
+}
+
+/* ---- people --------------------------------------------------------------- */
+
+/* s with ASCII A-Z folded to a-z into out (cap bytes); 0, or -1 if it does
+ * not fit. */
+static int fold_ascii(const char *s, char *out, size_t cap) {
+  size_t len = strlen(s);
+  if (len >= cap) return -1;
+  for (size_t i = 0; i <= len; i++)
+    out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
+  return 0;
+}
+
+int chat_store_user_set_profile(chat_store_t *s, int64_t user_id,
+                                const char *display_name, const char *email) {
+  char key[CHAT_DISPLAY_NAME_MAX];
+
+  if (display_name != NULL &&
+      (!fits(display_name, CHAT_DISPLAY_NAME_MAX) ||
+       fold_ascii(display_name, key, sizeof(key)) != 0))
+    return CHAT_EINVAL;
+  if (email != NULL && !fits(email, CHAT_EMAIL_MAX)) return CHAT_EINVAL;
+  if (display_name == NULL && email == NULL) return CHAT_OK;
+  return s->ops->user_set_profile(s, user_id, display_name,
+                                  display_name ? key : NULL, email);
+}
+
+/* Orders by username, ASCII case aside (as the index of names does). */
+static int by_username(const void *a, const void *b) {
+  const unsigned char *x = (const unsigned char *)((const chat_user_rec_t *)a)->username;
+  const unsigned char *y = (const unsigned char *)((const chat_user_rec_t *)b)->username;
+  for (;; x++, y++) {
+    int cx = (*x >= 'A' && *x <= 'Z') ? *x - 'A' + 'a' : *x;
+    int cy = (*y >= 'A' && *y <= 'Z') ? *y - 'A' + 'a' : *y;
+    if (cx != cy || cx == 0) return cx - cy;
+  }
+}
+
+int chat_store_user_search(chat_store_t *s, const char *prefix, int limit,
+                           chat_user_rec_t **out, size_t *n) {
+  char norm[CHAT_NAME_MAX + 1], lo[CHAT_NAME_MAX + 1], hi[CHAT_NAME_MAX + 2];
+  chat_user_rec_t *a = NULL, *b = NULL;
+  size_t na = 0, nb = 0, start, len;
+  int rc;
+
+  if (prefix == NULL || out == NULL || n == NULL || limit < 1 || limit > 100)
+    return CHAT_EINVAL;
+  *out = NULL;
+  *n = 0;
+  len = strlen(prefix);
+  chat_text_trim(prefix, len, &start, &len);
+  if (len == 0 || len > CHAT_NAME_MAX) return len == 0 ? CHAT_EINVAL : CHAT_OK;
+  /* No name is longer than CHAT_NAME_MAX bytes: a longer prefix finds
+   * nobody (above); one whose NFC form does not fit neither. */
+  if (chat_ident_nfc(prefix + start, len, norm, sizeof(norm)) < 0)
+    return chat_utf8_valid(prefix, strlen(prefix)) ? CHAT_OK : CHAT_EINVAL;
+  fold_ascii(norm, lo, sizeof(lo));
+  snprintf(hi, sizeof(hi), "%s\xff", lo);
+  rc = s->ops->user_range(s, 0, lo, hi, limit, &a, &na);
+  if (rc == 0) rc = s->ops->user_range(s, 1, lo, hi, limit, &b, &nb);
+  if (rc != 0) {
+    free(a);
+    free(b);
+    return rc;
+  }
+  /* The union, without the users both scans found, in username order. */
+  a = chat_xrealloc(a, (na + nb + 1) * sizeof(*a));
+  for (size_t i = 0; i < nb; i++) {
+    size_t k = 0;
+    while (k < na && a[k].id != b[i].id) k++;
+    if (k == na) a[na++] = b[i];
+  }
+  free(b);
+  for (size_t i = 0; i < na; i++) shown(0, &a[i]);
+  qsort(a, na, sizeof(*a), by_username);
+  if (na > (size_t)limit) na = (size_t)limit;
+  if (na == 0) {
+    free(a);
+    a = NULL;
+  }
+  *out = a;
+  *n = na;
+  return CHAT_OK;
 }
 
 int chat_store_user_set_banned(chat_store_t *s, int64_t user_id, int banned) {

@@ -37,6 +37,9 @@ typedef struct {
   int banned;
   int email_notify;                 /* 1: e-mail about missed DMs/mentions */
   int64_t created_ms;
+  /* The name shown (schema 007): the one the user chose, else the
+   * username (so never ""). */
+  char display_name[CHAT_DISPLAY_NAME_MAX];
 } chat_user_rec_t;
 
 typedef struct {
@@ -210,6 +213,7 @@ typedef enum {
 typedef struct {
   int64_t user_id;
   char username[CHAT_NAME_MAX + 1];
+  char display_name[CHAT_DISPLAY_NAME_MAX];  /* as chat_user_rec_t's */
   chat_friend_state_t state;  /* as seen by the user the list belongs to */
 } chat_friend_rec_t;
 
@@ -261,6 +265,25 @@ int chat_store_index_pending(chat_store_t *s, int max, int *done);
 int chat_store_user_list(chat_store_t *s, chat_user_rec_t **out, size_t *n);
 /* Bans (deleting every session of the user) or unbans; CHAT_ENOTFOUND. */
 int chat_store_user_set_banned(chat_store_t *s, int64_t user_id, int banned);
+/* ---- people (schema 007) ----------------------------------------------- */
+
+/* Sets the user's display name and/or e-mail; NULL keeps a value.
+ * display_name is one chat_display_name_check (core/text.h) took (its
+ * output), or "" to go back to showing the username; email is "" (none:
+ * no mail) or one chat_email_valid took.  CHAT_ENOTFOUND if there is no
+ * such user; CHAT_EINVAL if a string does not fit its record field. */
+int chat_store_user_set_profile(chat_store_t *s, int64_t user_id,
+                                const char *display_name, const char *email);
+/* Users who are not banned whose username or display name starts with
+ * prefix, ASCII letters compared without case and everything else byte for
+ * byte (after NFC of prefix: 张 finds 张三), at most limit (1..100) of
+ * them, ordered by username (ASCII case aside).  Each name is found by a
+ * range scan of its index, at most limit rows each, so the cost is bounded
+ * whatever the prefix.  *out is a malloc'ed array (free()), possibly NULL
+ * with *n 0.  CHAT_EINVAL if prefix is empty after trimming or not UTF-8. */
+int chat_store_user_search(chat_store_t *s, const char *prefix, int limit,
+                           chat_user_rec_t **out, size_t *n);
+
 /* Turns e-mail notifications on or off; CHAT_ENOTFOUND. */
 int chat_store_user_set_notify(chat_store_t *s, int64_t user_id, int on);
 /* A room message by id with its sender's id; out->text is malloc'ed (free

@@ -30,8 +30,8 @@ class FriendsTest(CommunityBase):
         self.assertEqual(r.status, 200, r.describe())
         self.assertEqual(r.json(), {"username": na, "state": "friends"})
         fa, fb = self.friends(ca), self.friends(cb)
-        self.assertEqual(fa, {"friends": [{"username": nb, "online": False}], "incoming": [], "outgoing": []})
-        self.assertEqual(fb, {"friends": [{"username": na, "online": False}], "incoming": [], "outgoing": []})
+        self.assertEqual(fa, {"friends": [{"username": nb, "display_name": nb, "avatar": None, "online": False}], "incoming": [], "outgoing": []})
+        self.assertEqual(fb, {"friends": [{"username": na, "display_name": na, "avatar": None, "online": False}], "incoming": [], "outgoing": []})
         # Already friends: either side asking again answers "friends".
         for c, other in ((ca, nb), (cb, na)):
             r = c.post("/api/friends", {"username": other})
@@ -200,17 +200,17 @@ class FriendsTest(CommunityBase):
     async def test_online_flags_and_frames_of_friends(self):
         (ca, na, _), (cb, nb, _) = self.new_friends("fn", "fn")
         wa = await WS.connect(self.server, ca, label=na)
-        await aeventually(lambda: self.friends(cb)["friends"] == [{"username": na, "online": True}],
+        await aeventually(lambda: self.friends(cb)["friends"] == [{"username": na, "display_name": na, "avatar": None, "online": True}],
                           timeout=5, desc="a online in b's friend list")
-        self.assertEqual(self.friends(ca)["friends"], [{"username": nb, "online": False}])
+        self.assertEqual(self.friends(ca)["friends"], [{"username": nb, "display_name": nb, "avatar": None, "online": False}])
         wb = await WS.connect(self.server, cb, label=nb)
         f = await wa.expect(match(type="online", user=nb))
         self.assertEqual(f, {"type": "online", "user": nb, "online": True})
-        self.assertEqual(self.friends(ca)["friends"], [{"username": nb, "online": True}])
+        self.assertEqual(self.friends(ca)["friends"], [{"username": nb, "display_name": nb, "avatar": None, "online": True}])
         await wb.close()
         f = await wa.expect(match(type="online", user=nb, online=False))
         self.assertEqual(f, {"type": "online", "user": nb, "online": False})
-        await aeventually(lambda: self.friends(ca)["friends"] == [{"username": nb, "online": False}],
+        await aeventually(lambda: self.friends(ca)["friends"] == [{"username": nb, "display_name": nb, "avatar": None, "online": False}],
                           timeout=5, desc="b offline in a's friend list")
 
 

@@ -1248,6 +1248,90 @@ static void test_msg_seq(void) {
 
 /* --- runs ----------------------------------------------------------------- */
 
+/* Display names and the name search (schema 007). */
+static int has_user(const chat_user_rec_t *v, size_t n, int64_t id) {
+  for (size_t i = 0; i < n; i++)
+    if (v[i].id == id) return 1;
+  return 0;
+}
+
+static void test_people(void) {
+  chat_user_rec_t u, *v = NULL, *fl_users = NULL;
+  chat_friend_rec_t *fl = NULL;
+  chat_friend_state_t st;
+  size_t n = 0, i;
+  int64_t a = make_user("pplAlice"), b = make_user("pplbob"), c = make_user("zzcarol"),
+          d = make_user("张ppl"), e = make_user("ppl%x"), f = make_user("pplmaxa");
+  (void)fl_users;
+
+  /* No display name chosen: the username is shown. */
+  T_EQ_INT(chat_store_user_by_id(g_store, a, &u), 0);
+  T_EQ_STR(u.display_name, "pplAlice");
+  /* Set, kept across reads, and the e-mail with it. */
+  T_EQ_INT(chat_store_user_set_profile(g_store, c, "张三ppl Carol", NULL), 0);
+  T_EQ_INT(chat_store_user_by_id(g_store, c, &u), 0);
+  T_EQ_STR(u.display_name, "张三ppl Carol");
+  T_EQ_STR(u.email, "x@example.org");
+  T_EQ_INT(chat_store_user_set_profile(g_store, c, NULL, ""), 0);
+  T_EQ_INT(chat_store_user_by_name(g_store, "ZZCAROL", &u), 0);
+  T_EQ_STR(u.display_name, "张三ppl Carol");
+  T_EQ_STR(u.email, "");
+  /* The same value again is no "not found" (MySQL counts matched rows). */
+  T_EQ_INT(chat_store_user_set_profile(g_store, c, "张三ppl Carol", ""), 0);
+  T_EQ_INT(chat_store_user_set_profile(g_store, 999999, "x", NULL), CHAT_ENOTFOUND);
+  T_EQ_INT(chat_store_user_set_profile(g_store, b, "PPL Bobby", NULL), 0);
+  /* Friends lists carry it. */
+  T_EQ_INT(chat_store_friend_request(g_store, a, c, 10, &st), 0);
+  T_EQ_INT(chat_store_friend_list(g_store, a, &fl, &n), 0);
+  T_EQ_INT(n, 1);
+  if (n == 1) T_EQ_STR(fl[0].display_name, "张三ppl Carol");
+  free(fl);
+  T_EQ_INT(chat_store_friend_list(g_store, c, &fl, &n), 0);
+  T_EQ_INT(n, 1);
+  if (n == 1) T_EQ_STR(fl[0].display_name, "pplAlice");
+  free(fl);
+
+  /* Prefixes of usernames and display names, ASCII case aside, in
+   * username order. */
+  T_EQ_INT(chat_store_user_search(g_store, "PPL", 20, &v, &n), 0);
+  T_EQ_INT(n, 4);  /* pplAlice, pplbob (by both names), ppl%x, pplmaxa */
+  T_CHECK(has_user(v, n, a) && has_user(v, n, b) && has_user(v, n, e) && has_user(v, n, f));
+  T_CHECK(!has_user(v, n, c) && !has_user(v, n, d));
+  for (i = 1; i < n; i++) T_CHECK(name_cmp(v[i - 1].username, v[i].username) < 0);
+  for (i = 0; i < n; i++)
+    if (v[i].id == b) T_EQ_STR(v[i].display_name, "PPL Bobby");
+  free(v);
+  /* Chinese: 张 finds the username 张ppl and the display name 张三ppl Carol. */
+  T_EQ_INT(chat_store_user_search(g_store, "张", 20, &v, &n), 0);
+  T_CHECK(has_user(v, n, c) && has_user(v, n, d));
+  free(v);
+  T_EQ_INT(chat_store_user_search(g_store, "张三p", 20, &v, &n), 0);
+  T_EQ_INT(n, 1);
+  T_CHECK(has_user(v, n, c));
+  free(v);
+  /* % and _ are characters, not patterns. */
+  T_EQ_INT(chat_store_user_search(g_store, "ppl%", 20, &v, &n), 0);
+  T_EQ_INT(n, 1);
+  T_CHECK(has_user(v, n, e));
+  free(v);
+  T_EQ_INT(chat_store_user_search(g_store, "ppl_", 20, &v, &n), 0);
+  T_EQ_INT(n, 0);
+  free(v);
+  /* The limit; banned users are left out. */
+  T_EQ_INT(chat_store_user_search(g_store, "ppl", 2, &v, &n), 0);
+  T_EQ_INT(n, 2);
+  free(v);
+  T_EQ_INT(chat_store_user_set_banned(g_store, f, 1), 0);
+  T_EQ_INT(chat_store_user_search(g_store, "pplm", 20, &v, &n), 0);
+  T_EQ_INT(n, 0);
+  free(v);
+  T_EQ_INT(chat_store_user_set_banned(g_store, f, 0), 0);
+  /* Bad arguments. */
+  T_EQ_INT(chat_store_user_search(g_store, "  ", 20, &v, &n), CHAT_EINVAL);
+  T_EQ_INT(chat_store_user_search(g_store, "ppl", 0, &v, &n), CHAT_EINVAL);
+  T_EQ_INT(chat_store_user_search(g_store, "\xff", 20, &v, &n), CHAT_EINVAL);
+}
+
 static void run_common(void) {
   T_RUN(test_users);
   T_RUN(test_user_keys);
@@ -1269,6 +1353,7 @@ static void run_common(void) {
   T_RUN(test_search_tail_bound);
   T_RUN(test_moderation);
   T_RUN(test_unread);
+  T_RUN(test_people);
 }
 
 #endif

@@ -189,8 +189,8 @@ static void test_route_404(void) {
       "/api/rooms/x/messages",
       "/api/rooms/1/messagesx",
       "/api/rooms/1/2",
-      "/api/users",
       "/api/users/online/x",
+      "/api/users/x",
       "api/me",
       "/ws?x",
   };

@@ -109,7 +109,7 @@ async function onRegister(e) {
   const password = $('register-password').value;
   const problems = [];
   if (!usernameOk(username)) problems.push(['register-username', t('err.invalid_username')]);
-  if (!/^[^\s@]+@[^\s@]+$/.test(email)) problems.push(['register-email', t('err.invalid_email')]);
+  if (email && !/^[^\s@]+@[^\s@]+$/.test(email)) problems.push(['register-email', t('err.invalid_email')]);
   const plen = new TextEncoder().encode(password).length;
   if (plen < 8 || plen > 128) problems.push(['register-password', t('err.weak_password')]);
   if (problems.length) {

@@ -10,6 +10,7 @@ import { updateTitle } from '../notify.js';
 import { decodePart, dmHash, showView } from '../router.js';
 import { state, getDm, me, currentDm, normDm, storeMessage } from '../state.js';
 import { addMessage, scheduleRead } from '../messages.js';
+import { displayName, learn, profileButton } from '../people.js';
 import { continueJump, enterConversation, renderMessages, renderRoomHeader } from './room.js';
 
 /* ---------- friends ---------- */
@@ -18,6 +19,7 @@ export async function loadFriends() {
   const d = await apiAuth('GET', '/api/friends');
   if (!state.user || !d) return;
   state.friends = new Map();
+  learn(d.friends);
   for (const f of d.friends || []) {
     if (f && f.username) state.friends.set(f.username, { online: !!f.online });
   }
@@ -55,9 +57,11 @@ function friendItem(name) {
     title: t('friends.messageAria', { name, status }),
   },
   h('span', { class: f.online ? 'online-dot' : 'offline-dot', 'aria-hidden': 'true' }),
-  h('span', { class: 'room-name' }, name),
+  h('span', { class: 'room-name' }, displayName(name)),
+  displayName(name) !== name ? h('span', { class: 'person-username small text-muted ms-1 text-truncate' }, '@' + name) : null,
   h('span', { class: 'visually-hidden' }, ', ' + status),
   unreadBadge(unread, 'dm.unread')),
+  profileButton(name, h('span', { 'aria-hidden': 'true' }, 'ⓘ')),
   h('button', {
     type: 'button', class: 'btn btn-link btn-sm friend-remove', 'data-action': 'remove-friend', 'data-user': name,
     'aria-label': t('friends.removeFor', { name }), title: t('friends.removeFor', { name }), 'data-testid': 'remove-friend',

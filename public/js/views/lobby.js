@@ -11,6 +11,7 @@ import {
 } from '../state.js';
 import { renderAdmin, renderAdminUsers, loadAdminUsers } from './admin.js';
 import { renderFriends } from './dms.js';
+import { profileButton } from '../people.js';
 import { renderRoomHeader } from './room.js';
 
 let roomsRefreshTimer = null;
@@ -177,7 +178,7 @@ function renderRoomCards(rooms) {
 export function userItem(name) {
   return h('li', { 'data-user': name, 'data-testid': 'user-item' },
     h('span', { class: 'online-dot', 'aria-hidden': 'true' }),
-    h('span', { class: 'text-truncate' }, name),
+    profileButton(name),
     name === me() ? h('span', { class: 'user-you' }, t('you')) : null);
 }
 

@@ -14,6 +14,7 @@ import {
 } from '../state.js';
 import { dropPending, isOpen, joinRoom, resetPending, trySend, wsSend } from '../ws.js';
 import { onMessageDeleted, scheduleRead } from '../messages.js';
+import { displayName, profileButton } from '../people.js';
 import { restoreDraft, updateCharCount } from './composer.js';
 import { dmPath, renderFriends } from './dms.js';
 import { refreshRoomsSoon, renderRoomList, userItem } from './lobby.js';
@@ -176,7 +177,7 @@ function messageEl(m) {
   if (m.deleted) return deletedEl(m);
   const mine = m.sender === me();
   const meta = h('div', { class: 'msg-meta' },
-    h('span', { class: 'msg-sender' }, m.sender),
+    h('span', { class: 'msg-sender' }, profileButton(m.sender, displayName(m.sender))),
     mine ? h('span', { class: 'msg-you' }, t('you')) : null,
     msgTimeEl(m.ts));
   const bubble = h('div', { class: 'msg-bubble' }, meta, messageBody(m.text));
