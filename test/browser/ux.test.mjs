@@ -182,7 +182,7 @@ test('the message list is one Tab stop however long; arrow keys move through mes
   await page.keyboard.press('Enter');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'message-input');
 
-  // Arrow keys in the list: newest message, the one before, its link, its delete button.
+  // Arrow keys in the list: newest message, the one before, its controls.
   await page.locator('#message-scroller').focus();
   await page.keyboard.press('ArrowUp');
   const focusedText = () => page.evaluate(() => {
@@ -192,7 +192,10 @@ test('the message list is one Tab stop however long; arrow keys move through mes
   assert.equal(await focusedText(), 'message 50 https://example.com/50');
   await page.keyboard.press('ArrowUp');
   assert.equal(await focusedText(), 'message 49 https://example.com/49');
+  // Inside a message: the sender's profile button, the link, the delete button, in that order.
   await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.action), 'profile');
+  await page.keyboard.press('ArrowRight');
   assert.equal(await page.evaluate(() => document.activeElement.tagName), 'A');
   await page.keyboard.press('ArrowRight');
   assert.equal(await page.evaluate(() => document.activeElement.dataset.action), 'delete-message');

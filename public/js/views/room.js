@@ -176,8 +176,11 @@ function messageBody(text) {
 function messageEl(m) {
   if (m.deleted) return deletedEl(m);
   const mine = m.sender === me();
+  // Like links and actions, the sender's profile button is reached with the arrow keys, not Tab.
+  const sender = profileButton(m.sender, displayName(m.sender));
+  sender.tabIndex = -1;
   const meta = h('div', { class: 'msg-meta' },
-    h('span', { class: 'msg-sender' }, profileButton(m.sender, displayName(m.sender))),
+    h('span', { class: 'msg-sender' }, sender),
     mine ? h('span', { class: 'msg-you' }, t('you')) : null,
     msgTimeEl(m.ts));
   const bubble = h('div', { class: 'msg-bubble' }, meta, messageBody(m.text));
