@@ -254,7 +254,13 @@ static void cu_done(chat_actor_t *self, chat_mail_t *m) {
       if (cl->wm_pending) {
         cl->wm_pending = 0;
         cl->wm = j->rc == 0 ? j->last_id : 0;
-        if (j->rc != 0) chat_log_warn("cluster: no DM watermark (store); catch-up from the start");
+        if (j->rc != 0) {
+          /* Without a watermark nothing can be caught up exactly: the
+           * sockets here reload once Redis is back. */
+          chat_log_warn("cluster: no DM watermark (the store failed); clients will reload");
+          cl->overflow = 1;
+          set_clear(cl);
+        }
       }
       if (cl->cu == CU_READ) cu_submit(cl, 1, cl->wm);
     } else if (cl->cu == CU_READ) {
