@@ -45,6 +45,26 @@ void chat_cluster_event_cb(void *ud, int64_t room_id, const char *json, size_t l
  * instance. */
 void chat_cluster_deliver_to_user(chat_cluster_t *cl, int64_t user_id, const char *json,
                                   size_t len);
+/* The same for a dm frame (dm.c) with its id: remembered during a Redis
+ * outage, so that the catch-up below does not send it twice. */
+void chat_cluster_deliver_dm(chat_cluster_t *cl, int64_t dm_id, int64_t user_id,
+                             const char *json, size_t len);
+/* presence's on_backend: Redis went down (up 0) or came back (1).
+ *
+ * DM catch-up (docs/PROTOCOL.md section 7): a DM reaches the other
+ * instances only through a Redis publish, lost while Redis is down.  When
+ * it goes down, the cluster takes a watermark (the highest DM id delivered
+ * here a few seconds before, below the more recent ones; none: the
+ * store's highest id) and remembers which DM ids went to which user here
+ * from then on (bounded: past it, the sockets here are closed with 1012
+ * when Redis is back, and the clients reload).  Two seconds after Redis is
+ * back it reads from the store, in pages on the storage actor, the DMs with
+ * id > watermark, and sends each to the sockets here of its sender and
+ * receiver that did not get it; then, for ten more seconds, DMs through
+ * Redis are still checked against that memory, and it is dropped. */
+void chat_cluster_backend_cb(void *ud, int up);
+/* Closes the catch-up's timer; done runs once it is closed. */
+void chat_cluster_stop(chat_cluster_t *cl, void (*done)(void *ud), void *ud);
 /* Closes with 1008 the WebSockets of user_id whose session is not keep
  * (keep NULL: all of them), or, with only_session, those of that session,
  * on every instance.  reason: "logged out" or "password changed" (other

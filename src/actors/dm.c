@@ -103,9 +103,9 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
       chat_sb_t sb;
       chat_sb_init(&sb);
       chat_proto_dm(&sb, &msg);
-      chat_cluster_deliver_to_user(svc->cluster, q->ins.rec.sender_id, sb.buf, sb.len);
+      chat_cluster_deliver_dm(svc->cluster, q->ins.rec.id, q->ins.rec.sender_id, sb.buf, sb.len);
       if (q->rcpt.id != q->ins.rec.sender_id)
-        chat_cluster_deliver_to_user(svc->cluster, q->rcpt.id, sb.buf, sb.len);
+        chat_cluster_deliver_dm(svc->cluster, q->ins.rec.id, q->rcpt.id, sb.buf, sb.len);
       chat_sb_free(&sb);
       chat_presence_t *pr = svc->presence;
       if (svc->notifier && q->rcpt.email_notify && !q->rcpt.banned &&

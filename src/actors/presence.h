@@ -90,6 +90,10 @@ struct chat_presence_s {
   chat_presence_online_cb on_online;
   chat_presence_event_cb on_event;
   void *ud;
+  /* Optional (NULL: none), set by the owner after creation: the shared
+   * backend went down (up 0) or answers again (up 1), called with ud from
+   * within the state change (Redis implementation only). */
+  void (*on_backend)(void *ud, int up);
 };
 
 /* In-process presence for a single chatd. */

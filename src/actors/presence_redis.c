@@ -365,6 +365,7 @@ static void on_state(chat_redis_t *r, int up, void *ud) {
     chat_log_warn("redis: connection lost; serving local presence until it is back");
     mirror_from_local(p);
   }
+  if (p->super.on_backend && !p->closing) p->super.on_backend(p->super.ud, up);
 }
 
 /* One server-wide event: online events are presence's own, the others go

@@ -243,6 +243,7 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
       rc = CHAT_EINVAL;
       goto fail_presence;
     }
+    svc->presence->on_backend = chat_cluster_backend_cb;
   } else {
     svc->presence = chat_presence_local_new(chat_cluster_online_cb, chat_cluster_event_cb,
                                             svc->cluster);
@@ -419,7 +420,8 @@ static void maybe_stopped(chat_server_t *srv) {
       /* Presence says goodbye (with Redis: this instance's users leave
        * at once) and closes its handles; the tick timer and the hashing
        * threads go too. */
-      srv->aux_closing = svc->notifier ? 5 : 4;
+      srv->aux_closing = svc->notifier ? 6 : 5;
+      chat_cluster_stop(svc->cluster, aux_closed_cb, srv);
       if (svc->notifier) chat_notifier_close(svc->notifier, notifier_closed_cb, srv);
       chat_registry_close(svc->registry, aux_closed_cb, srv);
       chat_hasher_close(svc->hasher, aux_closed_cb, srv);

@@ -118,6 +118,10 @@ typedef struct {
 
   int (*dm_history)(chat_store_t *s, int64_t a, int64_t b, int64_t before_id,
                     int limit, chat_msg_rec_t **out, size_t *n);
+  /* NULL in a backend without them: the wrappers answer CHAT_EUNAVAIL. */
+  int (*dm_since)(chat_store_t *s, int64_t after_id, int limit,
+                  chat_msg_rec_t **out, size_t *n);
+  int (*dm_last_id)(chat_store_t *s, int64_t *out);
 
   int (*friend_remove)(chat_store_t *s, int64_t a, int64_t b);
   /* a != b. */

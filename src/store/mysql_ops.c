@@ -663,6 +663,42 @@ static int my_dm_history(chat_store_t *s, int64_t a, int64_t b,
   return r;
 }
 
+static int my_dm_since(chat_store_t *s, int64_t after_id, int limit,
+                       chat_msg_rec_t **out, size_t *n) {
+  conn_t *c;
+  params_t p;
+  int r = chat_mysql_get(s, &c);
+
+  if (r) return r;
+  memset(&p, 0, sizeof(p));
+  p_i64(&p, after_id);
+  p_i64(&p, limit);
+  r = chat_mysql_msg6_rows(c, ST_DM_SINCE, &p, "dm since", limit, out, n);
+  chat_mysql_put(s, c);
+  return r;
+}
+
+static int my_dm_last_id(chat_store_t *s, int64_t *out) {
+  cols_t cols;
+  int64_t last = 0;
+  conn_t *c;
+  int rc, r = chat_mysql_get(s, &c);
+
+  if (r) return r;
+  memset(&cols, 0, sizeof(cols));
+  c_i64(&cols, &last);
+  if (chat_mysql_run(c, ST_DM_LAST_ID, NULL, &cols)) {
+    r = chat_mysql_fail(c, "dm last id");
+  } else {
+    rc = chat_mysql_fetch(c, ST_DM_LAST_ID);
+    if (rc < 0) r = chat_mysql_fail(c, "dm last id");
+    st_done(c, ST_DM_LAST_ID);
+  }
+  chat_mysql_put(s, c);
+  if (r == 0) *out = last;
+  return r;
+}
+
 /* --- friends -------------------------------------------------------------- */
 
 /* The row of the pair (lo, hi) with statement id (ST_FRIEND_GET or
@@ -1179,6 +1215,8 @@ const chat_store_ops_t chat_mysql_ops = {
     .msg_history = my_msg_history,
     .msg_since = my_msg_since,
     .dm_history = my_dm_history,
+    .dm_since = my_dm_since,
+    .dm_last_id = my_dm_last_id,
     .friend_remove = my_friend_remove,
     .friend_state = my_friend_state,
     .friend_list = my_friend_list,

@@ -168,6 +168,10 @@ const char *const chat_mysql_sql[ST_COUNT] = {
     [ST_ROOM_SEQ_SET] = "UPDATE rooms SET last_seq = ? WHERE id = ?",
     [ST_ROOM_LAST_SEQ] = "SELECT last_seq FROM rooms WHERE id = ?",
     [ST_ROOM_SEQS] = "SELECT id, last_seq FROM rooms ORDER BY id",
+    [ST_DM_SINCE] = "SELECT " MSG6_DM_COLS
+                    " FROM direct_messages d"
+                    " WHERE d.id > ? ORDER BY d.id LIMIT ?",
+    [ST_DM_LAST_ID] = "SELECT COALESCE(MAX(id), 0) FROM direct_messages",
     [ST_MSG_BY_CID] =
         "SELECT id, ts FROM messages WHERE sender_id = ? AND cid = ?",
     /* A missing room or sender fails the foreign key: CHAT_ENOTFOUND for

@@ -673,6 +673,34 @@ static int sq_dm_history(chat_store_t *s, int64_t a, int64_t b,
   return r;
 }
 
+static int sq_dm_since(chat_store_t *s, int64_t after_id, int limit,
+                       chat_msg_rec_t **out, size_t *n) {
+  conn_t *c = chat_sqlite_get(s, 0);
+  sqlite3_stmt *st = stmt(c, ST_DM_SINCE);
+  int r;
+
+  sqlite3_bind_int64(st, 1, after_id);
+  sqlite3_bind_int(st, 2, limit);
+  r = chat_sqlite_msg_rows(c, st, "dm since", limit, out, n);
+  chat_sqlite_put(s, c, 0);
+  return r;
+}
+
+static int sq_dm_last_id(chat_store_t *s, int64_t *out) {
+  conn_t *c = chat_sqlite_get(s, 0);
+  sqlite3_stmt *st = stmt(c, ST_DM_LAST_ID);
+  int rc, r = 0;
+
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW)
+    *out = sqlite3_column_int64(st, 0);
+  else
+    r = chat_sqlite_fail(c, "dm last id", rc);
+  done(st);
+  chat_sqlite_put(s, c, 0);
+  return r;
+}
+
 /* --- friends -------------------------------------------------------------- */
 
 /* The row of the pair (lo, hi): *found 1 (requester and accepted set) or
@@ -1123,6 +1151,8 @@ const chat_store_ops_t chat_sqlite_ops = {
     .msg_history = sq_msg_history,
     .msg_since = sq_msg_since,
     .dm_history = sq_dm_history,
+    .dm_since = sq_dm_since,
+    .dm_last_id = sq_dm_last_id,
     .friend_remove = sq_friend_remove,
     .friend_state = sq_friend_state,
     .friend_list = sq_friend_list,

@@ -92,6 +92,12 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
     [ST_ROOM_SEQ_SET] = "UPDATE rooms SET last_seq = ?2 WHERE id = ?1",
     [ST_ROOM_LAST_SEQ] = "SELECT last_seq FROM rooms WHERE id = ?1",
     [ST_ROOM_SEQS] = "SELECT id, last_seq FROM rooms ORDER BY id",
+    [ST_DM_SINCE] = "SELECT " MSG6_DM_COLS
+                    " FROM direct_messages d"
+                    " JOIN users su ON su.id = d.sender_id"
+                    " JOIN users ru ON ru.id = d.receiver_id"
+                    " WHERE d.id > ?1 ORDER BY d.id LIMIT ?2",
+    [ST_DM_LAST_ID] = "SELECT COALESCE(MAX(id), 0) FROM direct_messages",
     [ST_MSG_BY_CID] =
         "SELECT id, ts FROM messages WHERE sender_id = ?1 AND cid = ?2",
     /* A vanished room is an expected race (deleted while the batch waited),

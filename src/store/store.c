@@ -237,6 +237,22 @@ int chat_store_dm_history(chat_store_t *s, int64_t a, int64_t b,
   return s->ops->dm_history(s, a, b, before_id, limit, out, n);
 }
 
+int chat_store_dm_since(chat_store_t *s, int64_t after_id, int limit,
+                        chat_msg_rec_t **out, size_t *n) {
+  if (out == NULL || n == NULL || limit < 1) return CHAT_EINVAL;
+  *out = NULL;
+  *n = 0;
+  if (s->ops->dm_since == NULL) return CHAT_EUNAVAIL;
+  return s->ops->dm_since(s, after_id, limit, out, n);
+}
+
+int chat_store_dm_last_id(chat_store_t *s, int64_t *out) {
+  if (out == NULL) return CHAT_EINVAL;
+  *out = 0;
+  if (s->ops->dm_last_id == NULL) return CHAT_EUNAVAIL;
+  return s->ops->dm_last_id(s, out);
+}
+
 /* ---- friends ------------------------------------------------------------ */
 
 int chat_store_friend_request(chat_store_t *s, int64_t from_id, int64_t to_id,

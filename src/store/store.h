@@ -200,6 +200,12 @@ void chat_store_msgs_free(chat_msg_rec_t *msgs, size_t n);
  * id < before_id (before_id <= 0: the newest), ascending by id. */
 int chat_store_dm_history(chat_store_t *s, int64_t a, int64_t b, int64_t before_id,
                           int limit, chat_msg_rec_t **out, size_t *n);
+/* Up to limit direct messages of anybody with id > after_id, ascending by
+ * id (the cluster's catch-up after a Redis outage, cluster.h). */
+int chat_store_dm_since(chat_store_t *s, int64_t after_id, int limit,
+                        chat_msg_rec_t **out, size_t *n);
+/* The highest direct message id (0: none). */
+int chat_store_dm_last_id(chat_store_t *s, int64_t *out);
 
 /* ---- friends ---------------------------------------------------------- */
 

@@ -752,6 +752,83 @@ class ClusterTest(ServerTestCase):
         sys.stderr.write("[cluster] Redis back: healthz ok after A %.1fs / B %.1fs, presence shared after %.1fs\n" % (
             took["A"], took["B"], t_shared))
 
+    # -- 4b -----------------------------------------------------------------------------
+    @cluster_test(timeout=120)
+    async def test_4b_redis_outage_dms_caught_up_once(self):
+        """DMs stored while Redis is down reach the sockets on the other
+        instance once it is back (the catch-up, docs/PROTOCOL.md section 7),
+        and no socket gets any DM twice."""
+        wx, nx, cx = await self.ws_user(self.a, "dx")
+        wy, ny, cy = await self.ws_user(self.b, "dy")
+        r = cx.post("/api/friends", {"username": ny})
+        self.assertEqual((r.status, r.json().get("state")), (200, "outgoing"), r.describe())
+        r = self.on(self.b, cy).post("/api/friends", {"username": nx})
+        self.assertEqual((r.status, r.json().get("state")), (200, "friends"), r.describe())
+        # X's second socket, on B.
+        wxb = await WS.connect(self.b, client=cx, label="%s@B" % nx)
+        socks = {"X@A": wx, "X@B": wxb, "Y@B": wy}
+        seq = [0]
+
+        async def dm(ws, text):
+            seq[0] += 1
+            cid = "dmc%d" % seq[0]
+            await ws.send({"type": "dm", "to": ny, "text": text, "cid": cid})
+            ack = await ws.expect(lambda f: f.get("cid") == cid and f.get("type") in ("ack", "error"),
+                                  timeout=10, desc="the answer to dm %s" % cid)
+            self.assertEqual(ack.get("type"), "ack", "dm %r answered %r" % (text, ack))
+            return ack["id"]
+
+        def dm_ids(ws):
+            return [f["id"] for f in ws.pending if f.get("type") == "dm"]
+
+        async def wait_ids(label, ws, ids, timeout):
+            deadline = time.monotonic() + timeout
+            while not set(ids) <= set(dm_ids(ws)):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("%s: DMs %s never arrived (got %s)" % (
+                        label, sorted(set(ids) - set(dm_ids(ws))), dm_ids(ws)))
+                await ws._read(min(left, 0.5))
+
+        # Before the outage: one DM, seen everywhere (it must not come again later).
+        before = await dm(wx, "before the outage")
+        for label, ws in socks.items():
+            await wait_ids(label, ws, [before], 10)
+
+        self.infra.redis_stop()
+        for srv in (self.a, self.b):
+            await self.await_health(srv, "ok", "down", timeout=10, what="Redis stopped")
+        on_a = [await dm(wx, "from A while Redis is down %d" % i) for i in range(4)]
+        on_b = [await dm(wxb, "from B while Redis is down %d" % i) for i in range(2)]
+        # What each instance delivers itself arrives at once.
+        await wait_ids("X@A", wx, on_a, 10)
+        for label in ("X@B", "Y@B"):
+            await wait_ids(label, socks[label], on_b, 10)
+
+        self.infra.redis_restart_same_port()
+        t_up = time.monotonic()
+        for srv in (self.a, self.b):
+            await self.await_health(srv, "ok", "ok", timeout=RECOVER_BOUND, what="Redis back")
+        everything = [before] + on_a + on_b
+        for label, ws in socks.items():
+            await wait_ids(label, ws, everything, max(2.0, RECOVER_BOUND - (time.monotonic() - t_up)))
+        took = time.monotonic() - t_up
+        # After Redis: one DM crosses as usual.
+        after = await dm(wx, "after Redis came back")
+        everything.append(after)
+        for label, ws in socks.items():
+            await wait_ids(label, ws, [after], 10)
+        # Anything sent twice would arrive within a few more seconds.
+        for ws in socks.values():
+            await ws.collect(1.0)
+        await wy.collect(3.0)
+        for label, ws in socks.items():
+            ids = dm_ids(ws)
+            dups = sorted({i for i in ids if ids.count(i) > 1})
+            self.assertEqual(dups, [], "%s got DMs twice: %s" % (label, ids))
+            self.assertEqual(sorted(ids), sorted(everything), "%s: DMs %s" % (label, ids))
+        sys.stderr.write("[cluster] DMs of a Redis outage caught up %.1fs after it was back\n" % took)
+
     # -- 5 ------------------------------------------------------------------------------
     @cluster_test(timeout=100)
     async def test_5_store_outage(self):

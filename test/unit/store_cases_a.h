@@ -763,6 +763,30 @@ static void test_dm(void) {
   T_EQ_INT(chat_store_dm_history(g_store, ann, ben, 0, 0, &m, &n),
            CHAT_EINVAL);
 
+  /* Everybody's DMs above an id, ascending (cat's between it[4] and
+   * it[5]), and the highest id. */
+  int64_t last = 0;
+  T_EQ_INT(chat_store_dm_last_id(g_store, &last), 0);
+  T_EQ_INT(last, ids[N - 1]);
+  T_EQ_INT(chat_store_dm_since(g_store, ids[3], 3, &m, &n), 0);
+  T_EQ_INT(n, 3);
+  if (n == 3) {
+    T_EQ_INT(m[0].id, ids[4]);
+    T_EQ_STR(m[0].sender, "dm-ann");
+    T_EQ_STR(m[0].to, "dm-ben");
+    T_EQ_STR(m[0].text, texts[4]);
+    T_EQ_INT(m[0].ts, 2004);
+    T_CHECK(m[1].id > ids[4] && m[1].id < ids[5]);
+    T_EQ_STR(m[1].sender, "dm-cat");
+    T_EQ_STR(m[1].to, "dm-ann");
+    T_EQ_INT(m[2].id, ids[5]);
+    T_EQ_STR(m[2].sender, "dm-ben");
+  }
+  chat_store_msgs_free(m, n);
+  T_EQ_INT(chat_store_dm_since(g_store, ids[N - 1], 10, &m, &n), 0);
+  T_EQ_INT(n, 0);
+  T_EQ_INT(chat_store_dm_since(g_store, 0, 0, &m, &n), CHAT_EINVAL);
+
   /* De-duplication by (sender, cid), within and across batches; the same
    * cid in a room and in a DM, or from the other user, is new. */
   dm_item(&it[0], ann, ben, "first", "dc1", 10);
