@@ -1217,6 +1217,7 @@ async def account(world, stayers, admin_sid):
     never_examples = []
     never_by = collections.Counter()
     ooo_by = collections.Counter()
+    dups_by = collections.Counter()
     for st in stayers:
         for key, tr in st.tracks.items():
             conv = key if key[0] == "room" else ("dm", frozenset((st.name, st.partner)))
@@ -1244,6 +1245,7 @@ async def account(world, stayers, admin_sid):
             late += tr.late_live
             ooo += tr.out_of_order
             ooo_by["in rooms" if key[0] == "room" else "in DMs"] += tr.out_of_order
+            dups_by["in rooms" if key[0] == "room" else "in DMs"] += tr.dups
     log("delivery to stayers: expected %d, live %d, recovered %d (live gaps %d), never seen %d; "
         "live frames out of id order %d, the same id live twice %d, live after its resume %d"
         % (expected, live, rec, expected - live, never, ooo, dups, late))
@@ -1252,6 +1254,8 @@ async def account(world, stayers, admin_sid):
                                    world.partial_seen, "yes" if world.seq_seen else "no"))
     log("  live frames out of id order: " + (", ".join("%d %s" % (v, k) for k, v in sorted(ooo_by.items()))
                                               or "none"))
+    log("  the same id live twice: " + (", ".join("%d %s" % (v, k) for k, v in sorted(dups_by.items()))
+                                        or "none"))
     for k, v in sorted(never_by.items()):
         log("  never seen: %d %s" % (v, k))
     for e in never_examples:
