@@ -121,6 +121,8 @@ void chat_api_set_messages(chat_api_job_t *j, int rc, chat_msg_rec_t *msgs, size
         .text_len = strlen(msgs[i].text),
         .ts = msgs[i].ts,
         .seq = msgs[i].seq,
+        .deleted = msgs[i].deleted, /* extras */
+        .extra = msgs[i].extra,
     };
     if (i) chat_sb_append(&sb, ",", 1);
     chat_proto_msg_obj(&sb, &msg);

@@ -345,6 +345,7 @@ static void unread_run(chat_api_job_t *j, chat_store_t *store) {
       cJSON_AddNumberToObject(e, "count", (double)u[i].count);
       cJSON_AddItemToArray(dms, e);
     }
+    cJSON_AddNumberToObject(e, "mentions", (double)u[i].mentions);  /* extras */
   }
   free(u);
   chat_api_set_json(j, 200, root);

@@ -227,6 +227,7 @@ static void cu_page(chat_cluster_t *cl, cu_job_t *j) {
         .text = m->text,
         .text_len = strlen(m->text),
         .ts = m->ts,
+        .extra = m->extra, /* extras */
     };
     chat_sb_t sb;
     chat_sb_init(&sb);
@@ -489,6 +490,9 @@ static void room_event(chat_room_t *r, const char *json, size_t len) {
       break;
     case CHAT_PROTO_EV_MESSAGE_DELETED:
       chat_room_post_msg_deleted(r, ev.id, 0);
+      break;
+    case CHAT_PROTO_EV_MESSAGE_CHANGE:  /* extras: a reaction or an edit */
+      chat_room_post_msg_change(r, json, len, 0);
       break;
     case CHAT_PROTO_EV_PRESENCE:
       chat_room_post_user_event(r, ev.user, 1, ev.join, json, len);

@@ -78,6 +78,9 @@ struct chat_conn_s {
   int writes;                   /* uv_write requests in flight */
   int close_queued;             /* a close frame or final response is queued */
   int linger;                   /* shut down and draining input */
+  /* extras: react/edit/delete jobs of this socket, one at a time in order
+   * (extras.c); the head is on the storage actor */
+  struct chat_extras_job_s *xq_head, *xq_tail;
 };
 
 /* conn.c */

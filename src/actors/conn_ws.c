@@ -12,6 +12,7 @@
 #include "../net/proto.h"
 #include "conn_int.h"
 #include "dm.h"
+#include "extras.h"
 #include "presence.h"
 #include "roomdir.h"
 #include "storage.h"
@@ -251,8 +252,8 @@ static void ws_send(chat_conn_t *c, const chat_proto_req_t *req) {
     ws_refuse(c, &err);
     return;
   }
-  chat_room_post_send(j->room, conn_member(c), c->user_id, c->username, req->text + start,
-                      len, req->cid);
+  chat_room_post_send_ex(j->room, conn_member(c), c->user_id, c->username, req->text + start,
+                         len, req->cid, req->reply_to);
 }
 
 static void ws_typing(chat_conn_t *c, const chat_proto_req_t *req) {
@@ -276,7 +277,7 @@ static void ws_dm(chat_conn_t *c, const chat_proto_req_t *req) {
     return;
   }
   if (c->dm == NULL) c->dm = chat_dm_new(c->svc, c->user_id, c->username);
-  chat_dm_post_send(c->dm, c, req->to, req->text + start, len, req->cid);
+  chat_dm_post_send_ex(c->dm, c, req->to, req->text + start, len, req->cid, req->reply_to);
 }
 
 static void ws_handle_text(chat_conn_t *c, const uint8_t *data, size_t len) {
@@ -292,6 +293,9 @@ static void ws_handle_text(chat_conn_t *c, const uint8_t *data, size_t len) {
       case CHAT_PROTO_TYPING: ws_typing(c, &req); break;
       case CHAT_PROTO_DM: ws_dm(c, &req); break;
       case CHAT_PROTO_PING: chat_conn_queue(c, chat_proto_pong_frame()); break;
+      case CHAT_PROTO_REACT:  /* extras */
+      case CHAT_PROTO_EDIT:
+      case CHAT_PROTO_DELETE: chat_extras_handle(c, &req); break;
     }
   }
   chat_proto_req_free(&req);

@@ -1,4 +1,5 @@
 #include "dm.h"
+#include "extras.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ typedef struct dm_req_s {
   int rc;                     /* of the check */
   chat_friend_state_t state;
   chat_insert_t ins;          /* then the insert */
+  chat_extras_prep_t prep;    /* extras: reply_to and mentions (extras.h) */
 } dm_req_t;
 
 struct chat_dm_s {
@@ -42,6 +44,7 @@ static void req_free(dm_req_t *q) {
   chat_actor_unref(chat_conn_actor(q->from));
   free(q->text);
   free(q->cid);
+  chat_extras_prep_free(&q->prep);
   free(q);
 }
 
@@ -67,6 +70,14 @@ static void check_run(chat_job_t *job, chat_store_t *store) {
   q->rc = chat_store_user_by_name(store, q->to, &q->rcpt);
   if (q->rc == 0)
     q->rc = chat_store_friend_state(store, q->ins.rec.sender_id, q->rcpt.id, &q->state);
+  /* extras: the reply and the mentions, when the text has any */
+  if (q->rc == 0 && q->state == CHAT_FRIEND_ACCEPTED &&
+      chat_extras_needed(q->prep.reply_to, q->text, strlen(q->text))) {
+    q->prep.a = q->ins.rec.sender_id;
+    q->prep.b = q->rcpt.id;
+    q->prep.text = chat_xstrdup(q->text);
+    chat_extras_prep_run(store, &q->prep);
+  }
 }
 
 static void dm_next(chat_dm_t *d);
@@ -99,6 +110,7 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
           .text = q->text,
           .text_len = strlen(q->text),
           .ts = q->ins.rec.stored_ts,
+          .extra = q->prep.extra, /* extras */
       };
       chat_sb_t sb;
       chat_sb_init(&sb);
@@ -127,7 +139,14 @@ static void on_checked(chat_actor_t *self, chat_mail_t *m) {
   } else if (q->rc != 0 || q->state != CHAT_FRIEND_ACCEPTED || q->rcpt.banned) {
     reply_error(q, CHAT_PROTO_NOT_FRIENDS, "direct messages are only between friends");
     req_free(q);
+  } else if (q->prep.rc) {
+    if (q->prep.rc == CHAT_ENOTFOUND)
+      reply_error(q, CHAT_PROTO_NOT_FOUND, "reply_to is not a message of this conversation");
+    else
+      reply_error(q, CHAT_PROTO_STORE_UNAVAILABLE, "the store is unavailable");
+    req_free(q);
   } else {
+    chat_extras_prep_insert(&q->prep, &q->ins.rec);
     q->ins.mail.handle = on_stored;
     q->ins.room = &d->actor;
     q->ins.rec.room = 0;
@@ -166,6 +185,11 @@ static void on_send(chat_actor_t *self, chat_mail_t *m) {
 
 void chat_dm_post_send(chat_dm_t *d, chat_conn_t *from, const char *to, const char *text,
                        size_t len, const char *cid) {
+  chat_dm_post_send_ex(d, from, to, text, len, cid, 0);
+}
+
+void chat_dm_post_send_ex(chat_dm_t *d, chat_conn_t *from, const char *to, const char *text,
+                          size_t len, const char *cid, int64_t reply_to) {
   dm_req_t *q = chat_xcalloc(1, sizeof(*q));
   q->mail.handle = on_send;
   q->from = from;
@@ -174,5 +198,6 @@ void chat_dm_post_send(chat_dm_t *d, chat_conn_t *from, const char *to, const ch
   q->text = chat_xstrndup(text, len);
   q->cid = cid ? chat_xstrdup(cid) : NULL;
   q->ins.rec.sender_id = d->user_id;
+  q->prep.reply_to = reply_to;
   chat_actor_post(&d->actor, &q->mail);
 }

@@ -40,5 +40,9 @@ chat_actor_t *chat_dm_actor(chat_dm_t *d);
  * NULL or a short string.  Strings are copied. */
 void chat_dm_post_send(chat_dm_t *d, chat_conn_t *from, const char *to, const char *text,
                        size_t len, const char *cid);
+/* extras: the same with reply_to (0: none), a message of the two users'
+ * conversation; a bad one is an `error` not_found. */
+void chat_dm_post_send_ex(chat_dm_t *d, chat_conn_t *from, const char *to, const char *text,
+                          size_t len, const char *cid, int64_t reply_to);
 
 #endif

@@ -33,8 +33,10 @@
 #include "../core/common.h"
 #include "../core/limits.h"
 #include "../core/log.h"
+#include "../core/mention.h"
 #include "../core/sb.h"
 #include "../net/proto.h"
+#include "extras.h"
 #include "notifier.h"
 #include "presence.h"
 #include "room.h"
@@ -121,6 +123,9 @@ struct chat_room_s {
   uint64_t gap_since;
   int gap_reading;               /* a gap read is on the storage actor */
   int tick_wanted;
+  /* extras: sends waiting in order behind one whose reply or mentions are
+   * being looked up (the head); empty on the usual path. */
+  struct send_mail_s *prep_head, *prep_tail;
 };
 
 chat_actor_t *chat_room_actor(chat_room_t *r) { return &r->actor; }
@@ -227,7 +232,7 @@ static void present_set(chat_room_t *r, const char *name, int here) {
 /* Appends the message object of a stored message of this room. */
 static void msg_obj(chat_room_t *r, chat_sb_t *sb, const chat_msg_rec_t *rec) {
   chat_proto_msg_t m = {rec->id, r->id, NULL, rec->sender, rec->text, strlen(rec->text),
-                        rec->ts, rec->seq};
+                        rec->ts, rec->seq, rec->deleted, rec->extra};
   chat_proto_msg_obj(sb, &m);
 }
 
@@ -1050,39 +1055,18 @@ static void mention_done(chat_actor_t *self, chat_mail_t *m) {
   free(mj);
 }
 
-static int mention_char(const unsigned char *p) {
-  /* ASCII letters, digits, _ . - and any non-ASCII byte (names in any
-   * script); the name's own rules are checked by the lookup. */
-  return *p >= 0x80 || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-         (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-';
-}
-
-/* Looks for "@name" in a stored message and mails the offline ones. */
+/* Looks for "@name" in a stored message (core/mention.h, the parser of
+ * the message's "mentions" too) and mails the offline ones. */
 static void notify_mentions(chat_room_t *r, const char *sender, const char *text, size_t len,
                             int64_t ts) {
   if (r->svc->notifier == NULL || memchr(text, '@', len) == NULL) return;
-  mention_job_t *mj = NULL;
-  const unsigned char *p = (const unsigned char *)text, *end = p + len;
-  while (p < end && (!mj || mj->n < CHAT_MENTIONS_MAX)) {
-    const unsigned char *at = memchr(p, '@', (size_t)(end - p));
-    if (at == NULL) break;
-    const unsigned char *q = at + 1;
-    while (q < end && mention_char(q)) q++;
-    /* A trailing '.' or '-' is punctuation, not part of the name. */
-    while (q > at + 1 && (q[-1] == '.' || q[-1] == '-')) q--;
-    size_t nlen = (size_t)(q - at - 1);
-    if (nlen > 0 && nlen <= CHAT_NAME_MAX) {
-      if (mj == NULL) mj = chat_xcalloc(1, sizeof(*mj));
-      int dup = 0;
-      for (size_t i = 0; i < mj->n; i++)
-        dup |= strlen(mj->names[i]) == nlen && memcmp(mj->names[i], at + 1, nlen) == 0;
-      if (!dup) {
-        memcpy(mj->names[mj->n], at + 1, nlen);
-        mj->names[mj->n][nlen] = '\0';
-        mj->n++;
-      }
-    }
-    p = q > at ? q : at + 1;
+  chat_mention_t found[CHAT_MENTIONS_MAX];
+  size_t n = chat_mention_scan(text, len, found, CHAT_MENTIONS_MAX);
+  mention_job_t *mj = n ? chat_xcalloc(1, sizeof(*mj)) : NULL;
+  for (size_t i = 0; i < n; i++) {
+    memcpy(mj->names[mj->n], found[i].name, found[i].len);
+    mj->names[mj->n][found[i].len] = '\0';
+    mj->n++;
   }
   if (mj == NULL) return;
   if (mj->n == 0) {
@@ -1118,21 +1102,86 @@ static void cache_remove(chat_room_t *r, int64_t id) {
   }
 }
 
+/* extras: applies a frame about message id (reaction, message_edited,
+ * message_deleted) to the cached objects: the message itself and the
+ * replies quoting it.  Held messages too (their frame is built again). */
+static void cache_apply(chat_room_t *r, int64_t id, const char *json, size_t len) {
+  char needle[48];
+  snprintf(needle, sizeof(needle), "\"reply_to\":{\"id\":%" PRId64 ",", id);
+  for (size_t i = 0; i < r->rlen + r->nheld; i++) {
+    int held = i >= r->rlen;
+    int64_t cid = held ? r->held[i - r->rlen].id : cache_at(r, i)->id;
+    char **json_p = held ? &r->held[i - r->rlen].json : &cache_at(r, i)->json;
+    size_t *len_p = held ? &r->held[i - r->rlen].len : &cache_at(r, i)->len;
+    if (*json_p == NULL || (cid != id && strstr(*json_p, needle) == NULL)) continue;
+    char *out;
+    size_t out_len;
+    chat_proto_obj_apply(*json_p, *len_p, json, len, &out, &out_len);
+    if (out == NULL) continue;
+    free(*json_p);
+    *json_p = out;
+    *len_p = out_len;
+    if (held) {
+      chat_rbuf_unref(r->held[i - r->rlen].frame);
+      r->held[i - r->rlen].frame = NULL;
+    }
+  }
+}
+
 typedef struct {
   chat_mail_t mail;
   int64_t id;
   int local;
 } msgdel_mail_t;
 
+typedef struct {
+  chat_mail_t mail;
+  int64_t id;
+  int local;
+  size_t len;
+  char json[];
+} msgchange_mail_t;
+
+static void on_msg_change(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  msgchange_mail_t *cm = (msgchange_mail_t *)m;
+  if (room_defer(r, m)) return;
+  if (!r->deleted) {
+    cache_apply(r, cm->id, cm->json, cm->len);
+    chat_presence_t *pr = r->svc->presence;
+    if (cm->local) {
+      pr->ops->publish(pr, r->id, cm->json, cm->len);
+      pr->ops->recent_doubt(pr, r->id);
+    }
+    chat_rbuf_t *b = chat_proto_frame(cm->json, cm->len);
+    room_broadcast(r, b, 0);
+    chat_rbuf_unref(b);
+  }
+  free(cm);
+}
+
+void chat_room_post_msg_change(chat_room_t *r, const char *json, size_t len, int local) {
+  msgchange_mail_t *cm = chat_xmalloc(sizeof(*cm) + len + 1);
+  memset(cm, 0, sizeof(*cm));
+  cm->mail.handle = on_msg_change;
+  cm->id = chat_proto_msg_obj_id(json, len);
+  cm->local = local;
+  cm->len = len;
+  memcpy(cm->json, json, len);
+  cm->json[len] = '\0';
+  chat_actor_post(&r->actor, &cm->mail);
+}
+
 static void on_msg_deleted(chat_actor_t *self, chat_mail_t *m) {
   chat_room_t *r = room_of(self);
   msgdel_mail_t *dm = (msgdel_mail_t *)m;
   if (room_defer(r, m)) return;
   if (!r->deleted) {
-    cache_remove(r, dm->id);
     chat_sb_t sb;
     chat_sb_init(&sb);
     chat_proto_message_deleted(&sb, r->id, dm->id);
+    /* extras: the message stays as a tombstone; replies lose its text */
+    cache_apply(r, dm->id, sb.buf, sb.len);
     chat_presence_t *pr = r->svc->presence;
     if (dm->local) {
       pr->ops->publish(pr, r->id, sb.buf, sb.len);
@@ -1177,7 +1226,7 @@ void chat_room_post_rename(chat_room_t *r, const char *name) {
 
 /* ---- send ------------------------------------------------------------- */
 
-typedef struct {
+typedef struct send_mail_s {
   chat_mail_t mail;        /* the send request */
   chat_insert_t ins;       /* then the insert, and its result */
   chat_member_t m;         /* the sender; a reference on m.actor */
@@ -1185,9 +1234,14 @@ typedef struct {
   char *text;
   size_t text_len;
   char *cid;
+  /* extras: the reply and mentions looked up first (extras.h) */
+  chat_job_t prep_job;
+  chat_extras_prep_t prep;
+  struct send_mail_s *prep_next;
 } send_mail_t;
 
 static void free_send(send_mail_t *s) {
+  chat_extras_prep_free(&s->prep);
   chat_actor_unref(s->m.actor);
   free(s->text);
   free(s->cid);
@@ -1228,7 +1282,7 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
     fault_exit_after_commit(s->text);
 #endif
     chat_proto_msg_t msg = {s->ins.rec.id, r->id, NULL, s->sender, s->text, s->text_len,
-                            s->ins.rec.stored_ts, s->ins.rec.seq};
+                            s->ins.rec.stored_ts, s->ins.rec.seq, 0, s->prep.extra};
     chat_sb_t obj;
     chat_sb_init(&obj);
     chat_proto_msg_obj(&obj, &msg);
@@ -1248,6 +1302,68 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
   free_send(s);
 }
 
+static void start_insert(chat_room_t *r, send_mail_t *s) {
+  s->ins.mail.handle = on_stored;
+  s->ins.room = &r->actor;
+  s->ins.rec.room = r->id;
+  s->ins.rec.text = s->text;
+  s->ins.rec.cid = s->cid;
+  s->ins.rec.ts = chat_now_ms();
+  chat_extras_prep_insert(&s->prep, &s->ins.rec);
+  chat_storage_insert(r->svc->storage, &s->ins);
+}
+
+/* extras: the queue of sends behind a lookup (see prep_head). */
+static void prep_run(chat_job_t *job, chat_store_t *store) {
+  send_mail_t *s = container_of(job, send_mail_t, prep_job);
+  chat_extras_prep_run(store, &s->prep);
+}
+
+static void prep_next(chat_room_t *r);
+
+static void prep_done(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  send_mail_t *s = container_of(m, send_mail_t, prep_job.mail);
+  r->prep_head = s->prep_next;
+  if (r->prep_head == NULL) r->prep_tail = NULL;
+  if (r->deleted) {
+    send_error(s->m, CHAT_PROTO_NO_SUCH_ROOM, "no such room", s->cid);
+    free_send(s);
+  } else if (s->prep.rc == CHAT_ENOTFOUND) {
+    send_error(s->m, CHAT_PROTO_NOT_FOUND, "reply_to is not a message of this room", s->cid);
+    free_send(s);
+  } else if (s->prep.rc) {
+    send_error(s->m, CHAT_PROTO_STORE_UNAVAILABLE, "the store is unavailable", s->cid);
+    free_send(s);
+  } else {
+    start_insert(r, s);
+  }
+  prep_next(r);
+}
+
+/* Starts the head's lookup; sends that need none go on at once. */
+static void prep_next(chat_room_t *r) {
+  while (r->prep_head) {
+    send_mail_t *s = r->prep_head;
+    if (chat_extras_needed(s->prep.reply_to, s->text, s->text_len) && !r->deleted) {
+      s->prep.room = r->id;
+      s->prep.text = chat_xstrndup(s->text, s->text_len);
+      s->prep_job.mail.handle = prep_done;
+      s->prep_job.run = prep_run;
+      chat_storage_submit(r->svc->storage, &s->prep_job, &r->actor);
+      return;
+    }
+    r->prep_head = s->prep_next;
+    if (r->prep_head == NULL) r->prep_tail = NULL;
+    if (r->deleted) {
+      send_error(s->m, CHAT_PROTO_NO_SUCH_ROOM, "no such room", s->cid);
+      free_send(s);
+    } else {
+      start_insert(r, s);
+    }
+  }
+}
+
 static void on_send(chat_actor_t *self, chat_mail_t *m) {
   chat_room_t *r = room_of(self);
   send_mail_t *s = (send_mail_t *)m;
@@ -1262,18 +1378,30 @@ static void on_send(chat_actor_t *self, chat_mail_t *m) {
     free_send(s);
     return;
   }
-  s->ins.mail.handle = on_stored;
-  s->ins.room = &r->actor;
-  s->ins.rec.room = r->id;
-  s->ins.rec.text = s->text;
-  s->ins.rec.cid = s->cid;
-  s->ins.rec.ts = chat_now_ms();
-  chat_storage_insert(r->svc->storage, &s->ins);
+  /* extras: in order behind any lookup; a lookup only if needed */
+  if (r->prep_head || chat_extras_needed(s->prep.reply_to, s->text, s->text_len)) {
+    s->prep_next = NULL;
+    int idle = r->prep_head == NULL;
+    if (r->prep_tail)
+      r->prep_tail->prep_next = s;
+    else
+      r->prep_head = s;
+    r->prep_tail = s;
+    if (idle) prep_next(r);
+    return;
+  }
+  start_insert(r, s);
 }
 
 void chat_room_post_send(chat_room_t *r, chat_member_t m, int64_t user_id,
                          const char *username, const char *text, size_t len,
                          const char *cid) {
+  chat_room_post_send_ex(r, m, user_id, username, text, len, cid, 0);
+}
+
+void chat_room_post_send_ex(chat_room_t *r, chat_member_t m, int64_t user_id,
+                            const char *username, const char *text, size_t len,
+                            const char *cid, int64_t reply_to) {
   send_mail_t *s = chat_xcalloc(1, sizeof(*s));
   s->mail.handle = on_send;
   s->m = m;
@@ -1283,6 +1411,7 @@ void chat_room_post_send(chat_room_t *r, chat_member_t m, int64_t user_id,
   s->text_len = len;
   s->cid = cid ? chat_xstrdup(cid) : NULL;
   s->ins.rec.sender_id = user_id;
+  s->prep.reply_to = reply_to;
   chat_actor_post(&r->actor, &s->mail);
 }
 

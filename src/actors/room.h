@@ -74,6 +74,18 @@ void chat_room_post_leave(chat_room_t *r, chat_actor_t *member);
 void chat_room_post_send(chat_room_t *r, chat_member_t m, int64_t user_id,
                          const char *username, const char *text, size_t len,
                          const char *cid);
+/* extras: the same with reply_to (0: none), a message of this room the
+ * new one replies to; it and the @mentions of the text are looked up
+ * first (extras.h), in order with the other sends.  A bad reply_to is an
+ * `error` not_found. */
+void chat_room_post_send_ex(chat_room_t *r, chat_member_t m, int64_t user_id,
+                            const char *username, const char *text, size_t len,
+                            const char *cid, int64_t reply_to);
+/* extras: a reaction or message_edited frame (json, copied) about a
+ * message of this room: members are told, the cached object changes;
+ * local: 1 if done through this instance (then the other instances are
+ * told too). */
+void chat_room_post_msg_change(chat_room_t *r, const char *json, size_t len, int local);
 /* member is typing: the others (here and elsewhere) are told. */
 void chat_room_post_typing(chat_room_t *r, chat_actor_t *member, const char *username);
 /* Renames (the name appears in notification mails). */

@@ -39,6 +39,9 @@ const char *chat_proto_code_name(chat_proto_code_t code) {
     case CHAT_PROTO_NOT_FRIENDS: return "not_friends";
     case CHAT_PROTO_RATE_LIMITED: return "rate_limited";
     case CHAT_PROTO_STORE_UNAVAILABLE: return "store_unavailable";
+    case CHAT_PROTO_NOT_FOUND: return "not_found";
+    case CHAT_PROTO_FORBIDDEN: return "forbidden";
+    case CHAT_PROTO_TOO_MANY_REACTIONS: return "too_many_reactions";
   }
   return "internal";
 }
@@ -125,8 +128,42 @@ static int decode_join(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t
   return 0;
 }
 
+/* extras: the optional reply_to of send and dm (absent, null or an id). */
+static int decode_reply_to(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t *err) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "reply_to");
+  if (v == NULL || cJSON_IsNull(v)) return 0;
+  req->reply_to = json_id(o, "reply_to");
+  if (req->reply_to == 0)
+    return fail(err, CHAT_PROTO_BAD_REQUEST, "reply_to must be a message id", req->cid);
+  return 0;
+}
+
+/* extras: react, edit and delete name a message of a room or of a
+ * conversation. */
+static int decode_on_msg(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t *err) {
+  if (check_nul(req, err)) return -1;
+  req->room = json_id(o, "room");
+  req->to = json_str(o, "to");
+  req->id = json_id(o, "id");
+  if ((req->room != 0) == (req->to != NULL) || req->id == 0)
+    return fail(err, CHAT_PROTO_BAD_REQUEST, "name a room or a user (to) and a message id", NULL);
+  if (req->type == CHAT_PROTO_REACT) {
+    const cJSON *on = cJSON_GetObjectItemCaseSensitive(o, "on");
+    req->emoji = json_str(o, "emoji");
+    if (req->emoji == NULL || !cJSON_IsBool(on))
+      return fail(err, CHAT_PROTO_BAD_REQUEST, "react needs an emoji and on (true or false)",
+                  NULL);
+    req->on = cJSON_IsTrue(on);
+  } else if (req->type == CHAT_PROTO_EDIT) {
+    req->text = json_str(o, "text");
+    if (req->text == NULL) return fail(err, CHAT_PROTO_BAD_REQUEST, "edit needs a text", NULL);
+  }
+  return 0;
+}
+
 static int decode_send(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t *err) {
   if (decode_cid(o, &req->cid, err) || check_nul(req, err)) return -1;
+  if (decode_reply_to(o, req, err)) return -1;
   req->room = json_id(o, "room");
   req->text = json_str(o, "text");
   if (req->room == 0 || req->text == NULL)
@@ -136,6 +173,7 @@ static int decode_send(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t
 
 static int decode_dm(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t *err) {
   if (decode_cid(o, &req->cid, err) || check_nul(req, err)) return -1;
+  if (decode_reply_to(o, req, err)) return -1;
   req->to = json_str(o, "to");
   req->text = json_str(o, "text");
   if (req->to == NULL || req->text == NULL)
@@ -185,6 +223,12 @@ int chat_proto_req_decode(const void *data, size_t len, chat_proto_req_t *req,
     req->type = CHAT_PROTO_PING;
     return check_nul(req, err);
   }
+  /* extras */
+  if (strcmp(type, "react") == 0 || strcmp(type, "edit") == 0 || strcmp(type, "delete") == 0) {
+    req->type = type[0] == 'r' ? CHAT_PROTO_REACT : type[0] == 'e' ? CHAT_PROTO_EDIT
+                                                                   : CHAT_PROTO_DELETE;
+    return decode_on_msg(o, req, err);
+  }
   return fail(err, CHAT_PROTO_UNKNOWN_TYPE, "unknown frame type", NULL);
 }
 
@@ -209,6 +253,18 @@ int chat_proto_text_check(const char *text, const char *cid, size_t *start,
 
 /* ---- server to client ---------------------------------------------------- */
 
+/* extras: a tombstone, or the members after the v1 fields. */
+static int put_extras(chat_sb_t *sb, const chat_proto_msg_t *m) {
+  if (m->deleted) {
+    put_str_field(sb, ",\"sender\":", m->sender);
+    put_int_field(sb, ",\"ts\":", m->ts);
+    chat_sb_puts(sb, ",\"deleted\":true}");
+    return 1;
+  }
+  if (m->extra) chat_sb_puts(sb, m->extra);
+  return 0;
+}
+
 void chat_proto_msg_obj(chat_sb_t *sb, const chat_proto_msg_t *m) {
   put_int_field(sb, "{\"id\":", m->id);
   if (m->to != NULL && m->to[0] != '\0') {
@@ -217,10 +273,12 @@ void chat_proto_msg_obj(chat_sb_t *sb, const chat_proto_msg_t *m) {
     put_int_field(sb, ",\"room\":", m->room);
     if (m->seq > 0) put_int_field(sb, ",\"seq\":", m->seq);
   }
+  if (m->deleted && put_extras(sb, m)) return;
   put_str_field(sb, ",\"sender\":", m->sender);
   chat_sb_puts(sb, ",\"text\":");
   chat_sb_json_str(sb, m->text, m->text_len);
   put_int_field(sb, ",\"ts\":", m->ts);
+  put_extras(sb, m);
   chat_sb_append(sb, "}", 1);
 }
 
@@ -267,6 +325,7 @@ void chat_proto_dm(chat_sb_t *sb, const chat_proto_msg_t *m) {
   chat_sb_puts(sb, ",\"text\":");
   chat_sb_json_str(sb, m->text, m->text_len);
   put_int_field(sb, ",\"ts\":", m->ts);
+  if (m->extra) chat_sb_puts(sb, m->extra);  /* extras */
   chat_sb_append(sb, "}", 1);
 }
 
@@ -555,6 +614,10 @@ void chat_proto_ev_decode(const char *json, size_t len, chat_proto_ev_t *ev) {
     ev->room = json_id(o, "room");
     ev->id = json_id(o, "id");
     if (ev->id) ev->type = CHAT_PROTO_EV_MESSAGE_DELETED;
+  } else if (strcmp(type, "reaction") == 0 || strcmp(type, "message_edited") == 0) {
+    ev->room = json_id(o, "room");  /* extras */
+    ev->id = json_id(o, "id");
+    if (ev->id) ev->type = CHAT_PROTO_EV_MESSAGE_CHANGE;
   } else if (strcmp(type, "presence") == 0 || strcmp(type, "typing") == 0) {
     ev->room = json_id(o, "room");
     ev->user = json_str(o, "user");
@@ -569,4 +632,184 @@ void chat_proto_ev_free(chat_proto_ev_t *ev) {
   cJSON_free(ev->frame);
   free(ev->obj);
   memset(ev, 0, sizeof(*ev));
+}
+
+/* ---- extras: replies, reactions, edits, recall ---------------------------- */
+
+/* The conversation or room a frame is about. */
+static void put_where(chat_sb_t *sb, int64_t room, const char *to) {
+  if (to != NULL)
+    put_str_field(sb, ",\"to\":", to);
+  else
+    put_int_field(sb, ",\"room\":", room);
+}
+
+void chat_proto_reaction(chat_sb_t *sb, int64_t room, const char *to, int64_t id,
+                         const char *emoji, const char *user, int on) {
+  chat_sb_puts(sb, "{\"type\":\"reaction\"");
+  put_where(sb, room, to);
+  put_int_field(sb, ",\"id\":", id);
+  put_str_field(sb, ",\"emoji\":", emoji);
+  put_str_field(sb, ",\"user\":", user);
+  chat_sb_puts(sb, on ? ",\"on\":true}" : ",\"on\":false}");
+}
+
+void chat_proto_message_edited(chat_sb_t *sb, int64_t room, const char *to, int64_t id,
+                               const char *text, size_t len, int64_t edited_ts) {
+  chat_sb_puts(sb, "{\"type\":\"message_edited\"");
+  put_where(sb, room, to);
+  put_int_field(sb, ",\"id\":", id);
+  chat_sb_puts(sb, ",\"text\":");
+  chat_sb_json_str(sb, text, len);
+  put_int_field(sb, ",\"edited_ts\":", edited_ts);
+  chat_sb_append(sb, "}", 1);
+}
+
+void chat_proto_dm_deleted(chat_sb_t *sb, const char *to, int64_t id) {
+  put_str_field(sb, "{\"type\":\"message_deleted\",\"to\":", to);
+  put_int_field(sb, ",\"id\":", id);
+  chat_sb_append(sb, "}", 1);
+}
+
+/* The byte length of the first 100 characters of s. */
+static size_t reply_cut(const char *s, size_t len) {
+  size_t i = 0, n = 0;
+  while (i < len && n < 100) {
+    uint32_t cp;
+    i += chat_utf8_next(s + i, len - i, &cp);
+    n++;
+  }
+  return i;
+}
+
+void chat_proto_extra_new(chat_sb_t *sb, int64_t reply_id, const char *reply_sender,
+                          const char *reply_text, int reply_deleted, const char *mentions) {
+  if (reply_id > 0) {
+    put_int_field(sb, ",\"reply_to\":{\"id\":", reply_id);
+    put_str_field(sb, ",\"sender\":", reply_sender ? reply_sender : "");
+    chat_sb_puts(sb, ",\"text\":");
+    if (reply_deleted || reply_text == NULL)
+      chat_sb_puts(sb, "null");
+    else
+      chat_sb_json_str(sb, reply_text, reply_cut(reply_text, strlen(reply_text)));
+    chat_sb_append(sb, "}", 1);
+  }
+  if (mentions != NULL && strcmp(mentions, "[]") != 0) {
+    chat_sb_puts(sb, ",\"mentions\":");
+    chat_sb_puts(sb, mentions);
+  }
+}
+
+/* Sets o[name] to v (replacing it in place, else added at the end). */
+static void obj_set(cJSON *o, const char *name, cJSON *v) {
+  if (cJSON_GetObjectItemCaseSensitive(o, name))
+    cJSON_ReplaceItemInObjectCaseSensitive(o, name, v);
+  else
+    cJSON_AddItemToObject(o, name, v);
+}
+
+static void apply_reaction(cJSON *o, const cJSON *f) {
+  const char *emoji = json_str(f, "emoji"), *user = json_str(f, "user");
+  int on = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "on"));
+  if (emoji == NULL || user == NULL) return;
+  cJSON *list = cJSON_GetObjectItemCaseSensitive(o, "reactions");
+  if (!cJSON_IsArray(list)) {
+    if (!on) return;
+    list = cJSON_CreateArray();
+    /* Before edited_ts, as the store writes it. */
+    cJSON *ed = cJSON_DetachItemFromObjectCaseSensitive(o, "edited_ts");
+    cJSON_AddItemToObject(o, "reactions", list);
+    if (ed) cJSON_AddItemToObject(o, "edited_ts", ed);
+  }
+  cJSON *entry = NULL, *it;
+  int idx = 0, at = -1;
+  cJSON_ArrayForEach(it, list) {
+    const char *e = json_str(it, "emoji");
+    if (e && strcmp(e, emoji) == 0) {
+      entry = it;
+      at = idx;
+    }
+    idx++;
+  }
+  if (entry == NULL) {
+    if (!on) return;
+    entry = cJSON_CreateObject();
+    cJSON_AddStringToObject(entry, "emoji", emoji);
+    cJSON_AddItemToObject(entry, "users", cJSON_CreateArray());
+    cJSON_AddItemToArray(list, entry);
+    at = idx;
+  }
+  cJSON *users = cJSON_GetObjectItemCaseSensitive(entry, "users");
+  if (!cJSON_IsArray(users)) return;
+  int uidx = 0, found = -1;
+  cJSON_ArrayForEach(it, users) {
+    if (cJSON_IsString(it) && strcmp(it->valuestring, user) == 0) found = uidx;
+    uidx++;
+  }
+  if (on && found < 0) cJSON_AddItemToArray(users, cJSON_CreateString(user));
+  if (!on && found >= 0) cJSON_DeleteItemFromArray(users, found);
+  if (cJSON_GetArraySize(users) == 0) cJSON_DeleteItemFromArray(list, at);
+  if (cJSON_GetArraySize(list) == 0) cJSON_DeleteItemFromObjectCaseSensitive(o, "reactions");
+}
+
+void chat_proto_obj_apply(const char *obj, size_t len, const char *json, size_t jlen,
+                          char **out, size_t *out_len) {
+  *out = NULL;
+  *out_len = 0;
+  cJSON *o = cJSON_ParseWithLength(obj, len);
+  cJSON *f = cJSON_ParseWithLength(json, jlen);
+  const char *type = json_str(f, "type");
+  int64_t id = cJSON_IsObject(o) ? json_id(o, "id") : 0, fid = json_id(f, "id");
+  int changed = 0;
+  if (id == 0 || type == NULL || fid == 0 || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "deleted")))
+    goto done;
+  if (id == fid) {
+    if (strcmp(type, "reaction") == 0) {
+      apply_reaction(o, f);
+      changed = 1;
+    } else if (strcmp(type, "message_edited") == 0) {
+      const char *text = json_str(f, "text");
+      const cJSON *ts = cJSON_GetObjectItemCaseSensitive(f, "edited_ts");
+      if (text == NULL || !cJSON_IsNumber(ts)) goto done;
+      obj_set(o, "text", cJSON_CreateString(text));
+      obj_set(o, "edited_ts", cJSON_CreateNumber(ts->valuedouble));
+      changed = 1;
+    } else if (strcmp(type, "message_deleted") == 0) {
+      cJSON *t = cJSON_CreateObject();
+      static const char *const keep[] = {"id", "room", "seq", "to", "sender", "ts"};
+      for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+        cJSON *v = cJSON_GetObjectItemCaseSensitive(o, keep[i]);
+        if (v) cJSON_AddItemToObject(t, keep[i], cJSON_Duplicate(v, 1));
+      }
+      cJSON_AddTrueToObject(t, "deleted");
+      cJSON_Delete(o);
+      o = t;
+      changed = 1;
+    }
+  } else {
+    cJSON *reply = cJSON_GetObjectItemCaseSensitive(o, "reply_to");
+    if (cJSON_IsObject(reply) && json_id(reply, "id") == fid) {
+      if (strcmp(type, "message_deleted") == 0) {
+        obj_set(reply, "text", cJSON_CreateNull());
+        changed = 1;
+      } else if (strcmp(type, "message_edited") == 0 && json_str(f, "text")) {
+        const char *text = json_str(f, "text");
+        char *cut = chat_xstrndup(text, reply_cut(text, strlen(text)));
+        obj_set(reply, "text", cJSON_CreateString(cut));
+        free(cut);
+        changed = 1;
+      }
+    }
+  }
+  if (changed) {
+    char *p = cJSON_PrintUnformatted(o);
+    if (p) {
+      *out_len = strlen(p);
+      *out = chat_xstrndup(p, *out_len);
+      cJSON_free(p);
+    }
+  }
+done:
+  cJSON_Delete(o);
+  cJSON_Delete(f);
 }

@@ -43,6 +43,10 @@ typedef enum {
   CHAT_PROTO_NOT_FRIENDS,
   CHAT_PROTO_RATE_LIMITED,
   CHAT_PROTO_STORE_UNAVAILABLE,
+  /* extras: react, edit, delete and reply_to */
+  CHAT_PROTO_NOT_FOUND,         /* no such message there (or deleted) */
+  CHAT_PROTO_FORBIDDEN,         /* not the sender's message */
+  CHAT_PROTO_TOO_MANY_REACTIONS,/* the message has CHAT_REACTIONS_MAX emoji */
 } chat_proto_code_t;
 
 /* The wire name of a code ("bad_json", ...); "internal" for anything else. */
@@ -67,6 +71,10 @@ typedef enum {
   CHAT_PROTO_PING,       /* {"type":"ping"}: answered {"type":"pong"}, a
                             heartbeat a page can see (WebSocket pings it
                             cannot) */
+  /* extras: on a message of a room ("room") or of a conversation ("to") */
+  CHAT_PROTO_REACT,      /* {"type":"react",...,"id","emoji","on"} */
+  CHAT_PROTO_EDIT,       /* {"type":"edit",...,"id","text"} */
+  CHAT_PROTO_DELETE,     /* {"type":"delete",...,"id"}: the recall */
 } chat_proto_req_type_t;
 
 typedef struct {
@@ -78,6 +86,13 @@ typedef struct {
   const char *text;      /* send, dm: as sent, untrimmed; chat_proto_text_check */
   const char *cid;       /* send, dm: NULL or at most CHAT_CID_MAX - 1 bytes */
   cJSON *root;           /* owns the strings above */
+  /* extras.  send, dm: reply_to (0: none).  react, edit, delete: exactly
+   * one of room (> 0) and to (non-NULL), and id; react: emoji (any
+   * string, checked by the caller) and on; edit: text, as for send. */
+  int64_t reply_to;
+  int64_t id;
+  const char *emoji;
+  int on;
 } chat_proto_req_t;
 
 /* Decodes one text message from a client.  Returns 0 with req filled, or -1
@@ -117,6 +132,11 @@ typedef struct {
   int64_t ts;            /* ms since the epoch, as stored */
   int64_t seq;           /* a room message's number in its room; 0: none
                             (a direct message, or not known) */
+  /* extras */
+  int deleted;           /* 1: a tombstone (no text) */
+  const char *extra;     /* NULL, or the extra members (chat_msg_rec_t's
+                            extra: ",\"reply_to\":...") written before
+                            the closing brace */
 } chat_proto_msg_t;
 
 /* A message object: {"id":ID,"room":R,"seq":N,"sender":S,"text":T,"ts":TS}
@@ -185,6 +205,30 @@ void chat_proto_room_deleted(chat_sb_t *sb, int64_t room);
 chat_rbuf_t *chat_proto_room_deleted_frame(int64_t room);
 /* {"type":"message_deleted","room":R,"id":M}. */
 void chat_proto_message_deleted(chat_sb_t *sb, int64_t room, int64_t id);
+
+/* ---- extras: replies, reactions, edits, recall ---------------------------
+ * Frames about one message of a room (room > 0, to NULL) or of a
+ * conversation (room 0, to: the other user as the receiving side sees it). */
+/* {"type":"reaction","room":R|"to":U,"id":M,"emoji":E,"user":U,"on":B}. */
+void chat_proto_reaction(chat_sb_t *sb, int64_t room, const char *to, int64_t id,
+                         const char *emoji, const char *user, int on);
+/* {"type":"message_edited","room":R|"to":U,"id":M,"text":T,"edited_ts":TS}. */
+void chat_proto_message_edited(chat_sb_t *sb, int64_t room, const char *to, int64_t id,
+                               const char *text, size_t len, int64_t edited_ts);
+/* {"type":"message_deleted","to":U,"id":M}: a recalled direct message. */
+void chat_proto_dm_deleted(chat_sb_t *sb, const char *to, int64_t id);
+/* The extra members of a new message: ,"reply_to":{"id","sender","text"}
+ * (text cut to 100 characters, or null) and ,"mentions":[names] (names: a
+ * JSON array, or NULL for none).  reply_id 0: no reply. */
+void chat_proto_extra_new(chat_sb_t *sb, int64_t reply_id, const char *reply_sender,
+                          const char *reply_text, int reply_deleted, const char *mentions);
+/* A cached message object (obj[0..len)) changed by a frame of the room
+ * (json: reaction, message_edited or message_deleted, as members get
+ * it): a new malloc'ed object in *out (NUL-terminated, *out_len), or NULL
+ * when nothing changes.  A deletion makes the tombstone; a reply to the
+ * message changed gets its quoted text (null once deleted). */
+void chat_proto_obj_apply(const char *obj, size_t len, const char *json, size_t jlen,
+                          char **out, size_t *out_len);
 
 /* A friendship as one of its two users sees it. */
 typedef enum {
@@ -266,6 +310,7 @@ typedef enum {
   CHAT_PROTO_EV_MESSAGE_DELETED,
   CHAT_PROTO_EV_PRESENCE,
   CHAT_PROTO_EV_TYPING,
+  CHAT_PROTO_EV_MESSAGE_CHANGE,   /* extras: reaction, message_edited (id) */
 } chat_proto_ev_type_t;
 
 typedef struct {

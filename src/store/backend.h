@@ -69,6 +69,20 @@ typedef struct chat_store_tx {
  * other value to roll back and have tx_run return it. */
 typedef int (*chat_store_step_cb)(chat_store_tx_t *tx, void *arg);
 
+/* extras (schema 009): a parameter and a result column of xq below. */
+typedef enum { CHAT_XQ_INT, CHAT_XQ_TEXT, CHAT_XQ_BLOB, CHAT_XQ_NULL } chat_xq_type_t;
+typedef struct {
+  chat_xq_type_t type;
+  int64_t i;          /* CHAT_XQ_INT */
+  const void *p;      /* CHAT_XQ_TEXT, CHAT_XQ_BLOB: len bytes */
+  size_t len;
+} chat_xq_arg_t;
+typedef struct {
+  const char *p;      /* the value as text (integers in decimal); NULL: SQL NULL */
+  size_t len;
+} chat_xq_col_t;
+typedef int (*chat_xq_row_cb)(void *ud, const chat_xq_col_t *cols, int ncols);
+
 typedef struct {
   const char *kind; /* "sqlite", "mysql" */
   /* Closes every connection and frees the handle (never NULL here). */
@@ -230,6 +244,23 @@ typedef struct {
                           int64_t requester, int64_t now_ms);
   /* Marks the row of the pair accepted. */
   int (*tx_friend_accept)(chat_store_tx_t *tx, int64_t lo, int64_t hi);
+
+  /* ---- extras (schema 009) --------------------------------------------
+   * Replies, mentions, reactions, edits and tombstones are written once,
+   * in store/extras.c, as portable SQL over these four: xq runs one
+   * statement (prepared for the call, parameters bound) on conn, a
+   * connection the backend lent: from xq_get, or the one an xq_tx step or
+   * a message batch step runs on.  Returns 0, CHAT_STORE_RETRY (inside a
+   * transaction: a lost lock conflict), CHAT_EEXIST (a unique key) or
+   * CHAT_EUNAVAIL (logged).  cb (may be NULL) gets each row; a non-zero
+   * return stops the rows and becomes the result.  *changes (may be NULL):
+   * the rows a write changed. */
+  void *(*xq_get)(chat_store_t *s, int write);  /* NULL: unavailable */
+  void (*xq_put)(chat_store_t *s, void *conn, int write);
+  int (*xq_tx)(chat_store_t *s, const char *what, int (*step)(void *conn, void *arg),
+               void *arg);
+  int (*xq)(void *conn, const char *sql, const chat_xq_arg_t *args, int nargs,
+            chat_xq_row_cb cb, void *ud, int64_t *changes);
 } chat_store_ops_t;
 
 struct chat_store {
@@ -251,6 +282,20 @@ int chat_store_op_friend_request(chat_store_t *s, int64_t from_id,
 int chat_store_op_user_set_banned(chat_store_t *s, int64_t user_id,
                                   int banned);
 int chat_store_op_msg_delete(chat_store_t *s, int64_t room_id, int64_t id);
+
+/* extras.c (schema 009).  The batch steps of msg_insert_batch call
+ * chat_store_extras_batch on their connection before they commit: the
+ * reply and mention rows of the items stored. */
+int chat_store_extras_batch(const chat_store_ops_t *ops, void *conn,
+                            const chat_msg_insert_t *items, size_t n);
+/* Fills the extras of messages just read (deleted, extra), all kinds
+ * mixed; 0 or CHAT_EUNAVAIL (then the list is left as read). */
+int chat_store_extras_fill(chat_store_t *s, chat_msg_rec_t *v, size_t n);
+/* A room message (dm 0, of room_id) or a direct message (dm 1) becomes a
+ * tombstone (store.h, chat_store_msg_delete). */
+int chat_store_extras_tombstone(chat_store_t *s, int dm, int64_t room_id, int64_t id);
+/* Fills the mention counts of unread entries. */
+int chat_store_extras_unread(chat_store_t *s, int64_t user_id, chat_unread_rec_t *v, size_t n);
 
 /* ops.c: the per-room sequences of a message batch (store.h,
  * chat_store_msg_insert_batch), for the backends' batch steps.  One entry

@@ -176,7 +176,8 @@ static int batch_step(conn_t *c, void *arg) {
   }
   if (seq_give_back(c, rooms, nrooms)) goto failed;
   free(rooms);
-  return 0;
+  /* extras (schema 009): reply and mention rows */
+  return chat_store_extras_batch(&chat_mysql_ops, c, a->items, a->n);
 
 failed:
   free(rooms);
@@ -628,8 +629,8 @@ static int batch_multi_step(conn_t *c, void *arg) {
     items[i].id = items[b->src[i]].id;
     items[i].stored_ts = items[b->src[i]].stored_ts;
   }
-
-  return 0;
+  /* extras (schema 009): reply and mention rows */
+  return chat_store_extras_batch(&chat_mysql_ops, c, items, n);
 
 failed:
   if (c->err == ER_NO_REFERENCED_ROW_2 || c->err == ER_NO_REFERENCED_ROW ||

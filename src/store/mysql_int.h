@@ -450,6 +450,15 @@ extern const chat_store_ops_t chat_mysql_ops;
 int chat_mysql_msg6_rows(conn_t *c, int id, params_t *p, const char *what,
                          int limit, chat_msg_rec_t **out, size_t *n);
 
+/* ---- mysql_extras.c: the xq ops (backend.h, "extras") ------------------- */
+
+void *chat_mysql_xq_get(chat_store_t *s, int write);
+void chat_mysql_xq_put(chat_store_t *s, void *conn, int write);
+int chat_mysql_xq_tx(chat_store_t *s, const char *what, int (*step)(void *conn, void *arg),
+                     void *arg);
+int chat_mysql_xq(void *conn, const char *sql, const chat_xq_arg_t *args, int nargs,
+                  chat_xq_row_cb cb, void *ud, int64_t *changes);
+
 /* ---- mysql_probe.c ------------------------------------------------------- */
 
 /* The ops table's write_probe (store.h, chat_store_write_probe). */

@@ -435,6 +435,8 @@ static int msg_query(chat_store_t *s, int id, int64_t room, int64_t bound,
     memcpy(m->sender, sender, sizeof(m->sender));
     m->to[0] = '\0';
     m->text = text;
+    m->deleted = 0; /* extras (schema 009): filled by store.c */
+    m->extra = NULL;
   }
   if (r == 0 && rc < 0) r = chat_mysql_fail(c, "message history");
   st_done(c, id);
@@ -1244,4 +1246,9 @@ const chat_store_ops_t chat_mysql_ops = {
     .tx_friend_get = my_tx_friend_get,
     .tx_friend_insert = my_tx_friend_insert,
     .tx_friend_accept = my_tx_friend_accept,
+    /* extras (schema 009) */
+    .xq_get = chat_mysql_xq_get,
+    .xq_put = chat_mysql_xq_put,
+    .xq_tx = chat_mysql_xq_tx,
+    .xq = chat_mysql_xq,
 };

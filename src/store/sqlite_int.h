@@ -232,6 +232,15 @@ static inline void bind_text(sqlite3_stmt *st, int i, const char *s) {
     sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
+/* ---- sqlite_extras.c: the xq ops (backend.h, "extras") ------------------ */
+
+void *chat_sqlite_xq_get(chat_store_t *s, int write);
+void chat_sqlite_xq_put(chat_store_t *s, void *conn, int write);
+int chat_sqlite_xq_tx(chat_store_t *s, const char *what, int (*step)(void *conn, void *arg),
+                      void *arg);
+int chat_sqlite_xq(void *conn, const char *sql, const chat_xq_arg_t *args, int nargs,
+                   chat_xq_row_cb cb, void *ud, int64_t *changes);
+
 /* ---- sqlite_probe.c ------------------------------------------------------ */
 
 /* The ops table's write_probe (store.h, chat_store_write_probe). */

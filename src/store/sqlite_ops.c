@@ -497,6 +497,8 @@ static int batch_step(conn_t *c, void *arg) {
     done(st);
   }
   if (r == 0) r = seq_give_back(c, rooms, nrooms);
+  /* extras (schema 009): reply and mention rows */
+  if (r == 0) r = chat_store_extras_batch(&chat_sqlite_ops, c, b->items, b->n);
   free(rooms);
   return r;
 }
@@ -564,6 +566,8 @@ static int msg_query(chat_store_t *s, int id, int64_t room, int64_t bound,
       break;
     }
     m->to[0] = '\0';
+    m->deleted = 0; /* extras (schema 009): filled by store.c */
+    m->extra = NULL;
     m->text =
         chat_xstrndup((const char *)text, (size_t)sqlite3_column_bytes(st, 3));
     len++;
@@ -618,6 +622,8 @@ int chat_sqlite_read_msg(sqlite3_stmt *st, chat_msg_rec_t *m) {
   m->room = sqlite3_column_int64(st, 1);
   m->ts = sqlite3_column_int64(st, 5);
   m->seq = 0; /* not in this layout */
+  m->deleted = 0; /* extras (schema 009): filled by store.c */
+  m->extra = NULL;
   if (text == NULL || col_copy(st, 2, m->sender, sizeof(m->sender)) ||
       col_copy(st, 3, m->to, sizeof(m->to))) {
     chat_log_error("store(sqlite): message %lld: bad field", (long long)m->id);
@@ -1180,4 +1186,9 @@ const chat_store_ops_t chat_sqlite_ops = {
     .tx_friend_get = sq_tx_friend_get,
     .tx_friend_insert = sq_tx_friend_insert,
     .tx_friend_accept = sq_tx_friend_accept,
+    /* extras (schema 009) */
+    .xq_get = chat_sqlite_xq_get,
+    .xq_put = chat_sqlite_xq_put,
+    .xq_tx = chat_sqlite_xq_tx,
+    .xq = chat_sqlite_xq,
 };

@@ -191,12 +191,18 @@ int chat_store_msg_insert_batch(chat_store_t *s, chat_msg_insert_t *items,
   return s->ops->msg_insert_batch(s, items, n);
 }
 
+/* extras (schema 009): a list read with rc gets its extras. */
+static int with_extras(chat_store_t *s, int rc, chat_msg_rec_t *v, size_t n) {
+  return rc == 0 ? chat_store_extras_fill(s, v, n) : rc;
+}
+
 int chat_store_msg_history(chat_store_t *s, int64_t room, int64_t before_id,
                            int limit, chat_msg_rec_t **out, size_t *n) {
   if (out == NULL || n == NULL || limit < 1) return CHAT_EINVAL;
   *out = NULL;
   *n = 0;
-  return s->ops->msg_history(s, room, before_id, limit, out, n);
+  int rc = s->ops->msg_history(s, room, before_id, limit, out, n);
+  return with_extras(s, rc, *out, *n);
 }
 
 int chat_store_msg_since(chat_store_t *s, int64_t room, int64_t since_id,
@@ -204,7 +210,8 @@ int chat_store_msg_since(chat_store_t *s, int64_t room, int64_t since_id,
   if (out == NULL || n == NULL || limit < 1) return CHAT_EINVAL;
   *out = NULL;
   *n = 0;
-  return s->ops->msg_since(s, room, since_id, limit, out, n);
+  int rc = s->ops->msg_since(s, room, since_id, limit, out, n);
+  return with_extras(s, rc, *out, *n);
 }
 
 int chat_store_msg_by_seq(chat_store_t *s, int64_t room, int64_t from_seq,
@@ -215,7 +222,8 @@ int chat_store_msg_by_seq(chat_store_t *s, int64_t room, int64_t from_seq,
   *n = 0;
   if (from_seq < 1) from_seq = 1;
   if (to_seq <= from_seq) return 0;
-  return s->ops->msg_by_seq(s, room, from_seq, to_seq, limit, out, n);
+  int rc = s->ops->msg_by_seq(s, room, from_seq, to_seq, limit, out, n);
+  return with_extras(s, rc, *out, *n);
 }
 
 void chat_store_msgs_free(chat_msg_rec_t *msgs, size_t n) {
@@ -223,6 +231,7 @@ void chat_store_msgs_free(chat_msg_rec_t *msgs, size_t n) {
 
   if (msgs == NULL) return;
   for (i = 0; i < n; i++) free(msgs[i].text);
+  for (i = 0; i < n; i++) free(msgs[i].extra); /* extras (schema 009) */
   free(msgs);
 }
 
@@ -234,7 +243,8 @@ int chat_store_dm_history(chat_store_t *s, int64_t a, int64_t b,
   if (out == NULL || n == NULL || limit < 1) return CHAT_EINVAL;
   *out = NULL;
   *n = 0;
-  return s->ops->dm_history(s, a, b, before_id, limit, out, n);
+  int rc = s->ops->dm_history(s, a, b, before_id, limit, out, n);
+  return with_extras(s, rc, *out, *n);
 }
 
 int chat_store_dm_since(chat_store_t *s, int64_t after_id, int limit,
@@ -243,7 +253,8 @@ int chat_store_dm_since(chat_store_t *s, int64_t after_id, int limit,
   *out = NULL;
   *n = 0;
   if (s->ops->dm_since == NULL) return CHAT_EUNAVAIL;
-  return s->ops->dm_since(s, after_id, limit, out, n);
+  int rc = s->ops->dm_since(s, after_id, limit, out, n);
+  return with_extras(s, rc, *out, *n);
 }
 
 int chat_store_dm_last_id(chat_store_t *s, int64_t *out) {
@@ -474,6 +485,12 @@ int chat_store_search(chat_store_t *s, int64_t user_id, const char *q,
     free(v);
     v = NULL;
   }
+  /* extras (schema 009) */
+  rc = chat_store_extras_fill(s, v, k);
+  if (rc) {
+    chat_store_msgs_free(v, k);
+    return rc;
+  }
   *out = v;
   *n = k;
   return CHAT_OK;
@@ -603,7 +620,8 @@ int chat_store_msg_get(chat_store_t *s, int64_t id, chat_msg_rec_t *out,
 }
 
 int chat_store_msg_delete(chat_store_t *s, int64_t room_id, int64_t id) {
-  return chat_store_op_msg_delete(s, room_id, id);
+  /* extras (schema 009): a tombstone stays */
+  return chat_store_extras_tombstone(s, 0, room_id, id);
 }
 
 int chat_store_audit(chat_store_t *s, int64_t actor_id, const char *action,
@@ -632,5 +650,8 @@ int chat_store_unread(chat_store_t *s, int64_t user_id,
   if (out == NULL || n == NULL) return CHAT_EINVAL;
   *out = NULL;
   *n = 0;
-  return s->ops->unread(s, user_id, out, n);
+  int rc = s->ops->unread(s, user_id, out, n);
+  /* extras (schema 009): the mention counts */
+  if (rc == 0) rc = chat_store_extras_unread(s, user_id, *out, *n);
+  return rc;
 }

@@ -58,6 +58,11 @@ typedef struct {
   int64_t seq;                      /* the message's number in its room
                                        (1, 2, 3...); 0 for a direct message
                                        and in search results */
+  /* extras (schema 009), filled by every read that returns a list */
+  int deleted;                      /* 1: a tombstone (text is "") */
+  char *extra;                      /* NULL, or the extra members of its
+                                       message object (",\"reply_to\":...",
+                                       net/proto.h); owned by the list */
 } chat_msg_rec_t;
 
 /* A room's sequence: the highest seq handed out (0: none yet). */
@@ -83,6 +88,13 @@ typedef struct {
                            dup (which takes no number) and a direct message */
   int dup;              /* 1: (sender_id, cid) was stored before; nothing new */
   int status;           /* 0, or CHAT_ENOTFOUND if the room no longer exists */
+  /* extras (schema 009), in: what the sender's checks found */
+  int64_t reply_to;              /* the message replied to (same room or
+                                    conversation), or 0 */
+  const char *mentions;          /* NULL, or the JSON array of the
+                                    usernames mentioned */
+  const int64_t *mention_ids;    /* users whose mention counts it */
+  size_t nmention_ids;
 } chat_msg_insert_t;
 
 /* Opens the store named by url: "sqlite:PATH" (or a bare PATH) for SQLite.
@@ -296,8 +308,10 @@ int chat_store_user_set_notify(chat_store_t *s, int64_t user_id, int on);
  * it with free()).  CHAT_ENOTFOUND. */
 int chat_store_msg_get(chat_store_t *s, int64_t id, chat_msg_rec_t *out,
                        int64_t *sender_id);
-/* Deletes room message id of room_id (and its index entries);
- * CHAT_ENOTFOUND if there is no such message in that room. */
+/* Deletes room message id of room_id: it stays as a tombstone (schema
+ * 009: text emptied, marked deleted, its reactions, mentions and index
+ * entries gone); CHAT_ENOTFOUND if there is no such message in that room
+ * or it is deleted already. */
 int chat_store_msg_delete(chat_store_t *s, int64_t room_id, int64_t id);
 /* Appends to the audit log. */
 int chat_store_audit(chat_store_t *s, int64_t actor_id, const char *action,
@@ -316,6 +330,8 @@ typedef struct {
   char peer[CHAT_NAME_MAX + 1];     /* the peer's username for DMs */
   int64_t last_read;                /* the marker (0: none) */
   int64_t count;                    /* messages after it (from others) */
+  /* extras (schema 009) */
+  int64_t mentions;                 /* those of them that mention the user */
 } chat_unread_rec_t;
 
 /* Unread counts of user_id: for each room with a marker, the messages of
@@ -324,6 +340,41 @@ typedef struct {
  * left out.  malloc'ed array; free(). */
 int chat_store_unread(chat_store_t *s, int64_t user_id, chat_unread_rec_t **out,
                       size_t *n);
+
+/* ---- extras: replies, mentions, reactions, edits, tombstones ----------
+ * (schema 009, store/extras.c).  dm: 0 for a room message, 1 for a direct
+ * message.  Reads that return message lists fill each record's deleted
+ * and extra (reply_to, mentions, reactions, edited_ts), with two more
+ * queries per list whatever its length. */
+
+/* A message as the checks of a reply, edit, reaction or recall see it. */
+typedef struct {
+  int64_t id;
+  int64_t room;                     /* 0 for a direct message */
+  int64_t sender_id, to_id;         /* to_id: a direct message's receiver */
+  char sender[CHAT_NAME_MAX + 1];
+  char *text;                       /* malloc'ed (free()); "" if deleted */
+  int deleted;
+} chat_msg_ref_t;
+
+/* Message id of that kind; CHAT_ENOTFOUND if there is none. */
+int chat_store_msg_ref(chat_store_t *s, int dm, int64_t id, chat_msg_ref_t *out);
+/* Replaces the text of message id (not deleted) by sender_id's new text
+ * (checked as for send) and marks it edited at now_ms; its search rows
+ * follow the new text.  CHAT_ENOTFOUND: no such message of that sender,
+ * or deleted. */
+int chat_store_msg_edit(chat_store_t *s, int dm, int64_t id, int64_t sender_id,
+                        const char *text, int64_t now_ms);
+/* Adds (on 1) or removes user_id's reaction emoji (chat_emoji_check took
+ * it) on message id; doing it twice changes nothing.  CHAT_ENOTFOUND: no
+ * such message, or deleted; CHAT_EAGAIN: the message has
+ * CHAT_REACTIONS_MAX distinct emoji and this would be one more. */
+int chat_store_msg_react(chat_store_t *s, int dm, int64_t id, int64_t user_id,
+                         const char *emoji, int on, int64_t now_ms);
+/* Turns a direct message into a tombstone (as chat_store_msg_delete does a
+ * room message): the text emptied, its reactions, mentions and search rows
+ * gone.  CHAT_ENOTFOUND if there is no such message or it is deleted. */
+int chat_store_dm_delete(chat_store_t *s, int64_t id);
 
 /* ---- health ----------------------------------------------------------- */
 
