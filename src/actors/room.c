@@ -862,6 +862,10 @@ static void gap_done(chat_actor_t *self, chat_mail_t *m) {
     size_t found = 0;
     for (size_t i = 0; i < g->n; i++) {
       if (g->msgs[i].seq < r->next_seq) continue;  /* it came meanwhile */
+      if (g->msgs[i].deleted) {  /* extras: a tombstone is a hole here */
+        r->next_seq = g->msgs[i].seq + 1;
+        continue;
+      }
       /* Every number below g->to was committed before the read (a higher
        * one was): one the store does not have was deleted. */
       r->next_seq = g->msgs[i].seq;
@@ -1105,7 +1109,7 @@ static void cache_remove(chat_room_t *r, int64_t id) {
 /* extras: applies a frame about message id (reaction, message_edited,
  * message_deleted) to the cached objects: the message itself and the
  * replies quoting it.  Held messages too (their frame is built again). */
-static void cache_apply(chat_room_t *r, int64_t id, const char *json, size_t len) {
+static void cache_apply(chat_room_t *r, int64_t id, const char *json, size_t len, int deleting) {
   char needle[48];
   snprintf(needle, sizeof(needle), "\"reply_to\":{\"id\":%" PRId64 ",", id);
   for (size_t i = 0; i < r->rlen + r->nheld; i++) {
@@ -1114,6 +1118,13 @@ static void cache_apply(chat_room_t *r, int64_t id, const char *json, size_t len
     char **json_p = held ? &r->held[i - r->rlen].json : &cache_at(r, i)->json;
     size_t *len_p = held ? &r->held[i - r->rlen].len : &cache_at(r, i)->len;
     if (*json_p == NULL || (cid != id && strstr(*json_p, needle) == NULL)) continue;
+    if (held && cid == id && deleting) {
+      /* Not delivered yet: it keeps its place in the sequence as a hole. */
+      drop_held(&r->held[i - r->rlen]);
+      r->held[i - r->rlen].json = NULL;
+      r->held[i - r->rlen].frame = NULL;
+      continue;
+    }
     char *out;
     size_t out_len;
     chat_proto_obj_apply(*json_p, *len_p, json, len, &out, &out_len);
@@ -1147,7 +1158,7 @@ static void on_msg_change(chat_actor_t *self, chat_mail_t *m) {
   msgchange_mail_t *cm = (msgchange_mail_t *)m;
   if (room_defer(r, m)) return;
   if (!r->deleted) {
-    cache_apply(r, cm->id, cm->json, cm->len);
+    cache_apply(r, cm->id, cm->json, cm->len, 0);
     chat_presence_t *pr = r->svc->presence;
     if (cm->local) {
       pr->ops->publish(pr, r->id, cm->json, cm->len);
@@ -1181,7 +1192,7 @@ static void on_msg_deleted(chat_actor_t *self, chat_mail_t *m) {
     chat_sb_init(&sb);
     chat_proto_message_deleted(&sb, r->id, dm->id);
     /* extras: the message stays as a tombstone; replies lose its text */
-    cache_apply(r, dm->id, sb.buf, sb.len);
+    cache_apply(r, dm->id, sb.buf, sb.len, 1);
     chat_presence_t *pr = r->svc->presence;
     if (dm->local) {
       pr->ops->publish(pr, r->id, sb.buf, sb.len);

@@ -615,6 +615,17 @@ int chat_store_msg_get(chat_store_t *s, int64_t id, chat_msg_rec_t *out,
 
   if (out == NULL) return CHAT_EINVAL;
   rc = s->ops->msg_get(s, id, out, &sid);
+  /* extras (schema 009): a tombstone is no message here */
+  if (rc == 0) {
+    int xr = chat_store_extras_fill(s, out, 1);
+    free(out->extra);
+    out->extra = NULL;
+    if (xr || out->deleted) {
+      free(out->text);
+      out->text = NULL;
+      return xr ? xr : CHAT_ENOTFOUND;
+    }
+  }
   if (rc == 0 && sender_id != NULL) *sender_id = sid;
   return rc;
 }

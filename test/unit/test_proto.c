@@ -229,7 +229,7 @@ static void test_request_errors(void) {
   expect_refused("{\"Type\":\"join\",\"room\":1}", CHAT_PROTO_BAD_REQUEST, NULL);
   /* Unknown types, including the contract's unimplemented ones. */
   expect_refused("{\"type\":\"JOIN\",\"room\":1}", CHAT_PROTO_UNKNOWN_TYPE, NULL);
-  expect_refused("{\"type\":\"react\",\"room\":1}", CHAT_PROTO_UNKNOWN_TYPE, NULL);
+  expect_refused("{\"type\":\"dance\",\"room\":1}", CHAT_PROTO_UNKNOWN_TYPE, NULL);
   expect_refused("{\"type\":\"\"}", CHAT_PROTO_UNKNOWN_TYPE, NULL);
   /* Room ids: missing, wrong type, out of range, not integers. */
   static const char *const bad_rooms[] = {

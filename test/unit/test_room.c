@@ -654,7 +654,9 @@ static void test_presence_events(void) {
   chat_sched_drain(&sched);
   next_frame(&b);  /* the deletion */
   const char *joined = next_frame(&b);
-  T_CHECK(strstr(joined, "\"id\":11,") == NULL);
+  /* It stays as a tombstone (the message object without its text). */
+  T_CHECK(strstr(joined, "\"id\":11,") != NULL);
+  T_CHECK(strstr(joined, "\"deleted\":true") != NULL);
   T_CHECK(strstr(joined, "\"id\":12,") != NULL);
 
   chat_room_post_leave(r, &a.actor);
