@@ -35,6 +35,7 @@ import {
 import { bindRoom, renderMembers, rerenderConversation, routeRoom } from './views/room.js';
 import { bindSearch, renderSearch, routeSearch, updateSearchScope } from './views/search.js';
 import { bindPeople, renderProfileText, setPeopleHooks, showProfileForm } from './people.js';
+import { bindExtras, onDeleted, onEdited, onReaction } from './extras.js';
 
 // Server frames by type.
 const FRAMES = new Map([
@@ -45,7 +46,9 @@ const FRAMES = new Map([
   ['typing', onTyping],
   ['online', onOnline],
   ['room_deleted', onRoomDeleted],
-  ['message_deleted', onMessageDeleted],
+  ['message_deleted', onDeleted],   // rooms and conversations (extras.js)
+  ['reaction', onReaction],
+  ['message_edited', onEdited],
   ['dm', onDmFrame],
   ['friend', onFriendFrame],
   ['error', onErrorFrame],
@@ -86,6 +89,7 @@ function bindEvents() {
   bindAdmin();
   bindRoom();
   bindComposer();
+  bindExtras();   // the reply bar and @mention autocomplete (extras.js)
   bindSearch();
   bindDms();
   bindPeople();
@@ -94,7 +98,7 @@ function bindEvents() {
   document.addEventListener('visibilitychange', () => {
     if (document.hidden) return;
     const room = currentConv();
-    if (room && room.unread) { room.unread = 0; renderRoomList(); renderFriends(); updateTitle(); }
+    if (room && room.unread) { room.unread = 0; room.mentions = 0; renderRoomList(); renderFriends(); updateTitle(); }
     if (room) scheduleRead(room);
     reconnectNow();
   });

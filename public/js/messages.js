@@ -18,6 +18,7 @@ import {
   renderTyping, replaceMessageEl, replacePendingEl, updateHistoryTop, updateRoomEmpty,
 } from './views/room.js';
 import { removeSearchResult } from './views/search.js';
+import { noteMention } from './extras.js';
 
 const TYPING_SHOW_MS = 6000;           // how long a typing hint stays without news
 const READ_DELAY_MS = 800;             // read markers are sent at most this often per conversation
@@ -181,6 +182,7 @@ export function addMessage(conv, raw, catchUp) {
   if (mine) return;
   if (!visible || document.hidden) {
     conv.unread += 1;
+    noteMention(conv, m);   // extras.js
     if (conv.kind === 'dm') renderFriends(); else renderRoomList();
     updateTitle();
   } else {

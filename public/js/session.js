@@ -82,10 +82,12 @@ async function loadUnread() {
   const d = await apiAuth('GET', '/api/unread');
   if (!state.user || !d) return;
   const rooms = new Map((d.rooms || []).map((r) => [r.room, Number(r.count) || 0]));
+  const mentions = new Map((d.rooms || []).map((r) => [r.room, Number(r.mentions) || 0]));
   const dms = new Map((d.dms || []).map((r) => [r.user, Number(r.count) || 0]));
   for (const room of state.rooms.values()) {
     if (currentRoom() === room && !document.hidden) continue;
     room.unread = rooms.get(room.id) || 0;
+    room.mentions = mentions.get(room.id) || 0;   // extras
   }
   for (const [user] of dms) if (typeof user === 'string') getDm(user);
   for (const conv of state.dms.values()) {

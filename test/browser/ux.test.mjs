@@ -112,7 +112,7 @@ test('a deleted message leaves a placeholder, live for everyone', async (t, user
   await waitForMessage(b.page, '这条留着');
   await a.page.locator(`#message-list li[data-id="${gone.id}"]`).hover();
   await a.page.locator(`#message-list [data-action="delete-message"][data-id="${gone.id}"]`).click();
-  for (const [p, text] of [[a.page, '消息已被撤回/删除'], [b.page, 'This message was deleted']]) {
+  for (const [p, text] of [[a.page, '你撤回了一条消息'], [b.page, `${ann.username} recalled a message`]]) {
     const ph = p.locator(`#message-list li[data-id="${gone.id}"][data-testid="message-deleted"]`);
     await ph.waitFor({ state: 'visible' });
     assert.equal((await ph.locator(".msg-deleted-text").textContent()).trim(), text);

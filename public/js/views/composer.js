@@ -10,6 +10,7 @@ import { hideNotice, showNotice } from '../notice.js';
 import { state, currentConv, currentRoom, convKey } from '../state.js';
 import { createPending, isOpen, trySend, wsSend } from '../ws.js';
 import { showPending } from './room.js';
+import { takeReply } from '../extras.js';
 
 const TYPING_SEND_MS = 3000;   // at most one typing frame per room per 3 s
 
@@ -25,6 +26,7 @@ function sendFromComposer() {
   }
   hideNotice();   // a valid send clears a "too long" (or earlier) notice
   const p = createPending(room, text);
+  p.replyTo = takeReply(room);   // extras.js
   showPending(room, p);
   trySend(p);
   input.value = '';

@@ -13,6 +13,7 @@ import { renderAdmin, renderAdminUsers, loadAdminUsers } from './admin.js';
 import { renderFriends } from './dms.js';
 import { profileButton } from '../people.js';
 import { renderRoomHeader } from './room.js';
+import { mentionBadge } from '../extras.js';
 
 let roomsRefreshTimer = null;
 
@@ -117,7 +118,7 @@ export function sortedRooms() {
 export function renderRoomList(force = false) {
   const rooms = sortedRooms();
   const sig = lang() + '|' + state.view + '|' + state.current + '|' + rooms.map((r) =>
-    [r.id, r.name, r.topic, r.online, r.unread, r.joined].join(':')).join('\u0001');
+    [r.id, r.name, r.topic, r.online, r.unread, r.joined, r.mentions].join(':')).join('\u0001');
   if (!force && sig === state.rendered.roomList) return;
   state.rendered.roomList = sig;
   const ul = $('room-list');
@@ -138,7 +139,8 @@ export function renderRoomList(force = false) {
       h('span', { class: 'online-dot', 'aria-hidden': 'true' }),
       h('span', { 'aria-hidden': 'true' }, String(room.online)),
       h('span', { class: 'visually-hidden' }, t('rooms.online', { n: room.online }))),
-    unreadBadge(room.unread, 'rooms.unread'));
+    unreadBadge(room.unread, 'rooms.unread'),
+    mentionBadge(room.mentions));   // extras.js
     return h('li', {
       'data-room': room.id, 'data-testid': 'room-item', 'data-name': room.name,
       'data-unread': room.unread, 'data-joined': room.joined ? 'true' : 'false',

@@ -18,6 +18,7 @@ import { displayName, profileButton } from '../people.js';
 import { restoreDraft, updateCharCount } from './composer.js';
 import { dmPath, renderFriends } from './dms.js';
 import { refreshRoomsSoon, renderRoomList, userItem } from './lobby.js';
+import { decorateMessage, handleExtrasAction, recallText, renderReplyBar } from '../extras.js';
 
 const JUMP_PAGE = 200;   // page size while looking for a search result's message
 const GROUP_MS = 5 * 60 * 1000;   // a sender's messages this close together share one header
@@ -55,7 +56,8 @@ export function enterConversation(conv, changed) {
     conv.dividerId = 0;
     conv.dividerCount = document.hidden ? 0 : conv.unread;
   }
-  if (!document.hidden) conv.unread = 0;
+  if (!document.hidden) { conv.unread = 0; conv.mentions = 0; }
+  renderReplyBar();   // extras.js: a reply being written belongs to its conversation
   if (changed) {
     $('view-room').classList.remove('show-members');
     $('members-toggle').setAttribute('aria-expanded', 'false');
@@ -189,6 +191,7 @@ function messageEl(m) {
       h('button', { type: 'button', class: 'btn btn-sm msg-delete', 'data-action': 'delete-message', 'data-id': m.id,
         tabindex: '-1', 'data-testid': 'delete-message', 'aria-label': t('msg.deleteAria'), title: t('msg.deleteAria') }, t('msg.delete'))));
   }
+  decorateMessage(bubble, m);   // replies, mentions, reactions, edits (extras.js)
   return h('li', {
     class: 'msg' + (mine ? ' own' : ''), 'data-id': m.id, 'data-testid': 'message',
     'data-sender': m.sender, 'data-own': mine ? 'true' : null, 'data-ts': m.ts, tabindex: '-1',
@@ -200,7 +203,7 @@ function deletedEl(m) {
   return h('li', {
     class: 'msg msg-deleted' + (m.sender === me() ? ' own' : ''), 'data-id': m.id, 'data-testid': 'message-deleted',
     'data-deleted': 'true', 'data-sender': m.sender, 'data-ts': m.ts, tabindex: '-1',
-  }, h('div', { class: 'msg-bubble' }, h('span', { class: 'msg-deleted-text' }, t('msg.deleted'))));
+  }, h('div', { class: 'msg-bubble' }, h('span', { class: 'msg-deleted-text' }, recallText(m))));
 }
 
 function pendingEl(p) {
@@ -595,6 +598,7 @@ async function onMessageListClick(e) {
   const room = currentConv();
   if (!li || !room) return;
   const action = btn.dataset.action;
+  if (handleExtrasAction(action, btn, li, room)) return;   // extras.js
   if (action === 'retry' || action === 'discard') {
     const p = state.pendingByCid.get(li.dataset.cid);
     if (!p) { li.remove(); return; }
