@@ -833,6 +833,71 @@ static void test_ping_pong(void) {
   chat_rbuf_unref(b);
 }
 
+/* Section 10: replies, mentions, reactions, edits, recall. */
+static void test_extras_from_doc(void) {
+  chat_proto_req_t req;
+  chat_proto_error_t err;
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  const char *text = "同意 @alice";
+  chat_proto_msg_t m = {.id = 7, .room = 1, .sender = "bob", .text = text, .text_len = strlen(text),
+                        .ts = 1700000000500, .seq = 4,
+                        .extra = ",\"reply_to\":{\"id\":5,\"sender\":\"alice\",\"text\":\"明天开会？\"},"
+                                 "\"mentions\":[\"alice\"],\"reactions\":[{\"emoji\":\"👍\",\"users\":"
+                                 "[\"alice\",\"carol\"]}],\"edited_ts\":1700000000900"};
+  chat_proto_msg_obj(&sb, &m);
+  DOC(&sb, "message object with extras");
+  chat_proto_msg_t t = {.id = 9, .room = 1, .sender = "alice", .text = "", .ts = 1700000000000,
+                        .seq = 6, .deleted = 1};
+  chat_proto_msg_obj(&sb, &t);
+  DOC(&sb, "tombstone");
+  chat_proto_reaction(&sb, 1, NULL, 7, "👍", "alice", 1);
+  DOC(&sb, "reaction");
+  chat_proto_message_edited(&sb, 1, NULL, 7, "同意！", strlen("同意！"), 1700000000900);
+  DOC(&sb, "message_edited");
+  chat_proto_dm_deleted(&sb, "bob", 12);
+  DOC(&sb, "message_deleted of a conversation");
+  chat_sb_free(&sb);
+
+  static const char *const reqs[] = {
+      "{\"type\":\"send\",\"room\":1,\"text\":\"同意\",\"cid\":\"c3\",\"reply_to\":5}",
+      "{\"type\":\"react\",\"room\":1,\"id\":7,\"emoji\":\"👍\",\"on\":true}",
+      "{\"type\":\"edit\",\"room\":1,\"id\":7,\"text\":\"同意！\"}",
+      "{\"type\":\"delete\",\"to\":\"bob\",\"id\":12}",
+  };
+  for (size_t i = 0; i < CHAT_ARRAY_SIZE(reqs); i++) check_doc_example(reqs[i], strlen(reqs[i]), "request");
+  T_EQ_INT(decode(reqs[0], &req, &err), 0);
+  T_EQ_INT(req.type, CHAT_PROTO_SEND);
+  T_EQ_INT(req.reply_to, 5);
+  chat_proto_req_free(&req);
+  T_EQ_INT(decode(reqs[1], &req, &err), 0);
+  T_EQ_INT(req.type, CHAT_PROTO_REACT);
+  T_EQ_INT(req.room, 1);
+  T_EQ_INT(req.id, 7);
+  T_EQ_STR(req.emoji, "👍");
+  T_EQ_INT(req.on, 1);
+  chat_proto_req_free(&req);
+  T_EQ_INT(decode(reqs[2], &req, &err), 0);
+  T_EQ_INT(req.type, CHAT_PROTO_EDIT);
+  T_EQ_STR(req.text, "同意！");
+  chat_proto_req_free(&req);
+  T_EQ_INT(decode(reqs[3], &req, &err), 0);
+  T_EQ_INT(req.type, CHAT_PROTO_DELETE);
+  T_EQ_STR(req.to, "bob");
+  T_EQ_INT(req.room, 0);
+  chat_proto_req_free(&req);
+  /* Bad ones. */
+  expect_refused("{\"type\":\"react\",\"room\":1,\"to\":\"bob\",\"id\":7,\"emoji\":\"👍\",\"on\":true}",
+                 CHAT_PROTO_BAD_REQUEST, NULL);
+  expect_refused("{\"type\":\"react\",\"room\":1,\"id\":7,\"emoji\":\"👍\"}", CHAT_PROTO_BAD_REQUEST, NULL);
+  expect_refused("{\"type\":\"react\",\"room\":1,\"id\":7,\"emoji\":5,\"on\":true}", CHAT_PROTO_BAD_REQUEST, NULL);
+  expect_refused("{\"type\":\"edit\",\"room\":1,\"id\":7}", CHAT_PROTO_BAD_REQUEST, NULL);
+  expect_refused("{\"type\":\"delete\",\"room\":1,\"id\":0}", CHAT_PROTO_BAD_REQUEST, NULL);
+  expect_refused("{\"type\":\"send\",\"room\":1,\"text\":\"x\",\"cid\":\"c9\",\"reply_to\":\"5\"}",
+                 CHAT_PROTO_BAD_REQUEST, "c9");
+  expect_refused("{\"type\":\"dm\",\"to\":\"bob\",\"text\":\"x\",\"reply_to\":-1}", CHAT_PROTO_BAD_REQUEST, NULL);
+}
+
 /* Every example line in the document was checked by some test above. */
 static void test_doc_fully_covered(void) {
   T_CHECK(ndoc_lines >= 25);
@@ -848,6 +913,7 @@ int main(void) {
   load_doc();
   T_RUN(test_requests_from_doc);
   T_RUN(test_ping_pong);
+  T_RUN(test_extras_from_doc);
   T_RUN(test_request_details);
   T_RUN(test_request_errors);
   T_RUN(test_text_check);
