@@ -148,44 +148,41 @@ static void xjob_fail(xjob_t *x, chat_proto_code_t code, const char *message) {
   x->message = message;
 }
 
+/* The error of a store result rc (not 0). */
+static void xjob_fail_rc(xjob_t *x, int rc) {
+  if (rc == CHAT_ENOTFOUND)
+    xjob_fail(x, CHAT_PROTO_NOT_FOUND, "no such message");
+  else if (rc == CHAT_EAGAIN)
+    xjob_fail(x, CHAT_PROTO_TOO_MANY_REACTIONS, "a message has at most 20 different emoji");
+  else
+    xjob_fail(x, CHAT_PROTO_STORE_UNAVAILABLE, "the store is unavailable");
+}
+
+/* Worker: the message is where the frame says (and the caller's, for edit
+ * and delete), then the write. */
 static void xjob_run(chat_job_t *job, chat_store_t *store) {
   xjob_t *x = (xjob_t *)job;
-  int dm = x->room == 0, rc;
+  int dm = x->room == 0, rc = 0;
   chat_msg_ref_t ref;
-  if (dm) {
-    rc = chat_store_user_by_name(store, x->to, &x->peer);
-    if (rc == CHAT_ENOTFOUND) {
-      xjob_fail(x, CHAT_PROTO_NOT_FOUND, "no such message");
-      return;
-    }
-    if (rc) {
-      xjob_fail(x, CHAT_PROTO_STORE_UNAVAILABLE, "the store is unavailable");
-      return;
-    }
-  }
-  rc = chat_store_msg_ref(store, dm, x->id, &ref);
-  if (rc == CHAT_ENOTFOUND) {
-      xjob_fail(x, CHAT_PROTO_NOT_FOUND, "no such message");
-      return;
-    }
+  if (dm) rc = chat_store_user_by_name(store, x->to, &x->peer);
+  if (rc == 0) rc = chat_store_msg_ref(store, dm, x->id, &ref);
   if (rc) {
-      xjob_fail(x, CHAT_PROTO_STORE_UNAVAILABLE, "the store is unavailable");
-      return;
-    }
+    xjob_fail_rc(x, rc);
+    return;
+  }
   int here = dm ? ((ref.sender_id == x->user_id && ref.to_id == x->peer.id) ||
                    (ref.sender_id == x->peer.id && ref.to_id == x->user_id))
                 : ref.room == x->room;
   int deleted = ref.deleted, own = ref.sender_id == x->user_id;
   free(ref.text);
   if (!here || deleted) {
-      xjob_fail(x, CHAT_PROTO_NOT_FOUND, "no such message");
-      return;
-    }
-  if (x->type != CHAT_PROTO_REACT && !own)
-    {
-      xjob_fail(x, CHAT_PROTO_FORBIDDEN, "only the sender may do that");
-      return;
-    }
+    xjob_fail_rc(x, CHAT_ENOTFOUND);
+    return;
+  }
+  if (x->type != CHAT_PROTO_REACT && !own) {
+    xjob_fail(x, CHAT_PROTO_FORBIDDEN, "only the sender may do that");
+    return;
+  }
   x->now = chat_now_ms();
   if (x->type == CHAT_PROTO_REACT)
     rc = chat_store_msg_react(store, dm, x->id, x->user_id, x->emoji, x->on, x->now);
@@ -195,20 +192,7 @@ static void xjob_run(chat_job_t *job, chat_store_t *store) {
     rc = chat_store_dm_delete(store, x->id);
   else
     rc = chat_store_msg_delete(store, x->room, x->id);
-  if (rc == CHAT_ENOTFOUND) {
-      xjob_fail(x, CHAT_PROTO_NOT_FOUND, "no such message");
-      return;
-    }
-  if (rc == CHAT_EAGAIN)
-    {
-      xjob_fail(x, CHAT_PROTO_TOO_MANY_REACTIONS,
-                     "a message has at most 20 different emoji");
-      return;
-    }
-  if (rc) {
-      xjob_fail(x, CHAT_PROTO_STORE_UNAVAILABLE, "the store is unavailable");
-      return;
-    }
+  if (rc) xjob_fail_rc(x, rc);
 }
 
 /* The frame about the message, "to" naming other (a conversation) or the
@@ -284,16 +268,13 @@ void chat_extras_handle(chat_conn_t *c, const chat_proto_req_t *req) {
       return;
     }
   } else if (strlen(req->to) > CHAT_NAME_MAX) {
-    {
-      refuse(c, CHAT_PROTO_NOT_FOUND, "no such message");
-      return;
-    }
+    refuse(c, CHAT_PROTO_NOT_FOUND, "no such message");
+    return;
   }
-  if (req->type == CHAT_PROTO_REACT && !chat_emoji_check(req->emoji, strlen(req->emoji)))
-    {
-      refuse(c, CHAT_PROTO_BAD_REQUEST, "emoji must be one emoji of at most 32 bytes");
-      return;
-    }
+  if (req->type == CHAT_PROTO_REACT && !chat_emoji_check(req->emoji, strlen(req->emoji))) {
+    refuse(c, CHAT_PROTO_BAD_REQUEST, "emoji must be one emoji of at most 32 bytes");
+    return;
+  }
   size_t start = 0, len = 0;
   if (req->type == CHAT_PROTO_EDIT) {
     chat_proto_error_t err;

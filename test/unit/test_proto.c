@@ -359,7 +359,7 @@ static void test_frames_from_doc(void) {
   chat_sb_init(&obj);
   chat_sb_init(&hist);
 
-  chat_proto_msg_t m = {42, 1, NULL, "alice", "hi", 2, 1764400000000LL, 7};
+  chat_proto_msg_t m = {42, 1, NULL, "alice", "hi", 2, 1764400000000LL, 7, 0, NULL};
   chat_proto_msg_obj(&obj, &m);
   T_EQ_STR(obj.buf, "{\"id\":42,\"room\":1,\"seq\":7,\"sender\":\"alice\",\"text\":\"hi\","
                     "\"ts\":1764400000000}");
@@ -371,7 +371,7 @@ static void test_frames_from_doc(void) {
   check_doc_example(payload(b), strlen(payload(b)), "joined frame");
   chat_rbuf_unref(b);
 
-  chat_proto_msg_t m2 = {43, 1, "", "alice", "\xe4\xbd\xa0\xe5\xa5\xbd", 6, 1764400001000LL, 8};
+  chat_proto_msg_t m2 = {43, 1, "", "alice", "\xe4\xbd\xa0\xe5\xa5\xbd", 6, 1764400001000LL, 8, 0, NULL};
   obj.len = 0;
   chat_proto_msg_obj(&obj, &m2);
   chat_proto_message(&sb, obj.buf, obj.len);
@@ -388,7 +388,7 @@ static void test_frames_from_doc(void) {
   T_EQ_STR(payload(b), "{\"type\":\"ack\",\"cid\":\"c1\",\"id\":43}");
   chat_rbuf_unref(b);
 
-  chat_proto_msg_t dm = {7, 0, "bob", "alice", "hi", 2, 1764400002000LL, 0};
+  chat_proto_msg_t dm = {7, 0, "bob", "alice", "hi", 2, 1764400002000LL, 0, 0, NULL};
   chat_proto_dm(&sb, &dm);
   DOC(&sb, "dm");
 
@@ -428,12 +428,12 @@ static void test_frame_details(void) {
   chat_sb_init(&sb);
   /* A direct message object in HTTP lists: "to" where a room message has
    * "room", before "sender". */
-  chat_proto_msg_t dm = {7, 0, "bob", "alice", "hi", 2, 5, 3};  /* a DM has no seq */
+  chat_proto_msg_t dm = {7, 0, "bob", "alice", "hi", 2, 5, 3, 0, NULL};  /* a DM has no seq */
   chat_proto_msg_obj(&sb, &dm);
   T_EQ_STR(sb.buf, "{\"id\":7,\"to\":\"bob\",\"sender\":\"alice\",\"text\":\"hi\",\"ts\":5}");
   sb.len = 0;
   /* text_len bytes, not up to a NUL. */
-  chat_proto_msg_t m = {1, 2, NULL, "a", "abcdef", 3, 0, 0};  /* seq 0: left out */
+  chat_proto_msg_t m = {1, 2, NULL, "a", "abcdef", 3, 0, 0, 0, NULL};  /* seq 0: left out */
   chat_proto_msg_obj(&sb, &m);
   T_EQ_STR(sb.buf, "{\"id\":1,\"room\":2,\"sender\":\"a\",\"text\":\"abc\",\"ts\":0}");
   sb.len = 0;
@@ -530,7 +530,7 @@ static void test_message_frame(void) {
     chat_sb_t obj, json;
     chat_sb_init(&obj);
     chat_sb_init(&json);
-    chat_proto_msg_t m = {5, 6, NULL, "u", text, tl, 7, 9};
+    chat_proto_msg_t m = {5, 6, NULL, "u", text, tl, 7, 9, 0, NULL};
     chat_proto_msg_obj(&obj, &m);
     chat_proto_message(&json, obj.buf, obj.len);
     chat_rbuf_t *want = chat_ws_frame_new(CHAT_WS_OP_TEXT, json.buf, json.len);
@@ -685,7 +685,7 @@ static void test_event_decoding(void) {
   chat_sb_t sb, obj;
   chat_sb_init(&sb);
   chat_sb_init(&obj);
-  chat_proto_msg_t m = {43, 1, NULL, "alice", "\"hi\"", 4, 99, 12};
+  chat_proto_msg_t m = {43, 1, NULL, "alice", "\"hi\"", 4, 99, 12, 0, NULL};
   chat_proto_msg_obj(&obj, &m);
   chat_proto_message(&sb, obj.buf, obj.len);
   chat_proto_ev_decode(sb.buf, sb.len, &ev);
@@ -781,7 +781,7 @@ static void test_event_decoding(void) {
 static void test_msg_obj_id(void) {
   chat_sb_t obj;
   chat_sb_init(&obj);
-  chat_proto_msg_t m = {42, 1, NULL, "alice", "hi", 2, 1764400000000LL, 7};
+  chat_proto_msg_t m = {42, 1, NULL, "alice", "hi", 2, 1764400000000LL, 7, 0, NULL};
   chat_proto_msg_obj(&obj, &m);
   check_doc_example(obj.buf, obj.len, "recent entry");
   T_EQ_INT(chat_proto_msg_obj_id(obj.buf, obj.len), 42);
