@@ -227,7 +227,8 @@ static void cu_page(chat_cluster_t *cl, cu_job_t *j) {
         .text = m->text,
         .text_len = strlen(m->text),
         .ts = m->ts,
-        .extra = m->extra, /* extras */
+        .deleted = m->deleted, /* extras */
+        .extra = m->extra,
     };
     chat_sb_t sb;
     chat_sb_init(&sb);

@@ -156,8 +156,6 @@ static void room_replay(chat_room_t *r) {
   }
 }
 
-static void cache_remove(chat_room_t *r, int64_t id);
-
 static void cache_clear(chat_room_t *r) {
   for (size_t i = 0; i < r->rlen; i++) free(r->recent[(r->rstart + i) % CHAT_RECENT_MAX].json);
   r->rstart = r->rlen = 0;
@@ -1086,25 +1084,6 @@ static void notify_mentions(chat_room_t *r, const char *sender, const char *text
 }
 
 /* ---- deletion of one message, rename ---------------------------------- */
-
-static void cache_remove(chat_room_t *r, int64_t id) {
-  for (size_t i = 0; i < r->rlen; i++) {
-    cached_t *c = cache_at(r, i);
-    if (c->id != id) continue;
-    free(c->json);
-    for (size_t k = i; k + 1 < r->rlen; k++) *cache_at(r, k) = *cache_at(r, k + 1);
-    r->rlen--;
-    break;
-  }
-  /* A held message keeps its place in the sequence, as a hole. */
-  for (size_t i = 0; i < r->nheld; i++) {
-    if (r->held[i].id != id) continue;
-    drop_held(&r->held[i]);
-    r->held[i].json = NULL;
-    r->held[i].frame = NULL;
-    break;
-  }
-}
 
 /* extras: applies a frame about message id (reaction, message_edited,
  * message_deleted) to the cached objects: the message itself and the

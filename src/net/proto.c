@@ -322,6 +322,11 @@ void chat_proto_dm(chat_sb_t *sb, const chat_proto_msg_t *m) {
   put_int_field(sb, "{\"type\":\"dm\",\"id\":", m->id);
   put_str_field(sb, ",\"sender\":", m->sender);
   put_str_field(sb, ",\"to\":", m->to);
+  if (m->deleted) {  /* extras: a recalled one (the DM catch-up) */
+    put_int_field(sb, ",\"ts\":", m->ts);
+    chat_sb_puts(sb, ",\"deleted\":true}");
+    return;
+  }
   chat_sb_puts(sb, ",\"text\":");
   chat_sb_json_str(sb, m->text, m->text_len);
   put_int_field(sb, ",\"ts\":", m->ts);

@@ -165,7 +165,9 @@ void chat_proto_message(chat_sb_t *sb, const char *obj, size_t len);
 chat_rbuf_t *chat_proto_message_frame(const char *obj, size_t len);
 
 /* {"type":"dm","id":ID,"sender":S,"to":U,"text":T,"ts":TS} (m->room is
- * ignored, m->to is required). */
+ * ignored, m->to is required), with m->extra before the closing brace;
+ * a tombstone (m->deleted) is {"type":"dm","id","sender","to","ts",
+ * "deleted":true}. */
 void chat_proto_dm(chat_sb_t *sb, const chat_proto_msg_t *m);
 
 /* {"type":"ack","cid":C,"id":ID}; without "cid" when cid is NULL. */
