@@ -455,6 +455,26 @@ class ExtrasClusterTest(test_cluster.ClusterTest):
         h = self.history(cb, room)
         self.assertEqual({x["id"]: x for x in h}[ack["id"]], jm[ack["id"]])
 
+        # A conversation across the instances: reaction, edit and recall reach
+        # both users' sockets on the other instance.
+        self.assertEqual(ca.post("/api/friends", {"username": nb}).status, 200)
+        self.assertEqual(cb.post("/api/friends", {"username": na}).status, 200)
+        first = await dm(wa, nb, "dm across @%s" % nb)
+        m = await wb.expect(of_type("dm", id=first["id"]), timeout=20)
+        self.assertEqual(m["mentions"], [nb])
+        await wb.send({"type": "react", "to": na, "id": first["id"], "emoji": "🎉", "on": True})
+        f = await wa.expect(of_type("reaction", id=first["id"]), timeout=20)
+        self.assertEqual((f["to"], f["user"]), (nb, nb))
+        await wa.send({"type": "edit", "to": nb, "id": first["id"], "text": "dm edited"})
+        f = await wb.expect(of_type("message_edited", id=first["id"]), timeout=20)
+        self.assertEqual((f["to"], f["text"]), (na, "dm edited"))
+        await wa.send({"type": "delete", "to": nb, "id": first["id"]})
+        f = await wb.expect(of_type("message_deleted", id=first["id"]), timeout=20)
+        self.assertEqual(f["to"], na)
+        r = cb.get("/api/dm/%s/messages" % na)
+        self.assertEqual(r.status, 200, r.describe())
+        self.assertTrue({x["id"]: x for x in r.json()["messages"]}[first["id"]]["deleted"])
+
 
 # The cluster class's own cases run in test_cluster.py, not again here.
 for _name in dir(test_cluster.ClusterTest):
