@@ -192,13 +192,16 @@ test('the message list is one Tab stop however long; arrow keys move through mes
   assert.equal(await focusedText(), 'message 50 https://example.com/50');
   await page.keyboard.press('ArrowUp');
   assert.equal(await focusedText(), 'message 49 https://example.com/49');
-  // Inside a message: the sender's profile button, the link, the delete button, in that order.
+  // Inside a message: the sender's profile button, the link, then the actions (reply, react,
+  // edit, delete), in that order.
   await page.keyboard.press('Enter');
   assert.equal(await page.evaluate(() => document.activeElement.dataset.action), 'profile');
   await page.keyboard.press('ArrowRight');
   assert.equal(await page.evaluate(() => document.activeElement.tagName), 'A');
-  await page.keyboard.press('ArrowRight');
-  assert.equal(await page.evaluate(() => document.activeElement.dataset.action), 'delete-message');
+  for (const action of ['reply', 'react-picker', 'edit-message', 'delete-message']) {
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.evaluate(() => document.activeElement.dataset.action), action);
+  }
   assert.equal(await page.locator('#message-list li:focus-within .msg-actions').evaluate((e) => getComputedStyle(e).opacity), '1', 'the actions show on focus');
   await screenshot(page, t, 'delete-focused');
   await page.keyboard.press('Enter');
