@@ -6,6 +6,7 @@
 #define CHAT_TEST_STORE_CASES_B_H
 
 #include "store_cases_a.h"
+#include "store_cases_extras.h"
 
 /* --- search --------------------------------------------------------------- */
 
@@ -1371,6 +1372,7 @@ static void run_common(void) {
   T_RUN(test_moderation);
   T_RUN(test_unread);
   T_RUN(test_people);
+  T_RUN(test_extras_store);
 }
 
 #endif
