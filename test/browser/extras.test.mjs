@@ -195,3 +195,50 @@ test('the message list keeps one Tab stop with the new buttons', async (t, userP
   await until(async () => a.page.locator('#reply-bar').isHidden(), { desc: 'reply bar closed by Esc' });
   checkPage(a.page);
 });
+
+test('a quote of an old message jumps there, loading older pages', async (t, userPage) => {
+  const room = await admin.createRoom(uniqueName('old'));
+  const a = await userPage({ locale: 'zh-CN' });
+  const b = await userPage({ locale: 'en-US' });
+  const ann = await signUp(a.context, a.page, server.url, uniqueName('old'));
+  const ben = await signUp(b.context, b.page, server.url, uniqueName('late'));
+  // ann writes the original, 60 more and then a reply to the original, on a socket of her own.
+  const ids = await a.page.evaluate(async (roomId) => {
+    const ws = new WebSocket(location.origin.replace(/^http/, 'ws') + '/ws');
+    const acks = new Map();
+    await new Promise((ok, fail) => { ws.onopen = ok; ws.onerror = fail; });
+    ws.onmessage = (e) => {
+      const f = JSON.parse(e.data);
+      if (f.type === 'ack' && acks.has(f.cid)) acks.get(f.cid)(f.id);
+      if (f.type === 'error' && acks.has(f.cid)) acks.get(f.cid)(-1);
+    };
+    const joined = new Promise((ok) => {
+      const prev = ws.onmessage;
+      ws.onmessage = (e) => { prev(e); if (JSON.parse(e.data).type === 'joined') ok(); };
+    });
+    ws.send(JSON.stringify({ type: 'join', room: roomId }));
+    await joined;
+    const send = (text, extra = {}) => new Promise((ok) => {
+      const cid = 'x' + Math.random().toString(36).slice(2);
+      acks.set(cid, ok);
+      ws.send(JSON.stringify({ type: 'send', room: roomId, text, cid, ...extra }));
+    });
+    const orig = await send('很久以前的消息 long ago');
+    for (let i = 0; i < 60; i++) await send(`later ${i}`);
+    const reply = await send('回复很久以前的 a late reply', { reply_to: orig });
+    ws.close();
+    return { orig, reply };
+  }, room.id);
+  assert.ok(ids.orig > 0 && ids.reply > ids.orig, JSON.stringify(ids));
+  await openRoom(b.page, room.id, ben.username);
+  await waitForMessage(b.page, '回复很久以前的 a late reply');
+  assert.equal(await msgEl(b.page, ids.orig).count(), 0, 'the original is not loaded yet');
+  await msgEl(b.page, ids.reply).locator('[data-testid="reply-quote"]').click();
+  await msgEl(b.page, ids.orig).waitFor({ state: 'visible' });
+  await until(async () => (await msgEl(b.page, ids.orig).getAttribute('class')).includes('msg-highlight'),
+    { desc: 'the old original highlighted' });
+  await screenshot(b.page, t, 'old-original-en-desktop');
+  void ann;
+  checkPage(a.page);
+  checkPage(b.page);
+});
