@@ -84,6 +84,7 @@ async function loadUnread() {
   const rooms = new Map((d.rooms || []).map((r) => [r.room, Number(r.count) || 0]));
   const mentions = new Map((d.rooms || []).map((r) => [r.room, Number(r.mentions) || 0]));
   const dms = new Map((d.dms || []).map((r) => [r.user, Number(r.count) || 0]));
+  const dmMentions = new Map((d.dms || []).map((r) => [r.user, Number(r.mentions) || 0]));
   for (const room of state.rooms.values()) {
     if (currentRoom() === room && !document.hidden) continue;
     room.unread = rooms.get(room.id) || 0;
@@ -93,6 +94,7 @@ async function loadUnread() {
   for (const conv of state.dms.values()) {
     if (currentDm() === conv && !document.hidden) continue;
     conv.unread = dms.get(conv.user) || 0;
+    conv.mentions = dmMentions.get(conv.user) || 0;   // extras
   }
   renderRoomList();
   renderFriends();

@@ -12,6 +12,7 @@ import { state, getDm, me, currentDm, normDm, storeMessage } from '../state.js';
 import { addMessage, scheduleRead } from '../messages.js';
 import { displayName, learn, profileButton } from '../people.js';
 import { continueJump, enterConversation, renderMessages, renderRoomHeader } from './room.js';
+import { mentionBadge } from '../extras.js';
 
 /* ---------- friends ---------- */
 
@@ -60,7 +61,8 @@ function friendItem(name) {
   h('span', { class: 'room-name' }, displayName(name)),
   displayName(name) !== name ? h('span', { class: 'person-username small text-muted ms-1 text-truncate' }, '@' + name) : null,
   h('span', { class: 'visually-hidden' }, ', ' + status),
-  unreadBadge(unread, 'dm.unread')),
+  unreadBadge(unread, 'dm.unread'),
+  mentionBadge(conv ? conv.mentions : 0)),   // extras.js
   profileButton(name, h('span', { 'aria-hidden': 'true' }, 'ⓘ')),
   h('button', {
     type: 'button', class: 'btn btn-link btn-sm friend-remove', 'data-action': 'remove-friend', 'data-user': name,
@@ -89,7 +91,8 @@ export function renderFriends(force = false) {
   const incoming = sortNames(state.incoming);
   const outgoing = sortNames(state.outgoing);
   const sig = [lang(), state.view, state.dmUser,
-    names.map((n) => [n, state.friends.get(n).online, state.dms.get(n) ? state.dms.get(n).unread : 0].join(':')).join('\u0001'),
+    names.map((n) => [n, state.friends.get(n).online, state.dms.get(n) ? state.dms.get(n).unread : 0,
+      state.dms.get(n) ? state.dms.get(n).mentions : 0].join(':')).join('\u0001'),
     incoming.join('\u0001'), outgoing.join('\u0001')].join('|');
   if (!force && sig === state.rendered.friends) return;
   state.rendered.friends = sig;
