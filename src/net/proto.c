@@ -766,7 +766,8 @@ void chat_proto_obj_apply(const char *obj, size_t len, const char *json, size_t 
   const char *type = json_str(f, "type");
   int64_t id = cJSON_IsObject(o) ? json_id(o, "id") : 0, fid = json_id(f, "id");
   int changed = 0;
-  if (id == 0 || type == NULL || fid == 0 || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "deleted")))
+  if (id == 0 || type == NULL || fid == 0 ||
+      cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "deleted")))
     goto done;
   if (id == fid) {
     if (strcmp(type, "reaction") == 0) {

@@ -215,7 +215,8 @@ static char *build_extra(const fill_t *f) {
 /* "?, ?, ..." with n placeholders into buf. */
 static void placeholders(char *buf, size_t cap, size_t n) {
   size_t off = 0;
-  for (size_t i = 0; i < n && off + 4 < cap; i++) off += (size_t)snprintf(buf + off, cap - off, i ? ", ?" : "?");
+  for (size_t i = 0; i < n && off + 4 < cap; i++)
+    off += (size_t)snprintf(buf + off, cap - off, i ? ", ?" : "?");
 }
 
 static int fill_chunk(const chat_store_ops_t *ops, void *conn, int dm, fill_ctx_t *x) {
@@ -286,8 +287,8 @@ int chat_store_extras_unread(chat_store_t *s, int64_t user_id, chat_unread_rec_t
   int r = 0;
   for (size_t i = 0; i < n && r == 0; i++) {
     int64_t count = 0;
-    chat_xq_arg_t a[4] = {a_int(user_id), a_int(v[i].room_id), a_int(v[i].room_id ? 0 : v[i].peer_id),
-                          a_int(v[i].last_read)};
+    chat_xq_arg_t a[4] = {a_int(user_id), a_int(v[i].room_id),
+                          a_int(v[i].room_id ? 0 : v[i].peer_id), a_int(v[i].last_read)};
     r = ops->xq(conn,
                 "SELECT count(*) FROM mentions WHERE user_id = ? AND room_id = ?"
                 " AND peer_id = ? AND msg_id > ?",
