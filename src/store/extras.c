@@ -321,14 +321,20 @@ static int ref_row(void *ud, const chat_xq_col_t *c, int n) {
 static int ref_read(const chat_store_ops_t *ops, void *conn, int dm, int64_t id,
                     chat_msg_ref_t *m, int lock) {
   char sql[600];
+  chat_xq_arg_t a[2] = {a_int(dm), a_int(id)};
+  m->id = 0;
+  if (lock && is_mysql(ops)) {
+    /* The message's row only (a FOR UPDATE on the join below would lock
+     * its sender's row too). */
+    snprintf(sql, sizeof(sql), "SELECT id FROM %s WHERE id = ? FOR UPDATE", tbl(dm));
+    int r = ops->xq(conn, sql, a + 1, 1, NULL, NULL, NULL);
+    if (r) return r;
+  }
   snprintf(sql, sizeof(sql),
            "SELECT m.id, %s, m.sender_id, %s, u.username, m.text,"
            " coalesce((SELECT e.deleted FROM msg_extras e WHERE e.kind = ? AND e.msg_id = m.id), 0)"
-           " FROM %s m JOIN users u ON u.id = m.sender_id WHERE m.id = ?%s",
-           dm ? "0" : "m.room_id", dm ? "m.receiver_id" : "0", tbl(dm),
-           lock && is_mysql(ops) ? " FOR UPDATE" : "");
-  chat_xq_arg_t a[2] = {a_int(dm), a_int(id)};
-  m->id = 0;
+           " FROM %s m JOIN users u ON u.id = m.sender_id WHERE m.id = ?",
+           dm ? "0" : "m.room_id", dm ? "m.receiver_id" : "0", tbl(dm));
   return ops->xq(conn, sql, a, 2, ref_row, m, NULL);
 }
 
