@@ -230,6 +230,8 @@ typedef struct {
                           int64_t requester, int64_t now_ms);
   /* Marks the row of the pair accepted. */
   int (*tx_friend_accept)(chat_store_tx_t *tx, int64_t lo, int64_t hi);
+  /* files (schema 008): the backend's file operations (files_int.h). */
+  const struct chat_store_files_ops_s *files;
 } chat_store_ops_t;
 
 struct chat_store {

@@ -12,6 +12,7 @@
 #include "../core/text.h"
 #include "../core/utf8.h"
 #include "backend.h"
+#include "files_int.h"
 #include "tokens.h"
 
 /* 1 if s is a string of fewer than cap bytes. */
@@ -191,12 +192,25 @@ int chat_store_msg_insert_batch(chat_store_t *s, chat_msg_insert_t *items,
   return s->ops->msg_insert_batch(s, items, n);
 }
 
+/* files (schema 008): a backend's message list with each message's files
+ * (files_int.h); a failed read of them fails the list. */
+static int with_files(chat_store_t *s, int rc, chat_msg_rec_t **out, size_t *n) {
+  if (rc != 0 || *out == NULL) return rc;
+  rc = chat_store_files_fill(s, *out, *n);
+  if (rc != 0) {
+    chat_store_msgs_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
 int chat_store_msg_history(chat_store_t *s, int64_t room, int64_t before_id,
                            int limit, chat_msg_rec_t **out, size_t *n) {
   if (out == NULL || n == NULL || limit < 1) return CHAT_EINVAL;
   *out = NULL;
   *n = 0;
-  return s->ops->msg_history(s, room, before_id, limit, out, n);
+  return with_files(s, s->ops->msg_history(s, room, before_id, limit, out, n), out, n);
 }
 
 int chat_store_msg_since(chat_store_t *s, int64_t room, int64_t since_id,
@@ -204,7 +218,7 @@ int chat_store_msg_since(chat_store_t *s, int64_t room, int64_t since_id,
   if (out == NULL || n == NULL || limit < 1) return CHAT_EINVAL;
   *out = NULL;
   *n = 0;
-  return s->ops->msg_since(s, room, since_id, limit, out, n);
+  return with_files(s, s->ops->msg_since(s, room, since_id, limit, out, n), out, n);
 }
 
 int chat_store_msg_by_seq(chat_store_t *s, int64_t room, int64_t from_seq,
@@ -215,14 +229,17 @@ int chat_store_msg_by_seq(chat_store_t *s, int64_t room, int64_t from_seq,
   *n = 0;
   if (from_seq < 1) from_seq = 1;
   if (to_seq <= from_seq) return 0;
-  return s->ops->msg_by_seq(s, room, from_seq, to_seq, limit, out, n);
+  return with_files(s, s->ops->msg_by_seq(s, room, from_seq, to_seq, limit, out, n), out, n);
 }
 
 void chat_store_msgs_free(chat_msg_rec_t *msgs, size_t n) {
   size_t i;
 
   if (msgs == NULL) return;
-  for (i = 0; i < n; i++) free(msgs[i].text);
+  for (i = 0; i < n; i++) {
+    free(msgs[i].text);
+    free(msgs[i].files);  /* files (schema 008) */
+  }
   free(msgs);
 }
 
@@ -234,7 +251,7 @@ int chat_store_dm_history(chat_store_t *s, int64_t a, int64_t b,
   if (out == NULL || n == NULL || limit < 1) return CHAT_EINVAL;
   *out = NULL;
   *n = 0;
-  return s->ops->dm_history(s, a, b, before_id, limit, out, n);
+  return with_files(s, s->ops->dm_history(s, a, b, before_id, limit, out, n), out, n);
 }
 
 int chat_store_dm_since(chat_store_t *s, int64_t after_id, int limit,
@@ -243,7 +260,7 @@ int chat_store_dm_since(chat_store_t *s, int64_t after_id, int limit,
   *out = NULL;
   *n = 0;
   if (s->ops->dm_since == NULL) return CHAT_EUNAVAIL;
-  return s->ops->dm_since(s, after_id, limit, out, n);
+  return with_files(s, s->ops->dm_since(s, after_id, limit, out, n), out, n);
 }
 
 int chat_store_dm_last_id(chat_store_t *s, int64_t *out) {
@@ -476,7 +493,7 @@ int chat_store_search(chat_store_t *s, int64_t user_id, const char *q,
   }
   *out = v;
   *n = k;
-  return CHAT_OK;
+  return with_files(s, CHAT_OK, out, n);
 }
 
 int chat_store_index_pending(chat_store_t *s, int max, int *done) {
@@ -599,6 +616,8 @@ int chat_store_msg_get(chat_store_t *s, int64_t id, chat_msg_rec_t *out,
   if (out == NULL) return CHAT_EINVAL;
   rc = s->ops->msg_get(s, id, out, &sid);
   if (rc == 0 && sender_id != NULL) *sender_id = sid;
+  out->files = NULL;  /* files (schema 008): not read here */
+  out->nfiles = 0;
   return rc;
 }
 
