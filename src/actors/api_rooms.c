@@ -11,6 +11,7 @@
 #include "../core/text.h"
 #include "../core/utf8.h"
 #include "api_int.h"
+#include "files.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -236,6 +237,7 @@ static void message_delete_run(chat_api_job_t *j, chat_store_t *store) {
     return;
   }
   rc = chat_store_msg_delete(store, j->ids[0], j->ids[1]);
+  if (rc == 0) chat_files_drop_msg(store, j->files_dir, CHAT_FILE_ROOM, j->ids[1]);  /* files */
   if (rc == 0 && !own) {
     char detail[64];
     snprintf(detail, sizeof(detail), "room %" PRId64 " message %" PRId64, j->ids[0], j->ids[1]);

@@ -9,6 +9,7 @@
 #include "../net/proto.h"
 #include "cluster.h"
 #include "conn.h"
+#include "files.h"
 #include "notifier.h"
 #include "presence.h"
 #include "storage.h"
@@ -25,6 +26,11 @@ typedef struct dm_req_s {
   int rc;                     /* of the check */
   chat_friend_state_t state;
   chat_insert_t ins;          /* then the insert */
+  /* files: ids to check with the receiver, then the JSON of their objects */
+  int64_t files[CHAT_FILES_PER_MSG];
+  size_t nfiles;
+  int files_rc;
+  char *files_json;
 } dm_req_t;
 
 struct chat_dm_s {
@@ -42,6 +48,7 @@ static void req_free(dm_req_t *q) {
   chat_actor_unref(chat_conn_actor(q->from));
   free(q->text);
   free(q->cid);
+  free(q->files_json);
   free(q);
 }
 
@@ -67,6 +74,12 @@ static void check_run(chat_job_t *job, chat_store_t *store) {
   q->rc = chat_store_user_by_name(store, q->to, &q->rcpt);
   if (q->rc == 0)
     q->rc = chat_store_friend_state(store, q->ins.rec.sender_id, q->rcpt.id, &q->state);
+  if (q->rc == 0 && q->nfiles > 0) {  /* files */
+    chat_file_rec_t recs[CHAT_FILES_PER_MSG];
+    q->files_rc = chat_store_files_claimable(store, q->ins.rec.sender_id, q->files, q->nfiles,
+                                             recs);
+    if (q->files_rc == 0) q->files_json = chat_files_json(recs, q->nfiles);
+  }
 }
 
 static void dm_next(chat_dm_t *d);
@@ -99,6 +112,7 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
           .text = q->text,
           .text_len = strlen(q->text),
           .ts = q->ins.rec.stored_ts,
+          .files_json = q->files_json,
       };
       chat_sb_t sb;
       chat_sb_init(&sb);
@@ -127,7 +141,15 @@ static void on_checked(chat_actor_t *self, chat_mail_t *m) {
   } else if (q->rc != 0 || q->state != CHAT_FRIEND_ACCEPTED || q->rcpt.banned) {
     reply_error(q, CHAT_PROTO_NOT_FRIENDS, "direct messages are only between friends");
     req_free(q);
+  } else if (q->files_rc != 0) {  /* files */
+    reply_error(q, q->files_rc == CHAT_EUNAVAIL ? CHAT_PROTO_STORE_UNAVAILABLE : CHAT_PROTO_BAD_REQUEST,
+                q->files_rc == CHAT_EUNAVAIL
+                    ? "the store is unavailable"
+                    : "files must be your own uploads, not sent with another message");
+    req_free(q);
   } else {
+    q->ins.rec.files = q->nfiles ? q->files : NULL;
+    q->ins.rec.nfiles = q->nfiles;
     q->ins.mail.handle = on_stored;
     q->ins.room = &d->actor;
     q->ins.rec.room = 0;
@@ -174,5 +196,21 @@ void chat_dm_post_send(chat_dm_t *d, chat_conn_t *from, const char *to, const ch
   q->text = chat_xstrndup(text, len);
   q->cid = cid ? chat_xstrdup(cid) : NULL;
   q->ins.rec.sender_id = d->user_id;
+  chat_actor_post(&d->actor, &q->mail);
+}
+
+void chat_dm_post_send_files(chat_dm_t *d, chat_conn_t *from, const char *to, const char *text,
+                             size_t len, const char *cid, const int64_t *files, size_t nfiles) {
+  dm_req_t *q = chat_xcalloc(1, sizeof(*q));
+  q->mail.handle = on_send;
+  q->from = from;
+  chat_actor_ref(chat_conn_actor(from));
+  snprintf(q->to, sizeof(q->to), "%s", to);
+  q->text = chat_xstrndup(text, len);
+  q->cid = cid ? chat_xstrdup(cid) : NULL;
+  q->ins.rec.sender_id = d->user_id;
+  if (nfiles > CHAT_FILES_PER_MSG) nfiles = CHAT_FILES_PER_MSG;
+  memcpy(q->files, files, nfiles * sizeof(*files));
+  q->nfiles = nfiles;
   chat_actor_post(&d->actor, &q->mail);
 }

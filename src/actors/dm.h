@@ -38,6 +38,10 @@ chat_actor_t *chat_dm_actor(chat_dm_t *d);
 /* A dm from connection `from` to the user named `to` (at most
  * CHAT_NAME_MAX bytes): text (len bytes) is trimmed and checked, cid is
  * NULL or a short string.  Strings are copied. */
+/* files: a DM with files (the sender's uploads, at most CHAT_FILES_PER_MSG;
+ * text may be ""), checked with the receiver. */
+void chat_dm_post_send_files(chat_dm_t *d, chat_conn_t *from, const char *to, const char *text,
+                             size_t len, const char *cid, const int64_t *files, size_t nfiles);
 void chat_dm_post_send(chat_dm_t *d, chat_conn_t *from, const char *to, const char *text,
                        size_t len, const char *cid);
 

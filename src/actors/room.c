@@ -36,6 +36,7 @@
 #include "../core/sb.h"
 #include "../net/proto.h"
 #include "notifier.h"
+#include "files.h"
 #include "presence.h"
 #include "room.h"
 #include "roomdir.h"
@@ -226,9 +227,11 @@ static void present_set(chat_room_t *r, const char *name, int here) {
 
 /* Appends the message object of a stored message of this room. */
 static void msg_obj(chat_room_t *r, chat_sb_t *sb, const chat_msg_rec_t *rec) {
+  char *files = chat_files_json(rec->files, rec->nfiles);  /* files */
   chat_proto_msg_t m = {rec->id, r->id, NULL, rec->sender, rec->text, strlen(rec->text),
-                        rec->ts, rec->seq};
+                        rec->ts, rec->seq, files};
   chat_proto_msg_obj(sb, &m);
+  free(files);
 }
 
 /* Adds a message object to the cache (messages arrive in id order). */
@@ -1185,12 +1188,21 @@ typedef struct {
   char *text;
   size_t text_len;
   char *cid;
+  /* files: the ids the send names, checked on a worker (fjob) before the
+   * insert; the JSON of their file objects once checked */
+  int64_t files[CHAT_FILES_PER_MSG];
+  size_t nfiles;
+  int files_checked;
+  int files_rc;
+  char *files_json;
+  chat_job_t fjob;
 } send_mail_t;
 
 static void free_send(send_mail_t *s) {
   chat_actor_unref(s->m.actor);
   free(s->text);
   free(s->cid);
+  free(s->files_json);
   free(s);
 }
 
@@ -1228,7 +1240,7 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
     fault_exit_after_commit(s->text);
 #endif
     chat_proto_msg_t msg = {s->ins.rec.id, r->id, NULL, s->sender, s->text, s->text_len,
-                            s->ins.rec.stored_ts, s->ins.rec.seq};
+                            s->ins.rec.stored_ts, s->ins.rec.seq, s->files_json};
     chat_sb_t obj;
     chat_sb_init(&obj);
     chat_proto_msg_obj(&obj, &msg);
@@ -1248,6 +1260,45 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
   free_send(s);
 }
 
+/* ---- files: a send naming files ----------------------------------------
+ * The files are checked (the sender's own, attached nowhere) on a worker
+ * before the insert.  Meanwhile the room waits as for a read (room_defer),
+ * so messages keep the order in which they came. */
+
+static void on_send(chat_actor_t *self, chat_mail_t *m);
+
+static void files_check_run(chat_job_t *job, chat_store_t *store) {
+  send_mail_t *s = container_of(job, send_mail_t, fjob);
+  chat_file_rec_t recs[CHAT_FILES_PER_MSG];
+  s->files_rc = chat_store_files_claimable(store, s->ins.rec.sender_id, s->files, s->nfiles, recs);
+  if (s->files_rc == 0) s->files_json = chat_files_json(recs, s->nfiles);
+}
+
+static void files_checked(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  send_mail_t *s = container_of(m, send_mail_t, fjob.mail);
+  r->reading = 0;
+  s->files_checked = 1;
+  if (s->files_rc == CHAT_EUNAVAIL) {
+    send_error(s->m, CHAT_PROTO_STORE_UNAVAILABLE, "the store is unavailable", s->cid);
+    free_send(s);
+  } else if (s->files_rc != 0) {
+    send_error(s->m, CHAT_PROTO_BAD_REQUEST,
+               "files must be your own uploads, not sent with another message", s->cid);
+    free_send(s);
+  } else {
+    on_send(self, &s->mail);
+  }
+  room_replay(r);
+}
+
+static void files_check(chat_room_t *r, send_mail_t *s) {
+  r->reading = 1;
+  s->fjob.mail.handle = files_checked;
+  s->fjob.run = files_check_run;
+  chat_storage_submit(r->svc->storage, &s->fjob, &r->actor);
+}
+
 static void on_send(chat_actor_t *self, chat_mail_t *m) {
   chat_room_t *r = room_of(self);
   send_mail_t *s = (send_mail_t *)m;
@@ -1261,6 +1312,14 @@ static void on_send(chat_actor_t *self, chat_mail_t *m) {
     send_error(s->m, CHAT_PROTO_NOT_MEMBER, "join the room first", s->cid);
     free_send(s);
     return;
+  }
+  if (s->nfiles > 0 && !s->files_checked) {  /* files */
+    files_check(r, s);
+    return;
+  }
+  if (s->nfiles > 0) {
+    s->ins.rec.files = s->files;
+    s->ins.rec.nfiles = s->nfiles;
   }
   s->ins.mail.handle = on_stored;
   s->ins.room = &r->actor;
@@ -1283,6 +1342,24 @@ void chat_room_post_send(chat_room_t *r, chat_member_t m, int64_t user_id,
   s->text_len = len;
   s->cid = cid ? chat_xstrdup(cid) : NULL;
   s->ins.rec.sender_id = user_id;
+  chat_actor_post(&r->actor, &s->mail);
+}
+
+void chat_room_post_send_files(chat_room_t *r, chat_member_t m, int64_t user_id,
+                               const char *username, const char *text, size_t len,
+                               const char *cid, const int64_t *files, size_t nfiles) {
+  send_mail_t *s = chat_xcalloc(1, sizeof(*s));
+  s->mail.handle = on_send;
+  s->m = m;
+  chat_actor_ref(m.actor);
+  snprintf(s->sender, sizeof(s->sender), "%s", username);
+  s->text = chat_xstrndup(text, len);
+  s->text_len = len;
+  s->cid = cid ? chat_xstrdup(cid) : NULL;
+  s->ins.rec.sender_id = user_id;
+  if (nfiles > CHAT_FILES_PER_MSG) nfiles = CHAT_FILES_PER_MSG;
+  memcpy(s->files, files, nfiles * sizeof(*files));
+  s->nfiles = nfiles;
   chat_actor_post(&r->actor, &s->mail);
 }
 

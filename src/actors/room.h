@@ -71,6 +71,12 @@ void chat_room_post_join(chat_room_t *r, chat_member_t m, int64_t user_id,
 void chat_room_post_leave(chat_room_t *r, chat_actor_t *member);
 /* A message from member m (text trimmed and checked, cid NULL or a short
  * string): stored, then acked to m and broadcast; or an `error` to m. */
+/* files: a send with files (ids of the sender's uploads, at most
+ * CHAT_FILES_PER_MSG; text may be ""): checked on a worker, then as
+ * chat_room_post_send; the message object carries their file objects. */
+void chat_room_post_send_files(chat_room_t *r, chat_member_t m, int64_t user_id,
+                               const char *username, const char *text, size_t len,
+                               const char *cid, const int64_t *files, size_t nfiles);
 void chat_room_post_send(chat_room_t *r, chat_member_t m, int64_t user_id,
                          const char *username, const char *text, size_t len,
                          const char *cid);

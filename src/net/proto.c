@@ -129,6 +129,7 @@ static int decode_send(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t
   if (decode_cid(o, &req->cid, err) || check_nul(req, err)) return -1;
   req->room = json_id(o, "room");
   req->text = json_str(o, "text");
+  if (chat_proto_files_decode(o, req, err)) return -1;  /* files */
   if (req->room == 0 || req->text == NULL)
     return fail(err, CHAT_PROTO_BAD_REQUEST, "send needs a room id and a text", req->cid);
   return 0;
@@ -138,6 +139,7 @@ static int decode_dm(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t *
   if (decode_cid(o, &req->cid, err) || check_nul(req, err)) return -1;
   req->to = json_str(o, "to");
   req->text = json_str(o, "text");
+  if (chat_proto_files_decode(o, req, err)) return -1;  /* files */
   if (req->to == NULL || req->text == NULL)
     return fail(err, CHAT_PROTO_BAD_REQUEST, "dm needs to and text", req->cid);
   return 0;
@@ -221,6 +223,7 @@ void chat_proto_msg_obj(chat_sb_t *sb, const chat_proto_msg_t *m) {
   chat_sb_puts(sb, ",\"text\":");
   chat_sb_json_str(sb, m->text, m->text_len);
   put_int_field(sb, ",\"ts\":", m->ts);
+  chat_proto_msg_files(sb, m);  /* files */
   chat_sb_append(sb, "}", 1);
 }
 
@@ -267,6 +270,7 @@ void chat_proto_dm(chat_sb_t *sb, const chat_proto_msg_t *m) {
   chat_sb_puts(sb, ",\"text\":");
   chat_sb_json_str(sb, m->text, m->text_len);
   put_int_field(sb, ",\"ts\":", m->ts);
+  chat_proto_msg_files(sb, m);  /* files */
   chat_sb_append(sb, "}", 1);
 }
 
