@@ -97,7 +97,7 @@ for (const lang of ['en', 'zh']) {
       // A text file: a chip with its name and size.
       const fname = lang === 'zh' ? '会议记录.txt' : 'minutes.txt';
       await a.page.locator('#file-input').setInputFiles({ name: fname, mimeType: 'text/plain', buffer: Buffer.from('line one\n第二行\n'.repeat(40)) });
-      const chip = b.page.locator('#message-list [data-testid="message-file"]').filter({ hasText: fname });
+      const chip = b.page.locator('#message-list [data-testid="message-file"]').filter({ hasText: fname }).last();
       await chip.waitFor({ state: 'visible', timeout: 30_000 });
       assert.match(await chip.textContent(), /KB|B/);
       assert.equal(await chip.getAttribute('download'), fname);
