@@ -1,17 +1,17 @@
 -- 008: files and images, avatars (MySQL / MariaDB).
 --
 -- The same tables as schema/sqlite/008_files.sql (see there).  name holds
--- up to 255 bytes of UTF-8; path and thumb are ASCII names relative to the
--- files directory.  As in 004 every statement can run again.
+-- up to 255 characters; path and thumb are ASCII names (utf8mb4 like every
+-- column) relative to the files directory.  As in 004 every statement can run again.
 
 CREATE TABLE IF NOT EXISTS files (
   id         BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
   owner_id   BIGINT NOT NULL,
   name       VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   size       BIGINT NOT NULL,
-  type       VARCHAR(127) CHARACTER SET ascii NOT NULL,
-  path       VARCHAR(127) CHARACTER SET ascii NOT NULL,
-  thumb      VARCHAR(127) CHARACTER SET ascii NOT NULL DEFAULT '',
+  type       VARCHAR(127) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  path       VARCHAR(127) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  thumb      VARCHAR(127) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL DEFAULT '',
   created_ms BIGINT NOT NULL,
   msg_kind   TINYINT NOT NULL DEFAULT 0,
   msg_id     BIGINT NOT NULL DEFAULT 0,

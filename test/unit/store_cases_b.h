@@ -6,6 +6,7 @@
 #define CHAT_TEST_STORE_CASES_B_H
 
 #include "store_cases_a.h"
+#include "store_cases_files.h"  /* files */
 
 /* --- search --------------------------------------------------------------- */
 
@@ -1354,6 +1355,7 @@ static void run_common(void) {
   T_RUN(test_moderation);
   T_RUN(test_unread);
   T_RUN(test_people);
+  T_RUN(test_files);
 }
 
 #endif
