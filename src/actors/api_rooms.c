@@ -164,6 +164,7 @@ static void room_delete_run(chat_api_job_t *j, chat_store_t *store) {
     chat_api_set_store_error(j);
   } else {
     j->ok = 1;
+    chat_files_drop_orphans(store, j->files_dir);  /* files: the room's messages' files */
     chat_store_audit(store, j->user.id, "room_delete", r->room.name, NULL, chat_now_ms());
     chat_api_set_json(j, 204, NULL);
   }

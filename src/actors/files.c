@@ -21,6 +21,18 @@ char *chat_files_json(const chat_file_rec_t *v, size_t n) {
   return sb.buf;
 }
 
+void chat_files_drop_orphans(chat_store_t *store, const char *dir) {
+  chat_file_rec_t *v = NULL;
+  size_t n = 0;
+  int rc = chat_store_files_take_orphans(store, &v, &n);
+  if (rc != 0) chat_log_warn("files: orphaned files stay (store error %d)", rc);
+  for (size_t i = 0; i < n && dir; i++) {
+    chat_files_unlink(dir, v[i].path);
+    chat_files_unlink(dir, v[i].thumb);
+  }
+  free(v);
+}
+
 void chat_files_drop_msg(chat_store_t *store, const char *dir, int kind, int64_t msg_id) {
   chat_file_rec_t *v = NULL;
   size_t n = 0;

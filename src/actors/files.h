@@ -19,4 +19,8 @@ char *chat_files_json(const chat_file_rec_t *v, size_t n);
  * Failures are logged; the message's deletion stands either way. */
 void chat_files_drop_msg(chat_store_t *store, const char *dir, int kind, int64_t msg_id);
 
+/* On a worker: removes the files whose message is gone (after a room was
+ * deleted with its messages), rows then bytes.  Failures are logged. */
+void chat_files_drop_orphans(chat_store_t *store, const char *dir);
+
 #endif

@@ -74,6 +74,35 @@ int chat_store_files_take(chat_store_t *s, int kind, int64_t msg_id,
   return rc;
 }
 
+int chat_store_files_take_orphans(chat_store_t *s, chat_file_rec_t **out, size_t *n) {
+  chat_file_rec_t *v = NULL;
+  size_t nv = 0, i = 0, done = 0;
+  int rc;
+
+  if (out == NULL || n == NULL) return CHAT_EINVAL;
+  *out = NULL;
+  *n = 0;
+  if (fops(s) == NULL) return CHAT_EUNAVAIL;
+  rc = fops(s)->orphans(s, &v, &nv);
+  if (rc) return rc;
+  /* One delete per message (the rows come ordered by message); v[0..done)
+   * are the files whose rows are gone. */
+  while (i < nv) {
+    size_t j = i + 1;
+    while (j < nv && v[j].msg_kind == v[i].msg_kind && v[j].msg_id == v[i].msg_id) j++;
+    rc = fops(s)->delete_msg(s, v[i].msg_kind, v[i].msg_id);
+    if (rc) break;
+    done = i = j;
+  }
+  if (done == 0) {
+    free(v);
+    return rc;
+  }
+  *out = v;
+  *n = done;
+  return 0;
+}
+
 int chat_store_user_set_avatar(chat_store_t *s, int64_t user_id, int64_t file_id) {
   if (user_id <= 0 || file_id < 0) return CHAT_EINVAL;
   if (fops(s) == NULL) return CHAT_EUNAVAIL;

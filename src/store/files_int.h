@@ -25,6 +25,10 @@ struct chat_store_files_ops_s {
   /* users.avatar_file = file_id (0: none); CHAT_ENOTFOUND if no such
    * user, or if file_id is not one of the user's files with a thumbnail. */
   int (*set_avatar)(chat_store_t *s, int64_t user_id, int64_t file_id);
+  /* The files attached to room messages or direct messages that no longer
+   * exist, ordered by msg_kind, msg_id, id (*out malloc'ed, free(); may be
+   * NULL). */
+  int (*orphans)(chat_store_t *s, chat_file_rec_t **out, size_t *n);
 };
 
 extern const struct chat_store_files_ops_s chat_sqlite_files_ops;

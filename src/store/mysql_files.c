@@ -162,24 +162,17 @@ static int my_readable(chat_store_t *s, int64_t id, int64_t user_id, int *ok) {
   return r;
 }
 
-static int my_range(chat_store_t *s, int kind, int64_t lo, int64_t hi,
-                    chat_file_rec_t **out, size_t *n) {
+/* The rows sql (with p bound) returns. */
+static int list(chat_store_t *s, const char *sql, params_t *p, chat_file_rec_t **out,
+                size_t *n) {
   MYSQL_STMT *st = NULL;
   chat_file_rec_t *v = NULL;
   size_t len = 0;
   file_row_t row;
-  params_t p;
   conn_t *c;
   int rc, r = chat_mysql_get(s, &c);
   if (r) return r;
-  memset(&p, 0, sizeof(p));
-  p_i64(&p, kind);
-  p_i64(&p, lo);
-  p_i64(&p, hi);
-  if (run(c,
-          "SELECT " FILE_COLS " FROM files WHERE msg_kind = ? AND msg_id BETWEEN ? AND ?"
-          " ORDER BY msg_id, id",
-          &p, file_cols(&row), &st)) {
+  if (run(c, sql, p, file_cols(&row), &st)) {
     r = chat_mysql_fail(c, "file list");
   } else {
     while ((rc = mysql_stmt_fetch(st)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
@@ -202,6 +195,29 @@ static int my_range(chat_store_t *s, int kind, int64_t lo, int64_t hi,
   *out = v;
   *n = len;
   return 0;
+}
+
+static int my_range(chat_store_t *s, int kind, int64_t lo, int64_t hi,
+                    chat_file_rec_t **out, size_t *n) {
+  params_t p;
+  memset(&p, 0, sizeof(p));
+  p_i64(&p, kind);
+  p_i64(&p, lo);
+  p_i64(&p, hi);
+  return list(s,
+              "SELECT " FILE_COLS " FROM files WHERE msg_kind = ? AND msg_id BETWEEN ? AND ?"
+              " ORDER BY msg_id, id",
+              &p, out, n);
+}
+
+static int my_orphans(chat_store_t *s, chat_file_rec_t **out, size_t *n) {
+  return list(s,
+              "SELECT " FILE_COLS " FROM files f WHERE"
+              " (f.msg_kind = 1 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = f.msg_id))"
+              " OR (f.msg_kind = 2 AND NOT EXISTS"
+              "     (SELECT 1 FROM direct_messages d WHERE d.id = f.msg_id))"
+              " ORDER BY f.msg_kind, f.msg_id, f.id",
+              NULL, out, n);
 }
 
 static int my_delete_msg(chat_store_t *s, int kind, int64_t msg_id) {
@@ -276,4 +292,5 @@ const struct chat_store_files_ops_s chat_mysql_files_ops = {
     .range = my_range,
     .delete_msg = my_delete_msg,
     .set_avatar = my_set_avatar,
+    .orphans = my_orphans,
 };

@@ -215,6 +215,36 @@ int chat_sqlite_files_attach(conn_t *c, const chat_msg_insert_t *items, size_t n
   return r;
 }
 
+static int sq_orphans(chat_store_t *s, chat_file_rec_t **out, size_t *n) {
+  conn_t *c = chat_sqlite_get(s, 0);
+  sqlite3_stmt *st = NULL;
+  chat_file_rec_t *v = NULL;
+  size_t len = 0;
+  int rc, r = prep(c,
+                   "SELECT " FILE_COLS " FROM files f WHERE"
+                   " (f.msg_kind = 1 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = f.msg_id))"
+                   " OR (f.msg_kind = 2 AND NOT EXISTS"
+                   "     (SELECT 1 FROM direct_messages d WHERE d.id = f.msg_id))"
+                   " ORDER BY f.msg_kind, f.msg_id, f.id",
+                   &st);
+  if (r == 0) {
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      v = chat_xrealloc(v, (len + 1) * sizeof(*v));
+      read_file(st, &v[len++]);
+    }
+    if (rc != SQLITE_DONE) r = chat_sqlite_fail(c, "file orphans", rc);
+  }
+  sqlite3_finalize(st);
+  chat_sqlite_put(s, c, 0);
+  if (r) {
+    free(v);
+    return r;
+  }
+  *out = v;
+  *n = len;
+  return 0;
+}
+
 const struct chat_store_files_ops_s chat_sqlite_files_ops = {
     .create = sq_create,
     .get = sq_get,
@@ -222,4 +252,5 @@ const struct chat_store_files_ops_s chat_sqlite_files_ops = {
     .range = sq_range,
     .delete_msg = sq_delete_msg,
     .set_avatar = sq_set_avatar,
+    .orphans = sq_orphans,
 };

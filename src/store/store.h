@@ -394,6 +394,11 @@ int chat_store_files_claimable(chat_store_t *s, int64_t owner_id,
  * free(); NULL with *n 0 for none), who removes their bytes. */
 int chat_store_files_take(chat_store_t *s, int kind, int64_t msg_id,
                           chat_file_rec_t **out, size_t *n);
+/* Removes the rows of the files whose message is gone (a deleted room
+ * takes its messages with it) and hands them to the caller (*out malloc'ed,
+ * free(); NULL with *n 0 for none), who removes their bytes.  After a
+ * failure part way, the files handed over are those whose rows are gone. */
+int chat_store_files_take_orphans(chat_store_t *s, chat_file_rec_t **out, size_t *n);
 /* Sets the user's avatar to file_id (0: none).  With a file, it must be
  * the user's own image with a thumbnail: CHAT_ENOTFOUND otherwise. */
 int chat_store_user_set_avatar(chat_store_t *s, int64_t user_id,

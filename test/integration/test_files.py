@@ -332,6 +332,27 @@ class FilesTest(FilesCase):
         # The quota counts them no more: a fresh upload of the same size works.
         self.assertEqual(upload(a, "again.txt", b"again").status, 201)
 
+    @async_test()
+    async def test_room_deletion_removes_its_files(self):
+        admin = self.admin_client()
+        room = self.create_room(admin)["id"]
+        a, _, _, _ = self.new_user("rd")
+        f = self.up(a, "in-room.png", png(40, 40))
+        keep = self.up(a, "kept.txt", b"not sent")
+        before = self.disk_files()
+        wa = await WS.connect(self.server, a)
+        try:
+            await wa.join(room)
+            ack = await self.send_files(wa, room, "soon gone", [f["id"]])
+            self.assertEqual(ack["type"], "ack", ack)
+        finally:
+            await wa.close()
+        self.assertEqual(admin.delete("/api/rooms/%d" % room).status, 204)
+        self.assert_api_error(a.get(f["url"]), 404, "not_found")
+        self.assertEqual(a.get(keep["url"]).status, 200)   # not on a message: untouched
+        gone = before - self.disk_files()
+        self.assertEqual(len(gone), 2, gone)                # the file and its thumbnail
+
     # -- avatars and live profile changes --------------------------------------
     @async_test()
     async def test_avatar_and_user_updated(self):

@@ -118,6 +118,26 @@ static void test_files(void) {
   T_EQ_INT(chat_store_files_take(g_store, CHAT_FILE_ROOM, it[1].id, &taken, &n), 0);
   T_EQ_INT(n, 0);
 
+  /* A deleted room's messages leave their files orphaned: taken once. */
+  int64_t gone = make_room("files-gone");
+  int64_t f5 = make_file(a, "e.png", 5, 1);
+  chat_msg_insert_t g;
+  msg_item(&g, gone, a, "in a room to delete", NULL, 40);
+  g.files = &f5;
+  g.nfiles = 1;
+  T_EQ_INT(chat_store_msg_insert_batch(g_store, &g, 1), 0);
+  T_EQ_INT(chat_store_files_take_orphans(g_store, &taken, &n), 0);
+  T_EQ_INT(n, 0);
+  free(taken);
+  T_EQ_INT(chat_store_room_delete(g_store, gone), 0);
+  T_EQ_INT(chat_store_files_take_orphans(g_store, &taken, &n), 0);
+  T_EQ_INT(n, 1);
+  if (n == 1) T_EQ_INT(taken[0].id, f5);
+  free(taken);
+  T_EQ_INT(chat_store_files_take_orphans(g_store, &taken, &n), 0);
+  T_EQ_INT(n, 0);
+  free(taken);
+
   /* Avatars: one's own image; anyone may read it; 0 removes it. */
   T_EQ_INT(chat_store_user_set_avatar(g_store, b, f3), CHAT_ENOTFOUND);
   T_EQ_INT(chat_store_user_set_avatar(g_store, a, f3), CHAT_ENOTFOUND);  /* no thumbnail */
