@@ -789,6 +789,20 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   buf->len = len;
 }
 
+/* files: an upload may take longer than REQUEST_TIMEOUT_MS as a whole; its
+ * timer starts again after each 256 KiB of body (at least 8.7 KiB/s, so a
+ * trickle still times out). */
+static void conn_upload_progress(chat_conn_t *c, size_t len) {
+  if (c->busy || !c->req->headers_done || !conn_is_upload(c->req)) {
+    c->upload_bytes = 0;
+    return;
+  }
+  c->upload_bytes += len;
+  if (c->upload_bytes < 256 * 1024) return;
+  c->upload_bytes = 0;
+  chat_conn_request_timer(c);
+}
+
 void chat_conn_input(chat_conn_t *c, const char *data, size_t len) {
   switch (c->state) {
     case CONN_WS:
@@ -803,6 +817,7 @@ void chat_conn_input(chat_conn_t *c, const char *data, size_t len) {
       }
       memcpy(c->in + c->in_len, data, len);
       c->in_len += len;
+      conn_upload_progress(c, len);  /* files */
       if (!c->busy) conn_process_input(c);
       break;
     default:

@@ -78,6 +78,8 @@ struct chat_conn_s {
   int writes;                   /* uv_write requests in flight */
   int close_queued;             /* a close frame or final response is queued */
   int linger;                   /* shut down and draining input */
+  /* files: bytes of an upload's body since its request timer last restarted */
+  size_t upload_bytes;
 };
 
 /* conn.c */
