@@ -113,6 +113,13 @@ typedef struct {
    * CHAT_METRICS_OPEN anyone. */
   int metrics_access;
   const char *metrics_token; /* NULL or "": none; never logged */
+  /* Files (POST /api/files): where their bytes go (NULL: a "files" folder
+   * next to the SQLite database, or ./data/files with MySQL; instances
+   * sharing a store share this folder), the largest file in bytes (0:
+   * 10 MiB) and what one user's files may add up to (0: 200 MiB). */
+  const char *files_dir;
+  size_t file_max;
+  size_t file_quota;
 } chat_config_t;
 
 /* Values of chat_config_t.metrics_access. */

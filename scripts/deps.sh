@@ -11,6 +11,8 @@ pkgs+=(libhiredis-dev)
 pkgs+=(libcurl4-openssl-dev)
 # Unicode normalisation and confusable skeletons of usernames (core/ident.c).
 pkgs+=(libicu-dev)
+# Files: types detected from content (libmagic) and image thumbnails (libvips).
+pkgs+=(libmagic-dev libvips-dev)
 if [ "${1:-}" = test ]; then
   pkgs+=(redis-server)
   pkgs+=(python3 python3-websockets mariadb-server)

@@ -57,6 +57,13 @@ static const char usage[] =
     "                      [CHAT_MAX_WS_USER] (default 20; 0: no limit)\n"
     "  --http-out-cap B    bytes of HTTP answers queued on a connection before its\n"
     "                      next request is read [CHAT_HTTP_OUT_CAP] (default 262144)\n"
+    "  --files-dir DIR     where uploaded files are kept [CHAT_FILES_DIR] (default\n"
+    "                      a files folder next to the SQLite database; ./data/files\n"
+    "                      with MySQL; instances of one store share it)\n"
+    "  --file-max B        the largest upload in bytes [CHAT_FILE_MAX] (default\n"
+    "                      10485760, 10 MiB)\n"
+    "  --file-quota B      bytes one user's files may add up to [CHAT_FILE_QUOTA]\n"
+    "                      (default 209715200, 200 MiB)\n"
     "  --ws-ping-interval S  ping a WebSocket silent for S seconds; one silent for\n"
     "                      2*S is closed as a dead peer [CHAT_WS_PING_INTERVAL]\n"
     "                      (default 30; 0: no pings; fractions allowed)\n"
@@ -114,6 +121,7 @@ typedef struct {
   const char *trusted_proxies;
   const char *metrics_token;
   const char *metrics_access;
+  const char *files_dir, *file_max, *file_quota;  /* files */
 } opts_t;
 
 static char store_buf[4096];
@@ -178,6 +186,9 @@ static int parse_common(int argc, char **argv, int *i, opts_t *o) {
   else if ((v = opt_value(argc, argv, i, "--max-conns-ip"))) o->max_conns_ip = v;
   else if ((v = opt_value(argc, argv, i, "--max-ws-user"))) o->max_ws_user = v;
   else if ((v = opt_value(argc, argv, i, "--http-out-cap"))) o->http_out_cap = v;
+  else if ((v = opt_value(argc, argv, i, "--files-dir"))) o->files_dir = v;
+  else if ((v = opt_value(argc, argv, i, "--file-max"))) o->file_max = v;
+  else if ((v = opt_value(argc, argv, i, "--file-quota"))) o->file_quota = v;
   else if ((v = opt_value(argc, argv, i, "--hash-threads"))) o->hash_threads = v;
   else if ((v = opt_value(argc, argv, i, "--hash-queue"))) o->hash_queue = v;
   else if ((v = opt_value(argc, argv, i, "--ws-ping-interval"))) o->ws_ping_interval = v;
@@ -272,6 +283,17 @@ static int parse_limits(const opts_t *o, chat_config_t *cfg) {
     if (parse_count(o->http_out_cap, 1 << 30, &v) != 0 || v < 1024)
       return bad_option("--http-out-cap", o->http_out_cap, "bytes, at least 1024");
     cfg->http_out_cap = (size_t)v;
+  }
+  cfg->files_dir = o->files_dir;  /* files */
+  if (o->file_max) {
+    if (parse_count(o->file_max, 1024.0 * 1024 * 1024, &v) != 0 || v < 1)
+      return bad_option("--file-max", o->file_max, "bytes, 1 to 1 GiB");
+    cfg->file_max = (size_t)v;
+  }
+  if (o->file_quota) {
+    if (parse_count(o->file_quota, 1e15, &v) != 0 || v < 1)
+      return bad_option("--file-quota", o->file_quota, "bytes, at least 1");
+    cfg->file_quota = (size_t)v;
   }
   if (o->hash_threads) {
     if (parse_count(o->hash_threads, 64, &v) != 0 || v < 1)
@@ -374,6 +396,9 @@ int main(int argc, char **argv) {
   o.max_conns_ip = getenv("CHAT_MAX_CONNS_IP");
   o.max_ws_user = getenv("CHAT_MAX_WS_USER");
   o.http_out_cap = getenv("CHAT_HTTP_OUT_CAP");
+  o.files_dir = getenv("CHAT_FILES_DIR");
+  o.file_max = getenv("CHAT_FILE_MAX");
+  o.file_quota = getenv("CHAT_FILE_QUOTA");
   o.hash_threads = getenv("CHAT_HASH_THREADS");
   o.hash_queue = getenv("CHAT_HASH_QUEUE");
   o.ws_ping_interval = getenv("CHAT_WS_PING_INTERVAL");

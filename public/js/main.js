@@ -34,8 +34,11 @@ import {
 } from './views/lobby.js';
 import { bindRoom, renderMembers, rerenderConversation, routeRoom } from './views/room.js';
 import { bindSearch, renderSearch, routeSearch, updateSearchScope } from './views/search.js';
-import { bindPeople, renderProfileText, setPeopleHooks, showProfileForm } from './people.js';
 import { bindExtras, onDeleted, onEdited, onReaction } from './extras.js';
+import { bindPeople, onUserUpdated, renderProfileText, setPeopleHooks, showProfileForm } from './people.js';
+import { bindFiles, renderAvatarSection, renderFilesText, setAvatarHooks, setFilesHooks } from './files.js';
+import { createPending, trySend } from './ws.js';
+import { showPending } from './views/room.js';
 
 // Server frames by type.
 const FRAMES = new Map([
@@ -52,6 +55,7 @@ const FRAMES = new Map([
   ['dm', onDmFrame],
   ['friend', onFriendFrame],
   ['error', onErrorFrame],
+  ['user_updated', onUserUpdated],   // files: a profile changed
 ]);
 
 function handleFrame(f) {
@@ -71,6 +75,7 @@ function renderAll() {
   updateSearchScope();
   if (state.view === 'search') renderSearch();
   if (state.view === 'lobby' && state.user) renderHomeTitle();
+  renderFilesText();   // files
   if (state.view === 'login') showLogin();
   rerenderConversation();
   renderProfileText();
@@ -93,6 +98,10 @@ function bindEvents() {
   bindSearch();
   bindDms();
   bindPeople();
+  // files: uploads go out as messages of their own; the avatar control.
+  bindFiles();
+  setFilesHooks({ send: (conv, f) => { const p = createPending(conv, ''); p.files = [f]; showPending(conv, p); trySend(p); } });
+  setAvatarHooks({ saved: () => { updateUserUi(); rerenderConversation(); } });
   setPeopleHooks({ changed: () => { renderOnline(); renderMembers(); renderFriends(true); rerenderConversation(); } });
 
   document.addEventListener('visibilitychange', () => {
@@ -109,7 +118,7 @@ function bindEvents() {
 function init() {
   setRoutes({
     signedOut: { login: showLogin, register: showRegister },
-    signedIn: { lobby: showLobby, room: routeRoom, dm: routeDm, search: routeSearch, password: () => { showPassword(); showProfileForm(); } },
+    signedIn: { lobby: showLobby, room: routeRoom, dm: routeDm, search: routeSearch, password: () => { showPassword(); showProfileForm(); renderAvatarSection(); } },
     viewShown: updateSearchScope,
   });
   setSocketHooks({ frame: handleFrame, open: onSocketOpen, closed: clearTyping, ended: sessionEnded });

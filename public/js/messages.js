@@ -210,6 +210,7 @@ export function onAck(f) {
     const m = conv.kind === 'dm'
       ? { id: f.id, sender: me(), to: conv.user, text: p.text, ts: p.createdAt, provisional: true }
       : { id: f.id, room: conv.id, sender: me(), text: p.text, ts: p.createdAt, provisional: true };
+    if (p.files) m.files = p.files;   // files
     conv.msgs.set(m.id, m);
     insertSorted(conv.order, m.id);
     if (visible) insertMessageEl(m, true);

@@ -9,6 +9,7 @@
 // the lists. Text stays text: no innerHTML (see dom.js).
 import { $, h } from './dom.js';
 import { api, apiAuth, apiErrorText } from './http.js';
+import { avatarEl } from './files.js';
 import { lang } from './i18n.js';
 import { announce } from './notice.js';
 import { dmHash } from './router.js';
@@ -86,10 +87,28 @@ export function learn(users) {
     if (!u || typeof u.username !== 'string') continue;
     const dn = typeof u.display_name === 'string' && u.display_name ? u.display_name : u.username;
     const old = known.get(u.username);
-    if (!old || old.display_name !== dn) changed = true;
-    known.set(u.username, { display_name: dn, online: u.online, at: Date.now() });
+    // files: the avatar (a URL, or null), when the object has one.
+    const avatar = 'avatar' in u ? (u.avatar || null) : (old ? old.avatar : null);
+    if (!old || old.display_name !== dn || old.avatar !== avatar) changed = true;
+    known.set(u.username, { display_name: dn, online: u.online, at: Date.now(), avatar });
   }
   return changed;
+}
+
+/** files: the avatar URL of username (null: none, or not known yet). */
+export function avatarOf(username) {
+  if (state.user && username === me()) return state.user.avatar || null;
+  const k = known.get(username);
+  return k ? k.avatar : null;
+}
+
+/** files: a `user_updated` frame: a user's display name or avatar changed. */
+export function onUserUpdated(f) {
+  const u = f && f.user;
+  if (!u || typeof u.username !== 'string') return;
+  if (state.user && u.username === me()) state.user = Object.assign({}, state.user, { display_name: u.display_name, avatar: u.avatar });
+  learn([u]);
+  hooks.changed();
 }
 
 let pending = null;
@@ -214,7 +233,7 @@ function renderCard(username, fresh) {
   closeBtn.addEventListener('click', closeCard);
   card.replaceChildren(h('div', { class: 'card-body' },
     h('div', { class: 'd-flex align-items-start' },
-      h('div', { class: 'profile-avatar', 'aria-hidden': 'true' }, initials(displayName(username))),
+      avatarEl(username, displayName(username), avatarOf(username), 'lg'),
       h('div', { class: 'flex-grow-1 ms-2 min-w-0' },
         h('h2', { id: 'profile-card-name', class: 'h5 mb-0 text-break', 'data-testid': 'profile-display-name' }, displayName(username)),
         h('div', { class: 'small text-muted text-break', 'data-testid': 'profile-username' }, '@' + username),
@@ -224,12 +243,6 @@ function renderCard(username, fresh) {
   (actions.querySelector('a,button:not([disabled])') || closeBtn).focus();
 }
 
-/** The first character (grapheme) of a name, for the generated avatar. */
-function initials(name) {
-  const seg = typeof Intl.Segmenter === 'function' ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : null;
-  const first = seg ? (seg.segment(name)[Symbol.iterator]().next().value || {}).segment : [...name][0];
-  return (first || '?').toUpperCase();
-}
 
 /* ---------- the add-friend autocomplete ---------- */
 

@@ -4,6 +4,7 @@
 // `state` and read it again after every await: the object may have been
 // replaced meanwhile. Also here: the room and conversation records, and the
 // small questions asked of the state from everywhere.
+import { normFiles } from './files.js';
 import { t } from './i18n.js';
 import { extrasOf } from './extras.js';
 
@@ -151,10 +152,17 @@ export function restoreJoined() {
 export const normRoomMsg = (m) => {
   const r = { id: m.id, room: m.room, sender: String(m.sender || ''), text: String(m.text ?? ''), ts: m.ts };
   if (Number.isInteger(m.seq)) r.seq = m.seq;   // the room's own sequence, from servers that send it
+  const files = normFiles(m.files);               // files: the message's files
+  if (files) r.files = files;
   return Object.assign(r, extrasOf(m));   // replies, mentions, reactions, edits, tombstones
 };
 /** The fields the front end keeps of a direct message from the server. */
-export const normDm = (m) => Object.assign({ id: m.id, sender: String(m.sender || ''), to: String(m.to || ''), text: String(m.text ?? ''), ts: m.ts }, extrasOf(m));
+export const normDm = (m) => {
+  const r = { id: m.id, sender: String(m.sender || ''), to: String(m.to || ''), text: String(m.text ?? ''), ts: m.ts };
+  const files = normFiles(m.files);               // files: the message's files
+  if (files) r.files = files;
+  return Object.assign(r, extrasOf(m));   // replies, mentions, reactions, edits, tombstones
+};
 export const normMsg = (conv, m) => (conv.kind === 'dm' ? normDm(m) : normRoomMsg(m));
 
 export function insertSorted(arr, id) {

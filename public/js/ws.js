@@ -263,14 +263,14 @@ export function trySend(p) {
     if (!isOpen()) return;   // sent again when the socket opens
     p.tries += 1;
     p.sentAt = Date.now();
-    wsSend({ type: 'dm', to: conv.user, text: p.text, cid: p.cid, ...(p.replyTo ? { reply_to: p.replyTo } : {}) });
+    wsSend({ type: 'dm', to: conv.user, text: p.text, cid: p.cid, ...(p.replyTo ? { reply_to: p.replyTo } : {}), ...(p.files ? { files: p.files.map((f) => f.id) } : {}) });
     return;
   }
   if (!conv.joined) joinRoom(conv);
   if (!isOpen() || conv.joinState !== 'joined') return;   // sent again once joined
   p.tries += 1;
   p.sentAt = Date.now();
-  wsSend({ type: 'send', room: conv.id, text: p.text, cid: p.cid, ...(p.replyTo ? { reply_to: p.replyTo } : {}) });
+  wsSend({ type: 'send', room: conv.id, text: p.text, cid: p.cid, ...(p.replyTo ? { reply_to: p.replyTo } : {}), ...(p.files ? { files: p.files.map((f) => f.id) } : {}) });
 }
 
 /** Sends every waiting send of conv that has no retry timer of its own. */

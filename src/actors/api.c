@@ -22,6 +22,7 @@
 #include "../core/sb.h"
 #include "../net/proto.h"
 #include "api_int.h"
+#include "files.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -31,6 +32,7 @@ _Static_assert(CHAT_PAGE_MAX < 1000, "limit has at most 3 digits");
 
 static const chat_api_table_t *const tables[] = {
     &chat_api_accounts, &chat_api_rooms, &chat_api_social, &chat_api_admin, &chat_api_ops,
+    &chat_api_files,
 };
 
 const chat_api_route_t *chat_api_route_at(size_t i) {
@@ -85,7 +87,13 @@ cJSON *chat_api_user_json(const chat_user_rec_t *u, int with_email) {
   cJSON_AddNumberToObject(o, "id", (double)u->id);
   cJSON_AddStringToObject(o, "username", u->username);
   cJSON_AddStringToObject(o, "display_name", u->display_name[0] ? u->display_name : u->username);
-  cJSON_AddNullToObject(o, "avatar");  /* no files yet: always null */
+  if (u->avatar_file > 0) {  /* files: the avatar's thumbnail */
+    char url[64];
+    chat_proto_thumb_url(url, sizeof(url), u->avatar_file);
+    cJSON_AddStringToObject(o, "avatar", url);
+  } else {
+    cJSON_AddNullToObject(o, "avatar");
+  }
   if (with_email) cJSON_AddStringToObject(o, "email", u->email);
   cJSON_AddStringToObject(o, "role", u->role == CHAT_ROLE_ADMIN ? "admin" : "user");
   if (with_email) cJSON_AddBoolToObject(o, "email_notify", u->email_notify != 0);
@@ -112,6 +120,7 @@ void chat_api_set_messages(chat_api_job_t *j, int rc, chat_msg_rec_t *msgs, size
   chat_sb_init(&sb);
   chat_sb_puts(&sb, "{\"messages\":[");
   for (size_t i = 0; i < n; i++) {
+    char *files = chat_files_json(msgs[i].files, msgs[i].nfiles);  /* files */
     chat_proto_msg_t msg = {
         .id = msgs[i].id,
         .room = msgs[i].room,
@@ -123,9 +132,11 @@ void chat_api_set_messages(chat_api_job_t *j, int rc, chat_msg_rec_t *msgs, size
         .seq = msgs[i].seq,
         .deleted = msgs[i].deleted, /* extras */
         .extra = msgs[i].extra,
+        .files_json = files,
     };
     if (i) chat_sb_append(&sb, ",", 1);
     chat_proto_msg_obj(&sb, &msg);
+    free(files);
   }
   chat_sb_puts(&sb, "]}");
   chat_store_msgs_free(msgs, n);
@@ -316,6 +327,7 @@ static chat_api_job_t *job_new(const chat_api_route_t *route, chat_conn_t *c,
   j->ids[1] = m->ids[1];
   snprintf(j->name, sizeof(j->name), "%s", m->name);
   j->secure = chat_conn_secure(c);
+  j->files_dir = chat_conn_services(c)->limits->files_dir;  /* files */
   size_t slen;
   const char *sid = chat_http_cookie(req, "sid", &slen);
   if (sid && slen == CHAT_TOKEN_CHARS) {
@@ -342,8 +354,12 @@ static void job_free_body(chat_api_job_t *j) {
 /* Sends the answer (if the client is still there) and frees the job,
  * wiped: a handler's job may hold passwords. */
 static void job_finish(chat_api_job_t *j, chat_conn_t *c) {
-  if (j->status && chat_conn_is_open(c))
+  if (j->status && chat_conn_is_open(c) && j->raw_type)  /* files */
+    chat_conn_respond_body(c, j->status, j->raw_type, j->raw_headers, j->raw, j->raw_len);
+  else if (j->status && chat_conn_is_open(c))
     chat_conn_respond_json(c, j->status, j->json, j->headers[0] ? j->headers : NULL);
+  free(j->raw);
+  free(j->raw_headers);
   free(j->json);
   job_free_body(j);
   chat_auth_wipe(j, j->route->job_size);

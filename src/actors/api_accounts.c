@@ -8,6 +8,7 @@
 #include "../core/json.h"
 #include "../core/limits.h"
 #include "../core/text.h"
+#include "../net/proto.h"
 #include "api_int.h"
 
 #define STR_(x) #x
@@ -262,8 +263,11 @@ static void me_run(chat_api_job_t *j, chat_store_t *store) {
  *   display_name  a string chat_display_name_check takes (trimmed, NFC), or
  *                 null to show the username again; else 400
  *                 invalid_display_name
- *   avatar        only null for now (there are no files yet): anything else
- *                 is 400 bad_request
+ *   avatar        the id of an image the user uploaded (it has a
+ *                 thumbnail: the avatar is that), or null for none; else
+ *                 400 bad_request
+ * A change of display name or avatar reaches every connected client as a
+ * user_updated frame (me_update_done).
  *   email         an address chat_email_valid takes, or "" / null for none
  *                 (no mail then); else 400 invalid_email
  *   email_notify  true or false; else 400 bad_request */
@@ -297,9 +301,16 @@ static void me_update_run(chat_api_job_t *j, chat_store_t *store) {
     /* The username itself is stored as "no display name". */
     set_name = strcmp(name, j->user.username) == 0 ? "" : name;
   }
-  if (av && !cJSON_IsNull(av)) {
-    chat_api_set_error(j, 400, "bad_request", "avatar can only be null: there are no files yet");
-    goto out;
+  int64_t set_avatar = -1;  /* files: -1 keeps it */
+  if (av && cJSON_IsNull(av)) {
+    set_avatar = 0;
+  } else if (av) {
+    if (!cJSON_IsNumber(av) || av->valuedouble < 1 || av->valuedouble > 9007199254740991.0 ||
+        av->valuedouble != (double)(int64_t)av->valuedouble) {
+      chat_api_set_error(j, 400, "bad_request", "avatar must be a file id or null");
+      goto out;
+    }
+    set_avatar = (int64_t)av->valuedouble;
   }
   if (em && cJSON_IsNull(em)) {
     set_email = "";
@@ -313,6 +324,19 @@ static void me_update_run(chat_api_job_t *j, chat_store_t *store) {
   if (nt && !cJSON_IsBool(nt)) {
     chat_api_set_error(j, 400, "bad_request", "email_notify must be true or false");
     goto out;
+  }
+  /* files: the avatar first, the one field the store checks. */
+  if (set_avatar >= 0) {
+    int rc = chat_store_user_set_avatar(store, j->user.id, set_avatar);
+    if (rc == CHAT_ENOTFOUND) {
+      chat_api_set_error(j, 400, "bad_request", "avatar must be an image you uploaded");
+      goto out;
+    }
+    if (rc != 0) {
+      chat_api_set_store_error(j);
+      goto out;
+    }
+    j->user.avatar_file = set_avatar;
   }
   if ((set_name || set_email) &&
       chat_store_user_set_profile(store, j->user.id, set_name, set_email) != 0) {
@@ -328,9 +352,22 @@ static void me_update_run(chat_api_job_t *j, chat_store_t *store) {
              *set_name ? set_name : j->user.username);
   if (set_email) snprintf(j->user.email, sizeof(j->user.email), "%s", set_email);
   if (nt) j->user.email_notify = cJSON_IsTrue(nt);
+  j->ok = set_name != NULL || set_avatar >= 0;  /* files: others hear of it */
   set_user(j, 200, &j->user);
 out:
   cJSON_Delete(o);
+}
+
+/* files: every connected client (here and on other instances) learns the
+ * new name or avatar. */
+static void me_update_done(chat_api_job_t *j, const chat_services_t *svc) {
+  if (!j->ok || svc->cluster == NULL) return;
+  char url[64] = "";
+  if (j->user.avatar_file > 0) chat_proto_thumb_url(url, sizeof(url), j->user.avatar_file);
+  chat_rbuf_t *b = chat_proto_user_updated_frame(j->user.id, j->user.username,
+                                                 j->user.display_name, url);
+  chat_cluster_user_updated(svc->cluster, b);
+  chat_rbuf_unref(b);
 }
 
 /* ---- POST /api/password ------------------------------------------------ */
@@ -398,7 +435,7 @@ static const chat_api_route_t routes[] = {
      logout_done},
     {HTTP_GET, "/api/me", CHAT_ROUTE_ME, sizeof(chat_api_job_t), NULL, me_run, NULL},
     {HTTP_PATCH, "/api/me", CHAT_ROUTE_ME_UPDATE, sizeof(chat_api_job_t), NULL, me_update_run,
-     NULL},
+     me_update_done},
     {HTTP_POST, "/api/password", CHAT_ROUTE_PASSWORD, sizeof(password_job_t), NULL,
      password_run, password_done},
 };

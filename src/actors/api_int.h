@@ -58,6 +58,15 @@ struct chat_api_job_s {
                                   whose allocator is malloc, or a chat_sb_t's
                                   buffer; NULL: no body */
   char headers[512];           /* extra header lines, "" if none */
+  /* files: the folder of uploaded files (limits->files_dir; the server's);
+   * an answer whose body is not JSON: raw (malloc'ed, raw_len bytes, of
+   * type raw_type) with raw_headers (malloc'ed extra header lines, or
+   * NULL), sent instead of json when raw_type is set. */
+  const char *files_dir;
+  const char *raw_type;
+  char *raw;
+  size_t raw_len;
+  char *raw_headers;
 };
 
 /* Each resource file's rows. */
@@ -71,6 +80,7 @@ extern const chat_api_table_t chat_api_rooms;
 extern const chat_api_table_t chat_api_social;
 extern const chat_api_table_t chat_api_admin;
 extern const chat_api_table_t chat_api_ops;
+extern const chat_api_table_t chat_api_files;  /* files: api_files.c */
 
 /* ---- answers ---------------------------------------------------------- */
 

@@ -11,6 +11,7 @@
 #include "../core/text.h"
 #include "../core/utf8.h"
 #include "api_int.h"
+#include "files.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -163,6 +164,7 @@ static void room_delete_run(chat_api_job_t *j, chat_store_t *store) {
     chat_api_set_store_error(j);
   } else {
     j->ok = 1;
+    chat_files_drop_orphans(store, j->files_dir);  /* files: the room's messages' files */
     chat_store_audit(store, j->user.id, "room_delete", r->room.name, NULL, chat_now_ms());
     chat_api_set_json(j, 204, NULL);
   }
@@ -236,6 +238,7 @@ static void message_delete_run(chat_api_job_t *j, chat_store_t *store) {
     return;
   }
   rc = chat_store_msg_delete(store, j->ids[0], j->ids[1]);
+  if (rc == 0) chat_files_drop_msg(store, j->files_dir, CHAT_FILE_ROOM, j->ids[1]);  /* files */
   if (rc == 0 && !own) {
     char detail[64];
     snprintf(detail, sizeof(detail), "room %" PRId64 " message %" PRId64, j->ids[0], j->ids[1]);

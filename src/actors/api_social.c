@@ -81,7 +81,13 @@ static void user_search_done(chat_api_job_t *j, const chat_services_t *svc) {
       cJSON_AddNumberToObject(o, "id", (double)r->id);
       cJSON_AddStringToObject(o, "username", r->username);
       cJSON_AddStringToObject(o, "display_name", r->display_name);
-      cJSON_AddNullToObject(o, "avatar");
+      if (r->avatar_file > 0) {  /* files: the avatar's thumbnail */
+        char url[64];
+        chat_proto_thumb_url(url, sizeof(url), r->avatar_file);
+        cJSON_AddStringToObject(o, "avatar", url);
+      } else {
+        cJSON_AddNullToObject(o, "avatar");
+      }
       cJSON_AddBoolToObject(o, "online", p->ops->is_online(p, r->id));
       cJSON_AddItemToArray(arr, o);
     }

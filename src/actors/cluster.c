@@ -9,7 +9,9 @@
 #include "../core/log.h"
 #include "../core/sb.h"
 #include "../net/proto.h"
+#include "../net/ws.h"
 #include "actor.h"
+#include "files.h"
 #include "notifier.h"
 #include "presence.h"
 #include "registry.h"
@@ -220,6 +222,7 @@ static void cu_page(chat_cluster_t *cl, cu_job_t *j) {
       last = 1;
       break;
     }
+    char *files = chat_files_json(m->files, m->nfiles);  /* files */
     chat_proto_msg_t msg = {
         .id = m->id,
         .to = m->to,
@@ -229,10 +232,12 @@ static void cu_page(chat_cluster_t *cl, cu_job_t *j) {
         .ts = m->ts,
         .deleted = m->deleted, /* extras */
         .extra = m->extra,
+        .files_json = files,
     };
     chat_sb_t sb;
     chat_sb_init(&sb);
     chat_proto_dm(&sb, &msg);
+    free(files);
     cu_deliver(cl, m, j->ids[2 * i], sb.buf, sb.len);
     if (j->ids[2 * i + 1] != j->ids[2 * i]) cu_deliver(cl, m, j->ids[2 * i + 1], sb.buf, sb.len);
     chat_sb_free(&sb);
@@ -403,6 +408,19 @@ static void publish(chat_cluster_t *cl, chat_sb_t *sb) {
 
 /* ---- outgoing ------------------------------------------------------------ */
 
+/* files: the start of every user_updated frame (net/proto_files.c). */
+#define USER_UPDATED "{\"type\":\"user_updated\","
+
+void chat_cluster_user_updated(chat_cluster_t *cl, chat_rbuf_t *frame) {
+  chat_registry_broadcast(cl->svc->registry, frame, 0);
+  size_t len;
+  const char *json = chat_proto_frame_json(frame, &len);
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_sb_append(&sb, json, len);
+  publish(cl, &sb);
+}
+
 void chat_cluster_deliver_to_user(chat_cluster_t *cl, int64_t user_id, const char *json,
                                   size_t len) {
   chat_registry_deliver(cl->svc->registry, user_id, json, len);
@@ -511,6 +529,13 @@ void chat_cluster_event_cb(void *ud, int64_t room_id, const char *json, size_t l
   chat_cluster_t *cl = ud;
   const chat_services_t *svc = cl->svc;
   if (!svc->running) return;
+  if (room_id == 0 && len > sizeof(USER_UPDATED) - 1 &&  /* files: a profile changed */
+      memcmp(json, USER_UPDATED, sizeof(USER_UPDATED) - 1) == 0) {
+    chat_rbuf_t *b = chat_ws_frame_new(CHAT_WS_OP_TEXT, json, len);
+    chat_registry_broadcast(svc->registry, b, 0);
+    chat_rbuf_unref(b);
+    return;
+  }
   if (room_id) {
     chat_room_t *r = chat_roomdir_get(svc->rooms, room_id);
     if (r) room_event(r, json, len);

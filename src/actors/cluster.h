@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../core/rbuf.h"
 #include "services.h"
 
 /* A cluster module over svc (kept; svc->presence, registry and rooms are
@@ -77,5 +78,10 @@ void chat_cluster_ban(chat_cluster_t *cl, int64_t user_id);
  * instance follow (a deleted room's members get room_deleted). */
 void chat_cluster_room_created(chat_cluster_t *cl, int64_t room_id, const char *name);
 void chat_cluster_room_deleted(chat_cluster_t *cl, int64_t room_id);
+
+/* files: a user's display name or avatar changed: frame (a user_updated
+ * frame, net/proto.h; the caller keeps its reference) goes to every
+ * WebSocket here and on the other instances. */
+void chat_cluster_user_updated(chat_cluster_t *cl, chat_rbuf_t *frame);
 
 #endif

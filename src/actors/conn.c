@@ -439,7 +439,30 @@ void chat_conn_respond_error(chat_conn_t *c, int status, const char *code,
 }
 
 /* Answers a request the parser refused, then closes. */
+/* files: 1 if the request is an upload (POST /api/files), whose body is the
+ * file's bytes, not JSON, and has its own limit (limits->file_max). */
+static int conn_is_upload(const chat_http_req_t *r) {
+  const char *path, *query;
+  size_t plen, qlen;
+  chat_http_url(r, &path, &plen, &query, &qlen);
+  return r->method == HTTP_POST && plen == 10 && memcmp(path, "/api/files", 10) == 0;
+}
+
+static size_t conn_body_limit(const chat_http_req_t *r, void *data) {
+  chat_conn_t *c = data;
+  return conn_is_upload(r) ? c->svc->limits->file_max : CHAT_HTTP_MAX_BODY;
+}
+
 static void conn_respond_bad_http(chat_conn_t *c, int status) {
+  if (status == 413 && conn_is_upload(c->req)) {  /* files */
+    char msg[96];
+    snprintf(msg, sizeof(msg), "files are at most %zu bytes", c->svc->limits->file_max);
+    c->busy = 1;
+    c->keep_alive = 0;
+    c->req->method = HTTP_GET;
+    chat_conn_respond_error(c, 413, "file_too_large", msg, NULL);
+    return;
+  }
   const char *code = status == 413   ? "payload_too_large"
                      : status == 431 ? "headers_too_large"
                      : status == 417 ? "expectation_failed"
@@ -467,6 +490,17 @@ int chat_conn_origin_ok(const chat_conn_t *c) {
   else
     return 0;
   return olen == hlen && strncasecmp(origin, host, hlen) == 0;
+}
+
+void chat_conn_respond_body(chat_conn_t *c, int status, const char *content_type,
+                            const char *extra_headers, const void *body, size_t len) {
+  if (c->state != CONN_HTTP || !c->busy) return;
+  size_t cap = strlen(conn_headers(c)) + (extra_headers ? strlen(extra_headers) : 0) + 1;
+  char *headers = chat_xmalloc(cap);
+  snprintf(headers, cap, "%s%s", conn_headers(c), extra_headers ? extra_headers : "");
+  conn_respond(c, chat_http_response(status, content_type, headers, body, len, c->keep_alive,
+                                     c->req->method == HTTP_HEAD));
+  free(headers);
 }
 
 void chat_conn_respond_text(chat_conn_t *c, int status, const char *content_type,
@@ -623,7 +657,7 @@ static int conn_body_not_json(const chat_conn_t *c, const char *path, size_t len
   int m = c->req->method;
   return (m == HTTP_POST || m == HTTP_PATCH || m == HTTP_PUT || m == HTTP_DELETE) &&
          chat_route_is_api(path, len) && chat_http_req_has_body(c->req) &&
-         !chat_http_body_is_json(c->req);
+         !chat_http_body_is_json(c->req) && !conn_is_upload(c->req);
 }
 
 static void conn_dispatch(chat_conn_t *c) {
@@ -755,6 +789,20 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   buf->len = len;
 }
 
+/* files: an upload may take longer than REQUEST_TIMEOUT_MS as a whole; its
+ * timer starts again after each 256 KiB of body (at least 8.7 KiB/s, so a
+ * trickle still times out). */
+static void conn_upload_progress(chat_conn_t *c, size_t len) {
+  if (c->busy || !c->req->headers_done || !conn_is_upload(c->req)) {
+    c->upload_bytes = 0;
+    return;
+  }
+  c->upload_bytes += len;
+  if (c->upload_bytes < 256 * 1024) return;
+  c->upload_bytes = 0;
+  chat_conn_request_timer(c);
+}
+
 void chat_conn_input(chat_conn_t *c, const char *data, size_t len) {
   switch (c->state) {
     case CONN_WS:
@@ -769,6 +817,7 @@ void chat_conn_input(chat_conn_t *c, const char *data, size_t len) {
       }
       memcpy(c->in + c->in_len, data, len);
       c->in_len += len;
+      conn_upload_progress(c, len);  /* files */
       if (!c->busy) conn_process_input(c);
       break;
     default:
@@ -855,6 +904,8 @@ void chat_conn_accept(const chat_services_t *svc, uv_stream_t *listener,
   c->secure = c->kind == CHAT_CONN_TLS;
   c->req = chat_xmalloc(sizeof(*c->req));
   chat_http_req_init(c->req);
+  c->req->body_limit = conn_body_limit;  /* files: uploads have their own */
+  c->req->body_limit_data = c;
   chat_registry_add(svc->registry, &c->reg, c);  /* takes the creator's reference */
   svc->metrics->conns_total++;
   /* A trusted proxy brings many clients: only the total counts for it. */

@@ -122,6 +122,10 @@ void chat_conn_respond_json(chat_conn_t *c, int status, const char *json,
  * lines. */
 void chat_conn_respond_error(chat_conn_t *c, int status, const char *code,
                              const char *message, const char *extra_headers);
+/* files: status + a body of len bytes of the given type + extra header
+ * lines (which say how to cache it; none are added). */
+void chat_conn_respond_body(chat_conn_t *c, int status, const char *content_type,
+                            const char *extra_headers, const void *body, size_t len);
 /* status + a text body of the given type. */
 void chat_conn_respond_text(chat_conn_t *c, int status, const char *content_type,
                             const char *body);

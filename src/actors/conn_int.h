@@ -81,6 +81,8 @@ struct chat_conn_s {
   /* extras: react/edit/delete jobs of this socket, one at a time in order
    * (extras.c); the head is on the storage actor */
   struct chat_extras_job_s *xq_head, *xq_tail;
+  /* files: bytes of an upload's body since its request timer last restarted */
+  size_t upload_bytes;
 };
 
 /* conn.c */

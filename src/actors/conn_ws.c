@@ -240,6 +240,17 @@ static void ws_leave(chat_conn_t *c, const chat_proto_req_t *req) {
   chat_actor_unref(chat_room_actor(room));
 }
 
+/* files: the text rules of chat_proto_text_check, except that a message
+ * with files may have no text (only white space: stored as ""). */
+static int ws_text_check(const chat_proto_req_t *req, size_t *start, size_t *len,
+                         chat_proto_error_t *err) {
+  if (chat_proto_text_check(req->text, req->cid, start, len, err) == 0) return 0;
+  if (req->nfiles == 0 || err->code != CHAT_PROTO_EMPTY_TEXT) return -1;
+  *start = 0;
+  *len = 0;
+  return 0;
+}
+
 static void ws_send(chat_conn_t *c, const chat_proto_req_t *req) {
   conn_joined_t *j = conn_joined(c, req->room);
   if (j == NULL) {
@@ -248,12 +259,12 @@ static void ws_send(chat_conn_t *c, const chat_proto_req_t *req) {
   }
   size_t start, len;
   chat_proto_error_t err;
-  if (chat_proto_text_check(req->text, req->cid, &start, &len, &err)) {
+  if (ws_text_check(req, &start, &len, &err)) {
     ws_refuse(c, &err);
     return;
   }
   chat_room_post_send_ex(j->room, conn_member(c), c->user_id, c->username, req->text + start,
-                         len, req->cid, req->reply_to);
+                         len, req->cid, req->reply_to, req->files, req->nfiles);
 }
 
 static void ws_typing(chat_conn_t *c, const chat_proto_req_t *req) {
@@ -268,7 +279,7 @@ static void ws_typing(chat_conn_t *c, const chat_proto_req_t *req) {
 static void ws_dm(chat_conn_t *c, const chat_proto_req_t *req) {
   size_t start, len;
   chat_proto_error_t err;
-  if (chat_proto_text_check(req->text, req->cid, &start, &len, &err)) {
+  if (ws_text_check(req, &start, &len, &err)) {
     ws_refuse(c, &err);
     return;
   }
@@ -277,7 +288,8 @@ static void ws_dm(chat_conn_t *c, const chat_proto_req_t *req) {
     return;
   }
   if (c->dm == NULL) c->dm = chat_dm_new(c->svc, c->user_id, c->username);
-  chat_dm_post_send_ex(c->dm, c, req->to, req->text + start, len, req->cid, req->reply_to);
+  chat_dm_post_send_ex(c->dm, c, req->to, req->text + start, len, req->cid, req->reply_to,
+                       req->files, req->nfiles);
 }
 
 static void ws_handle_text(chat_conn_t *c, const uint8_t *data, size_t len) {

@@ -10,6 +10,7 @@
 #include "../net/proto.h"
 #include "cluster.h"
 #include "conn.h"
+#include "files.h"
 #include "notifier.h"
 #include "presence.h"
 #include "storage.h"
@@ -27,6 +28,11 @@ typedef struct dm_req_s {
   chat_friend_state_t state;
   chat_insert_t ins;          /* then the insert */
   chat_extras_prep_t prep;    /* extras: reply_to and mentions (extras.h) */
+  /* files: ids to check with the receiver, then the JSON of their objects */
+  int64_t files[CHAT_FILES_PER_MSG];
+  size_t nfiles;
+  int files_rc;
+  char *files_json;
 } dm_req_t;
 
 struct chat_dm_s {
@@ -45,6 +51,7 @@ static void req_free(dm_req_t *q) {
   free(q->text);
   free(q->cid);
   chat_extras_prep_free(&q->prep);
+  free(q->files_json);
   free(q);
 }
 
@@ -77,6 +84,12 @@ static void check_run(chat_job_t *job, chat_store_t *store) {
     q->prep.b = q->rcpt.id;
     q->prep.text = chat_xstrdup(q->text);
     chat_extras_prep_run(store, &q->prep);
+  }
+  if (q->rc == 0 && q->nfiles > 0) {  /* files */
+    chat_file_rec_t recs[CHAT_FILES_PER_MSG];
+    q->files_rc = chat_store_files_claimable(store, q->ins.rec.sender_id, q->files, q->nfiles,
+                                             recs);
+    if (q->files_rc == 0) q->files_json = chat_files_json(recs, q->nfiles);
   }
 }
 
@@ -111,6 +124,7 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
           .text_len = strlen(q->text),
           .ts = q->ins.rec.stored_ts,
           .extra = q->prep.extra, /* extras */
+          .files_json = q->files_json,
       };
       chat_sb_t sb;
       chat_sb_init(&sb);
@@ -145,8 +159,16 @@ static void on_checked(chat_actor_t *self, chat_mail_t *m) {
     else
       reply_error(q, CHAT_PROTO_STORE_UNAVAILABLE, "the store is unavailable");
     req_free(q);
+  } else if (q->files_rc != 0) {  /* files */
+    reply_error(q, q->files_rc == CHAT_EUNAVAIL ? CHAT_PROTO_STORE_UNAVAILABLE : CHAT_PROTO_BAD_REQUEST,
+                q->files_rc == CHAT_EUNAVAIL
+                    ? "the store is unavailable"
+                    : "files must be your own uploads, not sent with another message");
+    req_free(q);
   } else {
     chat_extras_prep_insert(&q->prep, &q->ins.rec);
+    q->ins.rec.files = q->nfiles ? q->files : NULL;
+    q->ins.rec.nfiles = q->nfiles;
     q->ins.mail.handle = on_stored;
     q->ins.room = &d->actor;
     q->ins.rec.room = 0;
@@ -185,11 +207,12 @@ static void on_send(chat_actor_t *self, chat_mail_t *m) {
 
 void chat_dm_post_send(chat_dm_t *d, chat_conn_t *from, const char *to, const char *text,
                        size_t len, const char *cid) {
-  chat_dm_post_send_ex(d, from, to, text, len, cid, 0);
+  chat_dm_post_send_ex(d, from, to, text, len, cid, 0, NULL, 0);
 }
 
 void chat_dm_post_send_ex(chat_dm_t *d, chat_conn_t *from, const char *to, const char *text,
-                          size_t len, const char *cid, int64_t reply_to) {
+                          size_t len, const char *cid, int64_t reply_to, const int64_t *files,
+                          size_t nfiles) {
   dm_req_t *q = chat_xcalloc(1, sizeof(*q));
   q->mail.handle = on_send;
   q->from = from;
@@ -199,5 +222,8 @@ void chat_dm_post_send_ex(chat_dm_t *d, chat_conn_t *from, const char *to, const
   q->cid = cid ? chat_xstrdup(cid) : NULL;
   q->ins.rec.sender_id = d->user_id;
   q->prep.reply_to = reply_to;
+  if (nfiles > CHAT_FILES_PER_MSG) nfiles = CHAT_FILES_PER_MSG;
+  if (nfiles > 0) memcpy(q->files, files, nfiles * sizeof(*files));
+  q->nfiles = nfiles;
   chat_actor_post(&d->actor, &q->mail);
 }

@@ -40,9 +40,13 @@ chat_actor_t *chat_dm_actor(chat_dm_t *d);
  * NULL or a short string.  Strings are copied. */
 void chat_dm_post_send(chat_dm_t *d, chat_conn_t *from, const char *to, const char *text,
                        size_t len, const char *cid);
-/* extras: the same with reply_to (0: none), a message of the two users'
- * conversation; a bad one is an `error` not_found. */
+/* The same with reply_to and files.  extras: reply_to (0: none) is a
+ * message of the two users' conversation; a bad one is an `error`
+ * not_found.  files: the sender's uploads (at most CHAT_FILES_PER_MSG,
+ * copied; NULL with nfiles 0 for none; text may then be ""), checked with
+ * the receiver. */
 void chat_dm_post_send_ex(chat_dm_t *d, chat_conn_t *from, const char *to, const char *text,
-                          size_t len, const char *cid, int64_t reply_to);
+                          size_t len, const char *cid, int64_t reply_to, const int64_t *files,
+                          size_t nfiles);
 
 #endif

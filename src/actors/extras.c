@@ -11,6 +11,7 @@
 #include "../core/utf8.h"
 #include "cluster.h"
 #include "conn_int.h"
+#include "files.h"
 #include "room.h"
 #include "roomdir.h"
 #include "storage.h"
@@ -192,6 +193,8 @@ static void xjob_run(chat_job_t *job, chat_store_t *store) {
     rc = chat_store_dm_delete(store, x->id);
   else
     rc = chat_store_msg_delete(store, x->room, x->id);
+  if (rc == 0 && x->type == CHAT_PROTO_DELETE)  /* files: they go with their message */
+    chat_files_drop_msg(store, x->conn->svc->limits->files_dir, dm ? CHAT_FILE_DM : CHAT_FILE_ROOM, x->id);
   if (rc) xjob_fail_rc(x, rc);
 }
 

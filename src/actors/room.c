@@ -38,6 +38,7 @@
 #include "../net/proto.h"
 #include "extras.h"
 #include "notifier.h"
+#include "files.h"
 #include "presence.h"
 #include "room.h"
 #include "roomdir.h"
@@ -229,9 +230,11 @@ static void present_set(chat_room_t *r, const char *name, int here) {
 
 /* Appends the message object of a stored message of this room. */
 static void msg_obj(chat_room_t *r, chat_sb_t *sb, const chat_msg_rec_t *rec) {
+  char *files = chat_files_json(rec->files, rec->nfiles);  /* files */
   chat_proto_msg_t m = {rec->id, r->id, NULL, rec->sender, rec->text, strlen(rec->text),
-                        rec->ts, rec->seq, rec->deleted, rec->extra};
+                        rec->ts, rec->seq, rec->deleted, rec->extra, files};
   chat_proto_msg_obj(sb, &m);
+  free(files);
 }
 
 /* Adds a message object to the cache (messages arrive in id order). */
@@ -1228,6 +1231,14 @@ typedef struct send_mail_s {
   chat_job_t prep_job;
   chat_extras_prep_t prep;
   struct send_mail_s *prep_next;
+  /* files: the ids the send names, checked on a worker (fjob) before the
+   * insert; the JSON of their file objects once checked */
+  int64_t files[CHAT_FILES_PER_MSG];
+  size_t nfiles;
+  int files_checked;
+  int files_rc;
+  char *files_json;
+  chat_job_t fjob;
 } send_mail_t;
 
 static void free_send(send_mail_t *s) {
@@ -1235,6 +1246,7 @@ static void free_send(send_mail_t *s) {
   chat_actor_unref(s->m.actor);
   free(s->text);
   free(s->cid);
+  free(s->files_json);
   free(s);
 }
 
@@ -1272,7 +1284,8 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
     fault_exit_after_commit(s->text);
 #endif
     chat_proto_msg_t msg = {s->ins.rec.id, r->id, NULL, s->sender, s->text, s->text_len,
-                            s->ins.rec.stored_ts, s->ins.rec.seq, 0, s->prep.extra};
+                            s->ins.rec.stored_ts, s->ins.rec.seq, 0, s->prep.extra,
+                            s->files_json};
     chat_sb_t obj;
     chat_sb_init(&obj);
     chat_proto_msg_obj(&obj, &msg);
@@ -1293,6 +1306,10 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
 }
 
 static void start_insert(chat_room_t *r, send_mail_t *s) {
+  if (s->nfiles > 0) {  /* files */
+    s->ins.rec.files = s->files;
+    s->ins.rec.nfiles = s->nfiles;
+  }
   s->ins.mail.handle = on_stored;
   s->ins.room = &r->actor;
   s->ins.rec.room = r->id;
@@ -1354,6 +1371,45 @@ static void prep_next(chat_room_t *r) {
   }
 }
 
+/* ---- files: a send naming files ----------------------------------------
+ * The files are checked (the sender's own, attached nowhere) on a worker
+ * before the insert.  Meanwhile the room waits as for a read (room_defer),
+ * so messages keep the order in which they came. */
+
+static void on_send(chat_actor_t *self, chat_mail_t *m);
+
+static void files_check_run(chat_job_t *job, chat_store_t *store) {
+  send_mail_t *s = container_of(job, send_mail_t, fjob);
+  chat_file_rec_t recs[CHAT_FILES_PER_MSG];
+  s->files_rc = chat_store_files_claimable(store, s->ins.rec.sender_id, s->files, s->nfiles, recs);
+  if (s->files_rc == 0) s->files_json = chat_files_json(recs, s->nfiles);
+}
+
+static void files_checked(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  send_mail_t *s = container_of(m, send_mail_t, fjob.mail);
+  r->reading = 0;
+  s->files_checked = 1;
+  if (s->files_rc == CHAT_EUNAVAIL) {
+    send_error(s->m, CHAT_PROTO_STORE_UNAVAILABLE, "the store is unavailable", s->cid);
+    free_send(s);
+  } else if (s->files_rc != 0) {
+    send_error(s->m, CHAT_PROTO_BAD_REQUEST,
+               "files must be your own uploads, not sent with another message", s->cid);
+    free_send(s);
+  } else {
+    on_send(self, &s->mail);
+  }
+  room_replay(r);
+}
+
+static void files_check(chat_room_t *r, send_mail_t *s) {
+  r->reading = 1;
+  s->fjob.mail.handle = files_checked;
+  s->fjob.run = files_check_run;
+  chat_storage_submit(r->svc->storage, &s->fjob, &r->actor);
+}
+
 static void on_send(chat_actor_t *self, chat_mail_t *m) {
   chat_room_t *r = room_of(self);
   send_mail_t *s = (send_mail_t *)m;
@@ -1366,6 +1422,10 @@ static void on_send(chat_actor_t *self, chat_mail_t *m) {
   if (!is_member(r, s->m.actor)) {
     send_error(s->m, CHAT_PROTO_NOT_MEMBER, "join the room first", s->cid);
     free_send(s);
+    return;
+  }
+  if (s->nfiles > 0 && !s->files_checked) {  /* files: checked first */
+    files_check(r, s);
     return;
   }
   /* extras: in order behind any lookup; a lookup only if needed */
@@ -1386,12 +1446,13 @@ static void on_send(chat_actor_t *self, chat_mail_t *m) {
 void chat_room_post_send(chat_room_t *r, chat_member_t m, int64_t user_id,
                          const char *username, const char *text, size_t len,
                          const char *cid) {
-  chat_room_post_send_ex(r, m, user_id, username, text, len, cid, 0);
+  chat_room_post_send_ex(r, m, user_id, username, text, len, cid, 0, NULL, 0);
 }
 
 void chat_room_post_send_ex(chat_room_t *r, chat_member_t m, int64_t user_id,
                             const char *username, const char *text, size_t len,
-                            const char *cid, int64_t reply_to) {
+                            const char *cid, int64_t reply_to, const int64_t *files,
+                            size_t nfiles) {
   send_mail_t *s = chat_xcalloc(1, sizeof(*s));
   s->mail.handle = on_send;
   s->m = m;
@@ -1402,6 +1463,9 @@ void chat_room_post_send_ex(chat_room_t *r, chat_member_t m, int64_t user_id,
   s->cid = cid ? chat_xstrdup(cid) : NULL;
   s->ins.rec.sender_id = user_id;
   s->prep.reply_to = reply_to;
+  if (nfiles > CHAT_FILES_PER_MSG) nfiles = CHAT_FILES_PER_MSG;
+  if (nfiles > 0) memcpy(s->files, files, nfiles * sizeof(*files));
+  s->nfiles = nfiles;
   chat_actor_post(&r->actor, &s->mail);
 }
 

@@ -74,13 +74,17 @@ void chat_room_post_leave(chat_room_t *r, chat_actor_t *member);
 void chat_room_post_send(chat_room_t *r, chat_member_t m, int64_t user_id,
                          const char *username, const char *text, size_t len,
                          const char *cid);
-/* extras: the same with reply_to (0: none), a message of this room the
- * new one replies to; it and the @mentions of the text are looked up
- * first (extras.h), in order with the other sends.  A bad reply_to is an
- * `error` not_found. */
+/* The same with reply_to and files.  extras: reply_to (0: none) is a
+ * message of this room the new one replies to; it and the @mentions of the
+ * text are looked up first (extras.h), in order with the other sends; a bad
+ * reply_to is an `error` not_found.  files: ids of the sender's uploads (at
+ * most CHAT_FILES_PER_MSG, copied; NULL with nfiles 0 for none; text may
+ * then be ""), checked on a worker first; the message object carries their
+ * file objects. */
 void chat_room_post_send_ex(chat_room_t *r, chat_member_t m, int64_t user_id,
                             const char *username, const char *text, size_t len,
-                            const char *cid, int64_t reply_to);
+                            const char *cid, int64_t reply_to, const int64_t *files,
+                            size_t nfiles);
 /* extras: a reaction or message_edited frame (json, copied) about a
  * message of this room: members are told, the cached object changes;
  * local: 1 if done through this instance (then the other instances are

@@ -18,6 +18,7 @@
 #include "actor.h"
 #include "cluster.h"
 #include "conn.h"
+#include "files_disk.h"
 #include "hasher.h"
 #include "limiter.h"
 #include "notifier.h"
@@ -36,6 +37,7 @@ struct chat_server_s {
   char *listen_host;
   int listen_port;
   char *store_url;
+  char *files_dir;             /* files: limits.files_dir */
   char *redis_url;
   char *public_dir;
   char *vendor_dir;
@@ -135,6 +137,24 @@ static void maybe_stopped(chat_server_t *srv);
 
 static void conn_removed_cb(void *ud) { maybe_stopped(ud); }
 
+/* files: the folder of uploaded files (malloc'ed): the configured one, else
+ * "files" next to the SQLite database, else ./data/files. */
+static char *files_dir_of(const chat_config_t *cfg) {
+  if (cfg->files_dir && cfg->files_dir[0]) return chat_xstrdup(cfg->files_dir);
+  const char *url = cfg->store_url ? cfg->store_url : "";
+  if (strncmp(url, "mysql:", 6) == 0) return chat_xstrdup("./data/files");
+  if (strncmp(url, "sqlite:", 7) == 0) url += 7;
+  const char *slash = strrchr(url, '/');
+  size_t n = slash ? (size_t)(slash - url) : 0;
+  size_t cap = n + 16;
+  char *d = chat_xmalloc(cap);
+  if (slash == NULL)
+    snprintf(d, cap, "files");
+  else
+    snprintf(d, cap, "%.*s/files", (int)(slash == url ? 0 : n), url);
+  return d;
+}
+
 int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **out,
                     char *err, size_t errlen) {
   if (chat_auth_init() != 0) {
@@ -180,6 +200,11 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   srv->metrics_token = has_token ? chat_xstrdup(cfg->metrics_token) : NULL;
   srv->limits.metrics_access = metrics_access;
   srv->limits.metrics_token = srv->metrics_token;
+  /* files: the folder (made at start), the size limits */
+  srv->files_dir = files_dir_of(cfg);
+  srv->limits.files_dir = srv->files_dir;
+  srv->limits.file_max = cfg->file_max ? cfg->file_max : CHAT_FILE_MAX_DEFAULT;
+  srv->limits.file_quota = cfg->file_quota ? cfg->file_quota : CHAT_FILE_QUOTA_DEFAULT;
   srv->port = -1;
   srv->redirect_bound = -1;
 
@@ -205,6 +230,11 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   rc = chat_store_open(srv->store_url, cfg->store_pool > 0 ? cfg->store_pool : 1,
                            &srv->store, err, errlen);
   if (rc != 0) goto fail_store;
+  if (chat_files_dir_make(srv->files_dir) != 0) {  /* files */
+    snprintf(err, errlen, "cannot make the files folder %s", srv->files_dir);
+    rc = CHAT_EIO;
+    goto fail_rooms;
+  }
   chat_room_rec_t *rooms = NULL;
   size_t nrooms = 0;
   rc = chat_store_room_list(srv->store, &rooms, &nrooms);
@@ -295,6 +325,7 @@ fail_tls:
   free(srv->redirect_host);
   free(srv->listen_host);
   free(srv->store_url);
+  free(srv->files_dir);
   free(srv->redis_url);
   free(srv->public_dir);
   free(srv->vendor_dir);
@@ -495,6 +526,7 @@ void chat_server_free(chat_server_t *srv) {
   free(srv->redirect_host);
   free(srv->listen_host);
   free(srv->store_url);
+  free(srv->files_dir);
   free(srv->redis_url);
   free(srv->public_dir);
   free(srv->vendor_dir);

@@ -44,6 +44,10 @@ typedef struct {
                                 before reading it from the store (0: 25) */
   int order_check_ms;        /* with several instances, every room's last_seq
                                 is checked this often (0: 1000) */
+  /* files: the folder of their bytes, the largest file, one user's total */
+  const char *files_dir;
+  size_t file_max;
+  size_t file_quota;
 } chat_limits_t;
 
 /* Counters for /metrics, bumped by the actors that see the events. */

@@ -114,4 +114,8 @@
 #define CHAT_HASH_THREADS 1
 #define CHAT_HASH_QUEUE 64
 
+/* files: defaults of chat_config_t.file_max and file_quota. */
+#define CHAT_FILE_MAX_DEFAULT (10u * 1024 * 1024)
+#define CHAT_FILE_QUOTA_DEFAULT (200u * 1024 * 1024)
+
 #endif

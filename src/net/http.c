@@ -181,7 +181,9 @@ static int on_headers_complete(llhttp_t *p) {
   }
   if ((p->flags & F_TRANSFER_ENCODING) && (!http11 || !te_is_chunked(r)))
     return refuse(r, 400);
-  if ((p->flags & F_CONTENT_LENGTH) && p->content_length > CHAT_HTTP_MAX_BODY)
+  r->max_body = r->body_limit ? r->body_limit(r, r->body_limit_data) : CHAT_HTTP_MAX_BODY;
+  r->chunks.max = r->max_body;
+  if ((p->flags & F_CONTENT_LENGTH) && p->content_length > r->max_body)
     return refuse(r, 413);
   r->body_expected = (p->flags & F_CHUNKED) ||
                      ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
@@ -198,7 +200,7 @@ static int on_headers_complete(llhttp_t *p) {
 
 static int on_body(llhttp_t *p, const char *at, size_t len) {
   chat_http_req_t *r = req_of(p);
-  if (r->body_len + len > CHAT_HTTP_MAX_BODY) {
+  if (r->body_len + len > r->max_body) {
     r->error_status = 413;
     return -1;
   }
@@ -258,6 +260,9 @@ void chat_http_req_init(chat_http_req_t *r) {
   r->complete = 0;
   r->keep_alive = 0;
   r->error_status = 0;
+  r->body_limit = NULL;
+  r->body_limit_data = NULL;
+  r->max_body = CHAT_HTTP_MAX_BODY;
   reset_checks(r);
   llhttp_init(&r->parser, HTTP_REQUEST, &settings);
 }
@@ -336,7 +341,7 @@ static size_t chunks_check(chat_http_chunks_t *k, const char *data, size_t len, 
       case CK_SIZE_MORE:
         if ((d = hex_digit(c)) >= 0) {
           k->size = k->size * 16 + (uint64_t)d;
-          if (k->declared + k->size > CHAT_HTTP_MAX_BODY) {
+          if (k->declared + k->size > (k->max ? k->max : CHAT_HTTP_MAX_BODY)) {
             *status = 413;
             return i;
           }

@@ -56,13 +56,14 @@ typedef struct {
                                  bytes of the chunk still to come */
   uint64_t declared;          /* chunk sizes of this request so far */
   size_t ext_bytes;           /* chunk extension bytes of this request */
+  uint64_t max;               /* files: the body limit (0: CHAT_HTTP_MAX_BODY) */
 } chat_http_chunks_t;
 
 typedef struct {
   uint32_t name_off, name_len, val_off, val_len;
 } chat_http_header_t;
 
-typedef struct {
+typedef struct chat_http_req_s {
   llhttp_t parser;
   int method;                 /* llhttp_method_t */
   /* Request line and headers, copied in as they arrive: url at offset 0. */
@@ -85,6 +86,13 @@ typedef struct {
                                  over 0, or chunked) */
   int expect_continue;        /* Expect: 100-continue with a body to come */
   chat_http_chunks_t chunks;
+  /* files: a request's own body limit.  When the head is complete,
+   * body_limit (if set; kept across requests) names the largest body this
+   * request may have (e.g. uploads), else CHAT_HTTP_MAX_BODY; max_body is
+   * that limit for the current request. */
+  size_t (*body_limit)(const struct chat_http_req_s *r, void *data);
+  void *body_limit_data;
+  size_t max_body;
 } chat_http_req_t;
 
 void chat_http_req_init(chat_http_req_t *r);

@@ -166,6 +166,7 @@ static int decode_send(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t
   if (decode_reply_to(o, req, err)) return -1;
   req->room = json_id(o, "room");
   req->text = json_str(o, "text");
+  if (chat_proto_files_decode(o, req, err)) return -1;  /* files */
   if (req->room == 0 || req->text == NULL)
     return fail(err, CHAT_PROTO_BAD_REQUEST, "send needs a room id and a text", req->cid);
   return 0;
@@ -176,6 +177,7 @@ static int decode_dm(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t *
   if (decode_reply_to(o, req, err)) return -1;
   req->to = json_str(o, "to");
   req->text = json_str(o, "text");
+  if (chat_proto_files_decode(o, req, err)) return -1;  /* files */
   if (req->to == NULL || req->text == NULL)
     return fail(err, CHAT_PROTO_BAD_REQUEST, "dm needs to and text", req->cid);
   return 0;
@@ -279,6 +281,7 @@ void chat_proto_msg_obj(chat_sb_t *sb, const chat_proto_msg_t *m) {
   chat_sb_json_str(sb, m->text, m->text_len);
   put_int_field(sb, ",\"ts\":", m->ts);
   put_extras(sb, m);
+  chat_proto_msg_files(sb, m);  /* files */
   chat_sb_append(sb, "}", 1);
 }
 
@@ -331,6 +334,7 @@ void chat_proto_dm(chat_sb_t *sb, const chat_proto_msg_t *m) {
   chat_sb_json_str(sb, m->text, m->text_len);
   put_int_field(sb, ",\"ts\":", m->ts);
   if (m->extra) chat_sb_puts(sb, m->extra);  /* extras */
+  chat_proto_msg_files(sb, m);  /* files */
   chat_sb_append(sb, "}", 1);
 }
 

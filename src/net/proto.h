@@ -93,6 +93,10 @@ typedef struct {
   int64_t id;
   const char *emoji;
   int on;
+  /* files: send, dm: the file ids of "files" (1 to 10 of them, or none);
+   * with files, an absent text is "". */
+  int64_t files[10];
+  size_t nfiles;
 } chat_proto_req_t;
 
 /* Decodes one text message from a client.  Returns 0 with req filled, or -1
@@ -137,6 +141,8 @@ typedef struct {
   const char *extra;     /* NULL, or the extra members (chat_msg_rec_t's
                             extra: ",\"reply_to\":...") written before
                             the closing brace */
+  const char *files_json; /* files: a JSON array of file objects, or NULL
+                             for none (then no "files" key) */
 } chat_proto_msg_t;
 
 /* A message object: {"id":ID,"room":R,"seq":N,"sender":S,"text":T,"ts":TS}
@@ -344,5 +350,26 @@ typedef struct {
  * NULL); chat_proto_ev_free frees the rest. */
 void chat_proto_ev_decode(const char *json, size_t len, chat_proto_ev_t *ev);
 void chat_proto_ev_free(chat_proto_ev_t *ev);
+
+/* ---- files (proto_files.c) ------------------------------------------------ */
+
+/* Reads the optional "files" of a send or dm frame into req (files,
+ * nfiles): absent or null is none; else an array of 1 to 10 distinct
+ * positive integer ids (bad_request with the cid otherwise).  With files,
+ * an absent "text" becomes "". */
+int chat_proto_files_decode(const cJSON *o, chat_proto_req_t *req, chat_proto_error_t *err);
+/* Appends ,"files":[...] to a message object when m->files_json is set. */
+void chat_proto_msg_files(chat_sb_t *sb, const chat_proto_msg_t *m);
+/* A file object: {"id","name","size","type","url","thumb_url"}: url is
+ * /files/ID/NAME (NAME percent-encoded), thumb_url /files/thumb/ID or null
+ * without a thumbnail. */
+void chat_proto_file_obj(chat_sb_t *sb, int64_t id, const char *name, int64_t size,
+                         const char *type, int has_thumb);
+/* The URL path of file id's thumbnail (an avatar), into out. */
+void chat_proto_thumb_url(char *out, size_t cap, int64_t id);
+/* {"type":"user_updated","user":{"id","username","display_name","avatar"}}
+ * (avatar: a URL path or null). */
+chat_rbuf_t *chat_proto_user_updated_frame(int64_t id, const char *username,
+                                           const char *display_name, const char *avatar);
 
 #endif

@@ -39,6 +39,10 @@ static const route_t routes[] = {
     {HTTP_GET, "/healthz", CHAT_ROUTE_HEALTHZ},
     {HTTP_GET, "/metrics", CHAT_ROUTE_METRICS},
     {HTTP_GET, "/ws", CHAT_ROUTE_WS},
+    /* files: the name in a file's URL is only for people and downloads */
+    {HTTP_POST, "/api/files", CHAT_ROUTE_FILES_UPLOAD},
+    {HTTP_GET, "/files/thumb/{id}", CHAT_ROUTE_FILE_THUMB},
+    {HTTP_GET, "/files/{id}/{name}", CHAT_ROUTE_FILE_GET},
 };
 
 /* Matches one segment s[0..n) against a pattern segment p[0..pn). */

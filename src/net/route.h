@@ -40,7 +40,11 @@ typedef enum {
   CHAT_ROUTE_HEALTHZ,
   CHAT_ROUTE_METRICS,
   CHAT_ROUTE_USERS_SEARCH,
-  CHAT_ROUTE_WS,
+  /* files */
+  CHAT_ROUTE_FILES_UPLOAD,
+  CHAT_ROUTE_FILE_THUMB,
+  CHAT_ROUTE_FILE_GET,
+  CHAT_ROUTE_WS,            /* the last: the one route without an API row */
 } chat_route_id_t;
 
 typedef struct {

@@ -261,6 +261,8 @@ typedef struct {
                void *arg);
   int (*xq)(void *conn, const char *sql, const chat_xq_arg_t *args, int nargs,
             chat_xq_row_cb cb, void *ud, int64_t *changes);
+  /* files (schema 008): the backend's file operations (files_int.h). */
+  const struct chat_store_files_ops_s *files;
 } chat_store_ops_t;
 
 struct chat_store {

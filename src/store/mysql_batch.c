@@ -174,6 +174,7 @@ static int batch_step(conn_t *c, void *arg) {
     }
     goto failed;
   }
+  if (chat_mysql_files_attach(c, a->items, a->n)) goto failed;  /* files (schema 008) */
   if (seq_give_back(c, rooms, nrooms)) goto failed;
   free(rooms);
   /* extras (schema 009): reply and mention rows */
@@ -629,6 +630,7 @@ static int batch_multi_step(conn_t *c, void *arg) {
     items[i].id = items[b->src[i]].id;
     items[i].stored_ts = items[b->src[i]].stored_ts;
   }
+  if (chat_mysql_files_attach(c, items, n)) goto failed;  /* files (schema 008) */
   /* extras (schema 009): reply and mention rows */
   return chat_store_extras_batch(&chat_mysql_ops, c, items, n);
 

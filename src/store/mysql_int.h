@@ -464,4 +464,9 @@ int chat_mysql_xq(void *conn, const char *sql, const chat_xq_arg_t *args, int na
 /* The ops table's write_probe (store.h, chat_store_write_probe). */
 int chat_mysql_write_probe(chat_store_t *s);
 
+/* files (schema 008), mysql_files.c: inside a message batch's transaction,
+ * attaches the files of its new items (chat_msg_insert_t.files) that are
+ * still the sender's and unattached.  0, or -1 with the error saved. */
+int chat_mysql_files_attach(conn_t *c, const chat_msg_insert_t *items, size_t n);
+
 #endif

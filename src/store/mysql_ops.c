@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "files_int.h"
 #include "../core/common.h"
 #include "../core/log.h"
 #include "mysql_int.h"
@@ -30,6 +31,7 @@ static cols_t *user_cols(user_row_t *r) {
   c_i64(&r->cols, &r->rec.created_ms);
   c_i64(&r->cols, &r->notify);
   c_str(&r->cols, r->rec.display_name, sizeof(r->rec.display_name));
+  c_i64(&r->cols, &r->rec.avatar_file);  /* files (schema 008) */
   return &r->cols;
 }
 
@@ -428,6 +430,8 @@ static int msg_query(chat_store_t *s, int id, int64_t room, int64_t bound,
       v = chat_xrealloc(v, cap * sizeof(*v));
     }
     m = &v[len++];
+    m->files = NULL; /* files (schema 008): store.c fills them */
+    m->nfiles = 0;
     m->id = mid;
     m->room = mroom;
     m->ts = mts;
@@ -1251,4 +1255,5 @@ const chat_store_ops_t chat_mysql_ops = {
     .xq_put = chat_mysql_xq_put,
     .xq_tx = chat_mysql_xq_tx,
     .xq = chat_mysql_xq,
+    .files = &chat_mysql_files_ops, /* files (schema 008) */
 };

@@ -7,7 +7,7 @@
 
 #define USER_COLS \
   "id, username, email, pwhash, role, banned, created_ms, email_notify," \
-  " display_name"
+  " display_name, avatar_file"
 /* The sender's name by a subquery rather than a join: the page is then read
  * from one table in index order (messages_room_id backwards, LIMIT rows and
  * no sort), whatever the optimizer's statistics say about the join. */
@@ -146,7 +146,7 @@ const char *const chat_mysql_sql[ST_COUNT] = {
         " VALUES (?, ?, ?, ?)",
     [ST_SESSION_LOOKUP] =
         "SELECT u.id, u.username, u.email, u.pwhash, u.role, u.banned,"
-        " u.created_ms, u.email_notify, u.display_name"
+        " u.created_ms, u.email_notify, u.display_name, u.avatar_file"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.token_hash = ? AND s.expires_ms > ?",
     [ST_SESSION_DELETE] = "DELETE FROM sessions WHERE token_hash = ?",

@@ -246,4 +246,9 @@ int chat_sqlite_xq(void *conn, const char *sql, const chat_xq_arg_t *args, int n
 /* The ops table's write_probe (store.h, chat_store_write_probe). */
 int chat_sqlite_write_probe(chat_store_t *s);
 
+/* files (schema 008), sqlite_files.c: inside a message batch's transaction,
+ * attaches the files of its new items (chat_msg_insert_t.files) that are
+ * still the sender's and unattached.  0 or the failure. */
+int chat_sqlite_files_attach(conn_t *c, const chat_msg_insert_t *items, size_t n);
+
 #endif

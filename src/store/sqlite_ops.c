@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "files_int.h"
 #include "../core/common.h"
 #include "../core/log.h"
 #include "sqlite_int.h"
@@ -70,6 +71,8 @@ static int read_user(sqlite3_stmt *st, chat_user_rec_t *out) {
     chat_log_error("store(sqlite): user %lld: bad field", (long long)out->id);
     return CHAT_EUNAVAIL;
   }
+  /* files (schema 008) */
+  out->avatar_file = sqlite3_column_int64(st, 9);
   return 0;
 }
 
@@ -496,6 +499,7 @@ static int batch_step(conn_t *c, void *arg) {
     }
     done(st);
   }
+  if (r == 0) r = chat_sqlite_files_attach(c, b->items, b->n);  /* files (schema 008) */
   if (r == 0) r = seq_give_back(c, rooms, nrooms);
   /* extras (schema 009): reply and mention rows */
   if (r == 0) r = chat_store_extras_batch(&chat_sqlite_ops, c, b->items, b->n);
@@ -554,6 +558,8 @@ static int msg_query(chat_store_t *s, int id, int64_t room, int64_t bound,
       v = chat_xrealloc(v, cap * sizeof(*v));
     }
     m = &v[len];
+    m->files = NULL; /* files (schema 008): store.c fills them */
+    m->nfiles = 0;
     m->id = sqlite3_column_int64(st, 0);
     m->room = sqlite3_column_int64(st, 1);
     m->ts = sqlite3_column_int64(st, 4);
@@ -618,6 +624,8 @@ static int sq_msg_by_seq(chat_store_t *s, int64_t room, int64_t from_seq,
 int chat_sqlite_read_msg(sqlite3_stmt *st, chat_msg_rec_t *m) {
   const unsigned char *text = sqlite3_column_text(st, 4);
 
+  m->files = NULL; /* files (schema 008): store.c fills them */
+  m->nfiles = 0;
   m->id = sqlite3_column_int64(st, 0);
   m->room = sqlite3_column_int64(st, 1);
   m->ts = sqlite3_column_int64(st, 5);
@@ -1191,4 +1199,5 @@ const chat_store_ops_t chat_sqlite_ops = {
     .xq_put = chat_sqlite_xq_put,
     .xq_tx = chat_sqlite_xq_tx,
     .xq = chat_sqlite_xq,
+    .files = &chat_sqlite_files_ops, /* files (schema 008) */
 };

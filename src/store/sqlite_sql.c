@@ -5,7 +5,7 @@
 
 #define USER_COLS \
   "id, username, email, pwhash, role, banned, created_ms, email_notify," \
-  " display_name"
+  " display_name, avatar_file"
 #define MSG_COLS "m.id, m.room_id, u.username, m.text, m.ts, m.seq"
 /* The rows of the message lists added with direct messages
  * (chat_sqlite_read_msg). */
@@ -73,7 +73,7 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
         " VALUES (?1, ?2, ?3, ?4)",
     [ST_SESSION_LOOKUP] =
         "SELECT u.id, u.username, u.email, u.pwhash, u.role, u.banned,"
-        " u.created_ms, u.email_notify, u.display_name"
+        " u.created_ms, u.email_notify, u.display_name, u.avatar_file"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.token_hash = ?1 AND s.expires_ms > ?2",
     [ST_SESSION_DELETE] = "DELETE FROM sessions WHERE token_hash = ?1",

@@ -12,6 +12,7 @@
 #include "../core/text.h"
 #include "../core/utf8.h"
 #include "backend.h"
+#include "files_int.h"
 #include "tokens.h"
 
 /* 1 if s is a string of fewer than cap bytes. */
@@ -191,9 +192,19 @@ int chat_store_msg_insert_batch(chat_store_t *s, chat_msg_insert_t *items,
   return s->ops->msg_insert_batch(s, items, n);
 }
 
-/* extras (schema 009): a list read with rc gets its extras. */
-static int with_extras(chat_store_t *s, int rc, chat_msg_rec_t *v, size_t n) {
-  return rc == 0 ? chat_store_extras_fill(s, v, n) : rc;
+/* extras (schema 009) and files (schema 008): a backend's message list
+ * read with rc gets each message's extras and files; a failed read of
+ * them fails the list (freed, *out NULL). */
+static int with_extras(chat_store_t *s, int rc, chat_msg_rec_t **out, size_t *n) {
+  if (rc != 0 || *out == NULL) return rc;
+  rc = chat_store_extras_fill(s, *out, *n);
+  if (rc == 0) rc = chat_store_files_fill(s, *out, *n);
+  if (rc != 0) {
+    chat_store_msgs_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
 }
 
 int chat_store_msg_history(chat_store_t *s, int64_t room, int64_t before_id,
@@ -202,7 +213,7 @@ int chat_store_msg_history(chat_store_t *s, int64_t room, int64_t before_id,
   *out = NULL;
   *n = 0;
   int rc = s->ops->msg_history(s, room, before_id, limit, out, n);
-  return with_extras(s, rc, *out, *n);
+  return with_extras(s, rc, out, n);
 }
 
 int chat_store_msg_since(chat_store_t *s, int64_t room, int64_t since_id,
@@ -211,7 +222,7 @@ int chat_store_msg_since(chat_store_t *s, int64_t room, int64_t since_id,
   *out = NULL;
   *n = 0;
   int rc = s->ops->msg_since(s, room, since_id, limit, out, n);
-  return with_extras(s, rc, *out, *n);
+  return with_extras(s, rc, out, n);
 }
 
 int chat_store_msg_by_seq(chat_store_t *s, int64_t room, int64_t from_seq,
@@ -223,15 +234,18 @@ int chat_store_msg_by_seq(chat_store_t *s, int64_t room, int64_t from_seq,
   if (from_seq < 1) from_seq = 1;
   if (to_seq <= from_seq) return 0;
   int rc = s->ops->msg_by_seq(s, room, from_seq, to_seq, limit, out, n);
-  return with_extras(s, rc, *out, *n);
+  return with_extras(s, rc, out, n);
 }
 
 void chat_store_msgs_free(chat_msg_rec_t *msgs, size_t n) {
   size_t i;
 
   if (msgs == NULL) return;
-  for (i = 0; i < n; i++) free(msgs[i].text);
-  for (i = 0; i < n; i++) free(msgs[i].extra); /* extras (schema 009) */
+  for (i = 0; i < n; i++) {
+    free(msgs[i].text);
+    free(msgs[i].extra);  /* extras (schema 009) */
+    free(msgs[i].files);  /* files (schema 008) */
+  }
   free(msgs);
 }
 
@@ -244,7 +258,7 @@ int chat_store_dm_history(chat_store_t *s, int64_t a, int64_t b,
   *out = NULL;
   *n = 0;
   int rc = s->ops->dm_history(s, a, b, before_id, limit, out, n);
-  return with_extras(s, rc, *out, *n);
+  return with_extras(s, rc, out, n);
 }
 
 int chat_store_dm_since(chat_store_t *s, int64_t after_id, int limit,
@@ -254,7 +268,7 @@ int chat_store_dm_since(chat_store_t *s, int64_t after_id, int limit,
   *n = 0;
   if (s->ops->dm_since == NULL) return CHAT_EUNAVAIL;
   int rc = s->ops->dm_since(s, after_id, limit, out, n);
-  return with_extras(s, rc, *out, *n);
+  return with_extras(s, rc, out, n);
 }
 
 int chat_store_dm_last_id(chat_store_t *s, int64_t *out) {
@@ -485,15 +499,9 @@ int chat_store_search(chat_store_t *s, int64_t user_id, const char *q,
     free(v);
     v = NULL;
   }
-  /* extras (schema 009) */
-  rc = chat_store_extras_fill(s, v, k);
-  if (rc) {
-    chat_store_msgs_free(v, k);
-    return rc;
-  }
   *out = v;
   *n = k;
-  return CHAT_OK;
+  return with_extras(s, CHAT_OK, out, n);  /* extras and files */
 }
 
 int chat_store_index_pending(chat_store_t *s, int max, int *done) {
@@ -627,6 +635,8 @@ int chat_store_msg_get(chat_store_t *s, int64_t id, chat_msg_rec_t *out,
     }
   }
   if (rc == 0 && sender_id != NULL) *sender_id = sid;
+  out->files = NULL;  /* files (schema 008): not read here */
+  out->nfiles = 0;
   return rc;
 }
 

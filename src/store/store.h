@@ -40,6 +40,8 @@ typedef struct {
   /* The name shown (schema 007): the one the user chose, else the
    * username (so never ""). */
   char display_name[CHAT_DISPLAY_NAME_MAX];
+  /* files (schema 008): the avatar's file id, 0 for none. */
+  int64_t avatar_file;
 } chat_user_rec_t;
 
 typedef struct {
@@ -63,6 +65,10 @@ typedef struct {
   char *extra;                      /* NULL, or the extra members of its
                                        message object (",\"reply_to\":...",
                                        net/proto.h); owned by the list */
+  /* files (schema 008): the files the message carries, in id order, owned
+   * by the list (chat_store_msgs_free); NULL with nfiles 0 for none. */
+  struct chat_file_rec_s *files;
+  size_t nfiles;
 } chat_msg_rec_t;
 
 /* A room's sequence: the highest seq handed out (0: none yet). */
@@ -95,6 +101,11 @@ typedef struct {
                                     usernames mentioned */
   const int64_t *mention_ids;    /* users whose mention counts it */
   size_t nmention_ids;
+  /* files (schema 008), in: the ids of files to attach to the new message
+   * (the sender's own, checked beforehand: chat_store_files_claimable); a
+   * file already attached elsewhere meanwhile is left where it is. */
+  const int64_t *files;
+  size_t nfiles;
 } chat_msg_insert_t;
 
 /* Opens the store named by url: "sqlite:PATH" (or a bare PATH) for SQLite.
@@ -387,5 +398,61 @@ int chat_store_dm_delete(chat_store_t *s, int64_t id);
  * call here (a busy lock can take the retries' whole time); callers run it
  * on a worker and rate-limit it (GET /healthz: at most once a second). */
 int chat_store_write_probe(chat_store_t *s);
+
+/* ---- files (schema 008) ------------------------------------------------
+ * A file's row: who uploaded it, what it is, where its bytes are (names
+ * relative to the files directory, made by the server, never from the
+ * user's name) and which message carries it, if any. */
+#define CHAT_FILE_NAME_MAX 256   /* bytes of a file's name, with the NUL */
+#define CHAT_FILE_TYPE_MAX 128   /* bytes of a MIME type, with the NUL */
+#define CHAT_FILE_PATH_MAX 128   /* bytes of a relative path, with the NUL */
+#define CHAT_FILES_PER_MSG 10    /* files one message may carry */
+#define CHAT_STORE_EQUOTA (-40)  /* chat_store_file_create: over the quota */
+
+enum { CHAT_FILE_NONE = 0, CHAT_FILE_ROOM = 1, CHAT_FILE_DM = 2 };
+
+typedef struct chat_file_rec_s {
+  int64_t id;
+  int64_t owner_id;
+  char name[CHAT_FILE_NAME_MAX];
+  int64_t size;
+  char type[CHAT_FILE_TYPE_MAX];
+  char path[CHAT_FILE_PATH_MAX];
+  char thumb[CHAT_FILE_PATH_MAX];   /* "" when there is no thumbnail */
+  int64_t created_ms;
+  int msg_kind;                     /* CHAT_FILE_NONE, _ROOM or _DM */
+  int64_t msg_id;                   /* 0 with CHAT_FILE_NONE */
+} chat_file_rec_t;
+
+/* Stores a new file row from rec (owner_id, name, size, type, path, thumb,
+ * created_ms; not attached) if the owner's files then add up to at most
+ * quota bytes; rec->id is set.  CHAT_ELIMIT when over the quota,
+ * CHAT_EINVAL when a string does not fit. */
+int chat_store_file_create(chat_store_t *s, chat_file_rec_t *rec, int64_t quota);
+/* The row of file id into out, if user_id may read it: its uploader, a
+ * reader of the message carrying it (any user for a room message, the two
+ * sides of a direct message), or anyone when it is somebody's avatar.
+ * CHAT_ENOTFOUND otherwise (and when there is no such file). */
+int chat_store_file_get_readable(chat_store_t *s, int64_t id, int64_t user_id,
+                                 chat_file_rec_t *out);
+/* The rows of files ids[0..n) into out (n records) if each is owner_id's
+ * and not attached to a message; CHAT_ENOTFOUND if one is not. */
+int chat_store_files_claimable(chat_store_t *s, int64_t owner_id,
+                               const int64_t *ids, size_t n,
+                               chat_file_rec_t *out);
+/* Removes the rows of the files carried by message msg_id of kind
+ * (CHAT_FILE_ROOM or _DM) and hands them to the caller (*out malloc'ed,
+ * free(); NULL with *n 0 for none), who removes their bytes. */
+int chat_store_files_take(chat_store_t *s, int kind, int64_t msg_id,
+                          chat_file_rec_t **out, size_t *n);
+/* Removes the rows of the files whose message is gone (a deleted room
+ * takes its messages with it) and hands them to the caller (*out malloc'ed,
+ * free(); NULL with *n 0 for none), who removes their bytes.  After a
+ * failure part way, the files handed over are those whose rows are gone. */
+int chat_store_files_take_orphans(chat_store_t *s, chat_file_rec_t **out, size_t *n);
+/* Sets the user's avatar to file_id (0: none).  With a file, it must be
+ * the user's own image with a thumbnail: CHAT_ENOTFOUND otherwise. */
+int chat_store_user_set_avatar(chat_store_t *s, int64_t user_id,
+                               int64_t file_id);
 
 #endif

@@ -35,7 +35,7 @@ static void check_error_frame(const chat_proto_error_t *err) {
 
 /* A stored message built from a decoded send or dm reads back intact. */
 static void check_message(const chat_proto_req_t *req, size_t start, size_t len) {
-  chat_proto_msg_t m = {1, req->room, req->to, "sender", req->text + start, len, 2, 3, 0, NULL};
+  chat_proto_msg_t m = {1, req->room, req->to, "sender", req->text + start, len, 2, 3, 0, NULL, NULL};
   chat_sb_t obj, sb;
   chat_sb_init(&obj);
   chat_sb_init(&sb);

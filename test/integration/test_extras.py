@@ -212,6 +212,9 @@ class ExtrasTest(ServerTestCase):
             f = await ws.expect(of_type("reaction", room=room, id=mid, emoji="👍", user=nb, on=True))
             self.assertEqual(set(f), {"type", "room", "id", "emoji", "user", "on"}, f)
             await ws.expect(of_type("reaction", id=mid, emoji="🇨🇳", user=nb))
+            # The other socket's reactions are stored in their own order.
+            await ws.expect(of_type("reaction", id=mid, emoji="👍", user=na))
+            await ws.expect(of_type("reaction", id=mid, emoji="❤️", user=na))
         h = self.msg_in(self.history(ca, room), mid)
         # Two sockets race: the order between them is the store's.
         self.assertEqual({r["emoji"]: sorted(r["users"]) for r in h["reactions"]},

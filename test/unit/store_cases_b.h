@@ -7,6 +7,7 @@
 
 #include "store_cases_a.h"
 #include "store_cases_extras.h"
+#include "store_cases_files.h"  /* files */
 
 /* --- search --------------------------------------------------------------- */
 
@@ -1373,6 +1374,7 @@ static void run_common(void) {
   T_RUN(test_unread);
   T_RUN(test_people);
   T_RUN(test_extras_store);
+  T_RUN(test_files);
 }
 
 #endif

@@ -359,7 +359,7 @@ static void test_frames_from_doc(void) {
   chat_sb_init(&obj);
   chat_sb_init(&hist);
 
-  chat_proto_msg_t m = {42, 1, NULL, "alice", "hi", 2, 1764400000000LL, 7, 0, NULL};
+  chat_proto_msg_t m = {42, 1, NULL, "alice", "hi", 2, 1764400000000LL, 7, 0, NULL, NULL};
   chat_proto_msg_obj(&obj, &m);
   T_EQ_STR(obj.buf, "{\"id\":42,\"room\":1,\"seq\":7,\"sender\":\"alice\",\"text\":\"hi\","
                     "\"ts\":1764400000000}");
@@ -371,7 +371,7 @@ static void test_frames_from_doc(void) {
   check_doc_example(payload(b), strlen(payload(b)), "joined frame");
   chat_rbuf_unref(b);
 
-  chat_proto_msg_t m2 = {43, 1, "", "alice", "\xe4\xbd\xa0\xe5\xa5\xbd", 6, 1764400001000LL, 8, 0, NULL};
+  chat_proto_msg_t m2 = {43, 1, "", "alice", "\xe4\xbd\xa0\xe5\xa5\xbd", 6, 1764400001000LL, 8, 0, NULL, NULL};
   obj.len = 0;
   chat_proto_msg_obj(&obj, &m2);
   chat_proto_message(&sb, obj.buf, obj.len);
@@ -388,7 +388,7 @@ static void test_frames_from_doc(void) {
   T_EQ_STR(payload(b), "{\"type\":\"ack\",\"cid\":\"c1\",\"id\":43}");
   chat_rbuf_unref(b);
 
-  chat_proto_msg_t dm = {7, 0, "bob", "alice", "hi", 2, 1764400002000LL, 0, 0, NULL};
+  chat_proto_msg_t dm = {7, 0, "bob", "alice", "hi", 2, 1764400002000LL, 0, 0, NULL, NULL};
   chat_proto_dm(&sb, &dm);
   DOC(&sb, "dm");
 
@@ -428,12 +428,12 @@ static void test_frame_details(void) {
   chat_sb_init(&sb);
   /* A direct message object in HTTP lists: "to" where a room message has
    * "room", before "sender". */
-  chat_proto_msg_t dm = {7, 0, "bob", "alice", "hi", 2, 5, 3, 0, NULL};  /* a DM has no seq */
+  chat_proto_msg_t dm = {7, 0, "bob", "alice", "hi", 2, 5, 3, 0, NULL, NULL};  /* a DM has no seq */
   chat_proto_msg_obj(&sb, &dm);
   T_EQ_STR(sb.buf, "{\"id\":7,\"to\":\"bob\",\"sender\":\"alice\",\"text\":\"hi\",\"ts\":5}");
   sb.len = 0;
   /* text_len bytes, not up to a NUL. */
-  chat_proto_msg_t m = {1, 2, NULL, "a", "abcdef", 3, 0, 0, 0, NULL};  /* seq 0: left out */
+  chat_proto_msg_t m = {1, 2, NULL, "a", "abcdef", 3, 0, 0, 0, NULL, NULL};  /* seq 0: left out */
   chat_proto_msg_obj(&sb, &m);
   T_EQ_STR(sb.buf, "{\"id\":1,\"room\":2,\"sender\":\"a\",\"text\":\"abc\",\"ts\":0}");
   sb.len = 0;
@@ -530,7 +530,7 @@ static void test_message_frame(void) {
     chat_sb_t obj, json;
     chat_sb_init(&obj);
     chat_sb_init(&json);
-    chat_proto_msg_t m = {5, 6, NULL, "u", text, tl, 7, 9, 0, NULL};
+    chat_proto_msg_t m = {5, 6, NULL, "u", text, tl, 7, 9, 0, NULL, NULL};
     chat_proto_msg_obj(&obj, &m);
     chat_proto_message(&json, obj.buf, obj.len);
     chat_rbuf_t *want = chat_ws_frame_new(CHAT_WS_OP_TEXT, json.buf, json.len);
@@ -685,7 +685,7 @@ static void test_event_decoding(void) {
   chat_sb_t sb, obj;
   chat_sb_init(&sb);
   chat_sb_init(&obj);
-  chat_proto_msg_t m = {43, 1, NULL, "alice", "\"hi\"", 4, 99, 12, 0, NULL};
+  chat_proto_msg_t m = {43, 1, NULL, "alice", "\"hi\"", 4, 99, 12, 0, NULL, NULL};
   chat_proto_msg_obj(&obj, &m);
   chat_proto_message(&sb, obj.buf, obj.len);
   chat_proto_ev_decode(sb.buf, sb.len, &ev);
@@ -781,7 +781,7 @@ static void test_event_decoding(void) {
 static void test_msg_obj_id(void) {
   chat_sb_t obj;
   chat_sb_init(&obj);
-  chat_proto_msg_t m = {42, 1, NULL, "alice", "hi", 2, 1764400000000LL, 7, 0, NULL};
+  chat_proto_msg_t m = {42, 1, NULL, "alice", "hi", 2, 1764400000000LL, 7, 0, NULL, NULL};
   chat_proto_msg_obj(&obj, &m);
   check_doc_example(obj.buf, obj.len, "recent entry");
   T_EQ_INT(chat_proto_msg_obj_id(obj.buf, obj.len), 42);
@@ -898,6 +898,52 @@ static void test_extras_from_doc(void) {
   expect_refused("{\"type\":\"dm\",\"to\":\"bob\",\"text\":\"x\",\"reply_to\":-1}", CHAT_PROTO_BAD_REQUEST, NULL);
 }
 
+/* files: the examples of docs/PROTOCOL.md section 11, and the "files" rules
+ * of send and dm. */
+static void test_files_from_doc(void) {
+  chat_proto_req_t req;
+  chat_proto_error_t err;
+  static const char send[] = "{\"type\":\"send\",\"room\":1,\"text\":\"\",\"files\":[7],\"cid\":\"c9\"}";
+  check_doc_example(send, strlen(send), "send with files");
+  T_EQ_INT(decode(send, &req, &err), 0);
+  T_EQ_INT(req.nfiles, 1);
+  T_EQ_INT(req.files[0], 7);
+  chat_proto_req_free(&req);
+  /* No text at all is "" with files; files must be 1..10 distinct ids. */
+  T_EQ_INT(decode("{\"type\":\"dm\",\"to\":\"bob\",\"files\":[1,2]}", &req, &err), 0);
+  T_CHECK(req.text != NULL && req.text[0] == '\0');
+  T_EQ_INT(req.nfiles, 2);
+  chat_proto_req_free(&req);
+  expect_refused("{\"type\":\"send\",\"room\":1,\"text\":\"x\",\"files\":[1,1],\"cid\":\"k\"}",
+                 CHAT_PROTO_BAD_REQUEST, "k");
+  expect_refused("{\"type\":\"send\",\"room\":1,\"text\":\"x\",\"files\":[\"1\"]}", CHAT_PROTO_BAD_REQUEST, NULL);
+  expect_refused("{\"type\":\"send\",\"room\":1,\"text\":\"x\",\"files\":[0]}", CHAT_PROTO_BAD_REQUEST, NULL);
+  expect_refused("{\"type\":\"send\",\"room\":1,\"text\":\"x\",\"files\":7}", CHAT_PROTO_BAD_REQUEST, NULL);
+  expect_refused("{\"type\":\"send\",\"room\":1,\"text\":\"x\",\"files\":[1,2,3,4,5,6,7,8,9,10,11]}",
+                 CHAT_PROTO_BAD_REQUEST, NULL);
+  expect_refused("{\"type\":\"send\",\"room\":1,\"files\":[]}", CHAT_PROTO_BAD_REQUEST, NULL);
+
+  chat_sb_t files, obj, sb;
+  chat_sb_init(&files);
+  chat_sb_init(&obj);
+  chat_sb_init(&sb);
+  chat_sb_puts(&files, "[");
+  chat_proto_file_obj(&files, 7, "\xe7\x85\xa7\xe7\x89\x87.png", 1135, "image/png", 1);
+  chat_sb_puts(&files, "]");
+  chat_proto_msg_t m = {44, 1, NULL, "alice", "", 0, 1764400000000LL, 9, 0, NULL, files.buf};
+  chat_proto_msg_obj(&obj, &m);
+  chat_proto_message(&sb, obj.buf, obj.len);
+  DOC(&sb, "message with files");
+  chat_rbuf_t *u = chat_proto_user_updated_frame(3, "alice", "Alice", "/files/thumb/7");
+  size_t n;
+  const char *json = chat_proto_frame_json(u, &n);
+  check_doc_example(json, n, "user_updated");
+  chat_rbuf_unref(u);
+  chat_sb_free(&files);
+  chat_sb_free(&obj);
+  chat_sb_free(&sb);
+}
+
 /* Every example line in the document was checked by some test above. */
 static void test_doc_fully_covered(void) {
   T_CHECK(ndoc_lines >= 25);
@@ -925,6 +971,7 @@ int main(void) {
   T_RUN(test_events_from_doc);
   T_RUN(test_event_decoding);
   T_RUN(test_msg_obj_id);
+  T_RUN(test_files_from_doc);
   T_RUN(test_doc_fully_covered);
   for (size_t i = 0; i < ndoc_lines; i++) free(doc_lines[i]);
   free(doc);

@@ -1,6 +1,7 @@
 // The message view, for a room or a direct-message conversation: header,
 // members, typing hint, the message list with the user's pending sends,
 // paging back through history, and jumping to a message found by search.
+import { avatarEl, filesEl } from '../files.js';
 import { $, h, appendLinkified, sortNames } from '../dom.js';
 import { t, dateFormats } from '../i18n.js';
 import { apiAuth, apiErrorText } from '../http.js';
@@ -14,7 +15,7 @@ import {
 } from '../state.js';
 import { dropPending, isOpen, joinRoom, resetPending, trySend, wsSend } from '../ws.js';
 import { onMessageDeleted, scheduleRead } from '../messages.js';
-import { displayName, profileButton } from '../people.js';
+import { avatarOf, displayName, profileButton } from '../people.js';
 import { restoreDraft, updateCharCount } from './composer.js';
 import { dmPath, renderFriends } from './dms.js';
 import { refreshRoomsSoon, renderRoomList, userItem } from './lobby.js';
@@ -182,10 +183,11 @@ function messageEl(m) {
   const sender = profileButton(m.sender, displayName(m.sender));
   sender.tabIndex = -1;
   const meta = h('div', { class: 'msg-meta' },
+    avatarEl(m.sender, displayName(m.sender), avatarOf(m.sender)),   // files: the sender's avatar
     h('span', { class: 'msg-sender' }, sender),
     mine ? h('span', { class: 'msg-you' }, t('you')) : null,
     msgTimeEl(m.ts));
-  const bubble = h('div', { class: 'msg-bubble' }, meta, messageBody(m.text));
+  const bubble = h('div', { class: 'msg-bubble' }, meta, m.text ? messageBody(m.text) : null, filesEl(m.files));
   if (canDelete(m)) {
     bubble.append(h('span', { class: 'msg-actions' },
       h('button', { type: 'button', class: 'btn btn-sm msg-delete', 'data-action': 'delete-message', 'data-id': m.id,
@@ -222,7 +224,7 @@ function pendingEl(p) {
     class: 'msg own pending' + (failed ? ' failed' : ''), 'data-cid': p.cid, 'data-testid': 'message',
     'data-pending': 'true', 'data-own': 'true', 'data-sender': me(), 'aria-busy': failed ? null : 'true',
     'data-ts': p.createdAt, tabindex: '-1',
-  }, h('div', { class: 'msg-bubble' }, meta, messageBody(p.text)));
+  }, h('div', { class: 'msg-bubble' }, meta, p.text ? messageBody(p.text) : null, filesEl(p.files)));
 }
 
 /* ---------- grouping, day separators, the "new messages" divider ---------- */
@@ -648,7 +650,7 @@ function focusItem(li) {
 }
 
 function itemControls(li) {
-  return [...li.querySelectorAll('.msg-text a, button')].filter((el) => !el.disabled);
+  return [...li.querySelectorAll('.msg-text a, .msg-files a, button')].filter((el) => !el.disabled);
 }
 
 function onListKey(e) {
