@@ -461,6 +461,39 @@ void chat_cluster_room_deleted(chat_cluster_t *cl, int64_t room_id) {
   p->ops->room_forget(p, room_id);
 }
 
+/* Rooms v2 ------------------------------------------------------------------ */
+
+void chat_cluster_broadcast(chat_cluster_t *cl, const char *json, size_t len) {
+  chat_rbuf_t *b = chat_proto_frame(json, len);
+  chat_registry_broadcast(cl->svc->registry, b, 0);
+  chat_rbuf_unref(b);
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_proto_ev_broadcast(&sb, json, len);
+  publish(cl, &sb);
+}
+
+void chat_cluster_room_kick(chat_cluster_t *cl, int64_t room_id, int64_t user_id) {
+  chat_room_t *r = chat_roomdir_get(cl->svc->rooms, room_id);
+  if (r) chat_room_post_kick(r, user_id);
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_proto_ev_room_kick(&sb, room_id, user_id);
+  publish(cl, &sb);
+}
+
+/* A room presence frame changed how many are in the room: every socket
+ * here hears the new count (each instance tells its own, from its mirror). */
+static void room_online(chat_cluster_t *cl, int64_t room_id) {
+  chat_presence_t *p = cl->svc->presence;
+  char json[96];
+  int n = snprintf(json, sizeof(json), "{\"type\":\"room_online\",\"room\":%" PRId64
+                   ",\"online\":%zu}", room_id, p->ops->room_count(p, room_id));
+  chat_rbuf_t *b = chat_proto_frame(json, (size_t)n);
+  chat_registry_broadcast(cl->svc->registry, b, 0);
+  chat_rbuf_unref(b);
+}
+
 /* ---- incoming ------------------------------------------------------------ */
 
 void chat_cluster_online_cb(void *ud, int64_t user_id, const char *username, int online) {
@@ -509,6 +542,8 @@ void chat_cluster_event_cb(void *ud, int64_t room_id, const char *json, size_t l
   if (room_id) {
     chat_room_t *r = chat_roomdir_get(svc->rooms, room_id);
     if (r) room_event(r, json, len);
+    static const char pre[] = "{\"type\":\"presence\"";
+    if (len > sizeof(pre) && memcmp(json, pre, sizeof(pre) - 1) == 0) room_online(cl, room_id);
     return;
   }
   chat_proto_ev_t ev;
@@ -533,6 +568,17 @@ void chat_cluster_event_cb(void *ud, int64_t room_id, const char *json, size_t l
     case CHAT_PROTO_EV_ROOM_DELETED:
       chat_roomdir_delete(svc->rooms, ev.room);
       break;
+    case CHAT_PROTO_EV_BROADCAST: {
+      chat_rbuf_t *b = chat_proto_frame(ev.frame, ev.frame_len);
+      chat_registry_broadcast(svc->registry, b, 0);
+      chat_rbuf_unref(b);
+      break;
+    }
+    case CHAT_PROTO_EV_ROOM_KICK: {
+      chat_room_t *r = chat_roomdir_get(svc->rooms, ev.room);
+      if (r) chat_room_post_kick(r, ev.user_id);
+      break;
+    }
     default:
       break;
   }
