@@ -1,3 +1,4 @@
+#define _GNU_SOURCE  /* memmem */
 #include "cluster.h"
 
 #include <inttypes.h>
@@ -542,8 +543,13 @@ void chat_cluster_event_cb(void *ud, int64_t room_id, const char *json, size_t l
   if (room_id) {
     chat_room_t *r = chat_roomdir_get(svc->rooms, room_id);
     if (r) room_event(r, json, len);
-    static const char pre[] = "{\"type\":\"presence\"";
-    if (len > sizeof(pre) && memcmp(json, pre, sizeof(pre) - 1) == 0) room_online(cl, room_id);
+    if (memmem(json, len, "\"presence\"", 10)) {
+      /* (key order varies: Redis' scripts encode presence frames too) */
+      chat_proto_ev_t ev;
+      chat_proto_ev_decode(json, len, &ev);
+      if (ev.type == CHAT_PROTO_EV_PRESENCE) room_online(cl, room_id);
+      chat_proto_ev_free(&ev);
+    }
     return;
   }
   chat_proto_ev_t ev;
