@@ -35,6 +35,7 @@ import {
 import { bindRoom, renderMembers, rerenderConversation, routeRoom } from './views/room.js';
 import { bindSearch, renderSearch, routeSearch, updateSearchScope } from './views/search.js';
 import { bindPeople, renderProfileText, setPeopleHooks, showProfileForm } from './people.js';
+import { bindRooms, onRoomAdded, onRoomOnline, onRoomRemoved, onRoomUpdated } from './rooms.js';
 
 // Server frames by type.
 const FRAMES = new Map([
@@ -49,6 +50,11 @@ const FRAMES = new Map([
   ['dm', onDmFrame],
   ['friend', onFriendFrame],
   ['error', onErrorFrame],
+  // Rooms v2: the live room list and counts.
+  ['room_added', onRoomAdded],
+  ['room_updated', onRoomUpdated],
+  ['room_removed', onRoomRemoved],
+  ['room_online', onRoomOnline],
 ]);
 
 function handleFrame(f) {
@@ -89,6 +95,7 @@ function bindEvents() {
   bindSearch();
   bindDms();
   bindPeople();
+  bindRooms();
   setPeopleHooks({ changed: () => { renderOnline(); renderMembers(); renderFriends(true); rerenderConversation(); } });
 
   document.addEventListener('visibilitychange', () => {

@@ -8,7 +8,9 @@ import { updateTitle } from '../notify.js';
 import { redirect, showView } from '../router.js';
 import {
   state, makeRoom, isAdmin, me, roomName, currentRoom, currentDm, convKey, clearConvTimers, persistJoined,
+  roomFields,
 } from '../state.js';
+import { adoptMembership, roomListExtras } from '../rooms.js';
 import { renderAdmin, renderAdminUsers, loadAdminUsers } from './admin.js';
 import { renderFriends } from './dms.js';
 import { profileButton } from '../people.js';
@@ -46,9 +48,12 @@ export async function loadRooms() {
       room.name = r.name;
       room.topic = r.topic || '';
       room.online = Number(r.online) || 0;
+      Object.assign(room, roomFields(r));
     } else {
       state.rooms.set(r.id, makeRoom(r));
     }
+    // A member elsewhere (another device, an invitation): subscribed here too.
+    adoptMembership(state.rooms.get(r.id));
   }
   for (const id of [...state.rooms.keys()]) {
     if (!seen.has(id)) {
@@ -109,7 +114,7 @@ export function sortedRooms() {
   return [...state.rooms.values()].sort((a, b) => {
     if (a.name === 'lobby') return -1;
     if (b.name === 'lobby') return 1;
-    return a.name.localeCompare(b.name, tag) || a.id - b.id;
+    return roomName(a).localeCompare(roomName(b), tag) || a.id - b.id;
   });
 }
 
@@ -117,7 +122,7 @@ export function sortedRooms() {
 export function renderRoomList(force = false) {
   const rooms = sortedRooms();
   const sig = lang() + '|' + state.view + '|' + state.current + '|' + rooms.map((r) =>
-    [r.id, r.name, r.topic, r.online, r.unread, r.joined].join(':')).join('\u0001');
+    [r.id, r.name, r.topic, r.online, r.unread, r.joined, r.muted, r.visibility, roomName(r)].join(':')).join('\u0001');
   if (!force && sig === state.rendered.roomList) return;
   state.rendered.roomList = sig;
   const ul = $('room-list');
@@ -131,8 +136,9 @@ export function renderRoomList(force = false) {
       href: '#/room/' + room.id,
       'aria-current': active ? 'page' : null,
     },
-    h('span', { class: 'room-hash', 'aria-hidden': 'true' }, '#'),
+    h('span', { class: 'room-hash', 'aria-hidden': 'true' }, room.visibility === 'private' ? '🔒' : '#'),
     h('span', { class: 'room-name' }, roomName(room)),
+    ...roomListExtras(room),
     room.joined ? h('span', { class: 'visually-hidden' }, t('rooms.joined')) : null,
     h('span', { class: 'room-online', title: t('rooms.online', { n: room.online }), 'data-testid': 'room-online' },
       h('span', { class: 'online-dot', 'aria-hidden': 'true' }),
@@ -142,6 +148,7 @@ export function renderRoomList(force = false) {
     return h('li', {
       'data-room': room.id, 'data-testid': 'room-item', 'data-name': room.name,
       'data-unread': room.unread, 'data-joined': room.joined ? 'true' : 'false',
+      'data-visibility': room.visibility, 'data-muted': room.muted ? 'true' : 'false',
       class: room.joined ? 'room-joined' : null,
     }, link);
   }));

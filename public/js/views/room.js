@@ -12,6 +12,7 @@ import {
   state, isAdmin, me, roomName, roomContent, currentRoom, currentConv, convKey, convAlive, clearConvTimers,
   normMsg, persistJoined, storeMessage,
 } from '../state.js';
+import { canManage, leaveForGood, pinButton, renderRoomExtras, resetRoomsView } from '../rooms.js';
 import { dropPending, isOpen, joinRoom, resetPending, trySend, wsSend } from '../ws.js';
 import { onMessageDeleted, scheduleRead } from '../messages.js';
 import { displayName, profileButton } from '../people.js';
@@ -57,6 +58,7 @@ export function enterConversation(conv, changed) {
   }
   if (!document.hidden) conv.unread = 0;
   if (changed) {
+    resetRoomsView();   // rooms v2: the member list and pins of the room before
     $('view-room').classList.remove('show-members');
     $('members-toggle').setAttribute('aria-expanded', 'false');
     restoreDraft(conv);
@@ -73,21 +75,6 @@ export function enterConversation(conv, changed) {
   continueJump();
 }
 
-function leaveRoom(room) {
-  if (isOpen() && room.joinState !== 'none') wsSend({ type: 'leave', room: room.id });
-  clearConvTimers(room);
-  for (const p of room.pending) state.pendingByCid.delete(p.cid);
-  Object.assign(room, roomContent());
-  state.drafts.delete(convKey(room));
-  persistJoined();
-  if (state.current === room.id) {
-    $('message-input').value = '';
-    redirect('#/lobby');
-  }
-  renderRoomList();
-  updateTitle();
-}
-
 /* ---------- header, members, typing ---------- */
 
 /** The header of the message view, for a room or a direct-message conversation. */
@@ -102,6 +89,7 @@ export function renderRoomHeader() {
   $('members-toggle').hidden = dm;
   $('leave-room').hidden = dm;
   $('members-panel').hidden = dm;
+  renderRoomExtras(dm ? null : conv);   // rooms v2: announcement, pins, mute
   if (dm) {
     const name = conv.user;
     const friend = state.friends.get(name);
@@ -152,9 +140,9 @@ export function renderTyping() {
 
 /* ---------- message elements ---------- */
 
-// Room messages can be deleted by their sender and by admins.
+// Room messages can be deleted by their sender, the room's owner and admins.
 function canDelete(m) {
-  return m.to === undefined && (isAdmin() || m.sender === me());
+  return m.to === undefined && (isAdmin() || m.sender === me() || canManage(currentRoom()));
 }
 
 // The time of day inside a bubble, the full date in its title.
@@ -184,6 +172,8 @@ function messageEl(m) {
     mine ? h('span', { class: 'msg-you' }, t('you')) : null,
     msgTimeEl(m.ts));
   const bubble = h('div', { class: 'msg-bubble' }, meta, messageBody(m.text));
+  const pin = pinButton(m);   // rooms v2: owners and admins pin
+  if (pin) bubble.append(h('span', { class: 'msg-actions msg-actions-pin' }, pin));
   if (canDelete(m)) {
     bubble.append(h('span', { class: 'msg-actions' },
       h('button', { type: 'button', class: 'btn btn-sm msg-delete', 'data-action': 'delete-message', 'data-id': m.id,
@@ -722,7 +712,8 @@ export function bindRoom() {
   $('message-list').addEventListener('click', onMessageListClick);
   $('load-older').addEventListener('click', () => { loadOlder(); });
   $('jump-latest').addEventListener('click', () => { scrollToBottom(); $('message-input').focus(); });
-  $('leave-room').addEventListener('click', () => { const r = currentRoom(); if (r) leaveRoom(r); });
+  // Rooms v2: Leave ends the membership, on every device.
+  $('leave-room').addEventListener('click', () => { const r = currentRoom(); if (r) leaveForGood(r); });
   $('members-toggle').addEventListener('click', () => {
     const v = $('view-room');
     const open = v.classList.toggle('show-members');
