@@ -15,7 +15,7 @@ import {
   state, makeRoom, roomFields, roomContent, isAdmin, me, roomName, currentRoom, convKey, clearConvTimers,
 } from './state.js';
 import { isOpen, sendJoin, wsSend } from './ws.js';
-import { renderRoomList, removeRoom } from './views/lobby.js';
+import { loadRooms, renderRoomList, removeRoom } from './views/lobby.js';
 import { renderRoomHeader } from './views/room.js';
 
 /* ---------- membership ---------- */
@@ -111,8 +111,11 @@ export function onRoomRemoved(f) {
     removeRoom(room.id);
     if (wasIn) showNotice(t('rooms.removed', { name }), 'warning');
   } else {
+    // Left for good (the room stays listed) or deleted (the list no longer
+    // has it): the server's list tells which.
     dropContent(room);
     renderRoomList();
+    loadRooms().catch(() => {});
   }
   updateTitle();
 }
@@ -373,27 +376,27 @@ async function invite(e) {
 let chosen = [];
 
 function renderChosen() {
-  $('new-room-chosen').replaceChildren(...chosen.map((name) => h('li', { class: 'chosen-person', 'data-user': name, 'data-testid': 'chosen-person' },
+  $('room-dialog-chosen').replaceChildren(...chosen.map((name) => h('li', { class: 'chosen-person', 'data-user': name, 'data-testid': 'chosen-person' },
     h('span', {}, displayName(name)),
     h('button', { type: 'button', class: 'btn btn-sm btn-link', 'data-user': name, 'aria-label': t('rooms.removeAria', { name }) }, '✕'))));
 }
 
 function openNewRoom() {
   chosen = [];
-  $('new-room-name').value = '';
-  $('new-room-people').value = '';
-  $('new-room-error').hidden = true;
+  $('room-dialog-name').value = '';
+  $('room-dialog-people').value = '';
+  $('room-dialog-error').hidden = true;
   renderChosen();
-  $('new-room-dialog').showModal();
-  $('new-room-name').focus();
+  $('room-dialog-dialog').showModal();
+  $('room-dialog-name').focus();
 }
 
 async function createRoom(e) {
   e.preventDefault();
-  const name = $('new-room-name').value.trim();
-  const typed = $('new-room-people').value.trim();
+  const name = $('room-dialog-name').value.trim();
+  const typed = $('room-dialog-people').value.trim();
   if (typed && !chosen.includes(typed)) chosen.push(typed);
-  const err = $('new-room-error');
+  const err = $('room-dialog-error');
   if (!name && chosen.length === 0) {
     err.textContent = t('rooms.needNameOrPeople');
     err.hidden = false;
@@ -403,7 +406,7 @@ async function createRoom(e) {
     const d = await apiAuth('POST', '/api/rooms', { name, visibility: 'private', members: chosen });
     const room = mergeRoom(d.room);
     adoptMembership(room);
-    $('new-room-dialog').close();
+    $('room-dialog-dialog').close();
     renderRoomList();
     location.hash = '#/room/' + room.id;
   } catch (ex) {
@@ -415,19 +418,19 @@ async function createRoom(e) {
 /** Wires the rooms v2 controls (once, at start). */
 export function bindRooms() {
   $('new-room-btn').addEventListener('click', openNewRoom);
-  $('new-room-form').addEventListener('submit', createRoom);
-  $('new-room-cancel').addEventListener('click', () => $('new-room-dialog').close());
-  $('new-room-chosen').addEventListener('click', (e) => {
+  $('room-dialog-form').addEventListener('submit', createRoom);
+  $('room-dialog-cancel').addEventListener('click', () => $('room-dialog-dialog').close());
+  $('room-dialog-chosen').addEventListener('click', (e) => {
     const b = e.target.closest('button[data-user]');
     if (!b) return;
     chosen = chosen.filter((n) => n !== b.dataset.user);
     renderChosen();
   });
-  autocomplete($('new-room-people'), $('new-room-suggestions'), (name) => {
+  autocomplete($('room-dialog-people'), $('room-dialog-suggestions'), (name) => {
     if (!chosen.includes(name)) chosen.push(name);
-    $('new-room-people').value = '';
+    $('room-dialog-people').value = '';
     renderChosen();
-    $('new-room-people').focus();
+    $('room-dialog-people').focus();
   });
   autocomplete($('invite-input'), $('invite-suggestions'), (name) => { $('invite-input').value = name; });
   $('invite-form').addEventListener('submit', invite);

@@ -173,11 +173,11 @@ function messageEl(m) {
     msgTimeEl(m.ts));
   const bubble = h('div', { class: 'msg-bubble' }, meta, messageBody(m.text));
   const pin = pinButton(m);   // rooms v2: owners and admins pin
-  if (pin) bubble.append(h('span', { class: 'msg-actions msg-actions-pin' }, pin));
-  if (canDelete(m)) {
-    bubble.append(h('span', { class: 'msg-actions' },
-      h('button', { type: 'button', class: 'btn btn-sm msg-delete', 'data-action': 'delete-message', 'data-id': m.id,
-        tabindex: '-1', 'data-testid': 'delete-message', 'aria-label': t('msg.deleteAria'), title: t('msg.deleteAria') }, t('msg.delete'))));
+  if (pin || canDelete(m)) {
+    bubble.append(h('span', { class: 'msg-actions' }, pin, canDelete(m)
+      ? h('button', { type: 'button', class: 'btn btn-sm msg-delete', 'data-action': 'delete-message', 'data-id': m.id,
+        tabindex: '-1', 'data-testid': 'delete-message', 'aria-label': t('msg.deleteAria'), title: t('msg.deleteAria') }, t('msg.delete'))
+      : null));
   }
   return h('li', {
     class: 'msg' + (mine ? ' own' : ''), 'data-id': m.id, 'data-testid': 'message',
