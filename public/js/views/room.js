@@ -7,13 +7,12 @@ import { apiAuth, apiErrorText } from '../http.js';
 import { PAGE } from '../limits.js';
 import { showNotice } from '../notice.js';
 import { updateTitle } from '../notify.js';
-import { redirect, showView } from '../router.js';
+import { showView } from '../router.js';
 import {
-  state, isAdmin, me, roomName, roomContent, currentRoom, currentConv, convKey, convAlive, clearConvTimers,
-  normMsg, persistJoined, storeMessage,
+  state, isAdmin, me, roomName, currentRoom, currentConv, convKey, convAlive, normMsg, storeMessage,
 } from '../state.js';
 import { canManage, leaveForGood, pinButton, renderRoomExtras, resetRoomsView } from '../rooms.js';
-import { dropPending, isOpen, joinRoom, resetPending, trySend, wsSend } from '../ws.js';
+import { dropPending, joinRoom, resetPending, trySend } from '../ws.js';
 import { onMessageDeleted, scheduleRead } from '../messages.js';
 import { displayName, profileButton } from '../people.js';
 import { restoreDraft, updateCharCount } from './composer.js';
