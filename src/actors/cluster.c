@@ -72,7 +72,16 @@ struct chat_cluster_s {
   cu_actor_t *actor;              /* a reference */
   void (*stopped_cb)(void *ud);
   void *stopped_ud;
+  /* Rooms v2: room_online frames, coalesced per room over ONLINE_MS (a
+   * burst of joins is one frame per room, not one per join); rooms whose
+   * count changed since the last frames (id -> (void *)1). */
+  chat_imap_t online_dirty;
+  uv_timer_t online_timer;
+  int online_timer_init;
+  int closing;                    /* handles still closing at stop */
 };
+
+#define ONLINE_MS 200
 
 static void cu_actor_free_cb(chat_actor_t *a) { free(container_of(a, cu_actor_t, actor)); }
 
@@ -80,6 +89,7 @@ chat_cluster_t *chat_cluster_new(const chat_services_t *svc) {
   chat_cluster_t *cl = chat_xcalloc(1, sizeof(*cl));
   cl->svc = svc;
   chat_imap_init(&cl->set);
+  chat_imap_init(&cl->online_dirty);
   return cl;
 }
 
@@ -93,6 +103,7 @@ static void set_clear(chat_cluster_t *cl) {
 void chat_cluster_free(chat_cluster_t *cl) {
   if (cl == NULL) return;
   set_clear(cl);
+  chat_imap_free(&cl->online_dirty);
   if (cl->actor) {
     cl->actor->cl = NULL;
     chat_actor_unref(&cl->actor->actor);
@@ -374,6 +385,7 @@ void chat_cluster_backend_cb(void *ud, int up) {
 
 static void timer_closed_cb(uv_handle_t *h) {
   chat_cluster_t *cl = h->data;
+  if (--cl->closing > 0) return;
   if (cl->stopped_cb) cl->stopped_cb(cl->stopped_ud);
 }
 
@@ -390,6 +402,8 @@ void chat_cluster_stop(chat_cluster_t *cl, void (*done)(void *ud), void *ud) {
     cl->timer.data = cl;
     cl->timer_init = 1;
   }
+  cl->closing = 1 + cl->online_timer_init;
+  if (cl->online_timer_init) uv_close((uv_handle_t *)&cl->online_timer, timer_closed_cb);
   uv_close((uv_handle_t *)&cl->timer, timer_closed_cb);
 }
 
@@ -483,16 +497,37 @@ void chat_cluster_room_kick(chat_cluster_t *cl, int64_t room_id, int64_t user_id
   publish(cl, &sb);
 }
 
-/* A room presence frame changed how many are in the room: every socket
- * here hears the new count (each instance tells its own, from its mirror). */
-static void room_online(chat_cluster_t *cl, int64_t room_id) {
+/* Every socket here hears the current count of each room marked dirty
+ * (each instance tells its own, from its mirror of presence). */
+static void online_flush_cb(uv_timer_t *t) {
+  chat_cluster_t *cl = t->data;
   chat_presence_t *p = cl->svc->presence;
-  char json[96];
-  int n = snprintf(json, sizeof(json), "{\"type\":\"room_online\",\"room\":%" PRId64
-                   ",\"online\":%zu}", room_id, p->ops->room_count(p, room_id));
-  chat_rbuf_t *b = chat_proto_frame(json, (size_t)n);
-  chat_registry_broadcast(cl->svc->registry, b, 0);
-  chat_rbuf_unref(b);
+  for (size_t i = 0; i < cl->online_dirty.cap; i++) {
+    int64_t room_id = cl->online_dirty.slots[i].key;
+    if (room_id == 0 || !cl->svc->running) continue;
+    char json[96];
+    int n = snprintf(json, sizeof(json), "{\"type\":\"room_online\",\"room\":%" PRId64
+                     ",\"online\":%zu}", room_id, p->ops->room_count(p, room_id));
+    chat_rbuf_t *b = chat_proto_frame(json, (size_t)n);
+    chat_registry_broadcast(cl->svc->registry, b, 0);
+    chat_rbuf_unref(b);
+  }
+  chat_imap_free(&cl->online_dirty);
+  chat_imap_init(&cl->online_dirty);
+}
+
+/* A room presence frame changed how many are in the room: its count goes
+ * out within ONLINE_MS. */
+static void room_online(chat_cluster_t *cl, int64_t room_id) {
+  if (cl->closing) return;
+  chat_imap_put(&cl->online_dirty, room_id, (void *)1);
+  if (!cl->online_timer_init) {
+    uv_timer_init(cl->svc->loop, &cl->online_timer);
+    cl->online_timer.data = cl;
+    cl->online_timer_init = 1;
+  }
+  if (!uv_is_active((uv_handle_t *)&cl->online_timer))
+    uv_timer_start(&cl->online_timer, online_flush_cb, ONLINE_MS, 0);
 }
 
 /* ---- incoming ------------------------------------------------------------ */

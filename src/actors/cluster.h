@@ -84,7 +84,8 @@ void chat_cluster_broadcast(chat_cluster_t *cl, const char *json, size_t len);
  * subscriptions of the room end on every instance
  * ({"type":"room_kick","room":ID,"user_id":ID}).  Room presence frames also
  * make every instance send its sockets {"type":"room_online","room":ID,
- * "online":N} (the room's new count). */
+ * "online":N} (the room's count, one frame per room within 200 ms of the
+ * first change: a burst of joins is one frame). */
 void chat_cluster_room_kick(chat_cluster_t *cl, int64_t room_id, int64_t user_id);
 
 #endif
