@@ -39,6 +39,7 @@ import { bindPeople, onUserUpdated, renderProfileText, setPeopleHooks, showProfi
 import { bindFiles, renderAvatarSection, renderFilesText, setAvatarHooks, setFilesHooks } from './files.js';
 import { createPending, trySend } from './ws.js';
 import { showPending } from './views/room.js';
+import { bindRooms, onRoomAdded, onRoomOnline, onRoomRemoved, onRoomUpdated } from './rooms.js';
 
 // Server frames by type.
 const FRAMES = new Map([
@@ -56,6 +57,11 @@ const FRAMES = new Map([
   ['friend', onFriendFrame],
   ['error', onErrorFrame],
   ['user_updated', onUserUpdated],   // files: a profile changed
+  // Rooms v2: the live room list and counts.
+  ['room_added', onRoomAdded],
+  ['room_updated', onRoomUpdated],
+  ['room_removed', onRoomRemoved],
+  ['room_online', onRoomOnline],
 ]);
 
 function handleFrame(f) {
@@ -102,6 +108,7 @@ function bindEvents() {
   bindFiles();
   setFilesHooks({ send: (conv, f) => { const p = createPending(conv, ''); p.files = [f]; showPending(conv, p); trySend(p); } });
   setAvatarHooks({ saved: () => { updateUserUi(); rerenderConversation(); } });
+  bindRooms();
   setPeopleHooks({ changed: () => { renderOnline(); renderMembers(); renderFriends(true); rerenderConversation(); } });
 
   document.addEventListener('visibilitychange', () => {

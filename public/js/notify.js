@@ -32,6 +32,7 @@ export async function requestNotifications() {
 export function notify(conv, m) {
   if (!('Notification' in window) || Notification.permission !== 'granted') return;
   if (currentConv() === conv && !document.hidden) return;
+  if (conv.muted) return;   // rooms v2: a muted room (免打扰) never notifies
   const dm = conv.kind === 'dm';
   const short = m.text.length > 140 ? m.text.slice(0, 140) + '…' : m.text;
   const title = dm ? t('dm.notifyTitle', { name: conv.user }) : roomName(conv) + ' · ' + t('appName');

@@ -43,7 +43,7 @@ export function makeRoom(r) {
   return {
     kind: 'room',
     id: r.id,
-    name: r.name || String(r.id),
+    name: r.name || (r.visibility === 'private' ? '' : String(r.id)),
     topic: r.topic || '',
     online: Number(r.online) || 0,
     ...roomContent(),
@@ -51,6 +51,20 @@ export function makeRoom(r) {
     lastTypingSent: 0,
     readSent: 0,             // highest id reported with POST /api/read
     readTimer: null,
+    ...roomFields(r),
+  };
+}
+
+/** Rooms v2: what the server says of a room besides id, name and topic (rooms.js). */
+export function roomFields(r) {
+  return {
+    visibility: r.visibility === 'private' ? 'private' : 'public',
+    owner: typeof r.owner === 'string' ? r.owner : null,
+    member: !!r.member,      // a member, as the server keeps it (the same on every device)
+    muted: !!r.muted,
+    announcement: String(r.announcement || ''),
+    pinned: Array.isArray(r.pinned) ? r.pinned.filter((x) => Number.isInteger(x)) : [],
+    memberNames: Array.isArray(r.member_names) ? r.member_names.map(String) : null,
   };
 }
 
@@ -107,7 +121,15 @@ export function getDm(user) {
 
 export const isAdmin = () => !!state.user && state.user.role === 'admin';
 export const me = () => (state.user ? state.user.username : '');
-export const roomName = (room) => (room.name === 'lobby' ? t('room.lobbyName') : room.name);
+export const roomName = (room) => {
+  if (room.name === 'lobby') return t('room.lobbyName');
+  if (!room.name && room.memberNames) {
+    // A group conversation: the others' names.
+    const others = room.memberNames.filter((n) => n !== me());
+    return (others.length ? others : room.memberNames).join(t('rooms.nameSep')) || t('rooms.group');
+  }
+  return room.name || String(room.id);
+};
 export const currentRoom = () => (state.view === 'room' && state.current !== null ? state.rooms.get(state.current) || null : null);
 export const currentDm = () => (state.view === 'dm' && state.dmUser !== null ? state.dms.get(state.dmUser) || null : null);
 /** The room or direct-message conversation in view, or null. */
@@ -126,24 +148,22 @@ export function clearConvTimers(conv) {
   conv.readTimer = null;
 }
 
-/* ---------- rooms the user is in, kept across reloads ---------- */
+/* ---------- rooms the user is in: the server's membership ---------- */
 
+// Before membership was stored, each browser kept its own list here; the
+// server's list replaces it (the same on every device).
 function joinedKey() { return 'chat.joined.' + (state.user ? state.user.id : ''); }
 
+/** Nothing to keep: the server stores membership. Drops the old local list. */
 export function persistJoined() {
   if (!state.user) return;
-  const ids = [...state.rooms.values()].filter((r) => r.joined).map((r) => r.id);
-  try { localStorage.setItem(joinedKey(), JSON.stringify(ids)); } catch (_) { /* ignore */ }
+  try { localStorage.removeItem(joinedKey()); } catch (_) { /* ignore */ }
 }
 
+/** The rooms the user is in are the rooms the server says they are a member of. */
 export function restoreJoined() {
-  let ids = [];
-  try { ids = JSON.parse(localStorage.getItem(joinedKey()) || '[]'); } catch (_) { ids = []; }
-  if (!Array.isArray(ids)) return;
-  for (const id of ids) {
-    const room = state.rooms.get(id);
-    if (room) room.joined = true;
-  }
+  for (const room of state.rooms.values()) if (room.member) room.joined = true;
+  persistJoined();
 }
 
 /* ---------- messages ---------- */

@@ -33,6 +33,7 @@ _Static_assert(CHAT_PAGE_MAX < 1000, "limit has at most 3 digits");
 static const chat_api_table_t *const tables[] = {
     &chat_api_accounts, &chat_api_rooms, &chat_api_social, &chat_api_admin, &chat_api_ops,
     &chat_api_files,
+    &chat_api_members,
 };
 
 const chat_api_route_t *chat_api_route_at(size_t i) {

@@ -81,6 +81,8 @@ extern const chat_api_table_t chat_api_social;
 extern const chat_api_table_t chat_api_admin;
 extern const chat_api_table_t chat_api_ops;
 extern const chat_api_table_t chat_api_files;  /* files: api_files.c */
+/* Rooms v2 (api_members.c). */
+extern const chat_api_table_t chat_api_members;
 
 /* ---- answers ---------------------------------------------------------- */
 
@@ -115,6 +117,19 @@ const char *chat_api_str_field(const cJSON *o, const char *name, int *bad);
  * returns -1. */
 int chat_api_find_user(chat_api_job_t *j, chat_store_t *store, const char *name,
                        chat_user_rec_t *out);
+
+/* Rooms v2 (api_members.c), on the worker: the caller may read room
+ * j->ids[0] (a public room; a private room's member; an administrator),
+ * *owner_id (may be NULL) its owner; else sets 404 no_such_room (or 503)
+ * and returns -1.  And who sees a room: *priv, and for a private room its
+ * members' ids (*uids malloc'ed, free(); NULL for a public room). */
+int chat_api_room_readable(chat_api_job_t *j, chat_store_t *store, int64_t *owner_id);
+int chat_api_room_audience(chat_store_t *store, int64_t room, int *priv, int64_t **uids,
+                           size_t *n);
+/* On the loop: {"type":"room_removed","room":ID} to everyone (a public
+ * room) or to uids. */
+void chat_api_room_removed(const chat_services_t *svc, int64_t room, int priv,
+                           const int64_t *uids, size_t n);
 
 /* ---- the request, on the loop ----------------------------------------- */
 

@@ -6,6 +6,7 @@
 #include "../core/limits.h"
 #include "../core/sb.h"
 #include "../net/proto.h"
+#include "../store/rooms.h"
 #include "api_int.h"
 
 /* ---- GET /api/users/online --------------------------------------------- */
@@ -304,12 +305,20 @@ static void read_run(chat_api_job_t *j, chat_store_t *store) {
   int64_t room_id = 0, peer_id = 0;
   int rc = 0;
   if (room_ok) {
-    chat_room_rec_t r;
+    /* Rooms v2: a marker only for a room the user is a member of (the
+     * unread rooms are the member rooms); a private one is not there for
+     * others. */
+    int priv = 0, member = 0;
     room_id = (int64_t)room->valuedouble;
-    rc = chat_store_room_get(store, room_id, &r);
-    if (rc == CHAT_ENOTFOUND) {
+    rc = chat_store_room_access(store, room_id, j->user.id, &priv, &member, NULL, NULL);
+    if (rc == CHAT_ENOTFOUND || (rc == 0 && priv && !member)) {
       chat_api_set_error(j, 404, "no_such_room", "no such room");
       cJSON_Delete(o);
+      return;
+    }
+    if (rc == 0 && !member) {
+      cJSON_Delete(o);
+      chat_api_set_json(j, 204, NULL);
       return;
     }
   } else {

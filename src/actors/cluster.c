@@ -1,3 +1,4 @@
+#define _GNU_SOURCE  /* memmem */
 #include "cluster.h"
 
 #include <inttypes.h>
@@ -73,7 +74,16 @@ struct chat_cluster_s {
   cu_actor_t *actor;              /* a reference */
   void (*stopped_cb)(void *ud);
   void *stopped_ud;
+  /* Rooms v2: room_online frames, coalesced per room over ONLINE_MS (a
+   * burst of joins is one frame per room, not one per join); rooms whose
+   * count changed since the last frames (id -> (void *)1). */
+  chat_imap_t online_dirty;
+  uv_timer_t online_timer;
+  int online_timer_init;
+  int closing;                    /* handles still closing at stop */
 };
+
+#define ONLINE_MS 200
 
 static void cu_actor_free_cb(chat_actor_t *a) { free(container_of(a, cu_actor_t, actor)); }
 
@@ -81,6 +91,7 @@ chat_cluster_t *chat_cluster_new(const chat_services_t *svc) {
   chat_cluster_t *cl = chat_xcalloc(1, sizeof(*cl));
   cl->svc = svc;
   chat_imap_init(&cl->set);
+  chat_imap_init(&cl->online_dirty);
   return cl;
 }
 
@@ -94,6 +105,7 @@ static void set_clear(chat_cluster_t *cl) {
 void chat_cluster_free(chat_cluster_t *cl) {
   if (cl == NULL) return;
   set_clear(cl);
+  chat_imap_free(&cl->online_dirty);
   if (cl->actor) {
     cl->actor->cl = NULL;
     chat_actor_unref(&cl->actor->actor);
@@ -380,6 +392,7 @@ void chat_cluster_backend_cb(void *ud, int up) {
 
 static void timer_closed_cb(uv_handle_t *h) {
   chat_cluster_t *cl = h->data;
+  if (--cl->closing > 0) return;
   if (cl->stopped_cb) cl->stopped_cb(cl->stopped_ud);
 }
 
@@ -396,6 +409,8 @@ void chat_cluster_stop(chat_cluster_t *cl, void (*done)(void *ud), void *ud) {
     cl->timer.data = cl;
     cl->timer_init = 1;
   }
+  cl->closing = 1 + cl->online_timer_init;
+  if (cl->online_timer_init) uv_close((uv_handle_t *)&cl->online_timer, timer_closed_cb);
   uv_close((uv_handle_t *)&cl->timer, timer_closed_cb);
 }
 
@@ -481,6 +496,60 @@ void chat_cluster_room_deleted(chat_cluster_t *cl, int64_t room_id) {
   p->ops->room_forget(p, room_id);
 }
 
+/* Rooms v2 ------------------------------------------------------------------ */
+
+void chat_cluster_broadcast(chat_cluster_t *cl, const char *json, size_t len) {
+  chat_rbuf_t *b = chat_proto_frame(json, len);
+  chat_registry_broadcast(cl->svc->registry, b, 0);
+  chat_rbuf_unref(b);
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_proto_ev_broadcast(&sb, json, len);
+  publish(cl, &sb);
+}
+
+void chat_cluster_room_kick(chat_cluster_t *cl, int64_t room_id, int64_t user_id) {
+  chat_room_t *r = chat_roomdir_get(cl->svc->rooms, room_id);
+  if (r) chat_room_post_kick(r, user_id);
+  chat_sb_t sb;
+  chat_sb_init(&sb);
+  chat_proto_ev_room_kick(&sb, room_id, user_id);
+  publish(cl, &sb);
+}
+
+/* Every socket here hears the current count of each room marked dirty
+ * (each instance tells its own, from its mirror of presence). */
+static void online_flush_cb(uv_timer_t *t) {
+  chat_cluster_t *cl = t->data;
+  chat_presence_t *p = cl->svc->presence;
+  for (size_t i = 0; i < cl->online_dirty.cap; i++) {
+    int64_t room_id = cl->online_dirty.slots[i].key;
+    if (room_id == 0 || !cl->svc->running) continue;
+    char json[96];
+    int n = snprintf(json, sizeof(json), "{\"type\":\"room_online\",\"room\":%" PRId64
+                     ",\"online\":%zu}", room_id, p->ops->room_count(p, room_id));
+    chat_rbuf_t *b = chat_proto_frame(json, (size_t)n);
+    chat_registry_broadcast(cl->svc->registry, b, 0);
+    chat_rbuf_unref(b);
+  }
+  chat_imap_free(&cl->online_dirty);
+  chat_imap_init(&cl->online_dirty);
+}
+
+/* A room presence frame changed how many are in the room: its count goes
+ * out within ONLINE_MS. */
+static void room_online(chat_cluster_t *cl, int64_t room_id) {
+  if (cl->closing) return;
+  chat_imap_put(&cl->online_dirty, room_id, (void *)1);
+  if (!cl->online_timer_init) {
+    uv_timer_init(cl->svc->loop, &cl->online_timer);
+    cl->online_timer.data = cl;
+    cl->online_timer_init = 1;
+  }
+  if (!uv_is_active((uv_handle_t *)&cl->online_timer))
+    uv_timer_start(&cl->online_timer, online_flush_cb, ONLINE_MS, 0);
+}
+
 /* ---- incoming ------------------------------------------------------------ */
 
 void chat_cluster_online_cb(void *ud, int64_t user_id, const char *username, int online) {
@@ -539,6 +608,13 @@ void chat_cluster_event_cb(void *ud, int64_t room_id, const char *json, size_t l
   if (room_id) {
     chat_room_t *r = chat_roomdir_get(svc->rooms, room_id);
     if (r) room_event(r, json, len);
+    if (memmem(json, len, "\"presence\"", 10)) {
+      /* (key order varies: Redis' scripts encode presence frames too) */
+      chat_proto_ev_t ev;
+      chat_proto_ev_decode(json, len, &ev);
+      if (ev.type == CHAT_PROTO_EV_PRESENCE) room_online(cl, room_id);
+      chat_proto_ev_free(&ev);
+    }
     return;
   }
   chat_proto_ev_t ev;
@@ -563,6 +639,17 @@ void chat_cluster_event_cb(void *ud, int64_t room_id, const char *json, size_t l
     case CHAT_PROTO_EV_ROOM_DELETED:
       chat_roomdir_delete(svc->rooms, ev.room);
       break;
+    case CHAT_PROTO_EV_BROADCAST: {
+      chat_rbuf_t *b = chat_proto_frame(ev.frame, ev.frame_len);
+      chat_registry_broadcast(svc->registry, b, 0);
+      chat_rbuf_unref(b);
+      break;
+    }
+    case CHAT_PROTO_EV_ROOM_KICK: {
+      chat_room_t *r = chat_roomdir_get(svc->rooms, ev.room);
+      if (r) chat_room_post_kick(r, ev.user_id);
+      break;
+    }
     default:
       break;
   }

@@ -78,6 +78,16 @@ void chat_cluster_ban(chat_cluster_t *cl, int64_t user_id);
  * instance follow (a deleted room's members get room_deleted). */
 void chat_cluster_room_created(chat_cluster_t *cl, int64_t room_id, const char *name);
 void chat_cluster_room_deleted(chat_cluster_t *cl, int64_t room_id);
+/* Rooms v2: sends a frame (json) to every open WebSocket on every instance
+ * ({"type":"broadcast","frame":FRAME} between instances). */
+void chat_cluster_broadcast(chat_cluster_t *cl, const char *json, size_t len);
+/* Rooms v2: user_id is no longer a member of room_id: the user's
+ * subscriptions of the room end on every instance
+ * ({"type":"room_kick","room":ID,"user_id":ID}).  Room presence frames also
+ * make every instance send its sockets {"type":"room_online","room":ID,
+ * "online":N} (the room's count, one frame per room within 200 ms of the
+ * first change: a burst of joins is one frame). */
+void chat_cluster_room_kick(chat_cluster_t *cl, int64_t room_id, int64_t user_id);
 
 /* files: a user's display name or avatar changed: frame (a user_updated
  * frame, net/proto.h; the caller keeps its reference) goes to every

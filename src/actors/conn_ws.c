@@ -224,8 +224,8 @@ static void ws_join(chat_conn_t *c, const chat_proto_req_t *req) {
     c->rooms[c->nrooms].room = room;
     c->nrooms++;
   }
-  chat_room_post_join(room, conn_member(c), c->user_id, c->username, req->since,
-                      req->has_since);
+  chat_room_post_join_checked(room, conn_member(c), c->user_id, c->username, req->since,
+                              req->has_since);
 }
 
 static void ws_leave(chat_conn_t *c, const chat_proto_req_t *req) {

@@ -43,6 +43,7 @@
 #include "room.h"
 #include "roomdir.h"
 #include "storage.h"
+#include "../store/rooms.h"
 
 typedef struct {
   chat_member_t m;         /* a reference on m.actor */
@@ -86,6 +87,9 @@ typedef struct join_mail_s {
   char username[CHAT_NAME_MAX + 1];
   int64_t since;
   int has_since;
+  /* Rooms v2: ask the store first whether the user may join (and make a
+   * public room's joiner a member); 0 once asked or for trusted callers. */
+  int check;
 } join_mail_t;
 
 struct chat_room_s {
@@ -127,6 +131,10 @@ struct chat_room_s {
   /* extras: sends waiting in order behind one whose reply or mentions are
    * being looked up (the head); empty on the usual path. */
   struct send_mail_s *prep_head, *prep_tail;
+  /* Rooms v2: users the store said may join (members; administrators of a
+   * private room), so that each is asked once; a kick forgets one. */
+  int64_t *allowed;
+  size_t nallowed, allowed_cap;
 };
 
 chat_actor_t *chat_room_actor(chat_room_t *r) { return &r->actor; }
@@ -177,6 +185,7 @@ static void room_free_cb(chat_actor_t *a) {
   for (size_t i = 0; i < r->nusers; i++) free(r->users[i].name);
   free(r->users);
   free(r->members);
+  free(r->allowed);
   free(r);
 }
 
@@ -619,6 +628,65 @@ static void recent_loaded_cb(void *ud, int ok, char **objs, size_t *lens, size_t
   chat_actor_unref(&r->actor);  /* the reference held for the answer */
 }
 
+/* ---- Rooms v2: who may join ------------------------------------------- */
+
+static int allowed_has(chat_room_t *r, int64_t user_id) {
+  for (size_t i = 0; i < r->nallowed; i++)
+    if (r->allowed[i] == user_id) return 1;
+  return 0;
+}
+
+static void allowed_add(chat_room_t *r, int64_t user_id) {
+  if (allowed_has(r, user_id)) return;
+  if (r->nallowed == r->allowed_cap) {
+    r->allowed_cap = r->allowed_cap ? 2 * r->allowed_cap : 8;
+    r->allowed = chat_xrealloc(r->allowed, r->allowed_cap * sizeof(*r->allowed));
+  }
+  r->allowed[r->nallowed++] = user_id;
+}
+
+typedef struct {
+  chat_job_t job;
+  join_mail_t *join;
+  int64_t room_id;
+  int rc, allowed;
+} access_job_t;
+
+static void access_run(chat_job_t *job, chat_store_t *store) {
+  access_job_t *a = (access_job_t *)job;
+  int priv = 0;
+  a->rc = chat_store_room_join_check(store, a->room_id, a->join->user_id, 0, chat_now_ms(),
+                                     &a->allowed, &priv);
+  /* Administrators may enter any private room. */
+  chat_user_rec_t u;
+  if (a->rc == 0 && !a->allowed && priv &&
+      chat_store_user_by_id(store, a->join->user_id, &u) == 0 && u.role == CHAT_ROLE_ADMIN)
+    a->allowed = 1;
+}
+
+static void on_join(chat_actor_t *self, chat_mail_t *m);
+
+static void access_done(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  access_job_t *a = container_of(m, access_job_t, job.mail);
+  join_mail_t *j = a->join;
+  r->reading = 0;
+  if (a->rc == 0 && a->allowed) {
+    allowed_add(r, j->user_id);
+    j->check = 0;
+    on_join(self, &j->mail);
+  } else {
+    /* A private room is not there for those outside it. */
+    if (a->rc == 0 || a->rc == CHAT_ENOTFOUND)
+      refuse_join(r, j, CHAT_PROTO_NO_SUCH_ROOM, "no such room");
+    else
+      refuse_join(r, j, CHAT_PROTO_STORE_UNAVAILABLE, "the store is unavailable");
+    free_join(j);
+  }
+  free(a);
+  room_replay(r);
+}
+
 static void on_join(chat_actor_t *self, chat_mail_t *m) {
   chat_room_t *r = room_of(self);
   join_mail_t *j = (join_mail_t *)m;
@@ -626,6 +694,16 @@ static void on_join(chat_actor_t *self, chat_mail_t *m) {
   if (r->deleted || !r->svc->running) {
     refuse_join(r, j, CHAT_PROTO_NO_SUCH_ROOM, "no such room");
     free_join(j);
+    return;
+  }
+  if (j->check && !allowed_has(r, j->user_id)) {
+    access_job_t *a = chat_xcalloc(1, sizeof(*a));
+    a->job.mail.handle = access_done;
+    a->job.run = access_run;
+    a->join = j;
+    a->room_id = r->id;
+    r->reading = 1;
+    chat_storage_submit(r->svc->storage, &a->job, &r->actor);
     return;
   }
   if (r->load != LOAD_DONE) {
@@ -657,6 +735,51 @@ void chat_room_post_join(chat_room_t *r, chat_member_t m, int64_t user_id,
   j->since = since;
   j->has_since = has_since;
   chat_actor_post(&r->actor, &j->mail);
+}
+
+void chat_room_post_join_checked(chat_room_t *r, chat_member_t m, int64_t user_id,
+                                 const char *username, int64_t since, int has_since) {
+  join_mail_t *j = chat_xcalloc(1, sizeof(*j));
+  j->mail.handle = on_join;
+  j->m = m;
+  chat_actor_ref(m.actor);
+  j->user_id = user_id;
+  snprintf(j->username, sizeof(j->username), "%s", username);
+  j->since = since;
+  j->has_since = has_since;
+  j->check = 1;
+  chat_actor_post(&r->actor, &j->mail);
+}
+
+/* Rooms v2: a member removed from the room. */
+typedef struct {
+  chat_mail_t mail;
+  int64_t user_id;
+} kick_mail_t;
+
+static void on_kick(chat_actor_t *self, chat_mail_t *m) {
+  chat_room_t *r = room_of(self);
+  kick_mail_t *k = (kick_mail_t *)m;
+  if (room_defer(r, m)) return;
+  for (size_t i = 0; i < r->nallowed; i++) {
+    if (r->allowed[i] != k->user_id) continue;
+    r->allowed[i] = r->allowed[--r->nallowed];
+    break;
+  }
+  for (size_t i = r->nmembers; i-- > 0;) {
+    if (i >= r->nmembers || r->members[i].user_id != k->user_id) continue;
+    chat_member_t mm = r->members[i].m;
+    mm.ops->post_left(mm.actor, r->id);
+    remove_member(r, mm.actor);
+  }
+  free(k);
+}
+
+void chat_room_post_kick(chat_room_t *r, int64_t user_id) {
+  kick_mail_t *k = chat_xcalloc(1, sizeof(*k));
+  k->mail.handle = on_kick;
+  k->user_id = user_id;
+  chat_actor_post(&r->actor, &k->mail);
 }
 
 /* ---- leave, typing ---------------------------------------------------- */
@@ -1036,12 +1159,22 @@ typedef struct {
   char sender[CHAT_NAME_MAX + 1];
   char *text;
   int64_t ts;
+  /* Rooms v2: the room, for its members' mute and privacy. */
+  int64_t room_id;
 } mention_job_t;
 
 static void mention_run(chat_job_t *job, chat_store_t *store) {
   mention_job_t *mj = (mention_job_t *)job;
-  for (size_t i = 0; i < mj->n; i++)
+  for (size_t i = 0; i < mj->n; i++) {
     mj->found[i] = chat_store_user_by_name(store, mj->names[i], &mj->users[i]) == 0;
+    /* Rooms v2: no mail about a room the user muted or may not read. */
+    int priv = 0, member = 0, muted = 0;
+    if (mj->found[i] &&
+        chat_store_room_access(store, mj->room_id, mj->users[i].id, &priv, &member, &muted,
+                               NULL) == 0 &&
+        ((priv && !member) || muted))
+      mj->found[i] = 0;
+  }
 }
 
 static void mention_done(chat_actor_t *self, chat_mail_t *m) {
@@ -1081,6 +1214,7 @@ static void notify_mentions(chat_room_t *r, const char *sender, const char *text
   snprintf(mj->sender, sizeof(mj->sender), "%s", sender);
   mj->text = chat_xstrndup(text, len);
   mj->ts = ts;
+  mj->room_id = r->id;
   mj->job.mail.handle = mention_done;
   mj->job.run = mention_run;
   chat_storage_submit(r->svc->storage, &mj->job, &r->actor);

@@ -66,6 +66,15 @@ chat_actor_t *chat_room_actor(chat_room_t *r);
  * mail holds a reference on m.actor. */
 void chat_room_post_join(chat_room_t *r, chat_member_t m, int64_t user_id,
                          const char *username, int64_t since, int has_since);
+/* Rooms v2: chat_room_post_join for a client's join frame: the store says
+ * first whether user_id may join (a private room: members, and
+ * administrators; a public room makes the user a member), else the join is
+ * refused with no_such_room.  Asked once per user while the room lives. */
+void chat_room_post_join_checked(chat_room_t *r, chat_member_t m, int64_t user_id,
+                                 const char *username, int64_t since, int has_since);
+/* Rooms v2: user_id is no longer a member: its connections here leave the
+ * room (post_left) and its next join is checked again. */
+void chat_room_post_kick(chat_room_t *r, int64_t user_id);
 /* member leaves; if it was its user's last connection here, the others
  * are told (through presence). */
 void chat_room_post_leave(chat_room_t *r, chat_actor_t *member);

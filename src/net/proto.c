@@ -521,6 +521,18 @@ void chat_proto_ev_deliver(chat_sb_t *sb, int64_t user_id, const char *frame,
   chat_sb_append(sb, "}", 1);
 }
 
+void chat_proto_ev_broadcast(chat_sb_t *sb, const char *frame, size_t len) {
+  chat_sb_puts(sb, "{\"type\":\"broadcast\",\"frame\":");
+  chat_sb_append(sb, frame, len);
+  chat_sb_append(sb, "}", 1);
+}
+
+void chat_proto_ev_room_kick(chat_sb_t *sb, int64_t room, int64_t user_id) {
+  put_int_field(sb, "{\"type\":\"room_kick\",\"room\":", room);
+  put_int_field(sb, ",\"user_id\":", user_id);
+  chat_sb_append(sb, "}", 1);
+}
+
 void chat_proto_ev_revoke(chat_sb_t *sb, int64_t user_id, const uint8_t *keep,
                           const uint8_t *only, const char *reason) {
   char hex[2 * CHAT_TOKEN_HASH_LEN + 1];
@@ -627,6 +639,17 @@ void chat_proto_ev_decode(const char *json, size_t len, chat_proto_ev_t *ev) {
     ev->room = json_id(o, "room");  /* extras */
     ev->id = json_id(o, "id");
     if (ev->id) ev->type = CHAT_PROTO_EV_MESSAGE_CHANGE;
+  } else if (strcmp(type, "broadcast") == 0) {
+    /* Rooms v2: a frame for every WebSocket. */
+    const cJSON *frame = cJSON_GetObjectItemCaseSensitive(o, "frame");
+    if (cJSON_IsObject(frame) && (ev->frame = cJSON_PrintUnformatted(frame)) != NULL) {
+      ev->frame_len = strlen(ev->frame);
+      ev->type = CHAT_PROTO_EV_BROADCAST;
+    }
+  } else if (strcmp(type, "room_kick") == 0) {
+    ev->room = json_id(o, "room");
+    ev->user_id = json_id(o, "user_id");
+    if (ev->room && ev->user_id) ev->type = CHAT_PROTO_EV_ROOM_KICK;
   } else if (strcmp(type, "presence") == 0 || strcmp(type, "typing") == 0) {
     ev->room = json_id(o, "room");
     ev->user = json_str(o, "user");

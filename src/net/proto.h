@@ -302,6 +302,10 @@ void chat_proto_ev_revoke(chat_sb_t *sb, int64_t user_id, const uint8_t *keep,
 void chat_proto_ev_ban(chat_sb_t *sb, int64_t user_id);
 /* {"type":"room_created","room":R}. */
 void chat_proto_ev_room_created(chat_sb_t *sb, int64_t room);
+/* Rooms v2: {"type":"broadcast","frame":FRAME} (frame: a JSON object) and
+ * {"type":"room_kick","room":ID,"user_id":ID}. */
+void chat_proto_ev_broadcast(chat_sb_t *sb, const char *frame, size_t len);
+void chat_proto_ev_room_kick(chat_sb_t *sb, int64_t room, int64_t user_id);
 /* {"type":"online","id":U,"user":NAME,"online":BOOL}, as the Redis scripts
  * write it (they may order the keys differently). */
 void chat_proto_ev_online(chat_sb_t *sb, int64_t user_id, const char *user, int online);
@@ -319,6 +323,10 @@ typedef enum {
   CHAT_PROTO_EV_PRESENCE,
   CHAT_PROTO_EV_TYPING,
   CHAT_PROTO_EV_MESSAGE_CHANGE,   /* extras: reaction, message_edited (id) */
+  /* Rooms v2: a frame for every WebSocket (frame); a member removed from
+   * a room (room, user_id): that user's subscriptions of the room end. */
+  CHAT_PROTO_EV_BROADCAST,
+  CHAT_PROTO_EV_ROOM_KICK,
 } chat_proto_ev_type_t;
 
 typedef struct {

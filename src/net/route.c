@@ -38,6 +38,14 @@ static const route_t routes[] = {
     {HTTP_GET, "/api/unread", CHAT_ROUTE_UNREAD},
     {HTTP_GET, "/healthz", CHAT_ROUTE_HEALTHZ},
     {HTTP_GET, "/metrics", CHAT_ROUTE_METRICS},
+    /* Rooms: membership, private rooms, groups (docs/PROTOCOL.md). */
+    {HTTP_GET, "/api/rooms/{id}/members", CHAT_ROUTE_ROOM_MEMBERS},
+    {HTTP_POST, "/api/rooms/{id}/members", CHAT_ROUTE_ROOM_MEMBER_ADD},
+    {HTTP_DELETE, "/api/rooms/{id}/members/{name}", CHAT_ROUTE_ROOM_MEMBER_REMOVE},
+    {HTTP_POST, "/api/rooms/{id}/pins", CHAT_ROUTE_ROOM_PIN},
+    {HTTP_DELETE, "/api/rooms/{id}/pins/{id}", CHAT_ROUTE_ROOM_UNPIN},
+    {HTTP_PATCH, "/api/rooms/{id}/settings", CHAT_ROUTE_ROOM_SETTINGS},
+    {HTTP_GET, "/api/rooms/{id}", CHAT_ROUTE_ROOM_GET},
     {HTTP_GET, "/ws", CHAT_ROUTE_WS},
     /* files: the name in a file's URL is only for people and downloads */
     {HTTP_POST, "/api/files", CHAT_ROUTE_FILES_UPLOAD},

@@ -44,6 +44,14 @@ typedef enum {
   CHAT_ROUTE_FILES_UPLOAD,
   CHAT_ROUTE_FILE_THUMB,
   CHAT_ROUTE_FILE_GET,
+  /* Rooms: membership, private rooms, groups. */
+  CHAT_ROUTE_ROOM_MEMBERS,
+  CHAT_ROUTE_ROOM_MEMBER_ADD,
+  CHAT_ROUTE_ROOM_MEMBER_REMOVE,
+  CHAT_ROUTE_ROOM_PIN,
+  CHAT_ROUTE_ROOM_UNPIN,
+  CHAT_ROUTE_ROOM_SETTINGS,
+  CHAT_ROUTE_ROOM_GET,
   CHAT_ROUTE_WS,            /* the last: the one route without an API row */
 } chat_route_id_t;
 

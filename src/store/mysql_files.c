@@ -136,13 +136,20 @@ static int my_readable(chat_store_t *s, int64_t id, int64_t user_id, int *ok) {
   memset(&p, 0, sizeof(p));
   memset(&cols, 0, sizeof(cols));
   p_i64(&p, id);
-  p_i64(&p, user_id);
-  p_i64(&p, user_id);
-  p_i64(&p, user_id);
+  p_i64(&p, user_id);  /* the owner */
+  p_i64(&p, user_id);  /* a member of a private room */
+  p_i64(&p, user_id);  /* an administrator */
+  p_i64(&p, user_id);  /* a direct message's sender */
+  p_i64(&p, user_id);  /* or receiver */
   c_i64(&cols, &one);
   if (run(c,
           "SELECT 1 FROM files f WHERE f.id = ? AND (f.owner_id = ?"
-          " OR (f.msg_kind = 1 AND EXISTS (SELECT 1 FROM messages m WHERE m.id = f.msg_id))"
+          " OR (f.msg_kind = 1 AND EXISTS (SELECT 1 FROM messages m"
+          "     JOIN rooms r ON r.id = m.room_id WHERE m.id = f.msg_id"
+          "     AND (r.visibility = 0"
+          "       OR EXISTS (SELECT 1 FROM room_members rm"
+          "                  WHERE rm.room_id = r.id AND rm.user_id = ?)"
+          "       OR EXISTS (SELECT 1 FROM users a WHERE a.id = ? AND a.role = 1))))"
           " OR (f.msg_kind = 2 AND EXISTS (SELECT 1 FROM direct_messages d"
           "     WHERE d.id = f.msg_id AND (d.sender_id = ? OR d.receiver_id = ?)))"
           " OR EXISTS (SELECT 1 FROM users u WHERE u.avatar_file = f.id))",

@@ -101,7 +101,11 @@ static int sq_readable(chat_store_t *s, int64_t id, int64_t user_id, int *ok) {
   int r = prep(c,
                "SELECT 1 FROM files f WHERE f.id = ?1 AND (f.owner_id = ?2"
                " OR (f.msg_kind = 1 AND EXISTS (SELECT 1 FROM messages m"
-               "     WHERE m.id = f.msg_id))"
+               "     JOIN rooms r ON r.id = m.room_id WHERE m.id = f.msg_id"
+               "     AND (r.visibility = 0"
+               "       OR EXISTS (SELECT 1 FROM room_members rm"
+               "                  WHERE rm.room_id = r.id AND rm.user_id = ?2)"
+               "       OR EXISTS (SELECT 1 FROM users a WHERE a.id = ?2 AND a.role = 1))))"
                " OR (f.msg_kind = 2 AND EXISTS (SELECT 1 FROM direct_messages d"
                "     WHERE d.id = f.msg_id AND (d.sender_id = ?2 OR d.receiver_id = ?2)))"
                " OR EXISTS (SELECT 1 FROM users u WHERE u.avatar_file = f.id))",

@@ -13,6 +13,7 @@
 #include "../core/utf8.h"
 #include "backend.h"
 #include "files_int.h"
+#include "rooms.h"
 #include "tokens.h"
 
 /* 1 if s is a string of fewer than cap bytes. */
@@ -358,7 +359,22 @@ int chat_store_friend_list(chat_store_t *s, int64_t user_id,
 typedef struct {
   chat_msg_rec_t *v;
   size_t n, cap;
+  /* Private rooms (schema 010): room ids the searcher may not read,
+   * ascending; their messages are never kept. */
+  const int64_t *hide;
+  size_t nhide;
 } msg_list_t;
+
+/* Private rooms (schema 010): 1 if room is in the ascending hide[0..n). */
+static int room_hidden(const int64_t *hide, size_t n, int64_t room) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (hide[mid] == room) return 1;
+    if (hide[mid] < room) lo = mid + 1; else hi = mid;
+  }
+  return 0;
+}
 
 /* Moves the messages of v[0..n) that contain q into res, up to limit in
  * all, frees the others and v. */
@@ -368,6 +384,7 @@ static void keep_matches(msg_list_t *res, chat_msg_rec_t *v, size_t n,
 
   for (k = 0; k < n; k++) {
     if (res->n < (size_t)limit &&
+        !(v[k].room && room_hidden(res->hide, res->nhide, v[k].room)) &&
         chat_tokens_match(v[k].text, strlen(v[k].text), q, qlen)) {
       if (res->n == res->cap) {
         res->cap = res->cap ? 2 * res->cap : 16;
@@ -455,7 +472,7 @@ int chat_store_search(chat_store_t *s, int64_t user_id, const char *q,
                       int64_t room_id, int limit, chat_msg_rec_t **out,
                       size_t *n) {
   chat_token_t toks[CHAT_QUERY_TOKENS_MAX];
-  msg_list_t rooms = {NULL, 0, 0}, dms = {NULL, 0, 0};
+  msg_list_t rooms = {NULL, 0, 0, NULL, 0}, dms = {NULL, 0, 0, NULL, 0};
   chat_msg_rec_t *v;
   size_t start, qlen, a = 0, b = 0, k = 0;
   int ntoks, rc;
@@ -469,8 +486,21 @@ int chat_store_search(chat_store_t *s, int64_t user_id, const char *q,
   ntoks = (int)chat_tokens_query(q, qlen, toks, CHAT_QUERY_TOKENS_MAX);
   if (ntoks == 0) return CHAT_EINVAL;
 
+  /* Private rooms (schema 010): never the messages of one the user is not
+   * a member of. */
+  int64_t *hide = NULL;
+  size_t nhide = 0;
+  rc = chat_store_room_hidden(s, user_id, &hide, &nhide);
+  if (rc) return rc;
+  if (room_id && room_hidden(hide, nhide, room_id)) {
+    free(hide);
+    return CHAT_OK;
+  }
+  rooms.hide = hide;
+  rooms.nhide = nhide;
   rc = search_kind(s, CHAT_SEARCH_ROOM, toks, ntoks, q, qlen, room_id, user_id,
                    limit, &rooms);
+  free(hide);
   if (rc == 0 && room_id == 0)
     rc = search_kind(s, CHAT_SEARCH_DM, toks, ntoks, q, qlen, 0, user_id,
                      limit, &dms);

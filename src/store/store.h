@@ -430,7 +430,8 @@ typedef struct chat_file_rec_s {
  * CHAT_EINVAL when a string does not fit. */
 int chat_store_file_create(chat_store_t *s, chat_file_rec_t *rec, int64_t quota);
 /* The row of file id into out, if user_id may read it: its uploader, a
- * reader of the message carrying it (any user for a room message, the two
+ * reader of the message carrying it (any user for a public room's message,
+ * its members and administrators for a private room's, the two
  * sides of a direct message), or anyone when it is somebody's avatar.
  * CHAT_ENOTFOUND otherwise (and when there is no such file). */
 int chat_store_file_get_readable(chat_store_t *s, int64_t id, int64_t user_id,

@@ -308,6 +308,32 @@ class FilesTest(FilesCase):
             await wb.close()
 
     @async_test()
+    async def test_private_room_files_only_for_members(self):
+        a, a_name, _, _ = self.new_user("pa")
+        b, b_name, _, _ = self.new_user("pb")
+        o, _, _, _ = self.new_user("po")
+        r = a.post("/api/rooms", {"name": uniq("私密-"), "visibility": "private", "members": [b_name]})
+        self.assertEqual(r.status, 201, r.describe())
+        room = r.json()["room"]["id"]
+        f = self.up(a, "内部.png", png(20, 20))
+        wa = await WS.connect(self.server, a)
+        try:
+            await wa.join(room)
+            ack = await self.send_files(wa, room, "只给成员", [f["id"]])
+            self.assertEqual(ack["type"], "ack", ack)
+        finally:
+            await wa.close()
+        for client in (a, b, self.admin_client()):
+            self.assertEqual(client.get(f["url"]).status, 200)
+            self.assertEqual(client.get(f["thumb_url"]).status, 200)
+        # Not a member: as if there were no such file.
+        self.assert_api_error(o.get(f["url"]), 404, "not_found")
+        self.assert_api_error(o.get(f["thumb_url"]), 404, "not_found")
+        # Removed from the room: no longer readable.
+        self.assertEqual(a.delete("/api/rooms/%d/members/%s" % (room, quote(b_name))).status, 204)
+        self.assert_api_error(b.get(f["url"]), 404, "not_found")
+
+    @async_test()
     async def test_delete_removes_files(self):
         a, _, _, _ = self.new_user("del")
         lobby = self.lobby_id(a)

@@ -104,7 +104,9 @@ class RoomAdminTest(ServerTestCase):
         admin = self.admin_client()
         room = self.create_room(admin)
         c, _, _, _ = self.new_user("na")
-        self.assert_api_error(c.post("/api/rooms", {"name": uniq("x-"), "topic": ""}), 403, "forbidden")
+        # Anyone creates private rooms (rooms v2); a public one is for admins.
+        self.assert_api_error(c.post("/api/rooms", {"name": uniq("x-"), "topic": "",
+                                                    "visibility": "public"}), 403, "forbidden")
         self.assert_api_error(c.patch("/api/rooms/%d" % room["id"], {"name": uniq("y-")}), 403, "forbidden")
         self.assert_api_error(c.delete("/api/rooms/%d" % room["id"]), 403, "forbidden")
         # Nothing changed.

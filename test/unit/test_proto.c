@@ -945,6 +945,36 @@ static void test_files_from_doc(void) {
 }
 
 /* Every example line in the document was checked by some test above. */
+/* Rooms v2: the broadcast and room_kick events between instances. */
+static void test_rooms_events_from_doc(void) {
+  chat_sb_t sb;
+  chat_proto_ev_t ev;
+  chat_sb_init(&sb);
+  static const char frame[] = "{\"type\":\"room_removed\",\"room\":7}";
+  chat_proto_ev_broadcast(&sb, frame, strlen(frame));
+  chat_proto_ev_decode(sb.buf, sb.len, &ev);
+  T_EQ_INT(ev.type, CHAT_PROTO_EV_BROADCAST);
+  T_EQ_STR(ev.frame, frame);
+  chat_proto_ev_free(&ev);
+  DOC(&sb, "broadcast");
+  chat_proto_ev_room_kick(&sb, 7, 12);
+  chat_proto_ev_decode(sb.buf, sb.len, &ev);
+  T_EQ_INT(ev.type, CHAT_PROTO_EV_ROOM_KICK);
+  T_EQ_INT(ev.room, 7);
+  T_EQ_INT(ev.user_id, 12);
+  chat_proto_ev_free(&ev);
+  DOC(&sb, "room_kick");
+  /* Missing fields: ignored. */
+  static const char *const bad[] = {"{\"type\":\"room_kick\",\"room\":7}",
+                                    "{\"type\":\"broadcast\",\"frame\":3}"};
+  for (size_t i = 0; i < 2; i++) {
+    chat_proto_ev_decode(bad[i], strlen(bad[i]), &ev);
+    T_EQ_INT(ev.type, CHAT_PROTO_EV_OTHER);
+    chat_proto_ev_free(&ev);
+  }
+  chat_sb_free(&sb);
+}
+
 static void test_doc_fully_covered(void) {
   T_CHECK(ndoc_lines >= 25);
   for (size_t i = 0; i < ndoc_lines; i++) {
@@ -972,6 +1002,7 @@ int main(void) {
   T_RUN(test_event_decoding);
   T_RUN(test_msg_obj_id);
   T_RUN(test_files_from_doc);
+  T_RUN(test_rooms_events_from_doc);
   T_RUN(test_doc_fully_covered);
   for (size_t i = 0; i < ndoc_lines; i++) free(doc_lines[i]);
   free(doc);

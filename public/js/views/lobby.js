@@ -8,7 +8,9 @@ import { updateTitle } from '../notify.js';
 import { redirect, showView } from '../router.js';
 import {
   state, makeRoom, isAdmin, me, roomName, currentRoom, currentDm, convKey, clearConvTimers, persistJoined,
+  roomFields,
 } from '../state.js';
+import { adoptMembership, roomListExtras } from '../rooms.js';
 import { renderAdmin, renderAdminUsers, loadAdminUsers } from './admin.js';
 import { renderFriends } from './dms.js';
 import { profileButton } from '../people.js';
@@ -47,9 +49,12 @@ export async function loadRooms() {
       room.name = r.name;
       room.topic = r.topic || '';
       room.online = Number(r.online) || 0;
+      Object.assign(room, roomFields(r));
     } else {
       state.rooms.set(r.id, makeRoom(r));
     }
+    // A member elsewhere (another device, an invitation): subscribed here too.
+    adoptMembership(state.rooms.get(r.id));
   }
   for (const id of [...state.rooms.keys()]) {
     if (!seen.has(id)) {
@@ -110,7 +115,7 @@ export function sortedRooms() {
   return [...state.rooms.values()].sort((a, b) => {
     if (a.name === 'lobby') return -1;
     if (b.name === 'lobby') return 1;
-    return a.name.localeCompare(b.name, tag) || a.id - b.id;
+    return roomName(a).localeCompare(roomName(b), tag) || a.id - b.id;
   });
 }
 
@@ -118,7 +123,7 @@ export function sortedRooms() {
 export function renderRoomList(force = false) {
   const rooms = sortedRooms();
   const sig = lang() + '|' + state.view + '|' + state.current + '|' + rooms.map((r) =>
-    [r.id, r.name, r.topic, r.online, r.unread, r.joined, r.mentions].join(':')).join('\u0001');
+    [r.id, r.name, r.topic, r.online, r.unread, r.joined, r.muted, r.visibility, roomName(r), r.mentions].join(':')).join('\u0001');
   if (!force && sig === state.rendered.roomList) return;
   state.rendered.roomList = sig;
   const ul = $('room-list');
@@ -132,8 +137,9 @@ export function renderRoomList(force = false) {
       href: '#/room/' + room.id,
       'aria-current': active ? 'page' : null,
     },
-    h('span', { class: 'room-hash', 'aria-hidden': 'true' }, '#'),
+    h('span', { class: 'room-hash', 'aria-hidden': 'true' }, room.visibility === 'private' ? '🔒' : '#'),
     h('span', { class: 'room-name' }, roomName(room)),
+    ...roomListExtras(room),
     room.joined ? h('span', { class: 'visually-hidden' }, t('rooms.joined')) : null,
     h('span', { class: 'room-online', title: t('rooms.online', { n: room.online }), 'data-testid': 'room-online' },
       h('span', { class: 'online-dot', 'aria-hidden': 'true' }),
@@ -144,6 +150,7 @@ export function renderRoomList(force = false) {
     return h('li', {
       'data-room': room.id, 'data-testid': 'room-item', 'data-name': room.name,
       'data-unread': room.unread, 'data-joined': room.joined ? 'true' : 'false',
+      'data-visibility': room.visibility, 'data-muted': room.muted ? 'true' : 'false',
       class: room.joined ? 'room-joined' : null,
     }, link);
   }));

@@ -8,12 +8,12 @@ import { apiAuth, apiErrorText } from '../http.js';
 import { PAGE } from '../limits.js';
 import { showNotice } from '../notice.js';
 import { updateTitle } from '../notify.js';
-import { redirect, showView } from '../router.js';
+import { showView } from '../router.js';
 import {
-  state, isAdmin, me, roomName, roomContent, currentRoom, currentConv, convKey, convAlive, clearConvTimers,
-  normMsg, persistJoined, storeMessage,
+  state, isAdmin, me, roomName, currentRoom, currentConv, convKey, convAlive, normMsg, storeMessage,
 } from '../state.js';
-import { dropPending, isOpen, joinRoom, resetPending, trySend, wsSend } from '../ws.js';
+import { canManage, leaveForGood, pinButton, renderRoomExtras, resetRoomsView } from '../rooms.js';
+import { dropPending, joinRoom, resetPending, trySend } from '../ws.js';
 import { onMessageDeleted, scheduleRead } from '../messages.js';
 import { avatarOf, displayName, profileButton } from '../people.js';
 import { restoreDraft, updateCharCount } from './composer.js';
@@ -60,6 +60,7 @@ export function enterConversation(conv, changed) {
   if (!document.hidden) { conv.unread = 0; conv.mentions = 0; }
   renderReplyBar();   // extras.js: a reply being written belongs to its conversation
   if (changed) {
+    resetRoomsView();   // rooms v2: the member list and pins of the room before
     $('view-room').classList.remove('show-members');
     $('members-toggle').setAttribute('aria-expanded', 'false');
     restoreDraft(conv);
@@ -76,21 +77,6 @@ export function enterConversation(conv, changed) {
   continueJump();
 }
 
-function leaveRoom(room) {
-  if (isOpen() && room.joinState !== 'none') wsSend({ type: 'leave', room: room.id });
-  clearConvTimers(room);
-  for (const p of room.pending) state.pendingByCid.delete(p.cid);
-  Object.assign(room, roomContent());
-  state.drafts.delete(convKey(room));
-  persistJoined();
-  if (state.current === room.id) {
-    $('message-input').value = '';
-    redirect('#/lobby');
-  }
-  renderRoomList();
-  updateTitle();
-}
-
 /* ---------- header, members, typing ---------- */
 
 /** The header of the message view, for a room or a direct-message conversation. */
@@ -105,6 +91,7 @@ export function renderRoomHeader() {
   $('members-toggle').hidden = dm;
   $('leave-room').hidden = dm;
   $('members-panel').hidden = dm;
+  renderRoomExtras(dm ? null : conv);   // rooms v2: announcement, pins, mute
   if (dm) {
     const name = conv.user;
     const friend = state.friends.get(name);
@@ -155,9 +142,9 @@ export function renderTyping() {
 
 /* ---------- message elements ---------- */
 
-// Room messages can be deleted by their sender and by admins.
+// Room messages can be deleted by their sender, the room's owner and admins.
 function canDelete(m) {
-  return m.to === undefined && (isAdmin() || m.sender === me());
+  return m.to === undefined && (isAdmin() || m.sender === me() || canManage(currentRoom()));
 }
 
 // The time of day inside a bubble, the full date in its title.
@@ -188,10 +175,12 @@ function messageEl(m) {
     mine ? h('span', { class: 'msg-you' }, t('you')) : null,
     msgTimeEl(m.ts));
   const bubble = h('div', { class: 'msg-bubble' }, meta, m.text ? messageBody(m.text) : null, filesEl(m.files));
-  if (canDelete(m)) {
-    bubble.append(h('span', { class: 'msg-actions' },
-      h('button', { type: 'button', class: 'btn btn-sm msg-delete', 'data-action': 'delete-message', 'data-id': m.id,
-        tabindex: '-1', 'data-testid': 'delete-message', 'aria-label': t('msg.deleteAria'), title: t('msg.deleteAria') }, t('msg.delete'))));
+  const pin = pinButton(m);   // rooms v2: owners and admins pin
+  if (pin || canDelete(m)) {
+    bubble.append(h('span', { class: 'msg-actions' }, pin, canDelete(m)
+      ? h('button', { type: 'button', class: 'btn btn-sm msg-delete', 'data-action': 'delete-message', 'data-id': m.id,
+        tabindex: '-1', 'data-testid': 'delete-message', 'aria-label': t('msg.deleteAria'), title: t('msg.deleteAria') }, t('msg.delete'))
+      : null));
   }
   decorateMessage(bubble, m);   // replies, mentions, reactions, edits (extras.js)
   return h('li', {
@@ -728,7 +717,8 @@ export function bindRoom() {
   $('message-list').addEventListener('click', onMessageListClick);
   $('load-older').addEventListener('click', () => { loadOlder(); });
   $('jump-latest').addEventListener('click', () => { scrollToBottom(); $('message-input').focus(); });
-  $('leave-room').addEventListener('click', () => { const r = currentRoom(); if (r) leaveRoom(r); });
+  // Rooms v2: Leave ends the membership, on every device.
+  $('leave-room').addEventListener('click', () => { const r = currentRoom(); if (r) leaveForGood(r); });
   $('members-toggle').addEventListener('click', () => {
     const v = $('view-room');
     const open = v.classList.toggle('show-members');
