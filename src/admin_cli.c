@@ -9,10 +9,10 @@
  *
  * A server running on the same store sees users' passwords, roles and bans
  * at once (it reads them with the session at each request; a ban or a new
- * password deletes the sessions), but keeps the WebSockets it has open and
- * its room list until it restarts: on a running server, prefer the API for
- * rooms and to cut a banned user off at once (docs in README.md,
- * "Administration"). */
+ * password deletes the sessions) and new rooms (listed from the store,
+ * opened on the first join), but it is not told: WebSockets it has open
+ * stay, and rooms it has open keep their name until it restarts.  On a
+ * running server the API does those (README.md, "Administration"). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
