@@ -226,6 +226,55 @@ class AdminCliTest(unittest.TestCase):
         cp = self.fails(3, "user", "passwd", "nobody-" + uniq(""), stdin=b"whatever-pass\n")
         self.assertIn("no user", cp.stderr)
 
+    def test_password_prompt_on_a_terminal_does_not_echo(self):
+        import pty
+        import select
+        import termios
+        name = uniq("tty")
+        self.add_user(name, "tty-password-1")
+        master, slave = pty.openpty()
+        try:
+            proc = subprocess.Popen([self.server.binary, "user", "passwd", name]
+                                    + self.server.store_args(), stdin=slave,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                eventually(lambda: not (termios.tcgetattr(slave)[3] & termios.ECHO), timeout=30,
+                           desc="echo turned off on the terminal")
+                os.write(master, b"tty-password-2\n")
+                out, err = proc.communicate(timeout=60)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            shown = b""
+            while select.select([master], [], [], 0.2)[0]:
+                chunk = os.read(master, 4096)
+                if not chunk:
+                    break
+                shown += chunk
+        finally:
+            os.close(master)
+            os.close(slave)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn(b"Password: ", err)
+        for text in (shown, out, err):
+            self.assertNotIn(b"tty-password-2", text)
+        self.assertEqual(self.login(name, "tty-password-2")[1].status, 200)
+
+    def test_store_from_the_environment(self):
+        env = dict(os.environ)
+        env.pop("CHAT_DB", None)
+        env.pop("CHAT_STORE", None)
+        if self.MYSQL:
+            env["CHAT_STORE"] = self.server.store
+        else:
+            env["CHAT_DB"] = self.server.db
+        cp = subprocess.run([self.server.binary, "user", "list", "--json"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        names = [json.loads(line)["username"] for line in cp.stdout.decode().splitlines()]
+        self.assertIn(ADMIN[0], names)
+
     def test_promote_and_demote(self):
         name = uniq("Role")
         self.add_user(name, "role-password-1")
