@@ -1,9 +1,10 @@
-/* The admin tool: what `chatd user add` does, apart from the server.
+/* The admin tool: what `chatd user add` and the other administration
+ * commands do, apart from the server.
  *
  * chat_admin_create_user (chat.h) writes a user straight into a store;
  * chat_admin_user_add is the command around it (password from standard
- * input, a line of output).  Both block: for command-line tools, never on a
- * running loop. */
+ * input, a line of output); admin_cli.c has the others (chat_admin_main).
+ * All block: for command-line tools, never on a running loop. */
 #ifndef CHAT_ADMIN_H
 #define CHAT_ADMIN_H
 
