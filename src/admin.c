@@ -53,9 +53,7 @@ int chat_admin_create_user(const char *store_url, const char *username, const ch
   return rc;
 }
 
-/* Reads one line of password from stdin, without echo on a terminal.
- * Returns 0, -1 if there is none, -2 if it holds a NUL byte. */
-static int read_password(char *buf, size_t len) {
+int chat_admin_read_password(char *buf, size_t len) {
   int tty = isatty(STDIN_FILENO);
   struct termios old, quiet;
   if (tty) {
@@ -86,7 +84,7 @@ static int read_password(char *buf, size_t len) {
 
 int chat_admin_user_add(const char *store_url, const char *name, const char *email, int admin) {
   char password[256];
-  int got = read_password(password, sizeof(password));
+  int got = chat_admin_read_password(password, sizeof(password));
   if (got != 0) {
     memset(password, 0, sizeof(password));
     fprintf(stderr, got == -2 ? "chatd: a password must not contain the NUL character\n"

@@ -19,7 +19,7 @@
 
 static const char usage[] =
     "usage: chatd [options]\n"
-    "       chatd user add NAME [--admin] [--email ADDR] [--db PATH | --store URL]\n"
+    "       chatd user|room|db|export ... (the administration commands, below)\n"
     "\n"
     "Runs the chat server (HTTP, WebSocket and the web front end).\n"
     "\n"
@@ -96,9 +96,7 @@ static const char usage[] =
     "When it is ready, chatd prints \"chatd listening on http://HOST:PORT\"\n"
     "(https:// with TLS).  SIGINT or SIGTERM stops it cleanly (WebSockets are\n"
     "closed with 1001, within --shutdown-drain).\n"
-    "\n"
-    "`chatd user add` reads the password from standard input (one line), or\n"
-    "asks for it when standard input is a terminal.\n";
+    "\n";
 
 typedef struct {
   const char *listen;
@@ -319,32 +317,6 @@ static int parse_limits(const opts_t *o, chat_config_t *cfg) {
   return 0;
 }
 
-static int cmd_user_add(int argc, char **argv, opts_t *o) {
-  const char *name = NULL, *email = NULL;
-  int admin = 0;
-  for (int i = 3; i < argc; i++) {
-    const char *v;
-    if (strcmp(argv[i], "--admin") == 0) admin = 1;
-    else if ((v = opt_value(argc, argv, &i, "--email"))) email = v;
-    else if (parse_common(argc, argv, &i, o)) continue;
-    else if (argv[i][0] != '-' && name == NULL) name = argv[i];
-    else {
-      fprintf(stderr, "chatd: unexpected argument %s\n%s", argv[i], usage);
-      return 2;
-    }
-  }
-  if (name == NULL) {
-    fprintf(stderr, "chatd: user add needs a NAME\n");
-    return 2;
-  }
-  if (email == NULL) {
-    /* The field is required; a local placeholder keeps it valid until the
-     * user sets a real one. */
-    email = "admin@localhost.localdomain";
-  }
-  return chat_admin_user_add(store_url(o), name, email, admin);
-}
-
 typedef struct {
   uv_signal_t sigint, sigterm, sighup;
   int tls;                      /* sighup is in use */
@@ -414,11 +386,12 @@ int main(int argc, char **argv) {
   if (lvl && strcmp(lvl, "warn") == 0) chat_log_set_level(CHAT_LOG_WARN);
   if (lvl && strcmp(lvl, "error") == 0) chat_log_set_level(CHAT_LOG_ERROR);
 
-  if (argc >= 3 && strcmp(argv[1], "user") == 0 && strcmp(argv[2], "add") == 0)
-    return cmd_user_add(argc, argv, &o);
+  /* The administration commands (admin.h): user, room, db, export, help. */
+  if (argc >= 2 && chat_admin_is_command(argv[1])) return chat_admin_main(argc, argv);
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       fputs(usage, stdout);
+      chat_admin_help(stdout);
       return 0;
     }
     if (strcmp(argv[i], "--version") == 0) {
