@@ -30,6 +30,7 @@
 #include "core/text.h"
 #include "core/utf8.h"
 #include "net/proto.h"
+#include "store/rooms.h"
 #include "store/store.h"
 #include "store/store_admin.h"
 
@@ -493,11 +494,38 @@ static int room_add(chat_store_t *s, const char *name, const char *topic) {
   return CHAT_ADMIN_EXIT_OK;
 }
 
+/* The name a room is shown by (a private room's title; a group
+ * conversation's members, "、"-separated) into out, and whether it is
+ * private.  The public room's own name if its details cannot be read. */
+static void room_shown(chat_store_t *s, const chat_room_rec_t *r, char *out, size_t cap,
+                       int *priv) {
+  chat_room_info_t *info = chat_xcalloc(1, sizeof(*info));
+  *priv = 0;
+  snprintf(out, cap, "%s", r->name);
+  if (chat_store_room_info(s, r->id, 0, info) == 0) {
+    *priv = info->priv;
+    if (info->name[0] != '\0' || !info->priv) {
+      snprintf(out, cap, "%s", info->name);
+    } else {
+      size_t len = 0;
+      out[0] = '\0';
+      for (size_t k = 0; k < info->nnames && len < cap; k++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", k ? "\xe3\x80\x81" : "",
+                                info->names[k]);
+    }
+  }
+  free(info);
+}
+
 static int room_list(chat_store_t *s, int json) {
   chat_room_rec_t *v = NULL;
   size_t n = 0, i;
   int rc = chat_store_room_list(s, &v, &n);
   if (rc) return store_err(rc, "room list");
+  /* Shown names and visibility, one lookup per room. */
+  char (*shown)[CHAT_ROOM_TITLE_MAX] = chat_xcalloc(n ? n : 1, sizeof(*shown));
+  int *priv = chat_xcalloc(n ? n : 1, sizeof(*priv));
+  for (i = 0; i < n; i++) room_shown(s, &v[i], shown[i], sizeof(shown[i]), &priv[i]);
   chat_sb_t sb;
   chat_sb_init(&sb);
   if (json) {
@@ -505,10 +533,10 @@ static int room_list(chat_store_t *s, int json) {
       chat_sb_puts(&sb, "{\"id\":");
       chat_sb_int(&sb, v[i].id);
       chat_sb_puts(&sb, ",\"name\":");
-      chat_sb_json_str(&sb, v[i].name, strlen(v[i].name));
+      chat_sb_json_str(&sb, shown[i], strlen(shown[i]));
       chat_sb_puts(&sb, ",\"topic\":");
       chat_sb_json_str(&sb, v[i].topic, strlen(v[i].topic));
-      chat_sb_puts(&sb, "}");
+      chat_sb_puts(&sb, priv[i] ? ",\"visibility\":\"private\"}" : ",\"visibility\":\"public\"}");
       if (put_line(&sb) != 0) break;
     }
   } else {
@@ -518,21 +546,25 @@ static int room_list(chat_store_t *s, int json) {
       int w;
       snprintf(num, sizeof(num), "%" PRId64, v[i].id);
       if ((w = (int)strlen(num)) > wid) wid = w;
-      if ((w = text_width(v[i].name)) > wname) wname = w;
+      if ((w = text_width(shown[i])) > wname) wname = w;
     }
     cell("ID", wid);
     cell("NAME", wname);
+    cell("VISIBILITY", 10);
     fputs("TOPIC\n", stdout);
     for (i = 0; i < n; i++) {
       snprintf(num, sizeof(num), "%" PRId64, v[i].id);
       printf("%*s  ", wid, num);
-      cell(v[i].name, wname);
+      cell(shown[i], wname);
+      cell(priv[i] ? "private" : "public", 10);
       /* A topic is one line here. */
       for (const char *p = v[i].topic; *p; p++) putchar(*p == '\n' || *p == '\r' ? ' ' : *p);
       putchar('\n');
     }
   }
   chat_sb_free(&sb);
+  free(shown);
+  free(priv);
   free(v);
   return finish_output();
 }
@@ -542,14 +574,16 @@ static int room_rename(chat_store_t *s, const char *ref, const char *name) {
   int rc = find_room(s, ref, &r);
   if (rc) return rc;
   if (!room_name_ok(name)) return CHAT_ADMIN_EXIT_FAILED;
-  rc = chat_store_room_update(s, r.id, name, NULL, &out);
+  /* A public room's unique name, or a private room's title. */
+  rc = chat_store_room_patch(s, r.id, name, NULL, NULL);
+  if (rc == 0) rc = chat_store_room_get(s, r.id, &out);
   if (rc == CHAT_EEXIST) {
     fprintf(stderr, "chatd: a room named %s exists\n", name);
     return CHAT_ADMIN_EXIT_FAILED;
   }
   if (rc) return store_err(rc, "room rename");
-  audit(s, "room_rename", out.name);
-  printf("renamed room %" PRId64 " %s to %s\n", r.id, r.name, out.name);
+  audit(s, "room_rename", name);
+  printf("renamed room %" PRId64 " to %s\n", r.id, name);
   return CHAT_ADMIN_EXIT_OK;
 }
 

@@ -11,6 +11,12 @@
 #include "../core/common.h"
 #include "rooms_int.h"
 
+/* extras (schema 009): a deleted message stays as a tombstone row; it is
+ * no message for pins.  m is the messages table. */
+#define NOT_DELETED                                                                  \
+  " AND NOT EXISTS (SELECT 1 FROM msg_extras e WHERE e.kind = 0 AND e.msg_id = m.id" \
+  " AND e.deleted = 1)"
+
 void chat_rq_rows_add(chat_rq_rows_t *r, int ncols) {
   size_t cells = (r->nrows + 1) * (size_t)ncols;
   r->i = chat_xrealloc(r->i, cells * sizeof(*r->i));
@@ -139,7 +145,8 @@ static int info_on(chat_rq_t *q, int64_t room, int64_t viewer, chat_room_info_t 
   chat_rq_arg_t pa[] = {RQ_I(room)};
   rc = exec(q,
             "SELECT p.msg_id FROM room_pins p JOIN messages m ON m.id = p.msg_id"
-            " AND m.room_id = p.room_id WHERE p.room_id = ? ORDER BY p.pinned_ms, p.msg_id",
+            " AND m.room_id = p.room_id WHERE p.room_id = ?" NOT_DELETED
+            " ORDER BY p.pinned_ms, p.msg_id",
             pa, 1, "i", &r, NULL);
   if (rc) return rc;
   for (size_t k = 0; k < r.nrows && out->npinned < CHAT_ROOM_PINS_MAX; k++)
@@ -488,8 +495,8 @@ static int pin_step(chat_rq_t *q, void *arg) {
   pin_t *a = arg;
   int64_t n = 0;
   chat_rq_arg_t ma[] = {RQ_I(a->msg), RQ_I(a->room)};
-  int rc = exec_int(q, "SELECT count(*) FROM messages WHERE id = ? AND room_id = ?", ma, 2, &n,
-                    NULL);
+  int rc = exec_int(q, "SELECT count(*) FROM messages m WHERE m.id = ? AND m.room_id = ?" NOT_DELETED,
+                    ma, 2, &n, NULL);
   if (rc) return rc;
   if (n == 0) return CHAT_ENOTFOUND;
   chat_rq_arg_t pa[] = {RQ_I(a->room), RQ_I(a->msg)};
@@ -499,7 +506,7 @@ static int pin_step(chat_rq_t *q, void *arg) {
   chat_rq_arg_t ca[] = {RQ_I(a->room)};
   rc = exec_int(q,
                 "SELECT count(*) FROM room_pins p JOIN messages m ON m.id = p.msg_id"
-                " AND m.room_id = p.room_id WHERE p.room_id = ?",
+                " AND m.room_id = p.room_id WHERE p.room_id = ?" NOT_DELETED,
                 ca, 1, &n, NULL);
   if (rc) return rc;
   if (n >= CHAT_ROOM_PINS_MAX) return CHAT_EAGAIN;

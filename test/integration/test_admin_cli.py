@@ -139,7 +139,7 @@ class AdminCliTest(unittest.TestCase):
         cp = self.ok("room", "list", "--json")
         rows = [json.loads(line) for line in cp.stdout.splitlines()]
         for r in rows:
-            self.assertEqual(set(r), {"id", "name", "topic"}, r)
+            self.assertEqual(set(r), {"id", "name", "topic", "visibility"}, r)
         return rows
 
     def login(self, name, password):
@@ -341,7 +341,7 @@ class AdminCliTest(unittest.TestCase):
         run_async(chat(), timeout=60)
         # The table has the room with its id, name and topic.
         line = [ln for ln in self.ok("room", "list").stdout.splitlines() if name in ln]
-        self.assertEqual(line[0].split()[:3], [str(rid), name, "闲聊"])
+        self.assertEqual(line[0].split()[:4], [str(rid), name, "public", "闲聊"])
         # Taken (ASCII case aside), invalid names and topics are refused.
         self.fails(1, "room", "add", name)
         self.fails(1, "room", "add", "LOBBY")
@@ -360,6 +360,15 @@ class AdminCliTest(unittest.TestCase):
         self.fails(1, "room", "rename", str(rid), "lobby")
         self.fails(1, "room", "rename", str(rid), " bad")
         self.fails(3, "room", "rename", "no-such-room-" + uniq(""), "x")
+        # A private room is listed by its title, and renamed by id.
+        title = "项目组-" + uniq("")[-6:]
+        r = admin.post("/api/rooms", {"name": title, "visibility": "private"})
+        self.assertEqual(r.status, 201, r.describe())
+        pid = r.json()["room"]["id"]
+        self.assertEqual({k: v for k, v in {r["id"]: r for r in self.rooms()}[pid].items()},
+                         {"id": pid, "name": title, "topic": "", "visibility": "private"})
+        self.ok("room", "rename", str(pid), title + "二")
+        self.assertEqual(admin.get("/api/rooms/%d" % pid).json()["room"]["name"], title + "二")
         # Delete by id; then it is gone.
         cp = self.ok("room", "delete", str(rid))
         self.assertIn("deleted room %d" % rid, cp.stdout)
