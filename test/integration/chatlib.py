@@ -34,6 +34,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 
 import websockets
 import websockets.exceptions
@@ -454,6 +455,90 @@ class ServerTestCase(unittest.TestCase):
 
 # ---------------------------------------------------------------------------
 # HTTP client with a cookie jar
+
+
+def mariadb_exec(url, sql, top):
+    """Runs sql with the mariadb client on url's server and account (a
+    client.cnf with the password is written under top for the call)."""
+    u = urllib.parse.urlsplit(url)
+    cnf = os.path.join(top, "client.cnf")
+    fd = os.open(cnf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("[client]\nuser=%s\npassword=%s\nhost=%s\nport=%d\nprotocol=tcp\n" % (
+            urllib.parse.unquote(u.username or ""), urllib.parse.unquote(u.password or ""),
+            u.hostname, u.port or 3306))
+    try:
+        cp = subprocess.run(["mariadb", "--defaults-file=" + cnf, "--batch", "-e", sql],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            timeout=30)
+    finally:
+        os.unlink(cnf)
+    if cp.returncode != 0:
+        raise AssertionError("mariadb: %s: %s" % (sql, cp.stderr.decode("utf-8", "replace")))
+
+
+class StoreTestCase(ServerTestCase):
+    """A ServerTestCase whose chatd runs on SQLite or, in a subclass that sets
+    MYSQL = True (and is skipped without CHAT_TEST_MYSQL_URL), on a MariaDB
+    database of its own, made for the class on that server and dropped after
+    it.  cls.tmp is a folder of the class's (removed after it).  Subclasses
+    may override server_args() (extra chatd arguments; cls.tmp exists) and
+    prepare() (runs once the server has started)."""
+
+    MYSQL = False
+
+    @classmethod
+    def server_args(cls):
+        return cls.SERVER_ARGS
+
+    @classmethod
+    def prepare(cls):
+        pass
+
+    @classmethod
+    def setUpClass(cls):
+        unittest.TestCase.setUpClass()
+        cls.db_name = None
+        cls.tmp = tempfile.mkdtemp(prefix="chatd-%s-" % cls.__name__.lower())
+        try:
+            store = None
+            if cls.MYSQL:
+                url = os.environ["CHAT_TEST_MYSQL_URL"]
+                cls.db_name = "chat_test_%s_%d_%s" % (
+                    cls.__name__.lower()[:24], os.getpid(), os.urandom(3).hex())
+                mariadb_exec(url, "CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE "
+                             "utf8mb4_unicode_ci" % cls.db_name, cls.tmp)
+                u = urllib.parse.urlsplit(url)
+                store = urllib.parse.urlunsplit(u._replace(path="/" + cls.db_name))
+            cls.server = Server(store=store, extra_args=cls.server_args())
+            try:
+                for name, password, email in cls.ADMINS:
+                    cls.server.add_user(name, password, email, admin=True)
+                cls.server.start()
+                cls.prepare()
+            except BaseException:
+                cls.server.cleanup()
+                raise
+        except BaseException:
+            cls._drop_db()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls._drop_db()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def _drop_db(cls):
+        if cls.db_name:
+            mariadb_exec(os.environ["CHAT_TEST_MYSQL_URL"],
+                         "DROP DATABASE IF EXISTS `%s`" % cls.db_name, cls.tmp)
+            cls.db_name = None
+
 
 class Response:
     def __init__(self, method, path, status, reason, headers, body):

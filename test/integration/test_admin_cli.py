@@ -27,7 +27,7 @@ import unittest
 import urllib.parse
 
 from chatlib import WS, Client, Server, eventually, run_async, uniq
-from test_identity import _mariadb
+from chatlib import mariadb_exec as _mariadb
 
 ADMIN = ("cli_admin", "admin-password-1", "cli-admin@example.org")
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "schema")

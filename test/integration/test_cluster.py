@@ -267,10 +267,19 @@ def cluster_test(timeout=CASE_TIMEOUT):
     return deco
 
 
-class ClusterTest(ServerTestCase):
+class ClusterCase(ServerTestCase):
+    """Two chatd instances (a, b; server is a) on one private MariaDB
+    database and one private Redis, with the helpers the cluster tests
+    share.  Subclasses may override cluster_args() (extra arguments of both
+    instances; cls.infra exists).  No tests of its own: other files base
+    their cluster classes on it."""
     infra = None
     a = None
     b = None
+
+    @classmethod
+    def cluster_args(cls):
+        return []
 
     @classmethod
     def setUpClass(cls):
@@ -284,7 +293,7 @@ class ClusterTest(ServerTestCase):
             cls.infra.redis_start()
             cls.infra.mariadb_start()
             store = cls.infra.create_database()
-            extra = ["--redis", cls.infra.redis_url]
+            extra = ["--redis", cls.infra.redis_url] + cls.cluster_args()
             cls.a = Server(store=store, extra_args=extra)
             cls.b = Server(store=store, extra_args=extra)
             cls.server = cls.a
@@ -480,6 +489,12 @@ class ClusterTest(ServerTestCase):
         r = client.get("/api/rooms/%d/messages?limit=%d" % (room, limit))
         self.assertEqual(r.status, 200, r.describe())
         return {m["id"]: m for m in r.json()["messages"]}
+
+
+
+class ClusterTest(ClusterCase):
+    """Messages, presence, rooms, friends and sessions across the two
+    instances, and Redis and store outages."""
 
     # -- 1 ------------------------------------------------------------------------------
     @cluster_test()

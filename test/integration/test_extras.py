@@ -9,15 +9,11 @@ test_cluster.py), where a reaction, an edit and a recall made through one
 instance reach the other live and in a later join there."""
 
 import os
-import shutil
-import tempfile
 import unittest
-import urllib.parse
 from urllib.parse import quote
 
 import test_cluster
-from chatlib import WS, Server, ServerTestCase, async_test, eventually, uniq
-from test_identity import _mariadb
+from chatlib import WS, StoreTestCase, async_test, eventually, uniq
 
 ADMIN = ("extras_admin", "admin-password-1", "extras-admin@example.org")
 
@@ -62,47 +58,9 @@ async def dm(ws, to, text, reply_to=None):
                            desc="ack/error of %s" % cid)
 
 
-class ExtrasTest(ServerTestCase):
+class ExtrasTest(StoreTestCase):
     ADMINS = [ADMIN]
     MYSQL = False   # the MySQL variant below sets it
-
-    @classmethod
-    def setUpClass(cls):
-        cls.db_name = None
-        cls.tmp = tempfile.mkdtemp(prefix="chatd-extras-")
-        store = None
-        if cls.MYSQL:
-            url = os.environ["CHAT_TEST_MYSQL_URL"]
-            cls.db_name = "chat_test_extras_%d_%s" % (os.getpid(), os.urandom(3).hex())
-            _mariadb(url, "CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-                     % cls.db_name, cls.tmp)
-            u = urllib.parse.urlsplit(url)
-            store = urllib.parse.urlunsplit(u._replace(path="/" + cls.db_name))
-        cls.server = Server(store=store)
-        try:
-            for name, password, email in cls.ADMINS:
-                cls.server.add_user(name, password, email, admin=True)
-            cls.server.start()
-        except BaseException:
-            cls.server.cleanup()
-            cls._drop_db()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls._drop_db()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    @classmethod
-    def _drop_db(cls):
-        if cls.db_name:
-            _mariadb(os.environ["CHAT_TEST_MYSQL_URL"], "DROP DATABASE IF EXISTS `%s`" % cls.db_name,
-                     cls.tmp)
-            cls.db_name = None
 
     # -- helpers ----------------------------------------------------------------
     def room_pair(self):
@@ -404,13 +362,12 @@ class ExtrasTest(ServerTestCase):
             await wa.send(frame)
             self.assertEqual((await wa.expect(is_error()))["code"], "bad_request", frame)
 
-
 @unittest.skipUnless(os.environ.get("CHAT_TEST_MYSQL_URL"), "CHAT_TEST_MYSQL_URL is not set")
 class ExtrasMysqlTest(ExtrasTest):
     MYSQL = True
 
 
-class ExtrasClusterTest(test_cluster.ClusterTest):
+class ExtrasClusterTest(test_cluster.ClusterCase):
     """Two instances over MariaDB and Redis (test_cluster.py's servers)."""
 
     @test_cluster.cluster_test()
@@ -478,11 +435,6 @@ class ExtrasClusterTest(test_cluster.ClusterTest):
         self.assertEqual(r.status, 200, r.describe())
         self.assertTrue({x["id"]: x for x in r.json()["messages"]}[first["id"]]["deleted"])
 
-
-# The cluster class's own cases run in test_cluster.py, not again here.
-for _name in dir(test_cluster.ClusterTest):
-    if _name.startswith("test_"):
-        setattr(ExtrasClusterTest, _name, None)
 
 
 if __name__ == "__main__":

@@ -15,18 +15,14 @@ server (scripts/test.sh starts one), again on MySQL.  FilesClusterTest runs
 two instances on one MariaDB and one Redis sharing one files folder (its own
 private servers, as test_cluster.py)."""
 
-import asyncio
 import os
-import shutil
 import struct
-import tempfile
 import unittest
-import urllib.parse
 import zlib
 from urllib.parse import quote
 
-from chatlib import (WS, Client, RawHTTP, Server, ServerTestCase, async_test, eventually, uniq)
-from test_identity import _mariadb
+from chatlib import WS, Client, RawHTTP, ServerTestCase, StoreTestCase, async_test, uniq
+from test_cluster import ClusterCase
 
 FILE_MAX = 65536
 FILE_QUOTA = 200000
@@ -71,49 +67,15 @@ class FilesCase(ServerTestCase):
                                desc="ack/error for %s" % cid)
 
 
-class FilesTest(FilesCase):
+class FilesTest(FilesCase, StoreTestCase):
     ADMINS = [ADMIN]
     MYSQL = False
 
     @classmethod
-    def setUpClass(cls):
-        cls.db_name = None
-        cls.tmp = tempfile.mkdtemp(prefix="chatd-files-")
-        store = None
-        if cls.MYSQL:
-            url = os.environ["CHAT_TEST_MYSQL_URL"]
-            cls.db_name = "chat_test_files_%d_%s" % (os.getpid(), os.urandom(3).hex())
-            _mariadb(url, "CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-                     % cls.db_name, cls.tmp)
-            u = urllib.parse.urlsplit(url)
-            store = urllib.parse.urlunsplit(u._replace(path="/" + cls.db_name))
+    def server_args(cls):
         cls.files_dir = os.path.join(cls.tmp, "files")
-        cls.server = Server(store=store, extra_args=[
-            "--file-max", str(FILE_MAX), "--file-quota", str(FILE_QUOTA), "--files-dir", cls.files_dir])
-        try:
-            for name, password, email in cls.ADMINS:
-                cls.server.add_user(name, password, email, admin=True)
-            cls.server.start()
-        except BaseException:
-            cls.server.cleanup()
-            cls._drop_db()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls._drop_db()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    @classmethod
-    def _drop_db(cls):
-        if cls.db_name:
-            _mariadb(os.environ["CHAT_TEST_MYSQL_URL"], "DROP DATABASE IF EXISTS `%s`" % cls.db_name,
-                     cls.tmp)
-            cls.db_name = None
+        return ["--file-max", str(FILE_MAX), "--file-quota", str(FILE_QUOTA),
+                "--files-dir", cls.files_dir]
 
     def disk_files(self):
         return set(n for n in os.listdir(self.files_dir) if not n.startswith("."))
@@ -419,84 +381,19 @@ class FilesTest(FilesCase):
         finally:
             await wb.close()
 
-
 @unittest.skipUnless(os.environ.get("CHAT_TEST_MYSQL_URL"), "CHAT_TEST_MYSQL_URL is not set")
 class FilesMySQLTest(FilesTest):
     MYSQL = True
 
 
-def _cluster_bases():
-    try:
-        from test_cluster import Infra, missing_tools
-        return Infra, missing_tools
-    except Exception:  # pragma: no cover
-        return None, None
-
-
-class FilesClusterTest(FilesCase):
-    """Two instances on one MariaDB and one Redis, sharing one files folder."""
-    ADMINS = [ADMIN]
-    infra = None
-    a = None
-    b = None
+class FilesClusterTest(FilesCase, ClusterCase):
+    """Two instances on one MariaDB and one Redis (test_cluster.py's),
+    sharing one files folder."""
 
     @classmethod
-    def setUpClass(cls):
-        Infra, missing_tools = _cluster_bases()
-        missing = missing_tools() if missing_tools else ["test_cluster"]
-        if missing:
-            raise unittest.SkipTest("needs %s" % ", ".join(missing))
-        unittest.TestCase.setUpClass()
-        cls.infra = Infra()
-        try:
-            cls.infra.redis_start()
-            cls.infra.mariadb_start()
-            store = cls.infra.create_database()
-            cls.files_dir = os.path.join(cls.infra.top, "files")
-            extra = ["--redis", cls.infra.redis_url, "--files-dir", cls.files_dir]
-            cls.a = Server(store=store, extra_args=extra)
-            cls.b = Server(store=store, extra_args=extra)
-            cls.server = cls.a
-            cls.a.add_user(*ADMIN, admin=True)
-            cls.a.start()
-            cls.b.start()
-        except BaseException:
-            cls._teardown_all()
-            raise
-
-    @classmethod
-    def _teardown_all(cls):
-        errors = []
-        for srv in (cls.a, cls.b):
-            if srv is None:
-                continue
-            try:
-                if srv.alive():
-                    srv.stop()
-            except Exception as e:
-                errors.append(str(e))
-            finally:
-                srv.cleanup()
-        if cls.infra is not None:
-            try:
-                cls.infra.shutdown()
-            except Exception as e:
-                errors.append(str(e))
-        cls.a = cls.b = cls.server = cls.infra = None
-        if errors:
-            raise AssertionError("\n".join(errors))
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls._teardown_all()
-        finally:
-            unittest.TestCase.tearDownClass()
-
-    def setUp(self):
-        unittest.TestCase.setUp(self)
-        for srv in (self.a, self.b):
-            self.assertTrue(srv.alive(), srv.diag())
+    def cluster_args(cls):
+        cls.files_dir = os.path.join(cls.infra.top, "files")
+        return ["--files-dir", cls.files_dir]
 
     @async_test(timeout=120)
     async def test_upload_on_a_sent_on_b_served_by_both(self):

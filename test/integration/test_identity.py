@@ -12,14 +12,11 @@ or MySQL server (scripts/test.sh starts one), again against a fresh database
 there."""
 
 import os
-import shutil
 import subprocess
-import tempfile
 import unittest
-import urllib.parse
 from urllib.parse import quote
 
-from chatlib import Client, Server, ServerTestCase, WS, async_test, match, uniq
+from chatlib import WS, Client, StoreTestCase, async_test, match, uniq
 
 ADMIN = ("ident_admin", "admin-password-1", "ident-admin@example.org")
 BOB_PW = "bob-password-1"
@@ -46,71 +43,16 @@ INVISIBLE = [
 ]
 
 
-def _mariadb(url, sql, top):
-    """Runs sql with the mariadb client on url's server and account."""
-    u = urllib.parse.urlsplit(url)
-    cnf = os.path.join(top, "client.cnf")
-    fd = os.open(cnf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write("[client]\nuser=%s\npassword=%s\nhost=%s\nport=%d\nprotocol=tcp\n" % (
-            urllib.parse.unquote(u.username or ""), urllib.parse.unquote(u.password or ""),
-            u.hostname, u.port or 3306))
-    try:
-        cp = subprocess.run(["mariadb", "--defaults-file=" + cnf, "--batch", "-e", sql],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            timeout=30)
-    finally:
-        os.unlink(cnf)
-    if cp.returncode != 0:
-        raise AssertionError("mariadb: %s: %s" % (sql, cp.stderr.decode("utf-8", "replace")))
-
-
-class IdentityTest(ServerTestCase):
+class IdentityTest(StoreTestCase):
     ADMINS = [ADMIN]
     MYSQL = False   # the MySQL variant below sets it
 
     @classmethod
-    def setUpClass(cls):
-        # ServerTestCase's, with the store chosen here.
-        cls.db_name = None
-        cls.tmp = tempfile.mkdtemp(prefix="chatd-ident-")
-        store = None
-        if cls.MYSQL:
-            url = os.environ["CHAT_TEST_MYSQL_URL"]
-            cls.db_name = "chat_test_ident_%d_%s" % (os.getpid(), os.urandom(3).hex())
-            _mariadb(url, "CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-                     % cls.db_name, cls.tmp)
-            u = urllib.parse.urlsplit(url)
-            store = urllib.parse.urlunsplit(u._replace(path="/" + cls.db_name))
-        cls.server = Server(store=store)
-        try:
-            for name, password, email in cls.ADMINS:
-                cls.server.add_user(name, password, email, admin=True)
-            cls.server.start()
-            c = Client(cls.server)
-            for name, pw in (("bob", BOB_PW), ("sam", SAM_PW)):
-                r = c.register(name, pw, name + "@example.org")
-                assert r.status == 201, r.describe()
-        except BaseException:
-            cls.server.cleanup()
-            cls._drop_db()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls._drop_db()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    @classmethod
-    def _drop_db(cls):
-        if cls.db_name:
-            _mariadb(os.environ["CHAT_TEST_MYSQL_URL"], "DROP DATABASE IF EXISTS `%s`" % cls.db_name,
-                     cls.tmp)
-            cls.db_name = None
+    def prepare(cls):
+        c = Client(cls.server)
+        for name, pw in (("bob", BOB_PW), ("sam", SAM_PW)):
+            r = c.register(name, pw, name + "@example.org")
+            assert r.status == 201, r.describe()
 
     # -- helpers --------------------------------------------------------------
     def login(self, name, password):
@@ -326,7 +268,6 @@ class IdentityTest(ServerTestCase):
         self.assertEqual(r.status, 200, r.describe())
         self.assertEqual(r.json()["messages"], [])
         await ws.close()
-
 
 @unittest.skipUnless(os.environ.get("CHAT_TEST_MYSQL_URL"), "CHAT_TEST_MYSQL_URL is not set")
 class IdentityMySQLTest(IdentityTest):

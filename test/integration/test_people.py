@@ -12,59 +12,17 @@ or MySQL server (scripts/test.sh starts one), again against a fresh database
 there."""
 
 import os
-import shutil
-import tempfile
 import unittest
-import urllib.parse
 from urllib.parse import quote
 
-from chatlib import WS, Client, Server, ServerTestCase, async_test, eventually, uniq
-from test_identity import _mariadb
+from chatlib import WS, StoreTestCase, async_test, eventually, uniq
 
 ADMIN = ("people_admin", "admin-password-1", "people-admin@example.org")
 
 
-class PeopleTest(ServerTestCase):
+class PeopleTest(StoreTestCase):
     ADMINS = [ADMIN]
     MYSQL = False   # the MySQL variant below sets it
-
-    @classmethod
-    def setUpClass(cls):
-        cls.db_name = None
-        cls.tmp = tempfile.mkdtemp(prefix="chatd-people-")
-        store = None
-        if cls.MYSQL:
-            url = os.environ["CHAT_TEST_MYSQL_URL"]
-            cls.db_name = "chat_test_people_%d_%s" % (os.getpid(), os.urandom(3).hex())
-            _mariadb(url, "CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-                     % cls.db_name, cls.tmp)
-            u = urllib.parse.urlsplit(url)
-            store = urllib.parse.urlunsplit(u._replace(path="/" + cls.db_name))
-        cls.server = Server(store=store)
-        try:
-            for name, password, email in cls.ADMINS:
-                cls.server.add_user(name, password, email, admin=True)
-            cls.server.start()
-        except BaseException:
-            cls.server.cleanup()
-            cls._drop_db()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls._drop_db()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    @classmethod
-    def _drop_db(cls):
-        if cls.db_name:
-            _mariadb(os.environ["CHAT_TEST_MYSQL_URL"], "DROP DATABASE IF EXISTS `%s`" % cls.db_name,
-                     cls.tmp)
-            cls.db_name = None
 
     # -- helpers --------------------------------------------------------------
     def register(self, name, email=None, login=True):
@@ -287,7 +245,6 @@ class PeopleTest(ServerTestCase):
             await ws.close()
         eventually(lambda: flags()[tag + "other"] is False, timeout=20,
                    desc="the other user offline again")
-
 
 @unittest.skipUnless(os.environ.get("CHAT_TEST_MYSQL_URL"), "CHAT_TEST_MYSQL_URL is not set")
 class PeopleMySQLTest(PeopleTest):
