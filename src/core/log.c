@@ -1,28 +1,180 @@
 #include "log.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
-static chat_log_level_t min_level = CHAT_LOG_INFO;
+#include "utf8.h"
+
+static volatile chat_log_level_t min_level = CHAT_LOG_INFO;
+static volatile chat_log_format_t log_format = CHAT_LOG_TEXT;
+static volatile int access_on;
+static _Thread_local uint64_t ctx_conn;
+static _Thread_local const char *ctx_req;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void chat_log_set_level(chat_log_level_t level) { min_level = level; }
+void chat_log_set_format(chat_log_format_t format) { log_format = format; }
+void chat_log_set_access(int on) { access_on = on; }
+int chat_log_access_on(void) { return access_on; }
 
-void chat_log(chat_log_level_t level, const char *fmt, ...) {
-  static const char *const names[] = {"debug", "info", "warn", "error"};
-  if (level < min_level) return;
-  char line[1024];
+void chat_log_context_set(uint64_t conn_id, const char *req_id) {
+  ctx_conn = conn_id;
+  ctx_req = req_id;
+}
+
+typedef struct {
+  char buf[2048];
+  size_t n;
+} line_t;
+
+static void put(line_t *l, const char *s, size_t len) {
+  if (len > sizeof(l->buf) - 1 - l->n) len = sizeof(l->buf) - 1 - l->n;
+  memcpy(l->buf + l->n, s, len);
+  l->n += len;
+}
+
+static void putf(line_t *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(line_t *l, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vsnprintf(l->buf + l->n, sizeof(l->buf) - l->n, fmt, ap);
+  va_end(ap);
+  if (k > 0) l->n += (size_t)k < sizeof(l->buf) - 1 - l->n ? (size_t)k : sizeof(l->buf) - 1 - l->n;
+}
+
+/* s as a JSON string (quotes included): control characters escaped, bytes
+ * that are not UTF-8 replaced by U+FFFD, so that every line parses.  In
+ * text, control characters become spaces (one event, one line). */
+static void put_str(line_t *l, const char *s, int json) {
+  size_t len = strlen(s);
+  if (json) put(l, "\"", 1);
+  for (size_t i = 0; i < len;) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch < 0x80) {
+      if (!json)
+        put(l, ch < 0x20 || ch == 0x7f ? " " : (const char *)&s[i], 1);
+      else if (ch == '"' || ch == '\\')
+        putf(l, "\\%c", ch);
+      else if (ch < 0x20 || ch == 0x7f)
+        putf(l, "\\u%04x", ch);
+      else
+        put(l, &s[i], 1);
+      i++;
+      continue;
+    }
+    uint32_t cp;
+    size_t k = chat_utf8_decode(s + i, len - i, &cp);
+    if (k == 0) {
+      put(l, "\xef\xbf\xbd", 3);
+      i++;
+    } else {
+      put(l, s + i, k);
+      i += k;
+    }
+  }
+  if (json) put(l, "\"", 1);
+}
+
+/* The start of a line: time, level, and the connection and request. */
+static void put_head(line_t *l, chat_log_level_t level, uint64_t conn, const char *req) {
   struct timespec ts;
   struct tm tm;
   clock_gettime(CLOCK_REALTIME, &ts);
   gmtime_r(&ts.tv_sec, &tm);
-  int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                   tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, names[level]);
+  char when[64];
+  snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+  if (log_format == CHAT_LOG_JSON) {
+    putf(l, "{\"ts\":\"%s\",\"level\":\"%s\"", when, level_names[level]);
+    if (conn) putf(l, ",\"conn\":%" PRIu64, conn);
+    if (req) {
+      put(l, ",\"req\":", 7);
+      put_str(l, req, 1);
+    }
+  } else {
+    putf(l, "%s %s", when, level_names[level]);
+    if (conn) putf(l, " conn=%" PRIu64, conn);
+    if (req) {
+      put(l, " req=", 5);
+      put_str(l, req, 0);
+    }
+  }
+}
+
+static void emit(line_t *l) {
+  l->buf[l->n] = '\0';
+  /* One write per line keeps lines whole when worker threads log too. */
+  fprintf(stderr, "%s\n", l->buf);
+}
+
+static void vlog(chat_log_level_t level, uint64_t conn, const char *req, const char *fmt,
+                 va_list ap) {
+  char msg[1024];
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  line_t l = {.n = 0};
+  put_head(&l, level, conn, req);
+  if (log_format == CHAT_LOG_JSON) {
+    /* Leave room for the closing brace however long the message is. */
+    size_t keep = sizeof(l.buf) - 3;
+    line_t m = {.n = 0};
+    put_str(&m, msg, 1);
+    if (l.n + 7 + m.n > keep) {
+      /* cut the message, not the JSON: put a shorter one */
+      msg[(keep > l.n + 16 ? (keep - l.n - 16) / 6 : 0)] = '\0';
+      m.n = 0;
+      put_str(&m, msg, 1);
+    }
+    put(&l, ",\"msg\":", 7);
+    put(&l, m.buf, m.n);
+    put(&l, "}", 1);
+  } else {
+    put(&l, " ", 1);
+    put_str(&l, msg, 0);
+  }
+  emit(&l);
+}
+
+void chat_log(chat_log_level_t level, const char *fmt, ...) {
+  if (level < min_level) return;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+  vlog(level, ctx_conn, ctx_req, fmt, ap);
   va_end(ap);
-  /* One fputs per line keeps lines whole when worker threads log too. */
-  fprintf(stderr, "%s\n", line);
+}
+
+void chat_log_conn(chat_log_level_t level, uint64_t conn_id, const char *req_id,
+                   const char *fmt, ...) {
+  if (level < min_level) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vlog(level, conn_id, req_id && *req_id ? req_id : NULL, fmt, ap);
+  va_end(ap);
+}
+
+void chat_log_access(const chat_log_access_t *a) {
+  if (!access_on || CHAT_LOG_INFO < min_level) return;
+  line_t l = {.n = 0};
+  put_head(&l, CHAT_LOG_INFO, a->conn_id, a->req_id);
+  if (log_format == CHAT_LOG_JSON) {
+    put(&l, ",\"kind\":\"access\",\"method\":", 27);
+    put_str(&l, a->method, 1);
+    put(&l, ",\"path\":", 8);
+    put_str(&l, a->path, 1);
+    putf(&l, ",\"status\":%d,\"bytes\":%" PRIu64 ",\"ms\":%.3f,\"peer\":", a->status, a->bytes,
+         a->ms);
+    put_str(&l, a->peer, 1);
+    put(&l, "}", 1);
+  } else {
+    put(&l, " access ", 8);
+    put_str(&l, a->method, 0);
+    put(&l, " ", 1);
+    put_str(&l, a->path, 0);
+    putf(&l, " %d %" PRIu64 " %.3fms peer=", a->status, a->bytes, a->ms);
+    put_str(&l, a->peer, 0);
+  }
+  emit(&l);
 }
