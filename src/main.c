@@ -93,12 +93,26 @@ static const char usage[] =
     "                      [CHAT_METRICS_ACCESS]: local (default) loopback\n"
     "                      clients; token only the token's holders (behind a\n"
     "                      reverse proxy on the same host); open anyone\n"
+    "  --log-level L       debug, info (default), warn or error [CHAT_LOG_LEVEL]\n"
+    "  --log-format F      text (default) or json, one object a line\n"
+    "                      [CHAT_LOG_FORMAT]\n"
+    "  --access-log        one log line per HTTP request answered (method, path\n"
+    "                      without the query, status, bytes, ms, request id, peer)\n"
+    "                      [CHAT_ACCESS_LOG=on|off] (default off)\n"
+    "  --config FILE       read settings from FILE [CHAT_CONFIG]: INI lines\n"
+    "                      \"key = value\", each key an option above without its\n"
+    "                      dashes (deploy/chatd.conf); the environment overrides\n"
+    "                      the file, and options override both\n"
+    "  --check-config      print the settings in effect and where each comes from\n"
+    "                      (secrets masked), then exit: 0, or 2 with the error\n"
     "  --help              this text\n"
     "  --version           the version\n"
     "\n"
     "When it is ready, chatd prints \"chatd listening on http://HOST:PORT\"\n"
     "(https:// with TLS).  SIGINT or SIGTERM stops it cleanly (WebSockets are\n"
-    "closed with 1001, within --shutdown-drain).\n"
+    "closed with 1001, within --shutdown-drain).  SIGHUP reads the settings again\n"
+    "and applies the log level and format, the access log and the TLS certificate\n"
+    "and key (from the same files); the other settings need a restart.\n"
     "\n";
 
 /* Every setting: its key (the flag without its dashes, and the
@@ -161,13 +175,11 @@ static const size_t setting_offsets[] = {
 /* The settings in effect (for error messages: where a value came from). */
 static chat_settings_t *cur_settings;
 
-static char store_buf[4096];
-
-/* The store URL from --store, else --db, else the default. */
-static const char *store_url(const opts_t *o) {
+/* The store URL from --store, else --db, else the default (in buf). */
+static const char *store_url(const opts_t *o, char *buf, size_t len) {
   if (o->store) return o->store;
-  snprintf(store_buf, sizeof(store_buf), "sqlite:%s", o->db ? o->db : "./data/chat.db");
-  return store_buf;
+  snprintf(buf, len, "sqlite:%s", o->db ? o->db : "./data/chat.db");
+  return buf;
 }
 
 static int parse_listen(const char *s, char *host, size_t hostlen, int *port) {
@@ -433,6 +445,75 @@ static int parse_limits(const opts_t *o, chat_config_t *cfg) {
   return 0;
 }
 
+/* Room for the texts a chat_config_t points to. */
+typedef struct {
+  char host[256], redirect_host[256];
+  char store[4096];
+} cfg_bufs_t;
+
+/* The server's configuration from the settings: 0, or -1 with the bad
+ * value reported.  cfg points into o's strings and b. */
+static int config_from_opts(const opts_t *o, chat_config_t *cfg, cfg_bufs_t *b) {
+  chat_config_init(cfg);
+  char *host = b->host;
+  int port = 8080;
+  snprintf(host, sizeof(b->host), "127.0.0.1");
+  if (o->listen && parse_listen(o->listen, host, sizeof(b->host), &port) != 0) {
+    bad_option("--listen", o->listen, "ADDR:PORT");
+    return -1;
+  }
+  cfg->listen_host = host;
+  cfg->listen_port = port;
+  cfg->store_url = store_url(o, b->store, sizeof(b->store));
+  if (o->public_dir)
+    cfg->public_dir = o->public_dir;
+  else if (access("./public/index.html", R_OK) == 0)
+    cfg->public_dir = "./public";
+  else
+    cfg->public_dir = CHAT_DEFAULT_PUBLIC;
+  if (o->vendor_dir) cfg->vendor_dir = o->vendor_dir;
+  if (o->redis && *o->redis) cfg->redis_url = o->redis;
+  cfg->smtp_url = o->smtp;
+  cfg->mail_from = o->mail_from ? o->mail_from : "chatd@localhost.localdomain";
+  cfg->public_url = o->public_url;
+  if (o->ws_rate) {
+    char *end;
+    cfg->ws_rate = strtod(o->ws_rate, &end);
+    if (*end == ':') cfg->ws_burst = strtod(end + 1, &end);
+    if (*end || end == o->ws_rate || cfg->ws_rate < 0 || cfg->ws_burst < 1) {
+      bad_option("--ws-rate", o->ws_rate, "N or N:BURST");
+      return -1;
+    }
+  }
+  if (parse_limits(o, cfg) != 0) return -1;
+  if (o->tls_cert && *o->tls_cert) cfg->tls_cert = o->tls_cert;
+  if (o->tls_key && *o->tls_key) cfg->tls_key = o->tls_key;
+  char *redirect_host = b->redirect_host;
+  if (o->redirect_http && *o->redirect_http) {
+    if (parse_listen(o->redirect_http, redirect_host, sizeof(b->redirect_host),
+                     &cfg->redirect_port) != 0) {
+      bad_option("--redirect-http", o->redirect_http, "ADDR:PORT");
+      return -1;
+    }
+    cfg->redirect_host = redirect_host;
+  }
+  cfg->trusted_proxies = o->trusted_proxies;
+  cfg->metrics_token = o->metrics_token;
+  if (o->metrics_access) {
+    if (strcmp(o->metrics_access, "local") == 0) {
+      cfg->metrics_access = CHAT_METRICS_LOCAL;
+    } else if (strcmp(o->metrics_access, "token") == 0) {
+      cfg->metrics_access = CHAT_METRICS_TOKEN;
+    } else if (strcmp(o->metrics_access, "open") == 0) {
+      cfg->metrics_access = CHAT_METRICS_OPEN;
+    } else {
+      bad_option("--metrics-access", o->metrics_access, "local, token or open");
+      return -1;
+    }
+  }
+  return 0;
+}
+
 typedef struct {
   uv_signal_t sigint, sigterm, sighup;
   int tls_on;                   /* serving TLS: SIGHUP reloads the certificate */
@@ -475,16 +556,24 @@ static void reload_cb(uv_signal_t *h, int signum) {
   reloading = 1;
   cur_settings = set;
   int rc = parse_log(&o, &level, &format, &access);
+  /* Every value must be good, even those that need a restart to apply. */
+  chat_config_t cfg;
+  cfg_bufs_t *bufs = chat_xmalloc(sizeof(*bufs));
+  if (rc == 0) rc = config_from_opts(&o, &cfg, bufs);
+  free(bufs);
   cur_settings = prev;
   reloading = 0;
-  settings_free(set);
+  if (rc == 0) {
+    chat_server_set_ws_rate(app->srv, cfg.ws_rate, cfg.ws_burst);
+    chat_log_set_level(level);
+    chat_log_set_format(format);
+    chat_log_set_access(access);
+    chat_log_info("reload: log level %s, format %s, access log %s, ws-rate %g:%g",
+                  o.log_level ? o.log_level : "info", o.log_format ? o.log_format : "text",
+                  access ? "on" : "off", cfg.ws_rate, cfg.ws_burst > 1 ? cfg.ws_burst : 1);
+  }
+  settings_free(set);  /* o's strings were its */
   if (rc != 0) return;
-  chat_log_set_level(level);
-  chat_log_set_format(format);
-  chat_log_set_access(access);
-  chat_log_info("reload: log level %s, format %s, access log %s",
-                o.log_level ? o.log_level : "info", o.log_format ? o.log_format : "text",
-                access ? "on" : "off");
   if (app->tls_on) chat_server_reload_tls(app->srv, err, sizeof(err));
 }
 
@@ -548,63 +637,9 @@ int main(int argc, char **argv) {
   chat_log_set_access(access_log);
 
   chat_config_t cfg;
-  chat_config_init(&cfg);
-  char host[256];
-  int port = 8080;
-  snprintf(host, sizeof(host), "127.0.0.1");
-  if (o.listen && parse_listen(o.listen, host, sizeof(host), &port) != 0) {
-    bad_option("--listen", o.listen, "ADDR:PORT");
-    return 2;
-  }
-  cfg.listen_host = host;
-  cfg.listen_port = port;
-  cfg.store_url = store_url(&o);
-  if (o.public_dir)
-    cfg.public_dir = o.public_dir;
-  else if (access("./public/index.html", R_OK) == 0)
-    cfg.public_dir = "./public";
-  else
-    cfg.public_dir = CHAT_DEFAULT_PUBLIC;
-  if (o.vendor_dir) cfg.vendor_dir = o.vendor_dir;
-  if (o.redis && *o.redis) cfg.redis_url = o.redis;
-  cfg.smtp_url = o.smtp;
-  cfg.mail_from = o.mail_from ? o.mail_from : "chatd@localhost.localdomain";
-  cfg.public_url = o.public_url;
-  if (o.ws_rate) {
-    char *end;
-    cfg.ws_rate = strtod(o.ws_rate, &end);
-    if (*end == ':') cfg.ws_burst = strtod(end + 1, &end);
-    if (*end || end == o.ws_rate || cfg.ws_rate < 0 || cfg.ws_burst < 1) {
-      bad_option("--ws-rate", o.ws_rate, "N or N:BURST");
-      return 2;
-    }
-  }
-  if (parse_limits(&o, &cfg) != 0) return 2;
-  if (o.tls_cert && *o.tls_cert) cfg.tls_cert = o.tls_cert;
-  if (o.tls_key && *o.tls_key) cfg.tls_key = o.tls_key;
-  char redirect_host[256];
-  if (o.redirect_http && *o.redirect_http) {
-    if (parse_listen(o.redirect_http, redirect_host, sizeof(redirect_host),
-                     &cfg.redirect_port) != 0) {
-      bad_option("--redirect-http", o.redirect_http, "ADDR:PORT");
-      return 2;
-    }
-    cfg.redirect_host = redirect_host;
-  }
-  cfg.trusted_proxies = o.trusted_proxies;
-  cfg.metrics_token = o.metrics_token;
-  if (o.metrics_access) {
-    if (strcmp(o.metrics_access, "local") == 0) {
-      cfg.metrics_access = CHAT_METRICS_LOCAL;
-    } else if (strcmp(o.metrics_access, "token") == 0) {
-      cfg.metrics_access = CHAT_METRICS_TOKEN;
-    } else if (strcmp(o.metrics_access, "open") == 0) {
-      cfg.metrics_access = CHAT_METRICS_OPEN;
-    } else {
-      bad_option("--metrics-access", o.metrics_access, "local, token or open");
-      return 2;
-    }
-  }
+  static cfg_bufs_t bufs;
+  if (config_from_opts(&o, &cfg, &bufs) != 0) return 2;
+  const char *host = bufs.host;
   /* Mail timing can be shortened for tests. */
   const char *iv = getenv("CHAT_MAIL_INTERVAL_MS"), *gv = getenv("CHAT_MAIL_GATHER_MS");
   if (iv) cfg.mail_interval_ms = strtoul(iv, NULL, 10);

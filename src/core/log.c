@@ -27,7 +27,7 @@ void chat_log_context_set(uint64_t conn_id, const char *req_id) {
 }
 
 typedef struct {
-  char buf[2048];
+  char buf[8192];  /* room for a 1 KiB message or a 512-byte path escaped */
   size_t n;
 } line_t;
 
@@ -36,6 +36,8 @@ static void put(line_t *l, const char *s, size_t len) {
   memcpy(l->buf + l->n, s, len);
   l->n += len;
 }
+
+static void puts_(line_t *l, const char *s) { put(l, s, strlen(s)); }
 
 static void putf(line_t *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void putf(line_t *l, const char *fmt, ...) {
@@ -51,7 +53,7 @@ static void putf(line_t *l, const char *fmt, ...) {
  * text, control characters become spaces (one event, one line). */
 static void put_str(line_t *l, const char *s, int json) {
   size_t len = strlen(s);
-  if (json) put(l, "\"", 1);
+  if (json) puts_(l, "\"");
   for (size_t i = 0; i < len;) {
     unsigned char ch = (unsigned char)s[i];
     if (ch < 0x80) {
@@ -69,14 +71,14 @@ static void put_str(line_t *l, const char *s, int json) {
     uint32_t cp;
     size_t k = chat_utf8_decode(s + i, len - i, &cp);
     if (k == 0) {
-      put(l, "\xef\xbf\xbd", 3);
+      puts_(l, "\xef\xbf\xbd");
       i++;
     } else {
       put(l, s + i, k);
       i += k;
     }
   }
-  if (json) put(l, "\"", 1);
+  if (json) puts_(l, "\"");
 }
 
 /* The start of a line: time, level, and the connection and request. */
@@ -92,14 +94,14 @@ static void put_head(line_t *l, chat_log_level_t level, uint64_t conn, const cha
     putf(l, "{\"ts\":\"%s\",\"level\":\"%s\"", when, level_names[level]);
     if (conn) putf(l, ",\"conn\":%" PRIu64, conn);
     if (req) {
-      put(l, ",\"req\":", 7);
+      puts_(l, ",\"req\":");
       put_str(l, req, 1);
     }
   } else {
     putf(l, "%s %s", when, level_names[level]);
     if (conn) putf(l, " conn=%" PRIu64, conn);
     if (req) {
-      put(l, " req=", 5);
+      puts_(l, " req=");
       put_str(l, req, 0);
     }
   }
@@ -128,11 +130,11 @@ static void vlog(chat_log_level_t level, uint64_t conn, const char *req, const c
       m.n = 0;
       put_str(&m, msg, 1);
     }
-    put(&l, ",\"msg\":", 7);
+    puts_(&l, ",\"msg\":");
     put(&l, m.buf, m.n);
-    put(&l, "}", 1);
+    puts_(&l, "}");
   } else {
-    put(&l, " ", 1);
+    puts_(&l, " ");
     put_str(&l, msg, 0);
   }
   emit(&l);
@@ -160,18 +162,18 @@ void chat_log_access(const chat_log_access_t *a) {
   line_t l = {.n = 0};
   put_head(&l, CHAT_LOG_INFO, a->conn_id, a->req_id);
   if (log_format == CHAT_LOG_JSON) {
-    put(&l, ",\"kind\":\"access\",\"method\":", 27);
+    puts_(&l, ",\"kind\":\"access\",\"method\":");
     put_str(&l, a->method, 1);
-    put(&l, ",\"path\":", 8);
+    puts_(&l, ",\"path\":");
     put_str(&l, a->path, 1);
     putf(&l, ",\"status\":%d,\"bytes\":%" PRIu64 ",\"ms\":%.3f,\"peer\":", a->status, a->bytes,
          a->ms);
     put_str(&l, a->peer, 1);
-    put(&l, "}", 1);
+    puts_(&l, "}");
   } else {
-    put(&l, " access ", 8);
+    puts_(&l, " access ");
     put_str(&l, a->method, 0);
-    put(&l, " ", 1);
+    puts_(&l, " ");
     put_str(&l, a->path, 0);
     putf(&l, " %d %" PRIu64 " %.3fms peer=", a->status, a->bytes, a->ms);
     put_str(&l, a->peer, 0);
