@@ -29,10 +29,14 @@ void chat_log_context_set(uint64_t conn_id, const char *req_id) {
 typedef struct {
   char buf[8192];  /* room for a 1 KiB message or a 512-byte path escaped */
   size_t n;
+  int full;        /* something did not fit: the line is cut */
 } line_t;
 
 static void put(line_t *l, const char *s, size_t len) {
-  if (len > sizeof(l->buf) - 1 - l->n) len = sizeof(l->buf) - 1 - l->n;
+  if (len > sizeof(l->buf) - 1 - l->n) {
+    len = sizeof(l->buf) - 1 - l->n;
+    l->full = 1;
+  }
   memcpy(l->buf + l->n, s, len);
   l->n += len;
 }
@@ -45,14 +49,18 @@ static void putf(line_t *l, const char *fmt, ...) {
   va_start(ap, fmt);
   int k = vsnprintf(l->buf + l->n, sizeof(l->buf) - l->n, fmt, ap);
   va_end(ap);
+  if (k > 0 && (size_t)k >= sizeof(l->buf) - 1 - l->n) l->full = 1;
   if (k > 0) l->n += (size_t)k < sizeof(l->buf) - 1 - l->n ? (size_t)k : sizeof(l->buf) - 1 - l->n;
 }
 
 /* s as a JSON string (quotes included): control characters escaped, bytes
  * that are not UTF-8 replaced by U+FFFD, so that every line parses.  In
  * text, control characters become spaces (one event, one line). */
+#define FIELD_MAX 512  /* bytes of an access-log field or a request id kept */
+
 static void put_str(line_t *l, const char *s, int json) {
   size_t len = strlen(s);
+  if (len > 1024) len = 1024;  /* a message is at most 1023; fields are cut before */
   if (json) puts_(l, "\"");
   for (size_t i = 0; i < len;) {
     unsigned char ch = (unsigned char)s[i];
@@ -108,6 +116,13 @@ static void put_head(line_t *l, chat_log_level_t level, uint64_t conn, const cha
 }
 
 static void emit(line_t *l) {
+  /* A cut JSON line would not parse: say so in one that does. */
+  if (l->full && log_format == CHAT_LOG_JSON) {
+    l->n = 0;
+    l->full = 0;
+    put_head(l, CHAT_LOG_ERROR, 0, NULL);
+    puts_(l, ",\"msg\":\"(a log line too long to write)\"}");
+  }
   l->buf[l->n] = '\0';
   /* One write per line keeps lines whole when worker threads log too. */
   fprintf(stderr, "%s\n", l->buf);
@@ -157,26 +172,33 @@ void chat_log_conn(chat_log_level_t level, uint64_t conn_id, const char *req_id,
   va_end(ap);
 }
 
+/* s cut to FIELD_MAX bytes (a cut character becomes U+FFFD). */
+static const char *field(const char *s, char buf[FIELD_MAX + 1]) {
+  snprintf(buf, FIELD_MAX + 1, "%s", s ? s : "");
+  return buf;
+}
+
 void chat_log_access(const chat_log_access_t *a) {
   if (!access_on || CHAT_LOG_INFO < min_level) return;
+  char method[FIELD_MAX + 1], path[FIELD_MAX + 1], peer[FIELD_MAX + 1];
   line_t l = {.n = 0};
   put_head(&l, CHAT_LOG_INFO, a->conn_id, a->req_id);
   if (log_format == CHAT_LOG_JSON) {
     puts_(&l, ",\"kind\":\"access\",\"method\":");
-    put_str(&l, a->method, 1);
+    put_str(&l, field(a->method, method), 1);
     puts_(&l, ",\"path\":");
-    put_str(&l, a->path, 1);
+    put_str(&l, field(a->path, path), 1);
     putf(&l, ",\"status\":%d,\"bytes\":%" PRIu64 ",\"ms\":%.3f,\"peer\":", a->status, a->bytes,
          a->ms);
-    put_str(&l, a->peer, 1);
+    put_str(&l, field(a->peer, peer), 1);
     puts_(&l, "}");
   } else {
     puts_(&l, " access ");
-    put_str(&l, a->method, 0);
+    put_str(&l, field(a->method, method), 0);
     puts_(&l, " ");
-    put_str(&l, a->path, 0);
+    put_str(&l, field(a->path, path), 0);
     putf(&l, " %d %" PRIu64 " %.3fms peer=", a->status, a->bytes, a->ms);
-    put_str(&l, a->peer, 0);
+    put_str(&l, field(a->peer, peer), 0);
   }
   emit(&l);
 }
