@@ -111,13 +111,15 @@ static const char usage[] =
     "When it is ready, chatd prints \"chatd listening on http://HOST:PORT\"\n"
     "(https:// with TLS).  SIGINT or SIGTERM stops it cleanly (WebSockets are\n"
     "closed with 1001, within --shutdown-drain).  SIGHUP reads the settings again\n"
-    "and applies the log level and format, the access log and the TLS certificate\n"
-    "and key (from the same files); the other settings need a restart.\n"
+    "and applies the log level and format, the access log, --ws-rate and the TLS\n"
+    "certificate and key (from the same files); the others need a restart.\n"
     "\n";
 
 /* Every setting: its key (the flag without its dashes, and the
  * configuration file's key), its field in opts_t, its environment variable,
- * whether it is a secret, and its default as --check-config shows it. */
+ * whether it is a secret, and its default as --check-config shows it.  A
+ * new option is one row here (flag, file key, variable and --check-config
+ * all follow), its line in usage, and its use in config_from_opts. */
 #define CHAT_SETTINGS(X)                                                                  \
   X("listen", listen, "CHAT_LISTEN", NONE, "127.0.0.1:8080")                              \
   X("db", db, "CHAT_DB", NONE, "./data/chat.db")                                          \

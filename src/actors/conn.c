@@ -418,6 +418,9 @@ static const char *conn_headers(chat_conn_t *c) {
   return c->hdrs;
 }
 
+void chat_conn_log_enter(const chat_conn_t *c) { chat_log_context_set(c->id, c->req_id); }
+void chat_conn_log_leave(void) { chat_log_context_set(0, NULL); }
+
 void chat_conn_access_log(chat_conn_t *c, int status, size_t bytes) {
   if (chat_log_access_on() && c->req) {
     const char *path, *query;

@@ -91,6 +91,7 @@ static void put_str(line_t *l, const char *s, int json) {
 
 /* The start of a line: time, level, and the connection and request. */
 static void put_head(line_t *l, chat_log_level_t level, uint64_t conn, const char *req) {
+  if (req && *req == '\0') req = NULL;  /* between requests */
   struct timespec ts;
   struct tm tm;
   clock_gettime(CLOCK_REALTIME, &ts);
