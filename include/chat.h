@@ -144,6 +144,10 @@ int chat_server_redirect_port(const chat_server_t *srv);
  * connections keep theirs.  0; CHAT_EINVAL-style negative code with err set
  * if TLS is off or the files do not load (then the old ones stay). */
 int chat_server_reload_tls(chat_server_t *srv, char *err, size_t errlen);
+/* Changes the WebSocket frame rate limit (as chat_config_t's ws_rate and
+ * ws_burst) while running; every user starts again with a full bucket.
+ * On the loop's thread only. */
+void chat_server_set_ws_rate(chat_server_t *srv, double rate, double burst);
 
 typedef void (*chat_server_stop_cb)(chat_server_t *srv, void *ud);
 /* Graceful stop: stops accepting, closes WebSockets with 1001, lets

@@ -13,6 +13,8 @@ pkgs+=(libcurl4-openssl-dev)
 pkgs+=(libicu-dev)
 # Files: types detected from content (libmagic) and image thumbnails (libvips).
 pkgs+=(libmagic-dev libvips-dev)
+# The configuration file, INI read by libinih (core/config.c).
+pkgs+=(libinih-dev)
 if [ "${1:-}" = test ]; then
   pkgs+=(redis-server)
   pkgs+=(python3 python3-websockets mariadb-server)

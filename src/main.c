@@ -1,6 +1,7 @@
 /* chatd: the command line around the chat server library. */
 #include <chat.h>
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "core/common.h"
+#include "core/config.h"
 #include "core/log.h"
 
 #ifndef CHAT_VERSION
@@ -90,45 +93,95 @@ static const char usage[] =
     "                      [CHAT_METRICS_ACCESS]: local (default) loopback\n"
     "                      clients; token only the token's holders (behind a\n"
     "                      reverse proxy on the same host); open anyone\n"
+    "  --log-level L       debug, info (default), warn or error [CHAT_LOG_LEVEL]\n"
+    "  --log-format F      text (default) or json, one object a line\n"
+    "                      [CHAT_LOG_FORMAT]\n"
+    "  --access-log        one log line per HTTP request answered (method, path\n"
+    "                      without the query, status, bytes, ms, request id, peer)\n"
+    "                      [CHAT_ACCESS_LOG=on|off] (default off)\n"
+    "  --config FILE       read settings from FILE [CHAT_CONFIG]: INI lines\n"
+    "                      \"key = value\", each key an option above without its\n"
+    "                      dashes (deploy/chatd.conf); the environment overrides\n"
+    "                      the file, and options override both\n"
+    "  --check-config      print the settings in effect and where each comes from\n"
+    "                      (secrets masked), then exit: 0, or 2 with the error\n"
     "  --help              this text\n"
     "  --version           the version\n"
     "\n"
     "When it is ready, chatd prints \"chatd listening on http://HOST:PORT\"\n"
     "(https:// with TLS).  SIGINT or SIGTERM stops it cleanly (WebSockets are\n"
-    "closed with 1001, within --shutdown-drain).\n"
+    "closed with 1001, within --shutdown-drain).  SIGHUP reads the settings again\n"
+    "and applies the log level and format, the access log, --ws-rate and the TLS\n"
+    "certificate and key (from the same files); the others need a restart.\n"
     "\n";
 
+/* Every setting: its key (the flag without its dashes, and the
+ * configuration file's key), its field in opts_t, its environment variable,
+ * whether it is a secret, and its default as --check-config shows it.  A
+ * new option is one row here (flag, file key, variable and --check-config
+ * all follow), its line in usage, and its use in config_from_opts. */
+#define CHAT_SETTINGS(X)                                                                  \
+  X("listen", listen, "CHAT_LISTEN", NONE, "127.0.0.1:8080")                              \
+  X("db", db, "CHAT_DB", NONE, "./data/chat.db")                                          \
+  X("store", store, "CHAT_STORE", URL, "sqlite:<db>")                                     \
+  X("redis", redis, "CHAT_REDIS", URL, "(none)")                                          \
+  X("public", public_dir, "CHAT_PUBLIC", NONE, "./public or " CHAT_DEFAULT_PUBLIC)        \
+  X("vendor", vendor_dir, "CHAT_VENDOR", NONE, "/usr/share/bootstrap-html")               \
+  X("smtp", smtp, "CHAT_SMTP", URL, "(none)")                                             \
+  X("mail-from", mail_from, "CHAT_MAIL_FROM", NONE, "chatd@localhost.localdomain")        \
+  X("public-url", public_url, "CHAT_PUBLIC_URL", NONE, "(none)")                          \
+  X("ws-rate", ws_rate, "CHAT_WS_RATE", NONE, "20:200")                                   \
+  X("register-limit", register_limit, "CHAT_REGISTER_LIMIT", NONE, "10/3600")             \
+  X("login-ip-limit", login_ip_limit, "CHAT_LOGIN_IP_LIMIT", NONE, "30/600")              \
+  X("login-backoff", login_backoff, "CHAT_LOGIN_BACKOFF", NONE, "5:1:60")                 \
+  X("max-conns", max_conns, "CHAT_MAX_CONNS", NONE, "10000")                              \
+  X("max-conns-ip", max_conns_ip, "CHAT_MAX_CONNS_IP", NONE, "256")                       \
+  X("max-ws-user", max_ws_user, "CHAT_MAX_WS_USER", NONE, "20")                           \
+  X("http-out-cap", http_out_cap, "CHAT_HTTP_OUT_CAP", NONE, "262144")                    \
+  X("files-dir", files_dir, "CHAT_FILES_DIR", NONE, "(next to the database)")             \
+  X("file-max", file_max, "CHAT_FILE_MAX", NONE, "10485760")                              \
+  X("file-quota", file_quota, "CHAT_FILE_QUOTA", NONE, "209715200")                       \
+  X("ws-ping-interval", ws_ping_interval, "CHAT_WS_PING_INTERVAL", NONE, "30")            \
+  X("shutdown-drain", shutdown_drain, "CHAT_SHUTDOWN_DRAIN", NONE, "5")                   \
+  X("hash-threads", hash_threads, "CHAT_HASH_THREADS", NONE, "1")                         \
+  X("hash-queue", hash_queue, "CHAT_HASH_QUEUE", NONE, "64")                              \
+  X("tls-cert", tls_cert, "CHAT_TLS_CERT", NONE, "(none)")                                \
+  X("tls-key", tls_key, "CHAT_TLS_KEY", NONE, "(none)")                                   \
+  X("redirect-http", redirect_http, "CHAT_REDIRECT_HTTP", NONE, "(none)")                 \
+  X("trusted-proxy", trusted_proxies, "CHAT_TRUSTED_PROXIES", NONE, "(none)")             \
+  X("metrics-token", metrics_token, "CHAT_METRICS_TOKEN", ALL, "(none)")                  \
+  X("metrics-access", metrics_access, "CHAT_METRICS_ACCESS", NONE, "local")               \
+  X("log-level", log_level, "CHAT_LOG_LEVEL", NONE, "info")                               \
+  X("log-format", log_format, "CHAT_LOG_FORMAT", NONE, "text")                            \
+  X("access-log", access_log, "CHAT_ACCESS_LOG", NONE, "off")
+
 typedef struct {
-  const char *listen;
-  const char *db;
-  const char *store;
-  const char *public_dir;
-  const char *vendor_dir;
-  const char *redis;
-  const char *smtp;
-  const char *mail_from;
-  const char *public_url;
-  const char *ws_rate;
-  const char *register_limit, *login_ip_limit, *login_backoff;
-  const char *max_conns, *max_conns_ip, *max_ws_user, *http_out_cap;
-  const char *hash_threads, *hash_queue;
-  const char *ws_ping_interval, *shutdown_drain;
-  const char *tls_cert;
-  const char *tls_key;
-  const char *redirect_http;
-  const char *trusted_proxies;
-  const char *metrics_token;
-  const char *metrics_access;
-  const char *files_dir, *file_max, *file_quota;  /* files */
+#define X(key, field, env, secret, def) const char *field;
+  CHAT_SETTINGS(X)
+#undef X
 } opts_t;
 
-static char store_buf[4096];
+static const chat_setting_t setting_defs[] = {
+#define X(key, field, env, secret, def) {key, env, CHAT_SECRET_##secret, def, NULL, 0, 0, NULL},
+    CHAT_SETTINGS(X)
+#undef X
+};
+#define NSETTINGS (sizeof(setting_defs) / sizeof(setting_defs[0]))
 
-/* The store URL from --store, else --db, else the default. */
-static const char *store_url(const opts_t *o) {
+static const size_t setting_offsets[] = {
+#define X(key, field, env, secret, def) offsetof(opts_t, field),
+    CHAT_SETTINGS(X)
+#undef X
+};
+
+/* The settings in effect (for error messages: where a value came from). */
+static chat_settings_t *cur_settings;
+
+/* The store URL from --store, else --db, else the default (in buf). */
+static const char *store_url(const opts_t *o, char *buf, size_t len) {
   if (o->store) return o->store;
-  snprintf(store_buf, sizeof(store_buf), "sqlite:%s", o->db ? o->db : "./data/chat.db");
-  return store_buf;
+  snprintf(buf, len, "sqlite:%s", o->db ? o->db : "./data/chat.db");
+  return buf;
 }
 
 static int parse_listen(const char *s, char *host, size_t hostlen, int *port) {
@@ -165,41 +218,73 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name) {
   return argv[++*i];
 }
 
-static int parse_common(int argc, char **argv, int *i, opts_t *o) {
-  const char *v;
-  if ((v = opt_value(argc, argv, i, "--listen"))) o->listen = v;
-  else if ((v = opt_value(argc, argv, i, "--db"))) o->db = v;
-  else if ((v = opt_value(argc, argv, i, "--store"))) o->store = v;
-  else if ((v = opt_value(argc, argv, i, "--public"))) o->public_dir = v;
-  else if ((v = opt_value(argc, argv, i, "--vendor"))) o->vendor_dir = v;
-  else if ((v = opt_value(argc, argv, i, "--redis"))) o->redis = v;
-  else if ((v = opt_value(argc, argv, i, "--smtp"))) o->smtp = v;
-  else if ((v = opt_value(argc, argv, i, "--mail-from"))) o->mail_from = v;
-  else if ((v = opt_value(argc, argv, i, "--public-url"))) o->public_url = v;
-  else if ((v = opt_value(argc, argv, i, "--ws-rate"))) o->ws_rate = v;
-  else if ((v = opt_value(argc, argv, i, "--register-limit"))) o->register_limit = v;
-  else if ((v = opt_value(argc, argv, i, "--login-ip-limit"))) o->login_ip_limit = v;
-  else if ((v = opt_value(argc, argv, i, "--login-backoff"))) o->login_backoff = v;
-  else if ((v = opt_value(argc, argv, i, "--max-conns"))) o->max_conns = v;
-  else if ((v = opt_value(argc, argv, i, "--max-conns-ip"))) o->max_conns_ip = v;
-  else if ((v = opt_value(argc, argv, i, "--max-ws-user"))) o->max_ws_user = v;
-  else if ((v = opt_value(argc, argv, i, "--http-out-cap"))) o->http_out_cap = v;
-  else if ((v = opt_value(argc, argv, i, "--files-dir"))) o->files_dir = v;
-  else if ((v = opt_value(argc, argv, i, "--file-max"))) o->file_max = v;
-  else if ((v = opt_value(argc, argv, i, "--file-quota"))) o->file_quota = v;
-  else if ((v = opt_value(argc, argv, i, "--hash-threads"))) o->hash_threads = v;
-  else if ((v = opt_value(argc, argv, i, "--hash-queue"))) o->hash_queue = v;
-  else if ((v = opt_value(argc, argv, i, "--ws-ping-interval"))) o->ws_ping_interval = v;
-  else if ((v = opt_value(argc, argv, i, "--shutdown-drain"))) o->shutdown_drain = v;
-  else if ((v = opt_value(argc, argv, i, "--tls-cert"))) o->tls_cert = v;
-  else if ((v = opt_value(argc, argv, i, "--tls-key"))) o->tls_key = v;
-  else if ((v = opt_value(argc, argv, i, "--redirect-http"))) o->redirect_http = v;
-  else if ((v = opt_value(argc, argv, i, "--trusted-proxy"))) o->trusted_proxies = v;
-  else if ((v = opt_value(argc, argv, i, "--metrics-token"))) o->metrics_token = v;
-  else if ((v = opt_value(argc, argv, i, "--metrics-access"))) o->metrics_access = v;
-  else return 0;
-  return 1;
+/* Takes argv[*i] if it is a setting's flag: 1, or 0 if it is none.
+ * "--access-log" alone means on. */
+static int parse_flag(int argc, char **argv, int *i, chat_settings_t *set) {
+  if (strcmp(argv[*i], "--access-log") == 0) {
+    chat_settings_set(chat_settings_find(set, "access-log"), "on", CHAT_SET_FLAG);
+    return 1;
+  }
+  for (size_t k = 0; k < set->n; k++) {
+    char name[64];
+    snprintf(name, sizeof(name), "--%s", set->v[k].key);
+    const char *v = opt_value(argc, argv, i, name);
+    if (v) {
+      chat_settings_set(&set->v[k], v, CHAT_SET_FLAG);
+      return 1;
+    }
+  }
+  return 0;
 }
+
+/* Fills set from the file (if any), the environment, then the flags of
+ * argv (already checked by main).  0, or -1 with err set. */
+static int settings_gather(chat_settings_t *set, const char *config, int argc, char **argv,
+                           char *err, size_t errlen) {
+  chat_settings_clear(set);
+  set->file = config;
+  if (config && chat_settings_load_file(set, config, err, errlen) != 0) return -1;
+  chat_settings_load_env(set);
+  /* CHAT_LOG: the older name of CHAT_LOG_LEVEL. */
+  chat_setting_t *lvl = chat_settings_find(set, "log-level");
+  if (getenv("CHAT_LOG") && !getenv("CHAT_LOG_LEVEL"))
+    chat_settings_set(lvl, getenv("CHAT_LOG"), CHAT_SET_ENV), lvl->env = "CHAT_LOG";
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--check-config") == 0) continue;
+    if (opt_value(argc, argv, &i, "--config")) continue;
+    parse_flag(argc, argv, &i, set);
+  }
+  return 0;
+}
+
+static chat_settings_t *settings_new(void) {
+  chat_settings_t *set = chat_xmalloc(sizeof(*set));
+  set->n = NSETTINGS;
+  set->v = chat_xmalloc(sizeof(setting_defs));
+  memcpy(set->v, setting_defs, sizeof(setting_defs));
+  set->file = NULL;
+  return set;
+}
+
+static void settings_free(chat_settings_t *set) {
+  if (set == NULL) return;
+  chat_settings_clear(set);
+  free(set->v);
+  free(set);
+}
+
+/* The settings of the command line (their values outlive the server). */
+static chat_settings_t *main_settings;
+static void main_settings_free(void) { settings_free(main_settings); }
+
+static void settings_to_opts(const chat_settings_t *set, opts_t *o) {
+  for (size_t k = 0; k < set->n; k++)
+    *(const char **)((char *)o + setting_offsets[k]) = set->v[k].value;
+}
+
+/* The log's level, format and access log from o.  0, or -1 (reported). */
+static int parse_log(const opts_t *o, chat_log_level_t *level, chat_log_format_t *format,
+                     int *access);
 
 /* A count of 0 or more ("N"), at most max. */
 static int parse_count(const char *s, double max, double *out) {
@@ -245,9 +330,54 @@ static int parse_backoff(const char *s, chat_config_t *cfg) {
   return 0;
 }
 
+static int reloading;  /* errors go to the log, not to stderr as at start */
+
+/* Reports a bad value of the setting name ("--key"), naming where it came
+ * from: "FILE:LINE: bad key VALUE", "bad CHAT_KEY=VALUE", "bad --key VALUE". */
 static int bad_option(const char *name, const char *value, const char *want) {
-  fprintf(stderr, "chatd: bad %s %s (want %s)\n", name, value, want);
+  const char *key = strncmp(name, "--", 2) == 0 ? name + 2 : name;
+  chat_setting_t *e = cur_settings ? chat_settings_find(cur_settings, key) : NULL;
+  char where[512], msg[1024];
+  if (e && e->src == CHAT_SET_FILE)
+    snprintf(msg, sizeof(msg), "%s: bad %s %s (want %s)",
+             chat_settings_where(cur_settings, e, where, sizeof(where)), key, value, want);
+  else if (e && e->src == CHAT_SET_ENV)
+    snprintf(msg, sizeof(msg), "bad %s=%s (want %s)", e->env, value, want);
+  else
+    snprintf(msg, sizeof(msg), "bad --%s %s (want %s)", key, value, want);
+  if (reloading)
+    chat_log_error("reload: %s; the settings stay as they were", msg);
+  else
+    fprintf(stderr, "chatd: %s\n", msg);
   return -1;
+}
+
+static int parse_log(const opts_t *o, chat_log_level_t *level, chat_log_format_t *format,
+                     int *access) {
+  static const char *const levels[] = {"debug", "info", "warn", "error"};
+  *level = CHAT_LOG_INFO;
+  *format = CHAT_LOG_TEXT;
+  *access = 0;
+  if (o->log_level) {
+    size_t k = 0;
+    while (k < 4 && strcmp(o->log_level, levels[k]) != 0) k++;
+    if (k == 4) return bad_option("--log-level", o->log_level, "debug, info, warn or error");
+    *level = (chat_log_level_t)k;
+  }
+  if (o->log_format) {
+    if (strcmp(o->log_format, "json") == 0)
+      *format = CHAT_LOG_JSON;
+    else if (strcmp(o->log_format, "text") != 0)
+      return bad_option("--log-format", o->log_format, "text or json");
+  }
+  if (o->access_log) {
+    const char *v = o->access_log;
+    if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+      *access = 1;
+    else if (strcmp(v, "off") && strcmp(v, "no") && strcmp(v, "false") && strcmp(v, "0"))
+      return bad_option("--access-log", v, "on or off");
+  }
+  return 0;
 }
 
 /* The abuse limits and the connection timings from the options (each
@@ -317,26 +447,136 @@ static int parse_limits(const opts_t *o, chat_config_t *cfg) {
   return 0;
 }
 
+/* Room for the texts a chat_config_t points to. */
+typedef struct {
+  char host[256], redirect_host[256];
+  char store[4096];
+} cfg_bufs_t;
+
+/* The server's configuration from the settings: 0, or -1 with the bad
+ * value reported.  cfg points into o's strings and b. */
+static int config_from_opts(const opts_t *o, chat_config_t *cfg, cfg_bufs_t *b) {
+  chat_config_init(cfg);
+  char *host = b->host;
+  int port = 8080;
+  snprintf(host, sizeof(b->host), "127.0.0.1");
+  if (o->listen && parse_listen(o->listen, host, sizeof(b->host), &port) != 0) {
+    bad_option("--listen", o->listen, "ADDR:PORT");
+    return -1;
+  }
+  cfg->listen_host = host;
+  cfg->listen_port = port;
+  cfg->store_url = store_url(o, b->store, sizeof(b->store));
+  if (o->public_dir)
+    cfg->public_dir = o->public_dir;
+  else if (access("./public/index.html", R_OK) == 0)
+    cfg->public_dir = "./public";
+  else
+    cfg->public_dir = CHAT_DEFAULT_PUBLIC;
+  if (o->vendor_dir) cfg->vendor_dir = o->vendor_dir;
+  if (o->redis && *o->redis) cfg->redis_url = o->redis;
+  cfg->smtp_url = o->smtp;
+  cfg->mail_from = o->mail_from ? o->mail_from : "chatd@localhost.localdomain";
+  cfg->public_url = o->public_url;
+  if (o->ws_rate) {
+    char *end;
+    cfg->ws_rate = strtod(o->ws_rate, &end);
+    if (*end == ':') cfg->ws_burst = strtod(end + 1, &end);
+    if (*end || end == o->ws_rate || cfg->ws_rate < 0 || cfg->ws_burst < 1) {
+      bad_option("--ws-rate", o->ws_rate, "N or N:BURST");
+      return -1;
+    }
+  }
+  if (parse_limits(o, cfg) != 0) return -1;
+  if (o->tls_cert && *o->tls_cert) cfg->tls_cert = o->tls_cert;
+  if (o->tls_key && *o->tls_key) cfg->tls_key = o->tls_key;
+  char *redirect_host = b->redirect_host;
+  if (o->redirect_http && *o->redirect_http) {
+    if (parse_listen(o->redirect_http, redirect_host, sizeof(b->redirect_host),
+                     &cfg->redirect_port) != 0) {
+      bad_option("--redirect-http", o->redirect_http, "ADDR:PORT");
+      return -1;
+    }
+    cfg->redirect_host = redirect_host;
+  }
+  cfg->trusted_proxies = o->trusted_proxies;
+  cfg->metrics_token = o->metrics_token;
+  if (o->metrics_access) {
+    if (strcmp(o->metrics_access, "local") == 0) {
+      cfg->metrics_access = CHAT_METRICS_LOCAL;
+    } else if (strcmp(o->metrics_access, "token") == 0) {
+      cfg->metrics_access = CHAT_METRICS_TOKEN;
+    } else if (strcmp(o->metrics_access, "open") == 0) {
+      cfg->metrics_access = CHAT_METRICS_OPEN;
+    } else {
+      bad_option("--metrics-access", o->metrics_access, "local, token or open");
+      return -1;
+    }
+  }
+  return 0;
+}
+
 typedef struct {
   uv_signal_t sigint, sigterm, sighup;
-  int tls;                      /* sighup is in use */
+  int tls_on;                   /* serving TLS: SIGHUP reloads the certificate */
   chat_server_t *srv;
   int signals;
+  const char *config;           /* the configuration file, or NULL */
+  int argc;                     /* the command line, read again at a reload */
+  char **argv;
 } app_t;
 
 static void stopped_cb(chat_server_t *srv, void *ud) {
   app_t *app = ud;
   uv_close((uv_handle_t *)&app->sigint, NULL);
   uv_close((uv_handle_t *)&app->sigterm, NULL);
-  if (app->tls) uv_close((uv_handle_t *)&app->sighup, NULL);
+  uv_close((uv_handle_t *)&app->sighup, NULL);
   chat_log_info("stopped");
 }
 
-/* SIGHUP: read the certificate and key again (the server logs how it went). */
+/* SIGHUP: reads the settings again (file, environment, flags) and applies
+ * what can change while running: the log's level and format, the access
+ * log, and the TLS certificate and key (read again from their files; the
+ * server logs how it went and keeps the old ones on failure).  A file or
+ * value in error changes nothing.  The other settings need a restart
+ * (README, "Operators"). */
 static void reload_cb(uv_signal_t *h, int signum) {
   app_t *app = h->data;
   char err[512];
-  chat_server_reload_tls(app->srv, err, sizeof(err));
+  chat_settings_t *set = settings_new();
+  chat_settings_t *prev = cur_settings;
+  if (settings_gather(set, app->config, app->argc, app->argv, err, sizeof(err)) != 0) {
+    chat_log_error("reload: %s; the settings stay as they were", err);
+    settings_free(set);
+    return;
+  }
+  opts_t o;
+  settings_to_opts(set, &o);
+  chat_log_level_t level;
+  chat_log_format_t format;
+  int access;
+  reloading = 1;
+  cur_settings = set;
+  int rc = parse_log(&o, &level, &format, &access);
+  /* Every value must be good, even those that need a restart to apply. */
+  chat_config_t cfg;
+  cfg_bufs_t *bufs = chat_xmalloc(sizeof(*bufs));
+  if (rc == 0) rc = config_from_opts(&o, &cfg, bufs);
+  free(bufs);
+  cur_settings = prev;
+  reloading = 0;
+  if (rc == 0) {
+    chat_server_set_ws_rate(app->srv, cfg.ws_rate, cfg.ws_burst);
+    chat_log_set_level(level);
+    chat_log_set_format(format);
+    chat_log_set_access(access);
+    chat_log_info("reload: log level %s, format %s, access log %s, ws-rate %g:%g",
+                  o.log_level ? o.log_level : "info", o.log_format ? o.log_format : "text",
+                  access ? "on" : "off", cfg.ws_rate, cfg.ws_burst > 1 ? cfg.ws_burst : 1);
+  }
+  settings_free(set);  /* o's strings were its */
+  if (rc != 0) return;
+  if (app->tls_on) chat_server_reload_tls(app->srv, err, sizeof(err));
 }
 
 static void signal_cb(uv_signal_t *h, int signum) {
@@ -350,45 +590,16 @@ static void signal_cb(uv_signal_t *h, int signum) {
 }
 
 int main(int argc, char **argv) {
-  opts_t o = {0};
-  o.listen = getenv("CHAT_LISTEN");
-  o.db = getenv("CHAT_DB");
-  o.store = getenv("CHAT_STORE");
-  o.public_dir = getenv("CHAT_PUBLIC");
-  o.vendor_dir = getenv("CHAT_VENDOR");
-  o.redis = getenv("CHAT_REDIS");
-  o.smtp = getenv("CHAT_SMTP");
-  o.mail_from = getenv("CHAT_MAIL_FROM");
-  o.public_url = getenv("CHAT_PUBLIC_URL");
-  o.ws_rate = getenv("CHAT_WS_RATE");
-  o.register_limit = getenv("CHAT_REGISTER_LIMIT");
-  o.login_ip_limit = getenv("CHAT_LOGIN_IP_LIMIT");
-  o.login_backoff = getenv("CHAT_LOGIN_BACKOFF");
-  o.max_conns = getenv("CHAT_MAX_CONNS");
-  o.max_conns_ip = getenv("CHAT_MAX_CONNS_IP");
-  o.max_ws_user = getenv("CHAT_MAX_WS_USER");
-  o.http_out_cap = getenv("CHAT_HTTP_OUT_CAP");
-  o.files_dir = getenv("CHAT_FILES_DIR");
-  o.file_max = getenv("CHAT_FILE_MAX");
-  o.file_quota = getenv("CHAT_FILE_QUOTA");
-  o.hash_threads = getenv("CHAT_HASH_THREADS");
-  o.hash_queue = getenv("CHAT_HASH_QUEUE");
-  o.ws_ping_interval = getenv("CHAT_WS_PING_INTERVAL");
-  o.shutdown_drain = getenv("CHAT_SHUTDOWN_DRAIN");
-  o.tls_cert = getenv("CHAT_TLS_CERT");
-  o.tls_key = getenv("CHAT_TLS_KEY");
-  o.redirect_http = getenv("CHAT_REDIRECT_HTTP");
-  o.trusted_proxies = getenv("CHAT_TRUSTED_PROXIES");
-  o.metrics_token = getenv("CHAT_METRICS_TOKEN");
-  o.metrics_access = getenv("CHAT_METRICS_ACCESS");
-  const char *lvl = getenv("CHAT_LOG");
-  if (lvl && strcmp(lvl, "debug") == 0) chat_log_set_level(CHAT_LOG_DEBUG);
-  if (lvl && strcmp(lvl, "warn") == 0) chat_log_set_level(CHAT_LOG_WARN);
-  if (lvl && strcmp(lvl, "error") == 0) chat_log_set_level(CHAT_LOG_ERROR);
-
   /* The administration commands (admin.h): user, room, db, export, help. */
   if (argc >= 2 && chat_admin_is_command(argv[1])) return chat_admin_main(argc, argv);
+
+  const char *config = getenv("CHAT_CONFIG");
+  if (config && !*config) config = NULL;
+  int check_config = 0;
+  chat_settings_t *set = main_settings = settings_new();
+  atexit(main_settings_free);
   for (int i = 1; i < argc; i++) {
+    const char *v;
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       fputs(usage, stdout);
       chat_admin_help(stdout);
@@ -398,71 +609,39 @@ int main(int argc, char **argv) {
       printf("chatd %s\n", CHAT_VERSION);
       return 0;
     }
-    if (!parse_common(argc, argv, &i, &o)) {
+    if (strcmp(argv[i], "--check-config") == 0) {
+      check_config = 1;
+      continue;
+    }
+    if ((v = opt_value(argc, argv, &i, "--config"))) {
+      config = v;
+      continue;
+    }
+    if (!parse_flag(argc, argv, &i, set)) {
       fprintf(stderr, "chatd: unknown argument %s\n%s", argv[i], usage);
       return 2;
     }
   }
-
-  chat_config_t cfg;
-  chat_config_init(&cfg);
-  char host[256];
-  int port = 8080;
-  snprintf(host, sizeof(host), "127.0.0.1");
-  if (o.listen && parse_listen(o.listen, host, sizeof(host), &port) != 0) {
-    fprintf(stderr, "chatd: bad --listen %s (want ADDR:PORT)\n", o.listen);
+  char err[512] = "";
+  if (settings_gather(set, config, argc, argv, err, sizeof(err)) != 0) {
+    fprintf(stderr, "chatd: %s\n", err);
     return 2;
   }
-  cfg.listen_host = host;
-  cfg.listen_port = port;
-  cfg.store_url = store_url(&o);
-  if (o.public_dir)
-    cfg.public_dir = o.public_dir;
-  else if (access("./public/index.html", R_OK) == 0)
-    cfg.public_dir = "./public";
-  else
-    cfg.public_dir = CHAT_DEFAULT_PUBLIC;
-  if (o.vendor_dir) cfg.vendor_dir = o.vendor_dir;
-  if (o.redis && *o.redis) cfg.redis_url = o.redis;
-  cfg.smtp_url = o.smtp;
-  cfg.mail_from = o.mail_from ? o.mail_from : "chatd@localhost.localdomain";
-  cfg.public_url = o.public_url;
-  if (o.ws_rate) {
-    char *end;
-    cfg.ws_rate = strtod(o.ws_rate, &end);
-    if (*end == ':') cfg.ws_burst = strtod(end + 1, &end);
-    if (*end || cfg.ws_rate < 0 || cfg.ws_burst < 1) {
-      fprintf(stderr, "chatd: bad --ws-rate %s (want N or N:BURST)\n", o.ws_rate);
-      return 2;
-    }
-  }
-  if (parse_limits(&o, &cfg) != 0) return 2;
-  if (o.tls_cert && *o.tls_cert) cfg.tls_cert = o.tls_cert;
-  if (o.tls_key && *o.tls_key) cfg.tls_key = o.tls_key;
-  char redirect_host[256];
-  if (o.redirect_http && *o.redirect_http) {
-    if (parse_listen(o.redirect_http, redirect_host, sizeof(redirect_host),
-                     &cfg.redirect_port) != 0) {
-      fprintf(stderr, "chatd: bad --redirect-http %s (want ADDR:PORT)\n", o.redirect_http);
-      return 2;
-    }
-    cfg.redirect_host = redirect_host;
-  }
-  cfg.trusted_proxies = o.trusted_proxies;
-  cfg.metrics_token = o.metrics_token;
-  if (o.metrics_access) {
-    if (strcmp(o.metrics_access, "local") == 0) {
-      cfg.metrics_access = CHAT_METRICS_LOCAL;
-    } else if (strcmp(o.metrics_access, "token") == 0) {
-      cfg.metrics_access = CHAT_METRICS_TOKEN;
-    } else if (strcmp(o.metrics_access, "open") == 0) {
-      cfg.metrics_access = CHAT_METRICS_OPEN;
-    } else {
-      fprintf(stderr, "chatd: bad --metrics-access %s (want local, token or open)\n",
-              o.metrics_access);
-      return 2;
-    }
-  }
+  cur_settings = set;
+  opts_t o;
+  settings_to_opts(set, &o);
+  chat_log_level_t log_level;
+  chat_log_format_t log_format;
+  int access_log;
+  if (parse_log(&o, &log_level, &log_format, &access_log) != 0) return 2;
+  chat_log_set_level(log_level);
+  chat_log_set_format(log_format);
+  chat_log_set_access(access_log);
+
+  chat_config_t cfg;
+  static cfg_bufs_t bufs;
+  if (config_from_opts(&o, &cfg, &bufs) != 0) return 2;
+  const char *host = bufs.host;
   /* Mail timing can be shortened for tests. */
   const char *iv = getenv("CHAT_MAIL_INTERVAL_MS"), *gv = getenv("CHAT_MAIL_GATHER_MS");
   if (iv) cfg.mail_interval_ms = strtoul(iv, NULL, 10);
@@ -475,6 +654,11 @@ int main(int argc, char **argv) {
   if (getenv("CHAT_FAULT_EXIT_AFTER_COMMIT"))
     fprintf(stderr, "chatd: test build: CHAT_FAULT_EXIT_AFTER_COMMIT is armed\n");
 #endif
+  if (check_config) {
+    if (config) printf("# configuration file %s\n", config);
+    chat_settings_print(set, stdout);
+    return 0;
+  }
 
   /* A peer that goes away mid-write must not kill the process. */
   signal(SIGPIPE, SIG_IGN);
@@ -485,7 +669,10 @@ int main(int argc, char **argv) {
 
   uv_loop_t *loop = uv_default_loop();
   app_t app = {0};
-  char err[512] = "";
+  app.config = config;
+  app.argc = argc;
+  app.argv = argv;
+  app.tls_on = cfg.tls_cert != NULL;
   if (chat_server_new(loop, &cfg, &app.srv, err, sizeof(err)) != 0) {
     fprintf(stderr, "chatd: %s\n", err);
     return 1;
@@ -503,13 +690,9 @@ int main(int argc, char **argv) {
   app.sigint.data = app.sigterm.data = &app;
   uv_signal_start(&app.sigint, signal_cb, SIGINT);
   uv_signal_start(&app.sigterm, signal_cb, SIGTERM);
-  if (cfg.tls_cert) {
-    /* Only with TLS: otherwise SIGHUP keeps its usual meaning. */
-    app.tls = 1;
-    uv_signal_init(loop, &app.sighup);
-    app.sighup.data = &app;
-    uv_signal_start(&app.sighup, reload_cb, SIGHUP);
-  }
+  uv_signal_init(loop, &app.sighup);
+  app.sighup.data = &app;
+  uv_signal_start(&app.sighup, reload_cb, SIGHUP);
 
   chat_log_info("chatd %s: store %s, front end %s", CHAT_VERSION,
                 strncmp(cfg.store_url, "sqlite:", 7) == 0 ? cfg.store_url : "(configured)",

@@ -404,7 +404,9 @@ static void job_next(chat_api_job_t *j, const chat_services_t *svc, chat_conn_t 
 static void api_done(chat_actor_t *self, chat_mail_t *m) {
   chat_conn_t *c = chat_conn_from_actor(self);
   chat_api_job_t *j = container_of(m, chat_api_job_t, super.mail);
+  chat_conn_log_enter(c);
   job_next(j, chat_conn_services(c), c);
+  chat_conn_log_leave();
 }
 
 /* The hash is done: on to the step after it if it succeeded. */
@@ -416,11 +418,12 @@ static void api_hashed(chat_actor_t *self, chat_mail_t *m) {
   chat_api_run_cb then = j->then;
   j->hash.ops = 0;
   j->then = NULL;
-  if (ok && then) {
+  chat_conn_log_enter(c);
+  if (ok && then)
     job_queue(j, then, svc, c);
-    return;
-  }
-  job_next(j, svc, c);
+  else
+    job_next(j, svc, c);
+  chat_conn_log_leave();
 }
 
 void chat_api_handle(const chat_services_t *svc, chat_conn_t *c, const chat_route_match_t *m) {

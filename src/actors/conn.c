@@ -2,6 +2,7 @@
  * mails, and HTTP.  The WebSocket half is in conn_ws.c, TLS in
  * conn_tls.c. */
 #include <assert.h>
+#include <sodium.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,9 +71,9 @@ static void handle_closed_cb(uv_handle_t *h) {
   chat_conn_t *c = h->data;
   if (--c->handles > 0) return;
   if (c->user_id)
-    chat_log_debug("conn %s: closed (WebSocket of %s)", c->name, c->username);
+    chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: closed (WebSocket of %s)", c->name, c->username);
   else
-    chat_log_debug("conn %s: closed", c->name);
+    chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: closed", c->name);
   /* Leave every room (the others see the user go) and go offline. */
   chat_conn_ws_release(c);
   for (size_t i = 0; i < c->outq_len; i++) chat_rbuf_unref(c->outq[i]);
@@ -151,7 +152,7 @@ void chat_conn_queue(chat_conn_t *c, chat_rbuf_t *b) {
   c->out_bytes += b->len;
   chat_registry_want_flush(c->svc->registry, &c->reg);
   if (c->state == CONN_WS && c->out_bytes > c->svc->limits->ws_out_cap) {
-    chat_log_warn("conn %s: slow consumer (%zu bytes queued), closing", c->name,
+    chat_conn_log(c, CHAT_LOG_WARN, "conn %s: slow consumer (%zu bytes queued), closing", c->name,
                   c->out_bytes);
     /* The backlog is dropped: the close goes out at once. */
     for (size_t i = 0; i < c->outq_len; i++) {
@@ -171,7 +172,7 @@ static void write_cb(uv_write_t *w, int status) {
   c->writes--;
   free(wr);
   if (status < 0) {
-    if (status != UV_ECANCELED) chat_log_debug("conn %s: write: %s", c->name, uv_strerror(status));
+    if (status != UV_ECANCELED) chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: write: %s", c->name, uv_strerror(status));
     chat_conn_hard_close(c);
   } else {
     chat_conn_maybe_linger(c);
@@ -200,7 +201,7 @@ void chat_conn_write(chat_conn_t *c, chat_rbuf_t **in, size_t n) {
   int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, write_cb);
   if (bufs != stackbufs) free(bufs);
   if (rc < 0) {
-    chat_log_debug("conn %s: write: %s", c->name, uv_strerror(rc));
+    chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: write: %s", c->name, uv_strerror(rc));
     for (size_t i = 0; i < n; i++) chat_rbuf_unref(wr->bufs[i]);
     c->out_bytes -= wr->bytes;
     free(wr);
@@ -353,7 +354,7 @@ static void on_dead_mail(chat_actor_t *self, chat_mail_t *m) {
   free(m);
   if (c->state != CONN_WS) return;
   c->svc->metrics->ws_dead_peers++;
-  chat_log_warn("conn %s: dead peer (WebSocket of %s): nothing received for %.1f s, closed",
+  chat_conn_log(c, CHAT_LOG_WARN, "conn %s: dead peer (WebSocket of %s): nothing received for %.1f s, closed",
                 c->name, c->username, (double)silent_ms / 1000);
   chat_conn_hard_close(c);
 }
@@ -369,7 +370,7 @@ static void on_abort_mail(chat_actor_t *self, chat_mail_t *m) {
   chat_conn_t *c = chat_conn_from_actor(self);
   free(m);
   if (c->state == CONN_CLOSED) return;
-  chat_log_debug("conn %s: still open at the end of the drain, cut off (%zu bytes unwritten)",
+  chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: still open at the end of the drain, cut off (%zu bytes unwritten)",
                  c->name, c->out_bytes);
   chat_conn_hard_close(c);
 }
@@ -386,16 +387,71 @@ void chat_conn_post_abort(chat_conn_t *c) {
   "X-Content-Type-Options: nosniff\r\n" \
   "Referrer-Policy: same-origin\r\n"
 
-/* The headers of every answer; over HTTPS, HSTS too (a year). */
-static const char *conn_headers(const chat_conn_t *c) {
-  return c->secure ? COMMON_HEADERS "Strict-Transport-Security: max-age=31536000\r\n"
-                   : COMMON_HEADERS;
+/* Connection ids of the log: unique in the process (servers on other
+ * loops draw from the same counter). */
+static uint64_t conn_ids;
+static uint32_t req_ids, req_id_prefix;
+
+/* A request begins: its id (always made here; an X-Request-Id from the
+ * client is not taken, so that an id in the log is always ours and
+ * unique), its start time, and the log context of the handling. */
+static void conn_begin_request(chat_conn_t *c) {
+  if (c->req_id[0] == '\0') {
+    uint32_t prefix = __atomic_load_n(&req_id_prefix, __ATOMIC_RELAXED);
+    if (prefix == 0) {
+      prefix = randombytes_random() | 1u;
+      __atomic_store_n(&req_id_prefix, prefix, __ATOMIC_RELAXED);
+    }
+    snprintf(c->req_id, sizeof(c->req_id), "%08x%08x", prefix,
+             __atomic_add_fetch(&req_ids, 1, __ATOMIC_RELAXED));
+  }
+  c->req_start_ns = uv_hrtime();
+  chat_log_context_set(c->id, c->req_id);
+}
+
+/* The headers of every answer: the request id; over HTTPS, HSTS too (a
+ * year). */
+static const char *conn_headers(chat_conn_t *c) {
+  if (c->req_id[0] == '\0') conn_begin_request(c);
+  snprintf(c->hdrs, sizeof(c->hdrs), "%sX-Request-Id: %s\r\n%s", COMMON_HEADERS, c->req_id,
+           c->secure ? "Strict-Transport-Security: max-age=31536000\r\n" : "");
+  return c->hdrs;
+}
+
+void chat_conn_log_enter(const chat_conn_t *c) { chat_log_context_set(c->id, c->req_id); }
+void chat_conn_log_leave(void) { chat_log_context_set(0, NULL); }
+
+void chat_conn_access_log(chat_conn_t *c, int status, size_t bytes) {
+  if (chat_log_access_on() && c->req) {
+    const char *path, *query;
+    size_t plen, qlen;
+    chat_http_url(c->req, &path, &plen, &query, &qlen);
+    /* The path only: a query string may carry a secret. */
+    char p[512];
+    snprintf(p, sizeof(p), "%.*s", (int)(plen < sizeof(p) ? plen : sizeof(p) - 1), path);
+    chat_log_access_t a = {
+        .method = llhttp_method_name((llhttp_method_t)c->req->method),
+        .path = p,
+        .req_id = c->req_id[0] ? c->req_id : NULL,
+        .peer = c->name,
+        .status = status,
+        .bytes = bytes,
+        .ms = c->req_start_ns ? (double)(uv_hrtime() - c->req_start_ns) / 1e6 : 0,
+        .conn_id = c->id,
+    };
+    chat_log_access(&a);
+  }
+  c->req_id[0] = '\0';
+  c->req_start_ns = 0;
 }
 
 /* Sends a response to the request being answered and moves on to the next
  * request (or closes). */
 static void conn_respond(chat_conn_t *c, chat_rbuf_t *resp) {
+  int status = resp->len > 12 ? atoi((const char *)resp->data + 9) : 0;
+  size_t bytes = resp->len;
   chat_conn_queue(c, resp);
+  chat_conn_access_log(c, status, bytes);
   if (c->state != CONN_HTTP) return;
   if (!c->keep_alive || c->upgrade_pending) {
     c->close_queued = 1;
@@ -660,7 +716,16 @@ static int conn_body_not_json(const chat_conn_t *c, const char *path, size_t len
          !chat_http_body_is_json(c->req) && !conn_is_upload(c->req);
 }
 
+static void conn_dispatch_request(chat_conn_t *c);
+
+/* Answers the request, with its id in the log lines of the handling. */
 static void conn_dispatch(chat_conn_t *c) {
+  conn_begin_request(c);
+  conn_dispatch_request(c);
+  chat_log_context_set(0, NULL);
+}
+
+static void conn_dispatch_request(chat_conn_t *c) {
   const chat_services_t *svc = c->svc;
   const char *path, *query;
   size_t path_len, query_len;
@@ -828,7 +893,7 @@ void chat_conn_input(chat_conn_t *c, const char *data, size_t len) {
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   chat_conn_t *c = s->data;
   if (nread < 0) {
-    if (nread != UV_EOF) chat_log_debug("conn %s: read: %s", c->name, uv_strerror((int)nread));
+    if (nread != UV_EOF) chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: read: %s", c->name, uv_strerror((int)nread));
     chat_conn_hard_close(c);
     return;
   }
@@ -864,6 +929,7 @@ static void accept_failed_closed_cb(uv_handle_t *h) {
 void chat_conn_accept(const chat_services_t *svc, uv_stream_t *listener,
                       chat_conn_kind_t kind) {
   chat_conn_t *c = chat_xcalloc(1, sizeof(*c));
+  c->id = __atomic_add_fetch(&conn_ids, 1, __ATOMIC_RELAXED);
   c->svc = svc;
   c->kind = kind == CHAT_CONN_TLS && svc->tls == NULL ? CHAT_CONN_PLAIN : kind;
   chat_actor_init(&c->actor, svc->sched, conn_free_cb);
@@ -899,7 +965,7 @@ void chat_conn_accept(const chat_services_t *svc, uv_stream_t *listener,
   }
   memcpy(c->client, c->peer, sizeof(c->client));
   conn_set_name(c);
-  chat_log_debug("conn %s: accepted%s", c->name,
+  chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: accepted%s", c->name,
                  c->kind == CHAT_CONN_TLS ? " (TLS)" : c->kind == CHAT_CONN_REDIRECT ? " (redirect)" : "");
   c->secure = c->kind == CHAT_CONN_TLS;
   c->req = chat_xmalloc(sizeof(*c->req));

@@ -113,6 +113,11 @@ int chat_conn_secure(const chat_conn_t *c);
 /* 1 while the connection can still be answered. */
 int chat_conn_is_open(const chat_conn_t *c);
 const chat_services_t *chat_conn_services(const chat_conn_t *c);
+/* Log lines from here on (this thread) carry c's connection id and the id
+ * of the request it is answering, until chat_conn_log_leave (core/log.h).
+ * For work that finishes a request later, e.g. a store job's answer. */
+void chat_conn_log_enter(const chat_conn_t *c);
+void chat_conn_log_leave(void);
 /* 1 if the request's Origin (if any) is this server's own. */
 int chat_conn_origin_ok(const chat_conn_t *c);
 /* status + JSON body (NULL for none) + extra header lines. */

@@ -44,6 +44,10 @@ struct chat_conn_s {
   int secure;                   /* the request came over HTTPS (TLS or a proxy's word) */
   char addr_key[CHAT_ADDR_KEY_MAX];  /* the limiter's key of peer (limiter.h) */
   int conn_counted;             /* counted by the limiter's connection caps */
+  uint64_t id;                  /* the connection id of the log, unique in the process */
+  char req_id[24];              /* the request id being answered, "" between requests */
+  uint64_t req_start_ns;        /* when that request began (uv_hrtime) */
+  char hdrs[256];               /* conn_headers' text */
 
   /* TLS (conn_tls.c) */
   chat_tls_conn_t *tls;         /* NULL: plain */
@@ -106,6 +110,14 @@ void chat_conn_input(chat_conn_t *c, const char *data, size_t len);
 void chat_conn_write(chat_conn_t *c, chat_rbuf_t **bufs, size_t n);
 /* (Re)starts the timer for the next request to arrive. */
 void chat_conn_request_timer(chat_conn_t *c);
+
+/* A log line about c, with its connection id and its request id if it is
+ * answering a request. */
+#define chat_conn_log(c, level, ...) \
+  chat_log_conn(level, (c)->id, (c)->req_id[0] ? (c)->req_id : NULL, __VA_ARGS__)
+/* The access-log line of the request being answered, with the response's
+ * status and size (when the access log is on). */
+void chat_conn_access_log(chat_conn_t *c, int status, size_t bytes);
 
 /* conn_tls.c */
 

@@ -26,7 +26,7 @@
 static void handshake_timer_cb(uv_timer_t *t) {
   chat_conn_t *c = t->data;
   if (!chat_tls_conn_established(c->tls)) {
-    chat_log_debug("conn %s: TLS handshake timed out", c->name);
+    chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: TLS handshake timed out", c->name);
     chat_conn_hard_close(c);
   }
 }
@@ -44,7 +44,7 @@ void chat_conn_tls_free(chat_conn_t *c) {
 /* The session failed: what is queued cannot be sent any more; the alert
  * (if any) is written and the connection closes. */
 static void conn_tls_failed(chat_conn_t *c) {
-  chat_log_debug("conn %s: TLS: %s", c->name, chat_tls_conn_error(c->tls));
+  chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: TLS: %s", c->name, chat_tls_conn_error(c->tls));
   if (c->state != CONN_HTTP && c->state != CONN_WS) return;
   c->close_queued = 1;
   chat_conn_begin_closing(c);
@@ -61,7 +61,7 @@ void chat_conn_tls_input(chat_conn_t *c, const uint8_t *data, size_t len) {
     int was_up = chat_tls_conn_established(c->tls);
     chat_tls_status_t st = chat_tls_conn_read(c->tls, buf, cap, &n);
     if (!was_up && chat_tls_conn_established(c->tls)) {
-      chat_log_debug("conn %s: %s %s%s%s", c->name, chat_tls_conn_version(c->tls),
+      chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: %s %s%s%s", c->name, chat_tls_conn_version(c->tls),
                      chat_tls_conn_cipher(c->tls), *chat_tls_conn_alpn(c->tls) ? " " : "",
                      chat_tls_conn_alpn(c->tls));
       chat_conn_request_timer(c);

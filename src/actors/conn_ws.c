@@ -110,6 +110,7 @@ static void ws_auth_done(chat_actor_t *self, chat_mail_t *m) {
   memcpy(b->data, head, (size_t)n);
   b->len = (size_t)n;
   chat_conn_queue(c, b);
+  chat_conn_access_log(c, 101, (size_t)n);
   c->state = CONN_WS;
   c->busy = 0;
   c->user_id = j->user.id;
@@ -133,7 +134,7 @@ static void ws_auth_done(chat_actor_t *self, chat_mail_t *m) {
   }
   c->presence_on = 1;
   chat_registry_set_user(svc->registry, &c->reg, c->user_id);
-  chat_log_debug("conn %s: WebSocket of %s", c->name, c->username);
+  chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: WebSocket of %s", c->name, c->username);
   svc->presence->ops->connect(svc->presence, c->user_id, c->username);
   /* Bytes that came after the handshake are the first frames. */
   if (c->in_len) {

@@ -159,6 +159,14 @@ void chat_limiter_login_end(chat_limiter_t *l, const char *addr, const char *acc
 
 /* ---- frames ------------------------------------------------------------- */
 
+void chat_limiter_set_frame_rate(chat_limiter_t *l, double rate, double burst) {
+  if (l == NULL) return;
+  l->cfg.frame_rate = rate;
+  l->cfg.frame_burst = burst;
+  chat_keytab_free(l->frames);
+  l->frames = bucket_table(rate, burst);
+}
+
 int64_t chat_limiter_frame(chat_limiter_t *l, int64_t user_id) {
   if (l->cfg.frame_rate <= 0) return 0;
   char key[24];

@@ -106,6 +106,8 @@ void chat_limiter_login_end(chat_limiter_t *l, const char *addr, const char *acc
 /* 0 if user_id may have one more WebSocket frame handled now, else the
  * milliseconds until it may (the frame is refused). */
 int64_t chat_limiter_frame(chat_limiter_t *l, int64_t user_id);
+/* Changes the frame limit (a reload); the users' buckets start full. */
+void chat_limiter_set_frame_rate(chat_limiter_t *l, double rate, double burst);
 
 /* Keys held in all tables (for tests and metrics). */
 size_t chat_limiter_size(const chat_limiter_t *l);

@@ -415,6 +415,10 @@ int chat_server_reload_tls(chat_server_t *srv, char *err, size_t errlen) {
   return rc;
 }
 
+void chat_server_set_ws_rate(chat_server_t *srv, double rate, double burst) {
+  chat_limiter_set_frame_rate(srv->svc.limiter, rate, burst > 1 ? burst : 1);
+}
+
 static void sched_closed(chat_sched_t *s) {
   chat_server_t *srv = container_of(s, chat_server_t, sched);
   srv->state = SRV_STOPPED;
