@@ -6,6 +6,7 @@ turns, and STOPPING=1 at SIGTERM.  And deploy/chatd.service passes
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -83,7 +84,7 @@ class SdNotifyTest(unittest.TestCase):
         span = times[-1] - times[0]
         self.assertGreater(span, 0.3 * (len(times) - 1) * 0.5, times)
         # A stopped loop sends nothing: SIGSTOP for over the interval.
-        os.kill(srv.proc.pid, 19)
+        os.kill(srv.proc.pid, signal.SIGSTOP)
         try:
             n = self.notes.count("WATCHDOG=1")
             time.sleep(1.0)
@@ -97,7 +98,7 @@ class SdNotifyTest(unittest.TestCase):
             # At most one that was on its way when the process stopped.
             self.assertLessEqual(self.notes.count("WATCHDOG=1") - n, 1)
         finally:
-            os.kill(srv.proc.pid, 18)
+            os.kill(srv.proc.pid, signal.SIGCONT)
         self.notes.wait_for(lambda m: self.notes.count("WATCHDOG=1") >= n + 3, 30,
                             "WATCHDOG=1 again after SIGCONT")
         self.assertEqual(srv.stop(), 0, srv.diag())
