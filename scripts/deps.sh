@@ -15,11 +15,15 @@ pkgs+=(libicu-dev)
 pkgs+=(libmagic-dev libvips-dev)
 # The configuration file, INI read by libinih (core/config.c).
 pkgs+=(libinih-dev)
+# systemd's readiness and watchdog notification (net/sdnotify.c).
+pkgs+=(libsystemd-dev)
 if [ "${1:-}" = test ]; then
   pkgs+=(redis-server)
   pkgs+=(python3 python3-websockets mariadb-server)
   # TLS tests: certificates made at test time (scripts/make-cert.sh).
   pkgs+=(openssl)
+  # /metrics checked with promtool; a test through nginx as a reverse proxy.
+  pkgs+=(prometheus nginx)
   # Fuzz tests (test/fuzz): clang and libFuzzer's runtime.
   pkgs+=(clang libclang-rt-dev)
   # Browser tests (test/browser): Debian's Chromium with CJK fonts (so screenshots show

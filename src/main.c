@@ -12,6 +12,7 @@
 #include "core/common.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "net/sdnotify.h"
 
 #ifndef CHAT_VERSION
 #define CHAT_VERSION "dev"
@@ -524,6 +525,7 @@ typedef struct {
   const char *config;           /* the configuration file, or NULL */
   int argc;                     /* the command line, read again at a reload */
   char **argv;
+  chat_sdnotify_t *sd;          /* systemd notification; NULL: none */
 } app_t;
 
 static void stopped_cb(chat_server_t *srv, void *ud) {
@@ -531,6 +533,8 @@ static void stopped_cb(chat_server_t *srv, void *ud) {
   uv_close((uv_handle_t *)&app->sigint, NULL);
   uv_close((uv_handle_t *)&app->sigterm, NULL);
   uv_close((uv_handle_t *)&app->sighup, NULL);
+  chat_sdnotify_close(app->sd);
+  app->sd = NULL;
   chat_log_info("stopped");
 }
 
@@ -586,6 +590,7 @@ static void signal_cb(uv_signal_t *h, int signum) {
     _exit(1);
   }
   chat_log_info("signal %d: stopping", signum);
+  chat_sdnotify_stopping(app->sd);
   chat_server_stop(app->srv, stopped_cb, app);
 }
 
@@ -703,6 +708,7 @@ int main(int argc, char **argv) {
   printf("chatd listening on %s://%s:%d\n", cfg.tls_cert ? "https" : "http", host,
          chat_server_port(app.srv));
   fflush(stdout);
+  app.sd = chat_sdnotify_ready(loop);  /* listening, store open */
 
   uv_run(loop, UV_RUN_DEFAULT);
   chat_server_free(app.srv);

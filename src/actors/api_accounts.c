@@ -223,6 +223,7 @@ static void login_run(chat_api_job_t *j, chat_store_t *store) {
 
 static void login_done(chat_api_job_t *j, const chat_services_t *svc) {
   login_job_t *l = container_of(j, login_job_t, super);
+  if (j->status == 401) svc->metrics->logins_failed++;
   if (!l->counted) return;
   /* Banned: the password was right, so it was no guess. */
   chat_login_outcome_t how = l->login_ok || j->status == 403 ? CHAT_LOGIN_OK

@@ -1,12 +1,11 @@
 /* Routes for operators: /healthz and /metrics (Prometheus text format).
  * See api.h for the steps of a handler. */
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../net/access.h"
 #include "api_int.h"
-#include "notifier.h"
+#include "metrics.h"
 
 /* ---- GET /healthz ------------------------------------------------------
  *
@@ -98,8 +97,9 @@ static void healthz_done(chat_api_job_t *j, const chat_services_t *svc) {
 /* ---- GET /metrics ------------------------------------------------------ */
 
 /* Answers on the loop, with no worker step: the figures are the server's
- * own and the storage actor's counters.  Only for loopback clients or the
- * token's holders, as configured (net/access.h); others get 403. */
+ * own and the storage actor's counters, rendered by metrics.c.  Only for
+ * loopback clients or the token's holders, as configured (net/access.h);
+ * others get 403. */
 static int metrics_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_conn_t *c) {
   const chat_limits_t *lim = svc->limits;
   if (!chat_access_allowed(chat_conn_req(c), chat_conn_peer(c),
@@ -108,89 +108,12 @@ static int metrics_prepare(chat_api_job_t *j, const chat_services_t *svc, chat_c
                             "metrics are for local clients or with the metrics token", NULL);
     return -1;
   }
-  chat_api_stats_t st;
-  chat_api_stats(svc, &st);
-  char body[4096];
-  snprintf(body, sizeof(body),
-           "# HELP chat_connections Open TCP connections.\n"
-           "# TYPE chat_connections gauge\n"
-           "chat_connections %zu\n"
-           "# HELP chat_websockets Open WebSocket connections.\n"
-           "# TYPE chat_websockets gauge\n"
-           "chat_websockets %zu\n"
-           "# HELP chat_rooms Rooms.\n"
-           "# TYPE chat_rooms gauge\n"
-           "chat_rooms %zu\n"
-           "# HELP chat_connections_total Connections accepted.\n"
-           "# TYPE chat_connections_total counter\n"
-           "chat_connections_total %" PRIu64 "\n"
-           "# HELP chat_http_requests_total HTTP requests.\n"
-           "# TYPE chat_http_requests_total counter\n"
-           "chat_http_requests_total %" PRIu64 "\n"
-           "# HELP chat_ws_frames_in_total WebSocket messages received.\n"
-           "# TYPE chat_ws_frames_in_total counter\n"
-           "chat_ws_frames_in_total %" PRIu64 "\n"
-           "# HELP chat_messages_total Room messages stored and broadcast.\n"
-           "# TYPE chat_messages_total counter\n"
-           "chat_messages_total %" PRIu64 "\n"
-           "# HELP chat_store_batches_total Message batches committed.\n"
-           "# TYPE chat_store_batches_total counter\n"
-           "chat_store_batches_total %" PRIu64 "\n"
-           "# HELP chat_store_write_seconds_total Time spent committing batches.\n"
-           "# TYPE chat_store_write_seconds_total counter\n"
-           "chat_store_write_seconds_total %.6f\n"
-           "# HELP chat_hash_pending Password hashes waiting or running.\n"
-           "# TYPE chat_hash_pending gauge\n"
-           "chat_hash_pending %zu\n"
-           "# HELP chat_hash_refused_total Logins and registrations answered busy.\n"
-           "# TYPE chat_hash_refused_total counter\n"
-           "chat_hash_refused_total %" PRIu64 "\n"
-           "# HELP chat_connections_refused_total Connections refused: too many.\n"
-           "# TYPE chat_connections_refused_total counter\n"
-           "chat_connections_refused_total %" PRIu64 "\n"
-           "# HELP chat_ws_refused_total WebSockets closed at once: too many for the user.\n"
-           "# TYPE chat_ws_refused_total counter\n"
-           "chat_ws_refused_total %" PRIu64 "\n"
-           "# HELP chat_ws_frames_limited_total WebSocket frames refused by flood control.\n"
-           "# TYPE chat_ws_frames_limited_total counter\n"
-           "chat_ws_frames_limited_total %" PRIu64 "\n",
-           st.conns, st.websockets, st.rooms, st.conns_total, st.http_requests, st.ws_frames_in,
-           st.messages_sent, st.store_batches, (double)st.store_write_ns / 1e9, st.hash_pending,
-           st.hash_refused, st.conns_refused, st.ws_refused, st.frames_limited);
-  if (svc->notifier) {
-    chat_notifier_stats_t ns;
-    chat_notifier_stats(svc->notifier, &ns);
-    size_t used = strlen(body);
-    snprintf(body + used, sizeof(body) - used,
-             "# HELP chat_mail_sent_total Mails the SMTP server accepted.\n"
-             "# TYPE chat_mail_sent_total counter\n"
-             "chat_mail_sent_total %" PRIu64 "\n"
-             "# HELP chat_mail_failed_total Mail attempts that failed.\n"
-             "# TYPE chat_mail_failed_total counter\n"
-             "chat_mail_failed_total %" PRIu64 "\n"
-             "# HELP chat_mail_dropped_total Missed items that will never be mailed.\n"
-             "# TYPE chat_mail_dropped_total counter\n"
-             "chat_mail_dropped_total %" PRIu64 "\n"
-             "# HELP chat_mail_shared_items_total Missed items batched through Redis.\n"
-             "# TYPE chat_mail_shared_items_total counter\n"
-             "chat_mail_shared_items_total %" PRIu64 "\n"
-             "# HELP chat_mail_local_items_total Missed items batched in this instance "
-             "while Redis was unreachable.\n"
-             "# TYPE chat_mail_local_items_total counter\n"
-             "chat_mail_local_items_total %" PRIu64 "\n"
-             "# HELP chat_mail_shared_up Mail batching is shared through Redis now.\n"
-             "# TYPE chat_mail_shared_up gauge\n"
-             "chat_mail_shared_up %" PRIu64 "\n",
-             ns.sent, ns.failed, ns.dropped, ns.shared, ns.local, ns.shared_up);
-  }
-  size_t used = strlen(body);
-  snprintf(body + used, sizeof(body) - used,
-           "# HELP chat_ws_dead_peers_total WebSockets closed as dead peers (nothing received "
-           "for two ping intervals).\n"
-           "# TYPE chat_ws_dead_peers_total counter\n"
-           "chat_ws_dead_peers_total %" PRIu64 "\n",
-           svc->metrics->ws_dead_peers);
-  chat_conn_respond_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", body);
+  chat_sb_t body;
+  chat_sb_init(&body);
+  chat_metrics_render(svc, &body);
+  chat_conn_respond_text(c, 200, "text/plain; version=0.0.4; charset=utf-8",
+                         body.buf ? body.buf : "");
+  chat_sb_free(&body);
   return -1;
 }
 

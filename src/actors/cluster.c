@@ -220,7 +220,7 @@ static void cu_deliver(chat_cluster_t *cl, const chat_msg_rec_t *m, int64_t uid,
   if (uid == 0 || chat_registry_user_ws_count(cl->svc->registry, uid) == 0) return;
   if (set_has(cl, m->id, uid)) return;
   set_add(cl, m->id, uid);
-  chat_registry_deliver(cl->svc->registry, uid, json, len);
+  cl->svc->metrics->deliveries += chat_registry_deliver(cl->svc->registry, uid, json, len);
 }
 
 static void cu_page(chat_cluster_t *cl, cu_job_t *j) {
@@ -447,7 +447,8 @@ void chat_cluster_deliver_to_user(chat_cluster_t *cl, int64_t user_id, const cha
 
 void chat_cluster_deliver_dm(chat_cluster_t *cl, int64_t dm_id, int64_t user_id,
                              const char *json, size_t len) {
-  if (dm_note(cl, dm_id, user_id, 0)) chat_registry_deliver(cl->svc->registry, user_id, json, len);
+  if (dm_note(cl, dm_id, user_id, 0))
+    cl->svc->metrics->deliveries += chat_registry_deliver(cl->svc->registry, user_id, json, len);
   chat_sb_t sb;
   chat_sb_init(&sb);
   chat_proto_ev_deliver(&sb, user_id, json, len);
@@ -622,8 +623,10 @@ void chat_cluster_event_cb(void *ud, int64_t room_id, const char *json, size_t l
   switch (ev.type) {
     case CHAT_PROTO_EV_DELIVER: {
       int64_t dm = dm_frame_id(ev.frame, ev.frame_len);
-      if (dm <= 0 || dm_note(cl, dm, ev.user_id, 1))
-        chat_registry_deliver(svc->registry, ev.user_id, ev.frame, ev.frame_len);
+      if (dm <= 0 || dm_note(cl, dm, ev.user_id, 1)) {
+        size_t n = chat_registry_deliver(svc->registry, ev.user_id, ev.frame, ev.frame_len);
+        if (dm > 0) svc->metrics->deliveries += n;
+      }
       break;
     }
     case CHAT_PROTO_EV_REVOKE:

@@ -160,6 +160,7 @@ void chat_conn_queue(chat_conn_t *c, chat_rbuf_t *b) {
       chat_rbuf_unref(c->outq[i]);
     }
     c->outq_len = 0;
+    c->svc->metrics->slow_closes++;
     chat_conn_ws_close(c, CHAT_WS_CLOSE_TRY_AGAIN, NULL);
   }
 }

@@ -116,6 +116,7 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
   } else {
     reply(q, chat_proto_ack_frame(q->cid, q->ins.rec.id));
     if (!q->ins.rec.dup) {
+      svc->metrics->dms_in++;
       chat_proto_msg_t msg = {
           .id = q->ins.rec.id,
           .to = q->rcpt.username,

@@ -155,13 +155,14 @@ void chat_registry_broadcast(chat_registry_t *reg, chat_rbuf_t *b, int64_t skip_
   }
 }
 
-void chat_registry_deliver(chat_registry_t *reg, int64_t user_id, const char *json,
-                           size_t len) {
+size_t chat_registry_deliver(chat_registry_t *reg, int64_t user_id, const char *json,
+                             size_t len) {
   user_conns_t *u = chat_imap_get(&reg->users, user_id);
-  if (u == NULL) return;
+  if (u == NULL) return 0;
   chat_rbuf_t *b = chat_proto_frame(json, len);
   for (size_t i = 0; i < u->n; i++) chat_conn_post_frame(u->v[i]->conn, b);
   chat_rbuf_unref(b);
+  return u->n;
 }
 
 void chat_registry_revoke(chat_registry_t *reg, int64_t user_id, const uint8_t *keep,

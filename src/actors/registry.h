@@ -99,9 +99,9 @@ size_t chat_registry_user_ws_count(const chat_registry_t *reg, int64_t user_id);
 /* Posts b to every WebSocket except those of skip_user (0: none). */
 void chat_registry_broadcast(chat_registry_t *reg, chat_rbuf_t *b, int64_t skip_user);
 /* Posts a text frame with json (a frame of net/proto.h) to every WebSocket
- * of user_id here. */
-void chat_registry_deliver(chat_registry_t *reg, int64_t user_id, const char *json,
-                           size_t len);
+ * of user_id here; returns how many. */
+size_t chat_registry_deliver(chat_registry_t *reg, int64_t user_id, const char *json,
+                             size_t len);
 /* Asks every WebSocket of user_id to close with 1008 and reason (a static
  * string) if its session is not keep (keep NULL: all of them), or, with
  * only_session, if it is that session.  Each connection compares its own

@@ -849,6 +849,7 @@ static void broadcast_message(chat_room_t *r, int64_t id, char *obj, size_t len,
   if (frame == NULL) frame = chat_proto_message_frame(obj, len);
   cache_add(r, id, obj, len);
   room_broadcast(r, frame, 0);
+  r->svc->metrics->deliveries += r->nmembers;
   chat_rbuf_unref(frame);
 }
 
@@ -1373,6 +1374,7 @@ typedef struct send_mail_s {
   int files_rc;
   char *files_json;
   chat_job_t fjob;
+  uint64_t recv_ns;        /* uv_hrtime() when the send arrived (metrics) */
 } send_mail_t;
 
 static void free_send(send_mail_t *s) {
@@ -1435,6 +1437,8 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
     deliver_message(r, s->ins.rec.seq, s->ins.rec.id, obj.buf, obj.len, frame);  /* takes both */
     notify_mentions(r, s->sender, s->text, s->text_len, s->ins.rec.stored_ts);
     r->svc->metrics->messages_sent++;
+    chat_histo_observe(&r->svc->metrics->delivery_latency,
+                       (double)(uv_hrtime() - s->recv_ns) / 1e9);
   }
   free_send(s);
 }
@@ -1588,6 +1592,7 @@ void chat_room_post_send_ex(chat_room_t *r, chat_member_t m, int64_t user_id,
                             const char *cid, int64_t reply_to, const int64_t *files,
                             size_t nfiles) {
   send_mail_t *s = chat_xcalloc(1, sizeof(*s));
+  s->recv_ns = uv_hrtime();
   s->mail.handle = on_send;
   s->m = m;
   chat_actor_ref(m.actor);

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "../core/histo.h"
+
 typedef struct chat_sched_s chat_sched_t;
 typedef struct chat_storage_s chat_storage_t;
 typedef struct chat_presence_s chat_presence_t;
@@ -60,6 +62,13 @@ typedef struct {
   uint64_t frames_limited;   /* WebSocket frames refused by flood control */
   uint64_t ws_refused;       /* WebSockets closed at once: too many for the user */
   uint64_t ws_dead_peers;    /* WebSockets closed: nothing received for two ping intervals */
+  /* operations (net/metrics.c renders them) */
+  uint64_t dms_in;           /* direct messages stored */
+  uint64_t deliveries;       /* message and DM frames posted to WebSockets here */
+  uint64_t slow_closes;      /* WebSockets closed with 1013: output over ws_out_cap */
+  uint64_t logins_failed;    /* logins answered 401 */
+  chat_histo_t delivery_latency;  /* seconds from a room message's arrival at its
+                                     room to its frames posted to the members */
 } chat_metrics_t;
 
 /* GET /healthz's last look at the store (api_ops.c), kept so that a flood of

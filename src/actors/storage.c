@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../core/common.h"
+#include "../core/histo.h"
 #include "../core/log.h"
 
 /* The largest group commit; more inserts wait for the next batch. */
@@ -44,6 +45,7 @@ struct storage_s {
   void (*drain_cb)(void *ud);
   void *drain_ud;
   uint64_t batches, messages, write_ns;
+  chat_histo_t commit_seconds, batch_size;  /* committed batches (metrics) */
 };
 
 static void flush(void *ud);
@@ -141,6 +143,10 @@ static void batch_after_cb(uv_work_t *w, int status) {
     st->batches++;
     st->messages += b->n;
     st->write_ns += b->ns;
+    chat_histo_observe(&st->commit_seconds, (double)b->ns / 1e9);
+    if (st->batch_size.bounds == NULL)
+      chat_histo_init(&st->batch_size, chat_histo_sizes, chat_histo_sizes_n);
+    chat_histo_observe(&st->batch_size, (double)b->n);
   } else {
     chat_log_warn("store: a batch of %zu messages failed to commit", b->n);
   }
@@ -234,6 +240,13 @@ void chat_storage_stats(const chat_storage_t *pub, uint64_t *batches,
   *batches = st->batches;
   *messages = st->messages;
   *write_ns = st->write_ns;
+}
+
+void chat_storage_histos(const chat_storage_t *pub, const chat_histo_t **commit_seconds,
+                         const chat_histo_t **batch_size) {
+  const storage_t *st = storage_of(pub);
+  *commit_seconds = &st->commit_seconds;
+  *batch_size = &st->batch_size;
 }
 
 void chat_storage_drain(chat_storage_t *pub, void (*cb)(void *ud), void *ud) {

@@ -20,6 +20,7 @@
 
 #include <uv.h>
 
+#include "../core/histo.h"
 #include "../store/store.h"
 #include "actor.h"
 
@@ -80,6 +81,10 @@ size_t chat_storage_pending(const chat_storage_t *st);
 /* Batches committed and messages in them, for metrics. */
 void chat_storage_stats(const chat_storage_t *st, uint64_t *batches,
                         uint64_t *messages, uint64_t *write_ns);
+/* The histograms of committed batches: commit time in seconds and messages
+ * per batch.  Owned by the storage; read on the loop thread only. */
+void chat_storage_histos(const chat_storage_t *st, const chat_histo_t **commit_seconds,
+                         const chat_histo_t **batch_size);
 /* Calls cb once everything pending is finished (at once if nothing is). */
 void chat_storage_drain(chat_storage_t *st, void (*cb)(void *ud), void *ud);
 /* Frees the actor (not the store).  Nothing may be pending. */

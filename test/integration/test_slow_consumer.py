@@ -3,10 +3,19 @@ bound: once its queue passes the cap it is closed with 1013, and everybody
 else goes on chatting."""
 import asyncio
 import json
+import re
 import socket
 import unittest
 
 from chatlib import RawWS, ServerTestCase, WS, async_test, match
+
+
+def slow_closes(client):
+    r = client.get("/metrics")
+    assert r.status == 200, r.describe()
+    m = re.search(r"^chat_ws_slow_closes_total (\d+)$", r.text(), re.M)
+    assert m, "no chat_ws_slow_closes_total in /metrics"
+    return int(m.group(1))
 
 
 class SlowConsumerTest(ServerTestCase):
@@ -17,6 +26,7 @@ class SlowConsumerTest(ServerTestCase):
         c_slow, _, _, _ = self.new_user("slow")
         c_fast, fast_name, _, _ = self.new_user("fast")
         lobby = self.lobby_id(c_fast)
+        closes_before = slow_closes(self.client())
 
         slow = RawWS(self.server.port, sid=c_slow.sid, label="slow")
         slow.send_json({"type": "join", "room": lobby})
@@ -55,6 +65,7 @@ class SlowConsumerTest(ServerTestCase):
             None, lambda: slow.expect_close(timeout=60))
         self.assertEqual(code, 1013)
         slow.close()
+        self.assertEqual(slow_closes(self.client()), closes_before + 1)
 
         # The others never noticed.
         ack = await fast.send_msg(lobby, "还在", cid="after")
