@@ -39,6 +39,10 @@ static const char usage[] =
     "                      through this server: smtp://HOST:PORT [CHAT_SMTP]\n"
     "  --mail-from ADDR    the sender of those mails [CHAT_MAIL_FROM]\n"
     "  --public-url URL    the chat's address, linked in mails [CHAT_PUBLIC_URL]\n"
+    "  --webhook-url URL   POST missed DMs and @mentions as signed JSON here\n"
+    "                      (README \"Notifications\") [CHAT_WEBHOOK_URL]\n"
+    "  --webhook-secret S  the HMAC-SHA256 key of those POSTs [CHAT_WEBHOOK_SECRET]\n"
+    "  --webhook-events L  dm,mention (default), join, or all [CHAT_WEBHOOK_EVENTS]\n"
     "  --ws-rate N[:B]     frames (of any kind) a user may send a second over all\n"
     "                      its WebSockets, with bursts of B [CHAT_WS_RATE]\n"
     "                      (default 20:200; 0: no limit); past it a frame is\n"
@@ -108,6 +112,7 @@ typedef struct {
   const char *smtp;
   const char *mail_from;
   const char *public_url;
+  const char *webhook_url, *webhook_secret, *webhook_events;
   const char *ws_rate;
   const char *register_limit, *login_ip_limit, *login_backoff;
   const char *max_conns, *max_conns_ip, *max_ws_user, *http_out_cap;
@@ -176,6 +181,9 @@ static int parse_common(int argc, char **argv, int *i, opts_t *o) {
   else if ((v = opt_value(argc, argv, i, "--smtp"))) o->smtp = v;
   else if ((v = opt_value(argc, argv, i, "--mail-from"))) o->mail_from = v;
   else if ((v = opt_value(argc, argv, i, "--public-url"))) o->public_url = v;
+  else if ((v = opt_value(argc, argv, i, "--webhook-url"))) o->webhook_url = v;
+  else if ((v = opt_value(argc, argv, i, "--webhook-secret"))) o->webhook_secret = v;
+  else if ((v = opt_value(argc, argv, i, "--webhook-events"))) o->webhook_events = v;
   else if ((v = opt_value(argc, argv, i, "--ws-rate"))) o->ws_rate = v;
   else if ((v = opt_value(argc, argv, i, "--register-limit"))) o->register_limit = v;
   else if ((v = opt_value(argc, argv, i, "--login-ip-limit"))) o->login_ip_limit = v;
@@ -360,6 +368,9 @@ int main(int argc, char **argv) {
   o.smtp = getenv("CHAT_SMTP");
   o.mail_from = getenv("CHAT_MAIL_FROM");
   o.public_url = getenv("CHAT_PUBLIC_URL");
+  o.webhook_url = getenv("CHAT_WEBHOOK_URL");
+  o.webhook_secret = getenv("CHAT_WEBHOOK_SECRET");
+  o.webhook_events = getenv("CHAT_WEBHOOK_EVENTS");
   o.ws_rate = getenv("CHAT_WS_RATE");
   o.register_limit = getenv("CHAT_REGISTER_LIMIT");
   o.login_ip_limit = getenv("CHAT_LOGIN_IP_LIMIT");
@@ -427,6 +438,9 @@ int main(int argc, char **argv) {
   cfg.smtp_url = o.smtp;
   cfg.mail_from = o.mail_from ? o.mail_from : "chatd@localhost.localdomain";
   cfg.public_url = o.public_url;
+  cfg.webhook_url = o.webhook_url;
+  cfg.webhook_secret = o.webhook_secret;
+  cfg.webhook_events = o.webhook_events;
   if (o.ws_rate) {
     char *end;
     cfg.ws_rate = strtod(o.ws_rate, &end);
@@ -467,6 +481,12 @@ int main(int argc, char **argv) {
   const char *iv = getenv("CHAT_MAIL_INTERVAL_MS"), *gv = getenv("CHAT_MAIL_GATHER_MS");
   if (iv) cfg.mail_interval_ms = strtoul(iv, NULL, 10);
   if (gv) cfg.mail_gather_ms = strtoul(gv, NULL, 10);
+  /* Webhook timing too (webhook.h). */
+  const char *wi = getenv("CHAT_WEBHOOK_INTERVAL_MS"), *wg = getenv("CHAT_WEBHOOK_GATHER_MS"),
+             *wb = getenv("CHAT_WEBHOOK_BACKOFF_MS");
+  if (wi) cfg.webhook_interval_ms = strtoul(wi, NULL, 10);
+  if (wg) cfg.webhook_gather_ms = strtoul(wg, NULL, 10);
+  if (wb) cfg.webhook_backoff_ms = strtoul(wb, NULL, 10);
   /* Message order across instances (docs/PROTOCOL.md, section 5). */
   const char *og = getenv("CHAT_ORDER_GAP_MS"), *oc = getenv("CHAT_ORDER_CHECK_MS");
   if (og) cfg.order_gap_ms = strtoul(og, NULL, 10);
