@@ -288,7 +288,7 @@ static inline void p_hash(params_t *p, const uint8_t *h) {
 
 /* Result columns of one row.  Strings land in caller buffers; a text of
  * any length (c_text) is read afterwards with col_text. */
-#define MAX_COLS 10
+#define MAX_COLS 12
 typedef struct {
   MYSQL_BIND b[MAX_COLS];
   unsigned long len[MAX_COLS];
