@@ -344,8 +344,13 @@ static void refuse_join(chat_room_t *r, join_mail_t *j, chat_proto_code_t code,
  * chat_proto_list_add) chosen by the caller. */
 static void finish_join(chat_room_t *r, join_mail_t *j, chat_sb_t *history, int partial) {
   if (!is_member(r, j->m.actor)) {
-    if (add_member(r, j->m, j->user_id, j->username))
+    if (add_member(r, j->m, j->user_id, j->username)) {
       r->svc->presence->ops->room_join(r->svc->presence, r->id, j->user_id, j->username);
+      /* webhook.h: "join" items, when configured (about the user who joined). */
+      if (chat_webhook_wants(r->svc->webhook, CHAT_WEBHOOK_JOIN))
+        chat_webhook_add(r->svc->webhook, j->user_id, j->username, NULL, CHAT_WEBHOOK_JOIN,
+                         j->username, r->name[0] ? r->name : NULL, NULL, chat_now_ms());
+    }
   }
   /* The local users, then those present only through other instances. */
   const char **names = chat_xmalloc((r->nusers + r->npresent + 1) * sizeof(*names));

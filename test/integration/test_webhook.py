@@ -114,7 +114,7 @@ class WebhookTest(CommunityBase):
         unittest.TestCase.setUpClass()
         cls.sink = Sink()
         cls.server = Server(
-            extra_args=["--webhook-url", cls.sink.url, "--webhook-events", "dm,mention"],
+            extra_args=["--webhook-url", cls.sink.url, "--webhook-events", "dm,mention,join"],
             env={"CHAT_WEBHOOK_SECRET": SECRET,
                  "CHAT_WEBHOOK_GATHER_MS": str(GATHER_MS),
                  "CHAT_WEBHOOK_INTERVAL_MS": str(INTERVAL_MS),
@@ -301,6 +301,19 @@ class WebhookTest(CommunityBase):
         self.assertEqual(self.sink.to(nd), [])
         await wd.close()
 
+    @async_test(timeout=ASYNC_TIMEOUT)
+    async def test_join_event(self):
+        admin = self.admin_client()
+        room = self.create_room(admin)
+        cj, nj, _, uj = self.new_user("wt")
+        await self.member(cj, room["id"], nj)
+        posts = await self.sink.wait_for(nj, 1, timeout=10)
+        self.assertEqual(len(posts), 1, "no POST for the join")
+        body = self.check_post(posts[0], uj)
+        self.assertEqual(len(body["items"]), 1, body)
+        it = body["items"][0]
+        self.assertEqual((it["event"], it["from"], it["room"], it["text"]), ("join", nj, room["name"], ""))
+
     def test_phone_settings(self):
         c, n, _, u = self.new_user("wr")
         me = c.get("/api/me").json()["user"]
@@ -366,9 +379,8 @@ class WebhookClusterTest(unittest.TestCase):
             cls.infra.redis_start()
             cls.infra.mariadb_start()
             store = cls.infra.create_database()
-            extra = ["--redis", cls.infra.redis_url, "--webhook-url", cls.sink.url,
-                     "--webhook-secret", SECRET]
-            env = {"CHAT_WEBHOOK_GATHER_MS": str(cls.GATHER), "CHAT_WEBHOOK_INTERVAL_MS": str(cls.INTERVAL),
+            extra = ["--redis", cls.infra.redis_url, "--webhook-url", cls.sink.url]
+            env = {"CHAT_WEBHOOK_SECRET": SECRET, "CHAT_WEBHOOK_GATHER_MS": str(cls.GATHER), "CHAT_WEBHOOK_INTERVAL_MS": str(cls.INTERVAL),
                    "CHAT_WEBHOOK_BACKOFF_MS": str(BACKOFF_MS)}
             cls.a = Server(store=store, extra_args=extra, env=env)
             cls.b = Server(store=store, extra_args=extra, env=env)
