@@ -8,7 +8,7 @@
 
 SET @chat_sql = (
   SELECT IF(COUNT(*) = 0,
-            'ALTER TABLE users ADD COLUMN phone VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT ''''',
+            'ALTER TABLE users ADD COLUMN phone VARCHAR(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL DEFAULT ''''',
             'DO 0')
   FROM information_schema.columns
   WHERE table_schema = DATABASE() AND table_name = 'users'
