@@ -6,7 +6,8 @@ HMAC-SHA256 signature over "TIMESTAMP.BODY" (recomputed here), one retry
 after a 5xx and the batch delivered once, no retry after a 400, several
 events in one POST, the per-user channel choice (webhook_notify false:
 nothing), the phone number in the payload, and phone validation
-(invalid_phone).  WebhookClusterTest: two instances on one MariaDB and one
+(invalid_phone), join items.  WebhookShutdownTest: a stop while a retry waits
+exits cleanly.  WebhookClusterTest: two instances on one MariaDB and one
 Redis share the batching: each batch is POSTed once, never twice."""
 
 import asyncio
@@ -356,6 +357,54 @@ class WebhookTest(CommunityBase):
             self.assertEqual(row[0].get("phone"), "+8613800138000", row)
 
 
+class WebhookShutdownTest(CommunityBase):
+    """A stop while a POST waits for its retry: chatd exits at once and
+    cleanly (no leak under the sanitizers: exit code 0)."""
+    sink = None
+
+    @classmethod
+    def setUpClass(cls):
+        unittest.TestCase.setUpClass()
+        cls.sink = Sink()
+        cls.server = Server(
+            extra_args=["--webhook-url", cls.sink.url],
+            env={"CHAT_WEBHOOK_SECRET": SECRET, "CHAT_WEBHOOK_GATHER_MS": "200",
+                 "CHAT_WEBHOOK_BACKOFF_MS": "60000"})
+        try:
+            for name, password, mail in cls.ADMINS:
+                cls.server.add_user(name, password, mail, admin=True)
+            cls.server.start()
+        except BaseException:
+            cls.server.cleanup()
+            cls.sink.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.sink.close()
+
+    @async_test(timeout=ASYNC_TIMEOUT)
+    async def test_stop_during_backoff(self):
+        ca, na, _, _ = self.new_user("wx")
+        cb, nb, _, _ = self.new_user("wy")
+        self.befriend(ca, na, cb, nb)
+        with self.sink.lock:
+            self.sink.plan[nb] = [503]
+        wa = await WS.connect(self.server, ca, label="a")
+        await self.send_dm(wa, nb, "稍后重试")
+        posts = await self.sink.wait_for(nb, 1, timeout=10)
+        self.assertEqual([p["status"] for p in posts], [503])
+        await wa.close()
+        t0 = time.monotonic()
+        rc = self.server.stop()
+        self.assertEqual(rc, 0, "chatd exited with %r%s" % (rc, self.server.diag()))
+        self.assertLess(time.monotonic() - t0, 20, "the stop waited for the retry")
+        self.assertEqual(len(self.sink.to(nb)), 1)
+
+
 # ===========================================================================
 # Two instances, one MariaDB, one Redis: shared batching, no duplicates
 
@@ -396,7 +445,8 @@ class WebhookClusterTest(unittest.TestCase):
             if srv is not None:
                 try:
                     if srv.alive():
-                        srv.stop()
+                        rc = srv.stop()
+                        assert rc == 0, "chatd exited with %r on SIGTERM%s" % (rc, srv.diag())
                 finally:
                     srv.cleanup()
         if cls.infra is not None:
