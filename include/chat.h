@@ -120,6 +120,19 @@ typedef struct {
   const char *files_dir;
   size_t file_max;
   size_t file_quota;
+  /* Webhook notifications (README.md, "Notifications"): missed DMs and
+   * @mentions (and, if chosen, room joins) POSTed as signed JSON to
+   * webhook_url (NULL or "": off).  webhook_secret is the HMAC-SHA256 key
+   * (required with a URL; never logged).  webhook_events: "dm,mention"
+   * (default), any subset of dm, mention, join, or "all".  The timing
+   * fields are as for mail; 0: 60 s interval, 10 s gather, 1 s first
+   * retry delay. */
+  const char *webhook_url;
+  const char *webhook_secret;
+  const char *webhook_events;
+  unsigned long webhook_interval_ms;
+  unsigned long webhook_gather_ms;
+  unsigned long webhook_backoff_ms;
 } chat_config_t;
 
 /* Values of chat_config_t.metrics_access. */

@@ -43,6 +43,10 @@ static const char usage[] =
     "                      through this server: smtp://HOST:PORT [CHAT_SMTP]\n"
     "  --mail-from ADDR    the sender of those mails [CHAT_MAIL_FROM]\n"
     "  --public-url URL    the chat's address, linked in mails [CHAT_PUBLIC_URL]\n"
+    "  --webhook-url URL   POST missed DMs and @mentions as signed JSON here\n"
+    "                      (README \"Notifications\") [CHAT_WEBHOOK_URL]\n"
+    "  --webhook-secret S  the HMAC-SHA256 key of those POSTs [CHAT_WEBHOOK_SECRET]\n"
+    "  --webhook-events L  dm,mention (default), join, or all [CHAT_WEBHOOK_EVENTS]\n"
     "  --ws-rate N[:B]     frames (of any kind) a user may send a second over all\n"
     "                      its WebSockets, with bursts of B [CHAT_WS_RATE]\n"
     "                      (default 20:200; 0: no limit); past it a frame is\n"
@@ -131,6 +135,9 @@ static const char usage[] =
   X("smtp", smtp, "CHAT_SMTP", URL, "(none)")                                             \
   X("mail-from", mail_from, "CHAT_MAIL_FROM", NONE, "chatd@localhost.localdomain")        \
   X("public-url", public_url, "CHAT_PUBLIC_URL", NONE, "(none)")                          \
+  X("webhook-url", webhook_url, "CHAT_WEBHOOK_URL", URL, "(none)")                       \
+  X("webhook-secret", webhook_secret, "CHAT_WEBHOOK_SECRET", ALL, "(none)")               \
+  X("webhook-events", webhook_events, "CHAT_WEBHOOK_EVENTS", NONE, "dm,mention")          \
   X("ws-rate", ws_rate, "CHAT_WS_RATE", NONE, "20:200")                                   \
   X("register-limit", register_limit, "CHAT_REGISTER_LIMIT", NONE, "10/3600")             \
   X("login-ip-limit", login_ip_limit, "CHAT_LOGIN_IP_LIMIT", NONE, "30/600")              \
@@ -479,6 +486,9 @@ static int config_from_opts(const opts_t *o, chat_config_t *cfg, cfg_bufs_t *b) 
   cfg->smtp_url = o->smtp;
   cfg->mail_from = o->mail_from ? o->mail_from : "chatd@localhost.localdomain";
   cfg->public_url = o->public_url;
+  cfg->webhook_url = o->webhook_url;
+  cfg->webhook_secret = o->webhook_secret;
+  cfg->webhook_events = o->webhook_events;
   if (o->ws_rate) {
     char *end;
     cfg->ws_rate = strtod(o->ws_rate, &end);
@@ -651,6 +661,12 @@ int main(int argc, char **argv) {
   const char *iv = getenv("CHAT_MAIL_INTERVAL_MS"), *gv = getenv("CHAT_MAIL_GATHER_MS");
   if (iv) cfg.mail_interval_ms = strtoul(iv, NULL, 10);
   if (gv) cfg.mail_gather_ms = strtoul(gv, NULL, 10);
+  /* Webhook timing too (webhook.h). */
+  const char *wi = getenv("CHAT_WEBHOOK_INTERVAL_MS"), *wg = getenv("CHAT_WEBHOOK_GATHER_MS"),
+             *wb = getenv("CHAT_WEBHOOK_BACKOFF_MS");
+  if (wi) cfg.webhook_interval_ms = strtoul(wi, NULL, 10);
+  if (wg) cfg.webhook_gather_ms = strtoul(wg, NULL, 10);
+  if (wb) cfg.webhook_backoff_ms = strtoul(wb, NULL, 10);
   /* Message order across instances (docs/PROTOCOL.md, section 5). */
   const char *og = getenv("CHAT_ORDER_GAP_MS"), *oc = getenv("CHAT_ORDER_CHECK_MS");
   if (og) cfg.order_gap_ms = strtoul(og, NULL, 10);

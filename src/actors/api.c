@@ -98,6 +98,11 @@ cJSON *chat_api_user_json(const chat_user_rec_t *u, int with_email) {
   if (with_email) cJSON_AddStringToObject(o, "email", u->email);
   cJSON_AddStringToObject(o, "role", u->role == CHAT_ROLE_ADMIN ? "admin" : "user");
   if (with_email) cJSON_AddBoolToObject(o, "email_notify", u->email_notify != 0);
+  if (with_email) {  /* notification channels (schema 011) */
+    if (u->phone[0]) cJSON_AddStringToObject(o, "phone", u->phone);
+    else cJSON_AddNullToObject(o, "phone");
+    cJSON_AddBoolToObject(o, "webhook_notify", u->webhook_notify != 0);
+  }
   return o;
 }
 

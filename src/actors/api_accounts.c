@@ -10,6 +10,7 @@
 #include "../core/text.h"
 #include "../net/proto.h"
 #include "api_int.h"
+#include "webhook.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -259,8 +260,8 @@ static void me_run(chat_api_job_t *j, chat_store_t *store) {
   set_user(j, 200, &j->user);
 }
 
-/* PATCH /api/me: {display_name?, avatar?, email?, email_notify?}, at least
- * one of them.  Every field is checked before anything is stored.
+/* PATCH /api/me: {display_name?, avatar?, email?, email_notify?, phone?,
+ * webhook_notify?}, at least one of them.  Every field is checked before anything is stored.
  *   display_name  a string chat_display_name_check takes (trimmed, NFC), or
  *                 null to show the username again; else 400
  *                 invalid_display_name
@@ -271,7 +272,11 @@ static void me_run(chat_api_job_t *j, chat_store_t *store) {
  * user_updated frame (me_update_done).
  *   email         an address chat_email_valid takes, or "" / null for none
  *                 (no mail then); else 400 invalid_email
- *   email_notify  true or false; else 400 bad_request */
+ *   email_notify  true or false; else 400 bad_request
+ *   phone         an E.164 number ("+" and 8 to 15 digits, the first not 0;
+ *                 chat_webhook_phone_valid), or "" / null for none; else 400
+ *                 invalid_phone
+ *   webhook_notify  true or false; else 400 bad_request */
 static void me_update_run(chat_api_job_t *j, chat_store_t *store) {
   if (chat_api_authenticate(j, store)) return;
   cJSON *o = chat_api_parse_body(j);
@@ -280,12 +285,14 @@ static void me_update_run(chat_api_job_t *j, chat_store_t *store) {
   const cJSON *av = cJSON_GetObjectItemCaseSensitive(o, "avatar");
   const cJSON *em = cJSON_GetObjectItemCaseSensitive(o, "email");
   const cJSON *nt = cJSON_GetObjectItemCaseSensitive(o, "email_notify");
+  const cJSON *ph = cJSON_GetObjectItemCaseSensitive(o, "phone");           /* schema 011 */
+  const cJSON *wn = cJSON_GetObjectItemCaseSensitive(o, "webhook_notify");
   char name[CHAT_DISPLAY_NAME_MAX];
-  const char *why, *set_name = NULL, *set_email = NULL;
+  const char *why, *set_name = NULL, *set_email = NULL, *set_phone = NULL;
 
-  if (!dn && !av && !em && !nt) {
+  if (!dn && !av && !em && !nt && !ph && !wn) {
     chat_api_set_error(j, 400, "bad_request",
-                       "give display_name, avatar, email or email_notify");
+                       "give display_name, avatar, email, email_notify, phone or webhook_notify");
     goto out;
   }
   if (dn && cJSON_IsNull(dn)) {
@@ -326,6 +333,20 @@ static void me_update_run(chat_api_job_t *j, chat_store_t *store) {
     chat_api_set_error(j, 400, "bad_request", "email_notify must be true or false");
     goto out;
   }
+  if (ph && cJSON_IsNull(ph)) {
+    set_phone = "";
+  } else if (ph) {
+    if (!cJSON_IsString(ph) || (*ph->valuestring && !chat_webhook_phone_valid(ph->valuestring))) {
+      chat_api_set_error(j, 400, "invalid_phone",
+                         "a phone number is + and 8 to 15 digits (E.164), e.g. +8613800138000");
+      goto out;
+    }
+    set_phone = ph->valuestring;
+  }
+  if (wn && !cJSON_IsBool(wn)) {
+    chat_api_set_error(j, 400, "bad_request", "webhook_notify must be true or false");
+    goto out;
+  }
   /* files: the avatar first, the one field the store checks. */
   if (set_avatar >= 0) {
     int rc = chat_store_user_set_avatar(store, j->user.id, set_avatar);
@@ -348,6 +369,13 @@ static void me_update_run(chat_api_job_t *j, chat_store_t *store) {
     chat_api_set_store_error(j);
     goto out;
   }
+  if ((set_phone && chat_store_user_set_phone(store, j->user.id, set_phone) != 0) ||
+      (wn && chat_store_user_set_webhook_notify(store, j->user.id, cJSON_IsTrue(wn)) != 0)) {
+    chat_api_set_store_error(j);
+    goto out;
+  }
+  if (set_phone) snprintf(j->user.phone, sizeof(j->user.phone), "%s", set_phone);
+  if (wn) j->user.webhook_notify = cJSON_IsTrue(wn);
   if (set_name)
     snprintf(j->user.display_name, sizeof(j->user.display_name), "%s",
              *set_name ? set_name : j->user.username);

@@ -35,6 +35,7 @@ static void users_done(chat_api_job_t *j, const chat_services_t *svc) {
     for (size_t i = 0; i < l->nusers; i++) {
       cJSON *o = chat_api_user_json(&l->users[i], 1);
       cJSON_DeleteItemFromObject(o, "email_notify");
+      cJSON_DeleteItemFromObject(o, "webhook_notify");
       cJSON_AddBoolToObject(o, "banned", l->users[i].banned != 0);
       cJSON_AddBoolToObject(o, "online", p->ops->is_online(p, l->users[i].id));
       cJSON_AddItemToArray(arr, o);

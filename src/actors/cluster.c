@@ -14,6 +14,7 @@
 #include "actor.h"
 #include "files.h"
 #include "notifier.h"
+#include "webhook.h"
 #include "presence.h"
 #include "registry.h"
 #include "room.h"
@@ -565,6 +566,8 @@ void chat_cluster_online_cb(void *ud, int64_t user_id, const char *username, int
    * hear of it too), which also clears the shared queue (notifier.h). */
   if (online && cl->svc->notifier && chat_registry_user_ws_count(cl->svc->registry, user_id) > 0)
     chat_notifier_forget(cl->svc->notifier, user_id);
+  if (online && cl->svc->webhook && chat_registry_user_ws_count(cl->svc->registry, user_id) > 0)
+    chat_webhook_forget(cl->svc->webhook, user_id);
 }
 
 /* A frame on a room's channel: a message stored elsewhere, a deletion, a

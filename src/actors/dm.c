@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "files.h"
 #include "notifier.h"
+#include "webhook.h"
 #include "presence.h"
 #include "storage.h"
 
@@ -139,6 +140,10 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
           !pr->ops->is_online(pr, q->rcpt.id))
         chat_notifier_add(svc->notifier, q->rcpt.id, q->rcpt.username, q->rcpt.email, "dm",
                           d->username, NULL, q->text, q->ins.rec.stored_ts);
+      if (svc->webhook && q->rcpt.webhook_notify && !q->rcpt.banned &&
+          q->rcpt.id != q->ins.rec.sender_id && !pr->ops->is_online(pr, q->rcpt.id))
+        chat_webhook_add(svc->webhook, q->rcpt.id, q->rcpt.username, q->rcpt.phone,
+                         CHAT_WEBHOOK_DM, d->username, NULL, q->text, q->ins.rec.stored_ts);
     }
   }
   req_free(q);

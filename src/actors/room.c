@@ -38,6 +38,7 @@
 #include "../net/proto.h"
 #include "extras.h"
 #include "notifier.h"
+#include "webhook.h"
 #include "files.h"
 #include "presence.h"
 #include "room.h"
@@ -343,8 +344,13 @@ static void refuse_join(chat_room_t *r, join_mail_t *j, chat_proto_code_t code,
  * chat_proto_list_add) chosen by the caller. */
 static void finish_join(chat_room_t *r, join_mail_t *j, chat_sb_t *history, int partial) {
   if (!is_member(r, j->m.actor)) {
-    if (add_member(r, j->m, j->user_id, j->username))
+    if (add_member(r, j->m, j->user_id, j->username)) {
       r->svc->presence->ops->room_join(r->svc->presence, r->id, j->user_id, j->username);
+      /* webhook.h: "join" items, when configured (about the user who joined). */
+      if (chat_webhook_wants(r->svc->webhook, CHAT_WEBHOOK_JOIN))
+        chat_webhook_add(r->svc->webhook, j->user_id, j->username, NULL, CHAT_WEBHOOK_JOIN,
+                         j->username, r->name[0] ? r->name : NULL, NULL, chat_now_ms());
+    }
   }
   /* The local users, then those present only through other instances. */
   const char **names = chat_xmalloc((r->nusers + r->npresent + 1) * sizeof(*names));
@@ -1184,6 +1190,10 @@ static void mention_done(chat_actor_t *self, chat_mail_t *m) {
   chat_presence_t *pr = r->svc->presence;
   for (size_t i = 0; i < mj->n; i++) {
     const chat_user_rec_t *u = &mj->users[i];
+    if (mj->found[i] && !u->banned && u->webhook_notify && r->svc->webhook &&
+        !pr->ops->is_online(pr, u->id) && strcmp(u->username, mj->sender) != 0)
+      chat_webhook_add(r->svc->webhook, u->id, u->username, u->phone, CHAT_WEBHOOK_MENTION,
+                       mj->sender, r->name[0] ? r->name : NULL, mj->text, mj->ts);
     if (!mj->found[i] || u->banned || !u->email_notify || pr->ops->is_online(pr, u->id) ||
         strcmp(u->username, mj->sender) == 0 || r->svc->notifier == NULL)
       continue;
@@ -1198,7 +1208,9 @@ static void mention_done(chat_actor_t *self, chat_mail_t *m) {
  * the message's "mentions" too) and mails the offline ones. */
 static void notify_mentions(chat_room_t *r, const char *sender, const char *text, size_t len,
                             int64_t ts) {
-  if (r->svc->notifier == NULL || memchr(text, '@', len) == NULL) return;
+  if ((r->svc->notifier == NULL && !chat_webhook_wants(r->svc->webhook, CHAT_WEBHOOK_MENTION)) ||
+      memchr(text, '@', len) == NULL)
+    return;
   chat_mention_t found[CHAT_MENTIONS_MAX];
   size_t n = chat_mention_scan(text, len, found, CHAT_MENTIONS_MAX);
   mention_job_t *mj = n ? chat_xcalloc(1, sizeof(*mj)) : NULL;

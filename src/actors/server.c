@@ -22,6 +22,7 @@
 #include "hasher.h"
 #include "limiter.h"
 #include "notifier.h"
+#include "webhook.h"
 #include "presence.h"
 #include "registry.h"
 #include "roomdir.h"
@@ -301,6 +302,20 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
     svc->notifier = chat_notifier_new(loop, &ncfg, nerr, sizeof(nerr));
     if (svc->notifier == NULL) chat_log_error("mail is off: %s", nerr);
   }
+  if (cfg->webhook_url && *cfg->webhook_url) {  /* webhook.h */
+    chat_webhook_config_t wcfg;
+    chat_webhook_config_init(&wcfg);
+    wcfg.url = cfg->webhook_url;
+    wcfg.secret = cfg->webhook_secret;
+    wcfg.events = cfg->webhook_events;
+    wcfg.interval_ms = cfg->webhook_interval_ms;
+    wcfg.gather_ms = cfg->webhook_gather_ms;
+    wcfg.backoff_ms = cfg->webhook_backoff_ms;
+    wcfg.redis_url = srv->redis_url;  /* shared batching, as mail */
+    char werr[256];
+    svc->webhook = chat_webhook_new(loop, &wcfg, werr, sizeof(werr));
+    if (svc->webhook == NULL) chat_log_error("the webhook is off: %s", werr);
+  }
   for (size_t i = 0; i < nrooms; i++) chat_roomdir_add(svc->rooms, rooms[i].id, rooms[i].name);
   free(rooms);
   *out = srv;
@@ -429,6 +444,7 @@ static void drained_cb(void *ud) { maybe_stopped(ud); }
 static void aux_closed_cb(void *ud);
 static void presence_closed_cb(void *ud);
 static void notifier_closed_cb(void *ud);
+static void webhook_closed_cb(void *ud);
 
 /* The last steps of a stop, once no connection is left: deliver the mail
  * still queued, wait for the store, close what presence, the notifier and
@@ -456,8 +472,10 @@ static void maybe_stopped(chat_server_t *srv) {
        * at once) and closes its handles; the tick timer and the hashing
        * threads go too. */
       srv->aux_closing = svc->notifier ? 6 : 5;
+      if (svc->webhook) srv->aux_closing++;
       chat_cluster_stop(svc->cluster, aux_closed_cb, srv);
       if (svc->notifier) chat_notifier_close(svc->notifier, notifier_closed_cb, srv);
+      if (svc->webhook) chat_webhook_close(svc->webhook, webhook_closed_cb, srv);
       chat_registry_close(svc->registry, aux_closed_cb, srv);
       chat_hasher_close(svc->hasher, aux_closed_cb, srv);
       chat_roomdir_stop(svc->rooms, aux_closed_cb, srv);
@@ -487,6 +505,12 @@ static void presence_closed_cb(void *ud) {
 static void notifier_closed_cb(void *ud) {
   chat_server_t *srv = ud;
   srv->svc.notifier = NULL;
+  aux_closed_cb(srv);
+}
+
+static void webhook_closed_cb(void *ud) {
+  chat_server_t *srv = ud;
+  srv->svc.webhook = NULL;
   aux_closed_cb(srv);
 }
 

@@ -88,6 +88,7 @@ typedef struct chat_services_s {
   chat_storage_t *storage;     /* the only way to the store (storage.h) */
   chat_presence_t *presence;   /* who is online; publishing to other instances */
   chat_notifier_t *notifier;   /* NULL: no mail */
+  struct chat_webhook_s *webhook; /* NULL: no webhook (webhook.h) */
   const chat_limits_t *limits;
   chat_roomdir_t *rooms;       /* room id -> room actor (roomdir.h) */
   chat_registry_t *registry;   /* every connection; users' WebSockets (registry.h) */

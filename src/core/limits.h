@@ -31,6 +31,7 @@
 #define CHAT_NAME_MAX 128    /* bytes: 32 characters of up to 4 bytes each */
 #define CHAT_DISPLAY_NAME_MAX 132 /* bytes: 32 characters of up to 4 bytes, NUL */
 #define CHAT_EMAIL_MAX 256   /* bytes, including the NUL */
+#define CHAT_PHONE_MAX 17    /* bytes: "+" and at most 15 digits (E.164), NUL */
 #define CHAT_TOPIC_MAX 1024  /* bytes, including the NUL */
 #define CHAT_CID_MAX 128     /* bytes of a client message id, including NUL */
 

@@ -191,6 +191,9 @@ typedef struct {
                     size_t *n);
   /* on is 0 or 1. */
   int (*user_set_notify)(chat_store_t *s, int64_t user_id, int on);
+  /* schema 011: phone never NULL (checked, < CHAT_PHONE_MAX bytes); on 0 or 1. */
+  int (*user_set_phone)(chat_store_t *s, int64_t user_id, const char *phone);
+  int (*user_set_webhook_notify)(chat_store_t *s, int64_t user_id, int on);
   /* sender_id is never NULL. */
   int (*msg_get)(chat_store_t *s, int64_t id, chat_msg_rec_t *out,
                  int64_t *sender_id);

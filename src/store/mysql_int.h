@@ -128,6 +128,8 @@ enum {
   ST_USER_LIST,
   ST_USER_SET_BANNED,
   ST_USER_SET_NOTIFY,
+  ST_USER_SET_PHONE,    /* notification channels (schema 011) */
+  ST_USER_SET_WEBHOOK,
   ST_DM_BY_CID,
   ST_DM_INSERT,
   ST_DM_BEFORE,
@@ -286,7 +288,7 @@ static inline void p_hash(params_t *p, const uint8_t *h) {
 
 /* Result columns of one row.  Strings land in caller buffers; a text of
  * any length (c_text) is read afterwards with col_text. */
-#define MAX_COLS 10
+#define MAX_COLS 12
 typedef struct {
   MYSQL_BIND b[MAX_COLS];
   unsigned long len[MAX_COLS];

@@ -17,6 +17,7 @@ typedef struct {
   cols_t cols;
   chat_user_rec_t rec;
   int64_t role, banned, notify;
+  int64_t webhook;   /* schema 011 */
 } user_row_t;
 
 /* Binds the columns USER_COLS into r. */
@@ -32,6 +33,8 @@ static cols_t *user_cols(user_row_t *r) {
   c_i64(&r->cols, &r->notify);
   c_str(&r->cols, r->rec.display_name, sizeof(r->rec.display_name));
   c_i64(&r->cols, &r->rec.avatar_file);  /* files (schema 008) */
+  c_str(&r->cols, r->rec.phone, sizeof(r->rec.phone));  /* schema 011 */
+  c_i64(&r->cols, &r->webhook);
   return &r->cols;
 }
 
@@ -40,6 +43,7 @@ static void user_row_done(user_row_t *r) {
   r->rec.role = r->role == CHAT_ROLE_ADMIN ? CHAT_ROLE_ADMIN : CHAT_ROLE_USER;
   r->rec.banned = r->banned != 0;
   r->rec.email_notify = r->notify != 0;
+  r->rec.webhook_notify = r->webhook != 0;
 }
 
 /* Runs a query expected to return at most one user row into out (which may
@@ -139,6 +143,7 @@ static int my_user_create(chat_store_t *s, const char *username,
     out->role = role;
     out->banned = 0;
     out->email_notify = 1;
+    out->webhook_notify = 1;
     out->created_ms = now_ms;
   }
   chat_mysql_put(s, c);
@@ -934,6 +939,24 @@ static int my_user_set_notify(chat_store_t *s, int64_t user_id, int on) {
   return change_one(s, ST_USER_SET_NOTIFY, &p, "set notify", WRITE | ONE_ROW);
 }
 
+static int my_user_set_phone(chat_store_t *s, int64_t user_id, const char *phone) {
+  params_t p;
+
+  memset(&p, 0, sizeof(p));
+  p_str(&p, phone);
+  p_i64(&p, user_id);
+  return change_one(s, ST_USER_SET_PHONE, &p, "set phone", WRITE | ONE_ROW);
+}
+
+static int my_user_set_webhook_notify(chat_store_t *s, int64_t user_id, int on) {
+  params_t p;
+
+  memset(&p, 0, sizeof(p));
+  p_i64(&p, on);
+  p_i64(&p, user_id);
+  return change_one(s, ST_USER_SET_WEBHOOK, &p, "set webhook notify", WRITE | ONE_ROW);
+}
+
 static int my_msg_get(chat_store_t *s, int64_t id, chat_msg_rec_t *out,
                       int64_t *sender_id) {
   msg_row_t row;
@@ -1233,6 +1256,8 @@ const chat_store_ops_t chat_mysql_ops = {
     .index_pending = chat_mysql_index_pending,
     .user_list = my_user_list,
     .user_set_notify = my_user_set_notify,
+    .user_set_phone = my_user_set_phone,
+    .user_set_webhook_notify = my_user_set_webhook_notify,
     .user_set_profile = my_user_set_profile,
     .user_range = my_user_range,
     .msg_get = my_msg_get,

@@ -7,7 +7,7 @@
 
 #define USER_COLS \
   "id, username, email, pwhash, role, banned, created_ms, email_notify," \
-  " display_name, avatar_file"
+  " display_name, avatar_file, phone, webhook_notify"
 /* The sender's name by a subquery rather than a join: the page is then read
  * from one table in index order (messages_room_id backwards, LIMIT rows and
  * no sort), whatever the optimizer's statistics say about the join. */
@@ -146,7 +146,8 @@ const char *const chat_mysql_sql[ST_COUNT] = {
         " VALUES (?, ?, ?, ?)",
     [ST_SESSION_LOOKUP] =
         "SELECT u.id, u.username, u.email, u.pwhash, u.role, u.banned,"
-        " u.created_ms, u.email_notify, u.display_name, u.avatar_file"
+        " u.created_ms, u.email_notify, u.display_name, u.avatar_file,"
+        " u.phone, u.webhook_notify"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.token_hash = ? AND s.expires_ms > ?",
     [ST_SESSION_DELETE] = "DELETE FROM sessions WHERE token_hash = ?",
@@ -200,6 +201,8 @@ const char *const chat_mysql_sql[ST_COUNT] = {
         "SELECT " USER_COLS " FROM users ORDER BY username_key",
     [ST_USER_SET_BANNED] = "UPDATE users SET banned = ? WHERE id = ?",
     [ST_USER_SET_NOTIFY] = "UPDATE users SET email_notify = ? WHERE id = ?",
+    [ST_USER_SET_PHONE] = "UPDATE users SET phone = ? WHERE id = ?",
+    [ST_USER_SET_WEBHOOK] = "UPDATE users SET webhook_notify = ? WHERE id = ?",
     [ST_DM_BY_CID] =
         "SELECT id, ts FROM direct_messages WHERE sender_id = ? AND cid = ?",
     /* A missing sender or receiver fails its foreign key. */

@@ -77,6 +77,8 @@ enum {
   ST_USER_LIST,
   ST_USER_SET_BANNED,
   ST_USER_SET_NOTIFY,
+  ST_USER_SET_PHONE,    /* notification channels (schema 011) */
+  ST_USER_SET_WEBHOOK,
   ST_DM_BY_CID,
   ST_DM_INSERT,
   ST_DM_BEFORE,

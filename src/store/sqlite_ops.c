@@ -73,6 +73,12 @@ static int read_user(sqlite3_stmt *st, chat_user_rec_t *out) {
   }
   /* files (schema 008) */
   out->avatar_file = sqlite3_column_int64(st, 9);
+  /* notification channels (schema 011) */
+  if (col_copy(st, 10, out->phone, sizeof(out->phone))) {
+    chat_log_error("store(sqlite): user %lld: bad field", (long long)out->id);
+    return CHAT_EUNAVAIL;
+  }
+  out->webhook_notify = sqlite3_column_int(st, 11) != 0;
   return 0;
 }
 
@@ -143,6 +149,7 @@ static int sq_user_create(chat_store_t *s, const char *username,
     out->role = role;
     out->banned = 0;
     out->email_notify = 1;
+    out->webhook_notify = 1;
     out->created_ms = now_ms;
   }
   done(st);
@@ -908,6 +915,30 @@ static int sq_user_set_notify(chat_store_t *s, int64_t user_id, int on) {
   return r;
 }
 
+static int sq_user_set_phone(chat_store_t *s, int64_t user_id, const char *phone) {
+  conn_t *c = chat_sqlite_get(s, 1);
+  sqlite3_stmt *st = stmt(c, ST_USER_SET_PHONE);
+  int r;
+
+  sqlite3_bind_int64(st, 1, user_id);
+  bind_text(st, 2, phone);
+  r = finish(c, st, "set phone", ONE_ROW);
+  chat_sqlite_put(s, c, 1);
+  return r;
+}
+
+static int sq_user_set_webhook_notify(chat_store_t *s, int64_t user_id, int on) {
+  conn_t *c = chat_sqlite_get(s, 1);
+  sqlite3_stmt *st = stmt(c, ST_USER_SET_WEBHOOK);
+  int r;
+
+  sqlite3_bind_int64(st, 1, user_id);
+  sqlite3_bind_int(st, 2, on);
+  r = finish(c, st, "set webhook notify", ONE_ROW);
+  chat_sqlite_put(s, c, 1);
+  return r;
+}
+
 static int sq_msg_get(chat_store_t *s, int64_t id, chat_msg_rec_t *out,
                       int64_t *sender_id) {
   conn_t *c = chat_sqlite_get(s, 0);
@@ -1177,6 +1208,8 @@ const chat_store_ops_t chat_sqlite_ops = {
     .index_pending = chat_sqlite_index_pending,
     .user_list = sq_user_list,
     .user_set_notify = sq_user_set_notify,
+    .user_set_phone = sq_user_set_phone,
+    .user_set_webhook_notify = sq_user_set_webhook_notify,
     .user_set_profile = sq_user_set_profile,
     .user_range = sq_user_range,
     .msg_get = sq_msg_get,

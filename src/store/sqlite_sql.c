@@ -5,7 +5,7 @@
 
 #define USER_COLS \
   "id, username, email, pwhash, role, banned, created_ms, email_notify," \
-  " display_name, avatar_file"
+  " display_name, avatar_file, phone, webhook_notify"
 #define MSG_COLS "m.id, m.room_id, u.username, m.text, m.ts, m.seq"
 /* The rows of the message lists added with direct messages
  * (chat_sqlite_read_msg). */
@@ -73,7 +73,8 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
         " VALUES (?1, ?2, ?3, ?4)",
     [ST_SESSION_LOOKUP] =
         "SELECT u.id, u.username, u.email, u.pwhash, u.role, u.banned,"
-        " u.created_ms, u.email_notify, u.display_name, u.avatar_file"
+        " u.created_ms, u.email_notify, u.display_name, u.avatar_file,"
+        " u.phone, u.webhook_notify"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.token_hash = ?1 AND s.expires_ms > ?2",
     [ST_SESSION_DELETE] = "DELETE FROM sessions WHERE token_hash = ?1",
@@ -125,6 +126,8 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
     [ST_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY username",
     [ST_USER_SET_BANNED] = "UPDATE users SET banned = ?2 WHERE id = ?1",
     [ST_USER_SET_NOTIFY] = "UPDATE users SET email_notify = ?2 WHERE id = ?1",
+    [ST_USER_SET_PHONE] = "UPDATE users SET phone = ?2 WHERE id = ?1",
+    [ST_USER_SET_WEBHOOK] = "UPDATE users SET webhook_notify = ?2 WHERE id = ?1",
     [ST_DM_BY_CID] =
         "SELECT id, ts FROM direct_messages WHERE sender_id = ?1 AND cid = ?2",
     /* A missing sender or receiver fails the foreign key. */

@@ -646,6 +646,15 @@ int chat_store_user_set_notify(chat_store_t *s, int64_t user_id, int on) {
   return s->ops->user_set_notify(s, user_id, on != 0);
 }
 
+int chat_store_user_set_phone(chat_store_t *s, int64_t user_id, const char *phone) {
+  if (phone == NULL || strlen(phone) >= CHAT_PHONE_MAX) return CHAT_EINVAL;
+  return s->ops->user_set_phone(s, user_id, phone);
+}
+
+int chat_store_user_set_webhook_notify(chat_store_t *s, int64_t user_id, int on) {
+  return s->ops->user_set_webhook_notify(s, user_id, on != 0);
+}
+
 int chat_store_msg_get(chat_store_t *s, int64_t id, chat_msg_rec_t *out,
                        int64_t *sender_id) {
   int64_t sid;

@@ -42,6 +42,11 @@ typedef struct {
   char display_name[CHAT_DISPLAY_NAME_MAX];
   /* files (schema 008): the avatar's file id, 0 for none. */
   int64_t avatar_file;
+  /* notification channels (schema 011): the phone number in E.164 form
+   * ("+" and 8 to 15 digits), "" for none; 1: missed DMs/mentions go to
+   * the webhook. */
+  char phone[CHAT_PHONE_MAX];
+  int webhook_notify;
 } chat_user_rec_t;
 
 typedef struct {
@@ -315,6 +320,11 @@ int chat_store_user_search(chat_store_t *s, const char *prefix, int limit,
 
 /* Turns e-mail notifications on or off; CHAT_ENOTFOUND. */
 int chat_store_user_set_notify(chat_store_t *s, int64_t user_id, int on);
+/* notification channels (schema 011): sets the phone number (an E.164
+ * number checked by the caller, or "" for none); turns the webhook on or
+ * off for the user.  CHAT_ENOTFOUND. */
+int chat_store_user_set_phone(chat_store_t *s, int64_t user_id, const char *phone);
+int chat_store_user_set_webhook_notify(chat_store_t *s, int64_t user_id, int on);
 /* A room message by id with its sender's id; out->text is malloc'ed (free
  * it with free()).  CHAT_ENOTFOUND. */
 int chat_store_msg_get(chat_store_t *s, int64_t id, chat_msg_rec_t *out,

@@ -11,6 +11,7 @@ import { state } from '../state.js';
 import { logout, startSession } from '../session.js';
 import { renderFriends } from './dms.js';
 import { renderRoomList } from './lobby.js';
+import { bindChannels, fillChannels } from './channels.js';
 
 const REGISTER_FIELD = {
   invalid_username: 'register-username',
@@ -39,6 +40,7 @@ export function showPassword() {
   state.dmUser = null;
   state.jump = null;
   showView('password');
+  fillChannels();  /* notification channels */
   renderRoomList();
   renderFriends();
   updateTitle();
@@ -249,6 +251,7 @@ export function bindAccount() {
   });
   $('user-menu-list').addEventListener('keydown', onUserMenuKey);
   $('email-notify').addEventListener('change', onEmailNotifyChange);
+  bindChannels();
 }
 
 // Arrow keys, Home and End move between the menu's items (wrapping around).
