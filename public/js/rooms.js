@@ -112,10 +112,15 @@ export function onRoomRemoved(f) {
     if (wasIn) showNotice(t('rooms.removed', { name }), 'warning');
   } else {
     // Left for good (the room stays listed) or deleted (the list no longer
-    // has it): the server's list tells which.
+    // has it): the server's list tells which.  A deleted room's own
+    // room_deleted frame may come after this one, when the room is already
+    // forgotten here: then the notice is given here.
+    const name = roomName(room);
     dropContent(room);
     renderRoomList();
-    loadRooms().catch(() => {});
+    loadRooms().then(() => {
+      if (wasIn && !state.rooms.has(f.room)) showNotice(t('room.deleted', { name }), 'warning');
+    }).catch(() => {});
   }
   updateTitle();
 }
