@@ -86,6 +86,7 @@ static const char usage[] =
     "                      \"Authorization: Bearer TOKEN\" from anywhere\n"
     "                      [CHAT_METRICS_TOKEN] (prefer the variable: arguments\n"
     "                      are visible to other users of the machine)\n"
+    "  --url-prefix /PATH  serve everything under /PATH/ (e.g. /chat) [CHAT_URL_PREFIX]\n"
     "  --metrics-access local|token|open  who else may read /metrics\n"
     "                      [CHAT_METRICS_ACCESS]: local (default) loopback\n"
     "                      clients; token only the token's holders (behind a\n"
@@ -120,6 +121,7 @@ typedef struct {
   const char *metrics_token;
   const char *metrics_access;
   const char *files_dir, *file_max, *file_quota;  /* files */
+  const char *url_prefix;  /* embed */
 } opts_t;
 
 static char store_buf[4096];
@@ -197,6 +199,7 @@ static int parse_common(int argc, char **argv, int *i, opts_t *o) {
   else if ((v = opt_value(argc, argv, i, "--trusted-proxy"))) o->trusted_proxies = v;
   else if ((v = opt_value(argc, argv, i, "--metrics-token"))) o->metrics_token = v;
   else if ((v = opt_value(argc, argv, i, "--metrics-access"))) o->metrics_access = v;
+  else if ((v = opt_value(argc, argv, i, "--url-prefix"))) o->url_prefix = v;  /* embed */
   else return 0;
   return 1;
 }
@@ -381,6 +384,7 @@ int main(int argc, char **argv) {
   o.trusted_proxies = getenv("CHAT_TRUSTED_PROXIES");
   o.metrics_token = getenv("CHAT_METRICS_TOKEN");
   o.metrics_access = getenv("CHAT_METRICS_ACCESS");
+  o.url_prefix = getenv("CHAT_URL_PREFIX");  /* embed */
   const char *lvl = getenv("CHAT_LOG");
   if (lvl && strcmp(lvl, "debug") == 0) chat_log_set_level(CHAT_LOG_DEBUG);
   if (lvl && strcmp(lvl, "warn") == 0) chat_log_set_level(CHAT_LOG_WARN);
@@ -449,6 +453,7 @@ int main(int argc, char **argv) {
     cfg.redirect_host = redirect_host;
   }
   cfg.trusted_proxies = o.trusted_proxies;
+  cfg.url_prefix = o.url_prefix;  /* embed */
   cfg.metrics_token = o.metrics_token;
   if (o.metrics_access) {
     if (strcmp(o.metrics_access, "local") == 0) {
