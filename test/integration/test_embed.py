@@ -147,6 +147,12 @@ class EmbedTest(unittest.TestCase):
              "-DCMAKE_PREFIX_PATH=" + cls.prefix, "-DCMAKE_C_FLAGS=" + flags], env=cls.env)
         run(["cmake", "--build", hb], env=cls.env)
         cls.host_cmake = os.path.join(hb, "host")
+        # find_package(chat) with the static library
+        hs = os.path.join(cls.tmp, "build-host-static")
+        run(["cmake", "-S", os.path.join(SOURCE, "examples"), "-B", hs, "-DHOST_STATIC=ON",
+             "-DCMAKE_PREFIX_PATH=" + cls.prefix, "-DCMAKE_C_FLAGS=" + flags], env=cls.env)
+        run(["cmake", "--build", hs], env=cls.env)
+        cls.host_static = os.path.join(hs, "host")
         # pkg-config
         pc = run(["pkg-config", "--cflags", "--libs", "chat"], env=cls.env).split()
         public = run(["pkg-config", "--variable=publicdir", "chat"], env=cls.env).strip()
@@ -182,6 +188,12 @@ class EmbedTest(unittest.TestCase):
         self.assertRegex(dyn, r"SONAME\s+libchat\.so\.1\b")
         needed = run(["objdump", "-p", self.host_cmake])
         self.assertRegex(needed, r"NEEDED\s+libchat\.so\.1\b")
+        # the static build needs no libchat.so, and runs (its usage message)
+        self.assertNotRegex(run(["objdump", "-p", self.host_static]), r"NEEDED\s+libchat")
+        p = subprocess.run([self.host_static], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=60, env=self.env)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("usage: host --store URL", p.stderr)
         with open(os.path.join(self.libdir, "pkgconfig", "chat.pc")) as f:
             pc = f.read()
         self.assertIn("Requires.private:", pc)
