@@ -323,6 +323,37 @@ class EmbedTest(unittest.TestCase):
         self.host.wait_line(r"^stored chat message \d+ room %d from %s: %s$" % (
             room, re.escape(name), re.escape(text)), 30)
 
+    def test_dm_reported_to_callback(self):
+        """Two users of the host become friends and DM: the callback sees the DM."""
+        users = []
+        for base in ("da", "db"):
+            h = Client(at(self.host.http))
+            name = uniq(base)
+            self.assertEqual(h.get("/login?name=" + name).status, 200)
+            # the chat knows a host user from its first request on
+            self.assertEqual(h.get("/chat/api/me").status, 200)
+            users.append((h, name))
+        (ha, na), (hb, nb) = users
+        self.assertEqual(ha.post("/chat/api/friends", {"username": nb}).json()["state"], "outgoing")
+        self.assertEqual(hb.post("/chat/api/friends", {"username": na}).json()["state"], "friends")
+
+        async def body():
+            conn = await asyncio.wait_for(websockets.connect(
+                "ws://127.0.0.1:%d/chat/ws" % self.host.chat,
+                extra_headers={"Cookie": "host_sid=" + ha.cookies["host_sid"]},
+                max_size=None, ping_interval=None, open_timeout=20, close_timeout=5), 25)
+            ws = WS(conn, "dm-ws")
+            text = "a direct message " + uniq("t")
+            await ws.send({"type": "dm", "to": nb, "text": text, "cid": "d1"})
+            ack = await ws.expect(lambda f: f.get("cid") == "d1", 15)
+            self.assertEqual(ack["type"], "ack", ack)
+            await ws.close()
+            return ack["id"], text
+
+        mid, text = asyncio.run(asyncio.wait_for(body(), 120))
+        self.host.wait_line(r"^stored chat message %d room 0 from %s to %s: %s$" % (
+            mid, re.escape(na), re.escape(nb), re.escape(text)), 30)
+
     # -- two servers in one process ------------------------------------------------
 
     def test_two_servers(self):
