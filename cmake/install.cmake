@@ -11,7 +11,9 @@ set(CHAT_LIB_VERSION 1.0.0)
 add_library(chat_shared SHARED $<TARGET_OBJECTS:llhttp>)
 target_link_libraries(chat_shared PRIVATE chat_obj)
 set_target_properties(chat_shared PROPERTIES OUTPUT_NAME chat
-  VERSION ${CHAT_LIB_VERSION} SOVERSION ${CHAT_SOVERSION})
+  VERSION ${CHAT_LIB_VERSION} SOVERSION ${CHAT_SOVERSION}
+  LINK_DEPENDS ${CMAKE_SOURCE_DIR}/cmake/libchat.map)
+target_link_options(chat_shared PRIVATE -Wl,--version-script=${CMAKE_SOURCE_DIR}/cmake/libchat.map)
 
 install(FILES ${CMAKE_SOURCE_DIR}/include/chat.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS chat chat_shared

@@ -18,8 +18,9 @@
  * Stability: everything declared in this header is the library's stable
  * interface (soname libchat.so.1): within one soname, functions keep their
  * signatures and meaning, and chat_config_t only grows at its end (always
- * fill it with chat_config_init first).  Nothing else the library exports
- * (chat_* names of src/) is part of it.  Several servers may run in one
+ * fill it with chat_config_init first).  The shared library exports
+ * nothing else (cmake/libchat.map); the static one holds internal chat_*
+ * names too, which are not part of it.  Several servers may run in one
  * process, on one loop or on several (one loop per thread); a server and
  * its callbacks belong to the thread that runs its loop.
  *

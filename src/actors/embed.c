@@ -34,13 +34,13 @@ int chat_embed_prefix_check(const char *p, char *err, size_t errlen) {
 /* ---- hooks ------------------------------------------------------------ */
 
 void chat_server_on_message(chat_server_t *srv, chat_message_cb cb, void *ud) {
-  chat_embed_t *e = chat_server_embed(srv);
+  chat_embed_t *e = chat_embed_of(srv);
   e->on_message = cb;
   e->message_ud = ud;
 }
 
 void chat_server_set_auth(chat_server_t *srv, chat_auth_cb cb, void *ud) {
-  chat_embed_t *e = chat_server_embed(srv);
+  chat_embed_t *e = chat_embed_of(srv);
   e->auth = cb;
   e->auth_ud = ud;
 }
@@ -196,7 +196,7 @@ static void post_found(chat_actor_t *self, chat_mail_t *m) {
 
 int chat_server_post(chat_server_t *srv, const char *room, const char *bot_username,
                      const char *text, chat_post_cb cb, void *ud) {
-  chat_services_t *svc = chat_server_services(srv);
+  chat_services_t *svc = chat_embed_services(srv);
   if (!svc->running) return CHAT_POST_EUNAVAIL;
   if (room == NULL || bot_username == NULL || text == NULL || strlen(room) > CHAT_NAME_MAX)
     return CHAT_POST_EINVAL;
@@ -224,7 +224,7 @@ int chat_server_post(chat_server_t *srv, const char *room, const char *bot_usern
 /* ---- adopted connections ---------------------------------------------- */
 
 int chat_server_adopt(chat_server_t *srv, uv_tcp_t *accepted, const char *data, size_t len) {
-  chat_services_t *svc = chat_server_services(srv);
+  chat_services_t *svc = chat_embed_services(srv);
   if (!svc->running) return UV_ECANCELED;
   uv_os_fd_t fd;
   int rc = uv_fileno((uv_handle_t *)accepted, &fd);

@@ -43,8 +43,8 @@ int chat_embed_user(chat_store_t *store, const char *name, chat_user_rec_t *out)
 
 
 /* ---- the server's side (server.c, conn.c) ---- */
-chat_embed_t *chat_server_embed(chat_server_t *srv);
-chat_services_t *chat_server_services(chat_server_t *srv);
+chat_embed_t *chat_embed_of(chat_server_t *srv);
+chat_services_t *chat_embed_services(chat_server_t *srv);
 /* 0 if p (NULL or "" for none) is a usable url_prefix, else -1 with err. */
 int chat_embed_prefix_check(const char *p, char *err, size_t errlen);
 #endif

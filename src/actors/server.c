@@ -75,8 +75,8 @@ struct chat_server_s {
 };
 
 /* embed: for embed.c */
-chat_embed_t *chat_server_embed(chat_server_t *srv) { return &srv->embed; }
-chat_services_t *chat_server_services(chat_server_t *srv) { return &srv->svc; }
+chat_embed_t *chat_embed_of(chat_server_t *srv) { return &srv->embed; }
+chat_services_t *chat_embed_services(chat_server_t *srv) { return &srv->svc; }
 
 void chat_config_init(chat_config_t *cfg) {
   memset(cfg, 0, sizeof(*cfg));

@@ -186,6 +186,13 @@ class EmbedTest(unittest.TestCase):
         self.assertTrue(os.path.isfile(os.path.join(p, "share", "chat", "public", "index.html")))
         dyn = run(["objdump", "-p", os.path.join(self.libdir, "libchat.so.1.0.0")])
         self.assertRegex(dyn, r"SONAME\s+libchat\.so\.1\b")
+        # only chat.h's functions are exported (llhttp and the internals stay inside)
+        syms = run(["nm", "-D", "--defined-only", os.path.join(self.libdir, "libchat.so.1")])
+        names = {l.split()[-1].split("@")[0] for l in syms.splitlines() if l.strip()}
+        self.assertIn("chat_server_post", names)
+        self.assertIn("chat_config_init", names)
+        self.assertFalse([n for n in names if n.startswith("llhttp") or n.startswith("chat_store_")],
+                         names)
         needed = run(["objdump", "-p", self.host_cmake])
         self.assertRegex(needed, r"NEEDED\s+libchat\.so\.1\b")
         # the static build needs no libchat.so, and runs (its usage message)
