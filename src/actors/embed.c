@@ -66,11 +66,13 @@ int chat_embed_auth(const chat_services_t *svc, const chat_http_req_t *req,
   size_t clen = 0, alen = 0;
   const char *cookie = chat_http_header(req, "cookie", &clen);
   const char *auth = chat_http_header(req, "authorization", &alen);
+  /* One byte more than a name may have: a longer name (cut short by the
+   * host's snprintf, say) is refused rather than taken as its prefix. */
   char got[CHAT_NAME_MAX + 2];
   memset(got, 0, sizeof(got));
-  if (!e->auth(e->srv, cookie, clen, auth, alen, got, sizeof(got) - 1, e->auth_ud)) return 0;
+  if (!e->auth(e->srv, cookie, clen, auth, alen, got, sizeof(got), e->auth_ud)) return 0;
   got[sizeof(got) - 1] = '\0';
-  if (chat_username_check(got, name) != CHAT_USERNAME_OK) {
+  if (strlen(got) > CHAT_NAME_MAX || chat_username_check(got, name) != CHAT_USERNAME_OK) {
     name[0] = '\0';
     return 0;
   }

@@ -302,6 +302,11 @@ class EmbedTest(unittest.TestCase):
         r = Client(at(self.host.chat), sid=None).request(
             "GET", "/chat/api/me", headers={"Cookie": "host_sid=" + h.cookies["host_sid"]})
         self.assertEqual(r.json()["user"]["username"], name)
+        # a name the registration rules refuse is nobody, as is a name too long
+        for bad in ("no/slash", "x" * 60):
+            hb = Client(at(self.host.http))
+            self.assertEqual(hb.get("/login?name=" + bad).status, 200)
+            self.assertEqual(hb.get("/chat/api/me").status, 401, bad)
         # a made-up host cookie is nobody
         r = Client(at(self.host.http)).request("GET", "/chat/api/me",
                                                headers={"Cookie": "host_sid=0123"})
