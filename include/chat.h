@@ -13,7 +13,20 @@
  *   // in stopped_cb (or after uv_run returns): chat_server_free(srv);
  *
  * All functions are called on the loop's thread.  The server uses libuv's
- * thread pool for blocking work (store, password hashing, disk). */
+ * thread pool for blocking work (store, password hashing, disk).
+ *
+ * Stability: everything declared in this header is the library's stable
+ * interface (soname libchat.so.1): within one soname, functions keep their
+ * signatures and meaning, and chat_config_t only grows at its end (always
+ * fill it with chat_config_init first).  The shared library exports
+ * nothing else (cmake/libchat.map); the static one holds internal chat_*
+ * names too, which are not part of it.  Several servers may run in one
+ * process, on one loop or on several (one loop per thread); a server and
+ * its callbacks belong to the thread that runs its loop.
+ *
+ * Ownership: strings handed to the library are copied unless a comment
+ * says otherwise; strings the library hands to a callback are valid only
+ * during the call (copy what you keep). */
 #ifndef CHAT_H
 #define CHAT_H
 
@@ -133,6 +146,15 @@ typedef struct {
   unsigned long webhook_interval_ms;
   unsigned long webhook_gather_ms;
   unsigned long webhook_backoff_ms;
+  /* Mounting under a prefix: NULL or "" (default) serves every route at
+   * the root; "/chat" serves them under /chat/ (the API at /chat/api/...,
+   * the WebSocket at /chat/ws, the front end at /chat/, files at
+   * /chat/files/...), answers 301 from /chat to /chat/ and 404 to paths
+   * outside.  Paths inside answers (a file's url, an avatar) stay relative
+   * to the mount ("/files/..." means PREFIX/files/...): a client joins the
+   * prefix, as the front end does from its page's location.  One leading
+   * "/", no trailing "/", no "?", "#", "%" or "..". */
+  const char *url_prefix;
 } chat_config_t;
 
 /* Values of chat_config_t.metrics_access. */
@@ -172,6 +194,86 @@ void chat_server_stop(chat_server_t *srv, chat_server_stop_cb cb, void *ud);
 /* Frees a server whose stop has completed (a server that failed to start
  * is stopped too: chat_server_stop, then run the loop until its callback). */
 void chat_server_free(chat_server_t *srv);
+
+/* ---- Hooks for the host ---------------------------------------------
+ * Every callback runs on the loop thread, from the server's own handling
+ * (never from inside the function that set it); it must not block, and it
+ * may call the functions of this header (e.g. chat_server_post) but not
+ * chat_server_free. */
+
+/* A stored message, as the callbacks see it.  Every pointer is valid only
+ * during the call. */
+typedef struct {
+  long long id;            /* the message id (unique per store) */
+  long long room_id;       /* a room message's room; 0 for a DM */
+  const char *to;          /* a DM's receiver (username); NULL in a room */
+  const char *sender;      /* the sender's username */
+  const char *text;        /* UTF-8, text_len bytes, NUL-terminated */
+  size_t text_len;
+  long long ts;            /* stored time, milliseconds since the epoch */
+  const char *json;        /* the message object clients get (docs/PROTOCOL.md:
+                              the `message` / `dm` frame's contents), json_len
+                              bytes, NUL-terminated */
+  size_t json_len;
+} chat_message_t;
+
+/* Called once for each room message and DM stored through this server,
+ * after its transaction committed (the message is durable) and before or
+ * while it is delivered; a resent duplicate (same cid) is not reported
+ * again.  Messages stored by other instances sharing a Redis are reported
+ * by their own servers only.  cb NULL: none.  Replaces the previous one. */
+typedef void (*chat_message_cb)(chat_server_t *srv, const chat_message_t *msg, void *ud);
+void chat_server_on_message(chat_server_t *srv, chat_message_cb cb, void *ud);
+
+/* Host authentication: called for every HTTP API request and WebSocket
+ * upgrade with the request's Cookie and Authorization header values (NULL
+ * when absent; *_len bytes, not NUL-terminated).  To vouch for the request,
+ * write the user's name (NUL-terminated, at most cap - 1 bytes; the rules
+ * of registration: 1 to 32 letters, digits, "_" or "-") into username and
+ * return 1: the request is that user's, who is created in the store
+ * (without a password, so only the host can log them in) on first use.
+ * Return 0 to leave the request to the chat's own session cookie (its
+ * /api/login); a name the rules refuse counts as 0.  Must not block: look
+ * the session up in memory.  cb NULL: none.  Replaces the previous one. */
+typedef int (*chat_auth_cb)(chat_server_t *srv, const char *cookie, size_t cookie_len,
+                            const char *authorization, size_t authorization_len,
+                            char *username, size_t cap, void *ud);
+void chat_server_set_auth(chat_server_t *srv, chat_auth_cb cb, void *ud);
+
+/* Posts text (UTF-8; the rules of a client's send) into the room named
+ * room as the user bot_username (a system or bot account, created without
+ * a password if missing).  The message is stored and delivered to the
+ * room's members like any other; the bot need not be a member.  cb (may be
+ * NULL) runs once, later, on the loop: rc 0 and the stored message's id
+ * once it is durable, or a negative code (CHAT_POST_*).  Returns 0 if
+ * queued, or a negative code at once (bad arguments, server not running;
+ * cb is then not called).  Strings are copied. */
+enum {
+  CHAT_POST_EINVAL = -4,    /* bad name, text or room name */
+  CHAT_POST_ENOROOM = -1,   /* no such room */
+  CHAT_POST_EUNAVAIL = -3,  /* the store is unavailable, or the server stopped */
+};
+typedef void (*chat_post_cb)(chat_server_t *srv, int rc, long long id, void *ud);
+int chat_server_post(chat_server_t *srv, const char *room, const char *bot_username,
+                     const char *text, chat_post_cb cb, void *ud);
+
+/* Adopting a connection: a host with its own listener (and perhaps its
+ * own HTTP server) hands the chat an accepted TCP connection, which is
+ * then served exactly like one from the chat's own listener (plain HTTP;
+ * TLS, if any, is the host's business).  accepted must be an initialised,
+ * connected uv_tcp_t on the server's loop that the host has not started
+ * reading, or has stopped reading; data/len (may be NULL/0) are bytes the
+ * host already read from it (e.g. a request head it looked at to choose
+ * the chat), handled as if they came first.  The server takes the socket
+ * over (a duplicate of its descriptor): whatever the result, the host then
+ * closes its handle with uv_close and keeps nothing else.  Returns 0, or a
+ * negative libuv code (server not running, dup failed).  The server must be
+ * running: chat_server_start, or chat_server_start_adopted for one that
+ * has no listener of its own. */
+int chat_server_adopt(chat_server_t *srv, uv_tcp_t *accepted, const char *data, size_t len);
+/* Starts a server that serves adopted connections only: nothing is bound
+ * (listen_*, redirect_* are unused; chat_server_port says -1).  0. */
+int chat_server_start_adopted(chat_server_t *srv);
 
 /* Creates a user directly in the store named by store_url (blocking; for
  * command-line tools, not for use on a running loop).  role_admin: 0 or 1.

@@ -94,6 +94,7 @@ static const char usage[] =
     "                      \"Authorization: Bearer TOKEN\" from anywhere\n"
     "                      [CHAT_METRICS_TOKEN] (prefer the variable: arguments\n"
     "                      are visible to other users of the machine)\n"
+    "  --url-prefix /PATH  serve everything under /PATH/ (e.g. /chat) [CHAT_URL_PREFIX]\n"
     "  --metrics-access local|token|open  who else may read /metrics\n"
     "                      [CHAT_METRICS_ACCESS]: local (default) loopback\n"
     "                      clients; token only the token's holders (behind a\n"
@@ -161,7 +162,8 @@ static const char usage[] =
   X("metrics-access", metrics_access, "CHAT_METRICS_ACCESS", NONE, "local")               \
   X("log-level", log_level, "CHAT_LOG_LEVEL", NONE, "info")                               \
   X("log-format", log_format, "CHAT_LOG_FORMAT", NONE, "text")                            \
-  X("access-log", access_log, "CHAT_ACCESS_LOG", NONE, "off")
+  X("access-log", access_log, "CHAT_ACCESS_LOG", NONE, "off")                           \
+  X("url-prefix", url_prefix, "CHAT_URL_PREFIX", NONE, "(none: the root)")
 
 typedef struct {
 #define X(key, field, env, secret, def) const char *field;
@@ -489,6 +491,7 @@ static int config_from_opts(const opts_t *o, chat_config_t *cfg, cfg_bufs_t *b) 
   cfg->webhook_url = o->webhook_url;
   cfg->webhook_secret = o->webhook_secret;
   cfg->webhook_events = o->webhook_events;
+  cfg->url_prefix = o->url_prefix;  /* embed */
   if (o->ws_rate) {
     char *end;
     cfg->ws_rate = strtod(o->ws_rate, &end);

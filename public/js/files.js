@@ -10,7 +10,7 @@
 // through the same pending-send path as text (ws.js), so it is retried and
 // shown as sending like any message. Text stays text: no innerHTML.
 import { $, h } from './dom.js';
-import { api, apiErrorText } from './http.js';
+import { api, apiErrorText, at } from './http.js';
 import { lang } from './i18n.js';
 import { announce, showNotice } from './notice.js';
 import { state, currentConv } from './state.js';
@@ -89,11 +89,11 @@ export function filesEl(files) {
   const box = h('div', { class: 'msg-files', 'data-testid': 'message-files' });
   for (const f of files) {
     if (f.thumb_url) {
-      box.append(h('a', { class: 'msg-image', href: f.url, target: '_blank', rel: 'noopener', tabindex: '-1',
+      box.append(h('a', { class: 'msg-image', href: at(f.url), target: '_blank', rel: 'noopener', tabindex: '-1',
         title: tf('open', { name: f.name }), 'aria-label': tf('open', { name: f.name }), 'data-testid': 'message-image' },
-      h('img', { src: f.thumb_url, alt: f.name, loading: 'lazy', decoding: 'async' })));
+      h('img', { src: at(f.thumb_url), alt: f.name, loading: 'lazy', decoding: 'async' })));
     } else {
-      box.append(h('a', { class: 'file-chip', href: f.url, download: f.name, tabindex: '-1',
+      box.append(h('a', { class: 'file-chip', href: at(f.url), download: f.name, tabindex: '-1',
         title: tf('download', { name: f.name, size: formatSize(f.size) }), 'data-testid': 'message-file' },
       h('span', { class: 'file-chip-icon', 'aria-hidden': 'true' }, '📄'),
       h('span', { class: 'file-chip-name text-truncate' }, f.name),
@@ -124,7 +124,7 @@ function hue(name) {
 export function avatarEl(username, name, url, size = 'sm') {
   const cls = 'avatar avatar-' + size;
   if (url && typeof url === 'string' && url.startsWith('/files/')) {
-    return h('img', { class: cls, src: url, alt: '', 'aria-hidden': 'true', 'data-testid': 'avatar-image', 'data-user': username });
+    return h('img', { class: cls, src: at(url), alt: '', 'aria-hidden': 'true', 'data-testid': 'avatar-image', 'data-user': username });
   }
   const el = h('span', { class: cls + ' avatar-initials', 'aria-hidden': 'true', 'data-testid': 'avatar-initials', 'data-user': username }, initials(name || username));
   el.style.setProperty('--avatar-hue', String(hue(username)));
@@ -138,7 +138,7 @@ export function uploadFile(file, onProgress) {
   return new Promise((resolve, reject) => {
     if (file.size > FILE_MAX) { reject({ code: 'file_too_large' }); return; }
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', '/api/files?name=' + encodeURIComponent(file.name || 'file'));
+    xhr.open('POST', at('/api/files?name=') + encodeURIComponent(file.name || 'file'));
     xhr.setRequestHeader('Content-Type', 'application/octet-stream');
     xhr.upload.onprogress = (e) => { if (e.lengthComputable && onProgress) onProgress(e.loaded / e.total); };
     xhr.onload = () => {

@@ -31,7 +31,7 @@ export async function api(method, path, body) {
   }
   let res;
   try {
-    res = await fetch(path, opts);
+    res = await fetch(at(path), opts);
   } catch (e) {
     throw new ApiError(0, 'network', String(e && e.message || e));
   }
@@ -45,6 +45,14 @@ export async function api(method, path, body) {
   }
   return data;
 }
+
+// The mount point: the page's folder without its last "/" ('' when the chat
+// is served at the root, '/chat' under /chat/). Every path the client asks
+// for, and every path the server names in its answers ('/files/...'), is
+// relative to it (README.md, "Embedding").
+export const BASE = location.pathname.replace(/\/[^/]*$/, '');
+/** A path of the server (starting with '/') as the browser must ask for it. */
+export const at = (path) => BASE + path;
 
 let unauthorized = () => {};
 

@@ -21,7 +21,7 @@
 // openMs }, set before this module loads.
 import { $ } from './dom.js';
 import { t } from './i18n.js';
-import { api } from './http.js';
+import { api, at } from './http.js';
 import { state, persistJoined } from './state.js';
 
 const ACK_TIMEOUT_MS = 15000;    // resend (same cid) when no ack by then
@@ -46,7 +46,7 @@ const hooks = { frame() {}, open() {}, closed() {}, ended() {} };
 export function setSocketHooks(h) { Object.assign(hooks, h); }
 
 function wsUrl() {
-  return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+  return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + at('/ws');
 }
 
 export const isOpen = () => !!conn.ws && conn.ws.readyState === WebSocket.OPEN;

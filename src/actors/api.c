@@ -22,6 +22,7 @@
 #include "../core/sb.h"
 #include "../net/proto.h"
 #include "api_int.h"
+#include "embed.h"
 #include "files.h"
 
 #define STR_(x) #x
@@ -152,6 +153,15 @@ void chat_api_set_messages(chat_api_job_t *j, int rc, chat_msg_rec_t *msgs, size
 /* ---- the request, on the worker --------------------------------------- */
 
 int chat_api_authenticate(chat_api_job_t *j, chat_store_t *store) {
+  if (j->host_user[0]) {  /* embed: the host authenticated the request */
+    int hrc = chat_embed_user(store, j->host_user, &j->user);
+    if (hrc == 0 && !j->user.banned) return 0;
+    if (hrc == CHAT_EUNAVAIL)
+      chat_api_set_store_error(j);
+    else
+      chat_api_set_error(j, 401, "unauthenticated", "log in first");
+    return -1;
+  }
   if (!j->has_token) {
     chat_api_set_error(j, 401, "unauthenticated", "log in first");
     return -1;
@@ -335,6 +345,7 @@ static chat_api_job_t *job_new(const chat_api_route_t *route, chat_conn_t *c,
   j->secure = chat_conn_secure(c);
   j->files_dir = chat_conn_services(c)->limits->files_dir;  /* files */
   size_t slen;
+  chat_embed_auth(chat_conn_services(c), req, j->host_user);  /* embed */
   const char *sid = chat_http_cookie(req, "sid", &slen);
   if (sid && slen == CHAT_TOKEN_CHARS) {
     j->has_token = 1;

@@ -42,6 +42,7 @@ struct chat_api_job_s {
   int secure;                  /* over HTTPS (chat_conn_secure): cookies are Secure */
   uint8_t token_hash[CHAT_TOKEN_HASH_LEN];
   chat_user_rec_t user;        /* set by chat_api_authenticate */
+  char host_user[CHAT_NAME_MAX + 1]; /* embed: the user the host vouched for, or "" */
   /* A password hash (hasher.h) to do after prepare or run: set hash.ops and
    * its strings (kept in the handler's job, which is wiped when freed) and
    * then, the worker step that follows if the hash succeeds (the password

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/common.h"
 #include "../core/limits.h"
@@ -498,20 +499,23 @@ void chat_conn_respond_error(chat_conn_t *c, int status, const char *code,
 /* Answers a request the parser refused, then closes. */
 /* files: 1 if the request is an upload (POST /api/files), whose body is the
  * file's bytes, not JSON, and has its own limit (limits->file_max). */
-static int conn_is_upload(const chat_http_req_t *r) {
+static int conn_unprefix(const chat_conn_t *c, const char **path, size_t *len);
+
+static int conn_is_upload(const chat_conn_t *c, const chat_http_req_t *r) {
   const char *path, *query;
   size_t plen, qlen;
   chat_http_url(r, &path, &plen, &query, &qlen);
+  if (conn_unprefix(c, &path, &plen) != 0) return 0;  /* embed */
   return r->method == HTTP_POST && plen == 10 && memcmp(path, "/api/files", 10) == 0;
 }
 
 static size_t conn_body_limit(const chat_http_req_t *r, void *data) {
-  chat_conn_t *c = data;
-  return conn_is_upload(r) ? c->svc->limits->file_max : CHAT_HTTP_MAX_BODY;
+  const chat_conn_t *c = data;
+  return conn_is_upload(c, r) ? c->svc->limits->file_max : CHAT_HTTP_MAX_BODY;
 }
 
 static void conn_respond_bad_http(chat_conn_t *c, int status) {
-  if (status == 413 && conn_is_upload(c->req)) {  /* files */
+  if (status == 413 && conn_is_upload(c, c->req)) {  /* files */
     char msg[96];
     snprintf(msg, sizeof(msg), "files are at most %zu bytes", c->svc->limits->file_max);
     c->busy = 1;
@@ -708,13 +712,46 @@ static void conn_redirect(chat_conn_t *c) {
   free(headers);
 }
 
+/* embed: the request's path without the mount point (limits->url_prefix).
+ * 0: under it, *path and *len now name the route; 1: the mount point
+ * itself, without its "/"; -1: outside it. */
+static int conn_unprefix(const chat_conn_t *c, const char **path, size_t *len) {
+  const chat_limits_t *l = c->svc->limits;
+  size_t n = l->url_prefix_len;
+  if (n == 0) return 0;
+  if (*len < n || memcmp(*path, l->url_prefix, n) != 0) return -1;
+  if (*len == n) return 1;
+  if ((*path)[n] != '/') return -1;
+  *path += n;
+  *len -= n;
+  return 0;
+}
+
+/* embed: the answer to a path that conn_unprefix did not take: 301 from
+ * the mount point to its "/" (the query kept), 404 elsewhere. */
+static void conn_outside_prefix(chat_conn_t *c, int pre, const char *query, size_t qlen) {
+  if (pre < 0) {
+    chat_conn_respond_error(c, 404, "not_found", "not here", NULL);
+    return;
+  }
+  const chat_limits_t *l = c->svc->limits;
+  size_t cap = strlen(conn_headers(c)) + l->url_prefix_len + qlen + 32;
+  char *headers = chat_xmalloc(cap);
+  snprintf(headers, cap, "%sLocation: %s/%s%.*s\r\n", conn_headers(c), l->url_prefix,
+           qlen ? "?" : "", (int)qlen, query);
+  const char *body = "Moved\n";
+  conn_respond(c, chat_http_response(301, "text/plain; charset=utf-8", headers, body,
+                                     strlen(body), c->keep_alive, c->req->method == HTTP_HEAD));
+  free(headers);
+}
+
 /* 1 if the request sends the API a body that does not say it is JSON
  * (answered 415). */
 static int conn_body_not_json(const chat_conn_t *c, const char *path, size_t len) {
   int m = c->req->method;
   return (m == HTTP_POST || m == HTTP_PATCH || m == HTTP_PUT || m == HTTP_DELETE) &&
          chat_route_is_api(path, len) && chat_http_req_has_body(c->req) &&
-         !chat_http_body_is_json(c->req) && !conn_is_upload(c->req);
+         !chat_http_body_is_json(c->req) && !conn_is_upload(c, c->req);
 }
 
 static void conn_dispatch_request(chat_conn_t *c);
@@ -740,6 +777,11 @@ static void conn_dispatch_request(chat_conn_t *c) {
   }
   if (path_len == 0 || path[0] != '/') {
     chat_conn_respond_error(c, 400, "bad_request", "the request target must be a path", NULL);
+    return;
+  }
+  int pre = conn_unprefix(c, &path, &path_len);  /* embed: the mount point */
+  if (pre != 0) {
+    conn_outside_prefix(c, pre, query, query_len);
     return;
   }
   chat_route_match_t m;
@@ -786,6 +828,7 @@ static void conn_expect_continue(chat_conn_t *c) {
   chat_route_match_t m;
   chat_http_url(c->req, &path, &path_len, &query, &query_len);
   if (c->kind != CHAT_CONN_REDIRECT && path_len > 0 && path[0] == '/' &&
+      conn_unprefix(c, &path, &path_len) == 0 &&
       chat_route_match(c->req->method, path, path_len, &m) == 200 &&
       !conn_body_not_json(c, path, path_len)) {
     static const char cont[] = CHAT_HTTP_100_CONTINUE;
@@ -859,7 +902,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
  * timer starts again after each 256 KiB of body (at least 8.7 KiB/s, so a
  * trickle still times out). */
 static void conn_upload_progress(chat_conn_t *c, size_t len) {
-  if (c->busy || !c->req->headers_done || !conn_is_upload(c->req)) {
+  if (c->busy || !c->req->headers_done || !conn_is_upload(c, c->req)) {
     c->upload_bytes = 0;
     return;
   }
@@ -927,8 +970,11 @@ static void accept_failed_closed_cb(uv_handle_t *h) {
   if (--c->handles == 0) free(c);
 }
 
-void chat_conn_accept(const chat_services_t *svc, uv_stream_t *listener,
-                      chat_conn_kind_t kind) {
+/* Serves a new connection: accepted from listener, or (listener NULL)
+ * the socket fd (taken over; closed here if it cannot be used).  The
+ * connection if it is being served, NULL if it failed or was refused. */
+static chat_conn_t *conn_open(const chat_services_t *svc, uv_stream_t *listener, int fd,
+                              chat_conn_kind_t kind) {
   chat_conn_t *c = chat_xcalloc(1, sizeof(*c));
   c->id = __atomic_add_fetch(&conn_ids, 1, __ATOMIC_RELAXED);
   c->svc = svc;
@@ -940,11 +986,13 @@ void chat_conn_accept(const chat_services_t *svc, uv_stream_t *listener,
   c->timer.data = c;
   c->handles = 2;
   c->state = CONN_HTTP;
-  if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+  if ((listener ? uv_accept(listener, (uv_stream_t *)&c->tcp)
+                : uv_tcp_open(&c->tcp, (uv_os_sock_t)fd)) != 0) {
+    if (listener == NULL) close(fd);
     c->state = CONN_CLOSED;
     uv_close((uv_handle_t *)&c->tcp, accept_failed_closed_cb);
     uv_close((uv_handle_t *)&c->timer, accept_failed_closed_cb);
-    return;
+    return NULL;
   }
   uv_tcp_nodelay(&c->tcp, 1);
   /* A peer that vanished without a FIN is noticed eventually. */
@@ -988,7 +1036,7 @@ void chat_conn_accept(const chat_services_t *svc, uv_stream_t *listener,
       chat_conn_hard_close(c);
     else
       conn_refuse(c);
-    return;
+    return NULL;
   }
   c->conn_counted = svc->limiter != NULL;
   if (c->kind == CHAT_CONN_TLS)
@@ -996,5 +1044,17 @@ void chat_conn_accept(const chat_services_t *svc, uv_stream_t *listener,
   else
     chat_conn_request_timer(c);
   chat_conn_read_start(c);
+  return c;
+}
+
+void chat_conn_accept(const chat_services_t *svc, uv_stream_t *listener,
+                      chat_conn_kind_t kind) {
+  conn_open(svc, listener, -1, kind);
+}
+
+int chat_conn_adopt(const chat_services_t *svc, int fd, const char *data, size_t len) {
+  chat_conn_t *c = conn_open(svc, NULL, fd, CHAT_CONN_PLAIN);
+  if (c && len > 0) chat_conn_input(c, data, len);
+  return 0;
 }
 

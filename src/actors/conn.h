@@ -62,6 +62,9 @@ typedef enum {
  * A failed accept leaves nothing behind. */
 void chat_conn_accept(const chat_services_t *svc, uv_stream_t *listener,
                       chat_conn_kind_t kind);
+/* embed: serves the connected socket fd (taken over, closed by the
+ * connection) as plain HTTP, data/len (copied) read before it first.  0. */
+int chat_conn_adopt(const chat_services_t *svc, int fd, const char *data, size_t len);
 
 chat_actor_t *chat_conn_actor(chat_conn_t *c);
 chat_conn_t *chat_conn_from_actor(chat_actor_t *a);

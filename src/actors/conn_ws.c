@@ -11,6 +11,7 @@
 #include "../core/log.h"
 #include "../net/proto.h"
 #include "conn_int.h"
+#include "embed.h"
 #include "dm.h"
 #include "extras.h"
 #include "presence.h"
@@ -61,11 +62,15 @@ typedef struct {
   chat_user_rec_t user;
   int rc;
   char accept[29];
+  char host_user[CHAT_NAME_MAX + 1];  /* embed: the user the host vouched for, or "" */
 } ws_auth_job_t;
 
 static void ws_auth_run(chat_job_t *job, chat_store_t *store) {
   ws_auth_job_t *j = (ws_auth_job_t *)job;
-  j->rc = chat_store_session_lookup(store, j->token_hash, chat_now_ms(), &j->user);
+  if (j->host_user[0])  /* embed */
+    j->rc = chat_embed_user(store, j->host_user, &j->user);
+  else
+    j->rc = chat_store_session_lookup(store, j->token_hash, chat_now_ms(), &j->user);
   if (j->rc == 0 && j->user.banned) j->rc = CHAT_ENOTFOUND;
 }
 
@@ -175,12 +180,14 @@ void chat_conn_ws_upgrade(chat_conn_t *c) {
     return;
   }
   const char *sid = chat_http_cookie(r, "sid", &slen);
-  if (sid == NULL || slen != CHAT_TOKEN_CHARS) {
+  if (chat_embed_auth(c->svc, r, j->host_user)) {  /* embed: the host's user */
+  } else if (sid == NULL || slen != CHAT_TOKEN_CHARS) {
     free(j);
     chat_conn_respond_error(c, 401, "unauthenticated", "log in first", NULL);
     return;
+  } else {
+    chat_auth_token_hash(sid, slen, j->token_hash);
   }
-  chat_auth_token_hash(sid, slen, j->token_hash);
   j->job.mail.handle = ws_auth_done;
   j->job.run = ws_auth_run;
   chat_storage_submit(c->svc->storage, &j->job, &c->actor);

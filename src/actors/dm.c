@@ -1,4 +1,5 @@
 #include "dm.h"
+#include "embed.h"
 #include "extras.h"
 
 #include <stdio.h>
@@ -131,6 +132,9 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
       chat_sb_t sb;
       chat_sb_init(&sb);
       chat_proto_dm(&sb, &msg);
+      /* embed: the host hears of the stored DM */
+      chat_embed_message(svc, q->ins.rec.id, 0, q->rcpt.username, d->username, q->text,
+                         strlen(q->text), q->ins.rec.stored_ts, sb.buf, sb.len);
       chat_cluster_deliver_dm(svc->cluster, q->ins.rec.id, q->ins.rec.sender_id, sb.buf, sb.len);
       if (q->rcpt.id != q->ins.rec.sender_id)
         chat_cluster_deliver_dm(svc->cluster, q->ins.rec.id, q->rcpt.id, sb.buf, sb.len);

@@ -42,6 +42,7 @@
 #include "files.h"
 #include "presence.h"
 #include "room.h"
+#include "embed.h"
 #include "roomdir.h"
 #include "storage.h"
 #include "../store/rooms.h"
@@ -1387,6 +1388,7 @@ typedef struct send_mail_s {
   char *files_json;
   chat_job_t fjob;
   uint64_t recv_ns;        /* uv_hrtime() when the send arrived (metrics) */
+  int bot;                 /* embed: the host's post (no membership needed) */
 } send_mail_t;
 
 static void free_send(send_mail_t *s) {
@@ -1446,6 +1448,9 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
     size_t flen;
     const char *fjson = chat_proto_frame_json(frame, &flen);
     pr->ops->publish(pr, r->id, fjson, flen);
+    /* embed: the host hears of the stored message */
+    chat_embed_message(r->svc, s->ins.rec.id, r->id, NULL, s->sender, s->text, s->text_len,
+                       s->ins.rec.stored_ts, obj.buf, obj.len);
     deliver_message(r, s->ins.rec.seq, s->ins.rec.id, obj.buf, obj.len, frame);  /* takes both */
     notify_mentions(r, s->sender, s->text, s->text_len, s->ins.rec.stored_ts);
     r->svc->metrics->messages_sent++;
@@ -1569,7 +1574,7 @@ static void on_send(chat_actor_t *self, chat_mail_t *m) {
     free_send(s);
     return;
   }
-  if (!is_member(r, s->m.actor)) {
+  if (!s->bot && !is_member(r, s->m.actor)) {
     send_error(s->m, CHAT_PROTO_NOT_MEMBER, "join the room first", s->cid);
     free_send(s);
     return;
@@ -1599,10 +1604,9 @@ void chat_room_post_send(chat_room_t *r, chat_member_t m, int64_t user_id,
   chat_room_post_send_ex(r, m, user_id, username, text, len, cid, 0, NULL, 0);
 }
 
-void chat_room_post_send_ex(chat_room_t *r, chat_member_t m, int64_t user_id,
-                            const char *username, const char *text, size_t len,
-                            const char *cid, int64_t reply_to, const int64_t *files,
-                            size_t nfiles) {
+static send_mail_t *send_new(chat_member_t m, int64_t user_id, const char *username,
+                             const char *text, size_t len, const char *cid, int64_t reply_to,
+                             const int64_t *files, size_t nfiles) {
   send_mail_t *s = chat_xcalloc(1, sizeof(*s));
   s->recv_ns = uv_hrtime();
   s->mail.handle = on_send;
@@ -1617,6 +1621,22 @@ void chat_room_post_send_ex(chat_room_t *r, chat_member_t m, int64_t user_id,
   if (nfiles > CHAT_FILES_PER_MSG) nfiles = CHAT_FILES_PER_MSG;
   if (nfiles > 0) memcpy(s->files, files, nfiles * sizeof(*files));
   s->nfiles = nfiles;
+  return s;
+}
+
+void chat_room_post_send_ex(chat_room_t *r, chat_member_t m, int64_t user_id,
+                            const char *username, const char *text, size_t len,
+                            const char *cid, int64_t reply_to, const int64_t *files,
+                            size_t nfiles) {
+  send_mail_t *s = send_new(m, user_id, username, text, len, cid, reply_to, files, nfiles);
+  chat_actor_post(&r->actor, &s->mail);
+}
+
+/* embed: the host's post (embed.c) as user_id, who need not be a member. */
+void chat_room_post_send_bot(chat_room_t *r, chat_member_t m, int64_t user_id,
+                             const char *username, const char *text, size_t len) {
+  send_mail_t *s = send_new(m, user_id, username, text, len, NULL, 0, NULL, 0);
+  s->bot = 1;
   chat_actor_post(&r->actor, &s->mail);
 }
 

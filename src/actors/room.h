@@ -94,6 +94,10 @@ void chat_room_post_send_ex(chat_room_t *r, chat_member_t m, int64_t user_id,
                             const char *username, const char *text, size_t len,
                             const char *cid, int64_t reply_to, const int64_t *files,
                             size_t nfiles);
+/* embed: a post of the host (chat_server_post) as user_id, who need not
+ * be a member: stored and broadcast like a send; m gets the ack or error. */
+void chat_room_post_send_bot(chat_room_t *r, chat_member_t m, int64_t user_id,
+                             const char *username, const char *text, size_t len);
 /* extras: a reaction or message_edited frame (json, copied) about a
  * message of this room: members are told, the cached object changes;
  * local: 1 if done through this instance (then the other instances are

@@ -18,6 +18,7 @@
 #include "actor.h"
 #include "cluster.h"
 #include "conn.h"
+#include "embed.h"
 #include "files_disk.h"
 #include "hasher.h"
 #include "limiter.h"
@@ -69,7 +70,14 @@ struct chat_server_s {
                                    the directory's and the registry's timers */
   chat_server_stop_cb stop_cb;
   void *stop_ud;
+  /* embed: the mount point (owned; "" for none) and the host's hooks */
+  char *url_prefix;
+  chat_embed_t embed;
 };
+
+/* embed: for embed.c */
+chat_embed_t *chat_embed_of(chat_server_t *srv) { return &srv->embed; }
+chat_services_t *chat_embed_services(chat_server_t *srv) { return &srv->svc; }
 
 void chat_config_init(chat_config_t *cfg) {
   memset(cfg, 0, sizeof(*cfg));
@@ -210,6 +218,12 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   srv->redirect_bound = -1;
 
   int rc = CHAT_EINVAL;
+  /* embed: the mount point */
+  if (chat_embed_prefix_check(cfg->url_prefix, err, errlen) != 0) goto fail_tls;
+  srv->url_prefix = chat_xstrdup(cfg->url_prefix ? cfg->url_prefix : "");
+  srv->limits.url_prefix = srv->url_prefix;
+  srv->limits.url_prefix_len = strlen(srv->url_prefix);
+  srv->embed.srv = srv;
   if (!cfg->tls_cert != !cfg->tls_key) {
     snprintf(err, errlen, "TLS needs both a certificate and a key");
     goto fail_tls;
@@ -256,6 +270,7 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   svc->health = &srv->health;
   svc->tls = srv->tls;
   svc->proxies = &srv->proxies;
+  svc->embed = &srv->embed;
   /* Password hashing on threads of its own, so that it never holds up the
    * store's thread pool. */
   size_t hash_queue = cfg->hash_queue > 0 ? (size_t)cfg->hash_queue : 1;
@@ -337,6 +352,7 @@ fail_store:
 fail_proxies:
   chat_tls_free(srv->tls);
 fail_tls:
+  free(srv->url_prefix);
   free(srv->redirect_host);
   free(srv->listen_host);
   free(srv->store_url);
@@ -408,6 +424,14 @@ int chat_server_start(chat_server_t *srv, char *err, size_t errlen) {
                    on_redirect_connection, &srv->redirect_bound, err, errlen);
     if (rc != 0) return rc;
   }
+  srv->state = SRV_RUNNING;
+  srv->svc.running = 1;
+  chat_registry_start(srv->svc.registry, srv->ping_ms);
+  return 0;
+}
+
+/* embed: a server without a listener, for adopted connections */
+int chat_server_start_adopted(chat_server_t *srv) {
   srv->state = SRV_RUNNING;
   srv->svc.running = 1;
   chat_registry_start(srv->svc.registry, srv->ping_ms);
@@ -551,6 +575,7 @@ void chat_server_free(chat_server_t *srv) {
   chat_store_close(srv->store);
   chat_tls_free(srv->tls);
   chat_proxies_free(&srv->proxies);
+  free(srv->url_prefix);
   free(srv->redirect_host);
   free(srv->listen_host);
   free(srv->store_url);

@@ -28,6 +28,7 @@ typedef struct chat_limiter_s chat_limiter_t;
 typedef struct chat_hasher_s chat_hasher_t;
 typedef struct chat_tls_s chat_tls_t;
 typedef struct chat_proxies_s chat_proxies_t;
+typedef struct chat_embed_s chat_embed_t;
 
 /* The configuration the actors read (strings owned by whoever fills it). */
 typedef struct {
@@ -50,6 +51,9 @@ typedef struct {
   const char *files_dir;
   size_t file_max;
   size_t file_quota;
+  /* embed: the mount point ("" or "/chat": no trailing "/") */
+  const char *url_prefix;
+  size_t url_prefix_len;
 } chat_limits_t;
 
 /* Counters for /metrics, bumped by the actors that see the events. */
@@ -101,6 +105,8 @@ typedef struct chat_services_s {
                                     -Proto (net/proxy.h); NULL: none */
   chat_metrics_t *metrics;
   chat_health_t *health;       /* NULL: /healthz probes the store every time */
+  /* embed: the host's hooks (embed.h); NULL: none */
+  chat_embed_t *embed;
   /* 1 between chat_server_start and chat_server_stop: while 0, no new
    * work is started (joins are refused, requests are not kept alive). */
   int running;

@@ -1,5 +1,6 @@
 #include "http.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,8 +225,21 @@ static int on_message_complete(llhttp_t *p) {
   return HPE_PAUSED;
 }
 
+/* The parser's callbacks: filled once per process (pthread_once, so servers on
+ * loops of several threads may start together), only read afterwards. */
 static llhttp_settings_t settings;
-static int settings_ready;
+static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
+
+static void settings_init(void) {
+  llhttp_settings_init(&settings);
+  settings.on_url = on_url;
+  settings.on_header_field = on_header_field;
+  settings.on_header_value = on_header_value;
+  settings.on_header_field_complete = on_header_field_complete;
+  settings.on_headers_complete = on_headers_complete;
+  settings.on_body = on_body;
+  settings.on_message_complete = on_message_complete;
+}
 
 /* Forgets what the checks of one request found. */
 static void reset_checks(chat_http_req_t *r) {
@@ -238,18 +252,7 @@ static void reset_checks(chat_http_req_t *r) {
 }
 
 void chat_http_req_init(chat_http_req_t *r) {
-  if (!settings_ready) {
-    /* Filled once on the loop thread; only read afterwards. */
-    llhttp_settings_init(&settings);
-    settings.on_url = on_url;
-    settings.on_header_field = on_header_field;
-    settings.on_header_value = on_header_value;
-    settings.on_header_field_complete = on_header_field_complete;
-    settings.on_headers_complete = on_headers_complete;
-    settings.on_body = on_body;
-    settings.on_message_complete = on_message_complete;
-    settings_ready = 1;
-  }
+  pthread_once(&settings_once, settings_init);
   memset(r, 0, offsetof(chat_http_req_t, head));
   r->head_len = 0;
   r->url_len = 0;
@@ -612,6 +615,7 @@ const char *chat_http_reason(int status) {
     case 200: return "OK";
     case 201: return "Created";
     case 204: return "No Content";
+    case 301: return "Moved Permanently";
     case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
