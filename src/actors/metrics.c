@@ -9,6 +9,7 @@
 #include "notifier.h"
 #include "presence.h"
 #include "storage.h"
+#include "webhook.h"
 
 static void printf_sb(chat_sb_t *out, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -147,4 +148,20 @@ void chat_metrics_render(const chat_services_t *svc, chat_sb_t *out) {
           "Missed items batched in this instance while Redis was unreachable.", ns.local);
   gauge(out, "chat_mail_shared_up", "Mail batching is shared through Redis now.",
         ns.shared_up);
+
+  /* webhook */
+  chat_webhook_stats_t ws;
+  memset(&ws, 0, sizeof(ws));
+  if (svc->webhook) chat_webhook_stats(svc->webhook, &ws);
+  gauge(out, "chat_webhook_enabled", "1 when webhook notifications are configured.",
+        svc->webhook != NULL);
+  gauge(out, "chat_webhook_queue", "Items waiting to be POSTed from this instance.", ws.pending);
+  gauge(out, "chat_webhook_sending", "POSTs under way or waiting to be retried.", ws.sending);
+  counter(out, "chat_webhook_sent_total", "POSTs the receiver answered with 2xx.", ws.sent);
+  counter(out, "chat_webhook_failed_total", "POST attempts that failed (each retry counts).",
+          ws.failed);
+  counter(out, "chat_webhook_retried_total", "POST attempts made after a failure.", ws.retried);
+  counter(out, "chat_webhook_dropped_total", "Items that will never be POSTed.", ws.dropped);
+  counter(out, "chat_webhook_overflow_total", "Items dropped because the queue was full.",
+          ws.overflow);
 }

@@ -219,6 +219,16 @@ class WebhookTest(CommunityBase):
         await asyncio.sleep(1.5)
         self.assertEqual(len(self.sink.to(nb)), 2, "more POSTs after the success")
         self.assertIn("HTTP 500", self.server.stderr_text())
+        # /metrics counts the failure, the retry and the success.
+        m = {}
+        for line in self.client().get("/metrics").body.decode().splitlines():
+            if line.startswith("chat_webhook_"):
+                name, value = line.split(" ", 1)
+                m[name] = float(value)
+        self.assertEqual(m["chat_webhook_enabled"], 1)
+        for name in ("chat_webhook_sent_total", "chat_webhook_failed_total",
+                     "chat_webhook_retried_total"):
+            self.assertGreaterEqual(m[name], 1, (name, m))
 
     @async_test(timeout=ASYNC_TIMEOUT)
     async def test_no_retry_after_400(self):
