@@ -33,7 +33,6 @@
 #include "../core/common.h"
 #include "../core/limits.h"
 #include "../core/log.h"
-#include "../core/mention.h"
 #include "../core/sb.h"
 #include "../net/proto.h"
 #include "extras.h"
@@ -1161,7 +1160,7 @@ void chat_room_post_user_event(chat_room_t *r, const char *user, int presence, i
 typedef struct {
   chat_job_t job;
   size_t n;
-  char names[CHAT_MENTIONS_MAX][CHAT_NAME_MAX + 1];
+  int64_t ids[CHAT_MENTIONS_MAX];
   chat_user_rec_t users[CHAT_MENTIONS_MAX];
   int found[CHAT_MENTIONS_MAX];
   char sender[CHAT_NAME_MAX + 1];
@@ -1174,7 +1173,7 @@ typedef struct {
 static void mention_run(chat_job_t *job, chat_store_t *store) {
   mention_job_t *mj = (mention_job_t *)job;
   for (size_t i = 0; i < mj->n; i++) {
-    mj->found[i] = chat_store_user_by_name(store, mj->names[i], &mj->users[i]) == 0;
+    mj->found[i] = chat_store_user_by_id(store, mj->ids[i], &mj->users[i]) == 0;
     /* Rooms v2: no mail about a room the user muted or may not read. */
     int priv = 0, member = 0, muted = 0;
     if (mj->found[i] &&
@@ -1205,26 +1204,17 @@ static void mention_done(chat_actor_t *self, chat_mail_t *m) {
   free(mj);
 }
 
-/* Looks for "@name" in a stored message (core/mention.h, the parser of
- * the message's "mentions" too) and mails the offline ones. */
-static void notify_mentions(chat_room_t *r, const char *sender, const char *text, size_t len,
-                            int64_t ts) {
+/* Mails (and hands the webhook) the offline users a stored message
+ * mentions: ids[0..nids), the users of its "mentions" as the send's lookup
+ * found them (extras.h), the first CHAT_MENTIONS_MAX of them. */
+static void notify_mentions(chat_room_t *r, const char *sender, const int64_t *ids, size_t nids,
+                            const char *text, size_t len, int64_t ts) {
   if ((r->svc->notifier == NULL && !chat_webhook_wants(r->svc->webhook, CHAT_WEBHOOK_MENTION)) ||
-      memchr(text, '@', len) == NULL)
+      nids == 0)
     return;
-  chat_mention_t found[CHAT_MENTIONS_MAX];
-  size_t n = chat_mention_scan(text, len, found, CHAT_MENTIONS_MAX);
-  mention_job_t *mj = n ? chat_xcalloc(1, sizeof(*mj)) : NULL;
-  for (size_t i = 0; i < n; i++) {
-    memcpy(mj->names[mj->n], found[i].name, found[i].len);
-    mj->names[mj->n][found[i].len] = '\0';
-    mj->n++;
-  }
-  if (mj == NULL) return;
-  if (mj->n == 0) {
-    free(mj);
-    return;
-  }
+  mention_job_t *mj = chat_xcalloc(1, sizeof(*mj));
+  mj->n = nids < CHAT_MENTIONS_MAX ? nids : CHAT_MENTIONS_MAX;
+  memcpy(mj->ids, ids, mj->n * sizeof(*ids));
   snprintf(mj->sender, sizeof(mj->sender), "%s", sender);
   mj->text = chat_xstrndup(text, len);
   mj->ts = ts;
@@ -1452,7 +1442,8 @@ static void on_stored(chat_actor_t *self, chat_mail_t *m) {
     chat_embed_message(r->svc, s->ins.rec.id, r->id, NULL, s->sender, s->text, s->text_len,
                        s->ins.rec.stored_ts, obj.buf, obj.len);
     deliver_message(r, s->ins.rec.seq, s->ins.rec.id, obj.buf, obj.len, frame);  /* takes both */
-    notify_mentions(r, s->sender, s->text, s->text_len, s->ins.rec.stored_ts);
+    notify_mentions(r, s->sender, s->prep.ids, s->prep.nids, s->text, s->text_len,
+                    s->ins.rec.stored_ts);
     r->svc->metrics->messages_sent++;
     chat_histo_observe(&r->svc->metrics->delivery_latency,
                        (double)(uv_hrtime() - s->recv_ns) / 1e9);

@@ -248,6 +248,25 @@ class NotificationTest(CommunityBase):
         self.assertEqual(len(self.sink.to(uc["email"])), 2)
 
     @async_test(timeout=ASYNC_TIMEOUT)
+    async def test_mention_mail_goes_to_the_messages_mentions(self):
+        # A Chinese name written straight into the sentence: the message's
+        # "mentions" finds it (docs/PROTOCOL.md section 10), and so does the mail.
+        admin = self.admin_client()
+        room = self.create_room(admin)["id"]
+        cm, nm, _, _ = self.new_user("nm")
+        base = uniq("chen")
+        _, nc, _, uc = self.new_user("陈", email="%s@example.org" % base)
+        wm = await self.member(cm, room, nm)
+        text = "@%s你好，明天的会改到三点" % nc
+        await wm.send({"type": "send", "room": room, "text": text, "cid": base})
+        f = await wm.expect(lambda f: f.get("type") == "message" and f.get("text") == text)
+        self.assertEqual(f["mentions"], [nc], f)
+        mails = await self.sink.wait_for(uc["email"], 1, timeout=2 + GATHER_MS / 1000)
+        self.assertEqual(len(mails), 1, "no mail for the mention of %s" % nc)
+        _, body = self.check_mail(mails[0], uc["email"])
+        self.assertIn("明天的会改到三点", body, mails[0].describe())
+
+    @async_test(timeout=ASYNC_TIMEOUT)
     async def test_online_user_gets_no_mail(self):
         ca, na, _, _ = self.sender()
         cd, nd, _, ud = self.new_user("nd")
