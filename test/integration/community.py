@@ -3,9 +3,10 @@ test_search_moderation, test_read_notify): a chatd with one administrator and
 helpers for friends, direct messages, search and rooms.  Not a test module
 itself (CTest runs only test_*.py)."""
 
+import unittest
 import urllib.parse
 
-from chatlib import ServerTestCase, WS, now_ms, uniq
+from chatlib import Server, ServerTestCase, WS, now_ms, uniq
 
 ADMIN = ("comm_admin", "admin-password-1", "comm-admin@example.org")
 
@@ -139,3 +140,44 @@ class CommunityBase(ServerTestCase):
 
     def admin_name(self):
         return self.ADMINS[0][0]
+
+
+class SinkCase(CommunityBase):
+    """A CommunityBase whose chatd sends to a sink the class owns (a mail or
+    webhook receiver): make_sink() starts it (cls.sink), server_args() and
+    server_env() configure chatd for it; the sink is closed after the
+    class."""
+    sink = None
+
+    @classmethod
+    def make_sink(cls):
+        raise NotImplementedError
+
+    @classmethod
+    def server_args(cls):
+        return []
+
+    @classmethod
+    def server_env(cls):
+        return None
+
+    @classmethod
+    def setUpClass(cls):
+        unittest.TestCase.setUpClass()
+        cls.sink = cls.make_sink()
+        cls.server = Server(extra_args=cls.server_args(), env=cls.server_env())
+        try:
+            for name, password, mail in cls.ADMINS:
+                cls.server.add_user(name, password, mail, admin=True)
+            cls.server.start()
+        except BaseException:
+            cls.server.cleanup()
+            cls.sink.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.sink.close()

@@ -5,8 +5,8 @@ import asyncio
 import time
 import unittest
 
-from chatlib import Server, WS, async_test, match, uniq
-from community import ASYNC_TIMEOUT, CommunityBase
+from chatlib import WS, async_test, match, uniq
+from community import ASYNC_TIMEOUT, CommunityBase, SinkCase
 from smtpsink import SmtpSink
 
 
@@ -128,31 +128,18 @@ INTERVAL_MS = 3000
 MAIL_FROM = "chat@example.org"
 
 
-class NotificationTest(CommunityBase):
-    sink = None
+class NotificationTest(SinkCase):
+    @classmethod
+    def make_sink(cls):
+        return SmtpSink()
 
     @classmethod
-    def setUpClass(cls):
-        unittest.TestCase.setUpClass()
-        cls.sink = SmtpSink()
-        cls.server = Server(
-            extra_args=["--smtp", "smtp://127.0.0.1:%d" % cls.sink.port, "--mail-from", MAIL_FROM],
-            env={"CHAT_MAIL_GATHER_MS": str(GATHER_MS), "CHAT_MAIL_INTERVAL_MS": str(INTERVAL_MS)})
-        try:
-            for name, password, mail in cls.ADMINS:
-                cls.server.add_user(name, password, mail, admin=True)
-            cls.server.start()
-        except BaseException:
-            cls.server.cleanup()
-            cls.sink.close()
-            raise
+    def server_args(cls):
+        return ["--smtp", "smtp://127.0.0.1:%d" % cls.sink.port, "--mail-from", MAIL_FROM]
 
     @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.sink.close()
+    def server_env(cls):
+        return {"CHAT_MAIL_GATHER_MS": str(GATHER_MS), "CHAT_MAIL_INTERVAL_MS": str(INTERVAL_MS)}
 
     def sender(self):
         """A user with a Chinese name."""

@@ -20,7 +20,7 @@ import time
 import unittest
 
 from chatlib import WS, Client, Server, async_test, eventually, run_async, uniq
-from community import ASYNC_TIMEOUT, CommunityBase
+from community import ASYNC_TIMEOUT, SinkCase
 
 SECRET = "s3cret-签名-key"
 GATHER_MS = 300
@@ -107,34 +107,21 @@ def verify(post, secret=SECRET):
     return hmac.compare_digest(want, sig[len("sha256="):])
 
 
-class WebhookTest(CommunityBase):
-    sink = None
+class WebhookTest(SinkCase):
+    @classmethod
+    def make_sink(cls):
+        return Sink()
 
     @classmethod
-    def setUpClass(cls):
-        unittest.TestCase.setUpClass()
-        cls.sink = Sink()
-        cls.server = Server(
-            extra_args=["--webhook-url", cls.sink.url, "--webhook-events", "dm,mention,join"],
-            env={"CHAT_WEBHOOK_SECRET": SECRET,
-                 "CHAT_WEBHOOK_GATHER_MS": str(GATHER_MS),
-                 "CHAT_WEBHOOK_INTERVAL_MS": str(INTERVAL_MS),
-                 "CHAT_WEBHOOK_BACKOFF_MS": str(BACKOFF_MS)})
-        try:
-            for name, password, mail in cls.ADMINS:
-                cls.server.add_user(name, password, mail, admin=True)
-            cls.server.start()
-        except BaseException:
-            cls.server.cleanup()
-            cls.sink.close()
-            raise
+    def server_args(cls):
+        return ["--webhook-url", cls.sink.url, "--webhook-events", "dm,mention,join"]
 
     @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.sink.close()
+    def server_env(cls):
+        return {"CHAT_WEBHOOK_SECRET": SECRET,
+                "CHAT_WEBHOOK_GATHER_MS": str(GATHER_MS),
+                "CHAT_WEBHOOK_INTERVAL_MS": str(INTERVAL_MS),
+                "CHAT_WEBHOOK_BACKOFF_MS": str(BACKOFF_MS)}
 
     def check_post(self, post, user):
         self.assertEqual(post["path"], "/hook")
@@ -367,34 +354,22 @@ class WebhookTest(CommunityBase):
             self.assertEqual(row[0].get("phone"), "+8613800138000", row)
 
 
-class WebhookShutdownTest(CommunityBase):
+class WebhookShutdownTest(SinkCase):
     """A stop while a POST waits for its retry: chatd exits at once and
     cleanly (no leak under the sanitizers: exit code 0)."""
-    sink = None
 
     @classmethod
-    def setUpClass(cls):
-        unittest.TestCase.setUpClass()
-        cls.sink = Sink()
-        cls.server = Server(
-            extra_args=["--webhook-url", cls.sink.url],
-            env={"CHAT_WEBHOOK_SECRET": SECRET, "CHAT_WEBHOOK_GATHER_MS": "200",
-                 "CHAT_WEBHOOK_BACKOFF_MS": "60000"})
-        try:
-            for name, password, mail in cls.ADMINS:
-                cls.server.add_user(name, password, mail, admin=True)
-            cls.server.start()
-        except BaseException:
-            cls.server.cleanup()
-            cls.sink.close()
-            raise
+    def make_sink(cls):
+        return Sink()
 
     @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.sink.close()
+    def server_args(cls):
+        return ["--webhook-url", cls.sink.url]
+
+    @classmethod
+    def server_env(cls):
+        return {"CHAT_WEBHOOK_SECRET": SECRET, "CHAT_WEBHOOK_GATHER_MS": "200",
+                "CHAT_WEBHOOK_BACKOFF_MS": "60000"}
 
     @async_test(timeout=ASYNC_TIMEOUT)
     async def test_stop_during_backoff(self):
