@@ -141,7 +141,7 @@ void chat_conn_maybe_linger(chat_conn_t *c) {
 /* ---- output ------------------------------------------------------------ */
 
 void chat_conn_queue(chat_conn_t *c, chat_rbuf_t *b) {
-  if (c->state == CONN_CLOSED || c->close_queued) {
+  if (c->state == CONN_CLOSED || c->close_queued || c->slow) {
     chat_rbuf_unref(b);
     return;
   }
@@ -155,14 +155,17 @@ void chat_conn_queue(chat_conn_t *c, chat_rbuf_t *b) {
   if (c->state == CONN_WS && c->out_bytes > c->svc->limits->ws_out_cap) {
     chat_conn_log(c, CHAT_LOG_WARN, "conn %s: slow consumer (%zu bytes queued), closing", c->name,
                   c->out_bytes);
-    /* The backlog is dropped: the close goes out at once. */
+    /* The backlog is dropped and so is every later frame; the close goes
+     * out at the flush (chat_conn_flush), not here: this may run inside a
+     * room's or the registry's loop over its members, which the close
+     * changes. */
     for (size_t i = 0; i < c->outq_len; i++) {
       c->out_bytes -= c->outq[i]->len;
       chat_rbuf_unref(c->outq[i]);
     }
     c->outq_len = 0;
+    c->slow = 1;
     c->svc->metrics->slow_closes++;
-    chat_conn_ws_close(c, CHAT_WS_CLOSE_TRY_AGAIN, NULL);
   }
 }
 
@@ -216,6 +219,10 @@ void chat_conn_write(chat_conn_t *c, chat_rbuf_t **in, size_t n) {
 
 void chat_conn_flush(chat_conn_t *c) {
   if (c->state == CONN_CLOSED) return;
+  if (c->slow) {  /* chat_conn_queue: a slow consumer */
+    c->slow = 0;
+    chat_conn_ws_close(c, CHAT_WS_CLOSE_TRY_AGAIN, NULL);
+  }
   if (c->tls) {
     chat_conn_tls_flush(c);
     return;
@@ -228,27 +235,12 @@ void chat_conn_flush(chat_conn_t *c) {
 
 /* ---- mails from other actors ----------------------------------------- */
 
-typedef struct {
-  chat_mail_t mail;
-  chat_rbuf_t *buf;
-} frame_mail_t;
-
-static void on_frame_mail(chat_actor_t *self, chat_mail_t *m) {
-  frame_mail_t *fm = (frame_mail_t *)m;
-  chat_conn_t *c = chat_conn_from_actor(self);
-  if (c->state == CONN_WS) {
-    chat_conn_queue(c, fm->buf);
-  } else {
-    chat_rbuf_unref(fm->buf);
-  }
-  free(fm);
-}
-
+/* Frames skip the mailbox: every actor lives on this loop thread, so a
+ * frame goes straight onto the output queue, in the order frames are
+ * posted, and the writes happen at the end of the loop turn (the
+ * registry's flush hook).  Nothing else of the connection runs here. */
 void chat_conn_post_frame(chat_conn_t *c, chat_rbuf_t *b) {
-  frame_mail_t *fm = chat_xmalloc(sizeof(*fm));
-  fm->mail.handle = on_frame_mail;
-  fm->buf = chat_rbuf_ref(b);
-  chat_actor_post(&c->actor, &fm->mail);
+  if (c->state == CONN_WS) chat_conn_queue(c, chat_rbuf_ref(b));
 }
 
 typedef struct {

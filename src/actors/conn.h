@@ -71,9 +71,12 @@ chat_conn_t *chat_conn_from_actor(chat_actor_t *a);
 
 /* ---- mailbox ---- */
 
-/* Queues a frame for a WebSocket (the connection takes a new reference on
- * b; dropped if it is not a WebSocket by then).  Frames are built by
- * net/proto.h: an `error` or `ack` for one request goes this way too. */
+/* Queues a frame for a WebSocket at once, not through the mailbox (the
+ * connection takes a new reference on b; dropped if it is not a WebSocket).
+ * It runs none of the connection's logic and never closes it on the spot
+ * (a slow consumer is closed at the end of the loop turn), so it is safe
+ * inside any loop over connections.  Frames are built by net/proto.h: an
+ * `error` or `ack` for one request goes this way too. */
 void chat_conn_post_frame(chat_conn_t *c, chat_rbuf_t *b);
 /* Closes a WebSocket with code and reason (a static string; NULL: the
  * code's usual one), or an HTTP connection once its answer in progress is

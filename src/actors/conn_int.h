@@ -81,6 +81,7 @@ struct chat_conn_s {
   size_t out_bytes;             /* queued plus in flight */
   int writes;                   /* uv_write requests in flight */
   int close_queued;             /* a close frame or final response is queued */
+  int slow;                     /* over ws_out_cap: closed with 1013 at the flush */
   int linger;                   /* shut down and draining input */
   /* extras: react/edit/delete jobs of this socket, one at a time in order
    * (extras.c); the head is on the storage actor */

@@ -39,7 +39,8 @@ typedef struct chat_room_s chat_room_t;
 
 /* What a room needs of a member: an actor that takes frames.  The
  * connection actor is the real one (chat_conn_member); a test passes its
- * own.  Both calls post mail, they never handle it at once. */
+ * own.  post_frame queues the frame on the member's output (it runs none of
+ * the member's logic and never changes the room); post_left posts mail. */
 typedef struct {
   /* Queues frame b for the member (which takes its own reference on b). */
   void (*post_frame)(chat_actor_t *member, chat_rbuf_t *b);
