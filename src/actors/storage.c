@@ -10,10 +10,19 @@
 
 /* The largest group commit; more inserts wait for the next batch. */
 #define MAX_BATCH 512
+/* Batches in flight when the store commits without waiting for the disk
+ * (chat_store_can_pipeline): one waits for its sync while the next one
+ * writes.  The second starts only once the first has been out this long:
+ * with a quick disk a batch is back sooner, and one batch at a time makes
+ * the largest batches (the fewest commits for the same messages); with a
+ * slow disk, the next batch need not wait for the sync as well. */
+#define PIPELINE 2
+#define PIPELINE_AFTER_NS (1000 * 1000)
 
 typedef struct storage_s storage_t;
 
-typedef struct {
+typedef struct batch_s batch_t;
+struct batch_s {
   uv_work_t work;
   storage_t *st;
   chat_insert_t **ins;
@@ -21,7 +30,11 @@ typedef struct {
   size_t n;
   int rc;
   uint64_t ns;
-} batch_t;
+  uint64_t turn;               /* its place in the commit order */
+  uint64_t t_start;            /* when it went out (uv_hrtime) */
+  int done;                    /* back from the worker */
+  batch_t *next;               /* in flight, in commit order */
+};
 
 typedef struct {
   uv_work_t work;
@@ -40,7 +53,15 @@ struct storage_s {
   int stopping;
   chat_insert_t **pending;     /* inserts waiting for the next batch */
   size_t npending, cap;
-  int writing;                 /* a batch is on a worker thread */
+  int writing;                 /* batches on worker threads */
+  int depth;                   /* how many may be: 1, or PIPELINE */
+  batch_t *fly_head, *fly_tail;  /* those batches, in commit order */
+  /* Pipelined batches commit in turn: a worker waits for its batch's turn,
+   * commits, and passes the turn on before it waits for the disk. */
+  uv_mutex_t turn_mu;
+  uv_cond_t turn_cv;
+  uint64_t turn_next;          /* the next batch's turn (loop thread) */
+  uint64_t turn_now;           /* whose turn it is (under turn_mu) */
   size_t jobs;                 /* jobs in flight */
   void (*drain_cb)(void *ud);
   void *drain_ud;
@@ -76,6 +97,9 @@ chat_storage_t *chat_storage_new(chat_sched_t *sched, chat_store_t *store) {
   st->sched = sched;
   st->store = store;
   st->index_more = 1;  /* whatever a previous run left unindexed */
+  st->depth = chat_store_can_pipeline(store) ? PIPELINE : 1;
+  uv_mutex_init(&st->turn_mu);
+  uv_cond_init(&st->turn_cv);
   chat_sched_add_hook(sched, flush, st);
   return &st->super;
 }
@@ -129,16 +153,27 @@ static void storage_insert(chat_storage_t *pub, chat_insert_t *ins) {
 
 static void batch_work_cb(uv_work_t *w) {
   batch_t *b = container_of(w, batch_t, work);
+  storage_t *st = b->st;
   uint64_t t0 = uv_hrtime();
-  b->rc = chat_store_msg_insert_batch(b->st->store, b->recs, b->n);
+  if (st->depth == 1) {
+    b->rc = chat_store_msg_insert_batch(st->store, b->recs, b->n);
+  } else {
+    uint64_t ticket = 0;
+    uv_mutex_lock(&st->turn_mu);
+    while (st->turn_now != b->turn) uv_cond_wait(&st->turn_cv, &st->turn_mu);
+    uv_mutex_unlock(&st->turn_mu);
+    b->rc = chat_store_msg_insert_batch_nowait(st->store, b->recs, b->n, &ticket);
+    uv_mutex_lock(&st->turn_mu);
+    st->turn_now++;
+    uv_cond_broadcast(&st->turn_cv);
+    uv_mutex_unlock(&st->turn_mu);
+    if (b->rc == 0) b->rc = chat_store_durable_wait(st->store, ticket);
+  }
   b->ns = uv_hrtime() - t0;
 }
 
-static void batch_after_cb(uv_work_t *w, int status) {
-  batch_t *b = container_of(w, batch_t, work);
-  storage_t *st = b->st;
-  (void)status;
-  st->writing = 0;
+/* Hands a finished batch's results to the rooms. */
+static void batch_deliver(storage_t *st, batch_t *b) {
   if (b->rc == 0) {
     st->batches++;
     st->messages += b->n;
@@ -161,8 +196,24 @@ static void batch_after_cb(uv_work_t *w, int status) {
   free(b->ins);
   free(b->recs);
   free(b);
-  st->index_more = 1;
-  st->batches_since_index++;
+}
+
+static void batch_after_cb(uv_work_t *w, int status) {
+  batch_t *b = container_of(w, batch_t, work);
+  storage_t *st = b->st;
+  (void)status;
+  b->done = 1;
+  /* In commit order: a later batch's sync covers the earlier ones, but
+   * their workers may wake later. */
+  while (st->fly_head && st->fly_head->done) {
+    batch_t *h = st->fly_head;
+    st->fly_head = h->next;
+    if (st->fly_head == NULL) st->fly_tail = NULL;
+    st->writing--;
+    st->index_more = 1;
+    st->batches_since_index++;
+    batch_deliver(st, h);
+  }
   /* Inserts that queued up during the write go out at once; the index
    * catches up when nothing waits (or every few batches under load). */
   flush(st);
@@ -175,7 +226,8 @@ static void batch_after_cb(uv_work_t *w, int status) {
  * starts when it finishes). */
 static void flush(void *ud) {
   storage_t *st = ud;
-  if (st->writing) return;
+  if (st->writing >= st->depth) return;
+  if (st->writing > 0 && uv_hrtime() - st->fly_tail->t_start < PIPELINE_AFTER_NS) return;
   if (st->npending == 0) {
     maybe_index(st);
     return;
@@ -190,7 +242,14 @@ static void flush(void *ud) {
   for (size_t i = 0; i < n; i++) b->recs[i] = b->ins[i]->rec;
   memmove(st->pending, st->pending + n, (st->npending - n) * sizeof(*st->pending));
   st->npending -= n;
-  st->writing = 1;
+  st->writing++;
+  b->turn = st->turn_next++;
+  b->t_start = uv_hrtime();
+  if (st->fly_tail)
+    st->fly_tail->next = b;
+  else
+    st->fly_head = b;
+  st->fly_tail = b;
   int rc = uv_queue_work(st->sched->loop, &b->work, batch_work_cb, batch_after_cb);
   assert(rc == 0);
   (void)rc;
@@ -231,7 +290,7 @@ static void maybe_index(storage_t *st) {
 
 size_t chat_storage_pending(const chat_storage_t *pub) {
   const storage_t *st = storage_of(pub);
-  return st->jobs + st->npending + (st->writing ? 1 : 0) + (st->indexing ? 1 : 0);
+  return st->jobs + st->npending + (size_t)st->writing + (st->indexing ? 1 : 0);
 }
 
 void chat_storage_stats(const chat_storage_t *pub, uint64_t *batches,
@@ -262,6 +321,8 @@ void chat_storage_free(chat_storage_t *pub) {
   if (pub == NULL) return;
   storage_t *st = storage_of(pub);
   assert(chat_storage_pending(pub) == 0);
+  uv_cond_destroy(&st->turn_cv);
+  uv_mutex_destroy(&st->turn_mu);
   free(st->pending);
   free(st);
 }

@@ -44,16 +44,30 @@ conn_t *chat_sqlite_get(chat_store_t *s_, int write) {
   return c;
 }
 
-void chat_sqlite_put(chat_store_t *s_, conn_t *c, int write) {
-  sq_store_t *s = container_of(s_, sq_store_t, super);
+/* Gives c back; a writer's commit gets its ticket (0: no sync running). */
+static uint64_t put_ticket(sq_store_t *s, conn_t *c, int write) {
+  uint64_t ticket = 0;
 
   assert(sqlite3_get_autocommit(c->db)); /* no transaction left open */
+  if (write && s->sync.running) ticket = chat_sqlite_sync_ticket(&s->sync);
   pthread_mutex_lock(&s->lock);
   assert(s->nidle < s->size);
   s->idle[s->nidle++] = c;
   pthread_cond_signal(&s->cond);
   pthread_mutex_unlock(&s->lock);
   if (write) pthread_mutex_unlock(&s->write_lock);
+  return ticket;
+}
+
+int chat_sqlite_put(chat_store_t *s_, conn_t *c, int write) {
+  sq_store_t *s = container_of(s_, sq_store_t, super);
+  uint64_t ticket = put_ticket(s, c, write);
+  return ticket ? chat_sqlite_sync_wait(&s->sync, ticket) : 0;
+}
+
+int chat_sqlite_durable_wait(chat_store_t *s_, uint64_t ticket) {
+  sq_store_t *s = container_of(s_, sq_store_t, super);
+  return chat_sqlite_sync_wait(&s->sync, ticket);
 }
 
 /* --- errors and transactions ---------------------------------------------- */
@@ -107,9 +121,10 @@ static void tx_rollback(conn_t *c) {
  * step cannot fail later with SQLITE_BUSY on its first write; a BUSY of the
  * BEGIN itself (another process held the lock for longer than the busy
  * timeout) runs the transaction again. */
-int chat_sqlite_tx(chat_store_t *s, const char *what, chat_sqlite_step_fn step,
-                   void *arg) {
-  conn_t *c = chat_sqlite_get(s, 1);
+int chat_sqlite_tx_nowait(chat_store_t *s_, const char *what, chat_sqlite_step_fn step,
+                          void *arg, uint64_t *ticket) {
+  sq_store_t *s = container_of(s_, sq_store_t, super);
+  conn_t *c = chat_sqlite_get(s_, 1);
   int i, r = CHAT_STORE_RETRY;
 
   for (i = 0; i < CHAT_STORE_TX_TRIES && r == CHAT_STORE_RETRY; i++) {
@@ -125,8 +140,17 @@ int chat_sqlite_tx(chat_store_t *s, const char *what, chat_sqlite_step_fn step,
                    sqlite3_errstr(SQLITE_BUSY), CHAT_STORE_TX_TRIES);
     r = CHAT_EUNAVAIL;
   }
-  chat_sqlite_put(s, c, 1);
+  *ticket = put_ticket(s, c, 1);
+  if (r) *ticket = 0;  /* nothing committed: nothing to wait for */
   return r;
+}
+
+int chat_sqlite_tx(chat_store_t *s, const char *what, chat_sqlite_step_fn step,
+                   void *arg) {
+  uint64_t ticket;
+  int r = chat_sqlite_tx_nowait(s, what, step, arg, &ticket);
+  int sr = ticket ? chat_sqlite_durable_wait(s, ticket) : 0;
+  return r ? r : sr;
 }
 
 /* --- search rows ------------------------------------------------------------
@@ -480,6 +504,7 @@ void chat_sqlite_close(chat_store_t *s_) {
 
   /* Closing with a call in flight would pull a connection from under it. */
   assert(s->nidle == s->size);
+  chat_sqlite_sync_stop(&s->sync);
   for (i = 0; i < s->size; i++) conn_close(&s->conns[i]);
   pthread_cond_destroy(&s->cond);
   pthread_mutex_destroy(&s->lock);
@@ -522,6 +547,12 @@ int chat_store_sqlite_open(const char *path, int pool_size, chat_store_t **out,
   /* A full idle stack, whether for use or for chat_sqlite_close, which closes
    * the connections that were opened. */
   s->nidle = pool_size;
+  if (rc == 0) {
+    sqlite3 **dbs = chat_xcalloc((size_t)pool_size, sizeof(*dbs));
+    for (i = 0; i < pool_size; i++) dbs[i] = s->conns[i].db;
+    rc = chat_sqlite_sync_start(&s->sync, path, dbs, pool_size, err, errlen);
+    free(dbs);
+  }
   if (rc) {
     chat_sqlite_close(&s->super);
     return rc;

@@ -60,7 +60,7 @@ int chat_sqlite_admin_set_role(chat_store_t *s, int64_t user_id, int role) {
   else
     r = chat_sqlite_fail(c, "user role", rc);
   sqlite3_finalize(st);
-  chat_sqlite_put(s, c, 1);
+  r = chat_sqlite_put_write(s, c, r);
   return r;
 }
 

@@ -71,7 +71,7 @@ static int sq_create(chat_store_t *s, chat_file_rec_t *rec, int64_t quota) {
       rec->id = sqlite3_last_insert_rowid(c->db);
   }
   sqlite3_finalize(st);
-  chat_sqlite_put(s, c, 1);
+  r = chat_sqlite_put_write(s, c, r);
   return r;
 }
 
@@ -167,7 +167,7 @@ static int sq_delete_msg(chat_store_t *s, int kind, int64_t msg_id) {
     if (rc != SQLITE_DONE) r = chat_sqlite_write_err(c, "file delete", rc);
   }
   sqlite3_finalize(st);
-  chat_sqlite_put(s, c, 1);
+  r = chat_sqlite_put_write(s, c, r);
   return r;
 }
 
@@ -189,7 +189,7 @@ static int sq_set_avatar(chat_store_t *s, int64_t user_id, int64_t file_id) {
       r = CHAT_ENOTFOUND;
   }
   sqlite3_finalize(st);
-  chat_sqlite_put(s, c, 1);
+  r = chat_sqlite_put_write(s, c, r);
   return r;
 }
 

@@ -125,6 +125,37 @@ typedef struct {
   int in_tx; /* inside chat_sqlite_tx's step: SQLITE_BUSY is a retry */
 } conn_t;
 
+/* sqlite_sync.c: durability shared by writers, checkpoints on a thread. */
+typedef struct {
+  pthread_mutex_t mu;       /* guards everything below but the thread */
+  pthread_cond_t cv;        /* a sync finished */
+  pthread_cond_t ckpt_cv;   /* ckpt_want or stop */
+  uint64_t committed;       /* tickets given out: commits so far */
+  uint64_t synced;          /* every ticket up to this one is on disk */
+  int syncing;              /* a thread is in fdatasync */
+  int fd;                   /* the WAL file, -1 until the first sync */
+  char *wal_path;
+  uint64_t syncs, checkpoints;
+  sqlite3 *ckdb;            /* the checkpoint thread's connection */
+  pthread_t thread;
+  int ckpt_want, stop, running, inited;
+} chat_sqlite_sync_t;
+
+/* Sets synchronous=NORMAL and the WAL hook on the n connections dbs, opens
+ * the checkpoint connection on path and starts its thread.  0, or
+ * CHAT_EUNAVAIL with a message in err (then call chat_sqlite_sync_stop). */
+int chat_sqlite_sync_start(chat_sqlite_sync_t *sy, const char *path, sqlite3 **dbs, int n,
+                           char *err, size_t errlen);
+/* Stops the thread and frees everything (after the last writer). */
+void chat_sqlite_sync_stop(chat_sqlite_sync_t *sy);
+/* A commit's place in line; call right after it, before another writer can
+ * commit (under the writer lock). */
+uint64_t chat_sqlite_sync_ticket(chat_sqlite_sync_t *sy);
+/* Returns once every commit up to ticket is on disk (a sync of its own or
+ * one shared with other writers): 0, or CHAT_EUNAVAIL if the sync failed
+ * (logged). */
+int chat_sqlite_sync_wait(chat_sqlite_sync_t *sy, uint64_t ticket);
+
 typedef struct {
   chat_store_t super;
   pthread_mutex_t lock; /* guards idle, nidle */
@@ -134,6 +165,7 @@ typedef struct {
   conn_t **idle; /* stack of connections not borrowed */
   int nidle;
   int size;
+  chat_sqlite_sync_t sync; /* started once the schema is current */
 } sq_store_t;
 
 /* sqlite_ops.c: the ops table. */
@@ -147,7 +179,17 @@ extern const chat_store_ops_t chat_sqlite_ops;
  * readers could use.  Give it back with chat_sqlite_put and the same
  * write. */
 conn_t *chat_sqlite_get(chat_store_t *s, int write);
-void chat_sqlite_put(chat_store_t *s, conn_t *c, int write);
+/* With write set, also waits until what the writer committed is on disk
+ * (sqlite_sync.c), after letting the next writer in; then 0, or
+ * CHAT_EUNAVAIL if the sync failed.  Writers that report success must
+ * return this. */
+int chat_sqlite_put(chat_store_t *s, conn_t *c, int write);
+/* chat_sqlite_put for a writer whose outcome is r: r, or the sync's
+ * failure when r is 0 (a change that may not be on disk is no success). */
+static inline int chat_sqlite_put_write(chat_store_t *s, conn_t *c, int r) {
+  int sr = chat_sqlite_put(s, c, 1);
+  return r ? r : sr;
+}
 
 /* The result rc of a failed statement on c: inside a transaction step,
  * CHAT_STORE_RETRY for SQLITE_BUSY; else logs it under what and returns
@@ -168,6 +210,12 @@ typedef int (*chat_sqlite_step_fn)(conn_t *c, void *arg);
  * CHAT_EUNAVAIL.  0, or the step's code after a rollback. */
 int chat_sqlite_tx(chat_store_t *s, const char *what, chat_sqlite_step_fn step,
                    void *arg);
+/* chat_sqlite_tx without waiting for the disk: *ticket for
+ * chat_sqlite_durable_wait (0 when nothing was committed). */
+int chat_sqlite_tx_nowait(chat_store_t *s, const char *what, chat_sqlite_step_fn step,
+                          void *arg, uint64_t *ticket);
+/* The ops table's durable_wait (store.h, chat_store_durable_wait). */
+int chat_sqlite_durable_wait(chat_store_t *s, uint64_t ticket);
 
 /* Writes the search rows of message id of kind (CHAT_SEARCH_*) with st
  * (ST_TOKEN_INSERT): the distinct tokens of text, at most CHAT_TOKENS_MAX

@@ -153,7 +153,7 @@ static int sq_user_create(chat_store_t *s, const char *username,
     out->created_ms = now_ms;
   }
   done(st);
-  chat_sqlite_put(s, c, 1);
+  r = chat_sqlite_put_write(s, c, r);
   return r;
 }
 
@@ -201,7 +201,7 @@ static int sq_session_delete(chat_store_t *s, const uint8_t *token_hash) {
 
   bind_hash(st, 1, token_hash);
   r = finish(c, st, "session delete", 0);
-  chat_sqlite_put(s, c, 1);
+  r = chat_sqlite_put_write(s, c, r);
   return r;
 }
 
@@ -226,7 +226,7 @@ static int sq_room_create(chat_store_t *s, const char *name, const char *topic,
     strcpy(out->topic, topic);
   }
   done(st);
-  chat_sqlite_put(s, c, 1);
+  r = chat_sqlite_put_write(s, c, r);
   return r;
 }
 
@@ -253,7 +253,7 @@ static int sq_room_update(chat_store_t *s, int64_t id, const char *name,
     r = chat_sqlite_write_err(c, "room update", rc);
   }
   done(st);
-  chat_sqlite_put(s, c, 1);
+  r = chat_sqlite_put_write(s, c, r);
   if (r == 0 && out != NULL) *out = rec;
   return r;
 }
@@ -523,6 +523,19 @@ static int sq_msg_insert_batch(chat_store_t *s, chat_msg_insert_t *items,
   return r;
 }
 
+/* store.h, chat_store_msg_insert_batch_nowait.  A failed sync afterwards
+ * (chat_sqlite_durable_wait) leaves the outputs set: the caller counts the
+ * batch as failed; its rows may be stored, and a resend with the same cid
+ * then gets their ids. */
+static int sq_msg_insert_batch_nowait(chat_store_t *s, chat_msg_insert_t *items,
+                                      size_t n, uint64_t *ticket) {
+  batch_t b = {items, n};
+  int r = chat_sqlite_tx_nowait(s, "message batch", batch_step, &b, ticket);
+
+  if (r) batch_reset(items, n);
+  return r;
+}
+
 static void msgs_reverse(chat_msg_rec_t *v, size_t n) {
   chat_msg_rec_t tmp;
   size_t i;
@@ -759,7 +772,7 @@ static int sq_friend_remove(chat_store_t *s, int64_t a, int64_t b) {
   sqlite3_bind_int64(st, 1, a < b ? a : b);
   sqlite3_bind_int64(st, 2, a < b ? b : a);
   r = finish(c, st, "friend remove", 0);
-  chat_sqlite_put(s, c, 1);
+  r = chat_sqlite_put_write(s, c, r);
   return r;
 }
 
@@ -865,7 +878,7 @@ static int sq_user_set_profile(chat_store_t *s, int64_t user_id,
   if (email != NULL) bind_text(st, 4, email);
   else sqlite3_bind_null(st, 4);
   r = finish(c, st, "set profile", ONE_ROW);
-  chat_sqlite_put(s, c, 1);
+  r = chat_sqlite_put_write(s, c, r);
   return r;
 }
 
@@ -911,7 +924,7 @@ static int sq_user_set_notify(chat_store_t *s, int64_t user_id, int on) {
   sqlite3_bind_int64(st, 1, user_id);
   sqlite3_bind_int(st, 2, on);
   r = finish(c, st, "set notify", ONE_ROW);
-  chat_sqlite_put(s, c, 1);
+  r = chat_sqlite_put_write(s, c, r);
   return r;
 }
 
@@ -923,7 +936,7 @@ static int sq_user_set_phone(chat_store_t *s, int64_t user_id, const char *phone
   sqlite3_bind_int64(st, 1, user_id);
   bind_text(st, 2, phone);
   r = finish(c, st, "set phone", ONE_ROW);
-  chat_sqlite_put(s, c, 1);
+  r = chat_sqlite_put_write(s, c, r);
   return r;
 }
 
@@ -935,7 +948,7 @@ static int sq_user_set_webhook_notify(chat_store_t *s, int64_t user_id, int on) 
   sqlite3_bind_int64(st, 1, user_id);
   sqlite3_bind_int(st, 2, on);
   r = finish(c, st, "set webhook notify", ONE_ROW);
-  chat_sqlite_put(s, c, 1);
+  r = chat_sqlite_put_write(s, c, r);
   return r;
 }
 
@@ -973,7 +986,7 @@ static int sq_audit(chat_store_t *s, int64_t actor_id, const char *action,
   bind_text(st, 4, detail);
   sqlite3_bind_int64(st, 5, now_ms);
   r = finish(c, st, "audit", 0);
-  chat_sqlite_put(s, c, 1);
+  r = chat_sqlite_put_write(s, c, r);
   return r;
 }
 
@@ -990,7 +1003,7 @@ static int sq_read_mark(chat_store_t *s, int64_t user_id, int64_t room_id,
   sqlite3_bind_int64(st, 3, peer_id);
   sqlite3_bind_int64(st, 4, last_id);
   r = finish(c, st, "read mark", WRITE | ONE_ROW);
-  chat_sqlite_put(s, c, 1);
+  r = chat_sqlite_put_write(s, c, r);
   return r;
 }
 
@@ -1192,6 +1205,8 @@ const chat_store_ops_t chat_sqlite_ops = {
     .room_last_seq = sq_room_last_seq,
     .room_seqs = sq_room_seqs,
     .msg_insert_batch = sq_msg_insert_batch,
+    .msg_insert_batch_nowait = sq_msg_insert_batch_nowait,
+    .durable_wait = chat_sqlite_durable_wait,
     .msg_by_seq = sq_msg_by_seq,
     .msg_history = sq_msg_history,
     .msg_since = sq_msg_since,

@@ -178,19 +178,41 @@ int chat_store_room_seqs(chat_store_t *s, chat_room_seq_t **out, size_t *n) {
   return s->ops->room_seqs(s, out, n);
 }
 
-int chat_store_msg_insert_batch(chat_store_t *s, chat_msg_insert_t *items,
-                                size_t n) {
+static int batch_valid(const chat_msg_insert_t *items, size_t n) {
   size_t i;
 
-  if (n == 0) return CHAT_OK;
-  if (items == NULL) return CHAT_EINVAL;
+  if (items == NULL) return 0;
   for (i = 0; i < n; i++) {
     if (items[i].text == NULL ||
         (items[i].cid != NULL && !fits(items[i].cid, CHAT_CID_MAX)) ||
         (items[i].to_id != 0 && items[i].room != 0))
-      return CHAT_EINVAL;
+      return 0;
   }
+  return 1;
+}
+
+int chat_store_msg_insert_batch(chat_store_t *s, chat_msg_insert_t *items,
+                                size_t n) {
+  if (n == 0) return CHAT_OK;
+  if (!batch_valid(items, n)) return CHAT_EINVAL;
   return s->ops->msg_insert_batch(s, items, n);
+}
+
+int chat_store_msg_insert_batch_nowait(chat_store_t *s, chat_msg_insert_t *items,
+                                       size_t n, uint64_t *ticket) {
+  *ticket = 0;
+  if (n == 0) return CHAT_OK;
+  if (!batch_valid(items, n)) return CHAT_EINVAL;
+  if (s->ops->msg_insert_batch_nowait == NULL) return s->ops->msg_insert_batch(s, items, n);
+  return s->ops->msg_insert_batch_nowait(s, items, n, ticket);
+}
+
+int chat_store_durable_wait(chat_store_t *s, uint64_t ticket) {
+  return ticket == 0 || s->ops->durable_wait == NULL ? 0 : s->ops->durable_wait(s, ticket);
+}
+
+int chat_store_can_pipeline(const chat_store_t *s) {
+  return s->ops->msg_insert_batch_nowait != NULL;
 }
 
 /* extras (schema 009) and files (schema 008): a backend's message list

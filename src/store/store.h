@@ -200,6 +200,21 @@ int chat_store_room_seqs(chat_store_t *s, chat_room_seq_t **out, size_t *n);
  * commits happen in seq order, and ids grow with seq. */
 int chat_store_msg_insert_batch(chat_store_t *s, chat_msg_insert_t *items,
                                 size_t n);
+/* Group commit in a pipeline: chat_store_msg_insert_batch, but it returns
+ * once the batch is committed, perhaps before the commit is on disk, with
+ * *ticket for chat_store_durable_wait (0: already on disk).  Batches commit
+ * in the order of the calls, so the caller may start the next one as soon
+ * as this returns and wait for the disk meanwhile.  Backends that cannot
+ * commit without syncing (MySQL: the server syncs) always give 0.  The
+ * outputs are final when it returns; they are promises until the wait. */
+int chat_store_msg_insert_batch_nowait(chat_store_t *s, chat_msg_insert_t *items,
+                                       size_t n, uint64_t *ticket);
+/* Returns once the commit of ticket is on disk: 0, or CHAT_EUNAVAIL if the
+ * sync failed (the batch must then count as failed). */
+int chat_store_durable_wait(chat_store_t *s, uint64_t ticket);
+/* 1 if chat_store_msg_insert_batch_nowait can give tickets (a pipeline of
+ * batches pays off), else 0. */
+int chat_store_can_pipeline(const chat_store_t *s);
 
 /* Up to limit messages of a room with id < before_id (before_id <= 0: the
  * newest), in ascending id order. */
