@@ -441,6 +441,29 @@ static int seq_give_back(conn_t *c, chat_store_seq_room_t *v, size_t nrooms) {
   return r;
 }
 
+/* A message of it->sender_id with it->cid stored before (in an earlier
+ * batch, or earlier in this one): it->dup with its id and ts.  0, or a
+ * failure. */
+static int cid_lookup(conn_t *c, chat_msg_insert_t *it, int dm) {
+  sqlite3_stmt *st;
+  int rc, r = 0;
+
+  if (it->cid == NULL) return 0;
+  st = stmt(c, dm ? ST_DM_BY_CID : ST_MSG_BY_CID);
+  sqlite3_bind_int64(st, 1, it->sender_id);
+  bind_text(st, 2, it->cid);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    it->dup = 1;
+    it->id = sqlite3_column_int64(st, 0);
+    it->stored_ts = sqlite3_column_int64(st, 1);
+  } else if (rc != SQLITE_DONE) {
+    r = chat_sqlite_fail(c, "message cid lookup", rc);
+  }
+  done(st);
+  return r;
+}
+
 /* Takes the numbers of the batch's rooms, then looks up and inserts each
  * item in one write transaction, so an item sees the rows of the items
  * before it: a cid repeated within the batch is a dup of its first
@@ -463,26 +486,16 @@ static int batch_step(conn_t *c, void *arg) {
     int dm = it->to_id != 0;
 
     sr = dm ? NULL : chat_store_seq_find(rooms, nrooms, it->room);
-    if (it->cid != NULL) {
-      st = stmt(c, dm ? ST_DM_BY_CID : ST_MSG_BY_CID);
-      sqlite3_bind_int64(st, 1, it->sender_id);
-      bind_text(st, 2, it->cid);
-      rc = sqlite3_step(st);
-      if (rc == SQLITE_ROW) {
-        it->dup = 1;
-        it->id = sqlite3_column_int64(st, 0);
-        it->stored_ts = sqlite3_column_int64(st, 1);
-      } else if (rc != SQLITE_DONE) {
-        r = chat_sqlite_fail(c, "message cid lookup", rc);
-      }
-      done(st);
-      if (r || it->dup) continue;
-    }
     if (sr != NULL && sr->missing) {
-      it->status = CHAT_ENOTFOUND; /* no such room */
+      /* No such room (seq_take looked, inside this transaction): a resent
+       * cid still gets its first message. */
+      r = cid_lookup(c, it, dm);
+      if (r == 0 && !it->dup) it->status = CHAT_ENOTFOUND;
       continue;
     }
 
+    /* One statement: a cid stored before is a conflict that inserts
+     * nothing (then looked up), instead of a lookup before every insert. */
     st = stmt(c, dm ? ST_DM_INSERT : ST_MSG_INSERT);
     sqlite3_bind_int64(st, 1, dm ? it->sender_id : it->room);
     sqlite3_bind_int64(st, 2, dm ? it->to_id : it->sender_id);
@@ -492,7 +505,10 @@ static int batch_step(conn_t *c, void *arg) {
     if (!dm) sqlite3_bind_int64(st, 6, sr->base + sr->used + 1);
     rc = run(st);
     if (rc == 0 && sqlite3_changes(c->db) == 0) {
-      it->status = CHAT_ENOTFOUND; /* no such room */
+      done(st);
+      r = it->cid != NULL ? cid_lookup(c, it, dm) : 0;
+      if (r == 0 && !it->dup) it->status = CHAT_ENOTFOUND;
+      continue;
     } else if (rc == 0) {
       it->id = sqlite3_last_insert_rowid(c->db);
       it->stored_ts = it->ts;

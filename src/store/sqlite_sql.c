@@ -101,12 +101,12 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
     [ST_DM_LAST_ID] = "SELECT COALESCE(MAX(id), 0) FROM direct_messages",
     [ST_MSG_BY_CID] =
         "SELECT id, ts FROM messages WHERE sender_id = ?1 AND cid = ?2",
-    /* A vanished room is an expected race (deleted while the batch waited),
-     * not an error: the row is simply not inserted. */
+    /* The room is known to exist (the batch took its numbers in this
+     * transaction).  A cid stored before inserts nothing. */
     [ST_MSG_INSERT] =
         "INSERT INTO messages (room_id, sender_id, text, cid, ts, seq)"
-        " SELECT ?1, ?2, ?3, ?4, ?5, ?6"
-        " WHERE EXISTS (SELECT 1 FROM rooms WHERE id = ?1)",
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        " ON CONFLICT (sender_id, cid) WHERE cid IS NOT NULL DO NOTHING",
     /* Newest first, so LIMIT keeps the newest; the caller reverses. */
     [ST_MSG_BEFORE] = "SELECT " MSG_COLS
                       " FROM messages m JOIN users u ON u.id = m.sender_id"
@@ -134,7 +134,8 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
     [ST_DM_INSERT] =
         "INSERT INTO direct_messages"
         " (sender_id, receiver_id, user_lo, user_hi, text, cid, ts)"
-        " VALUES (?1, ?2, min(?1, ?2), max(?1, ?2), ?3, ?4, ?5)",
+        " VALUES (?1, ?2, min(?1, ?2), max(?1, ?2), ?3, ?4, ?5)"
+        " ON CONFLICT (sender_id, cid) DO NOTHING",
     /* ?1 < ?2 (or equal: notes to oneself); newest first. */
     [ST_DM_BEFORE] = "SELECT " MSG6_DM_COLS
                      " FROM direct_messages d"
