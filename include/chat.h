@@ -155,6 +155,12 @@ typedef struct {
    * prefix, as the front end does from its page's location.  One leading
    * "/", no trailing "/", no "?", "#", "%" or "..". */
   const char *url_prefix;
+  /* Output pacing (src/actors/pacer.h): while the loop is busy, a
+   * WebSocket is written at most once per interval, which grows with the
+   * loop's busy share up to this many milliseconds, so that each write
+   * carries more frames.  Default 8; 0: every frame batch is written at the
+   * end of its loop turn. */
+  double ws_pace_max_ms;
 } chat_config_t;
 
 /* Values of chat_config_t.metrics_access. */

@@ -72,6 +72,10 @@ static const char usage[] =
     "                      10485760, 10 MiB)\n"
     "  --file-quota B      bytes one user's files may add up to [CHAT_FILE_QUOTA]\n"
     "                      (default 209715200, 200 MiB)\n"
+    "  --ws-pace-max MS    under load, write a WebSocket at most once per interval\n"
+    "                      growing with the loop's busy share up to MS\n"
+    "                      milliseconds, so writes carry more frames\n"
+    "                      [CHAT_WS_PACE_MAX] (default 8; 0: never wait)\n"
     "  --ws-ping-interval S  ping a WebSocket silent for S seconds; one silent for\n"
     "                      2*S is closed as a dead peer [CHAT_WS_PING_INTERVAL]\n"
     "                      (default 30; 0: no pings; fractions allowed)\n"
@@ -151,6 +155,7 @@ static const char usage[] =
   X("file-max", file_max, "CHAT_FILE_MAX", NONE, "10485760")                              \
   X("file-quota", file_quota, "CHAT_FILE_QUOTA", NONE, "209715200")                       \
   X("ws-ping-interval", ws_ping_interval, "CHAT_WS_PING_INTERVAL", NONE, "30")            \
+  X("ws-pace-max", ws_pace_max, "CHAT_WS_PACE_MAX", NONE, "8")                            \
   X("shutdown-drain", shutdown_drain, "CHAT_SHUTDOWN_DRAIN", NONE, "5")                   \
   X("hash-threads", hash_threads, "CHAT_HASH_THREADS", NONE, "1")                         \
   X("hash-queue", hash_queue, "CHAT_HASH_QUEUE", NONE, "64")                              \
@@ -448,6 +453,11 @@ static int parse_limits(const opts_t *o, chat_config_t *cfg) {
       return bad_option("--ws-ping-interval", o->ws_ping_interval,
                         "seconds, 0 or from 0.01 to 86400");
     cfg->ws_ping_interval_s = v;
+  }
+  if (o->ws_pace_max) {
+    if (parse_count(o->ws_pace_max, 1000, &v) != 0)
+      return bad_option("--ws-pace-max", o->ws_pace_max, "milliseconds, 0 to 1000");
+    cfg->ws_pace_max_ms = v;
   }
   if (o->shutdown_drain) {
     if (parse_count(o->shutdown_drain, 3600, &v) != 0)

@@ -20,6 +20,7 @@
 #include "../net/static.h"
 #include "api.h"
 #include "conn_int.h"
+#include "pacer.h"
 #include "storage.h"
 
 #define REQUEST_TIMEOUT_MS 30000  /* a whole request must arrive in this */
@@ -217,12 +218,11 @@ void chat_conn_write(chat_conn_t *c, chat_rbuf_t **in, size_t n) {
   chat_actor_ref(&c->actor);
 }
 
-void chat_conn_flush(chat_conn_t *c) {
-  if (c->state == CONN_CLOSED) return;
-  if (c->slow) {  /* chat_conn_queue: a slow consumer */
-    c->slow = 0;
-    chat_conn_ws_close(c, CHAT_WS_CLOSE_TRY_AGAIN, NULL);
-  }
+/* A WebSocket with this many frames queued is written at once, paced or
+ * not. */
+#define PACE_FRAMES_MAX 64
+
+static void flush_out(chat_conn_t *c) {
   if (c->tls) {
     chat_conn_tls_flush(c);
     return;
@@ -231,6 +231,37 @@ void chat_conn_flush(chat_conn_t *c) {
   size_t n = c->outq_len;
   c->outq_len = 0;
   chat_conn_write(c, c->outq, n);
+}
+
+void chat_conn_flush(chat_conn_t *c) {
+  if (c->state == CONN_CLOSED) return;
+  if (c->slow) {  /* chat_conn_queue: a slow consumer */
+    c->slow = 0;
+    chat_conn_ws_close(c, CHAT_WS_CLOSE_TRY_AGAIN, NULL);
+  }
+  if (c->close_queued || c->state != CONN_WS) {
+    flush_out(c);
+    return;
+  }
+  if (c->paced) return;  /* the pacer writes it when due */
+  uint64_t iv = chat_pacer_interval(c->svc->pacer), now = 0;
+  if (iv && c->outq_len < PACE_FRAMES_MAX) {
+    now = uv_hrtime();
+    if (now - c->last_write_ns < iv) {
+      c->paced = 1;
+      chat_pacer_defer(c->svc->pacer, c, c->last_write_ns + iv);
+      return;
+    }
+  }
+  if (c->outq_len) c->last_write_ns = now ? now : uv_hrtime();
+  flush_out(c);
+}
+
+void chat_conn_flush_now(chat_conn_t *c) {
+  c->paced = 0;
+  if (c->state == CONN_CLOSED) return;
+  if (c->outq_len) c->last_write_ns = uv_hrtime();
+  flush_out(c);
 }
 
 /* ---- mails from other actors ----------------------------------------- */

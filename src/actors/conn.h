@@ -67,6 +67,9 @@ void chat_conn_accept(const chat_services_t *svc, uv_stream_t *listener,
 int chat_conn_adopt(const chat_services_t *svc, int fd, const char *data, size_t len);
 
 chat_actor_t *chat_conn_actor(chat_conn_t *c);
+/* Writes what is queued on c now, even if the pacer (pacer.h) would have it
+ * wait; for the pacer. */
+void chat_conn_flush_now(chat_conn_t *c);
 chat_conn_t *chat_conn_from_actor(chat_actor_t *a);
 
 /* ---- mailbox ---- */

@@ -82,6 +82,8 @@ struct chat_conn_s {
   int writes;                   /* uv_write requests in flight */
   int close_queued;             /* a close frame or final response is queued */
   int slow;                     /* over ws_out_cap: closed with 1013 at the flush */
+  int paced;                    /* the pacer will flush it (pacer.h) */
+  uint64_t last_write_ns;       /* the last write of queued frames (uv_hrtime) */
   int linger;                   /* shut down and draining input */
   /* extras: react/edit/delete jobs of this socket, one at a time in order
    * (extras.c); the head is on the storage actor */

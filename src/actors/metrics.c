@@ -7,6 +7,7 @@
 
 #include "api_int.h"
 #include "notifier.h"
+#include "pacer.h"
 #include "presence.h"
 #include "storage.h"
 #include "webhook.h"
@@ -76,6 +77,14 @@ void chat_metrics_render(const chat_services_t *svc, chat_sb_t *out) {
           st.ws_refused);
   counter(out, "chat_ws_slow_closes_total",
           "WebSockets closed with 1013: a slow consumer over its output cap.", m->slow_closes);
+  /* output pacing (pacer.h) */
+  head(out, "chat_loop_busy_ratio", "gauge",
+       "Share of the last 0.1 s the event loop spent working (not waiting).");
+  printf_sb(out, "chat_loop_busy_ratio %.3f\n", chat_pacer_busy(svc->pacer));
+  head(out, "chat_ws_pace_interval_seconds", "gauge",
+       "How long a busy WebSocket's next write waits for more frames (0: none).");
+  printf_sb(out, "chat_ws_pace_interval_seconds %.6f\n",
+            (double)chat_pacer_interval(svc->pacer) / 1e9);
   counter(out, "chat_ws_dead_peers_total",
           "WebSockets closed as dead peers (nothing received for two ping intervals).",
           m->ws_dead_peers);

@@ -23,6 +23,7 @@
 #include "hasher.h"
 #include "limiter.h"
 #include "notifier.h"
+#include "pacer.h"
 #include "webhook.h"
 #include "presence.h"
 #include "registry.h"
@@ -107,6 +108,7 @@ void chat_config_init(chat_config_t *cfg) {
   cfg->http_out_cap = CHAT_HTTP_OUT_CAP;
   cfg->ws_ping_interval_s = CHAT_WS_PING_INTERVAL_S;
   cfg->shutdown_drain_s = CHAT_SHUTDOWN_DRAIN_S;
+  cfg->ws_pace_max_ms = CHAT_WS_PACE_MAX_MS;
 }
 
 /* The limiter's configuration from the server's. */
@@ -297,6 +299,7 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   /* The scheduler's hooks run in this order: store writes, then output. */
   svc->storage = chat_storage_new(&srv->sched, srv->store);
   svc->registry = chat_registry_new(&srv->sched, conn_removed_cb, srv);
+  svc->pacer = chat_pacer_new(loop, cfg->ws_pace_max_ms);
   chat_limiter_config_t lc;
   limiter_config(cfg, &lc);
   svc->limiter = chat_limiter_new(&lc, NULL);
@@ -500,6 +503,8 @@ static void maybe_stopped(chat_server_t *srv) {
       chat_cluster_stop(svc->cluster, aux_closed_cb, srv);
       if (svc->notifier) chat_notifier_close(svc->notifier, notifier_closed_cb, srv);
       if (svc->webhook) chat_webhook_close(svc->webhook, webhook_closed_cb, srv);
+      chat_pacer_close(svc->pacer);  /* frees itself */
+      svc->pacer = NULL;
       chat_registry_close(svc->registry, aux_closed_cb, srv);
       chat_hasher_close(svc->hasher, aux_closed_cb, srv);
       chat_roomdir_stop(svc->rooms, aux_closed_cb, srv);

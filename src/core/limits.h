@@ -63,6 +63,9 @@
 /* Default for chat_config_t.ws_out_cap: bytes queued and in flight to one
  * connection; past it the connection is closed with 1013. */
 #define CHAT_WS_OUT_CAP (4 * 1024 * 1024)
+/* Default for chat_config_t.ws_pace_max_ms (pacer.h). */
+#define CHAT_WS_PACE_MAX_MS 8.0
+
 /* Defaults for chat_config_t.ws_ping_interval_s (a WebSocket silent this
  * long is pinged, twice this long is a dead peer) and .shutdown_drain_s
  * (how long a stop waits for connections to close). */

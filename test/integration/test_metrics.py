@@ -98,6 +98,7 @@ class MetricsTest(CommunityBase):
         for k in ("chat_connections", "chat_connections_total", "chat_websockets", "chat_rooms",
                   "chat_messages_total", "chat_dms_total", "chat_deliveries_total",
                   "chat_ws_slow_closes_total", "chat_ws_frames_limited_total",
+                  "chat_loop_busy_ratio", "chat_ws_pace_interval_seconds",
                   "chat_login_failures_total", "chat_store_pending"):
             self.assertIn(k, s)
         # The store's state comes from the health probe: ok after one.

@@ -1,0 +1,139 @@
+#include "pacer.h"
+
+#include <stdlib.h>
+
+#include "../core/common.h"
+#include "conn.h"
+
+#define PACER_TICK_MS 100
+#define PACER_BUSY_LO 0.45
+#define PACER_BUSY_HI 0.90
+
+typedef struct {
+  chat_conn_t *c;
+  uint64_t due;
+} deferred_t;
+
+struct chat_pacer_s {
+  uv_loop_t *loop;
+  uv_timer_t tick;             /* measures the busy share */
+  uv_timer_t due;              /* the next deferred connection */
+  int handles;                 /* open timers */
+  uint64_t max_ns;
+  uint64_t interval_ns;
+  double busy;
+  uint64_t last_idle_ns, last_wall_ns;
+  deferred_t *v;
+  size_t n, cap;
+  uint64_t armed;              /* when `due` fires, 0: not armed */
+  double forced_busy;          /* > 0: CHAT_TEST_LOOP_BUSY, for tests */
+};
+
+static void arm(chat_pacer_t *p, uint64_t due);
+
+static void tick_cb(uv_timer_t *t) {
+  chat_pacer_t *p = t->data;
+  uint64_t wall = uv_hrtime(), idle = uv_metrics_idle_time(p->loop);
+  uint64_t dw = wall - p->last_wall_ns, di = idle - p->last_idle_ns;
+  p->last_wall_ns = wall;
+  p->last_idle_ns = idle;
+  if (dw == 0) return;
+  double busy = di >= dw ? 0.0 : 1.0 - (double)di / (double)dw;
+  if (p->forced_busy > 0) busy = p->forced_busy;
+  p->busy = busy;
+  double share = (busy - PACER_BUSY_LO) / (PACER_BUSY_HI - PACER_BUSY_LO);
+  if (share < 0) share = 0;
+  if (share > 1) share = 1;
+  /* Half the way to the target each tick: no swing with every tick. */
+  double target = share * (double)p->max_ns;
+  double next = ((double)p->interval_ns + target) / 2;
+  p->interval_ns = next < 100 * 1000 ? 0 : (uint64_t)next;
+}
+
+/* Flushes every deferred connection that is due by now (plus a little:
+ * the timer has millisecond steps). */
+static void due_cb(uv_timer_t *t) {
+  chat_pacer_t *p = t->data;
+  uint64_t now = uv_hrtime() + 500 * 1000;
+  size_t keep = 0, n = p->n;
+  uint64_t next = 0;
+  p->armed = 0;
+  /* Flushing never defers again (chat_conn_flush_now), so the array only
+   * shrinks while it is walked. */
+  for (size_t i = 0; i < n; i++) {
+    deferred_t d = p->v[i];
+    if (d.due <= now) {
+      chat_conn_flush_now(d.c);
+      chat_actor_unref(chat_conn_actor(d.c));
+    } else {
+      p->v[keep++] = d;
+      if (next == 0 || d.due < next) next = d.due;
+    }
+  }
+  /* Connections deferred while flushing went after n. */
+  for (size_t i = n; i < p->n; i++) p->v[keep++] = p->v[i];
+  p->n = keep;
+  if (next) arm(p, next);
+}
+
+static void arm(chat_pacer_t *p, uint64_t due) {
+  if (p->armed && p->armed <= due) return;
+  uint64_t now = uv_hrtime();
+  uint64_t ms = due > now ? (due - now + 999999) / 1000000 : 0;
+  p->armed = due;
+  uv_timer_start(&p->due, due_cb, ms, 0);
+}
+
+void chat_pacer_defer(chat_pacer_t *p, chat_conn_t *c, uint64_t due) {
+  if (p->n == p->cap) {
+    p->cap = p->cap ? p->cap * 2 : 64;
+    p->v = chat_xrealloc(p->v, p->cap * sizeof(*p->v));
+  }
+  chat_actor_ref(chat_conn_actor(c));
+  p->v[p->n].c = c;
+  p->v[p->n].due = due;
+  p->n++;
+  arm(p, due);
+}
+
+uint64_t chat_pacer_interval(const chat_pacer_t *p) { return p ? p->interval_ns : 0; }
+double chat_pacer_busy(const chat_pacer_t *p) { return p ? p->busy : 0; }
+
+chat_pacer_t *chat_pacer_new(uv_loop_t *loop, double max_ms) {
+  chat_pacer_t *p = chat_xcalloc(1, sizeof(*p));
+  p->loop = loop;
+  p->max_ns = max_ms > 0 ? (uint64_t)(max_ms * 1e6) : 0;
+  uv_timer_init(loop, &p->tick);
+  uv_timer_init(loop, &p->due);
+  p->tick.data = p->due.data = p;
+  p->handles = 2;
+  /* Tests make the loop look busy to exercise the waiting writes. */
+  const char *fb = getenv("CHAT_TEST_LOOP_BUSY");
+  if (fb && *fb) p->forced_busy = atof(fb);
+  if (p->max_ns > 0 && uv_loop_configure(loop, UV_METRICS_IDLE_TIME) == 0) {
+    p->last_wall_ns = uv_hrtime();
+    p->last_idle_ns = uv_metrics_idle_time(loop);
+    uv_timer_start(&p->tick, tick_cb, PACER_TICK_MS, PACER_TICK_MS);
+    uv_unref((uv_handle_t *)&p->tick);  /* measuring alone keeps no loop alive */
+  }
+  return p;
+}
+
+static void closed_cb(uv_handle_t *h) {
+  chat_pacer_t *p = h->data;
+  if (--p->handles == 0) {
+    free(p->v);
+    free(p);
+  }
+}
+
+void chat_pacer_close(chat_pacer_t *p) {
+  if (p == NULL) return;
+  for (size_t i = 0; i < p->n; i++) {
+    chat_conn_flush_now(p->v[i].c);
+    chat_actor_unref(chat_conn_actor(p->v[i].c));
+  }
+  p->n = 0;
+  uv_close((uv_handle_t *)&p->tick, closed_cb);
+  uv_close((uv_handle_t *)&p->due, closed_cb);
+}
