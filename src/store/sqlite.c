@@ -181,6 +181,7 @@ static void conn_close(conn_t *c) {
     sqlite3_finalize(c->st[i]);
     c->st[i] = NULL;
   }
+  chat_sqlite_xq_cache_free(c);
   if (c->db != NULL && sqlite3_close(c->db) != SQLITE_OK)
     chat_log_error("store(sqlite): close: %s", sqlite3_errmsg(c->db));
   c->db = NULL;

@@ -119,9 +119,16 @@ enum {
 /* sqlite_sql.c: the text of each statement. */
 extern const char *const chat_sqlite_sql[ST_COUNT];
 
+/* sqlite_extras.c: statements of chat_sqlite_xq kept prepared. */
+typedef struct {
+  const char *sql;     /* the caller's string (its address is the key) */
+  sqlite3_stmt *st;
+} xq_slot_t;
+
 typedef struct {
   sqlite3 *db;
   sqlite3_stmt *st[ST_COUNT];
+  xq_slot_t *xq;       /* CHAT_SQLITE_XQ_SLOTS, made at the first use */
   int in_tx; /* inside chat_sqlite_tx's step: SQLITE_BUSY is a retry */
 } conn_t;
 
@@ -288,6 +295,17 @@ void *chat_sqlite_xq_get(chat_store_t *s, int write);
 void chat_sqlite_xq_put(chat_store_t *s, void *conn, int write);
 int chat_sqlite_xq_tx(chat_store_t *s, const char *what, int (*step)(void *conn, void *arg),
                       void *arg);
+/* A prepared statement for sql on c.  The SQL of extras.c, rooms.c and
+ * the like is a few dozen constant strings: each is prepared once per
+ * connection and kept (parsing and planning cost more than running most
+ * of them), keyed by the string's address and checked against its text,
+ * so a caller's buffer with new text is prepared anew.  *kept says how to
+ * give it back with chat_sqlite_kept_done (after the last step; the
+ * bindings are cleared there).  NULL with *rc on failure. */
+sqlite3_stmt *chat_sqlite_kept(conn_t *c, const char *sql, int *kept, int *rc);
+void chat_sqlite_kept_done(sqlite3_stmt *st, int kept);
+/* Finalizes the statements kept on c. */
+void chat_sqlite_xq_cache_free(conn_t *c);
 int chat_sqlite_xq(void *conn, const char *sql, const chat_xq_arg_t *args, int nargs,
                    chat_xq_row_cb cb, void *ud, int64_t *changes);
 

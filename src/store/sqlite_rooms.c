@@ -1,5 +1,5 @@
 /* The SQLite side of the room membership queries (rooms_int.h): each
- * statement is prepared on the borrowed connection for its call. */
+ * statement is kept prepared on the borrowed connection (chat_sqlite_kept). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +11,9 @@ typedef struct {
   chat_rq_step_cb step;
   void *arg;
 } sq_step_t;
+
+static int sq_exec(chat_rq_t *q, const char *what, const char *sql, const chat_rq_arg_t *args,
+                   int nargs, const char *cols, chat_rq_rows_t *rows, int64_t *changes);
 
 static int sq_step(conn_t *c, void *arg) {
   sq_step_t *a = arg;
@@ -24,9 +27,14 @@ static int sq_run(chat_store_t *s, int write, const char *what, chat_rq_step_cb 
     sq_step_t a = {step, arg};
     return chat_sqlite_tx(s, what, sq_step, &a);
   }
+  /* One read transaction for the whole step: the shared lock and the
+   * check of the WAL are taken once, not for every statement. */
   conn_t *c = chat_sqlite_get(s, 0);
   chat_rq_t q = {&chat_sqlite_rq_ops, 0, c};
+  int began = sq_exec(&q, what, "BEGIN", NULL, 0, NULL, NULL, NULL) == 0;
   int rc = step(&q, arg);
+  if (began && sq_exec(&q, what, "COMMIT", NULL, 0, NULL, NULL, NULL) != 0)
+    sq_exec(&q, what, "ROLLBACK", NULL, 0, NULL, NULL, NULL);
   chat_sqlite_put(s, c, 0);
   return rc;
 }
@@ -34,9 +42,9 @@ static int sq_run(chat_store_t *s, int write, const char *what, chat_rq_step_cb 
 static int sq_exec(chat_rq_t *q, const char *what, const char *sql, const chat_rq_arg_t *args,
                    int nargs, const char *cols, chat_rq_rows_t *rows, int64_t *changes) {
   conn_t *c = q->conn;
-  sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
-  if (rc != SQLITE_OK) return chat_sqlite_fail(c, what, rc);
+  int kept, rc = SQLITE_OK;
+  sqlite3_stmt *st = chat_sqlite_kept(c, sql, &kept, &rc);
+  if (st == NULL) return chat_sqlite_fail(c, what, rc);
   for (int k = 0; k < nargs; k++) {
     if (args[k].text)
       sqlite3_bind_text(st, k + 1, args[k].s, -1, SQLITE_STATIC);
@@ -65,7 +73,7 @@ static int sq_exec(chat_rq_t *q, const char *what, const char *sql, const chat_r
     }
   }
   if (r == 0 && changes) *changes = sqlite3_changes(c->db);
-  sqlite3_finalize(st);
+  chat_sqlite_kept_done(st, kept);
   return r;
 }
 
