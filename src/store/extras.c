@@ -478,6 +478,13 @@ static int react_step(void *conn, void *arg) {
                 2, first_int_cb, &distinct, NULL);
   if (r) return r;
   if (same == 0 && distinct >= CHAT_REACTIONS_MAX) return CHAT_EAGAIN;
+  /* Reactions are listed by ts: two in one millisecond keep the order they
+   * were stored in (ts one above the message's latest). */
+  int64_t latest = 0;
+  r = ops->xq(conn, "SELECT coalesce(max(ts), 0) FROM reactions WHERE kind = ? AND msg_id = ?",
+              a, 2, first_int_cb, &latest, NULL);
+  if (r) return r;
+  if (latest >= e->now_ms) a[4] = a_int(latest + 1);
   r = ops->xq(conn,
               "INSERT INTO reactions (kind, msg_id, emoji, user_id, ts) VALUES (?, ?, ?, ?, ?)",
               a, 5, NULL, NULL, NULL);
