@@ -97,11 +97,16 @@ int chat_route_match(int method, const char *path, size_t len,
   for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
     const route_t *r = &routes[i];
     chat_route_match_t tmp;
-    memset(&tmp, 0, sizeof(tmp));
+    /* Every pattern starts with a literal: its first two bytes after the
+     * slash must be the path's before anything else is compared. */
+    if (len < 3 || path[1] != r->pattern[1] || path[2] != r->pattern[2]) continue;
+    tmp.ids[0] = tmp.ids[1] = 0;  /* what match_path fills; m was zeroed */
+    tmp.name[0] = '\0';
     if (!match_path(r->pattern, path, len, &tmp)) continue;
     int want = method == HTTP_HEAD ? HTTP_GET : method;
     if (r->method == want) {
-      *m = tmp;
+      memcpy(m->ids, tmp.ids, sizeof(m->ids));
+      memcpy(m->name, tmp.name, sizeof(m->name));
       m->id = r->id;
       return 200;
     }

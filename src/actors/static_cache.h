@@ -1,0 +1,44 @@
+/* Static files kept in memory for a moment.
+ *
+ * A file of the front end is read on a worker thread (conn.c) and kept
+ * here, its bytes in a reference-counted buffer that every answer writes
+ * as it is (no copy per request), for CHAT_STATIC_TTL_MS after it was
+ * read: requests in that time are answered on the loop thread at once;
+ * the first one after it reads the file again (a changed file is served
+ * within that time).  At most CHAT_STATIC_CACHE_FILES files of at most
+ * CHAT_STATIC_CACHE_FILE_MAX bytes, CHAT_STATIC_CACHE_BYTES in all; the
+ * oldest goes first.  Loop thread only. */
+#ifndef CHAT_ACTORS_STATIC_CACHE_H
+#define CHAT_ACTORS_STATIC_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/rbuf.h"
+
+#define CHAT_STATIC_TTL_MS 1000
+#define CHAT_STATIC_CACHE_FILES 256
+#define CHAT_STATIC_CACHE_FILE_MAX (1024 * 1024)
+#define CHAT_STATIC_CACHE_BYTES (32 * 1024 * 1024)
+
+typedef struct chat_static_cache_s chat_static_cache_t;
+
+typedef struct {
+  chat_rbuf_t *body;     /* a new reference for the caller */
+  const char *mime;      /* a static string */
+  char etag[64];
+} chat_static_hit_t;
+
+chat_static_cache_t *chat_static_cache_new(void);
+void chat_static_cache_free(chat_static_cache_t *c);
+/* 1 and *hit when path (as resolved) was read less than the TTL before
+ * now_ns (uv_hrtime); else 0. */
+int chat_static_cache_get(chat_static_cache_t *c, const char *path, uint64_t now_ns,
+                          chat_static_hit_t *hit);
+/* Keeps body, the bytes of the file at path just read, as of now_ns, in
+ * place of an older copy (taking a new reference); too big a file is not
+ * kept. */
+void chat_static_cache_put(chat_static_cache_t *c, const char *path, chat_rbuf_t *body,
+                           int64_t mtime_ns, uint64_t now_ns);
+
+#endif
