@@ -39,6 +39,17 @@ typedef struct {
 
 static void conn_process_input(chat_conn_t *c);
 
+/* The limiter's key of the peer (computed again at the close rather than
+ * kept): "" for a trusted proxy, which brings many clients and counts only
+ * in the total. */
+static void conn_addr_key(const chat_conn_t *c, char key[CHAT_ADDR_KEY_MAX]) {
+  const chat_services_t *svc = c->svc;
+  if (svc->proxies && chat_proxies_trusts(svc->proxies, c->peer, strlen(c->peer)))
+    key[0] = '\0';
+  else
+    chat_limiter_addr_key(c->peer, key);
+}
+
 chat_actor_t *chat_conn_actor(chat_conn_t *c) { return &c->actor; }
 chat_conn_t *chat_conn_from_actor(chat_actor_t *a) {
   return container_of(a, chat_conn_t, actor);
@@ -61,6 +72,9 @@ static void conn_free_cb(chat_actor_t *a) {
   chat_conn_ws_free(c);
   chat_conn_tls_free(c);
   free(c->in);
+  if (c->client != c->peer) free(c->client);
+  free(c->peer);
+  free(c->name);
   if (c->req) {
     chat_http_req_free(c->req);
     free(c->req);
@@ -79,7 +93,11 @@ static void handle_closed_cb(uv_handle_t *h) {
   chat_conn_ws_release(c);
   for (size_t i = 0; i < c->outq_len; i++) chat_rbuf_unref(c->outq[i]);
   c->outq_len = 0;
-  if (c->conn_counted) chat_limiter_conn_close(c->svc->limiter, c->addr_key);
+  if (c->conn_counted) {
+    char key[CHAT_ADDR_KEY_MAX];
+    conn_addr_key(c, key);
+    chat_limiter_conn_close(c->svc->limiter, key);
+  }
   c->conn_counted = 0;
   chat_registry_remove(c->svc->registry, &c->reg);  /* drops the creator's reference */
 }
@@ -111,8 +129,12 @@ void chat_conn_request_timer(chat_conn_t *c) {
   uv_timer_start(&c->timer, request_timer_cb, REQUEST_TIMEOUT_MS, 0);
 }
 
+/* Runs before the handles' close callbacks (with UV_ECANCELED if the
+ * connection is closed first), so c is still there. */
 static void shutdown_cb(uv_shutdown_t *req, int status) {
   chat_conn_t *c = req->data;
+  free(req);
+  c->shutdown_req = NULL;
   if (status < 0) chat_conn_hard_close(c);
 }
 
@@ -129,8 +151,11 @@ void chat_conn_maybe_linger(chat_conn_t *c) {
   if (c->state != CONN_CLOSING || c->linger || c->writes || c->outq_len) return;
   if (c->tls && chat_conn_tls_close_notify(c)) return;   /* once that is written */
   c->linger = 1;
-  c->shutdown_req.data = c;
-  if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, shutdown_cb) < 0) {
+  c->shutdown_req = chat_xmalloc(sizeof(*c->shutdown_req));
+  c->shutdown_req->data = c;
+  if (uv_shutdown(c->shutdown_req, (uv_stream_t *)&c->tcp, shutdown_cb) < 0) {
+    free(c->shutdown_req);
+    c->shutdown_req = NULL;
     chat_conn_hard_close(c);
     return;
   }
@@ -412,12 +437,14 @@ static void conn_begin_request(chat_conn_t *c) {
 }
 
 /* The headers of every answer: the request id; over HTTPS, HSTS too (a
- * year). */
+ * year).  The text is in a buffer of the thread, valid until the next
+ * call (each caller copies it at once). */
 static const char *conn_headers(chat_conn_t *c) {
+  static _Thread_local char hdrs[256];
   if (c->req_id[0] == '\0') conn_begin_request(c);
-  snprintf(c->hdrs, sizeof(c->hdrs), "%sX-Request-Id: %s\r\n%s", COMMON_HEADERS, c->req_id,
+  snprintf(hdrs, sizeof(hdrs), "%sX-Request-Id: %s\r\n%s", COMMON_HEADERS, c->req_id,
            c->secure ? "Strict-Transport-Security: max-age=31536000\r\n" : "");
-  return c->hdrs;
+  return hdrs;
 }
 
 void chat_conn_log_enter(const chat_conn_t *c) { chat_log_context_set(c->id, c->req_id); }
@@ -650,10 +677,19 @@ static void conn_serve_static(chat_conn_t *c, const char *path, size_t len) {
 /* The name in the log: the peer's address and port, and the client a
  * trusted proxy named, if it named another. */
 static void conn_set_name(chat_conn_t *c) {
-  if (strcmp(c->client, c->peer) == 0)
-    snprintf(c->name, sizeof(c->name), "%s", c->peer_name);
+  char peer_name[80], name[160];
+  if (c->peer[0] == '\0')
+    snprintf(peer_name, sizeof(peer_name), "?");
   else
-    snprintf(c->name, sizeof(c->name), "%s via %s", c->client, c->peer_name);
+    snprintf(peer_name, sizeof(peer_name), strchr(c->peer, ':') ? "[%s]:%u" : "%s:%u", c->peer,
+             c->peer_port);
+  if (strcmp(c->client, c->peer) == 0)
+    snprintf(name, sizeof(name), "%s", peer_name);
+  else
+    snprintf(name, sizeof(name), "%s via %s", c->client, peer_name);
+  if (c->name && strcmp(c->name, name) == 0) return;
+  free(c->name);
+  c->name = chat_xstrdup(name);
 }
 
 /* Who sent this request, and over HTTPS or not: the peer and the
@@ -661,7 +697,12 @@ static void conn_set_name(chat_conn_t *c) {
 static void conn_client(chat_conn_t *c) {
   int https = 0;
   if (c->svc->proxies && c->svc->proxies->n) {
-    chat_proxies_client(c->svc->proxies, c->peer, c->req, c->client, sizeof(c->client), &https);
+    char client[64];
+    chat_proxies_client(c->svc->proxies, c->peer, c->req, client, sizeof(client), &https);
+    if (strcmp(client, c->client) != 0) {
+      if (c->client != c->peer) free(c->client);
+      c->client = strcmp(client, c->peer) == 0 ? c->peer : chat_xstrdup(client);
+    }
     conn_set_name(c);
   }
   c->secure = c->kind == CHAT_CONN_TLS || https;
@@ -871,7 +912,7 @@ static void conn_process_input(chat_conn_t *c) {
       break;
     }
     c->busy = 1;
-    c->keep_alive = c->req->keep_alive;
+    c->keep_alive = !!c->req->keep_alive;
     c->upgrade_pending = rc == CHAT_HTTP_UPGRADE;
     uv_timer_stop(&c->timer);
     /* Keep what follows for later; answering may be asynchronous. */
@@ -887,6 +928,13 @@ static void conn_process_input(chat_conn_t *c) {
   if (off) {
     memmove(c->in, c->in + off, c->in_len - off);
     c->in_len -= off;
+  }
+  /* Nothing left to parse (the parser keeps what it needs): an idle
+   * connection holds no input buffer. */
+  if (c->in_len == 0 && c->in) {
+    free(c->in);
+    c->in = NULL;
+    c->in_cap = 0;
   }
   c->processing = 0;
 }
@@ -919,7 +967,7 @@ void chat_conn_input(chat_conn_t *c, const char *data, size_t len) {
       break;
     case CONN_HTTP:
       if (c->in_len + len > c->in_cap) {
-        size_t cap = c->in_cap ? c->in_cap : 4096;
+        size_t cap = c->in_cap ? c->in_cap : 1024;
         while (cap < c->in_len + len) cap *= 2;
         c->in = chat_xrealloc(c->in, cap);
         c->in_cap = cap;
@@ -999,20 +1047,20 @@ static chat_conn_t *conn_open(const chat_services_t *svc, uv_stream_t *listener,
   uv_tcp_keepalive(&c->tcp, 1, 60);
   struct sockaddr_storage ss;
   int sslen = sizeof(ss);
-  c->peer[0] = '\0';
-  snprintf(c->peer_name, sizeof(c->peer_name), "?");
+  char peer[64] = "";
   if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sslen) == 0) {
     if (ss.ss_family == AF_INET) {
       const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-      uv_ip4_name(a, c->peer, sizeof(c->peer));
-      snprintf(c->peer_name, sizeof(c->peer_name), "%s:%u", c->peer, ntohs(a->sin_port));
+      uv_ip4_name(a, peer, sizeof(peer));
+      c->peer_port = ntohs(a->sin_port);
     } else if (ss.ss_family == AF_INET6) {
       const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-      uv_ip6_name(a, c->peer, sizeof(c->peer));
-      snprintf(c->peer_name, sizeof(c->peer_name), "[%s]:%u", c->peer, ntohs(a->sin6_port));
+      uv_ip6_name(a, peer, sizeof(peer));
+      c->peer_port = ntohs(a->sin6_port);
     }
   }
-  memcpy(c->client, c->peer, sizeof(c->client));
+  c->peer = chat_xstrdup(peer);
+  c->client = c->peer;
   conn_set_name(c);
   chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: accepted%s", c->name,
                  c->kind == CHAT_CONN_TLS ? " (TLS)" : c->kind == CHAT_CONN_REDIRECT ? " (redirect)" : "");
@@ -1024,11 +1072,9 @@ static chat_conn_t *conn_open(const chat_services_t *svc, uv_stream_t *listener,
   chat_registry_add(svc->registry, &c->reg, c);  /* takes the creator's reference */
   svc->metrics->conns_total++;
   /* A trusted proxy brings many clients: only the total counts for it. */
-  if (svc->proxies && chat_proxies_trusts(svc->proxies, c->peer, strlen(c->peer)))
-    c->addr_key[0] = '\0';
-  else
-    chat_limiter_addr_key(c->peer, c->addr_key);
-  if (svc->limiter && chat_limiter_conn_open(svc->limiter, c->addr_key) != 0) {
+  char key[CHAT_ADDR_KEY_MAX];
+  conn_addr_key(c, key);
+  if (svc->limiter && chat_limiter_conn_open(svc->limiter, key) != 0) {
     svc->metrics->conns_refused++;
     /* Plain HTTP gets a 503; a TLS peer, which could not read one before
      * a handshake, is simply closed. */

@@ -26,51 +26,59 @@ typedef struct {
   chat_room_t *room;   /* a reference on the room's actor */
 } conn_joined_t;
 
+/* The layout is kept small: an idle WebSocket is this struct and little
+ * else (a room member entry, a registry slot, its rooms).  Strings are
+ * allocated to size, flags are bits, and what only a request or a close
+ * needs (the HTTP parser, the input buffer, the shutdown request, the
+ * response headers) exists only while it is needed. */
 struct chat_conn_s {
   chat_actor_t actor;
   const chat_services_t *svc;
   conn_state_t state;
+  chat_conn_kind_t kind;
   uv_tcp_t tcp;
   uv_timer_t timer;
-  uv_shutdown_t shutdown_req;
+  uv_shutdown_t *shutdown_req;  /* while our side shuts down (linger) */
   int handles;                  /* open libuv handles of this connection */
   chat_registry_entry_t reg;    /* the registry's (registry.h) */
-  chat_conn_kind_t kind;
-  char peer[64];                /* the peer's address */
-  char client[64];              /* the client's: the peer's, or a trusted proxy's word */
-  char peer_name[80];           /* the peer's address and port: "ADDR:PORT", "[V6]:PORT" */
-  char name[160];               /* who it is, for the log: peer_name, or "CLIENT via
-                                   PEER_NAME" when a trusted proxy names the client */
-  int secure;                   /* the request came over HTTPS (TLS or a proxy's word) */
-  char addr_key[CHAT_ADDR_KEY_MAX];  /* the limiter's key of peer (limiter.h) */
-  int conn_counted;             /* counted by the limiter's connection caps */
   uint64_t id;                  /* the connection id of the log, unique in the process */
+  char *peer;                   /* the peer's address (allocated) */
+  char *client;                 /* the client's: peer itself, or (allocated) a trusted
+                                   proxy's word */
+  char *name;                   /* who it is, for the log (allocated): "ADDR:PORT",
+                                   "[V6]:PORT", or "CLIENT via ADDR:PORT" when a trusted
+                                   proxy names the client */
+  uint16_t peer_port;
+  unsigned secure : 1;          /* the request came over HTTPS (TLS or a proxy's word) */
+  unsigned conn_counted : 1;    /* counted by the limiter's connection caps (its key:
+                                   conn_addr_key) */
+  unsigned tls_bye : 1;         /* TLS: close_notify sent */
+  unsigned busy : 1;            /* HTTP: answering a request */
+  unsigned reading : 1;
+  unsigned keep_alive : 1;      /* of the request being answered */
+  unsigned upgrade_pending : 1; /* the parser stopped at an Upgrade */
+  unsigned processing : 1;      /* inside conn_process_input */
+  unsigned out_paused : 1;      /* a peer that does not read its answers */
+  unsigned ws_inited : 1;
+  unsigned presence_on : 1;     /* reported to presence as connected */
+  unsigned close_queued : 1;    /* a close frame or final response is queued */
+  unsigned linger : 1;          /* shut down and draining input */
   char req_id[24];              /* the request id being answered, "" between requests */
   uint64_t req_start_ns;        /* when that request began (uv_hrtime) */
-  char hdrs[256];               /* conn_headers' text */
 
   /* TLS (conn_tls.c) */
   chat_tls_conn_t *tls;         /* NULL: plain */
-  int tls_bye;                  /* close_notify sent */
 
   /* HTTP */
-  chat_http_req_t *req;
-  char *in;                     /* input not parsed yet */
+  chat_http_req_t *req;         /* NULL once a WebSocket */
+  char *in;                     /* input not parsed yet; NULL when there is none */
   size_t in_len, in_cap;
-  int busy;                     /* answering a request */
-  int reading;
-  int keep_alive;               /* of the request being answered */
-  int upgrade_pending;          /* the parser stopped at an Upgrade */
-  int processing;               /* inside conn_process_input */
-  int out_paused;               /* a peer that does not read its answers */
 
   /* WebSocket */
   chat_ws_parser_t ws;
-  int ws_inited;
   int64_t user_id;
   char username[CHAT_NAME_MAX + 1];
   uint8_t token_hash[CHAT_TOKEN_HASH_LEN];
-  int presence_on;              /* reported to presence as connected */
   conn_joined_t *rooms;
   size_t nrooms, rooms_cap;
   chat_dm_t *dm;                /* its DM actor (a reference), made on the first dm */
@@ -80,8 +88,6 @@ struct chat_conn_s {
   size_t outq_len, outq_cap;
   size_t out_bytes;             /* queued plus in flight */
   int writes;                   /* uv_write requests in flight */
-  int close_queued;             /* a close frame or final response is queued */
-  int linger;                   /* shut down and draining input */
   /* extras: react/edit/delete jobs of this socket, one at a time in order
    * (extras.c); the head is on the storage actor */
   struct chat_extras_job_s *xq_head, *xq_tail;

@@ -141,15 +141,14 @@ static void ws_auth_done(chat_actor_t *self, chat_mail_t *m) {
   chat_registry_set_user(svc->registry, &c->reg, c->user_id);
   chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: WebSocket of %s", c->name, c->username);
   svc->presence->ops->connect(svc->presence, c->user_id, c->username);
-  /* Bytes that came after the handshake are the first frames. */
-  if (c->in_len) {
-    uint8_t *rest = (uint8_t *)c->in;
-    size_t rest_len = c->in_len;
-    c->in = NULL;
-    c->in_len = c->in_cap = 0;
-    chat_conn_ws_feed(c, rest, rest_len);
-    free(rest);
-  }
+  /* Bytes that came after the handshake are the first frames; from now on
+   * input goes straight to the frame parser, without this buffer. */
+  uint8_t *rest = (uint8_t *)c->in;
+  size_t rest_len = c->in_len;
+  c->in = NULL;
+  c->in_len = c->in_cap = 0;
+  if (rest_len) chat_conn_ws_feed(c, rest, rest_len);
+  free(rest);
   if (c->state == CONN_WS) chat_conn_read_start(c);
 }
 

@@ -52,24 +52,24 @@ typedef int (*chat_ws_message_cb)(void *ud, int opcode, const uint8_t *data,
 
 typedef struct {
   size_t max_message;
-  /* frame header being read */
-  uint8_t hdr[14];
-  size_t hdr_len;
   /* current frame */
-  int opcode;
-  int fin;
-  uint8_t mask[4];
   uint64_t payload_len;
   uint64_t payload_read;
-  /* control frame payload (at most 125 bytes) */
-  uint8_t ctl[CHAT_WS_CONTROL_MAX];
-  /* data message being assembled (all fragments so far) */
-  int msg_opcode;          /* 0: no message in progress */
+  /* The data message being assembled (all fragments so far), and after
+   * its msg_len bytes the payload of a control frame that arrived in
+   * pieces.  NULL between messages: a frame that arrives whole in one
+   * feed is unmasked on the stack, so an idle connection holds no buffer. */
   uint8_t *msg;
   size_t msg_len;
   size_t msg_cap;
   chat_utf8_t utf8;
   int failed;              /* a close code once the stream is broken */
+  /* frame header being read (its last 4 bytes are the mask once whole) */
+  uint8_t hdr[14];
+  uint8_t hdr_len;
+  uint8_t opcode;
+  uint8_t fin;
+  uint8_t msg_opcode;      /* 0: no message in progress */
 } chat_ws_parser_t;
 
 void chat_ws_parser_init(chat_ws_parser_t *p, size_t max_message);
