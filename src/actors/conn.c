@@ -82,8 +82,8 @@ static void conn_free_cb(chat_actor_t *a) {
   free(c);
 }
 
-static void handle_closed_cb(uv_handle_t *h) {
-  chat_conn_t *c = h->data;
+/* One of the connection's handles is closed; after the last, it leaves. */
+static void conn_handle_gone(chat_conn_t *c) {
   if (--c->handles > 0) return;
   if (c->user_id)
     chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: closed (WebSocket of %s)", c->name, c->username);
@@ -102,6 +102,31 @@ static void handle_closed_cb(uv_handle_t *h) {
   chat_registry_remove(c->svc->registry, &c->reg);  /* drops the creator's reference */
 }
 
+static void handle_closed_cb(uv_handle_t *h) { conn_handle_gone(h->data); }
+
+static void timer_closed_cb(uv_handle_t *h) {
+  chat_conn_t *c = h->data;
+  free(h);
+  conn_handle_gone(c);
+}
+
+uv_timer_t *chat_conn_timer(chat_conn_t *c) {
+  assert(c->state != CONN_CLOSED);
+  if (c->timer == NULL) {
+    c->timer = chat_xmalloc(sizeof(*c->timer));
+    uv_timer_init(c->svc->loop, c->timer);
+    c->timer->data = c;
+    c->handles++;
+  }
+  return c->timer;
+}
+
+void chat_conn_timer_drop(chat_conn_t *c) {
+  if (c->timer == NULL) return;
+  uv_close((uv_handle_t *)c->timer, timer_closed_cb);
+  c->timer = NULL;
+}
+
 /* Leaves the state it is in; a WebSocket leaves the users' index. */
 static void conn_set_state(chat_conn_t *c, conn_state_t state) {
   if (c->state == CONN_WS && state != CONN_WS) chat_registry_clear_user(c->svc->registry, &c->reg);
@@ -112,7 +137,7 @@ void chat_conn_hard_close(chat_conn_t *c) {
   if (c->state == CONN_CLOSED) return;
   conn_set_state(c, CONN_CLOSED);
   uv_close((uv_handle_t *)&c->tcp, handle_closed_cb);
-  uv_close((uv_handle_t *)&c->timer, handle_closed_cb);
+  chat_conn_timer_drop(c);
 }
 
 static void linger_timer_cb(uv_timer_t *t) {
@@ -126,7 +151,7 @@ static void request_timer_cb(uv_timer_t *t) {
 }
 
 void chat_conn_request_timer(chat_conn_t *c) {
-  uv_timer_start(&c->timer, request_timer_cb, REQUEST_TIMEOUT_MS, 0);
+  uv_timer_start(chat_conn_timer(c), request_timer_cb, REQUEST_TIMEOUT_MS, 0);
 }
 
 /* Runs before the handles' close callbacks (with UV_ECANCELED if the
@@ -142,7 +167,7 @@ static void shutdown_cb(uv_shutdown_t *req, int status) {
  * off. */
 void chat_conn_begin_closing(chat_conn_t *c) {
   conn_set_state(c, CONN_CLOSING);
-  uv_timer_start(&c->timer, linger_timer_cb, CLOSING_MS, 0);
+  uv_timer_start(chat_conn_timer(c), linger_timer_cb, CLOSING_MS, 0);
 }
 
 /* Everything we meant to send is written: shut down our side and wait a
@@ -160,7 +185,7 @@ void chat_conn_maybe_linger(chat_conn_t *c) {
     return;
   }
   chat_conn_read_start(c);
-  uv_timer_start(&c->timer, linger_timer_cb, LINGER_MS, 0);
+  uv_timer_start(chat_conn_timer(c), linger_timer_cb, LINGER_MS, 0);
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -490,7 +515,7 @@ static void conn_respond(chat_conn_t *c, chat_rbuf_t *resp) {
   }
   c->busy = 0;
   chat_http_req_next(c->req);
-  uv_timer_start(&c->timer, request_timer_cb, REQUEST_TIMEOUT_MS, 0);
+  uv_timer_start(chat_conn_timer(c), request_timer_cb, REQUEST_TIMEOUT_MS, 0);
   /* Pipelined requests wait (unread, so TCP holds them back) while earlier
    * answers are not being read. */
   if (c->out_bytes > c->svc->limits->http_out_cap) {
@@ -881,7 +906,7 @@ static void conn_expect_continue(chat_conn_t *c) {
   }
   c->busy = 1;
   c->keep_alive = 0;
-  uv_timer_stop(&c->timer);
+  if (c->timer) uv_timer_stop(c->timer);
   if (c->reading) {
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = 0;
@@ -914,7 +939,7 @@ static void conn_process_input(chat_conn_t *c) {
     c->busy = 1;
     c->keep_alive = !!c->req->keep_alive;
     c->upgrade_pending = rc == CHAT_HTTP_UPGRADE;
-    uv_timer_stop(&c->timer);
+    if (c->timer) uv_timer_stop(c->timer);
     /* Keep what follows for later; answering may be asynchronous. */
     memmove(c->in, c->in + off, c->in_len - off);
     c->in_len -= off;
@@ -1015,6 +1040,7 @@ static void conn_refuse(chat_conn_t *c) {
 
 static void accept_failed_closed_cb(uv_handle_t *h) {
   chat_conn_t *c = h->data;
+  if (h != (uv_handle_t *)&c->tcp) free(h);  /* the timer */
   if (--c->handles == 0) free(c);
 }
 
@@ -1030,16 +1056,15 @@ static chat_conn_t *conn_open(const chat_services_t *svc, uv_stream_t *listener,
   chat_actor_init(&c->actor, svc->sched, conn_free_cb);
   uv_tcp_init(svc->loop, &c->tcp);
   c->tcp.data = c;
-  uv_timer_init(svc->loop, &c->timer);
-  c->timer.data = c;
-  c->handles = 2;
+  c->handles = 1;
   c->state = CONN_HTTP;
+  chat_conn_timer(c);
   if ((listener ? uv_accept(listener, (uv_stream_t *)&c->tcp)
                 : uv_tcp_open(&c->tcp, (uv_os_sock_t)fd)) != 0) {
     if (listener == NULL) close(fd);
     c->state = CONN_CLOSED;
     uv_close((uv_handle_t *)&c->tcp, accept_failed_closed_cb);
-    uv_close((uv_handle_t *)&c->timer, accept_failed_closed_cb);
+    uv_close((uv_handle_t *)c->timer, accept_failed_closed_cb);
     return NULL;
   }
   uv_tcp_nodelay(&c->tcp, 1);

@@ -37,7 +37,8 @@ struct chat_conn_s {
   conn_state_t state;
   chat_conn_kind_t kind;
   uv_tcp_t tcp;
-  uv_timer_t timer;
+  uv_timer_t *timer;            /* requests, TLS handshake, closing; none while an open
+                                   WebSocket waits (chat_conn_timer) */
   uv_shutdown_t *shutdown_req;  /* while our side shuts down (linger) */
   int handles;                  /* open libuv handles of this connection */
   chat_registry_entry_t reg;    /* the registry's (registry.h) */
@@ -114,6 +115,11 @@ void chat_conn_input(chat_conn_t *c, const char *data, size_t len);
  * uv_write; their bytes must be counted in out_bytes already.  A write
  * that cannot start closes the connection. */
 void chat_conn_write(chat_conn_t *c, chat_rbuf_t **bufs, size_t n);
+/* The connection's timer, made (a handle more) if it has none; not once
+ * CLOSED. */
+uv_timer_t *chat_conn_timer(chat_conn_t *c);
+/* Closes the timer, if any (an open WebSocket keeps none). */
+void chat_conn_timer_drop(chat_conn_t *c);
 /* (Re)starts the timer for the next request to arrive. */
 void chat_conn_request_timer(chat_conn_t *c);
 

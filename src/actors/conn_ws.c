@@ -122,7 +122,7 @@ static void ws_auth_done(chat_actor_t *self, chat_mail_t *m) {
   snprintf(c->username, sizeof(c->username), "%s", j->user.username);
   memcpy(c->token_hash, j->token_hash, sizeof(c->token_hash));
   free(j);
-  uv_timer_stop(&c->timer);
+  chat_conn_timer_drop(c);  /* an open WebSocket needs none until it closes */
   chat_http_req_free(c->req);
   free(c->req);
   c->req = NULL;
