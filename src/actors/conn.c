@@ -39,6 +39,12 @@ typedef struct {
 
 static void conn_process_input(chat_conn_t *c);
 
+/* 1 if the log name is the one made at the accept, in the peer's
+ * allocation (after the peer's NUL); a name set later has its own. */
+static int conn_name_in_peer(const chat_conn_t *c) {
+  return c->name == c->peer + strlen(c->peer) + 1;
+}
+
 /* The limiter's key of the peer (computed again at the close rather than
  * kept): "" for a trusted proxy, which brings many clients and counts only
  * in the total. */
@@ -71,15 +77,25 @@ static void conn_free_cb(chat_actor_t *a) {
   free(c->outq);
   chat_conn_ws_free(c);
   chat_conn_tls_free(c);
-  free(c->in);
   if (c->client != c->peer) free(c->client);
+  if (!conn_name_in_peer(c)) free(c->name);
   free(c->peer);
-  free(c->name);
   if (c->req) {
-    chat_http_req_free(c->req);
-    free(c->req);
+    char *rest;
+    size_t rest_len;
+    chat_conn_http_free(c, &rest, &rest_len);
+    free(rest);
   }
   free(c);
+}
+
+void chat_conn_http_free(chat_conn_t *c, char **rest, size_t *rest_len) {
+  conn_http_t *h = conn_http(c);
+  *rest = h->in;
+  *rest_len = h->in_len;
+  chat_http_req_free(&h->req);
+  free(h);
+  c->req = NULL;
 }
 
 /* One of the connection's handles is closed; after the last, it leaves. */
@@ -457,7 +473,7 @@ static void conn_begin_request(chat_conn_t *c) {
     snprintf(c->req_id, sizeof(c->req_id), "%08x%08x", prefix,
              __atomic_add_fetch(&req_ids, 1, __ATOMIC_RELAXED));
   }
-  c->req_start_ns = uv_hrtime();
+  if (c->req) conn_http(c)->req_start_ns = uv_hrtime();
   chat_log_context_set(c->id, c->req_id);
 }
 
@@ -476,6 +492,7 @@ void chat_conn_log_enter(const chat_conn_t *c) { chat_log_context_set(c->id, c->
 void chat_conn_log_leave(void) { chat_log_context_set(0, NULL); }
 
 void chat_conn_access_log(chat_conn_t *c, int status, size_t bytes) {
+  uint64_t start_ns = c->req ? conn_http(c)->req_start_ns : 0;
   if (chat_log_access_on() && c->req) {
     const char *path, *query;
     size_t plen, qlen;
@@ -490,13 +507,13 @@ void chat_conn_access_log(chat_conn_t *c, int status, size_t bytes) {
         .peer = c->name,
         .status = status,
         .bytes = bytes,
-        .ms = c->req_start_ns ? (double)(uv_hrtime() - c->req_start_ns) / 1e6 : 0,
+        .ms = start_ns ? (double)(uv_hrtime() - start_ns) / 1e6 : 0,
         .conn_id = c->id,
     };
     chat_log_access(&a);
   }
   c->req_id[0] = '\0';
-  c->req_start_ns = 0;
+  if (c->req) conn_http(c)->req_start_ns = 0;
 }
 
 /* Sends a response to the request being answered and moves on to the next
@@ -701,19 +718,24 @@ static void conn_serve_static(chat_conn_t *c, const char *path, size_t len) {
 
 /* The name in the log: the peer's address and port, and the client a
  * trusted proxy named, if it named another. */
-static void conn_set_name(chat_conn_t *c) {
-  char peer_name[80], name[160];
-  if (c->peer[0] == '\0')
+static void conn_format_name(const char *peer, unsigned port, const char *client,
+                             char name[160]) {
+  char peer_name[80];
+  if (peer[0] == '\0')
     snprintf(peer_name, sizeof(peer_name), "?");
   else
-    snprintf(peer_name, sizeof(peer_name), strchr(c->peer, ':') ? "[%s]:%u" : "%s:%u", c->peer,
-             c->peer_port);
-  if (strcmp(c->client, c->peer) == 0)
-    snprintf(name, sizeof(name), "%s", peer_name);
+    snprintf(peer_name, sizeof(peer_name), strchr(peer, ':') ? "[%s]:%u" : "%s:%u", peer, port);
+  if (strcmp(client, peer) == 0)
+    snprintf(name, 160, "%s", peer_name);
   else
-    snprintf(name, sizeof(name), "%s via %s", c->client, peer_name);
-  if (c->name && strcmp(c->name, name) == 0) return;
-  free(c->name);
+    snprintf(name, 160, "%s via %s", client, peer_name);
+}
+
+static void conn_set_name(chat_conn_t *c) {
+  char name[160];
+  conn_format_name(c->peer, c->peer_port, c->client, name);
+  if (strcmp(c->name, name) == 0) return;
+  if (!conn_name_in_peer(c)) free(c->name);
   c->name = chat_xstrdup(name);
 }
 
@@ -921,10 +943,11 @@ static void conn_expect_continue(chat_conn_t *c) {
 static void conn_process_input(chat_conn_t *c) {
   if (c->processing) return;
   c->processing = 1;
+  conn_http_t *h = conn_http(c);  /* an HTTP connection has one */
   size_t off = 0;
-  while (c->state == CONN_HTTP && !c->busy && off < c->in_len) {
+  while (c->state == CONN_HTTP && !c->busy && off < h->in_len) {
     size_t consumed = 0;
-    int rc = chat_http_req_feed(c->req, c->in + off, c->in_len - off, &consumed);
+    int rc = chat_http_req_feed(c->req, h->in + off, h->in_len - off, &consumed);
     off += consumed;
     if (rc == CHAT_HTTP_MORE) break;
     if (rc == CHAT_HTTP_CONTINUE) {
@@ -932,7 +955,7 @@ static void conn_process_input(chat_conn_t *c) {
       continue;
     }
     if (rc == CHAT_HTTP_ERROR) {
-      off = c->in_len;
+      off = h->in_len;
       conn_respond_bad_http(c, c->req->error_status);
       break;
     }
@@ -941,8 +964,8 @@ static void conn_process_input(chat_conn_t *c) {
     c->upgrade_pending = rc == CHAT_HTTP_UPGRADE;
     if (c->timer) uv_timer_stop(c->timer);
     /* Keep what follows for later; answering may be asynchronous. */
-    memmove(c->in, c->in + off, c->in_len - off);
-    c->in_len -= off;
+    memmove(h->in, h->in + off, h->in_len - off);
+    h->in_len -= off;
     off = 0;
     if (c->reading) {
       uv_read_stop((uv_stream_t *)&c->tcp);
@@ -951,15 +974,15 @@ static void conn_process_input(chat_conn_t *c) {
     conn_dispatch(c);
   }
   if (off) {
-    memmove(c->in, c->in + off, c->in_len - off);
-    c->in_len -= off;
+    memmove(h->in, h->in + off, h->in_len - off);
+    h->in_len -= off;
   }
   /* Nothing left to parse (the parser keeps what it needs): an idle
    * connection holds no input buffer. */
-  if (c->in_len == 0 && c->in) {
-    free(c->in);
-    c->in = NULL;
-    c->in_cap = 0;
+  if (h->in_len == 0 && h->in) {
+    free(h->in);
+    h->in = NULL;
+    h->in_cap = 0;
   }
   c->processing = 0;
 }
@@ -975,13 +998,14 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
  * timer starts again after each 256 KiB of body (at least 8.7 KiB/s, so a
  * trickle still times out). */
 static void conn_upload_progress(chat_conn_t *c, size_t len) {
+  conn_http_t *h = conn_http(c);
   if (c->busy || !c->req->headers_done || !conn_is_upload(c, c->req)) {
-    c->upload_bytes = 0;
+    h->upload_bytes = 0;
     return;
   }
-  c->upload_bytes += len;
-  if (c->upload_bytes < 256 * 1024) return;
-  c->upload_bytes = 0;
+  h->upload_bytes += len;
+  if (h->upload_bytes < 256 * 1024) return;
+  h->upload_bytes = 0;
   chat_conn_request_timer(c);
 }
 
@@ -990,18 +1014,20 @@ void chat_conn_input(chat_conn_t *c, const char *data, size_t len) {
     case CONN_WS:
       chat_conn_ws_feed(c, (const uint8_t *)data, len);
       break;
-    case CONN_HTTP:
-      if (c->in_len + len > c->in_cap) {
-        size_t cap = c->in_cap ? c->in_cap : 1024;
-        while (cap < c->in_len + len) cap *= 2;
-        c->in = chat_xrealloc(c->in, cap);
-        c->in_cap = cap;
+    case CONN_HTTP: {
+      conn_http_t *h = conn_http(c);
+      if (h->in_len + len > h->in_cap) {
+        size_t cap = h->in_cap ? h->in_cap : 1024;
+        while (cap < h->in_len + len) cap *= 2;
+        h->in = chat_xrealloc(h->in, cap);
+        h->in_cap = cap;
       }
-      memcpy(c->in + c->in_len, data, len);
-      c->in_len += len;
+      memcpy(h->in + h->in_len, data, len);
+      h->in_len += len;
       conn_upload_progress(c, len);  /* files */
       if (!c->busy) conn_process_input(c);
       break;
+    }
     default:
       break;  /* closing: discard */
   }
@@ -1051,6 +1077,7 @@ static chat_conn_t *conn_open(const chat_services_t *svc, uv_stream_t *listener,
                               chat_conn_kind_t kind) {
   chat_conn_t *c = chat_xcalloc(1, sizeof(*c));
   c->id = __atomic_add_fetch(&conn_ids, 1, __ATOMIC_RELAXED);
+  c->username = "";
   c->svc = svc;
   c->kind = kind == CHAT_CONN_TLS && svc->tls == NULL ? CHAT_CONN_PLAIN : kind;
   chat_actor_init(&c->actor, svc->sched, conn_free_cb);
@@ -1084,13 +1111,20 @@ static chat_conn_t *conn_open(const chat_services_t *svc, uv_stream_t *listener,
       c->peer_port = ntohs(a->sin6_port);
     }
   }
-  c->peer = chat_xstrdup(peer);
+  /* The peer and its name in one allocation (conn_name_in_peer). */
+  char name[160];
+  conn_format_name(peer, c->peer_port, peer, name);
+  size_t plen = strlen(peer) + 1, nlen = strlen(name) + 1;
+  c->peer = chat_xmalloc(plen + nlen);
+  memcpy(c->peer, peer, plen);
+  c->name = c->peer + plen;
+  memcpy(c->name, name, nlen);
   c->client = c->peer;
-  conn_set_name(c);
   chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: accepted%s", c->name,
                  c->kind == CHAT_CONN_TLS ? " (TLS)" : c->kind == CHAT_CONN_REDIRECT ? " (redirect)" : "");
   c->secure = c->kind == CHAT_CONN_TLS;
-  c->req = chat_xmalloc(sizeof(*c->req));
+  conn_http_t *h = chat_xcalloc(1, sizeof(*h));
+  c->req = &h->req;
   chat_http_req_init(c->req);
   c->req->body_limit = conn_body_limit;  /* files: uploads have their own */
   c->req->body_limit_data = c;

@@ -40,15 +40,16 @@ struct chat_conn_s {
   uv_timer_t *timer;            /* requests, TLS handshake, closing; none while an open
                                    WebSocket waits (chat_conn_timer) */
   uv_shutdown_t *shutdown_req;  /* while our side shuts down (linger) */
-  int handles;                  /* open libuv handles of this connection */
   chat_registry_entry_t reg;    /* the registry's (registry.h) */
   uint64_t id;                  /* the connection id of the log, unique in the process */
-  char *peer;                   /* the peer's address (allocated) */
+  char *peer;                   /* the peer's address (allocated; the first log name
+                                   follows it in the same allocation) */
   char *client;                 /* the client's: peer itself, or (allocated) a trusted
                                    proxy's word */
-  char *name;                   /* who it is, for the log (allocated): "ADDR:PORT",
+  char *name;                   /* who it is, for the log: "ADDR:PORT",
                                    "[V6]:PORT", or "CLIENT via ADDR:PORT" when a trusted
                                    proxy names the client */
+  int handles;                  /* open libuv handles of this connection */
   uint16_t peer_port;
   unsigned secure : 1;          /* the request came over HTTPS (TLS or a proxy's word) */
   unsigned conn_counted : 1;    /* counted by the limiter's connection caps (its key:
@@ -60,28 +61,27 @@ struct chat_conn_s {
   unsigned upgrade_pending : 1; /* the parser stopped at an Upgrade */
   unsigned processing : 1;      /* inside conn_process_input */
   unsigned out_paused : 1;      /* a peer that does not read its answers */
-  unsigned ws_inited : 1;
   unsigned presence_on : 1;     /* reported to presence as connected */
   unsigned close_queued : 1;    /* a close frame or final response is queued */
   unsigned linger : 1;          /* shut down and draining input */
+  unsigned uname : 1;           /* username is the text of a chat_rbuf_t (conn_uname) */
   char req_id[24];              /* the request id being answered, "" between requests */
-  uint64_t req_start_ns;        /* when that request began (uv_hrtime) */
 
   /* TLS (conn_tls.c) */
   chat_tls_conn_t *tls;         /* NULL: plain */
 
   /* HTTP */
-  chat_http_req_t *req;         /* NULL once a WebSocket */
-  char *in;                     /* input not parsed yet; NULL when there is none */
-  size_t in_len, in_cap;
+  chat_http_req_t *req;         /* in a conn_http_t (conn_http); NULL once a WebSocket */
 
   /* WebSocket */
-  chat_ws_parser_t ws;
+  chat_ws_parser_t *ws;         /* only while a frame or message is in pieces
+                                   (chat_conn_ws_feed) */
   int64_t user_id;
-  char username[CHAT_NAME_MAX + 1];
+  const char *username;          /* "" until a WebSocket; then the text of a buffer
+                                   shared by the user's sockets (chat_registry_user_name) */
   uint8_t token_hash[CHAT_TOKEN_HASH_LEN];
   conn_joined_t *rooms;
-  size_t nrooms, rooms_cap;
+  uint32_t nrooms, rooms_cap;
   chat_dm_t *dm;                /* its DM actor (a reference), made on the first dm */
 
   /* output */
@@ -92,9 +92,23 @@ struct chat_conn_s {
   /* extras: react/edit/delete jobs of this socket, one at a time in order
    * (extras.c); the head is on the storage actor */
   struct chat_extras_job_s *xq_head, *xq_tail;
-  /* files: bytes of an upload's body since its request timer last restarted */
-  size_t upload_bytes;
 };
+
+/* What only HTTP needs, allocated with the request parser at the accept
+ * (c->req points at its req) and freed at the upgrade. */
+typedef struct {
+  chat_http_req_t req;
+  char *in;                     /* input not parsed yet; NULL when there is none */
+  size_t in_len, in_cap;
+  uint64_t req_start_ns;        /* when the request being answered began (uv_hrtime) */
+  size_t upload_bytes;          /* files: bytes of an upload's body since its request
+                                   timer last restarted */
+} conn_http_t;
+
+/* The HTTP half of c, which must have one (c->req not NULL). */
+static inline conn_http_t *conn_http(const chat_conn_t *c) {
+  return (conn_http_t *)((char *)c->req - offsetof(conn_http_t, req));
+}
 
 /* conn.c */
 
@@ -120,6 +134,9 @@ void chat_conn_write(chat_conn_t *c, chat_rbuf_t **bufs, size_t n);
 uv_timer_t *chat_conn_timer(chat_conn_t *c);
 /* Closes the timer, if any (an open WebSocket keeps none). */
 void chat_conn_timer_drop(chat_conn_t *c);
+/* Frees the HTTP half (at the upgrade); the input not parsed yet is
+ * handed to the caller (*rest, to free; NULL if none). */
+void chat_conn_http_free(chat_conn_t *c, char **rest, size_t *rest_len);
 /* (Re)starts the timer for the next request to arrive. */
 void chat_conn_request_timer(chat_conn_t *c);
 

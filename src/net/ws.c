@@ -244,6 +244,10 @@ void chat_ws_parser_init(chat_ws_parser_t *p, size_t max_message) {
   p->max_message = max_message;
 }
 
+int chat_ws_parser_idle(const chat_ws_parser_t *p) {
+  return p->hdr_len == 0 && p->msg_opcode == 0 && p->msg == NULL && p->failed == 0;
+}
+
 void chat_ws_parser_free(chat_ws_parser_t *p) {
   free(p->msg);
   memset(p, 0, sizeof(*p));

@@ -75,6 +75,11 @@ typedef struct {
 void chat_ws_parser_init(chat_ws_parser_t *p, size_t max_message);
 /* Frees what the parser allocated; the parser can be re-initialised. */
 void chat_ws_parser_free(chat_ws_parser_t *p);
+/* 1 if the parser holds nothing: between frames, no message in progress,
+ * no buffer, no failure.  Such a parser may be dropped (chat_ws_parser_free)
+ * and a fresh one initialised for the next input: the caller may keep a
+ * parser only while a frame or message is in pieces. */
+int chat_ws_parser_idle(const chat_ws_parser_t *p);
 /* Consumes len bytes.  Returns 0 when all were consumed, CHAT_WS_STOPPED
  * when cb asked to stop, or a close code (1002, 1007, 1009) when the peer
  * broke the protocol; after a close code every later call returns it too. */
