@@ -41,6 +41,23 @@ typedef struct {
 
 static void conn_process_input(chat_conn_t *c);
 
+/* 1 if the log name is the one made at the accept, in the peer's
+ * allocation (after the peer's NUL); a name set later has its own. */
+static int conn_name_in_peer(const chat_conn_t *c) {
+  return c->name == c->peer + strlen(c->peer) + 1;
+}
+
+/* The limiter's key of the peer (computed again at the close rather than
+ * kept): "" for a trusted proxy, which brings many clients and counts only
+ * in the total. */
+static void conn_addr_key(const chat_conn_t *c, char key[CHAT_ADDR_KEY_MAX]) {
+  const chat_services_t *svc = c->svc;
+  if (svc->proxies && chat_proxies_trusts(svc->proxies, c->peer, strlen(c->peer)))
+    key[0] = '\0';
+  else
+    chat_limiter_addr_key(c->peer, key);
+}
+
 chat_actor_t *chat_conn_actor(chat_conn_t *c) { return &c->actor; }
 chat_conn_t *chat_conn_from_actor(chat_actor_t *a) {
   return container_of(a, chat_conn_t, actor);
@@ -62,16 +79,29 @@ static void conn_free_cb(chat_actor_t *a) {
   free(c->outq);
   chat_conn_ws_free(c);
   chat_conn_tls_free(c);
-  free(c->in);
+  if (c->client != c->peer) free(c->client);
+  if (!conn_name_in_peer(c)) free(c->name);
+  free(c->peer);
   if (c->req) {
-    chat_http_req_free(c->req);
-    free(c->req);
+    char *rest;
+    size_t rest_len;
+    chat_conn_http_free(c, &rest, &rest_len);
+    free(rest);
   }
   free(c);
 }
 
-static void handle_closed_cb(uv_handle_t *h) {
-  chat_conn_t *c = h->data;
+void chat_conn_http_free(chat_conn_t *c, char **rest, size_t *rest_len) {
+  conn_http_t *h = conn_http(c);
+  *rest = h->in;
+  *rest_len = h->in_len;
+  chat_http_req_free(&h->req);
+  free(h);
+  c->req = NULL;
+}
+
+/* One of the connection's handles is closed; after the last, it leaves. */
+static void conn_handle_gone(chat_conn_t *c) {
   if (--c->handles > 0) return;
   if (c->user_id)
     chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: closed (WebSocket of %s)", c->name, c->username);
@@ -81,9 +111,38 @@ static void handle_closed_cb(uv_handle_t *h) {
   chat_conn_ws_release(c);
   for (size_t i = 0; i < c->outq_len; i++) chat_rbuf_unref(c->outq[i]);
   c->outq_len = 0;
-  if (c->conn_counted) chat_limiter_conn_close(c->svc->limiter, c->addr_key);
+  if (c->conn_counted) {
+    char key[CHAT_ADDR_KEY_MAX];
+    conn_addr_key(c, key);
+    chat_limiter_conn_close(c->svc->limiter, key);
+  }
   c->conn_counted = 0;
   chat_registry_remove(c->svc->registry, &c->reg);  /* drops the creator's reference */
+}
+
+static void handle_closed_cb(uv_handle_t *h) { conn_handle_gone(h->data); }
+
+static void timer_closed_cb(uv_handle_t *h) {
+  chat_conn_t *c = h->data;
+  free(h);
+  conn_handle_gone(c);
+}
+
+uv_timer_t *chat_conn_timer(chat_conn_t *c) {
+  assert(c->state != CONN_CLOSED);
+  if (c->timer == NULL) {
+    c->timer = chat_xmalloc(sizeof(*c->timer));
+    uv_timer_init(c->svc->loop, c->timer);
+    c->timer->data = c;
+    c->handles++;
+  }
+  return c->timer;
+}
+
+void chat_conn_timer_drop(chat_conn_t *c) {
+  if (c->timer == NULL) return;
+  uv_close((uv_handle_t *)c->timer, timer_closed_cb);
+  c->timer = NULL;
 }
 
 /* Leaves the state it is in; a WebSocket leaves the users' index. */
@@ -96,7 +155,7 @@ void chat_conn_hard_close(chat_conn_t *c) {
   if (c->state == CONN_CLOSED) return;
   conn_set_state(c, CONN_CLOSED);
   uv_close((uv_handle_t *)&c->tcp, handle_closed_cb);
-  uv_close((uv_handle_t *)&c->timer, handle_closed_cb);
+  chat_conn_timer_drop(c);
 }
 
 static void linger_timer_cb(uv_timer_t *t) {
@@ -110,11 +169,15 @@ static void request_timer_cb(uv_timer_t *t) {
 }
 
 void chat_conn_request_timer(chat_conn_t *c) {
-  uv_timer_start(&c->timer, request_timer_cb, REQUEST_TIMEOUT_MS, 0);
+  uv_timer_start(chat_conn_timer(c), request_timer_cb, REQUEST_TIMEOUT_MS, 0);
 }
 
+/* Runs before the handles' close callbacks (with UV_ECANCELED if the
+ * connection is closed first), so c is still there. */
 static void shutdown_cb(uv_shutdown_t *req, int status) {
   chat_conn_t *c = req->data;
+  free(req);
+  c->shutdown_req = NULL;
   if (status < 0) chat_conn_hard_close(c);
 }
 
@@ -122,7 +185,7 @@ static void shutdown_cb(uv_shutdown_t *req, int status) {
  * off. */
 void chat_conn_begin_closing(chat_conn_t *c) {
   conn_set_state(c, CONN_CLOSING);
-  uv_timer_start(&c->timer, linger_timer_cb, CLOSING_MS, 0);
+  uv_timer_start(chat_conn_timer(c), linger_timer_cb, CLOSING_MS, 0);
 }
 
 /* Everything we meant to send is written: shut down our side and wait a
@@ -131,13 +194,16 @@ void chat_conn_maybe_linger(chat_conn_t *c) {
   if (c->state != CONN_CLOSING || c->linger || c->writes || c->outq_len) return;
   if (c->tls && chat_conn_tls_close_notify(c)) return;   /* once that is written */
   c->linger = 1;
-  c->shutdown_req.data = c;
-  if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, shutdown_cb) < 0) {
+  c->shutdown_req = chat_xmalloc(sizeof(*c->shutdown_req));
+  c->shutdown_req->data = c;
+  if (uv_shutdown(c->shutdown_req, (uv_stream_t *)&c->tcp, shutdown_cb) < 0) {
+    free(c->shutdown_req);
+    c->shutdown_req = NULL;
     chat_conn_hard_close(c);
     return;
   }
   chat_conn_read_start(c);
-  uv_timer_start(&c->timer, linger_timer_cb, LINGER_MS, 0);
+  uv_timer_start(chat_conn_timer(c), linger_timer_cb, LINGER_MS, 0);
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -431,23 +497,26 @@ static void conn_begin_request(chat_conn_t *c) {
     snprintf(c->req_id, sizeof(c->req_id), "%08x%08x", prefix,
              __atomic_add_fetch(&req_ids, 1, __ATOMIC_RELAXED));
   }
-  c->req_start_ns = uv_hrtime();
+  if (c->req) conn_http(c)->req_start_ns = uv_hrtime();
   chat_log_context_set(c->id, c->req_id);
 }
 
 /* The headers of every answer: the request id; over HTTPS, HSTS too (a
- * year). */
+ * year).  The text is in a buffer of the thread, valid until the next
+ * call (each caller copies it at once). */
 static const char *conn_headers(chat_conn_t *c) {
+  static _Thread_local char hdrs[256];
   if (c->req_id[0] == '\0') conn_begin_request(c);
-  snprintf(c->hdrs, sizeof(c->hdrs), "%sX-Request-Id: %s\r\n%s", COMMON_HEADERS, c->req_id,
+  snprintf(hdrs, sizeof(hdrs), "%sX-Request-Id: %s\r\n%s", COMMON_HEADERS, c->req_id,
            c->secure ? "Strict-Transport-Security: max-age=31536000\r\n" : "");
-  return c->hdrs;
+  return hdrs;
 }
 
 void chat_conn_log_enter(const chat_conn_t *c) { chat_log_context_set(c->id, c->req_id); }
 void chat_conn_log_leave(void) { chat_log_context_set(0, NULL); }
 
 void chat_conn_access_log(chat_conn_t *c, int status, size_t bytes) {
+  uint64_t start_ns = c->req ? conn_http(c)->req_start_ns : 0;
   if (chat_log_access_on() && c->req) {
     const char *path, *query;
     size_t plen, qlen;
@@ -462,13 +531,13 @@ void chat_conn_access_log(chat_conn_t *c, int status, size_t bytes) {
         .peer = c->name,
         .status = status,
         .bytes = bytes,
-        .ms = c->req_start_ns ? (double)(uv_hrtime() - c->req_start_ns) / 1e6 : 0,
+        .ms = start_ns ? (double)(uv_hrtime() - start_ns) / 1e6 : 0,
         .conn_id = c->id,
     };
     chat_log_access(&a);
   }
   c->req_id[0] = '\0';
-  c->req_start_ns = 0;
+  if (c->req) conn_http(c)->req_start_ns = 0;
 }
 
 /* Sends a response to the request being answered and moves on to the next
@@ -490,7 +559,7 @@ static void conn_respond_body(chat_conn_t *c, chat_rbuf_t *resp, chat_rbuf_t *bo
   }
   c->busy = 0;
   chat_http_req_next(c->req);
-  uv_timer_start(&c->timer, request_timer_cb, REQUEST_TIMEOUT_MS, 0);
+  uv_timer_start(chat_conn_timer(c), request_timer_cb, REQUEST_TIMEOUT_MS, 0);
   /* Pipelined requests wait (unread, so TCP holds them back) while earlier
    * answers are not being read. */
   if (c->out_bytes > c->svc->limits->http_out_cap) {
@@ -705,11 +774,25 @@ static void conn_serve_static(chat_conn_t *c, const char *path, size_t len) {
 
 /* The name in the log: the peer's address and port, and the client a
  * trusted proxy named, if it named another. */
-static void conn_set_name(chat_conn_t *c) {
-  if (strcmp(c->client, c->peer) == 0)
-    snprintf(c->name, sizeof(c->name), "%s", c->peer_name);
+static void conn_format_name(const char *peer, unsigned port, const char *client,
+                             char name[160]) {
+  char peer_name[80];
+  if (peer[0] == '\0')
+    snprintf(peer_name, sizeof(peer_name), "?");
   else
-    snprintf(c->name, sizeof(c->name), "%s via %s", c->client, c->peer_name);
+    snprintf(peer_name, sizeof(peer_name), strchr(peer, ':') ? "[%s]:%u" : "%s:%u", peer, port);
+  if (strcmp(client, peer) == 0)
+    snprintf(name, 160, "%s", peer_name);
+  else
+    snprintf(name, 160, "%s via %s", client, peer_name);
+}
+
+static void conn_set_name(chat_conn_t *c) {
+  char name[160];
+  conn_format_name(c->peer, c->peer_port, c->client, name);
+  if (strcmp(c->name, name) == 0) return;
+  if (!conn_name_in_peer(c)) free(c->name);
+  c->name = chat_xstrdup(name);
 }
 
 /* Who sent this request, and over HTTPS or not: the peer and the
@@ -717,7 +800,12 @@ static void conn_set_name(chat_conn_t *c) {
 static void conn_client(chat_conn_t *c) {
   int https = 0;
   if (c->svc->proxies && c->svc->proxies->n) {
-    chat_proxies_client(c->svc->proxies, c->peer, c->req, c->client, sizeof(c->client), &https);
+    char client[64];
+    chat_proxies_client(c->svc->proxies, c->peer, c->req, client, sizeof(client), &https);
+    if (strcmp(client, c->client) != 0) {
+      if (c->client != c->peer) free(c->client);
+      c->client = strcmp(client, c->peer) == 0 ? c->peer : chat_xstrdup(client);
+    }
     conn_set_name(c);
   }
   c->secure = c->kind == CHAT_CONN_TLS || https;
@@ -896,7 +984,7 @@ static void conn_expect_continue(chat_conn_t *c) {
   }
   c->busy = 1;
   c->keep_alive = 0;
-  uv_timer_stop(&c->timer);
+  if (c->timer) uv_timer_stop(c->timer);
   if (c->reading) {
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = 0;
@@ -911,10 +999,11 @@ static void conn_expect_continue(chat_conn_t *c) {
 static void conn_process_input(chat_conn_t *c) {
   if (c->processing) return;
   c->processing = 1;
+  conn_http_t *h = conn_http(c);  /* an HTTP connection has one */
   size_t off = 0;
-  while (c->state == CONN_HTTP && !c->busy && off < c->in_len) {
+  while (c->state == CONN_HTTP && !c->busy && off < h->in_len) {
     size_t consumed = 0;
-    int rc = chat_http_req_feed(c->req, c->in + off, c->in_len - off, &consumed);
+    int rc = chat_http_req_feed(c->req, h->in + off, h->in_len - off, &consumed);
     off += consumed;
     if (rc == CHAT_HTTP_MORE) break;
     if (rc == CHAT_HTTP_CONTINUE) {
@@ -922,17 +1011,17 @@ static void conn_process_input(chat_conn_t *c) {
       continue;
     }
     if (rc == CHAT_HTTP_ERROR) {
-      off = c->in_len;
+      off = h->in_len;
       conn_respond_bad_http(c, c->req->error_status);
       break;
     }
     c->busy = 1;
-    c->keep_alive = c->req->keep_alive;
+    c->keep_alive = !!c->req->keep_alive;
     c->upgrade_pending = rc == CHAT_HTTP_UPGRADE;
-    uv_timer_stop(&c->timer);
+    if (c->timer) uv_timer_stop(c->timer);
     /* Keep what follows for later; answering may be asynchronous. */
-    memmove(c->in, c->in + off, c->in_len - off);
-    c->in_len -= off;
+    memmove(h->in, h->in + off, h->in_len - off);
+    h->in_len -= off;
     off = 0;
     conn_dispatch(c);
     /* An answer still to come (a job): read nothing more until then.
@@ -944,8 +1033,15 @@ static void conn_process_input(chat_conn_t *c) {
     }
   }
   if (off) {
-    memmove(c->in, c->in + off, c->in_len - off);
-    c->in_len -= off;
+    memmove(h->in, h->in + off, h->in_len - off);
+    h->in_len -= off;
+  }
+  /* Nothing left to parse (the parser keeps what it needs): an idle
+   * connection holds no input buffer. */
+  if (h->in_len == 0 && h->in) {
+    free(h->in);
+    h->in = NULL;
+    h->in_cap = 0;
   }
   c->processing = 0;
 }
@@ -961,13 +1057,14 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
  * timer starts again after each 256 KiB of body (at least 8.7 KiB/s, so a
  * trickle still times out). */
 static void conn_upload_progress(chat_conn_t *c, size_t len) {
+  conn_http_t *h = conn_http(c);
   if (c->busy || !c->req->headers_done || !conn_is_upload(c, c->req)) {
-    c->upload_bytes = 0;
+    h->upload_bytes = 0;
     return;
   }
-  c->upload_bytes += len;
-  if (c->upload_bytes < 256 * 1024) return;
-  c->upload_bytes = 0;
+  h->upload_bytes += len;
+  if (h->upload_bytes < 256 * 1024) return;
+  h->upload_bytes = 0;
   chat_conn_request_timer(c);
 }
 
@@ -976,18 +1073,20 @@ void chat_conn_input(chat_conn_t *c, const char *data, size_t len) {
     case CONN_WS:
       chat_conn_ws_feed(c, (const uint8_t *)data, len);
       break;
-    case CONN_HTTP:
-      if (c->in_len + len > c->in_cap) {
-        size_t cap = c->in_cap ? c->in_cap : 4096;
-        while (cap < c->in_len + len) cap *= 2;
-        c->in = chat_xrealloc(c->in, cap);
-        c->in_cap = cap;
+    case CONN_HTTP: {
+      conn_http_t *h = conn_http(c);
+      if (h->in_len + len > h->in_cap) {
+        size_t cap = h->in_cap ? h->in_cap : 1024;
+        while (cap < h->in_len + len) cap *= 2;
+        h->in = chat_xrealloc(h->in, cap);
+        h->in_cap = cap;
       }
-      memcpy(c->in + c->in_len, data, len);
-      c->in_len += len;
+      memcpy(h->in + h->in_len, data, len);
+      h->in_len += len;
       conn_upload_progress(c, len);  /* files */
       if (!c->busy) conn_process_input(c);
       break;
+    }
     default:
       break;  /* closing: discard */
   }
@@ -1026,6 +1125,7 @@ static void conn_refuse(chat_conn_t *c) {
 
 static void accept_failed_closed_cb(uv_handle_t *h) {
   chat_conn_t *c = h->data;
+  if (h != (uv_handle_t *)&c->tcp) free(h);  /* the timer */
   if (--c->handles == 0) free(c);
 }
 
@@ -1036,21 +1136,21 @@ static chat_conn_t *conn_open(const chat_services_t *svc, uv_stream_t *listener,
                               chat_conn_kind_t kind) {
   chat_conn_t *c = chat_xcalloc(1, sizeof(*c));
   c->id = __atomic_add_fetch(&conn_ids, 1, __ATOMIC_RELAXED);
+  c->username = "";
   c->svc = svc;
   c->kind = kind == CHAT_CONN_TLS && svc->tls == NULL ? CHAT_CONN_PLAIN : kind;
   chat_actor_init(&c->actor, svc->sched, conn_free_cb);
   uv_tcp_init(svc->loop, &c->tcp);
   c->tcp.data = c;
-  uv_timer_init(svc->loop, &c->timer);
-  c->timer.data = c;
-  c->handles = 2;
+  c->handles = 1;
   c->state = CONN_HTTP;
+  chat_conn_timer(c);
   if ((listener ? uv_accept(listener, (uv_stream_t *)&c->tcp)
                 : uv_tcp_open(&c->tcp, (uv_os_sock_t)fd)) != 0) {
     if (listener == NULL) close(fd);
     c->state = CONN_CLOSED;
     uv_close((uv_handle_t *)&c->tcp, accept_failed_closed_cb);
-    uv_close((uv_handle_t *)&c->timer, accept_failed_closed_cb);
+    uv_close((uv_handle_t *)c->timer, accept_failed_closed_cb);
     return NULL;
   }
   uv_tcp_nodelay(&c->tcp, 1);
@@ -1058,36 +1158,41 @@ static chat_conn_t *conn_open(const chat_services_t *svc, uv_stream_t *listener,
   uv_tcp_keepalive(&c->tcp, 1, 60);
   struct sockaddr_storage ss;
   int sslen = sizeof(ss);
-  c->peer[0] = '\0';
-  snprintf(c->peer_name, sizeof(c->peer_name), "?");
+  char peer[64] = "";
   if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sslen) == 0) {
     if (ss.ss_family == AF_INET) {
       const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-      uv_ip4_name(a, c->peer, sizeof(c->peer));
-      snprintf(c->peer_name, sizeof(c->peer_name), "%s:%u", c->peer, ntohs(a->sin_port));
+      uv_ip4_name(a, peer, sizeof(peer));
+      c->peer_port = ntohs(a->sin_port);
     } else if (ss.ss_family == AF_INET6) {
       const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-      uv_ip6_name(a, c->peer, sizeof(c->peer));
-      snprintf(c->peer_name, sizeof(c->peer_name), "[%s]:%u", c->peer, ntohs(a->sin6_port));
+      uv_ip6_name(a, peer, sizeof(peer));
+      c->peer_port = ntohs(a->sin6_port);
     }
   }
-  memcpy(c->client, c->peer, sizeof(c->client));
-  conn_set_name(c);
+  /* The peer and its name in one allocation (conn_name_in_peer). */
+  char name[160];
+  conn_format_name(peer, c->peer_port, peer, name);
+  size_t plen = strlen(peer) + 1, nlen = strlen(name) + 1;
+  c->peer = chat_xmalloc(plen + nlen);
+  memcpy(c->peer, peer, plen);
+  c->name = c->peer + plen;
+  memcpy(c->name, name, nlen);
+  c->client = c->peer;
   chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: accepted%s", c->name,
                  c->kind == CHAT_CONN_TLS ? " (TLS)" : c->kind == CHAT_CONN_REDIRECT ? " (redirect)" : "");
   c->secure = c->kind == CHAT_CONN_TLS;
-  c->req = chat_xmalloc(sizeof(*c->req));
+  conn_http_t *h = chat_xcalloc(1, sizeof(*h));
+  c->req = &h->req;
   chat_http_req_init(c->req);
   c->req->body_limit = conn_body_limit;  /* files: uploads have their own */
   c->req->body_limit_data = c;
   chat_registry_add(svc->registry, &c->reg, c);  /* takes the creator's reference */
   svc->metrics->conns_total++;
   /* A trusted proxy brings many clients: only the total counts for it. */
-  if (svc->proxies && chat_proxies_trusts(svc->proxies, c->peer, strlen(c->peer)))
-    c->addr_key[0] = '\0';
-  else
-    chat_limiter_addr_key(c->peer, c->addr_key);
-  if (svc->limiter && chat_limiter_conn_open(svc->limiter, c->addr_key) != 0) {
+  char key[CHAT_ADDR_KEY_MAX];
+  conn_addr_key(c, key);
+  if (svc->limiter && chat_limiter_conn_open(svc->limiter, key) != 0) {
     svc->metrics->conns_refused++;
     /* Plain HTTP gets a 503; a TLS peer, which could not read one before
      * a handshake, is simply closed. */

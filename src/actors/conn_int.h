@@ -26,53 +26,64 @@ typedef struct {
   chat_room_t *room;   /* a reference on the room's actor */
 } conn_joined_t;
 
+/* The layout is kept small: an idle WebSocket is this struct and little
+ * else (a room member entry, a registry slot, its rooms).  Strings are
+ * allocated to size, flags are bits, and what only a request or a close
+ * needs (the HTTP parser, the input buffer, the shutdown request, the
+ * response headers) exists only while it is needed. */
 struct chat_conn_s {
   chat_actor_t actor;
   const chat_services_t *svc;
   conn_state_t state;
-  uv_tcp_t tcp;
-  uv_timer_t timer;
-  uv_shutdown_t shutdown_req;
-  int handles;                  /* open libuv handles of this connection */
-  chat_registry_entry_t reg;    /* the registry's (registry.h) */
   chat_conn_kind_t kind;
-  char peer[64];                /* the peer's address */
-  char client[64];              /* the client's: the peer's, or a trusted proxy's word */
-  char peer_name[80];           /* the peer's address and port: "ADDR:PORT", "[V6]:PORT" */
-  char name[160];               /* who it is, for the log: peer_name, or "CLIENT via
-                                   PEER_NAME" when a trusted proxy names the client */
-  int secure;                   /* the request came over HTTPS (TLS or a proxy's word) */
-  char addr_key[CHAT_ADDR_KEY_MAX];  /* the limiter's key of peer (limiter.h) */
-  int conn_counted;             /* counted by the limiter's connection caps */
+  uv_tcp_t tcp;
+  uv_timer_t *timer;            /* requests, TLS handshake, closing; none while an open
+                                   WebSocket waits (chat_conn_timer) */
+  uv_shutdown_t *shutdown_req;  /* while our side shuts down (linger) */
+  chat_registry_entry_t reg;    /* the registry's (registry.h) */
   uint64_t id;                  /* the connection id of the log, unique in the process */
+  char *peer;                   /* the peer's address (allocated; the first log name
+                                   follows it in the same allocation) */
+  char *client;                 /* the client's: peer itself, or (allocated) a trusted
+                                   proxy's word */
+  char *name;                   /* who it is, for the log: "ADDR:PORT",
+                                   "[V6]:PORT", or "CLIENT via ADDR:PORT" when a trusted
+                                   proxy names the client */
+  int handles;                  /* open libuv handles of this connection */
+  uint16_t peer_port;
+  unsigned secure : 1;          /* the request came over HTTPS (TLS or a proxy's word) */
+  unsigned conn_counted : 1;    /* counted by the limiter's connection caps (its key:
+                                   conn_addr_key) */
+  unsigned tls_bye : 1;         /* TLS: close_notify sent */
+  unsigned busy : 1;            /* HTTP: answering a request */
+  unsigned reading : 1;
+  unsigned keep_alive : 1;      /* of the request being answered */
+  unsigned upgrade_pending : 1; /* the parser stopped at an Upgrade */
+  unsigned processing : 1;      /* inside conn_process_input */
+  unsigned out_paused : 1;      /* a peer that does not read its answers */
+  unsigned presence_on : 1;     /* reported to presence as connected */
+  unsigned close_queued : 1;    /* a close frame or final response is queued */
+  unsigned linger : 1;          /* shut down and draining input */
+  unsigned slow : 1;            /* over ws_out_cap: closed with 1013 at the flush */
+  unsigned paced : 1;           /* the pacer will flush it (pacer.h) */
+  unsigned uname : 1;           /* username is the text of a chat_rbuf_t (conn_uname) */
   char req_id[24];              /* the request id being answered, "" between requests */
-  uint64_t req_start_ns;        /* when that request began (uv_hrtime) */
-  char hdrs[256];               /* conn_headers' text */
 
   /* TLS (conn_tls.c) */
   chat_tls_conn_t *tls;         /* NULL: plain */
-  int tls_bye;                  /* close_notify sent */
 
   /* HTTP */
-  chat_http_req_t *req;
-  char *in;                     /* input not parsed yet */
-  size_t in_len, in_cap;
-  int busy;                     /* answering a request */
-  int reading;
-  int keep_alive;               /* of the request being answered */
-  int upgrade_pending;          /* the parser stopped at an Upgrade */
-  int processing;               /* inside conn_process_input */
-  int out_paused;               /* a peer that does not read its answers */
+  chat_http_req_t *req;         /* in a conn_http_t (conn_http); NULL once a WebSocket */
 
   /* WebSocket */
-  chat_ws_parser_t ws;
-  int ws_inited;
+  chat_ws_parser_t *ws;         /* only while a frame or message is in pieces
+                                   (chat_conn_ws_feed) */
   int64_t user_id;
-  char username[CHAT_NAME_MAX + 1];
+  const char *username;          /* "" until a WebSocket; then the text of a buffer
+                                   shared by the user's sockets (chat_registry_user_name) */
   uint8_t token_hash[CHAT_TOKEN_HASH_LEN];
-  int presence_on;              /* reported to presence as connected */
   conn_joined_t *rooms;
-  size_t nrooms, rooms_cap;
+  uint32_t nrooms, rooms_cap;
   chat_dm_t *dm;                /* its DM actor (a reference), made on the first dm */
 
   /* output */
@@ -80,17 +91,27 @@ struct chat_conn_s {
   size_t outq_len, outq_cap;
   size_t out_bytes;             /* queued plus in flight */
   int writes;                   /* uv_write requests in flight */
-  int close_queued;             /* a close frame or final response is queued */
-  int slow;                     /* over ws_out_cap: closed with 1013 at the flush */
-  int paced;                    /* the pacer will flush it (pacer.h) */
-  uint64_t last_write_ns;       /* the last write of queued frames (uv_hrtime) */
-  int linger;                   /* shut down and draining input */
+  uint64_t last_write_ns;       /* the last write of queued frames (uv_hrtime; pacer.h) */
   /* extras: react/edit/delete jobs of this socket, one at a time in order
    * (extras.c); the head is on the storage actor */
   struct chat_extras_job_s *xq_head, *xq_tail;
-  /* files: bytes of an upload's body since its request timer last restarted */
-  size_t upload_bytes;
 };
+
+/* What only HTTP needs, allocated with the request parser at the accept
+ * (c->req points at its req) and freed at the upgrade. */
+typedef struct {
+  chat_http_req_t req;
+  char *in;                     /* input not parsed yet; NULL when there is none */
+  size_t in_len, in_cap;
+  uint64_t req_start_ns;        /* when the request being answered began (uv_hrtime) */
+  size_t upload_bytes;          /* files: bytes of an upload's body since its request
+                                   timer last restarted */
+} conn_http_t;
+
+/* The HTTP half of c, which must have one (c->req not NULL). */
+static inline conn_http_t *conn_http(const chat_conn_t *c) {
+  return (conn_http_t *)((char *)c->req - offsetof(conn_http_t, req));
+}
 
 /* conn.c */
 
@@ -111,6 +132,14 @@ void chat_conn_input(chat_conn_t *c, const char *data, size_t len);
  * uv_write; their bytes must be counted in out_bytes already.  A write
  * that cannot start closes the connection. */
 void chat_conn_write(chat_conn_t *c, chat_rbuf_t **bufs, size_t n);
+/* The connection's timer, made (a handle more) if it has none; not once
+ * CLOSED. */
+uv_timer_t *chat_conn_timer(chat_conn_t *c);
+/* Closes the timer, if any (an open WebSocket keeps none). */
+void chat_conn_timer_drop(chat_conn_t *c);
+/* Frees the HTTP half (at the upgrade); the input not parsed yet is
+ * handed to the caller (*rest, to free; NULL if none). */
+void chat_conn_http_free(chat_conn_t *c, char **rest, size_t *rest_len);
 /* (Re)starts the timer for the next request to arrive. */
 void chat_conn_request_timer(chat_conn_t *c);
 

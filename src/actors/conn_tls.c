@@ -33,7 +33,7 @@ static void handshake_timer_cb(uv_timer_t *t) {
 
 void chat_conn_tls_start(chat_conn_t *c, chat_tls_t *tls) {
   c->tls = chat_tls_conn_new(tls);
-  uv_timer_start(&c->timer, handshake_timer_cb, HANDSHAKE_TIMEOUT_MS, 0);
+  uv_timer_start(chat_conn_timer(c), handshake_timer_cb, HANDSHAKE_TIMEOUT_MS, 0);
 }
 
 void chat_conn_tls_free(chat_conn_t *c) {

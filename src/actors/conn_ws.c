@@ -39,9 +39,14 @@ void chat_conn_ws_release(chat_conn_t *c) {
 }
 
 void chat_conn_ws_free(chat_conn_t *c) {
+  if (c->uname)  /* the buffer whose data username is */
+    chat_rbuf_unref((chat_rbuf_t *)(c->username - offsetof(chat_rbuf_t, data)));
   free(c->rooms);
   if (c->dm) chat_actor_unref(chat_dm_actor(c->dm));
-  if (c->ws_inited) chat_ws_parser_free(&c->ws);
+  if (c->ws) {
+    chat_ws_parser_free(c->ws);
+    free(c->ws);
+  }
 }
 
 void chat_conn_ws_left(chat_conn_t *c, int64_t room_id) {
@@ -80,8 +85,32 @@ void chat_conn_ws_feed(chat_conn_t *c, const uint8_t *data, size_t len) {
   /* Anything from the peer shows it is alive: a pong, a frame, a part of
    * one. */
   chat_registry_touch(c->svc->registry, &c->reg);
-  int rc = chat_ws_parser_feed(&c->ws, data, len, ws_message_cb, c);
+  /* Input is nearly always whole frames, parsed by a parser on the stack;
+   * the connection keeps one only while a frame or a message is in pieces
+   * (or the stream broke), and drops it when it is idle again. */
+  chat_ws_parser_t local, *p = c->ws;
+  if (p == NULL) {
+    chat_ws_parser_init(&local, c->svc->limits->ws_max_message);
+    p = &local;
+  }
+  int rc = chat_ws_parser_feed(p, data, len, ws_message_cb, c);
+  if (p == &local) {
+    if (!chat_ws_parser_idle(p)) {
+      c->ws = chat_xmalloc(sizeof(*c->ws));
+      *c->ws = local;
+    }
+  } else if (chat_ws_parser_idle(p)) {
+    chat_ws_parser_free(p);
+    free(p);
+    c->ws = NULL;
+  }
   if (rc > 0) chat_conn_ws_close(c, rc, NULL);
+}
+
+static void conn_set_username(chat_conn_t *c, const char *name) {
+  chat_rbuf_t *b = chat_registry_user_name(c->svc->registry, c->user_id, name);
+  c->username = (const char *)b->data;
+  c->uname = 1;
 }
 
 static void ws_auth_done(chat_actor_t *self, chat_mail_t *m) {
@@ -119,37 +148,34 @@ static void ws_auth_done(chat_actor_t *self, chat_mail_t *m) {
   c->state = CONN_WS;
   c->busy = 0;
   c->user_id = j->user.id;
-  snprintf(c->username, sizeof(c->username), "%s", j->user.username);
+  char username[CHAT_NAME_MAX + 1];
+  snprintf(username, sizeof(username), "%s", j->user.username);
   memcpy(c->token_hash, j->token_hash, sizeof(c->token_hash));
   free(j);
-  uv_timer_stop(&c->timer);
-  chat_http_req_free(c->req);
-  free(c->req);
-  c->req = NULL;
-  chat_ws_parser_init(&c->ws, svc->limits->ws_max_message);
-  c->ws_inited = 1;
+  chat_conn_timer_drop(c);  /* an open WebSocket needs none until it closes */
+  char *rest;
+  size_t rest_len;
+  chat_conn_http_free(c, &rest, &rest_len);
   /* One socket too many for the user (here): the handshake completes, so
    * that a browser sees the code and reason, then the socket closes with
    * 1013 "try again later" (a client reconnects after a pause). */
   size_t max_ws = svc->limits->max_ws_user;
   if (max_ws && chat_registry_user_ws_count(svc->registry, c->user_id) >= max_ws) {
     svc->metrics->ws_refused++;
+    conn_set_username(c, username);
+    free(rest);
     chat_conn_ws_close(c, CHAT_WS_CLOSE_TRY_AGAIN, "too many connections for this user");
     return;
   }
   c->presence_on = 1;
   chat_registry_set_user(svc->registry, &c->reg, c->user_id);
+  conn_set_username(c, username);  /* after: shared with the user's other sockets */
   chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: WebSocket of %s", c->name, c->username);
   svc->presence->ops->connect(svc->presence, c->user_id, c->username);
-  /* Bytes that came after the handshake are the first frames. */
-  if (c->in_len) {
-    uint8_t *rest = (uint8_t *)c->in;
-    size_t rest_len = c->in_len;
-    c->in = NULL;
-    c->in_len = c->in_cap = 0;
-    chat_conn_ws_feed(c, rest, rest_len);
-    free(rest);
-  }
+  /* Bytes that came after the handshake are the first frames; from now on
+   * input goes straight to the frame parser, without this buffer. */
+  if (rest_len) chat_conn_ws_feed(c, (const uint8_t *)rest, rest_len);
+  free(rest);
   if (c->state == CONN_WS) chat_conn_read_start(c);
 }
 
@@ -224,7 +250,7 @@ static void ws_join(chat_conn_t *c, const chat_proto_req_t *req) {
   chat_room_t *room = chat_roomdir_open(c->svc->rooms, req->room);
   if (conn_joined(c, req->room) == NULL) {
     if (c->nrooms == c->rooms_cap) {
-      c->rooms_cap = c->rooms_cap ? c->rooms_cap * 2 : 4;
+      c->rooms_cap = c->rooms_cap ? c->rooms_cap * 2 : 1;  /* most join one or two */
       c->rooms = chat_xrealloc(c->rooms, c->rooms_cap * sizeof(*c->rooms));
     }
     chat_actor_ref(chat_room_actor(room));

@@ -2,6 +2,7 @@
 
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 #include <uv.h>
 
 #include "../core/common.h"
@@ -16,6 +17,7 @@
 typedef struct {
   chat_registry_entry_t **v;
   size_t n, cap;
+  chat_rbuf_t *name;             /* a reference, or NULL (chat_registry_user_name) */
 } user_conns_t;
 
 struct chat_registry_s {
@@ -112,6 +114,7 @@ void chat_registry_clear_user(chat_registry_t *reg, chat_registry_entry_t *e) {
   }
   if (u && u->n == 0) {
     chat_imap_del(&reg->users, e->user_id);
+    if (u->name) chat_rbuf_unref(u->name);
     free(u->v);
     free(u);
   }
@@ -137,6 +140,21 @@ static void flush_hook(void *ud) {
     chat_conn_flush(e->conn);
     chat_actor_unref(chat_conn_actor(e->conn));
   }
+}
+
+chat_rbuf_t *chat_registry_user_name(chat_registry_t *reg, int64_t user_id, const char *name) {
+  user_conns_t *u = chat_imap_get(&reg->users, user_id);
+  if (u && u->name && strcmp((const char *)u->name->data, name) == 0)
+    return chat_rbuf_ref(u->name);
+  size_t len = strlen(name) + 1;
+  chat_rbuf_t *b = chat_rbuf_new(len);
+  memcpy(b->data, name, len);
+  b->len = len;
+  if (u) {
+    if (u->name) chat_rbuf_unref(u->name);
+    u->name = chat_rbuf_ref(b);
+  }
+  return b;
 }
 
 size_t chat_registry_count(const chat_registry_t *reg) { return reg->n; }

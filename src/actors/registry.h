@@ -44,10 +44,10 @@ typedef struct chat_registry_entry_s {
   struct chat_registry_entry_s *flush_next;   /* output to write */
   chat_conn_t *conn;
   int64_t user_id;                            /* in the users' index (0: not) */
-  int in_flush;
   uint64_t last_rx;                           /* loop time (ms) it last received */
-  int ping_sent;                              /* a ping went out since then */
-  int dead_posted;                            /* told it is a dead peer */
+  uint8_t in_flush;
+  uint8_t ping_sent;                          /* a ping went out since then */
+  uint8_t dead_posted;                        /* told it is a dead peer */
 } chat_registry_entry_t;
 
 /* A registry on sched: adds the hook that writes queued output after every
@@ -89,6 +89,13 @@ void chat_registry_clear_user(chat_registry_t *reg, chat_registry_entry_t *e);
 /* The connection has output queued: chat_conn_flush runs for it at the end
  * of this loop turn (once, however often it asks). */
 void chat_registry_want_flush(chat_registry_t *reg, chat_registry_entry_t *e);
+
+/* The name of user_id as the connections here share it: a reference on a
+ * buffer holding name and its NUL (the caller unrefs it).  While the user
+ * has WebSockets in the index (chat_registry_set_user), one buffer serves
+ * them all, so a user with many sockets keeps its name once; a name that
+ * differs from the kept one (a rename) becomes the kept one. */
+chat_rbuf_t *chat_registry_user_name(chat_registry_t *reg, int64_t user_id, const char *name);
 
 /* Open connections, and the WebSockets among them. */
 size_t chat_registry_count(const chat_registry_t *reg);

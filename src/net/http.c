@@ -8,6 +8,16 @@
 
 #include "../core/common.h"
 
+/* The first sizes of the growing head and header arrays: enough for most
+ * requests (a browser's WebSocket handshake with its cookie is under 1 KiB,
+ * in about 15 lines). */
+#define HEAD_MIN 1024
+#define HEADERS_MIN 16
+/* After a request, arrays larger than these are freed; smaller ones are
+ * kept for the next request of the connection. */
+#define HEAD_KEEP 4096
+#define HEADERS_KEEP 32
+
 static chat_http_req_t *req_of(llhttp_t *p) {
   return container_of(p, chat_http_req_t, parser);
 }
@@ -15,9 +25,16 @@ static chat_http_req_t *req_of(llhttp_t *p) {
 /* Copies a piece of the request line or headers into head, failing with 431
  * when the head grows past its limit. */
 static int head_append(chat_http_req_t *r, const char *at, size_t len) {
-  if (r->head_len + len > sizeof(r->head)) {
+  if (r->head_len + len > CHAT_HTTP_MAX_HEADER) {
     r->error_status = 431;
     return -1;
+  }
+  if (r->head_len + len > r->head_cap) {
+    size_t cap = r->head_cap ? r->head_cap : HEAD_MIN;
+    while (cap < r->head_len + len) cap *= 2;
+    if (cap > CHAT_HTTP_MAX_HEADER) cap = CHAT_HTTP_MAX_HEADER;
+    r->head = chat_xrealloc(r->head, cap);
+    r->head_cap = cap;
   }
   memcpy(r->head + r->head_len, at, len);
   r->head_len += len;
@@ -41,6 +58,12 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
     if (r->nheaders == CHAT_HTTP_MAX_HEADERS) {
       r->error_status = 431;
       return -1;
+    }
+    if (r->nheaders == r->headers_cap) {
+      int cap = r->headers_cap ? r->headers_cap * 2 : HEADERS_MIN;
+      if (cap > CHAT_HTTP_MAX_HEADERS) cap = CHAT_HTTP_MAX_HEADERS;
+      r->headers = chat_xrealloc(r->headers, (size_t)cap * sizeof(*r->headers));
+      r->headers_cap = cap;
     }
     chat_http_header_t *h = &r->headers[r->nheaders++];
     h->name_off = (uint32_t)r->head_len;
@@ -253,8 +276,11 @@ static void reset_checks(chat_http_req_t *r) {
 
 void chat_http_req_init(chat_http_req_t *r) {
   pthread_once(&settings_once, settings_init);
-  memset(r, 0, offsetof(chat_http_req_t, head));
-  r->head_len = 0;
+  memset(r, 0, sizeof(*r));
+  r->head = NULL;
+  r->headers = NULL;
+  r->head_len = r->head_cap = 0;
+  r->headers_cap = 0;
   r->url_len = 0;
   r->nheaders = 0;
   r->in_field = 0;
@@ -274,12 +300,28 @@ void chat_http_req_free(chat_http_req_t *r) {
   free(r->body);
   r->body = NULL;
   r->body_len = r->body_cap = 0;
+  free(r->head);
+  r->head = NULL;
+  r->head_len = r->head_cap = 0;
+  free(r->headers);
+  r->headers = NULL;
+  r->nheaders = r->headers_cap = 0;
 }
 
 void chat_http_req_next(chat_http_req_t *r) {
   r->head_len = 0;
   r->url_len = 0;
   r->nheaders = 0;
+  if (r->head_cap > HEAD_KEEP) {
+    free(r->head);
+    r->head = NULL;
+    r->head_cap = 0;
+  }
+  if (r->headers_cap > HEADERS_KEEP) {
+    free(r->headers);
+    r->headers = NULL;
+    r->headers_cap = 0;
+  }
   r->in_field = 0;
   r->body_len = 0;
   if (r->body_cap > 64 * 1024) {
@@ -528,7 +570,7 @@ const char *chat_http_header(const chat_http_req_t *r, const char *name,
 
 void chat_http_url(const chat_http_req_t *r, const char **path,
                    size_t *path_len, const char **query, size_t *query_len) {
-  const char *url = r->head;
+  const char *url = r->head ? r->head : "";  /* nothing read yet */
   const char *q = memchr(url, '?', r->url_len);
   *path = url;
   if (q) {

@@ -66,12 +66,14 @@ typedef struct {
 typedef struct chat_http_req_s {
   llhttp_t parser;
   int method;                 /* llhttp_method_t */
-  /* Request line and headers, copied in as they arrive: url at offset 0. */
-  char head[CHAT_HTTP_MAX_HEADER];
-  size_t head_len;
+  /* Request line and headers, copied in as they arrive: url at offset 0.
+   * Both arrays grow with what arrives (up to CHAT_HTTP_MAX_HEADER bytes and
+   * CHAT_HTTP_MAX_HEADERS entries), so a small request costs little. */
+  char *head;
+  size_t head_len, head_cap;
   size_t url_len;
-  chat_http_header_t headers[CHAT_HTTP_MAX_HEADERS];
-  int nheaders;
+  chat_http_header_t *headers;
+  int nheaders, headers_cap;
   int in_field;               /* inside a header name */
   char *body;                 /* malloc'ed, NUL-terminated, or NULL */
   size_t body_len;
@@ -96,6 +98,7 @@ typedef struct chat_http_req_s {
 } chat_http_req_t;
 
 void chat_http_req_init(chat_http_req_t *r);
+/* Frees what the request allocated; it can be initialised again. */
 void chat_http_req_free(chat_http_req_t *r);
 /* Parses data[0..len).  *consumed is how many bytes belong to this request
  * (all of them for CHAT_HTTP_MORE; up to the end of the head for

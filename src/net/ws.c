@@ -7,8 +7,13 @@
  *     oversized length is refused before any payload is read or buffered;
  *   - reading a payload: hdr holds the whole header (hdr_len equals its
  *     size) and payload_read of payload_len bytes have been consumed.
- * Control payloads go to ctl; data payloads are appended to msg, which holds
- * every fragment of the message in progress. */
+ * A frame whose payload is whole in the input being fed (and, for data, that
+ * is a whole unfragmented message of at most WS_STACK_MAX bytes: nearly
+ * every chat frame) is unmasked into a buffer on the stack and handed on
+ * without any allocation.  Otherwise data payloads are appended to msg,
+ * which holds every fragment of the message in progress, and a control
+ * payload is gathered in msg after them.  msg is freed as soon as no
+ * message is in progress, so an idle connection keeps no buffer. */
 #include "ws.h"
 
 #include <assert.h>
@@ -19,9 +24,8 @@
 
 #include "../core/common.h"
 
-/* A message buffer that grew beyond this is freed after its message, so an
- * idle connection keeps at most this much. */
-#define WS_MSG_KEEP (64 * 1024)
+/* The largest payload unmasked on the stack (see the top). */
+#define WS_STACK_MAX 4096
 /* The smallest message buffer allocated. */
 #define WS_MSG_MIN 256
 
@@ -160,9 +164,18 @@ static void msg_reserve(chat_ws_parser_t *p, size_t n) {
   p->msg_cap = cap;
 }
 
-/* Called when the current frame's payload is complete.  Returns 0,
- * CHAT_WS_STOPPED or a close code. */
-static int finish_frame(chat_ws_parser_t *p, chat_ws_message_cb cb, void *ud) {
+/* No message in progress: the buffer goes (an idle connection keeps none). */
+static void msg_release(chat_ws_parser_t *p) {
+  if (p->msg_opcode != 0 || p->msg == NULL) return;
+  free(p->msg);
+  p->msg = NULL;
+  p->msg_len = p->msg_cap = 0;
+}
+
+/* Called when the current frame's payload is complete; a control frame's
+ * payload is ctl[0..len).  Returns 0, CHAT_WS_STOPPED or a close code. */
+static int finish_frame(chat_ws_parser_t *p, const uint8_t *ctl, chat_ws_message_cb cb,
+                        void *ud) {
   static const uint8_t empty[1];
   int op, stop;
   size_t len;
@@ -172,12 +185,14 @@ static int finish_frame(chat_ws_parser_t *p, chat_ws_message_cb cb, void *ud) {
     len = (size_t)p->payload_len;
     if (p->opcode == CHAT_WS_OP_CLOSE && len > 0) {
       if (len == 1) return fail(p, CHAT_WS_CLOSE_PROTOCOL);
-      if (!close_code_valid((unsigned)p->ctl[0] << 8 | p->ctl[1]))
+      if (!close_code_valid((unsigned)ctl[0] << 8 | ctl[1]))
         return fail(p, CHAT_WS_CLOSE_PROTOCOL);
-      if (!chat_utf8_valid(p->ctl + 2, len - 2))
+      if (!chat_utf8_valid(ctl + 2, len - 2))
         return fail(p, CHAT_WS_CLOSE_BAD_DATA);
     }
-    return cb(ud, p->opcode, p->ctl, len) ? CHAT_WS_STOPPED : 0;
+    stop = cb(ud, p->opcode, len ? ctl : empty, len);
+    msg_release(p);
+    return stop ? CHAT_WS_STOPPED : 0;
   }
   if (!p->fin) return 0;
   /* A text message must not end inside a character. */
@@ -188,17 +203,49 @@ static int finish_frame(chat_ws_parser_t *p, chat_ws_message_cb cb, void *ud) {
   p->msg_opcode = 0;
   p->msg_len = 0;
   stop = cb(ud, op, p->msg ? p->msg : empty, len);
-  if (p->msg_cap > WS_MSG_KEEP) {
-    free(p->msg);
-    p->msg = NULL;
-    p->msg_cap = 0;
-  }
+  msg_release(p);
   return stop ? CHAT_WS_STOPPED : 0;
+}
+
+/* The frame whose header is complete has its whole payload in s[0..avail)
+ * and can be handed on from the stack (see the top).  Returns 1 if it was
+ * (then *rc is finish_frame's result), 0 if it must be gathered. */
+static int frame_from_stack(chat_ws_parser_t *p, const uint8_t *s, size_t avail, int *rc,
+                            chat_ws_message_cb cb, void *ud) {
+  uint8_t buf[WS_STACK_MAX];
+  size_t n = (size_t)p->payload_len;
+  const uint8_t *mask = p->hdr + p->hdr_len - 4;
+
+  if (p->payload_len > avail || p->payload_len > WS_STACK_MAX) return 0;
+  if (p->opcode & 0x8) {
+    unmask_copy(buf, s, n, mask, 0);
+    *rc = finish_frame(p, buf, cb, ud);
+    return 1;
+  }
+  if (!p->fin || p->msg_len != 0) return 0;
+  unmask_copy(buf, s, n, mask, 0);
+  if (p->msg_opcode == CHAT_WS_OP_TEXT && chat_utf8_feed(&p->utf8, buf, n) == CHAT_UTF8_BAD) {
+    *rc = fail(p, CHAT_WS_CLOSE_BAD_DATA);
+    return 1;
+  }
+  p->hdr_len = 0;
+  if (p->msg_opcode == CHAT_WS_OP_TEXT && p->utf8.state != 0) {
+    *rc = fail(p, CHAT_WS_CLOSE_BAD_DATA);
+    return 1;
+  }
+  int op = p->msg_opcode;
+  p->msg_opcode = 0;
+  *rc = cb(ud, op, buf, n) ? CHAT_WS_STOPPED : 0;
+  return 1;
 }
 
 void chat_ws_parser_init(chat_ws_parser_t *p, size_t max_message) {
   memset(p, 0, sizeof(*p));
   p->max_message = max_message;
+}
+
+int chat_ws_parser_idle(const chat_ws_parser_t *p) {
+  return p->hdr_len == 0 && p->msg_opcode == 0 && p->msg == NULL && p->failed == 0;
 }
 
 void chat_ws_parser_free(chat_ws_parser_t *p) {
@@ -229,24 +276,31 @@ int chat_ws_parser_feed(chat_ws_parser_t *p, const uint8_t *data, size_t len,
           (rc = check_length(p)) != 0)
         return fail(p, rc);
       if (hdr_complete(p)) {
-        memcpy(p->mask, p->hdr + p->hdr_len - 4, 4);
         p->payload_read = 0;
-        if (p->payload_len == 0 && (rc = finish_frame(p, cb, ud)) != 0)
-          return rc;
+        if (frame_from_stack(p, s, avail, &rc, cb, ud)) {
+          if (rc != 0) return rc;
+          s += (size_t)p->payload_len;
+          avail -= (size_t)p->payload_len;
+        } else if (p->payload_len == 0) {
+          if ((rc = finish_frame(p, NULL, cb, ud)) != 0) return rc;
+        } else if (p->opcode & 0x8) {
+          msg_reserve(p, (size_t)p->payload_len);  /* room after the message */
+        }
       }
       continue;
     }
 
     uint64_t left = p->payload_len - p->payload_read;
     size_t n = left < avail ? (size_t)left : avail;
+    const uint8_t *mask = p->hdr + p->hdr_len - 4;
     uint8_t *dst;
     if (p->opcode & 0x8) {
-      dst = p->ctl + p->payload_read;
-      unmask_copy(dst, s, n, p->mask, p->payload_read);
+      dst = p->msg + p->msg_len + p->payload_read;
+      unmask_copy(dst, s, n, mask, p->payload_read);
     } else {
       msg_reserve(p, n);
       dst = p->msg + p->msg_len;
-      unmask_copy(dst, s, n, p->mask, p->payload_read);
+      unmask_copy(dst, s, n, mask, p->payload_read);
       if (p->msg_opcode == CHAT_WS_OP_TEXT &&
           chat_utf8_feed(&p->utf8, dst, n) == CHAT_UTF8_BAD)
         return fail(p, CHAT_WS_CLOSE_BAD_DATA);
@@ -256,7 +310,7 @@ int chat_ws_parser_feed(chat_ws_parser_t *p, const uint8_t *data, size_t len,
     s += n;
     avail -= n;
     if (p->payload_read == p->payload_len &&
-        (rc = finish_frame(p, cb, ud)) != 0)
+        (rc = finish_frame(p, (p->opcode & 0x8) ? p->msg + p->msg_len : NULL, cb, ud)) != 0)
       return rc;
   }
   return 0;

@@ -52,29 +52,34 @@ typedef int (*chat_ws_message_cb)(void *ud, int opcode, const uint8_t *data,
 
 typedef struct {
   size_t max_message;
-  /* frame header being read */
-  uint8_t hdr[14];
-  size_t hdr_len;
   /* current frame */
-  int opcode;
-  int fin;
-  uint8_t mask[4];
   uint64_t payload_len;
   uint64_t payload_read;
-  /* control frame payload (at most 125 bytes) */
-  uint8_t ctl[CHAT_WS_CONTROL_MAX];
-  /* data message being assembled (all fragments so far) */
-  int msg_opcode;          /* 0: no message in progress */
+  /* The data message being assembled (all fragments so far), and after
+   * its msg_len bytes the payload of a control frame that arrived in
+   * pieces.  NULL between messages: a frame that arrives whole in one
+   * feed is unmasked on the stack, so an idle connection holds no buffer. */
   uint8_t *msg;
   size_t msg_len;
   size_t msg_cap;
   chat_utf8_t utf8;
   int failed;              /* a close code once the stream is broken */
+  /* frame header being read (its last 4 bytes are the mask once whole) */
+  uint8_t hdr[14];
+  uint8_t hdr_len;
+  uint8_t opcode;
+  uint8_t fin;
+  uint8_t msg_opcode;      /* 0: no message in progress */
 } chat_ws_parser_t;
 
 void chat_ws_parser_init(chat_ws_parser_t *p, size_t max_message);
 /* Frees what the parser allocated; the parser can be re-initialised. */
 void chat_ws_parser_free(chat_ws_parser_t *p);
+/* 1 if the parser holds nothing: between frames, no message in progress,
+ * no buffer, no failure.  Such a parser may be dropped (chat_ws_parser_free)
+ * and a fresh one initialised for the next input: the caller may keep a
+ * parser only while a frame or message is in pieces. */
+int chat_ws_parser_idle(const chat_ws_parser_t *p);
 /* Consumes len bytes.  Returns 0 when all were consumed, CHAT_WS_STOPPED
  * when cb asked to stop, or a close code (1002, 1007, 1009) when the peer
  * broke the protocol; after a close code every later call returns it too. */

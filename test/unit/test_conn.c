@@ -530,8 +530,39 @@ static void test_drain(void) {
   teardown();
 }
 
+/* Users' names: one buffer for all of a user's sockets while the user has
+ * some in the index; a rename makes the new name the shared one. */
+static void test_user_name(void) {
+  setup();
+  chat_registry_t *reg = svc.registry;
+  chat_registry_entry_t e1, e2;
+  memset(&e1, 0, sizeof(e1));
+  memset(&e2, 0, sizeof(e2));
+  chat_rbuf_t *lone = chat_registry_user_name(reg, 1, "alice");  /* not in the index */
+  T_EQ_STR((const char *)lone->data, "alice");
+  chat_registry_set_user(reg, &e1, 1);
+  chat_registry_set_user(reg, &e2, 1);
+  chat_rbuf_t *a = chat_registry_user_name(reg, 1, "alice");
+  chat_rbuf_t *b = chat_registry_user_name(reg, 1, "alice");
+  T_CHECK(a == b);
+  T_CHECK(a != lone);
+  T_EQ_STR((const char *)a->data, "alice");
+  chat_rbuf_t *r = chat_registry_user_name(reg, 1, "alicia");
+  T_CHECK(r != a);
+  chat_rbuf_t *r2 = chat_registry_user_name(reg, 1, "alicia");
+  T_CHECK(r2 == r);
+  T_EQ_STR((const char *)a->data, "alice");  /* still held by its sockets */
+  chat_registry_clear_user(reg, &e1);
+  chat_registry_clear_user(reg, &e2);
+  T_EQ_INT(chat_registry_ws_count(reg), 0);
+  chat_rbuf_t *bufs[] = {lone, a, b, r, r2};
+  for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) chat_rbuf_unref(bufs[i]);
+  teardown();
+}
+
 int main(void) {
   chat_auth_init();
+  T_RUN(test_user_name);
   T_RUN(test_frames);
   T_RUN(test_handshake_refused);
   T_RUN(test_flood_limit);

@@ -378,18 +378,29 @@ static void test_large_payload(void) {
   T_EQ_INT(p.msg_cap, 0);
   events_free(&ev);
 
-  /* A small one is kept for the next message. */
+  /* A small one in one piece needs no buffer; in pieces it has one until
+   * the message is complete, and none after: an idle parser holds none. */
   bytes_free(&b);
   client_frame(&b, 1, CHAT_WS_OP_TEXT, "small", 5, key1);
   T_EQ_INT(chat_ws_parser_feed(&p, b.p, b.len, record_cb, &ev), 0);
+  T_CHECK(p.msg == NULL);
+  T_CHECK(chat_ws_parser_idle(&p));
+  T_EQ_INT(chat_ws_parser_feed(&p, b.p, b.len - 2, record_cb, &ev), 0);
   T_CHECK(p.msg != NULL);
-  {
-    uint8_t *kept = p.msg;
-    T_EQ_INT(chat_ws_parser_feed(&p, b.p, b.len, record_cb, &ev), 0);
-    T_CHECK(p.msg == kept);
-  }
-  T_EQ_INT(ev.n, 2);
+  T_CHECK(!chat_ws_parser_idle(&p));
+  T_EQ_INT(chat_ws_parser_feed(&p, b.p + b.len - 2, 2, record_cb, &ev), 0);
+  T_CHECK(p.msg == NULL);
+  T_CHECK(chat_ws_parser_idle(&p));
+  /* A header in pieces is not idle either. */
+  T_EQ_INT(chat_ws_parser_feed(&p, b.p, 1, record_cb, &ev), 0);
+  T_CHECK(!chat_ws_parser_idle(&p));
+  T_EQ_INT(chat_ws_parser_feed(&p, b.p + 1, b.len - 1, record_cb, &ev), 0);
+  T_CHECK(chat_ws_parser_idle(&p));
+  T_EQ_INT(p.msg_cap, 0);
+  T_EQ_INT(ev.n, 3);
+  T_CHECK(event_is(&ev, 0, CHAT_WS_OP_TEXT, "small", 5));
   T_CHECK(event_is(&ev, 1, CHAT_WS_OP_TEXT, "small", 5));
+  T_CHECK(event_is(&ev, 2, CHAT_WS_OP_TEXT, "small", 5));
   chat_ws_parser_free(&p);
   events_free(&ev);
   bytes_free(&b);
