@@ -22,6 +22,7 @@
 #include "../core/sb.h"
 #include "../net/proto.h"
 #include "api_int.h"
+#include "apicache.h"
 #include "embed.h"
 #include "files.h"
 
@@ -371,6 +372,7 @@ static void job_free_body(chat_api_job_t *j) {
 /* Sends the answer (if the client is still there) and frees the job,
  * wiped: a handler's job may hold passwords. */
 static void job_finish(chat_api_job_t *j, chat_conn_t *c) {
+  if (j->changes) chat_apicache_clear(chat_conn_services(c)->apicache);  /* apicache.h */
   if (j->status && chat_conn_is_open(c) && j->raw_type)  /* files */
     chat_conn_respond_body(c, j->status, j->raw_type, j->raw_headers, j->raw, j->raw_len);
   else if (j->status && chat_conn_is_open(c))
@@ -456,6 +458,19 @@ void chat_api_handle(const chat_services_t *svc, chat_conn_t *c, const chat_rout
     return;
   }
   chat_api_job_t *j = job_new(route, c, m);
+  /* apicache.h: a request that may change something forgets the answers
+   * kept (now and once it is answered); the room list may be one. */
+  j->changes = method != HTTP_GET && method != HTTP_HEAD;
+  if (j->changes) chat_apicache_clear(svc->apicache);
+  j->cache_gen = chat_apicache_gen(svc->apicache);
+  if (m->id == CHAT_ROUTE_ROOMS_LIST && j->has_token && !j->host_user[0]) {
+    const char *kept = chat_apicache_get(svc->apicache, j->token_hash, uv_hrtime());
+    if (kept) {
+      chat_conn_respond_json(c, 200, kept, NULL);
+      job_finish(j, c);
+      return;
+    }
+  }
   if (route->prepare && route->prepare(j, svc, c) != 0) {
     job_finish(j, c);
     return;

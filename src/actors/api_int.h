@@ -52,6 +52,8 @@ struct chat_api_job_s {
   chat_hash_job_t hash;
   chat_api_run_cb then;
   chat_api_run_cb step;        /* private: the worker step queued */
+  uint64_t cache_gen;          /* apicache.h: the generation at the request */
+  int changes;                 /* not a GET: the caches are cleared when it is done */
   /* the answer */
   int ok;                      /* run succeeded: done may tell the server */
   int status;

@@ -24,6 +24,7 @@
 #include "../core/utf8.h"
 #include "../store/rooms.h"
 #include "api_int.h"
+#include "apicache.h"
 
 /* ---- room objects ------------------------------------------------------ */
 
@@ -194,6 +195,8 @@ static void list_done(chat_api_job_t *j, const chat_services_t *svc) {
     cJSON *arr = cJSON_AddArrayToObject(root, "rooms");
     for (size_t i = 0; i < l->n; i++) cJSON_AddItemToArray(arr, room_obj(&l->rooms[i], 0, svc));
     chat_api_set_json(j, 200, root);
+    if (j->has_token && !j->host_user[0])  /* kept a moment (apicache.h) */
+      chat_apicache_put(svc->apicache, j->token_hash, j->cache_gen, j->json, uv_hrtime());
   }
   free(l->rooms);
 }

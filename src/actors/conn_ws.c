@@ -10,6 +10,7 @@
 #include "../core/common.h"
 #include "../core/log.h"
 #include "../net/proto.h"
+#include "apicache.h"
 #include "conn_int.h"
 #include "embed.h"
 #include "dm.h"
@@ -334,14 +335,23 @@ static void ws_handle_text(chat_conn_t *c, const uint8_t *data, size_t len) {
   } else {
     switch (req.type) {
       case CHAT_PROTO_SEND: ws_send(c, &req); break;
-      case CHAT_PROTO_JOIN: ws_join(c, &req); break;
-      case CHAT_PROTO_LEAVE: ws_leave(c, &req); break;
+      case CHAT_PROTO_JOIN:
+        chat_apicache_clear(c->svc->apicache);  /* membership may change (apicache.h) */
+        ws_join(c, &req);
+        break;
+      case CHAT_PROTO_LEAVE:
+        chat_apicache_clear(c->svc->apicache);
+        ws_leave(c, &req);
+        break;
       case CHAT_PROTO_TYPING: ws_typing(c, &req); break;
       case CHAT_PROTO_DM: ws_dm(c, &req); break;
       case CHAT_PROTO_PING: chat_conn_queue(c, chat_proto_pong_frame()); break;
       case CHAT_PROTO_REACT:  /* extras */
       case CHAT_PROTO_EDIT:
-      case CHAT_PROTO_DELETE: chat_extras_handle(c, &req); break;
+      case CHAT_PROTO_DELETE:
+        if (req.type == CHAT_PROTO_DELETE) chat_apicache_clear(c->svc->apicache);  /* pins */
+        chat_extras_handle(c, &req);
+        break;
     }
   }
   chat_proto_req_free(&req);

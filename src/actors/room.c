@@ -41,6 +41,8 @@
 #include "files.h"
 #include "presence.h"
 #include "room.h"
+
+#include "apicache.h"
 #include "embed.h"
 #include "roomdir.h"
 #include "storage.h"
@@ -677,6 +679,9 @@ static void access_done(chat_actor_t *self, chat_mail_t *m) {
   access_job_t *a = container_of(m, access_job_t, job.mail);
   join_mail_t *j = a->join;
   r->reading = 0;
+  /* The check may have made the user a member (a public room): room lists
+   * kept for a moment (apicache.h) are out of date. */
+  if (r->svc->apicache) chat_apicache_clear(r->svc->apicache);
   if (a->rc == 0 && a->allowed) {
     allowed_add(r, j->user_id);
     j->check = 0;

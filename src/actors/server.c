@@ -23,6 +23,7 @@
 #include "hasher.h"
 #include "limiter.h"
 #include "notifier.h"
+#include "apicache.h"
 #include "pacer.h"
 #include "static_cache.h"
 #include "webhook.h"
@@ -302,6 +303,7 @@ int chat_server_new(uv_loop_t *loop, const chat_config_t *cfg, chat_server_t **o
   svc->registry = chat_registry_new(&srv->sched, conn_removed_cb, srv);
   svc->pacer = chat_pacer_new(loop, cfg->ws_pace_max_ms);
   svc->static_cache = chat_static_cache_new();
+  svc->apicache = chat_apicache_new();
   chat_limiter_config_t lc;
   limiter_config(cfg, &lc);
   svc->limiter = chat_limiter_new(&lc, NULL);
@@ -577,6 +579,7 @@ void chat_server_free(chat_server_t *srv) {
   chat_hasher_free(svc->hasher);
   chat_registry_free(svc->registry);
   chat_static_cache_free(svc->static_cache);
+  chat_apicache_free(svc->apicache);
   chat_roomdir_free(svc->rooms);
   chat_cluster_free(svc->cluster);
   chat_storage_free(svc->storage);

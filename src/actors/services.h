@@ -98,6 +98,7 @@ typedef struct chat_services_s {
   chat_registry_t *registry;   /* every connection; users' WebSockets (registry.h) */
   struct chat_pacer_s *pacer;  /* output pacing under load (pacer.h); NULL: none */
   struct chat_static_cache_s *static_cache;  /* front-end files in memory (static_cache.h) */
+  struct chat_apicache_s *apicache;  /* GET /api/rooms answers for a moment (apicache.h) */
   chat_cluster_t *cluster;     /* events for and from other instances (cluster.h) */
   chat_limiter_t *limiter;     /* abuse limits (limiter.h); NULL: none */
   chat_hasher_t *hasher;       /* password hashing (hasher.h); NULL: logins
