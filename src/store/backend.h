@@ -15,8 +15,10 @@
  * store.h requires them, strings that fit their record fields, n >= 1 for a
  * batch and limit >= 1 for history; list outputs start as NULL and 0.  Ops
  * follow the contracts of store.h, except the search ops: store.c runs the
- * search (tokens, candidates, the text check) and the backends only answer
- * its queries.
+ * search (tail, candidates, the text check) and the backends only answer
+ * its queries.  A backend with a full-text engine (search_match: SQLite's
+ * FTS5, sqlite_fts.h) builds the engine's query itself; the others answer
+ * token lookups (search_count, search_page) on a token table.
  *
  * The search index lags behind the messages: per kind, a cursor (table
  * search_cursor, schema/<backend>/003_index_cursor.sql) is the highest id
@@ -37,7 +39,7 @@
 #define CHAT_AUDIT_TARGET_MAX 256
 #define CHAT_AUDIT_DETAIL_MAX 4096
 
-/* Search kinds: the kind column of search_tokens. */
+/* Search kinds: the kind column of search_cursor (and of search_tokens). */
 enum { CHAT_SEARCH_ROOM = 0, CHAT_SEARCH_DM = 1 };
 
 /* ---- transactions -----------------------------------------------------
@@ -159,6 +161,25 @@ typedef struct {
                      int ntoks, int64_t before_id, int64_t room_id,
                      int64_t user_id, int limit, chat_msg_rec_t **out,
                      size_t *n);
+  /* Search through a full-text engine (NULL: search_count and search_page
+   * above instead): up to limit candidates of kind with id < before_id,
+   * newest first, full records: every indexed message that has all the
+   * query's tokens (tokens.h, chat_tokens_query of q[0..qlen), trimmed),
+   * for CHAT_SEARCH_ROOM of room_id (0: every room; messages of the rooms
+   * of the ascending hide[0..nhide) may be left out, store.c drops them
+   * anyway), for CHAT_SEARCH_DM sent or received by user_id.  A query
+   * without tokens has no candidates. */
+  int (*search_match)(chat_store_t *s, int kind, const char *q, size_t qlen,
+                      int64_t before_id, int64_t room_id, int64_t user_id,
+                      const int64_t *hide, size_t nhide, int limit,
+                      chat_msg_rec_t **out, size_t *n);
+  /* With search_match: on conn (an xq connection inside a write
+   * transaction), removes message id's index row (dm 0: room message, 1:
+   * direct message) if the indexer has reached it, and when text is not
+   * NULL indexes text for it instead.  Called before the message's stored
+   * text changes or the message goes (the engine may need the old text to
+   * remove a row).  NULL: extras.c rewrites search_tokens itself. */
+  int (*search_unindex)(void *conn, int dm, int64_t id, const char *text);
   /* Search, the bounds of kind: *cursor, the highest id indexed, and
    * *floor, the id above which the messages not indexed yet are checked
    * directly: the cursor, or, when more than tail_max messages of kind have
@@ -234,7 +255,8 @@ typedef struct {
                            int64_t expires_ms);
   /* Deletes room message id of room_id; CHAT_ENOTFOUND. */
   int (*tx_msg_delete)(chat_store_tx_t *tx, int64_t room_id, int64_t id);
-  /* Deletes the search rows of message msg_id of kind (CHAT_SEARCH_*). */
+  /* Deletes the search rows of message msg_id of kind (CHAT_SEARCH_*).
+   * Runs before the message is deleted (its text may be needed). */
   int (*tx_tokens_delete)(chat_store_tx_t *tx, int kind, int64_t msg_id);
   /* The friendship row of the pair lo < hi: *found 1 (and requester,
    * accepted 0 or 1) or 0.  The row stays locked until the transaction

@@ -376,10 +376,13 @@ static int extras_set(const chat_store_ops_t *ops, void *conn, int dm, int64_t i
 
 /* The search rows of message id of kind dm follow text: dropped, and
  * written again if the indexer has passed the message (else it indexes
- * the new text when it gets there).  The cursor row is locked (MySQL) so
- * the indexer cannot move past the message meanwhile. */
+ * the new text when it gets there).  Runs before the stored text changes
+ * (a full-text engine removes a row with its old text: backend.h,
+ * search_unindex).  The cursor row is locked (MySQL) so the indexer cannot
+ * move past the message meanwhile. */
 static int reindex(const chat_store_ops_t *ops, void *conn, int dm, int64_t id,
                    const char *text) {
+  if (ops->search_unindex != NULL) return ops->search_unindex(conn, dm, id, text);
   int64_t cursor = -1;
   chat_xq_arg_t k[2] = {a_int(dm), a_int(id)};
   int r = ops->xq(conn,
@@ -433,9 +436,9 @@ static int edit_step(void *conn, void *arg) {
   char sql[120];
   snprintf(sql, sizeof(sql), "UPDATE %s SET text = ? WHERE id = ?", tbl(e->dm));
   chat_xq_arg_t a[2] = {a_text(e->text), a_int(e->id)};
-  r = ops->xq(conn, sql, a, 2, NULL, NULL, NULL);
+  r = reindex(ops, conn, e->dm, e->id, e->text);
+  if (r == 0) r = ops->xq(conn, sql, a, 2, NULL, NULL, NULL);
   if (r == 0) r = extras_set(ops, conn, e->dm, e->id, "edited_ts", e->now_ms);
-  if (r == 0) r = reindex(ops, conn, e->dm, e->id, e->text);
   return r;
 }
 
@@ -505,7 +508,8 @@ static int tomb_step(void *conn, void *arg) {
   snprintf(sql, sizeof(sql), "UPDATE %s SET text = '' WHERE id = ?", tbl(e->dm));
   chat_xq_arg_t k[2] = {a_int(e->dm), a_int(e->id)};
   chat_xq_arg_t id1[1] = {a_int(e->id)};
-  r = ops->xq(conn, sql, id1, 1, NULL, NULL, NULL);
+  r = reindex(ops, conn, e->dm, e->id, NULL);
+  if (r == 0) r = ops->xq(conn, sql, id1, 1, NULL, NULL, NULL);
   if (r == 0) r = extras_set(ops, conn, e->dm, e->id, "deleted", 1);
   if (r == 0)
     r = ops->xq(conn, "DELETE FROM reactions WHERE kind = ? AND msg_id = ?", k, 2, NULL, NULL,
@@ -515,7 +519,6 @@ static int tomb_step(void *conn, void *arg) {
     r = ops->xq(conn, "DELETE FROM mentions WHERE room_id = ? AND msg_id = ?", mk, 2, NULL,
                 NULL, NULL);
   }
-  if (r == 0) r = reindex(ops, conn, e->dm, e->id, NULL);
   return r;
 }
 

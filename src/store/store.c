@@ -335,7 +335,10 @@ int chat_store_friend_list(chat_store_t *s, int64_t user_id,
  *    further behind (a long burst of messages while the storage actor had
  *    no idle moment to index), older unindexed messages are found once
  *    chat_store_index_pending has reached them.
- * 4. Then the index, for ids up to the cursor: the backend counts each
+ * 4. Then the index, for ids up to the cursor.  A backend with a
+ *    full-text engine (search_match) gives pages of candidates, newest
+ *    first, straight from the query; the text check keeps the matches, as
+ *    below.  Otherwise the backend counts each
  *    token's messages, up to SEARCH_COUNT_CAP; a token without any means no
  *    candidate, and the rarest token drives the scan.  Pages of candidates
  *    (messages with every token, newest first) come from the backend; the
@@ -434,6 +437,21 @@ static int search_kind(chat_store_t *s, int kind, const chat_token_t *toks0,
   rc = search_tail(s, kind, floor, q, qlen, room_id, user_id, limit, res);
   if (rc || res->n == (size_t)limit || cursor <= 0) return rc;
   before = cursor == INT64_MAX ? INT64_MAX : cursor + 1;
+
+  if (s->ops->search_match != NULL) {
+    for (;;) {
+      chat_msg_rec_t *v = NULL;
+      size_t n = 0;
+
+      rc = s->ops->search_match(s, kind, q, qlen, before, room_id, user_id,
+                                res->hide, res->nhide, page, &v, &n);
+      if (rc) return rc;
+      if (n > 0) before = v[n - 1].id;
+      keep_matches(res, v, n, q, qlen, limit);
+      if (res->n == (size_t)limit || n < (size_t)page) return CHAT_OK;
+      if (page < SEARCH_PAGE_MAX) page *= 2;
+    }
+  }
 
   memcpy(toks, toks0, (size_t)ntoks * sizeof(*toks));
   if (ntoks > 1) {

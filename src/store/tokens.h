@@ -48,6 +48,19 @@ typedef struct {
 size_t chat_tokens_text(const char *text, size_t len, chat_token_t *out,
                         size_t max);
 
+/* Every token of text[0..len) in text order, repeats included and without
+ * the CHAT_TOKENS_MAX cap (for an engine that keeps each token once per
+ * message itself): at each code point that is not white space its
+ * unigram, then the bigram that starts there if the next code point is not
+ * white space either.  cb gets the token's bytes (UTF-8 as above, at most
+ * CHAT_SEARCH_TOKEN_BYTES) and the byte range [start, end) of text it
+ * comes from; a non-zero return stops the scan and is returned.  0 once
+ * every token was given. */
+typedef int (*chat_tokens_cb)(void *ud, const uint8_t *tok, int len,
+                              int start, int end);
+int chat_tokens_each(const char *text, size_t len, chat_tokens_cb cb,
+                     void *ud);
+
 /* The tokens to look up for the query q[0..len) (already trimmed): its
  * distinct bigrams, plus the unigram of each character that is in no bigram
  * (a query of one character, or a character between white space).  If
