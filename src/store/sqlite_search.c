@@ -107,10 +107,12 @@ typedef struct {
 } index_t;
 
 /* Inserts the row of the pending message at sel (ST_PENDING_ROOM/DM) of
- * kind k with ins (ST_FTS_INSERT_ROOM/DM): 0 or the SQLite error. */
+ * kind k with ins (ST_FTS_INSERT_ROOM/DM), unless its text is empty: 0 or
+ * the SQLite error. */
 static int index_one(sqlite3_stmt *sel, sqlite3_stmt *ins, int k) {
   int rc;
 
+  if (sqlite3_column_bytes(sel, 2) == 0) return 0;  /* a tombstone */
   sqlite3_bind_int64(ins, 1, sqlite3_column_int64(sel, 0));
   sqlite3_bind_value(ins, 2, sqlite3_column_value(sel, 2));
   sqlite3_bind_int64(ins, 3, sqlite3_column_int64(sel, 3));

@@ -114,12 +114,12 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
                      " WHERE d.user_lo = ?1 AND d.user_hi = ?2 AND d.id < ?3"
                      " ORDER BY d.id DESC LIMIT ?4",
     /* A message the indexer reached: ?1 its id, ?2 its text, ?3 its room
-     * (DM: ?3 sender, ?4 receiver).  No row for an empty text (a
-     * tombstone): sqlite_fts.h. */
+     * (DM: ?3 sender, ?4 receiver).  Not for an empty text (a tombstone
+     * has no row: sqlite_fts.h). */
     [ST_FTS_INSERT_ROOM] = "INSERT INTO search_room (rowid, body, tag)"
-                           " SELECT ?1, ?2, " TAG_ROOM("?3") " WHERE ?2 <> ''",
+                           " VALUES (?1, ?2, " TAG_ROOM("?3") ")",
     [ST_FTS_INSERT_DM] = "INSERT INTO search_dm (rowid, body, tag)"
-                         " SELECT ?1, ?2, " TAG_DM("?3", "?4") " WHERE ?2 <> ''",
+                         " VALUES (?1, ?2, " TAG_DM("?3", "?4") ")",
     [ST_CURSOR_GET] = "SELECT last_id FROM search_cursor WHERE kind = ?1",
     [ST_CURSOR_SET] = "UPDATE search_cursor SET last_id = max(last_id, ?2)"
                       " WHERE kind = ?1",
