@@ -113,11 +113,12 @@ static void make_text(char *buf, size_t cap, long seq, int dm) {
     p += n;
   }
   /* Planted phrases: 2-char and 4-char Chinese, a rare word, an ASCII
-   * phrase, a word only direct messages have. */
+   * phrase, a word only direct messages have (half of them the
+   * searcher's: see the fill). */
   if (seq % 5000 == 17) p += sprintf(p, " 我家在上海东边");
   if (seq % 50000 == 123) p += sprintf(p, " 罕见的词语");
   if (seq % 700 == 3) p += sprintf(p, " say Hello World");
-  if (dm && seq % 40 == 7) p += sprintf(p, " 悄悄话");
+  if (dm && seq % 400 == 0) p += sprintf(p, " 悄悄话");
   *p = '\0';
 }
 
@@ -293,7 +294,7 @@ int main(int argc, char **argv) {
       it[k].sender_id = users[1 + rnd(USERS - 1)];
       if (dm) {
         /* The searcher is in one direct message in fifty. */
-        it[k].to_id = rnd(50) == 0 ? users[0] : users[1 + rnd(USERS - 1)];
+        it[k].to_id = rnd(50) == 0 || seq % 800 == 0 ? users[0] : users[1 + rnd(USERS - 1)];
         if (it[k].to_id == it[k].sender_id) it[k].to_id = users[0];
       } else {
         it[k].room = rnd(5) == 0 ? rooms[ROOMS] : rooms[zipf(ROOMS)];
