@@ -295,7 +295,7 @@ static int my_room_update(chat_store_t *s, int64_t id, const char *name,
  * the room's messages commits their rows before the delete looks for them,
  * and the next one starts after the messages are gone. */
 static int room_delete_step(conn_t *c, void *arg) {
-  static const int steps[] = {ST_TOKENS_DELETE_ROOM, ST_MARKERS_DELETE_ROOM,
+  static const int steps[] = {ST_FTS_DELETE_ROOM, ST_MARKERS_DELETE_ROOM,
                               ST_ROOM_DELETE};
   int64_t id = *(const int64_t *)arg, kind = 0, last = 0;
   cols_t cols;
@@ -1184,8 +1184,7 @@ static int my_tx_tokens_delete(chat_store_tx_t *tx, int kind, int64_t msg_id) {
   memset(&p, 0, sizeof(p));
   p_i64(&p, kind);
   p_i64(&p, msg_id);
-  return change(tx_conn(tx), ST_TOKENS_DELETE_MSG, &p, "search index delete",
-                0);
+  return change(tx_conn(tx), ST_FTS_DELETE_MSG, &p, "search index delete", 0);
 }
 
 /* The row is read FOR UPDATE.  When there is none, two requests between
@@ -1249,8 +1248,8 @@ const chat_store_ops_t chat_mysql_ops = {
     .friend_remove = my_friend_remove,
     .friend_state = my_friend_state,
     .friend_list = my_friend_list,
-    .search_count = chat_mysql_search_count,
-    .search_page = chat_mysql_search_page,
+    .search_match = chat_mysql_search_match,   /* Mroonga (schema 012) */
+    .search_unindex = chat_mysql_search_unindex,
     .search_bounds = chat_mysql_search_bounds,
     .search_tail = chat_mysql_search_tail,
     .index_pending = chat_mysql_index_pending,
