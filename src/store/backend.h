@@ -16,9 +16,8 @@
  * batch and limit >= 1 for history; list outputs start as NULL and 0.  Ops
  * follow the contracts of store.h, except the search ops: store.c runs the
  * search (tail, candidates, the text check) and the backends only answer
- * its queries.  A backend with a full-text engine (search_match: SQLite's
- * FTS5, sqlite_fts.h) builds the engine's query itself; the others answer
- * token lookups (search_count, search_page) on a token table.
+ * its queries; each builds its full-text engine's query itself (SQLite:
+ * FTS5, sqlite_fts.h; MySQL: Mroonga, mysql_search.c).
  *
  * The search index lags behind the messages: per kind, a cursor (table
  * search_cursor, schema/<backend>/003_index_cursor.sql) is the highest id
@@ -39,7 +38,7 @@
 #define CHAT_AUDIT_TARGET_MAX 256
 #define CHAT_AUDIT_DETAIL_MAX 4096
 
-/* Search kinds: the kind column of search_cursor (and of search_tokens). */
+/* Search kinds: the kind column of search_cursor. */
 enum { CHAT_SEARCH_ROOM = 0, CHAT_SEARCH_DM = 1 };
 
 /* ---- transactions -----------------------------------------------------
@@ -146,23 +145,7 @@ typedef struct {
   int (*friend_list)(chat_store_t *s, int64_t user_id,
                      chat_friend_rec_t **out, size_t *n);
 
-  /* Search, part 1: for each of the ntoks tokens, how many messages of kind
-   * (CHAT_SEARCH_*) have it, counting at most cap (a bound on the work: it
-   * only has to tell rare tokens from common ones). */
-  int (*search_count)(chat_store_t *s, int kind, const chat_token_t *toks,
-                      int ntoks, int cap, int *counts);
-  /* Search, part 2: up to limit messages of kind that have all ntoks
-   * (1..CHAT_QUERY_TOKENS_MAX) tokens, with id < before_id, newest (highest
-   * id) first; for CHAT_SEARCH_ROOM of room_id (0: every room), for
-   * CHAT_SEARCH_DM sent or received by user_id.  Full records, as history
-   * returns them.  The scan runs through the index of toks[0] and looks the
-   * others up per message: the rarest token goes first. */
-  int (*search_page)(chat_store_t *s, int kind, const chat_token_t *toks,
-                     int ntoks, int64_t before_id, int64_t room_id,
-                     int64_t user_id, int limit, chat_msg_rec_t **out,
-                     size_t *n);
-  /* Search through a full-text engine (NULL: search_count and search_page
-   * above instead): up to limit candidates of kind with id < before_id,
+  /* Search through the full-text engine: up to limit candidates of kind with id < before_id,
    * newest first, full records: every indexed message that has all the
    * query's tokens (tokens.h, chat_tokens_query of q[0..qlen), trimmed),
    * for CHAT_SEARCH_ROOM of room_id (0: every room; messages of the rooms
@@ -178,7 +161,7 @@ typedef struct {
    * direct message) if the indexer has reached it, and when text is not
    * NULL indexes text for it instead.  Called before the message's stored
    * text changes or the message goes (the engine may need the old text to
-   * remove a row).  NULL: extras.c rewrites search_tokens itself. */
+   * remove a row). */
   int (*search_unindex)(void *conn, int dm, int64_t id, const char *text);
   /* Search, the bounds of kind: *cursor, the highest id indexed, and
    * *floor, the id above which the messages not indexed yet are checked

@@ -1,5 +1,11 @@
 /* Search tokens: what the store indexes for each message and looks up for a
  * query (see "search" in store.h).  Pure functions, no I/O, thread-safe.
+ * The SQLite backend's FTS5 tokenizer indexes chat_tokens_each's tokens and
+ * queries chat_tokens_query's (sqlite_fts.h); chat_tokens_text gives the
+ * distinct tokens, as the search_tokens table of schema 002 to 011 held
+ * them (tests and search_bench rebuild it for comparisons).  MySQL's
+ * Mroonga tokenizes by itself; every backend's candidates go through
+ * chat_tokens_match.
  *
  * Normalisation: the text is decoded from UTF-8 into code points (a byte
  * that does not start a valid sequence counts as U+FFFD) and ASCII A-Z is
