@@ -134,7 +134,9 @@ enum {
   ST_DM_CIDS,
   ST_BATCH_PARENTS,
   ST_FTS_PUT,           /* search (schema 012, mysql_search.c) */
+  ST_FTS_PUT_DM,
   ST_FTS_DELETE_MSG,
+  ST_FTS_DELETE_DM_MSG,
   ST_FTS_REPUT_ROOM_MSG,
   ST_FTS_REPUT_DM_MSG,
   ST_CURSOR_GET_LOCK,

@@ -1180,11 +1180,13 @@ static int my_tx_msg_delete(chat_store_tx_t *tx, int64_t room_id, int64_t id) {
 
 static int my_tx_tokens_delete(chat_store_tx_t *tx, int kind, int64_t msg_id) {
   params_t p;
+  int dm = kind == CHAT_SEARCH_DM;
 
   memset(&p, 0, sizeof(p));
-  p_i64(&p, kind);
-  p_i64(&p, msg_id);
-  return change(tx_conn(tx), ST_FTS_DELETE_MSG, &p, "search index delete", 0);
+  p_i64(&p, dm ? 2 * msg_id : msg_id);
+  if (dm) p_i64(&p, 2 * msg_id + 1);
+  return change(tx_conn(tx), dm ? ST_FTS_DELETE_DM_MSG : ST_FTS_DELETE_MSG, &p,
+                "search index delete", 0);
 }
 
 /* The row is read FOR UPDATE.  When there is none, two requests between

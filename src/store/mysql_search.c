@@ -1,5 +1,5 @@
 /* The MySQL backend (see mysql_int.h): search queries and the upkeep of
- * the search index, the Mroonga table search_fts
+ * the search index, the Mroonga tables search_fts_room and search_fts_dm
  * (schema/mysql/012_mroonga.sql).
  *
  * Rows are written behind the messages: a message batch only stores
@@ -64,7 +64,8 @@ int chat_mysql_search_match(chat_store_t *s, int kind, const char *q,
   expr = match_expr(q, qlen, &elen);
   memset(&p, 0, sizeof(p));
   p_bytes(&p, MYSQL_TYPE_STRING, expr, elen);
-  p_i64(&p, before_id);
+  /* search_fts_dm's key: 2 * id (+ 1). */
+  p_i64(&p, dm ? (before_id > INT64_MAX / 2 ? INT64_MAX : 2 * before_id) : before_id);
   if (id != ST_MATCH_ALL) p_i64(&p, dm ? user_id : room_id);
   p_i64(&p, limit);
   r = chat_mysql_msg6_rows(c, id, &p, "search", limit, out, n);
@@ -191,16 +192,16 @@ typedef struct {
   int count;          /* out: messages indexed */
 } index_t;
 
-/* Writes the row of (kind, scope, m): 0, or -1 with the error saved. */
-static int fts_put(conn_t *c, int64_t kind, int64_t scope, const pending_t *m) {
+/* Writes row key of scope (the room; a participant of a direct message)
+ * with m's text: 0, or -1 with the error saved. */
+static int fts_put(conn_t *c, int id, int64_t key, int64_t scope, const pending_t *m) {
   params_t p;
 
   memset(&p, 0, sizeof(p));
-  p_i64(&p, kind);
+  p_i64(&p, key);
   p_i64(&p, scope);
-  p_i64(&p, m->id);
   p_str(&p, m->text);
-  return chat_mysql_run(c, ST_FTS_PUT, &p, NULL);
+  return chat_mysql_run(c, id, &p, NULL);
 }
 
 /* Locks both cursors (so indexers run one at a time, and a room delete
@@ -262,8 +263,10 @@ static int index_step(conn_t *c, void *arg) {
     /* A tombstone (text '') has no row; a direct message one per
      * participant. */
     if (m->text[0] != '\0' &&
-        (fts_put(c, (int64_t)k, m->a, m) ||
-         (k == CHAT_SEARCH_DM && fts_put(c, (int64_t)k, m->b, m))))
+        (k == CHAT_SEARCH_DM
+             ? fts_put(c, ST_FTS_PUT_DM, 2 * m->id, m->a, m) ||
+                   fts_put(c, ST_FTS_PUT_DM, 2 * m->id + 1, m->b, m)
+             : fts_put(c, ST_FTS_PUT, m->id, m->a, m)))
       goto failed;
     last[k] = m->id;
     a->count++;
@@ -319,9 +322,9 @@ int chat_mysql_search_unindex(void *conn, int dm, int64_t id, const char *text) 
   if (rc < 0) return chat_mysql_fail(c, "search index");
   if (cursor < id) return 0;  /* the indexer reads the new text */
   memset(&p, 0, sizeof(p));
-  p_i64(&p, dm ? CHAT_SEARCH_DM : CHAT_SEARCH_ROOM);
-  p_i64(&p, id);
-  if (chat_mysql_run(c, ST_FTS_DELETE_MSG, &p, NULL))
+  p_i64(&p, dm ? 2 * id : id);
+  if (dm) p_i64(&p, 2 * id + 1);
+  if (chat_mysql_run(c, dm ? ST_FTS_DELETE_DM_MSG : ST_FTS_DELETE_MSG, &p, NULL))
     return chat_mysql_fail(c, "search index delete");
   if (text == NULL || text[0] == '\0') return 0;
   memset(&p, 0, sizeof(p));

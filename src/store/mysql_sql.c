@@ -65,16 +65,18 @@
 #define Q64 Q32 ", " Q32
 
 /* Search candidates (backend.h, search_match; schema 012).  The inner
- * SELECT reads search_fts alone, with only the full-text match and
- * comparisons of its own columns ANDed, ordered by msg_id with a LIMIT:
- * the form Mroonga answers from its index without sorting every match
- * ("fast order limit").  Parameters: the match expression, the id bound,
- * the scope (room, or the user of a direct message) unless ALL, the
- * limit. */
-#define FTS_IDS(kind, scope)                                               \
-  "(SELECT msg_id FROM search_fts WHERE MATCH (body) AGAINST (? IN BOOLEAN" \
-  " MODE) AND kind = " kind " AND msg_id < ?" scope                        \
-  " ORDER BY msg_id DESC LIMIT ?) f"
+ * SELECT reads one Mroonga table alone, with only the full-text match and
+ * comparisons of its own columns ANDed, ordered by its primary key with a
+ * LIMIT: the form Mroonga answers from its index without sorting every
+ * match ("fast order limit").  Parameters: the match expression, the key
+ * bound (direct messages: twice the id bound), the room or the user
+ * (unless ALL), the limit. */
+#define FTS_ROOM_IDS(scope)                                                  \
+  "(SELECT msg_id FROM search_fts_room WHERE MATCH (body) AGAINST (? IN"      \
+  " BOOLEAN MODE) AND msg_id < ?" scope " ORDER BY msg_id DESC LIMIT ?) f"
+#define FTS_DM_IDS                                                           \
+  "(SELECT k DIV 2 AS msg_id FROM search_fts_dm WHERE MATCH (body) AGAINST"  \
+  " (? IN BOOLEAN MODE) AND k < ? AND user_id = ? ORDER BY k DESC LIMIT ?) f"
 
 const char *const chat_mysql_sql[ST_COUNT] = {
     [ST_USER_INSERT] =
@@ -201,22 +203,27 @@ const char *const chat_mysql_sql[ST_COUNT] = {
     [ST_BATCH_PARENTS] = "SELECT 0, id FROM rooms WHERE id IN (" Q64 ")"
                          " UNION ALL"
                          " SELECT 1, id FROM users WHERE id IN (" Q64 ")",
-    /* A row of search_fts (kind, scope, msg_id, body).  REPLACE: Mroonga
-     * does not roll back, so an indexer that ran before and rolled back
-     * may have written it already. */
-    [ST_FTS_PUT] = "REPLACE INTO search_fts (kind, scope, msg_id, body)"
-                   " VALUES (?, ?, ?, ?)",
-    [ST_FTS_DELETE_MSG] = "DELETE FROM search_fts WHERE kind = ? AND msg_id = ?",
+    /* A message's row: (msg_id, room_id, body); a direct message's row of
+     * one participant: (k, user_id, body).  REPLACE: Mroonga does not roll
+     * back, so an indexer that ran before and rolled back may have written
+     * it already. */
+    [ST_FTS_PUT] = "REPLACE INTO search_fts_room (msg_id, room_id, body)"
+                   " VALUES (?, ?, ?)",
+    [ST_FTS_PUT_DM] = "REPLACE INTO search_fts_dm (k, user_id, body)"
+                      " VALUES (?, ?, ?)",
+    [ST_FTS_DELETE_MSG] = "DELETE FROM search_fts_room WHERE msg_id = ?",
+    /* Parameters: 2 * id, 2 * id + 1. */
+    [ST_FTS_DELETE_DM_MSG] = "DELETE FROM search_fts_dm WHERE k IN (?, ?)",
     /* A message's rows with a new text: parameters the text and the id
      * (twice for a direct message: one row per participant). */
     [ST_FTS_REPUT_ROOM_MSG] =
-        "REPLACE INTO search_fts (kind, scope, msg_id, body)"
-        " SELECT 0, room_id, id, ? FROM messages WHERE id = ?",
+        "REPLACE INTO search_fts_room (msg_id, room_id, body)"
+        " SELECT id, room_id, ? FROM messages WHERE id = ?",
     [ST_FTS_REPUT_DM_MSG] =
-        "REPLACE INTO search_fts (kind, scope, msg_id, body)"
-        " SELECT 1, sender_id, id, ? FROM direct_messages WHERE id = ?"
+        "REPLACE INTO search_fts_dm (k, user_id, body)"
+        " SELECT 2 * id, sender_id, ? FROM direct_messages WHERE id = ?"
         " UNION ALL"
-        " SELECT 1, receiver_id, id, ? FROM direct_messages WHERE id = ?",
+        " SELECT 2 * id + 1, receiver_id, ? FROM direct_messages WHERE id = ?",
     [ST_CURSOR_GET_LOCK] = "SELECT last_id FROM search_cursor WHERE kind = ?"
                            " FOR UPDATE",
     /* Parameter: the highest kind to lock (1: both cursors, for the
@@ -256,7 +263,7 @@ const char *const chat_mysql_sql[ST_COUNT] = {
                    " WHERE d.id > ? AND d.id < ?"
                    " AND (d.sender_id = ? OR d.receiver_id = ?)"
                    " ORDER BY d.id DESC LIMIT ?",
-    [ST_FTS_DELETE_ROOM] = "DELETE FROM search_fts WHERE kind = 0 AND scope = ?",
+    [ST_FTS_DELETE_ROOM] = "DELETE FROM search_fts_room WHERE room_id = ?",
     [ST_MARKERS_DELETE_ROOM] = "DELETE FROM read_markers WHERE room_id = ?",
     [ST_MSG_GET] = "SELECT " MSG6_ROOM_COLS ", m.sender_id"
                    " FROM messages m WHERE m.id = ?",
@@ -282,11 +289,11 @@ const char *const chat_mysql_sql[ST_COUNT] = {
         " SELECT user_lo, requester_id = ?, accepted"
         " FROM friendships WHERE user_hi = ?"
         ") x JOIN users u ON u.id = x.other ORDER BY u.username_key",
-    [ST_MATCH_ALL] = "SELECT " MSG6_ROOM_COLS " FROM " FTS_IDS("0", "")
+    [ST_MATCH_ALL] = "SELECT " MSG6_ROOM_COLS " FROM " FTS_ROOM_IDS("")
                      " JOIN messages m ON m.id = f.msg_id ORDER BY m.id DESC",
-    [ST_MATCH_ROOM] = "SELECT " MSG6_ROOM_COLS " FROM " FTS_IDS("0", " AND scope = ?")
+    [ST_MATCH_ROOM] = "SELECT " MSG6_ROOM_COLS " FROM " FTS_ROOM_IDS(" AND room_id = ?")
                       " JOIN messages m ON m.id = f.msg_id ORDER BY m.id DESC",
-    [ST_MATCH_DM] = "SELECT " MSG6_DM_COLS " FROM " FTS_IDS("1", " AND scope = ?")
+    [ST_MATCH_DM] = "SELECT " MSG6_DM_COLS " FROM " FTS_DM_IDS
                     " JOIN direct_messages d ON d.id = f.msg_id ORDER BY d.id DESC",
     [ST_AUDIT_INSERT] =
         "INSERT INTO audit_log (actor_id, action, target, detail, ts)"
