@@ -44,6 +44,17 @@ static char *match_expr(const char *q, size_t qlen, size_t *len) {
   return e;
 }
 
+/* Ids per window of the first query of a search; each next window is
+ * WINDOW_GROWTH times wider. */
+#define WINDOW_IDS 4096
+#define WINDOW_GROWTH 4
+
+/* Mroonga collects every match of the expression in the key range before
+ * it orders them, so one query over the whole table costs as much as the
+ * matches of a common word (tens of thousands).  The search asks for the
+ * newest window of ids first and widens the window while it needs more
+ * rows: a common word fills its page in the first window, a rare one
+ * covers the table in a few queries. */
 int chat_mysql_search_match(chat_store_t *s, int kind, const char *q,
                             size_t qlen, int64_t before_id, int64_t room_id,
                             int64_t user_id, const int64_t *hide,
@@ -51,27 +62,51 @@ int chat_mysql_search_match(chat_store_t *s, int kind, const char *q,
                             size_t *n) {
   int dm = kind == CHAT_SEARCH_DM;
   int id = dm ? ST_MATCH_DM : room_id ? ST_MATCH_ROOM : ST_MATCH_ALL;
-  size_t elen = 0;
+  int64_t hi = before_id, width = WINDOW_IDS;
+  chat_msg_rec_t *all = NULL;
+  size_t nall = 0, elen = 0;
   char *expr;
-  params_t p;
   conn_t *c;
   int r;
 
   (void)hide; /* store.c drops them */
   (void)nhide;
+  /* The keys of search_fts_dm are twice the ids. */
+  if (hi > INT64_MAX / 2) hi = INT64_MAX / 2;
   r = chat_mysql_get(s, &c);
   if (r) return r;
   expr = match_expr(q, qlen, &elen);
-  memset(&p, 0, sizeof(p));
-  p_bytes(&p, MYSQL_TYPE_STRING, expr, elen);
-  /* search_fts_dm's key: 2 * id (+ 1). */
-  p_i64(&p, dm ? (before_id > INT64_MAX / 2 ? INT64_MAX : 2 * before_id) : before_id);
-  if (id != ST_MATCH_ALL) p_i64(&p, dm ? user_id : room_id);
-  p_i64(&p, limit);
-  r = chat_mysql_msg6_rows(c, id, &p, "search", limit, out, n);
+  while (r == 0 && nall < (size_t)limit && hi > 0) {
+    int64_t lo = hi > width ? hi - width : 0;
+    chat_msg_rec_t *v = NULL;
+    size_t k = 0;
+    params_t p;
+
+    memset(&p, 0, sizeof(p));
+    p_bytes(&p, MYSQL_TYPE_STRING, expr, elen);
+    p_i64(&p, dm ? 2 * hi : hi);
+    p_i64(&p, dm ? 2 * lo : lo);
+    if (id != ST_MATCH_ALL) p_i64(&p, dm ? user_id : room_id);
+    p_i64(&p, limit - (int)nall);
+    r = chat_mysql_msg6_rows(c, id, &p, "search", limit - (int)nall, &v, &k);
+    if (r == 0 && k > 0) {
+      all = chat_xrealloc(all, (nall + k) * sizeof(*all));
+      memcpy(all + nall, v, k * sizeof(*v));
+      nall += k;
+    }
+    free(v);
+    hi = lo;
+    if (width < INT64_MAX / WINDOW_GROWTH) width *= WINDOW_GROWTH;
+  }
   chat_mysql_put(s, c);
   free(expr);
-  return r;
+  if (r) {
+    chat_store_msgs_free(all, nall);
+    return r;
+  }
+  *out = all;
+  *n = nall;
+  return 0;
 }
 
 int chat_mysql_search_bounds(chat_store_t *s, int kind, int tail_max,

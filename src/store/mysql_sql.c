@@ -68,15 +68,18 @@
  * SELECT reads one Mroonga table alone, with only the full-text match and
  * comparisons of its own columns ANDed, ordered by its primary key with a
  * LIMIT: the form Mroonga answers from its index without sorting every
- * match ("fast order limit").  Parameters: the match expression, the key
- * bound (direct messages: twice the id bound), the room or the user
+ * match ("fast order limit"); the key range bounds what it reads (see
+ * chat_mysql_search_match).  Parameters: the match expression, the key
+ * range [lo, hi) (direct messages: twice the ids), the room or the user
  * (unless ALL), the limit. */
 #define FTS_ROOM_IDS(scope)                                                  \
   "(SELECT msg_id FROM search_fts_room WHERE MATCH (body) AGAINST (? IN"      \
-  " BOOLEAN MODE) AND msg_id < ?" scope " ORDER BY msg_id DESC LIMIT ?) f"
+  " BOOLEAN MODE) AND msg_id < ? AND msg_id >= ?" scope                      \
+  " ORDER BY msg_id DESC LIMIT ?) f"
 #define FTS_DM_IDS                                                           \
   "(SELECT k DIV 2 AS msg_id FROM search_fts_dm WHERE MATCH (body) AGAINST"  \
-  " (? IN BOOLEAN MODE) AND k < ? AND user_id = ? ORDER BY k DESC LIMIT ?) f"
+  " (? IN BOOLEAN MODE) AND k < ? AND k >= ? AND user_id = ?"                \
+  " ORDER BY k DESC LIMIT ?) f"
 
 const char *const chat_mysql_sql[ST_COUNT] = {
     [ST_USER_INSERT] =
