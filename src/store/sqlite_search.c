@@ -108,18 +108,14 @@ typedef struct {
 
 /* Inserts the row of the pending message at sel (ST_PENDING_ROOM/DM) of
  * kind k with ins (ST_FTS_INSERT_ROOM/DM), unless its text is empty: 0 or
- * the SQLite error. */
+ * the SQLite error, ins not reset yet (the caller resets it). */
 static int index_one(sqlite3_stmt *sel, sqlite3_stmt *ins, int k) {
-  int rc;
-
   if (sqlite3_column_bytes(sel, 2) == 0) return 0;  /* a tombstone */
   sqlite3_bind_int64(ins, 1, sqlite3_column_int64(sel, 0));
   sqlite3_bind_value(ins, 2, sqlite3_column_value(sel, 2));
   sqlite3_bind_int64(ins, 3, sqlite3_column_int64(sel, 3));
   if (k == CHAT_SEARCH_DM) sqlite3_bind_int64(ins, 4, sqlite3_column_int64(sel, 4));
-  rc = run(ins);
-  sqlite3_reset(ins);
-  return rc;
+  return run(ins);
 }
 
 /* Reads both cursors, walks the messages above them (both scans open at
