@@ -20,6 +20,9 @@ pkgs+=(libsystemd-dev)
 if [ "${1:-}" = test ]; then
   pkgs+=(redis-server)
   pkgs+=(python3 python3-websockets mariadb-server)
+  # Mroonga, the full-text engine of the MySQL store's search (schema/mysql/012);
+  # scripts/mariadb-temp.sh loads it into the test servers.
+  pkgs+=(mariadb-plugin-mroonga)
   # TLS tests: certificates made at test time (scripts/make-cert.sh).
   pkgs+=(openssl)
   # /metrics checked with promtool; a test through nginx as a reverse proxy.

@@ -32,6 +32,17 @@ user_opt=()
 
 log() { echo "mariadb-temp: $*" >&2; }
 
+# Mroonga (Debian's mariadb-plugin-mroonga), the full-text engine of the
+# MySQL store's search (schema/mysql/012_mroonga.sql), loaded when installed.
+plugin_opt=()
+for d in /usr/lib/mysql/plugin /usr/lib/x86_64-linux-gnu/mariadb19/plugin \
+         /usr/lib64/mysql/plugin; do
+  if [ -f "$d/ha_mroonga.so" ]; then
+    plugin_opt=(--plugin-load-add=ha_mroonga.so)
+    break
+  fi
+done
+
 admin() {
   mariadb-admin --no-defaults --socket="$dir/mysqld.sock" -uroot \
     --connect-timeout=5 "$@"
@@ -55,7 +66,7 @@ port_busy() {
 launch() {
   local port=$1 pid i
   rm -f "$dir/mysqld.pid"
-  "$mariadbd" --no-defaults "${user_opt[@]}" \
+  "$mariadbd" --no-defaults "${user_opt[@]}" "${plugin_opt[@]}" \
     --datadir="$dir/data" --socket="$dir/mysqld.sock" \
     --pid-file="$dir/mysqld.pid" --log-error="$dir/error.log" \
     --port="$port" --bind-address=127.0.0.1 --skip-name-resolve \

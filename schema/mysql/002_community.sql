@@ -3,9 +3,9 @@
 --
 -- The same tables as schema/sqlite/002_community.sql.  As in 001_init.sql,
 -- every statement can run again: a file interrupted half-way is completed
--- by the next open.  After this file, and before the version is recorded,
--- the backend indexes the messages stored before it (src/store/mysql_migrate.c,
--- backfill_tokens; INSERT IGNORE, so it can run again too).
+-- by the next open.  (Up to 011 the backend then filled search_tokens with
+-- the messages stored before; since 012 replaced that table, 012 indexes
+-- every message up to the search cursors instead.)
 --
 -- No triggers: creating one needs the TRIGGER privilege and, with binary
 -- logging on, SUPER or log_bin_trust_function_creators.  The backend deletes

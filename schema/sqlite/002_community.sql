@@ -1,10 +1,11 @@
 -- 002: e-mail notification setting, direct messages, friendships, the
 -- search index, the audit log and read markers.
 --
--- Runs in one transaction like every migration (see 001_init.sql).  After
--- this file, in the same transaction, the backend indexes the messages
--- stored before it (src/store/sqlite.c, backfill_tokens), so a database
--- upgraded from 001 finds its old messages too.
+-- Runs in one transaction like every migration (see 001_init.sql).  (Up to
+-- 011 the backend then filled search_tokens with the messages stored
+-- before; since 012 replaced that table, 012 indexes every message up to
+-- the search cursors instead, so a database upgraded from 001 still finds
+-- its old messages.)
 
 ALTER TABLE users ADD COLUMN email_notify INTEGER NOT NULL DEFAULT 1;
 

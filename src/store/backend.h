@@ -15,8 +15,9 @@
  * store.h requires them, strings that fit their record fields, n >= 1 for a
  * batch and limit >= 1 for history; list outputs start as NULL and 0.  Ops
  * follow the contracts of store.h, except the search ops: store.c runs the
- * search (tokens, candidates, the text check) and the backends only answer
- * its queries.
+ * search (tail, candidates, the text check) and the backends only answer
+ * its queries; each builds its full-text engine's query itself (SQLite:
+ * FTS5, sqlite_fts.h; MySQL: Mroonga, mysql_search.c).
  *
  * The search index lags behind the messages: per kind, a cursor (table
  * search_cursor, schema/<backend>/003_index_cursor.sql) is the highest id
@@ -37,7 +38,7 @@
 #define CHAT_AUDIT_TARGET_MAX 256
 #define CHAT_AUDIT_DETAIL_MAX 4096
 
-/* Search kinds: the kind column of search_tokens. */
+/* Search kinds: the kind column of search_cursor. */
 enum { CHAT_SEARCH_ROOM = 0, CHAT_SEARCH_DM = 1 };
 
 /* ---- transactions -----------------------------------------------------
@@ -149,21 +150,24 @@ typedef struct {
   int (*friend_list)(chat_store_t *s, int64_t user_id,
                      chat_friend_rec_t **out, size_t *n);
 
-  /* Search, part 1: for each of the ntoks tokens, how many messages of kind
-   * (CHAT_SEARCH_*) have it, counting at most cap (a bound on the work: it
-   * only has to tell rare tokens from common ones). */
-  int (*search_count)(chat_store_t *s, int kind, const chat_token_t *toks,
-                      int ntoks, int cap, int *counts);
-  /* Search, part 2: up to limit messages of kind that have all ntoks
-   * (1..CHAT_QUERY_TOKENS_MAX) tokens, with id < before_id, newest (highest
-   * id) first; for CHAT_SEARCH_ROOM of room_id (0: every room), for
-   * CHAT_SEARCH_DM sent or received by user_id.  Full records, as history
-   * returns them.  The scan runs through the index of toks[0] and looks the
-   * others up per message: the rarest token goes first. */
-  int (*search_page)(chat_store_t *s, int kind, const chat_token_t *toks,
-                     int ntoks, int64_t before_id, int64_t room_id,
-                     int64_t user_id, int limit, chat_msg_rec_t **out,
-                     size_t *n);
+  /* Search through the full-text engine: up to limit candidates of kind with id < before_id,
+   * newest first, full records: every indexed message that has all the
+   * query's tokens (tokens.h, chat_tokens_query of q[0..qlen), trimmed),
+   * for CHAT_SEARCH_ROOM of room_id (0: every room; messages of the rooms
+   * of the ascending hide[0..nhide) may be left out, store.c drops them
+   * anyway), for CHAT_SEARCH_DM sent or received by user_id.  A query
+   * without tokens has no candidates. */
+  int (*search_match)(chat_store_t *s, int kind, const char *q, size_t qlen,
+                      int64_t before_id, int64_t room_id, int64_t user_id,
+                      const int64_t *hide, size_t nhide, int limit,
+                      chat_msg_rec_t **out, size_t *n);
+  /* With search_match: on conn (an xq connection inside a write
+   * transaction), removes message id's index row (dm 0: room message, 1:
+   * direct message) if the indexer has reached it, and when text is not
+   * NULL indexes text for it instead.  Called before the message's stored
+   * text changes or the message goes (the engine may need the old text to
+   * remove a row). */
+  int (*search_unindex)(void *conn, int dm, int64_t id, const char *text);
   /* Search, the bounds of kind: *cursor, the highest id indexed, and
    * *floor, the id above which the messages not indexed yet are checked
    * directly: the cursor, or, when more than tail_max messages of kind have
@@ -239,7 +243,8 @@ typedef struct {
                            int64_t expires_ms);
   /* Deletes room message id of room_id; CHAT_ENOTFOUND. */
   int (*tx_msg_delete)(chat_store_tx_t *tx, int64_t room_id, int64_t id);
-  /* Deletes the search rows of message msg_id of kind (CHAT_SEARCH_*). */
+  /* Deletes the search rows of message msg_id of kind (CHAT_SEARCH_*).
+   * Runs before the message is deleted (its text may be needed). */
   int (*tx_tokens_delete)(chat_store_tx_t *tx, int kind, int64_t msg_id);
   /* The friendship row of the pair lo < hi: *found 1 (and requester,
    * accepted 0 or 1) or 0.  The row stays locked until the transaction

@@ -16,12 +16,9 @@
 #include "../core/mention.h"
 #include "../core/sb.h"
 #include "backend.h"
-#include "tokens.h"
 
 /* Ids per IN list. */
 #define FILL_CHUNK 100
-/* Search rows per INSERT when an edit re-indexes a message. */
-#define TOKEN_ROWS 50
 /* Characters of the quoted text of a reply. */
 #define REPLY_CHARS 100
 
@@ -376,40 +373,11 @@ static int extras_set(const chat_store_ops_t *ops, void *conn, int dm, int64_t i
 
 /* The search rows of message id of kind dm follow text: dropped, and
  * written again if the indexer has passed the message (else it indexes
- * the new text when it gets there).  The cursor row is locked (MySQL) so
- * the indexer cannot move past the message meanwhile. */
+ * the new text when it gets there).  Runs before the stored text changes
+ * (FTS5 removes a row with its old text: backend.h, search_unindex). */
 static int reindex(const chat_store_ops_t *ops, void *conn, int dm, int64_t id,
                    const char *text) {
-  int64_t cursor = -1;
-  chat_xq_arg_t k[2] = {a_int(dm), a_int(id)};
-  int r = ops->xq(conn,
-                  is_mysql(ops) ? "SELECT last_id FROM search_cursor WHERE kind = ? FOR UPDATE"
-                                : "SELECT last_id FROM search_cursor WHERE kind = ?",
-                  k, 1, first_int_cb, &cursor, NULL);
-  if (r) return r;
-  r = ops->xq(conn, "DELETE FROM search_tokens WHERE kind = ? AND msg_id = ?", k, 2, NULL,
-              NULL, NULL);
-  if (r || text == NULL || cursor < id) return r;
-  chat_token_t *toks = chat_xmalloc(CHAT_TOKENS_MAX * sizeof(*toks));
-  size_t nt = chat_tokens_text(text, strlen(text), toks, CHAT_TOKENS_MAX);
-  chat_xq_arg_t *a = chat_xmalloc(TOKEN_ROWS * 3 * sizeof(*a));
-  for (size_t at = 0; at < nt && r == 0; at += TOKEN_ROWS) {
-    size_t m = nt - at < TOKEN_ROWS ? nt - at : TOKEN_ROWS;
-    chat_sb_t sql;
-    chat_sb_init(&sql);
-    chat_sb_puts(&sql, "INSERT INTO search_tokens (token, kind, msg_id) VALUES ");
-    for (size_t i = 0; i < m; i++) {
-      chat_sb_puts(&sql, i ? ", (?, ?, ?)" : "(?, ?, ?)");
-      a[i * 3] = a_blob(toks[at + i].b, toks[at + i].len);
-      a[i * 3 + 1] = a_int(dm);
-      a[i * 3 + 2] = a_int(id);
-    }
-    r = ops->xq(conn, sql.buf, a, (int)(m * 3), NULL, NULL, NULL);
-    chat_sb_free(&sql);
-  }
-  free(a);
-  free(toks);
-  return r;
+  return ops->search_unindex(conn, dm, id, text);
 }
 
 typedef struct {
@@ -433,9 +401,9 @@ static int edit_step(void *conn, void *arg) {
   char sql[120];
   snprintf(sql, sizeof(sql), "UPDATE %s SET text = ? WHERE id = ?", tbl(e->dm));
   chat_xq_arg_t a[2] = {a_text(e->text), a_int(e->id)};
-  r = ops->xq(conn, sql, a, 2, NULL, NULL, NULL);
+  r = reindex(ops, conn, e->dm, e->id, e->text);
+  if (r == 0) r = ops->xq(conn, sql, a, 2, NULL, NULL, NULL);
   if (r == 0) r = extras_set(ops, conn, e->dm, e->id, "edited_ts", e->now_ms);
-  if (r == 0) r = reindex(ops, conn, e->dm, e->id, e->text);
   return r;
 }
 
@@ -512,7 +480,8 @@ static int tomb_step(void *conn, void *arg) {
   snprintf(sql, sizeof(sql), "UPDATE %s SET text = '' WHERE id = ?", tbl(e->dm));
   chat_xq_arg_t k[2] = {a_int(e->dm), a_int(e->id)};
   chat_xq_arg_t id1[1] = {a_int(e->id)};
-  r = ops->xq(conn, sql, id1, 1, NULL, NULL, NULL);
+  r = reindex(ops, conn, e->dm, e->id, NULL);
+  if (r == 0) r = ops->xq(conn, sql, id1, 1, NULL, NULL, NULL);
   if (r == 0) r = extras_set(ops, conn, e->dm, e->id, "deleted", 1);
   if (r == 0)
     r = ops->xq(conn, "DELETE FROM reactions WHERE kind = ? AND msg_id = ?", k, 2, NULL, NULL,
@@ -522,7 +491,6 @@ static int tomb_step(void *conn, void *arg) {
     r = ops->xq(conn, "DELETE FROM mentions WHERE room_id = ? AND msg_id = ?", mk, 2, NULL,
                 NULL, NULL);
   }
-  if (r == 0) r = reindex(ops, conn, e->dm, e->id, NULL);
   return r;
 }
 

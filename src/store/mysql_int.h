@@ -85,11 +85,6 @@
  * library and bool in MySQL 8's, which has no my_bool. */
 typedef __typeof__(*((MYSQL_BIND *)0)->is_null) flag_t;
 
-/* Search rows are written with multi-row INSERTs of 2^k rows (k < 8), as
- * many of the largest as fit and then the binary digits of the rest: a few
- * round trips per batch instead of one per token. */
-#define TOKEN_INSERT_SIZES 8
-
 /* Message batches (mysql_batch.c) are written with multi-row INSERTs of
  * 2^k rows (k < BATCH_SIZES; k = 0 is the one-row ST_MSG_INSERT or
  * ST_DM_INSERT), as for search rows; their cids are looked up and their
@@ -138,8 +133,13 @@ enum {
   ST_MSG_CIDS = ST_DM_INSERT_2 + BATCH_SIZES - 1,
   ST_DM_CIDS,
   ST_BATCH_PARENTS,
-  ST_TOKENS_INSERT_1, /* 2, 4, ... 128 rows: TOKEN_INSERT_SIZES of them */
-  ST_TOKENS_DELETE_MSG = ST_TOKENS_INSERT_1 + TOKEN_INSERT_SIZES,
+  ST_FTS_PUT,           /* search (schema 012, mysql_search.c) */
+  ST_FTS_PUT_DM,
+  ST_FTS_DELETE_MSG,
+  ST_FTS_DELETE_DM_MSG,
+  ST_FTS_REPUT_ROOM_MSG,
+  ST_FTS_REPUT_DM_MSG,
+  ST_CURSOR_GET_LOCK,
   ST_CURSOR_LOCK,
   ST_CURSOR_SET,
   ST_PENDING_ROOM,
@@ -148,7 +148,7 @@ enum {
   ST_BOUNDS_DM,
   ST_TAIL_ROOM,
   ST_TAIL_DM,
-  ST_TOKENS_DELETE_ROOM,
+  ST_FTS_DELETE_ROOM,
   ST_MARKERS_DELETE_ROOM,
   ST_MSG_GET,
   ST_MSG_DELETE,
@@ -158,10 +158,10 @@ enum {
   ST_FRIEND_ACCEPT,
   ST_FRIEND_DELETE,
   ST_FRIEND_LIST,
-  ST_SEARCH_COUNT,
-  ST_SEARCH_ROOM_1, /* ..._6: one statement per number of tokens */
-  ST_SEARCH_DM_1 = ST_SEARCH_ROOM_1 + CHAT_QUERY_TOKENS_MAX,
-  ST_AUDIT_INSERT = ST_SEARCH_DM_1 + CHAT_QUERY_TOKENS_MAX,
+  ST_MATCH_ALL,
+  ST_MATCH_ROOM,
+  ST_MATCH_DM,
+  ST_AUDIT_INSERT,
   ST_READ_MARK,
   ST_UNREAD_ROOMS,
   ST_UNREAD_DMS,
@@ -404,32 +404,14 @@ int chat_mysql_migrate(my_store_t *s, conn_t *c, char *err, size_t errlen);
 
 /* ---- mysql_search.c ------------------------------------------------------ */
 
-/* Search rows waiting to be written: (token, kind, msg_id). */
-typedef struct {
-  chat_token_t tok;
-  int64_t kind, id;
-} tokrow_t;
-
-typedef struct {
-  tokrow_t *v;
-  size_t n, cap;
-} tokrows_t;
-
-/* Adds the rows of message id of kind: the distinct tokens of text[0..len),
- * at most CHAT_TOKENS_MAX (tokens.h).  toks: room for CHAT_TOKENS_MAX. */
-void chat_mysql_tokrows_add(tokrows_t *r, int kind, int64_t id,
-                            const char *text, size_t len, chat_token_t *toks);
-/* Writes every row of r and empties it: 0, or -1 with the error saved. */
-int chat_mysql_tokrows_flush(conn_t *c, tokrows_t *r);
-
 /* The ops of the same names (backend.h). */
-int chat_mysql_search_count(chat_store_t *s, int kind,
-                            const chat_token_t *toks, int ntoks, int cap,
-                            int *counts);
-int chat_mysql_search_page(chat_store_t *s, int kind,
-                           const chat_token_t *toks, int ntoks,
-                           int64_t before_id, int64_t room_id, int64_t user_id,
-                           int limit, chat_msg_rec_t **out, size_t *n);
+int chat_mysql_search_match(chat_store_t *s, int kind, const char *q,
+                            size_t qlen, int64_t before_id, int64_t room_id,
+                            int64_t user_id, const int64_t *hide,
+                            size_t nhide, int limit, chat_msg_rec_t **out,
+                            size_t *n);
+int chat_mysql_search_unindex(void *conn, int dm, int64_t id,
+                              const char *text);
 int chat_mysql_search_bounds(chat_store_t *s, int kind, int tail_max,
                              int64_t *cursor, int64_t *floor);
 int chat_mysql_search_tail(chat_store_t *s, int kind, int64_t floor,

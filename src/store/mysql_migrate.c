@@ -9,9 +9,12 @@
  * missing files in order, each as one query, and records each.  DDL commits
  * implicitly in MySQL, so a file is not atomic: its statements must be safe
  * to run again (see schema/mysql/001_init.sql).  A file may have a step in
- * C (post_steps: 002 indexes the messages stored before the search index,
- * 004 computes the identity keys of the users stored before it), run after
- * it and before it is recorded, and just as safe to run again.
+ * C (post_steps: 004 computes the identity keys of the users stored before
+ * it), run after it and before it is recorded, and just as safe to run
+ * again.  (002 no longer indexes the older messages: 003 sets the search
+ * cursors to the newest ones and 012 indexes every message up to them.)
+ * The server must have the Mroonga engine (012): without it the open fails
+ * before any file runs, with a message that says so.
  * A database with more versions than this build knows is refused. */
 #include <mysqld_error.h>
 #include <stdlib.h>
@@ -99,70 +102,6 @@ static void close_statements(conn_t *c) {
   }
 }
 
-/* After 002_community.sql: writes the search rows of the room messages
- * stored before the search index existed (there are no direct messages
- * yet), 500 messages per transaction.  INSERT IGNORE makes it safe to run
- * again after an interruption (the file then runs again too).  The
- * statements it needs are prepared here, on the migration connection; it
- * closes them.  0, or -1 with the error saved. */
-#define BACKFILL_CHUNK 500
-static int backfill_tokens(my_store_t *s, conn_t *c) {
-  tokrows_t rows = {NULL, 0, 0};
-  chat_token_t *toks = NULL;
-  long long count = 0;
-  int64_t last = 0, mid = 0;
-  int i, rc = -1, got, f;
-
-  int ids[1 + TOKEN_INSERT_SIZES] = {ST_MSG_SCAN};
-
-  for (i = 0; i < TOKEN_INSERT_SIZES; i++) ids[1 + i] = ST_TOKENS_INSERT_1 + i;
-  if (prepare_statements(c, ids, 1 + TOKEN_INSERT_SIZES)) goto out;
-  toks = chat_xmalloc(CHAT_TOKENS_MAX * sizeof(*toks));
-  for (;;) {
-    cols_t cols;
-    params_t p;
-
-    memset(&p, 0, sizeof(p));
-    memset(&cols, 0, sizeof(cols));
-    p_i64(&p, last);
-    p_i64(&p, BACKFILL_CHUNK);
-    c_i64(&cols, &mid);
-    c_text(&cols);
-    if (chat_mysql_run(c, ST_MSG_SCAN, &p, &cols)) goto out;
-    got = 0;
-    while ((f = chat_mysql_fetch(c, ST_MSG_SCAN)) == 1) {
-      char *text = chat_mysql_col_text(c, ST_MSG_SCAN, &cols, 1);
-      if (text == NULL) {
-        f = -1;
-        break;
-      }
-      chat_mysql_tokrows_add(&rows, CHAT_SEARCH_ROOM, mid, text, strlen(text),
-                             toks);
-      free(text);
-      last = mid;
-      got++;
-    }
-    st_done(c, ST_MSG_SCAN);
-    if (f < 0) goto out;
-    if (got == 0) break;
-    if (chat_mysql_query(c, "START TRANSACTION") ||
-        chat_mysql_tokrows_flush(c, &rows) || chat_mysql_query(c, "COMMIT")) {
-      chat_mysql_rollback(c);
-      goto out;
-    }
-    count += got;
-  }
-  rc = 0;
-  if (count > 0)
-    chat_log_info("store(mysql): %s: indexed %lld messages for search",
-                  s->label, count);
-out:
-  close_statements(c);
-  free(rows.v);
-  free(toks);
-  return rc;
-}
-
 /* After 004_ident_key.sql: the identity key of every user without one,
  * oldest first, KEYS_CHUNK users per query.  A key an older user has
  * already (a duplicate key), or a name without a key, leaves the user's
@@ -247,7 +186,6 @@ static const struct {
   const char *file;
   int (*run)(my_store_t *s, conn_t *c);
 } post_steps[] = {
-    {"002_community.sql", backfill_tokens},
     {"004_ident_key.sql", backfill_keys},
 };
 
@@ -265,6 +203,21 @@ int chat_mysql_migrate(my_store_t *s, conn_t *c, char *err, size_t errlen) {
                        " COLLATE=utf8mb4_unicode_ci"))
     return chat_mysql_set_err(err, errlen, CHAT_EUNAVAIL,
                               "%s: schema_version: %s", s->label, c->errmsg);
+  /* The search index (012_mroonga.sql) needs the Mroonga engine: without
+   * it, say so before anything runs. */
+  if (chat_mysql_query_int(c,
+                           "SELECT COUNT(*) FROM information_schema.ENGINES"
+                           " WHERE ENGINE = 'Mroonga' AND SUPPORT IN ('YES', 'DEFAULT')",
+                           &got))
+    return chat_mysql_set_err(err, errlen, CHAT_EUNAVAIL, "%s: engines: %s",
+                              s->label, c->errmsg);
+  if (got != 1)
+    return chat_mysql_set_err(
+        err, errlen, CHAT_EUNAVAIL,
+        "%s: the MariaDB server lacks the Mroonga engine that search needs"
+        " (Debian: mariadb-plugin-mroonga; load it with plugin-load-add ="
+        " ha_mroonga.so, or INSTALL SONAME 'ha_mroonga')",
+        s->label);
   /* A lock per database, held by this session until released (or until
    * the session ends). */
   if (chat_mysql_query_int(

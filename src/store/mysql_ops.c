@@ -295,7 +295,7 @@ static int my_room_update(chat_store_t *s, int64_t id, const char *name,
  * the room's messages commits their rows before the delete looks for them,
  * and the next one starts after the messages are gone. */
 static int room_delete_step(conn_t *c, void *arg) {
-  static const int steps[] = {ST_TOKENS_DELETE_ROOM, ST_MARKERS_DELETE_ROOM,
+  static const int steps[] = {ST_FTS_DELETE_ROOM, ST_MARKERS_DELETE_ROOM,
                               ST_ROOM_DELETE};
   int64_t id = *(const int64_t *)arg, kind = 0, last = 0;
   cols_t cols;
@@ -1180,12 +1180,13 @@ static int my_tx_msg_delete(chat_store_tx_t *tx, int64_t room_id, int64_t id) {
 
 static int my_tx_tokens_delete(chat_store_tx_t *tx, int kind, int64_t msg_id) {
   params_t p;
+  int dm = kind == CHAT_SEARCH_DM;
 
   memset(&p, 0, sizeof(p));
-  p_i64(&p, kind);
-  p_i64(&p, msg_id);
-  return change(tx_conn(tx), ST_TOKENS_DELETE_MSG, &p, "search index delete",
-                0);
+  p_i64(&p, dm ? 2 * msg_id : msg_id);
+  if (dm) p_i64(&p, 2 * msg_id + 1);
+  return change(tx_conn(tx), dm ? ST_FTS_DELETE_DM_MSG : ST_FTS_DELETE_MSG, &p,
+                "search index delete", 0);
 }
 
 /* The row is read FOR UPDATE.  When there is none, two requests between
@@ -1249,8 +1250,8 @@ const chat_store_ops_t chat_mysql_ops = {
     .friend_remove = my_friend_remove,
     .friend_state = my_friend_state,
     .friend_list = my_friend_list,
-    .search_count = chat_mysql_search_count,
-    .search_page = chat_mysql_search_page,
+    .search_match = chat_mysql_search_match,   /* Mroonga (schema 012) */
+    .search_unindex = chat_mysql_search_unindex,
     .search_bounds = chat_mysql_search_bounds,
     .search_tail = chat_mysql_search_tail,
     .index_pending = chat_mysql_index_pending,

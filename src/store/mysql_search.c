@@ -1,15 +1,22 @@
-/* The MySQL backend (see mysql_int.h): search queries, search rows and the
- * upkeep of the search index.
+/* The MySQL backend (see mysql_int.h): search queries and the upkeep of
+ * the search index, the Mroonga tables search_fts_room and search_fts_dm
+ * (schema/mysql/012_mroonga.sql).
  *
- * Search rows (search_tokens, see tokens.h) are written behind the
- * messages: a message batch only stores messages, and
- * chat_store_index_pending (index_step) indexes the messages above the
- * cursor of their kind (search_cursor, schema/mysql/003_index_cursor.sql)
- * with multi-row INSERTs and moves the cursor in the same transaction.
- * Rows are deleted with their message (ops.c, message delete; mysql_ops.c,
- * room delete: a cascade fires no trigger in MySQL, and this backend uses
- * none); a message not indexed yet has none.  The search itself is in
- * store.c. */
+ * Rows are written behind the messages: a message batch only stores
+ * messages, and chat_store_index_pending (index_step) indexes the messages
+ * above the cursor of their kind (search_cursor,
+ * schema/mysql/003_index_cursor.sql) and moves the cursor in the same
+ * transaction.  Rows go with their message (chat_mysql_search_unindex:
+ * edits and tombstones through extras.c, a message delete through ops.c;
+ * mysql_ops.c, room delete); a message not indexed yet has none.
+ *
+ * Mroonga does not take part in InnoDB transactions: its writes stay when
+ * the transaction around them rolls back.  Rows are written with REPLACE,
+ * so a rolled-back indexer that runs again writes the same rows; an edit
+ * or a delete that rolls back after its index write leaves the index with
+ * the text it did not keep, which only matters to what the index proposes:
+ * the text check of store.c decides on the stored text.  The search itself
+ * (tail, pages, the text check) is in store.c. */
 #include <errmsg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,126 +25,88 @@
 #include "../core/log.h"
 #include "mysql_int.h"
 
-/* --- search rows ---------------------------------------------------------- */
-
-/* --- search rows ------------------------------------------------------- */
-
-void chat_mysql_tokrows_add(tokrows_t *r, int kind, int64_t id,
-                            const char *text, size_t len, chat_token_t *toks) {
-  size_t k = chat_tokens_text(text, len, toks, CHAT_TOKENS_MAX), i;
-
-  if (r->n + k > r->cap) {
-    r->cap = r->n + k > 2 * r->cap ? r->n + k : 2 * r->cap;
-    r->v = chat_xrealloc(r->v, r->cap * sizeof(*r->v));
-  }
-  for (i = 0; i < k; i++) {
-    r->v[r->n].tok = toks[i];
-    r->v[r->n].kind = kind;
-    r->v[r->n].id = id;
-    r->n++;
-  }
-}
-
-/* Writes the 2^k rows at rows with ST_TOKENS_INSERT_1 + k: 0, or -1 with
- * the error saved. */
-static int tokrows_insert(conn_t *c, int k, tokrow_t *rows) {
-  MYSQL_STMT *st = c->st[ST_TOKENS_INSERT_1 + k];
-  size_t n = (size_t)1 << k, i;
-  MYSQL_BIND *b = chat_xcalloc(3 * n, sizeof(*b));
-  unsigned long *len = chat_xcalloc(n, sizeof(*len));
-  int rc = 0;
-
-  assert(mysql_stmt_param_count(st) == 3 * n);
-  for (i = 0; i < n; i++) {
-    len[i] = rows[i].tok.len;
-    b[3 * i].buffer_type = MYSQL_TYPE_BLOB;
-    b[3 * i].buffer = rows[i].tok.b;
-    b[3 * i].buffer_length = len[i];
-    b[3 * i].length = &len[i];
-    b[3 * i + 1].buffer_type = MYSQL_TYPE_LONGLONG;
-    b[3 * i + 1].buffer = &rows[i].kind;
-    b[3 * i + 2].buffer_type = MYSQL_TYPE_LONGLONG;
-    b[3 * i + 2].buffer = &rows[i].id;
-  }
-  if (mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st)) {
-    chat_mysql_save_err(c, mysql_stmt_errno(st), mysql_stmt_error(st));
-    rc = -1;
-  }
-  free(len);
-  free(b);
-  return rc;
-}
-
-int chat_mysql_tokrows_flush(conn_t *c, tokrows_t *r) {
-  size_t off = 0;
-  int k;
-
-  while (off < r->n) {
-    for (k = TOKEN_INSERT_SIZES - 1; ((size_t)1 << k) > r->n - off; k--) {
-    }
-    if (tokrows_insert(c, k, r->v + off)) return -1;
-    off += (size_t)1 << k;
-  }
-  r->n = 0;
-  return 0;
-}
-
 /* --- search --------------------------------------------------------------- */
 
-int chat_mysql_search_count(chat_store_t *s, int kind, const chat_token_t *toks,
-                            int ntoks, int cap, int *counts) {
-  int64_t count = 0;
-  cols_t cols;
-  params_t p;
-  conn_t *c;
-  int i, rc, r = chat_mysql_get(s, &c);
+/* The boolean-mode expression of q[0..qlen): the whole query as one phrase
+ * ("..." with '"' and '\\' escaped), so none of it is operator syntax; a
+ * phrase of bigrams is a substring (tokenizer and normalizer: schema 012). */
+static char *match_expr(const char *q, size_t qlen, size_t *len) {
+  char *e = chat_xmalloc(2 * qlen + 3), *p = e;
 
-  if (r) return r;
-  for (i = 0; i < ntoks && r == 0; i++) {
-    memset(&p, 0, sizeof(p));
-    memset(&cols, 0, sizeof(cols));
-    p_bytes(&p, MYSQL_TYPE_BLOB, toks[i].b, toks[i].len);
-    p_i64(&p, kind);
-    p_i64(&p, cap);
-    c_i64(&cols, &count);
-    if (chat_mysql_run(c, ST_SEARCH_COUNT, &p, &cols)) {
-      r = chat_mysql_fail(c, "search count");
-      break;
-    }
-    rc = chat_mysql_fetch(c, ST_SEARCH_COUNT);
-    if (rc == 1)
-      counts[i] = (int)count;
-    else
-      r = rc < 0 ? chat_mysql_fail(c, "search count") : CHAT_EUNAVAIL;
-    st_done(c, ST_SEARCH_COUNT);
+  *p++ = '"';
+  for (size_t i = 0; i < qlen; i++) {
+    if (q[i] == '"' || q[i] == '\\') *p++ = '\\';
+    *p++ = q[i];
   }
-  chat_mysql_put(s, c);
-  return r;
+  *p++ = '"';
+  *p = '\0';
+  *len = (size_t)(p - e);
+  return e;
 }
 
-int chat_mysql_search_page(chat_store_t *s, int kind, const chat_token_t *toks,
-                           int ntoks, int64_t before_id, int64_t room_id,
-                           int64_t user_id, int limit, chat_msg_rec_t **out,
-                           size_t *n) {
-  int dm = kind == CHAT_SEARCH_DM;
-  int id = (dm ? ST_SEARCH_DM_1 : ST_SEARCH_ROOM_1) + ntoks - 1;
-  params_t p;
-  conn_t *c;
-  int i, r;
+/* Ids per window of the first query of a search; each next window is
+ * WINDOW_GROWTH times wider. */
+#define WINDOW_IDS 4096
+#define WINDOW_GROWTH 4
 
-  assert(ntoks >= 1 && ntoks <= CHAT_QUERY_TOKENS_MAX);
+/* Mroonga collects every match of the expression in the key range before
+ * it orders them, so one query over the whole table costs as much as the
+ * matches of a common word (tens of thousands).  The search asks for the
+ * newest window of ids first and widens the window while it needs more
+ * rows: a common word fills its page in the first window, a rare one
+ * covers the table in a few queries. */
+int chat_mysql_search_match(chat_store_t *s, int kind, const char *q,
+                            size_t qlen, int64_t before_id, int64_t room_id,
+                            int64_t user_id, const int64_t *hide,
+                            size_t nhide, int limit, chat_msg_rec_t **out,
+                            size_t *n) {
+  int dm = kind == CHAT_SEARCH_DM;
+  int id = dm ? ST_MATCH_DM : room_id ? ST_MATCH_ROOM : ST_MATCH_ALL;
+  int64_t hi = before_id, width = WINDOW_IDS;
+  chat_msg_rec_t *all = NULL;
+  size_t nall = 0, elen = 0;
+  char *expr;
+  conn_t *c;
+  int r;
+
+  (void)hide; /* store.c drops them */
+  (void)nhide;
+  /* The keys of search_fts_dm are twice the ids. */
+  if (hi > INT64_MAX / 2) hi = INT64_MAX / 2;
   r = chat_mysql_get(s, &c);
   if (r) return r;
-  memset(&p, 0, sizeof(p));
-  for (i = 0; i < ntoks; i++)
-    p_bytes(&p, MYSQL_TYPE_BLOB, toks[i].b, toks[i].len);
-  p_i64(&p, before_id);
-  p_i64(&p, dm ? user_id : room_id);
-  p_i64(&p, dm ? user_id : room_id);
-  p_i64(&p, limit);
-  r = chat_mysql_msg6_rows(c, id, &p, "search", limit, out, n);
+  expr = match_expr(q, qlen, &elen);
+  while (r == 0 && nall < (size_t)limit && hi > 0) {
+    int64_t lo = hi > width ? hi - width : 0;
+    chat_msg_rec_t *v = NULL;
+    size_t k = 0;
+    params_t p;
+
+    memset(&p, 0, sizeof(p));
+    p_bytes(&p, MYSQL_TYPE_STRING, expr, elen);
+    p_i64(&p, dm ? 2 * hi : hi);
+    p_i64(&p, dm ? 2 * lo : lo);
+    if (id != ST_MATCH_ALL) p_i64(&p, dm ? user_id : room_id);
+    p_i64(&p, limit - (int)nall);
+    r = chat_mysql_msg6_rows(c, id, &p, "search", limit - (int)nall, &v, &k);
+    if (r == 0 && k > 0) {
+      all = chat_xrealloc(all, (nall + k) * sizeof(*all));
+      memcpy(all + nall, v, k * sizeof(*v));
+      nall += k;
+    }
+    free(v);
+    hi = lo;
+    if (width < INT64_MAX / WINDOW_GROWTH) width *= WINDOW_GROWTH;
+  }
   chat_mysql_put(s, c);
-  return r;
+  free(expr);
+  if (r) {
+    chat_store_msgs_free(all, nall);
+    return r;
+  }
+  *out = all;
+  *n = nall;
+  return 0;
 }
 
 int chat_mysql_search_bounds(chat_store_t *s, int kind, int tail_max,
@@ -197,9 +166,10 @@ int chat_mysql_search_tail(chat_store_t *s, int kind, int64_t floor,
 
 /* --- search index upkeep -------------------------------------------------- */
 
-/* A message to index. */
+/* A message to index: for a room message a is the room (b 0), for a
+ * direct message a and b are the sender and the receiver. */
 typedef struct {
-  int64_t id, ts;
+  int64_t id, ts, a, b;
   char *text;
 } pending_t;
 
@@ -232,6 +202,8 @@ static int pendings_read(conn_t *c, int id, int64_t cursor, int max,
   c_i64(&cols, &m.id);
   c_i64(&cols, &m.ts);
   c_text(&cols);
+  c_i64(&cols, &m.a);
+  c_i64(&cols, &m.b);
   if (chat_mysql_run(c, id, &p, &cols)) return -1;
   while ((rc = chat_mysql_fetch(c, id)) == 1) {
     m.text = chat_mysql_col_text(c, id, &cols, 2);
@@ -252,10 +224,20 @@ static int pendings_read(conn_t *c, int id, int64_t cursor, int max,
 typedef struct {
   int max;            /* in */
   pendings_t l[2];    /* scratch: the messages read, per kind */
-  tokrows_t rows;     /* scratch: the search rows to write */
-  chat_token_t *toks; /* scratch: room for CHAT_TOKENS_MAX */
   int count;          /* out: messages indexed */
 } index_t;
+
+/* Writes row key of scope (the room; a participant of a direct message)
+ * with m's text: 0, or -1 with the error saved. */
+static int fts_put(conn_t *c, int id, int64_t key, int64_t scope, const pending_t *m) {
+  params_t p;
+
+  memset(&p, 0, sizeof(p));
+  p_i64(&p, key);
+  p_i64(&p, scope);
+  p_str(&p, m->text);
+  return chat_mysql_run(c, id, &p, NULL);
+}
 
 /* Locks both cursors (so indexers run one at a time, and a room delete
  * waits for the one in progress), reads up to max messages of each kind
@@ -285,7 +267,6 @@ static int index_step(conn_t *c, void *arg) {
   int rc;
 
   a->count = 0;
-  a->rows.n = 0;
   pendings_clear(&l[0]);
   pendings_clear(&l[1]);
 
@@ -314,14 +295,17 @@ static int index_step(conn_t *c, void *arg) {
 
     k = i[0] == l[0].n || (i[1] < l[1].n && l[1].v[i[1]].ts < l[0].v[i[0]].ts);
     m = &l[k].v[i[k]++];
-    chat_mysql_tokrows_add(&a->rows, (int)k, m->id, m->text, strlen(m->text),
-                           a->toks);
+    /* A tombstone (text '') has no row; a direct message one per
+     * participant. */
+    if (m->text[0] != '\0' &&
+        (k == CHAT_SEARCH_DM
+             ? fts_put(c, ST_FTS_PUT_DM, 2 * m->id, m->a, m) ||
+                   fts_put(c, ST_FTS_PUT_DM, 2 * m->id + 1, m->b, m)
+             : fts_put(c, ST_FTS_PUT, m->id, m->a, m)))
+      goto failed;
     last[k] = m->id;
     a->count++;
-    /* Bounds the memory of a chunk of long messages. */
-    if (a->rows.n >= 4096 && chat_mysql_tokrows_flush(c, &a->rows)) goto failed;
   }
-  if (chat_mysql_tokrows_flush(c, &a->rows)) goto failed;
 
   for (k = 0; k < 2; k++) {
     if (last[k] == 0) continue;
@@ -343,14 +327,49 @@ int chat_mysql_index_pending(chat_store_t *s, int max, int *done) {
   assert(CHAT_SEARCH_ROOM == 0 && CHAT_SEARCH_DM == 1);
   memset(&a, 0, sizeof(a));
   a.max = max;
-  a.toks = chat_xmalloc(CHAT_TOKENS_MAX * sizeof(*a.toks));
   r = chat_mysql_tx(s, "search index", index_step, &a);
   for (i = 0; i < 2; i++) {
     pendings_clear(&a.l[i]);
     free(a.l[i].v);
   }
-  free(a.rows.v);
-  free(a.toks);
   if (r == 0) *done = a.count;
   return r;
+}
+
+/* Locks the cursor of the message's kind (the indexer cannot pass the
+ * message meanwhile); if the indexer has reached the message, deletes its
+ * rows and writes them again with text. */
+int chat_mysql_search_unindex(void *conn, int dm, int64_t id, const char *text) {
+  conn_t *c = conn;
+  int64_t cursor = -1;
+  cols_t cols;
+  params_t p;
+  int rc;
+
+  memset(&p, 0, sizeof(p));
+  memset(&cols, 0, sizeof(cols));
+  p_i64(&p, dm ? CHAT_SEARCH_DM : CHAT_SEARCH_ROOM);
+  c_i64(&cols, &cursor);
+  if (chat_mysql_run(c, ST_CURSOR_GET_LOCK, &p, &cols))
+    return chat_mysql_fail(c, "search index");
+  rc = chat_mysql_fetch(c, ST_CURSOR_GET_LOCK);
+  st_done(c, ST_CURSOR_GET_LOCK);
+  if (rc < 0) return chat_mysql_fail(c, "search index");
+  if (cursor < id) return 0;  /* the indexer reads the new text */
+  memset(&p, 0, sizeof(p));
+  p_i64(&p, dm ? 2 * id : id);
+  if (dm) p_i64(&p, 2 * id + 1);
+  if (chat_mysql_run(c, dm ? ST_FTS_DELETE_DM_MSG : ST_FTS_DELETE_MSG, &p, NULL))
+    return chat_mysql_fail(c, "search index delete");
+  if (text == NULL || text[0] == '\0') return 0;
+  memset(&p, 0, sizeof(p));
+  p_str(&p, text);
+  p_i64(&p, id);
+  if (dm) {
+    p_str(&p, text);
+    p_i64(&p, id);
+  }
+  if (chat_mysql_run(c, dm ? ST_FTS_REPUT_DM_MSG : ST_FTS_REPUT_ROOM_MSG, &p, NULL))
+    return chat_mysql_fail(c, "search index");
+  return 0;
 }

@@ -28,14 +28,6 @@
   " (SELECT u.username FROM users u WHERE u.id = d.receiver_id),"      \
   " d.text, d.ts"
 
-#define TR1 "(?, ?, ?)"
-#define TR2 TR1 ", " TR1
-#define TR4 TR2 ", " TR2
-#define TR8 TR4 ", " TR4
-#define TR16 TR8 ", " TR8
-#define TR32 TR16 ", " TR16
-#define TR64 TR32 ", " TR32
-#define TR128 TR64 ", " TR64
 #define MR1 "(?, ?, ?, ?, ?, ?)"
 #define MR2 MR1 ", " MR1
 #define MR4 MR2 ", " MR2
@@ -72,49 +64,22 @@
 #define Q32 Q16 ", " Q16
 #define Q64 Q32 ", " Q32
 
-/* IGNORE: the backfill of migration 002 may run again over rows it wrote
- * (a message's tokens are distinct, so nothing else is ever ignored; the
- * values are bytes and integers that always fit). */
-#define TOKENS_INSERT(rows) \
-  "INSERT IGNORE INTO search_tokens (token, kind, msg_id) VALUES " rows
-
-/* Search candidates (backend.h, search_page).  Parameters: the tokens, the
- * id bound, the room twice (0: any) or the user twice, the limit.
- * STRAIGHT_JOIN keeps the order written: t1 is read backwards on its
- * primary key range (no sort, LIMIT stops it early), every other table is
- * a lookup by key per row; FORCE INDEX keeps the optimizer from walking
- * search_tokens_msg in id order instead. */
-#define SQ_T(j) " JOIN search_tokens t" #j " FORCE INDEX (PRIMARY)"
-#define SQ_W(j, kind)                                             \
-  " AND t" #j ".token = ? AND t" #j ".kind = " kind " AND t" #j \
-  ".msg_id = t1.msg_id"
-#define SQ_TS1 ""
-#define SQ_TS2 SQ_T(2)
-#define SQ_TS3 SQ_TS2 SQ_T(3)
-#define SQ_TS4 SQ_TS3 SQ_T(4)
-#define SQ_TS5 SQ_TS4 SQ_T(5)
-#define SQ_TS6 SQ_TS5 SQ_T(6)
-#define SQ_WS1(k) ""
-#define SQ_WS2(k) SQ_W(2, k)
-#define SQ_WS3(k) SQ_WS2(k) SQ_W(3, k)
-#define SQ_WS4(k) SQ_WS3(k) SQ_W(4, k)
-#define SQ_WS5(k) SQ_WS4(k) SQ_W(5, k)
-#define SQ_WS6(k) SQ_WS5(k) SQ_W(6, k)
-#define SQ_ROOM(n)                                                        \
-  "SELECT STRAIGHT_JOIN " MSG6_ROOM_COLS                                 \
-  " FROM search_tokens t1 FORCE INDEX (PRIMARY)" SQ_TS##n               \
-  " JOIN messages m"                                                     \
-  " WHERE t1.token = ? AND t1.kind = 0" SQ_WS##n("0")                    \
-  " AND t1.msg_id < ? AND m.id = t1.msg_id AND (? = 0 OR m.room_id = ?)" \
-  " ORDER BY t1.msg_id DESC LIMIT ?"
-#define SQ_DM(n)                                                   \
-  "SELECT STRAIGHT_JOIN " MSG6_DM_COLS                            \
-  " FROM search_tokens t1 FORCE INDEX (PRIMARY)" SQ_TS##n        \
-  " JOIN direct_messages d"                                       \
-  " WHERE t1.token = ? AND t1.kind = 1" SQ_WS##n("1")             \
-  " AND t1.msg_id < ? AND d.id = t1.msg_id"                       \
-  " AND (d.sender_id = ? OR d.receiver_id = ?)"                   \
-  " ORDER BY t1.msg_id DESC LIMIT ?"
+/* Search candidates (backend.h, search_match; schema 012).  The inner
+ * SELECT reads one Mroonga table alone, with only the full-text match and
+ * comparisons of its own columns ANDed, ordered by its primary key with a
+ * LIMIT: the form Mroonga answers from its index without sorting every
+ * match ("fast order limit"); the key range bounds what it reads (see
+ * chat_mysql_search_match).  Parameters: the match expression, the key
+ * range [lo, hi) (direct messages: twice the ids), the room or the user
+ * (unless ALL), the limit. */
+#define FTS_ROOM_IDS(scope)                                                  \
+  "(SELECT msg_id FROM search_fts_room WHERE MATCH (body) AGAINST (? IN"      \
+  " BOOLEAN MODE) AND msg_id < ? AND msg_id >= ?" scope                      \
+  " ORDER BY msg_id DESC LIMIT ?) f"
+#define FTS_DM_IDS                                                           \
+  "(SELECT k DIV 2 AS msg_id FROM search_fts_dm WHERE MATCH (body) AGAINST"  \
+  " (? IN BOOLEAN MODE) AND k < ? AND k >= ? AND user_id = ?"                \
+  " ORDER BY k DESC LIMIT ?) f"
 
 const char *const chat_mysql_sql[ST_COUNT] = {
     [ST_USER_INSERT] =
@@ -241,16 +206,29 @@ const char *const chat_mysql_sql[ST_COUNT] = {
     [ST_BATCH_PARENTS] = "SELECT 0, id FROM rooms WHERE id IN (" Q64 ")"
                          " UNION ALL"
                          " SELECT 1, id FROM users WHERE id IN (" Q64 ")",
-    [ST_TOKENS_INSERT_1] = TOKENS_INSERT(TR1),
-    [ST_TOKENS_INSERT_1 + 1] = TOKENS_INSERT(TR2),
-    [ST_TOKENS_INSERT_1 + 2] = TOKENS_INSERT(TR4),
-    [ST_TOKENS_INSERT_1 + 3] = TOKENS_INSERT(TR8),
-    [ST_TOKENS_INSERT_1 + 4] = TOKENS_INSERT(TR16),
-    [ST_TOKENS_INSERT_1 + 5] = TOKENS_INSERT(TR32),
-    [ST_TOKENS_INSERT_1 + 6] = TOKENS_INSERT(TR64),
-    [ST_TOKENS_INSERT_1 + 7] = TOKENS_INSERT(TR128),
-    [ST_TOKENS_DELETE_MSG] =
-        "DELETE FROM search_tokens WHERE kind = ? AND msg_id = ?",
+    /* A message's row: (msg_id, room_id, body); a direct message's row of
+     * one participant: (k, user_id, body).  REPLACE: Mroonga does not roll
+     * back, so an indexer that ran before and rolled back may have written
+     * it already. */
+    [ST_FTS_PUT] = "REPLACE INTO search_fts_room (msg_id, room_id, body)"
+                   " VALUES (?, ?, ?)",
+    [ST_FTS_PUT_DM] = "REPLACE INTO search_fts_dm (k, user_id, body)"
+                      " VALUES (?, ?, ?)",
+    [ST_FTS_DELETE_MSG] = "DELETE FROM search_fts_room WHERE msg_id = ?",
+    /* Parameters: 2 * id, 2 * id + 1. */
+    [ST_FTS_DELETE_DM_MSG] = "DELETE FROM search_fts_dm WHERE k IN (?, ?)",
+    /* A message's rows with a new text: parameters the text and the id
+     * (twice for a direct message: one row per participant). */
+    [ST_FTS_REPUT_ROOM_MSG] =
+        "REPLACE INTO search_fts_room (msg_id, room_id, body)"
+        " SELECT id, room_id, ? FROM messages WHERE id = ?",
+    [ST_FTS_REPUT_DM_MSG] =
+        "REPLACE INTO search_fts_dm (k, user_id, body)"
+        " SELECT 2 * id, sender_id, ? FROM direct_messages WHERE id = ?"
+        " UNION ALL"
+        " SELECT 2 * id + 1, receiver_id, ? FROM direct_messages WHERE id = ?",
+    [ST_CURSOR_GET_LOCK] = "SELECT last_id FROM search_cursor WHERE kind = ?"
+                           " FOR UPDATE",
     /* Parameter: the highest kind to lock (1: both cursors, for the
      * indexer; 0: the room messages' one, for a room delete).  In kind
      * order, so lockers never wait on each other in a cycle. */
@@ -260,9 +238,10 @@ const char *const chat_mysql_sql[ST_COUNT] = {
                       " WHERE kind = ?",
     /* The next messages to index, oldest first.  A locking read: it waits
      * for the rows of transactions still open (see index_step). */
-    [ST_PENDING_ROOM] = "SELECT id, ts, text FROM messages WHERE id > ?"
-                        " ORDER BY id LIMIT ? LOCK IN SHARE MODE",
-    [ST_PENDING_DM] = "SELECT id, ts, text FROM direct_messages WHERE id > ?"
+    [ST_PENDING_ROOM] = "SELECT id, ts, text, room_id, 0 FROM messages"
+                        " WHERE id > ? ORDER BY id LIMIT ? LOCK IN SHARE MODE",
+    [ST_PENDING_DM] = "SELECT id, ts, text, sender_id, receiver_id"
+                      " FROM direct_messages WHERE id > ?"
                       " ORDER BY id LIMIT ? LOCK IN SHARE MODE",
     /* Parameter: the tail's size.  The cursor, and the id below the newest
      * that many messages above it (or the cursor when there are fewer). */
@@ -287,11 +266,7 @@ const char *const chat_mysql_sql[ST_COUNT] = {
                    " WHERE d.id > ? AND d.id < ?"
                    " AND (d.sender_id = ? OR d.receiver_id = ?)"
                    " ORDER BY d.id DESC LIMIT ?",
-    /* A room's messages through messages_room_id, their rows through
-     * search_tokens_msg. */
-    [ST_TOKENS_DELETE_ROOM] =
-        "DELETE t FROM messages m JOIN search_tokens t"
-        " ON t.kind = 0 AND t.msg_id = m.id WHERE m.room_id = ?",
+    [ST_FTS_DELETE_ROOM] = "DELETE FROM search_fts_room WHERE room_id = ?",
     [ST_MARKERS_DELETE_ROOM] = "DELETE FROM read_markers WHERE room_id = ?",
     [ST_MSG_GET] = "SELECT " MSG6_ROOM_COLS ", m.sender_id"
                    " FROM messages m WHERE m.id = ?",
@@ -317,20 +292,12 @@ const char *const chat_mysql_sql[ST_COUNT] = {
         " SELECT user_lo, requester_id = ?, accepted"
         " FROM friendships WHERE user_hi = ?"
         ") x JOIN users u ON u.id = x.other ORDER BY u.username_key",
-    [ST_SEARCH_COUNT] = "SELECT COUNT(*) FROM (SELECT 1 FROM search_tokens"
-                        " WHERE token = ? AND kind = ? LIMIT ?) x",
-    [ST_SEARCH_ROOM_1] = SQ_ROOM(1),
-    [ST_SEARCH_ROOM_1 + 1] = SQ_ROOM(2),
-    [ST_SEARCH_ROOM_1 + 2] = SQ_ROOM(3),
-    [ST_SEARCH_ROOM_1 + 3] = SQ_ROOM(4),
-    [ST_SEARCH_ROOM_1 + 4] = SQ_ROOM(5),
-    [ST_SEARCH_ROOM_1 + 5] = SQ_ROOM(6),
-    [ST_SEARCH_DM_1] = SQ_DM(1),
-    [ST_SEARCH_DM_1 + 1] = SQ_DM(2),
-    [ST_SEARCH_DM_1 + 2] = SQ_DM(3),
-    [ST_SEARCH_DM_1 + 3] = SQ_DM(4),
-    [ST_SEARCH_DM_1 + 4] = SQ_DM(5),
-    [ST_SEARCH_DM_1 + 5] = SQ_DM(6),
+    [ST_MATCH_ALL] = "SELECT " MSG6_ROOM_COLS " FROM " FTS_ROOM_IDS("")
+                     " JOIN messages m ON m.id = f.msg_id ORDER BY m.id DESC",
+    [ST_MATCH_ROOM] = "SELECT " MSG6_ROOM_COLS " FROM " FTS_ROOM_IDS(" AND room_id = ?")
+                      " JOIN messages m ON m.id = f.msg_id ORDER BY m.id DESC",
+    [ST_MATCH_DM] = "SELECT " MSG6_DM_COLS " FROM " FTS_DM_IDS
+                    " JOIN direct_messages d ON d.id = f.msg_id ORDER BY d.id DESC",
     [ST_AUDIT_INSERT] =
         "INSERT INTO audit_log (actor_id, action, target, detail, ts)"
         " VALUES (?, ?, ?, ?, ?)",

@@ -133,12 +133,13 @@ typedef struct {
   int64_t room_id, id;
 } msg_delete_t;
 
-/* The message and its search rows (none if it was not indexed yet). */
+/* The message's search rows (none if it was not indexed yet), then the
+ * message: an index may need its text to remove them. */
 static int msg_delete_step(chat_store_tx_t *tx, void *arg) {
   msg_delete_t *a = arg;
-  int r = OPS(tx)->tx_msg_delete(tx, a->room_id, a->id);
+  int r = OPS(tx)->tx_tokens_delete(tx, CHAT_SEARCH_ROOM, a->id);
 
-  return r ? r : OPS(tx)->tx_tokens_delete(tx, CHAT_SEARCH_ROOM, a->id);
+  return r ? r : OPS(tx)->tx_msg_delete(tx, a->room_id, a->id);
 }
 
 int chat_store_op_msg_delete(chat_store_t *s, int64_t room_id, int64_t id) {

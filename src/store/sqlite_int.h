@@ -82,7 +82,8 @@ enum {
   ST_DM_BY_CID,
   ST_DM_INSERT,
   ST_DM_BEFORE,
-  ST_TOKEN_INSERT,
+  ST_FTS_INSERT_ROOM,  /* search (sqlite_fts.h) */
+  ST_FTS_INSERT_DM,
   ST_CURSOR_GET,
   ST_CURSOR_SET,
   ST_PENDING_ROOM,
@@ -91,8 +92,11 @@ enum {
   ST_BOUNDS_DM,
   ST_TAIL_ROOM,
   ST_TAIL_DM,
-  ST_TOKENS_DELETE_MSG,
-  ST_TOKENS_DELETE_ROOM,
+  ST_FTS_DELETE_ROOM_MSG,
+  ST_FTS_DELETE_DM_MSG,
+  ST_FTS_REINSERT_ROOM_MSG,
+  ST_FTS_REINSERT_DM_MSG,
+  ST_FTS_DELETE_ROOM,
   ST_MARKERS_DELETE_ROOM,
   ST_MSG_GET,
   ST_MSG_DELETE,
@@ -101,10 +105,9 @@ enum {
   ST_FRIEND_ACCEPT,
   ST_FRIEND_DELETE,
   ST_FRIEND_LIST,
-  ST_SEARCH_COUNT,
-  ST_SEARCH_ROOM_1, /* ..._6: one statement per number of tokens */
-  ST_SEARCH_DM_1 = ST_SEARCH_ROOM_1 + CHAT_QUERY_TOKENS_MAX,
-  ST_AUDIT_INSERT = ST_SEARCH_DM_1 + CHAT_QUERY_TOKENS_MAX,
+  ST_SEARCH_ROOM,
+  ST_SEARCH_DM,
+  ST_AUDIT_INSERT,
   ST_READ_MARK,
   ST_UNREAD_ROOMS,
   ST_UNREAD_DMS,
@@ -224,15 +227,6 @@ int chat_sqlite_tx_nowait(chat_store_t *s, const char *what, chat_sqlite_step_fn
 /* The ops table's durable_wait (store.h, chat_store_durable_wait). */
 int chat_sqlite_durable_wait(chat_store_t *s, uint64_t ticket);
 
-/* Writes the search rows of message id of kind (CHAT_SEARCH_*) with st
- * (ST_TOKEN_INSERT): the distinct tokens of text, at most CHAT_TOKENS_MAX
- * (tokens.h).  toks has room for CHAT_TOKENS_MAX.  0, or the SQLite error
- * code with st not yet reset (for chat_sqlite_fail); the caller resets
- * st. */
-int chat_sqlite_index_tokens(sqlite3_stmt *st, int kind, int64_t id,
-                             const char *text, size_t len,
-                             chat_token_t *toks);
-
 /* The ops table's close. */
 void chat_sqlite_close(chat_store_t *s);
 
@@ -249,14 +243,11 @@ int chat_sqlite_msg_rows(conn_t *c, sqlite3_stmt *st, const char *what,
 
 /* ---- sqlite_search.c: the ops of the same names (backend.h) ------------- */
 
-int chat_sqlite_search_count(chat_store_t *s, int kind,
-                             const chat_token_t *toks, int ntoks, int cap,
-                             int *counts);
-int chat_sqlite_search_page(chat_store_t *s, int kind,
-                            const chat_token_t *toks, int ntoks,
-                            int64_t before_id, int64_t room_id,
-                            int64_t user_id, int limit, chat_msg_rec_t **out,
-                            size_t *n);
+int chat_sqlite_search_match(chat_store_t *s, int kind, const char *q,
+                             size_t qlen, int64_t before_id, int64_t room_id,
+                             int64_t user_id, const int64_t *hide,
+                             size_t nhide, int limit, chat_msg_rec_t **out,
+                             size_t *n);
 int chat_sqlite_search_bounds(chat_store_t *s, int kind, int tail_max,
                               int64_t *cursor, int64_t *floor);
 int chat_sqlite_search_tail(chat_store_t *s, int kind, int64_t floor,
@@ -264,6 +255,8 @@ int chat_sqlite_search_tail(chat_store_t *s, int kind, int64_t floor,
                             int64_t user_id, int limit, chat_msg_rec_t **out,
                             size_t *n);
 int chat_sqlite_index_pending(chat_store_t *s, int max, int *done);
+int chat_sqlite_search_unindex(void *conn, int dm, int64_t id,
+                               const char *text);
 
 /* ---- small statement helpers --------------------------------------------- */
 

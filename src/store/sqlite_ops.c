@@ -261,7 +261,7 @@ static int sq_room_update(chat_store_t *s, int64_t id, const char *name,
 /* The messages go with the room (ON DELETE CASCADE); their search rows and
  * the room's read markers are deleted first, in the same transaction. */
 static int room_delete_step(conn_t *c, void *arg) {
-  static const int steps[] = {ST_TOKENS_DELETE_ROOM, ST_MARKERS_DELETE_ROOM,
+  static const int steps[] = {ST_FTS_DELETE_ROOM, ST_MARKERS_DELETE_ROOM,
                               ST_ROOM_DELETE};
   int64_t id = *(const int64_t *)arg;
   sqlite3_stmt *st;
@@ -1168,12 +1168,7 @@ static int sq_tx_msg_delete(chat_store_tx_t *tx, int64_t room_id, int64_t id) {
 }
 
 static int sq_tx_tokens_delete(chat_store_tx_t *tx, int kind, int64_t msg_id) {
-  conn_t *c = tx_conn(tx);
-  sqlite3_stmt *st = stmt(c, ST_TOKENS_DELETE_MSG);
-
-  sqlite3_bind_int(st, 1, kind);
-  sqlite3_bind_int64(st, 2, msg_id);
-  return finish(c, st, "search index delete", 0);
+  return chat_sqlite_search_unindex(tx_conn(tx), kind == CHAT_SEARCH_DM, msg_id, NULL);
 }
 
 /* One writer at a time: the row needs no lock of its own. */
@@ -1232,8 +1227,8 @@ const chat_store_ops_t chat_sqlite_ops = {
     .friend_remove = sq_friend_remove,
     .friend_state = sq_friend_state,
     .friend_list = sq_friend_list,
-    .search_count = chat_sqlite_search_count,
-    .search_page = chat_sqlite_search_page,
+    .search_match = chat_sqlite_search_match,   /* FTS5 (sqlite_fts.h) */
+    .search_unindex = chat_sqlite_search_unindex,
     .search_bounds = chat_sqlite_search_bounds,
     .search_tail = chat_sqlite_search_tail,
     .index_pending = chat_sqlite_index_pending,

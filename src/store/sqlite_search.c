@@ -1,68 +1,51 @@
 /* The SQLite backend (sqlite_int.h): search queries and the upkeep of the
- * search index.
+ * search index, the FTS5 tables of sqlite_fts.h.
  *
- * Search rows (search_tokens, see tokens.h) are written behind the
- * messages: chat_store_msg_insert_batch only stores messages, and
- * chat_store_index_pending (chat_sqlite_index_pending) indexes those above
- * the cursor of their kind (search_cursor,
+ * Rows are written behind the messages: chat_store_msg_insert_batch only
+ * stores messages, and chat_store_index_pending (chat_sqlite_index_pending)
+ * indexes those above the cursor of their kind (search_cursor,
  * schema/sqlite/003_index_cursor.sql) and moves the cursor in the same
  * transaction.  Writers run one at a time and ids only grow
  * (AUTOINCREMENT), so no message can appear at or below a cursor once it
- * has moved.  Rows are deleted with their message (ops.c, message delete;
- * sqlite_ops.c, room delete; a message not indexed yet has none); the
- * search itself is in store.c. */
+ * has moved.  A row is removed with the values it was indexed with before
+ * its message changes text or goes (chat_sqlite_search_unindex: edits and
+ * tombstones through extras.c, a message delete through ops.c; a room
+ * delete in sqlite_ops.c); a message not indexed yet has none.  The search
+ * itself (tail, pages, the text check) is in store.c. */
 #include <assert.h>
 #include <stdlib.h>
 
 #include "../core/common.h"
 #include "../core/log.h"
+#include "sqlite_fts.h"
 #include "sqlite_int.h"
 
 /* --- search --------------------------------------------------------------- */
 
-int chat_sqlite_search_count(chat_store_t *s, int kind,
-                             const chat_token_t *toks, int ntoks, int cap,
-                             int *counts) {
-  conn_t *c = chat_sqlite_get(s, 0);
-  sqlite3_stmt *st = stmt(c, ST_SEARCH_COUNT);
-  int i, rc, r = 0;
-
-  for (i = 0; i < ntoks && r == 0; i++) {
-    sqlite3_bind_blob(st, 1, toks[i].b, toks[i].len, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, kind);
-    sqlite3_bind_int(st, 3, cap);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-      counts[i] = sqlite3_column_int(st, 0);
-    else
-      r = chat_sqlite_fail(c, "search count", rc);
-    done(st);
-  }
-  chat_sqlite_put(s, c, 0);
-  return r;
-}
-
-int chat_sqlite_search_page(chat_store_t *s, int kind, const chat_token_t *toks,
-                            int ntoks, int64_t before_id, int64_t room_id,
-                            int64_t user_id, int limit, chat_msg_rec_t **out,
-                            size_t *n) {
-  conn_t *c = chat_sqlite_get(s, 0);
+int chat_sqlite_search_match(chat_store_t *s, int kind, const char *q,
+                             size_t qlen, int64_t before_id, int64_t room_id,
+                             int64_t user_id, const int64_t *hide,
+                             size_t nhide, int limit, chat_msg_rec_t **out,
+                             size_t *n) {
   int dm = kind == CHAT_SEARCH_DM;
-  sqlite3_stmt *st =
-      stmt(c, (dm ? ST_SEARCH_DM_1 : ST_SEARCH_ROOM_1) + ntoks - 1);
-  int i, r;
+  chat_sb_t expr;
+  int r;
 
-  assert(ntoks >= 1 && ntoks <= CHAT_QUERY_TOKENS_MAX);
-  for (i = 0; i < ntoks; i++)
-    sqlite3_bind_blob(st, i + 1, toks[i].b, toks[i].len, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 7, before_id);
-  if (dm)
-    sqlite3_bind_int64(st, 10, user_id);
-  else
-    sqlite3_bind_int64(st, 8, room_id);
-  sqlite3_bind_int(st, 9, limit);
+  chat_sb_init(&expr);
+  if (chat_sqlite_fts_expr(&expr, q, qlen, dm, room_id, user_id, hide,
+                           nhide) == 0) {
+    chat_sb_free(&expr);
+    return 0;  /* nothing to look up: no candidates */
+  }
+  conn_t *c = chat_sqlite_get(s, 0);
+  sqlite3_stmt *st = stmt(c, dm ? ST_SEARCH_DM : ST_SEARCH_ROOM);
+  sqlite3_bind_text(st, 1, expr.buf, (int)expr.len, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, before_id);
+  sqlite3_bind_int64(st, 3, dm ? user_id : room_id);
+  sqlite3_bind_int(st, 4, limit);
   r = chat_sqlite_msg_rows(c, st, "search", limit, out, n);
   chat_sqlite_put(s, c, 0);
+  chat_sb_free(&expr);
   return r;
 }
 
@@ -120,9 +103,20 @@ static int pending_step(conn_t *c, sqlite3_stmt *st, int *have) {
 
 typedef struct {
   int max;            /* in */
-  chat_token_t *toks; /* scratch: room for CHAT_TOKENS_MAX */
   int count;          /* out: messages indexed */
 } index_t;
+
+/* Inserts the row of the pending message at sel (ST_PENDING_ROOM/DM) of
+ * kind k with ins (ST_FTS_INSERT_ROOM/DM), unless its text is empty: 0 or
+ * the SQLite error, ins not reset yet (the caller resets it). */
+static int index_one(sqlite3_stmt *sel, sqlite3_stmt *ins, int k) {
+  if (sqlite3_column_bytes(sel, 2) == 0) return 0;  /* a tombstone */
+  sqlite3_bind_int64(ins, 1, sqlite3_column_int64(sel, 0));
+  sqlite3_bind_value(ins, 2, sqlite3_column_value(sel, 2));
+  sqlite3_bind_int64(ins, 3, sqlite3_column_int64(sel, 3));
+  if (k == CHAT_SEARCH_DM) sqlite3_bind_int64(ins, 4, sqlite3_column_int64(sel, 4));
+  return run(ins);
+}
 
 /* Reads both cursors, walks the messages above them (both scans open at
  * once, each in id order) and indexes the older of the two heads (by ts;
@@ -164,30 +158,23 @@ static int index_step(conn_t *c, void *arg) {
   }
   if (r) goto out;
 
-  st = stmt(c, ST_TOKEN_INSERT);
   while (a->count < a->max && (have[0] || have[1])) {
-    const char *text;
     int64_t id;
 
     k = !have[0] || (have[1] && sqlite3_column_int64(sel[1], 1) <
                                     sqlite3_column_int64(sel[0], 1));
     id = sqlite3_column_int64(sel[k], 0);
-    text = (const char *)sqlite3_column_text(sel[k], 2);
-    rc = chat_sqlite_index_tokens(
-        st, k, id, text ? text : "",
-        text ? (size_t)sqlite3_column_bytes(sel[k], 2) : 0, a->toks);
+    st = stmt(c, k == CHAT_SEARCH_DM ? ST_FTS_INSERT_DM : ST_FTS_INSERT_ROOM);
+    rc = index_one(sel[k], st, k);
     if (rc) r = chat_sqlite_fail(c, "search index", rc);
+    done(st);
     if (r == 0) {
       last[k] = id;
       a->count++;
       r = pending_step(c, sel[k], &have[k]);
     }
-    if (r) {
-      done(st);
-      goto out;
-    }
+    if (r) goto out;
   }
-  done(st);
   done(sel[0]);
   done(sel[1]);
   sel[0] = sel[1] = NULL;
@@ -213,10 +200,28 @@ int chat_sqlite_index_pending(chat_store_t *s, int max, int *done_out) {
   int r;
 
   a.max = max;
-  a.toks = chat_xmalloc(CHAT_TOKENS_MAX * sizeof(*a.toks));
   a.count = 0;
   r = chat_sqlite_tx(s, "search index", index_step, &a);
-  free(a.toks);
   if (r == 0) *done_out = a.count;
+  return r;
+}
+
+int chat_sqlite_search_unindex(void *conn, int dm, int64_t id,
+                               const char *text) {
+  conn_t *c = conn;
+  sqlite3_stmt *st = stmt(c, dm ? ST_FTS_DELETE_DM_MSG : ST_FTS_DELETE_ROOM_MSG);
+  int rc, r = 0;
+
+  sqlite3_bind_int64(st, 1, id);
+  rc = run(st);
+  if (rc) r = chat_sqlite_fail(c, "search index delete", rc);
+  done(st);
+  if (r || text == NULL || text[0] == '\0') return r;
+  st = stmt(c, dm ? ST_FTS_REINSERT_DM_MSG : ST_FTS_REINSERT_ROOM_MSG);
+  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+  rc = run(st);
+  if (rc) r = chat_sqlite_fail(c, "search index", rc);
+  done(st);
   return r;
 }

@@ -12,40 +12,11 @@
 #define MSG6_ROOM_COLS "m.id, m.room_id, u.username, '', m.text, m.ts"
 #define MSG6_DM_COLS "d.id, 0, su.username, ru.username, d.text, d.ts"
 
-/* Search candidates (backend.h, search_page): ?1..?6 the tokens, ?7 the id
- * bound, ?8 the room (0: any), ?9 the limit, ?10 the user.  CROSS JOIN
- * fixes the join order: t1 is scanned backwards on its primary key range
- * (no sort), every other table is a lookup by key per row. */
-#define SQ_T(j) " CROSS JOIN search_tokens t" #j
-#define SQ_W(j, kind)                                                 \
-  " AND t" #j ".token = ?" #j " AND t" #j ".kind = " kind " AND t" #j \
-  ".msg_id = t1.msg_id"
-#define SQ_TS1 ""
-#define SQ_TS2 SQ_T(2)
-#define SQ_TS3 SQ_TS2 SQ_T(3)
-#define SQ_TS4 SQ_TS3 SQ_T(4)
-#define SQ_TS5 SQ_TS4 SQ_T(5)
-#define SQ_TS6 SQ_TS5 SQ_T(6)
-#define SQ_WS1(k) ""
-#define SQ_WS2(k) SQ_W(2, k)
-#define SQ_WS3(k) SQ_WS2(k) SQ_W(3, k)
-#define SQ_WS4(k) SQ_WS3(k) SQ_W(4, k)
-#define SQ_WS5(k) SQ_WS4(k) SQ_W(5, k)
-#define SQ_WS6(k) SQ_WS5(k) SQ_W(6, k)
-#define SQ_ROOM(n)                                                     \
-  "SELECT " MSG6_ROOM_COLS " FROM search_tokens t1" SQ_TS##n         \
-  " CROSS JOIN messages m CROSS JOIN users u"                         \
-  " WHERE t1.token = ?1 AND t1.kind = 0 AND t1.msg_id < ?7" SQ_WS##n( \
-      "0") " AND m.id = t1.msg_id AND (?8 = 0 OR m.room_id = ?8)"     \
-           " AND u.id = m.sender_id ORDER BY t1.msg_id DESC LIMIT ?9"
-#define SQ_DM(n)                                                         \
-  "SELECT " MSG6_DM_COLS " FROM search_tokens t1" SQ_TS##n               \
-  " CROSS JOIN direct_messages d CROSS JOIN users su CROSS JOIN users ru" \
-  " WHERE t1.token = ?1 AND t1.kind = 1 AND t1.msg_id < ?7" SQ_WS##n(    \
-      "1") " AND d.id = t1.msg_id"                                       \
-           " AND (d.sender_id = ?10 OR d.receiver_id = ?10)"             \
-           " AND su.id = d.sender_id AND ru.id = d.receiver_id"          \
-           " ORDER BY t1.msg_id DESC LIMIT ?9"
+/* The tag column of the search tables (sqlite_fts.h). */
+#define TAG_ROOM(room) "char(1) || 'r' || " room
+#define TAG_DM(snd, rcv) \
+  "char(1) || 'u' || " snd " || ' ' || char(1) || 'u' || " rcv
+#define CURSOR(kind) "(SELECT last_id FROM search_cursor WHERE kind = " kind ")"
 
 const char *const chat_sqlite_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -143,18 +114,21 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
                      " JOIN users ru ON ru.id = d.receiver_id"
                      " WHERE d.user_lo = ?1 AND d.user_hi = ?2 AND d.id < ?3"
                      " ORDER BY d.id DESC LIMIT ?4",
-    /* OR IGNORE: a message indexed twice (by another process of an older
-     * version, which indexed with the insert) keeps its rows. */
-    [ST_TOKEN_INSERT] = "INSERT OR IGNORE INTO search_tokens"
-                        " (token, kind, msg_id) VALUES (?1, ?2, ?3)",
+    /* A message the indexer reached: ?1 its id, ?2 its text, ?3 its room
+     * (DM: ?3 sender, ?4 receiver).  Not for an empty text (a tombstone
+     * has no row: sqlite_fts.h). */
+    [ST_FTS_INSERT_ROOM] = "INSERT INTO search_room (rowid, body, tag)"
+                           " VALUES (?1, ?2, " TAG_ROOM("?3") ")",
+    [ST_FTS_INSERT_DM] = "INSERT INTO search_dm (rowid, body, tag)"
+                         " VALUES (?1, ?2, " TAG_DM("?3", "?4") ")",
     [ST_CURSOR_GET] = "SELECT last_id FROM search_cursor WHERE kind = ?1",
     [ST_CURSOR_SET] = "UPDATE search_cursor SET last_id = max(last_id, ?2)"
                       " WHERE kind = ?1",
     /* The next messages to index, oldest first. */
-    [ST_PENDING_ROOM] = "SELECT id, ts, text FROM messages WHERE id > ?1"
-                        " ORDER BY id LIMIT ?2",
-    [ST_PENDING_DM] = "SELECT id, ts, text FROM direct_messages WHERE id > ?1"
-                      " ORDER BY id LIMIT ?2",
+    [ST_PENDING_ROOM] = "SELECT id, ts, text, room_id FROM messages"
+                        " WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [ST_PENDING_DM] = "SELECT id, ts, text, sender_id, receiver_id"
+                      " FROM direct_messages WHERE id > ?1 ORDER BY id LIMIT ?2",
     /* The cursor, and the id below the newest ?1 messages above it (or the
      * cursor when there are no more than ?1). */
     [ST_BOUNDS_ROOM] =
@@ -181,11 +155,33 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
                    " AND (+d.sender_id = ?3 OR +d.receiver_id = ?3)"
                    " AND su.id = d.sender_id AND ru.id = d.receiver_id"
                    " ORDER BY d.id DESC LIMIT ?4",
-    [ST_TOKENS_DELETE_MSG] =
-        "DELETE FROM search_tokens WHERE kind = ?1 AND msg_id = ?2",
-    [ST_TOKENS_DELETE_ROOM] =
-        "DELETE FROM search_tokens WHERE kind = 0 AND msg_id IN"
-        " (SELECT id FROM messages WHERE room_id = ?1)",
+    /* Removes the row of message ?1 (if the indexer has reached it) with
+     * the values it was indexed with: the stored text and the tag. */
+    [ST_FTS_DELETE_ROOM_MSG] =
+        "INSERT INTO search_room (search_room, rowid, body, tag)"
+        " SELECT 'delete', id, text, " TAG_ROOM("room_id") " FROM messages"
+        " WHERE id = ?1 AND id <= " CURSOR("0") " AND text <> ''",
+    [ST_FTS_DELETE_DM_MSG] =
+        "INSERT INTO search_dm (search_dm, rowid, body, tag)"
+        " SELECT 'delete', id, text, " TAG_DM("sender_id", "receiver_id")
+        " FROM direct_messages WHERE id = ?1 AND id <= " CURSOR("1")
+        " AND text <> ''",
+    /* The row of message ?1 with the text ?2 (after the delete above; the
+     * caller does not call it for an empty text). */
+    [ST_FTS_REINSERT_ROOM_MSG] =
+        "INSERT INTO search_room (rowid, body, tag)"
+        " SELECT id, ?2, " TAG_ROOM("room_id") " FROM messages"
+        " WHERE id = ?1 AND id <= " CURSOR("0") " AND text <> ''",
+    [ST_FTS_REINSERT_DM_MSG] =
+        "INSERT INTO search_dm (rowid, body, tag)"
+        " SELECT id, ?2, " TAG_DM("sender_id", "receiver_id")
+        " FROM direct_messages WHERE id = ?1 AND id <= " CURSOR("1")
+        " AND text <> ''",
+    /* Every row of room ?1's messages. */
+    [ST_FTS_DELETE_ROOM] =
+        "INSERT INTO search_room (search_room, rowid, body, tag)"
+        " SELECT 'delete', id, text, " TAG_ROOM("room_id") " FROM messages"
+        " WHERE room_id = ?1 AND id <= " CURSOR("0") " AND text <> ''",
     [ST_MARKERS_DELETE_ROOM] = "DELETE FROM read_markers WHERE room_id = ?1",
     [ST_MSG_GET] = "SELECT " MSG6_ROOM_COLS ", m.sender_id"
                    " FROM messages m JOIN users u ON u.id = m.sender_id"
@@ -210,20 +206,24 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
         " SELECT user_lo, requester_id = ?1, accepted"
         " FROM friendships WHERE user_hi = ?1"
         ") x JOIN users u ON u.id = x.other ORDER BY u.username",
-    [ST_SEARCH_COUNT] = "SELECT count(*) FROM (SELECT 1 FROM search_tokens"
-                        " WHERE token = ?1 AND kind = ?2 LIMIT ?3)",
-    [ST_SEARCH_ROOM_1] = SQ_ROOM(1),
-    [ST_SEARCH_ROOM_1 + 1] = SQ_ROOM(2),
-    [ST_SEARCH_ROOM_1 + 2] = SQ_ROOM(3),
-    [ST_SEARCH_ROOM_1 + 3] = SQ_ROOM(4),
-    [ST_SEARCH_ROOM_1 + 4] = SQ_ROOM(5),
-    [ST_SEARCH_ROOM_1 + 5] = SQ_ROOM(6),
-    [ST_SEARCH_DM_1] = SQ_DM(1),
-    [ST_SEARCH_DM_1 + 1] = SQ_DM(2),
-    [ST_SEARCH_DM_1 + 2] = SQ_DM(3),
-    [ST_SEARCH_DM_1 + 3] = SQ_DM(4),
-    [ST_SEARCH_DM_1 + 4] = SQ_DM(5),
-    [ST_SEARCH_DM_1 + 5] = SQ_DM(6),
+    /* Candidates (backend.h, search_match): ?1 the MATCH expression, ?2
+     * the id bound, ?3 the room (0: any) or the user, ?4 the limit.  The
+     * FTS table drives (CROSS JOIN), read newest first on its rowids; the
+     * filters repeat what the tags in ?1 already ask. */
+    [ST_SEARCH_ROOM] =
+        "SELECT " MSG6_ROOM_COLS " FROM search_room"
+        " CROSS JOIN messages m CROSS JOIN users u"
+        " WHERE search_room MATCH ?1 AND search_room.rowid < ?2"
+        " AND m.id = search_room.rowid AND (?3 = 0 OR m.room_id = ?3)"
+        " AND u.id = m.sender_id ORDER BY search_room.rowid DESC LIMIT ?4",
+    [ST_SEARCH_DM] =
+        "SELECT " MSG6_DM_COLS " FROM search_dm"
+        " CROSS JOIN direct_messages d CROSS JOIN users su CROSS JOIN users ru"
+        " WHERE search_dm MATCH ?1 AND search_dm.rowid < ?2"
+        " AND d.id = search_dm.rowid"
+        " AND (d.sender_id = ?3 OR d.receiver_id = ?3)"
+        " AND su.id = d.sender_id AND ru.id = d.receiver_id"
+        " ORDER BY search_dm.rowid DESC LIMIT ?4",
     [ST_AUDIT_INSERT] =
         "INSERT INTO audit_log (actor_id, action, target, detail, ts)"
         " VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -357,14 +357,13 @@ int chat_store_friend_list(chat_store_t *s, int64_t user_id,
  *    further behind (a long burst of messages while the storage actor had
  *    no idle moment to index), older unindexed messages are found once
  *    chat_store_index_pending has reached them.
- * 4. Then the index, for ids up to the cursor: the backend counts each
- *    token's messages, up to SEARCH_COUNT_CAP; a token without any means no
- *    candidate, and the rarest token drives the scan.  Pages of candidates
- *    (messages with every token, newest first) come from the backend; the
- *    text check keeps the messages that really contain the query.  Pages
- *    grow, so a query whose candidates rarely match (one that ends up with
- *    unigrams, or a long one) still gets through them in few round trips;
- *    the scan ends at limit matches or with the candidates.
+ * 4. Then the index, for ids up to the cursor: the backend's full-text
+ *    engine (SQLite FTS5, sqlite_fts.h; MySQL Mroonga, mysql_search.c)
+ *    gives pages of candidates, newest first, straight from the query;
+ *    the text check keeps the messages that really contain the query.
+ *    Pages grow, so a query whose candidates rarely match (one that ends
+ *    up with unigrams, or a long one) still gets through them in few round
+ *    trips; the scan ends at limit matches or with the candidates.
  *    Every tail message is newer than every indexed one of its kind, so the
  *    list of a kind is newest first.  Search rows are written in the
  *    transaction that moves the cursor, so the rows of every message up to
@@ -373,7 +372,6 @@ int chat_store_friend_list(chat_store_t *s, int64_t user_id,
  * 5. The two kinds have their own id sequences: their lists are merged by
  *    time, newest first. */
 
-#define SEARCH_COUNT_CAP 5000
 #define SEARCH_PAGE_MIN 32
 #define SEARCH_PAGE_MAX 1024
 #define SEARCH_TAIL_MAX 20000
@@ -442,14 +440,12 @@ static int search_tail(chat_store_t *s, int kind, int64_t floor,
   }
 }
 
-static int search_kind(chat_store_t *s, int kind, const chat_token_t *toks0,
-                       int ntoks, const char *q, size_t qlen, int64_t room_id,
-                       int64_t user_id, int limit, msg_list_t *res) {
-  chat_token_t toks[CHAT_QUERY_TOKENS_MAX];
-  int counts[CHAT_QUERY_TOKENS_MAX];
+static int search_kind(chat_store_t *s, int kind, const char *q, size_t qlen,
+                       int64_t room_id, int64_t user_id, int limit,
+                       msg_list_t *res) {
   int64_t before, cursor = 0, floor = 0;
   int page = limit < SEARCH_PAGE_MIN ? SEARCH_PAGE_MIN : limit;
-  int i, j, rc;
+  int rc;
 
   rc = s->ops->search_bounds(s, kind, SEARCH_TAIL_MAX, &cursor, &floor);
   if (rc) return rc;
@@ -457,31 +453,12 @@ static int search_kind(chat_store_t *s, int kind, const chat_token_t *toks0,
   if (rc || res->n == (size_t)limit || cursor <= 0) return rc;
   before = cursor == INT64_MAX ? INT64_MAX : cursor + 1;
 
-  memcpy(toks, toks0, (size_t)ntoks * sizeof(*toks));
-  if (ntoks > 1) {
-    rc = s->ops->search_count(s, kind, toks, ntoks, SEARCH_COUNT_CAP, counts);
-    if (rc) return rc;
-    /* Insertion sort by count, rarest first (stable: ties keep the query's
-     * order). */
-    for (i = 1; i < ntoks; i++) {
-      chat_token_t t = toks[i];
-      int c = counts[i];
-      for (j = i; j > 0 && counts[j - 1] > c; j--) {
-        toks[j] = toks[j - 1];
-        counts[j] = counts[j - 1];
-      }
-      toks[j] = t;
-      counts[j] = c;
-    }
-    if (counts[0] == 0) return CHAT_OK;
-  }
-
   for (;;) {
     chat_msg_rec_t *v = NULL;
     size_t n = 0;
 
-    rc = s->ops->search_page(s, kind, toks, ntoks, before, room_id, user_id,
-                             page, &v, &n);
+    rc = s->ops->search_match(s, kind, q, qlen, before, room_id, user_id,
+                              res->hide, res->nhide, page, &v, &n);
     if (rc) return rc;
     if (n > 0) before = v[n - 1].id;
     keep_matches(res, v, n, q, qlen, limit);
@@ -493,11 +470,11 @@ static int search_kind(chat_store_t *s, int kind, const chat_token_t *toks0,
 int chat_store_search(chat_store_t *s, int64_t user_id, const char *q,
                       int64_t room_id, int limit, chat_msg_rec_t **out,
                       size_t *n) {
-  chat_token_t toks[CHAT_QUERY_TOKENS_MAX];
+  chat_token_t toks[1];
   msg_list_t rooms = {NULL, 0, 0, NULL, 0}, dms = {NULL, 0, 0, NULL, 0};
   chat_msg_rec_t *v;
   size_t start, qlen, a = 0, b = 0, k = 0;
-  int ntoks, rc;
+  int rc;
 
   if (q == NULL || out == NULL || n == NULL || limit < 1 || room_id < 0)
     return CHAT_EINVAL;
@@ -505,8 +482,8 @@ int chat_store_search(chat_store_t *s, int64_t user_id, const char *q,
   *n = 0;
   chat_text_trim(q, strlen(q), &start, &qlen);
   q += start;
-  ntoks = (int)chat_tokens_query(q, qlen, toks, CHAT_QUERY_TOKENS_MAX);
-  if (ntoks == 0) return CHAT_EINVAL;
+  /* Nothing but white space. */
+  if (chat_tokens_query(q, qlen, toks, 1) == 0) return CHAT_EINVAL;
 
   /* Private rooms (schema 010): never the messages of one the user is not
    * a member of. */
@@ -520,12 +497,11 @@ int chat_store_search(chat_store_t *s, int64_t user_id, const char *q,
   }
   rooms.hide = hide;
   rooms.nhide = nhide;
-  rc = search_kind(s, CHAT_SEARCH_ROOM, toks, ntoks, q, qlen, room_id, user_id,
-                   limit, &rooms);
+  rc = search_kind(s, CHAT_SEARCH_ROOM, q, qlen, room_id, user_id, limit,
+                   &rooms);
   free(hide);
   if (rc == 0 && room_id == 0)
-    rc = search_kind(s, CHAT_SEARCH_DM, toks, ntoks, q, qlen, 0, user_id,
-                     limit, &dms);
+    rc = search_kind(s, CHAT_SEARCH_DM, q, qlen, 0, user_id, limit, &dms);
   if (rc) {
     chat_store_msgs_free(rooms.v, rooms.n);
     chat_store_msgs_free(dms.v, dms.n);

@@ -188,3 +188,34 @@ int chat_tokens_match(const char *text, size_t tlen, const char *q,
   }
   return 0;
 }
+
+int chat_tokens_each(const char *text, size_t len, chat_tokens_cb cb,
+                     void *ud) {
+  const uint8_t *s = (const uint8_t *)text;
+  uint8_t tok[CHAT_SEARCH_TOKEN_BYTES];
+  size_t i = 0, at, next_at;
+  uint32_t c, next;
+  int n1, n2, r;
+
+  if (len == 0) return 0;
+  at = 0;
+  c = fold(next_cp(s, len, &i));
+  for (;;) {
+    int have_next = i < len;
+    next_at = i;
+    next = have_next ? fold(next_cp(s, len, &i)) : 0;
+    if (!is_space(c)) {
+      n1 = (int)chat_utf8_encode(c, tok);
+      r = cb(ud, tok, n1, (int)at, (int)next_at);
+      if (r) return r;
+      if (have_next && !is_space(next)) {
+        n2 = (int)chat_utf8_encode(next, tok + n1);
+        r = cb(ud, tok, n1 + n2, (int)at, (int)i);
+        if (r) return r;
+      }
+    }
+    if (!have_next) return 0;
+    c = next;
+    at = next_at;
+  }
+}

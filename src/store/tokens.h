@@ -1,5 +1,11 @@
 /* Search tokens: what the store indexes for each message and looks up for a
  * query (see "search" in store.h).  Pure functions, no I/O, thread-safe.
+ * The SQLite backend's FTS5 tokenizer indexes chat_tokens_each's tokens and
+ * queries chat_tokens_query's (sqlite_fts.h); chat_tokens_text gives the
+ * distinct tokens, as the search_tokens table of schema 002 to 011 held
+ * them (tests and search_bench rebuild it for comparisons).  MySQL's
+ * Mroonga tokenizes by itself; every backend's candidates go through
+ * chat_tokens_match.
  *
  * Normalisation: the text is decoded from UTF-8 into code points (a byte
  * that does not start a valid sequence counts as U+FFFD) and ASCII A-Z is
@@ -47,6 +53,19 @@ typedef struct {
  * returns how many. */
 size_t chat_tokens_text(const char *text, size_t len, chat_token_t *out,
                         size_t max);
+
+/* Every token of text[0..len) in text order, repeats included and without
+ * the CHAT_TOKENS_MAX cap (for an engine that keeps each token once per
+ * message itself): at each code point that is not white space its
+ * unigram, then the bigram that starts there if the next code point is not
+ * white space either.  cb gets the token's bytes (UTF-8 as above, at most
+ * CHAT_SEARCH_TOKEN_BYTES) and the byte range [start, end) of text it
+ * comes from; a non-zero return stops the scan and is returned.  0 once
+ * every token was given. */
+typedef int (*chat_tokens_cb)(void *ud, const uint8_t *tok, int len,
+                              int start, int end);
+int chat_tokens_each(const char *text, size_t len, chat_tokens_cb cb,
+                     void *ud);
 
 /* The tokens to look up for the query q[0..len) (already trimmed): its
  * distinct bigrams, plus the unigram of each character that is in no bigram

@@ -19,6 +19,7 @@
 
 #include "core/ident.h"
 #include "store/backend.h"
+#include "store/sqlite_fts.h"
 #include "store/store.h"
 #include "t.h"
 
@@ -71,6 +72,7 @@ static long long raw_int(const char *sql) {
     sqlite3_close(db);
     return -1;
   }
+  chat_sqlite_fts_register(db);  /* the search tables' tokenizer */
   if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
     if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
@@ -88,8 +90,10 @@ static void raw_exec(const char *sql) {
     T_EQ_INT(mysql_errno(g_raw), 0);
     return;
   }
-  if (sqlite3_open_v2(g_path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK)
+  if (sqlite3_open_v2(g_path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
+    chat_sqlite_fts_register(db);
     T_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  }
   sqlite3_close(db);
 }
 

@@ -152,17 +152,20 @@ static void test_migrate_002(void) {
   if (s != NULL) {
     T_EQ_INT(raw_int("PRAGMA user_version"), schema_files());
     T_EQ_INT(raw_int("SELECT count(*) FROM sqlite_master WHERE name IN"
-                     " ('direct_messages', 'friendships', 'search_tokens',"
-                     " 'audit_log', 'read_markers')"),
+                     " ('direct_messages', 'friendships', 'search_room',"
+                     " 'audit_log', 'read_markers', 'search_tokens')"),
              5);
-    tokens = raw_int("SELECT count(*) FROM search_tokens");
-    T_CHECK(tokens > 20);
+    /* 012 indexed both old messages (every row has a room tag). */
+    tokens = raw_int("SELECT count(*) FROM search_room"
+                     " WHERE search_room MATCH '\"\x01r\"*'");
+    T_EQ_INT(tokens, 2);
     check_upgraded(s);
     chat_store_close(s);
     /* Reopen: nothing runs again. */
     s = NULL;
     T_EQ_INT(chat_store_open(path, 1, &s, err, sizeof(err)), 0);
-    T_EQ_INT(raw_int("SELECT count(*) FROM search_tokens WHERE kind = 0"),
+    T_EQ_INT(raw_int("SELECT count(*) FROM search_room"
+                     " WHERE search_room MATCH '\"\x01r\"*'"),
              tokens);
     chat_store_close(s);
   } else {
@@ -246,6 +249,105 @@ static void test_migrate_004(void) {
   memcpy(g_path, saved, sizeof(g_path));
 }
 
+
+/* --- migration 012 (FTS5) on a database of 011 with messages ------------- */
+
+static void test_migrate_012(void) {
+  char path[sizeof(g_path)], saved[sizeof(g_path)], err[256];
+  chat_store_t *s = NULL;
+  sqlite3 *db = NULL;
+  int i, done = -1;
+
+  snprintf(path, sizeof(path), "%s/old011.db", g_dir);
+  T_EQ_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+           SQLITE_OK);
+  for (i = 0; i < 11; i++)
+    T_EQ_INT(sqlite3_exec(db, chat_schema_sqlite_files[i][1], NULL, NULL, NULL), SQLITE_OK);
+  T_EQ_INT(sqlite3_exec(db, "PRAGMA user_version = 11", NULL, NULL, NULL), SQLITE_OK);
+  /* Room messages 1-4 (3 a tombstone, 4 not indexed yet), direct
+   * messages 1-2 (2 not indexed yet); search_tokens as 011 left it. */
+  T_EQ_INT(sqlite3_exec(
+               db,
+               "INSERT INTO users (id, username, email, pwhash, role, banned, created_ms)"
+               " VALUES (7, 'old-seven', '', '$h$', 0, 0, 5), (8, 'old-eight', '', '$h$', 0, 0, 5),"
+               " (9, 'old-nine', '', '$h$', 0, 0, 5);"
+               "INSERT INTO messages (id, room_id, sender_id, text, cid, ts, seq) VALUES"
+               " (1, 1, 7, '我家在上海东边', NULL, 6, 1),"
+               " (2, 1, 8, 'Say HELLO to old friends', NULL, 7, 2),"
+               " (3, 1, 8, '', NULL, 8, 3),"
+               " (4, 1, 7, '上海 after the cursor', NULL, 9, 4);"
+               "INSERT INTO msg_extras (kind, msg_id, deleted) VALUES (0, 3, 1);"
+               "INSERT INTO direct_messages (id, sender_id, receiver_id, user_lo, user_hi, text,"
+               " cid, ts) VALUES (1, 7, 8, 7, 8, '上海 secret between us', NULL, 10),"
+               " (2, 8, 7, 7, 8, '上海 reply later', NULL, 11);"
+               "UPDATE search_cursor SET last_id = 3 WHERE kind = 0;"
+               "UPDATE search_cursor SET last_id = 1 WHERE kind = 1;"
+               "INSERT INTO search_tokens (token, kind, msg_id) VALUES (X'e4b88a', 0, 1);",
+               NULL, NULL, NULL),
+           SQLITE_OK);
+  if (sqlite3_errcode(db) != SQLITE_OK) fprintf(stderr, "setup: %s\n", sqlite3_errmsg(db));
+  sqlite3_close(db);
+
+  memcpy(saved, g_path, sizeof(saved));
+  snprintf(g_path, sizeof(g_path), "%s", path);
+  T_EQ_INT(chat_store_open(path, 2, &s, err, sizeof(err)), 0);
+  if (s == NULL) {
+    fprintf(stderr, "open: %s\n", err);
+    memcpy(g_path, saved, sizeof(g_path));
+    return;
+  }
+  chat_store_t *keep = g_store;
+  g_store = s;
+  T_EQ_INT(raw_int("PRAGMA user_version"), schema_files());
+  T_EQ_INT(raw_int("SELECT count(*) FROM sqlite_master WHERE name = 'search_tokens'"), 0);
+  /* 012 indexed what the cursors covered, not the tombstone. */
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, 1), 1);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, 2), 1);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, 3), 0);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, 4), 0);
+  T_EQ_INT(token_rows(CHAT_SEARCH_DM, 1), 1);
+  T_EQ_INT(token_rows(CHAT_SEARCH_DM, 2), 0);
+  /* The old messages are found through the index, the others directly. */
+  T_CHECK(finds(9, "上海", 0, "我家在上海东边"));
+  T_CHECK(finds(9, "hello", 0, "Say HELLO to old friends"));
+  T_CHECK(finds(9, "上海", 1, "上海 after the cursor"));
+  T_CHECK(finds(7, "上海", 0, "上海 secret between us"));
+  T_CHECK(finds(8, "上海", 0, "上海 reply later"));
+  T_CHECK(!finds(9, "上海", 0, "上海 secret between us"));
+  T_EQ_INT(search_n(9, "上海", 0, NULL, NULL), 2);
+  T_EQ_INT(search_n(7, "上海", 0, NULL, NULL), 4);
+  T_EQ_INT(chat_store_index_pending(s, 10, &done), 0);
+  T_EQ_INT(done, 2);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, 4), 1);
+  T_EQ_INT(search_n(7, "上海", 0, NULL, NULL), 4);
+  /* Rows written by the migration go with their messages: an edit, a
+   * delete, the room. */
+  T_EQ_INT(chat_store_msg_edit(s, 0, 2, 8, "Say goodbye instead", 12), 0);
+  T_CHECK(!finds(9, "hello", 0, "Say HELLO to old friends"));
+  T_CHECK(finds(9, "GOODBYE", 0, "Say goodbye instead"));
+  T_EQ_INT(chat_store_msg_delete(s, 1, 1), 0);
+  T_EQ_INT(token_rows(CHAT_SEARCH_ROOM, 1), 0);
+  T_EQ_INT(search_n(9, "上海", 0, NULL, NULL), 1);
+  T_EQ_INT(chat_store_dm_delete(s, 1), 0);
+  T_EQ_INT(search_n(7, "上海", 0, NULL, NULL), 2);
+  T_EQ_INT(raw_int("SELECT count(*) FROM search_room WHERE search_room MATCH '\"\x01r\"*'"), 2);
+  T_EQ_INT(chat_store_room_delete(s, 1), 0);
+  T_EQ_INT(raw_int("SELECT count(*) FROM search_room WHERE search_room MATCH '\"\x01r\"*'"), 0);
+  T_EQ_INT(search_n(7, "上海", 0, NULL, NULL), 1);
+  /* The index is sound after all of it. */
+  T_EQ_INT(raw_int("SELECT count(*) FROM (SELECT 1 FROM pragma_quick_check"
+                   " WHERE quick_check <> 'ok')"),
+           0);
+  raw_exec("INSERT INTO search_room (search_room, rank) VALUES ('integrity-check', 0)");
+  raw_exec("INSERT INTO search_dm (search_dm, rank) VALUES ('integrity-check', 0)");
+  g_store = keep;
+  chat_store_close(s);
+  /* Reopen: nothing runs again. */
+  s = NULL;
+  T_EQ_INT(chat_store_open(path, 1, &s, err, sizeof(err)), 0);
+  chat_store_close(s);
+  memcpy(g_path, saved, sizeof(g_path));
+}
 
 /* --- SQLite only: the transaction helper and SQLITE_BUSY ----------------- */
 
@@ -374,6 +476,7 @@ static void run_sqlite(void) {
   T_RUN(test_migrate_002);
   T_RUN(test_migrate_003);
   T_RUN(test_migrate_004);
+  T_RUN(test_migrate_012);
 
   rc = chat_store_open(g_path, 4, &g_store, err, sizeof(err));
   T_EQ_INT(rc, 0);
