@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #define MAX_ROOMS 20000
+#define MAX_RATES 32
 
 /* ---------------------------------------------------------------------- */
 /* bench_util.c                                                           */
@@ -163,7 +164,10 @@ typedef struct {
   double timeout_s;
   /* open loop (--rate): total sends per second over every ready client on
    * a fixed schedule; 0 is the closed loop above */
-  int rate;
+  int rate;                  /* the step running */
+  int rates[MAX_RATES];      /* --rate R1,R2,...: a ladder over the same connections */
+  int n_rates;
+  int stop_after;            /* end the ladder after this many steps not ok (0: never) */
   double duration_s, warmup_s;
   /* provisioning: "NAME TOKEN" lines (chatd user bulk --sessions) instead
    * of register + login; connections per user */
@@ -194,6 +198,7 @@ typedef struct {
   uint64_t deliveries, expected, missing, extra;    /* extra: more copies than members */
   double window_s;
   hist_t *deliver, *ack;                            /* messages scheduled in the window */
+  hist_t *lag;                                      /* actual send minus due, every send */
   int senders;
 } rate_figures_t;
 
@@ -231,7 +236,11 @@ double bench_stats_self_cpu(void);
  * latency arrays in place. */
 void bench_report(const opts_t *o, figures_t *fig);
 
-/* The same for an open-loop run (--rate) or an idle run (--idle, rf NULL). */
-void bench_report_rate(const opts_t *o, figures_t *fig, const rate_figures_t *rf);
+/* The same for one step of an open-loop run (--rate) or an idle run (--idle,
+ * rf NULL).  Returns 1 if the step was ok (see the verdict line), else 0. */
+int bench_report_rate(const opts_t *o, figures_t *fig, const rate_figures_t *rf);
+
+/* Forgets the errors counted so far (a new ladder step). */
+void bench_errors_reset(void);
 
 #endif

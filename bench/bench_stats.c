@@ -236,7 +236,9 @@ double bench_hist_pct_ms(const hist_t *h, double p) {
   return h->max_us / 1000.0;
 }
 
-void bench_report_rate(const opts_t *o, figures_t *fig, const rate_figures_t *rf) {
+void bench_errors_reset(void) { memset(&errs, 0, sizeof(errs)); }
+
+int bench_report_rate(const opts_t *o, figures_t *fig, const rate_figures_t *rf) {
   uint64_t now = uv_hrtime();
   double setup_s = ((fig->t_setup_done ? fig->t_setup_done : now) - fig->t_start) / 1e9;
   char a[24], b[24], c[24], d[24], f[24], sc[24], cc[24];
@@ -275,7 +277,7 @@ void bench_report_rate(const opts_t *o, figures_t *fig, const rate_figures_t *rf
            kb_str(joined, b, sizeof b), kb_str(fig->rss_after.rss_kb, c, sizeof c),
            kb_str(fig->rss_after.hwm_kb, d, sizeof d), per_s, errs.errors, fig->timed_out);
     fflush(stdout);
-    return;
+    return ready > 0;
   }
   double ws = rf->window_s > 0 ? rf->window_s : 0;
   double mps = ws > 0 ? rf->sent_window / ws : 0;
@@ -298,6 +300,8 @@ void bench_report_rate(const opts_t *o, figures_t *fig, const rate_figures_t *rf
   printf("  fan-out  %" PRIu64 " message frames (expected %" PRIu64 ", missing %" PRIu64
          ", extra %" PRIu64 "); in the window: %.0f deliveries/s\n",
          rf->deliveries, rf->expected, rf->missing, rf->extra, dps);
+  printf("  lag      chatbench's own lateness (actual send - due), ms: p50 %.2f  p99 %.2f  max %.2f\n",
+         bench_hist_pct_ms(rf->lag, 0.5), bench_hist_pct_ms(rf->lag, 0.99), rf->lag->max_us / 1000.0);
   printf("  latency  scheduled send -> each delivery, ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f"
          "  (n=%" PRIu64 ")\n",
          p50, p90, p99, pmax, dl->n);
@@ -323,13 +327,14 @@ void bench_report_rate(const opts_t *o, figures_t *fig, const rate_figures_t *rf
          " deliveries=%" PRIu64 " missing_deliveries=%" PRIu64 " extra_deliveries=%" PRIu64
          " errors=%" PRIu64 " seconds=%.3f ready=%d senders=%d setup_s=%.2f rss_before_kb=%s"
          " rss_joined_kb=%s rss_after_kb=%s hwm_after_kb=%s server_cpu_s=%s client_cpu_s=%s"
-         " timed_out=%d ok=%d\n",
+         " timed_out=%d send_lag_p99_ms=%.2f ok=%d\n",
          o->label, o->clients, o->rooms, o->rate, mps, dps, p50, p90, p99, pmax,
          bench_hist_pct_ms(ak, 0.5), bench_hist_pct_ms(ak, 0.99), ak->max_us / 1000.0,
          rf->scheduled, rf->sent, rf->acked, unacked, rf->refused, rf->unsent, rf->deliveries,
          rf->missing, rf->extra, errs.errors, ws, ready, rf->senders, setup_s,
          kb_str(fig->rss_before.rss_kb, a, sizeof a), kb_str(fig->rss_joined.rss_kb, b, sizeof b),
          kb_str(fig->rss_after.rss_kb, c, sizeof c), kb_str(fig->rss_after.hwm_kb, f, sizeof f), sc,
-         cc, fig->timed_out, ok);
+         cc, fig->timed_out, bench_hist_pct_ms(rf->lag, 0.99), ok);
   fflush(stdout);
+  return ok;
 }

@@ -40,7 +40,7 @@
 #define QUIET_NS (3ull * 1000000000ull) /* drain ends after this long without a frame */
 #define PASSWORD "chatbench-password-1"
 
-enum { PH_SETUP, PH_SEND, PH_DRAIN, PH_DONE };
+enum { PH_SETUP, PH_SEND, PH_DRAIN, PH_GAP, PH_DONE }; /* PH_GAP: between ladder steps */
 enum { F_SENT = 1, F_ACKED = 2, F_ECHOED = 4, F_FAILED = 8 };
 
 /* The open-loop run (--rate). */
@@ -50,10 +50,13 @@ typedef struct {
   int *senders;                    /* indexes of the clients ready at the start */
   int cap;                         /* seqs per client */
   int cpu0_done, cpu1_done;
-  uv_timer_t pace;
+  int reported;                    /* this step's report is out */
+  int fails;                       /* consecutive steps that were not ok */
+  int timers;                      /* pace and gap initialised */
+  uv_timer_t pace, gap;
   rate_figures_t f;
-  hist_t deliver, ack;
-  char *sendbuf;
+  hist_t deliver, ack, lag;
+  char *sendbuf, *textbuf; /* one send's JSON and its text, sendcap bytes each */
   size_t sendcap;
 } rate_t;
 
@@ -77,6 +80,7 @@ static struct {
   char **tokens;     /* --sessions: one token per user */
   size_t n_tokens;
   rate_t *rt;        /* --rate */
+  int step;          /* --rate R1,R2,...: the step running */
   uv_timer_t hold;   /* --idle */
 } g;
 
@@ -410,13 +414,15 @@ static void rate_send(rate_t *rt, uint64_t k, uint64_t now) {
     return;
   }
   int seq = cl->next_seq++;
-  char *text = rt->sendbuf, *payload = rt->sendbuf + rt->sendcap / 2;
-  make_text(cl, seq, text, rt->sendcap / 2);
-  int n = snprintf(payload, rt->sendcap / 2,
+  char *text = rt->textbuf, *payload = rt->sendbuf;
+  make_text(cl, seq, text, rt->sendcap);
+  int n = snprintf(payload, rt->sendcap,
                    "{\"type\":\"send\",\"room\":%d,\"text\":\"%s\",\"cid\":\"%s-%d-%d\"}",
                    cl->room_id, text, g.run_tag, cl->idx, seq);
   cl->flags[seq] |= F_SENT;
-  cl->sent_ns[seq] = rt->t0 + (uint64_t)((double)k * 1e9 / g.o.rate); /* when it was due */
+  uint64_t due = rt->t0 + (uint64_t)((double)k * 1e9 / g.o.rate);
+  cl->sent_ns[seq] = due; /* when it was due, not when it went */
+  bench_hist_add(&rt->lag, now > due ? (now - due) / 1000 : 0);
   rt->f.sent++;
   if (now >= rt->win_start && now < rt->win_end) rt->f.sent_window++;
   int rc = bench_ws_send_text(cl->conn, payload, (size_t)n);
@@ -456,39 +462,85 @@ static void on_pace(uv_timer_t *t) {
   }
 }
 
-static void begin_rate_phase(void) {
+/* The per-client arrays of one step, for cap seqs each (sent_ns: when due). */
+static void rate_arrays(int cap) {
+  for (int i = 0; i < g.o.clients; i++) {
+    client_t *cl = &g.clients[i];
+    free(cl->sent_ns);
+    free(cl->flags);
+    free(cl->recv);
+    cl->sent_ns = bench_xcalloc((size_t)cap, sizeof(uint64_t));
+    cl->flags = bench_xcalloc((size_t)cap, 1);
+    cl->recv = bench_xcalloc((size_t)cap, sizeof(uint16_t));
+    cl->next_seq = 0;
+  }
+}
+
+/* Starts step g.step of the ladder (--rate R1,R2,...): a fresh run tag, so
+ * that late frames of the step before are not counted, fresh counters and
+ * histograms, and the schedule from 50 ms from now. */
+static void rate_step_start(void) {
   rate_t *rt = g.rt;
-  rt->senders = bench_xcalloc((size_t)g.o.clients, sizeof(int));
+  g.o.rate = g.o.rates[g.step];
+  if (g.step > 0) {
+    static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    for (int i = 0; i < 8; i++) g.run_tag[i] = alnum[bench_rng_next() % 36];
+    bench_errors_reset();
+  }
+  memset(&rt->f, 0, sizeof(rt->f));
+  memset(&rt->deliver, 0, sizeof(rt->deliver));
+  memset(&rt->ack, 0, sizeof(rt->ack));
+  memset(&rt->lag, 0, sizeof(rt->lag));
+  rt->f.deliver = &rt->deliver;
+  rt->f.ack = &rt->ack;
+  rt->f.lag = &rt->lag;
+  rt->next = 0;
+  rt->cpu0_done = rt->cpu1_done = 0;
+  rt->reported = 0;
   for (int i = 0; i < g.o.clients; i++)
     if (g.clients[i].state == CS_READY) rt->senders[rt->f.senders++] = i;
+  if (rt->f.senders == 0) {
+    finish();
+    return;
+  }
   rt->total = (uint64_t)((g.o.warmup_s + g.o.duration_s) * g.o.rate + 0.5);
   if (rt->total == 0) rt->total = 1;
   rt->cap = (int)(rt->total / (uint64_t)rt->f.senders + 2);
   g.cap = rt->cap;
-  for (int i = 0; i < g.o.clients; i++) {
-    client_t *cl = &g.clients[i];
-    cl->sent_ns = bench_xcalloc((size_t)rt->cap, sizeof(uint64_t));
-    cl->flags = bench_xcalloc((size_t)rt->cap, 1);
-    cl->recv = bench_xcalloc((size_t)rt->cap, sizeof(uint16_t));
-  }
-  rt->sendcap = 2 * ((size_t)g.o.size + 512);
-  rt->sendbuf = bench_xmalloc(rt->sendcap);
+  rate_arrays(rt->cap);
   uint64_t now = uv_hrtime();
   rt->t0 = now + 50000000ull; /* 50 ms from now: the timer is running by then */
   rt->win_start = rt->t0 + (uint64_t)(g.o.warmup_s * 1e9);
   rt->win_end = rt->win_start + (uint64_t)(g.o.duration_s * 1e9);
   rt->f.window_s = g.o.duration_s;
-  rt->f.deliver = &rt->deliver;
-  rt->f.ack = &rt->ack;
-  uv_timer_init(g.loop, &rt->pace);
-  rt->pace.data = rt;
+  g.fig.srv_cpu0 = g.fig.cli_cpu0 = -1; /* sampled when the window starts */
+  g.fig.srv_cpu1 = g.fig.cli_cpu1 = -1;
+  g.phase = PH_SEND;
+  g.t_last_rx = now;
   uv_timer_start(&rt->pace, on_pace, 1, 1);
 }
 
-/* After the run: every member of the room must have got every acked message. */
+static void on_gap(uv_timer_t *t) {
+  (void)t;
+  if (!g.finished) rate_step_start();
+}
+
+static void begin_rate_phase(void) {
+  rate_t *rt = g.rt;
+  rt->senders = bench_xcalloc((size_t)g.o.clients, sizeof(int));
+  rt->sendcap = (size_t)g.o.size + 512;
+  rt->sendbuf = bench_xmalloc(rt->sendcap);
+  rt->textbuf = bench_xmalloc(rt->sendcap);
+  uv_timer_init(g.loop, &rt->pace);
+  rt->pace.data = rt;
+  uv_timer_init(g.loop, &rt->gap);
+  rt->timers = 1;
+  rate_step_start();
+}
+
+/* After a step: every member of the room must have got every acked message. */
 static void rate_count_missing(void) {
   rate_t *rt = g.rt;
-  if (!rt->senders) return;
   for (int i = 0; i < g.o.clients; i++) {
     client_t *cl = &g.clients[i];
     if (!cl->flags) continue;
@@ -500,6 +552,44 @@ static void rate_count_missing(void) {
       if (got > want) rt->f.extra += got - want;
     }
   }
+}
+
+/* Reports the current step (once); the CPU window ends now if it has not. */
+static int rate_step_report(void) {
+  rate_t *rt = g.rt;
+  if (rt->reported || !rt->f.senders) return 1;
+  rt->reported = 1;
+  uv_timer_stop(&rt->pace);
+  g.fig.rss_after = bench_stats_rss(g.o.pid); /* connections still open */
+  if (!rt->cpu1_done) {
+    rt->cpu1_done = 1;
+    g.fig.srv_cpu1 = bench_stats_server_cpu(g.o.pid);
+    g.fig.cli_cpu1 = bench_stats_self_cpu();
+    uint64_t now = uv_hrtime();
+    rt->f.window_s = rt->cpu0_done && now > rt->win_start ? (now - rt->win_start) / 1e9 : 0;
+  }
+  if (!rt->cpu0_done) g.fig.srv_cpu0 = g.fig.cli_cpu0 = -1;
+  rate_count_missing();
+  return bench_report_rate(&g.o, &g.fig, &rt->f);
+}
+
+/* The step is over (drained, or quiet for QUIET_NS): report it, then the
+ * next step after a second, unless the ladder ends (last step, or
+ * --stop-after consecutive steps that were not ok). */
+static void rate_step_done(void) {
+  rate_t *rt = g.rt;
+  if (rt->reported || g.finished) return;
+  g.phase = PH_GAP;
+  int ok = rate_step_report();
+  rt->fails = ok ? 0 : rt->fails + 1;
+  if (g.step + 1 < g.o.n_rates && !(g.o.stop_after > 0 && rt->fails >= g.o.stop_after)) {
+    g.step++;
+    uv_timer_start(&rt->gap, on_gap, 1000, 0);
+    return;
+  }
+  if (g.step + 1 < g.o.n_rates)
+    printf("chatbench: ladder stopped after %d steps that were not ok\n", rt->fails);
+  finish();
 }
 
 static void on_hold(uv_timer_t *t) {
@@ -538,7 +628,6 @@ static void begin_send_phase(void) {
     return;
   }
   if (g.rt) {
-    g.fig.srv_cpu0 = g.fig.cli_cpu0 = -1; /* sampled when the window starts */
     begin_rate_phase();
     return;
   }
@@ -552,7 +641,7 @@ static void check_progress(void) {
     rate_t *rt = g.rt;
     if (g.phase == PH_DRAIN && rt->f.acked + rt->f.refused >= rt->f.sent &&
         rt->f.deliveries >= rt->f.expected)
-      finish();
+      rate_step_done();
     return;
   }
   if (g.o.idle) return;
@@ -566,7 +655,12 @@ static void check_progress(void) {
 static void on_tick(uv_timer_t *t) {
   (void)t;
   uint64_t now = uv_hrtime();
-  if (g.phase == PH_DRAIN && now - g.t_last_rx > QUIET_NS) finish();
+  if (g.phase == PH_DRAIN && now - g.t_last_rx > QUIET_NS) {
+    if (g.rt)
+      rate_step_done();
+    else
+      finish();
+  }
 }
 
 static void on_timeout(uv_timer_t *t) {
@@ -605,18 +699,13 @@ static void finish(void) {
   if (!g.fig.t_setup_done) g.fig.t_setup_done = uv_hrtime();
   g.fig.rss_after = bench_stats_rss(g.o.pid); /* connections still open */
   if (g.rt) {
-    if (!g.rt->cpu1_done) {
-      g.fig.srv_cpu1 = bench_stats_server_cpu(g.o.pid);
-      g.fig.cli_cpu1 = bench_stats_self_cpu();
-      uint64_t now = uv_hrtime();
-      if (g.rt->cpu0_done && now > g.rt->win_start) g.rt->f.window_s = (now - g.rt->win_start) / 1e9;
-      else g.rt->f.window_s = 0;
-    }
-    if (!g.rt->cpu0_done) g.fig.srv_cpu0 = g.fig.cli_cpu0 = -1;
-    if (!uv_is_closing((uv_handle_t *)&g.rt->pace) && g.rt->senders) {
-      uv_timer_stop(&g.rt->pace);
+    /* A step cut short (timeout, signal) is reported as it stands. */
+    if (g.phase == PH_SEND || g.phase == PH_DRAIN) rate_step_report();
+    if (g.rt->timers) {
       uv_close((uv_handle_t *)&g.rt->pace, NULL);
+      uv_close((uv_handle_t *)&g.rt->gap, NULL);
     }
+    if (!g.fig.t_send0) bench_report_rate(&g.o, &g.fig, &g.rt->f); /* setup never ended */
   } else if (g.fig.t_send0) {
     g.fig.srv_cpu1 = bench_stats_server_cpu(g.o.pid);
     g.fig.cli_cpu1 = bench_stats_self_cpu();
@@ -625,8 +714,7 @@ static void finish(void) {
   }
   g.phase = PH_DONE;
   if (g.rt) {
-    rate_count_missing();
-    bench_report_rate(&g.o, &g.fig, &g.rt->f);
+    /* reported above, step by step */
   } else if (g.o.idle) {
     if (g.fig.t_send0) uv_close((uv_handle_t *)&g.hold, NULL);
     bench_report_rate(&g.o, &g.fig, NULL);
@@ -664,13 +752,16 @@ static void usage(FILE *out) {
         "  --timeout SECONDS  stop and report after this long (default 120)\n"
         "  --concurrency C    clients in setup (register/login/connect) at once (default 32)\n"
         "open loop (fixed rate):\n"
-        "  --rate R           R messages a second in all, every ready client sending in turn\n"
-        "                     on a fixed schedule; latency counts from when a message was due\n"
+        "  --rate R[,R2,...]  R messages a second in all, every ready client sending in turn\n"
+        "                     on a fixed schedule; latency counts from when a message was due.\n"
+        "                     Several rates: a ladder over the same connections, one report each\n"
+        "  --stop-after N     end the ladder after N consecutive steps that are not ok\n"
+        "                     (default 2; 0: run every step)\n"
         "  --duration S       seconds measured (default 10; with --idle: seconds held, default 3)\n"
         "  --warmup S         seconds sent at the rate before the measured window (default 2)\n"
         "provisioned users and many connections:\n"
         "  --sessions FILE    \"NAME TOKEN\" lines (chatd user bulk --sessions): no register or\n"
-        "                     login; connection i uses line i / K\n"
+        "                     login; connection i uses line i mod U (U = clients / K)\n"
         "  --conns-per-user K WebSockets per user (default 1); the server's per-user limit\n"
         "                     (chatd --max-ws-user) must allow K\n"
         "  --idle             connect (and join) everybody, hold, report memory per connection\n"
@@ -824,6 +915,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
   int have_url = 0, have_ids = 0, have_duration = 0;
   o->conns_per_user = 1;
   o->warmup_s = 2;
+  o->stop_after = 2;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -868,7 +960,21 @@ static int parse_args(int argc, char **argv, opts_t *o) {
         return -1;
       }
     } else if (strcmp(a, "--rate") == 0) {
-      if (parse_int_opt(a, v, 1, 10000000, &o->rate)) return -1;
+      char tmp[1024];
+      snprintf(tmp, sizeof(tmp), "%s", v);
+      o->n_rates = 0;
+      for (char *save = NULL, *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (o->n_rates >= MAX_RATES) {
+          fprintf(stderr, "chatbench: at most %d rates\n", MAX_RATES);
+          return -1;
+        }
+        if (parse_int_opt(a, tok, 1, 10000000, &o->rates[o->n_rates])) return -1;
+        o->n_rates++;
+      }
+      if (o->n_rates == 0) return -1;
+      o->rate = o->rates[0];
+    } else if (strcmp(a, "--stop-after") == 0) {
+      if (parse_int_opt(a, v, 0, 1000, &o->stop_after)) return -1;
     } else if (strcmp(a, "--duration") == 0 || strcmp(a, "--warmup") == 0) {
       char *end;
       double x = strtod(v, &end);
@@ -993,11 +1099,13 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  int n_users = (g.o.clients + g.o.conns_per_user - 1) / g.o.conns_per_user;
   int closed = !g.o.rate && !g.o.idle;
   if (g.o.rate) {
     g.rt = bench_xcalloc(1, sizeof(rate_t));
     g.rt->f.deliver = &g.rt->deliver;
     g.rt->f.ack = &g.rt->ack;
+    g.rt->f.lag = &g.rt->lag;
   }
   size_t total = closed ? (size_t)g.o.clients * (size_t)g.o.messages : 0;
   g.cap = closed ? g.o.messages : 0;
@@ -1006,7 +1114,9 @@ int main(int argc, char **argv) {
   g.clients = bench_xcalloc((size_t)g.o.clients, sizeof(client_t));
   for (int i = 0; i < g.o.clients; i++) {
     client_t *cl = &g.clients[i];
-    int user = i / g.o.conns_per_user;
+    /* Users in turn (client i is user i mod U): the first U connections are
+     * U distinct users, so each user comes online once, early. */
+    int user = i % n_users;
     cl->idx = i;
     cl->room_idx = i % g.o.rooms;
     cl->room_id = g.o.room_ids[cl->room_idx];
@@ -1056,6 +1166,7 @@ int main(int argc, char **argv) {
   if (g.rt) {
     free(g.rt->senders);
     free(g.rt->sendbuf);
+    free(g.rt->textbuf);
     free(g.rt);
   }
   free(g.fig.lat_echo);
