@@ -162,6 +162,7 @@ typedef struct {
   char label[64];
   int pid;
   double timeout_s;
+  double quiet_s; /* the drain ends after this long without a frame */
   /* open loop (--rate): total sends per second over every ready client on
    * a fixed schedule; 0 is the closed loop above */
   int rate;                  /* the step running */

@@ -37,7 +37,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define QUIET_NS (3ull * 1000000000ull) /* drain ends after this long without a frame */
 #define PASSWORD "chatbench-password-1"
 
 enum { PH_SETUP, PH_SEND, PH_DRAIN, PH_GAP, PH_DONE }; /* PH_GAP: between ladder steps */
@@ -655,7 +654,7 @@ static void check_progress(void) {
 static void on_tick(uv_timer_t *t) {
   (void)t;
   uint64_t now = uv_hrtime();
-  if (g.phase == PH_DRAIN && now - g.t_last_rx > QUIET_NS) {
+  if (g.phase == PH_DRAIN && now - g.t_last_rx > (uint64_t)(g.o.quiet_s * 1e9)) {
     if (g.rt)
       rate_step_done();
     else
@@ -751,6 +750,8 @@ static void usage(FILE *out) {
         "  --label NAME       server label for the RESULT line (default server)\n"
         "  --timeout SECONDS  stop and report after this long (default 120)\n"
         "  --concurrency C    clients in setup (register/login/connect) at once (default 32)\n"
+        "  --quiet S          after the sends, wait for missing frames until none came for S\n"
+        "                     seconds (default 3)\n"
         "open loop (fixed rate):\n"
         "  --rate R[,R2,...]  R messages a second in all, every ready client sending in turn\n"
         "                     on a fixed schedule; latency counts from when a message was due.\n"
@@ -916,6 +917,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
   o->conns_per_user = 1;
   o->warmup_s = 2;
   o->stop_after = 2;
+  o->quiet_s = 3;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -973,6 +975,13 @@ static int parse_args(int argc, char **argv, opts_t *o) {
       }
       if (o->n_rates == 0) return -1;
       o->rate = o->rates[0];
+    } else if (strcmp(a, "--quiet") == 0) {
+      char *end;
+      o->quiet_s = strtod(v, &end);
+      if (*end || end == v || !(o->quiet_s > 0) || o->quiet_s > 3600) {
+        fprintf(stderr, "chatbench: --quiet wants seconds in (0, 3600]\n");
+        return -1;
+      }
     } else if (strcmp(a, "--stop-after") == 0) {
       if (parse_int_opt(a, v, 0, 1000, &o->stop_after)) return -1;
     } else if (strcmp(a, "--duration") == 0 || strcmp(a, "--warmup") == 0) {
