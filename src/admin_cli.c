@@ -61,7 +61,7 @@ static const char help_text[] =
     "                      (mode 0600; the token is the sid cookie's value)\n"
     "  chatd room add NAME [--topic TEXT]\n"
     "  chatd room list [--json]\n"
-    "  chatd room bulk --prefix P --count N\n"
+    "  chatd room bulk --prefix P --count N [--topic TEXT]\n"
     "                      for load tests: create public rooms P-0 .. P-N-1 (existing\n"
     "                      ones are kept) in one transaction; prints \"ID NAME\" lines\n"
     "  chatd room rename ID|NAME NEW\n"
