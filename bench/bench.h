@@ -195,7 +195,8 @@ double bench_hist_pct_ms(const hist_t *h, double p);
  * minus the time the message was due to be sent. */
 typedef struct {
   uint64_t scheduled, sent, acked, refused, unsent; /* all messages of the run */
-  uint64_t sent_window, deliveries_window;          /* within the window */
+  uint64_t sent_window;      /* due in the window and sent before it ended */
+  uint64_t deliveries_window; /* received within the window */
   uint64_t deliveries, expected, missing, extra;    /* extra: more copies than members */
   double window_s;
   hist_t *deliver, *ack;                            /* messages scheduled in the window */

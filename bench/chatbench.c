@@ -421,9 +421,12 @@ static void rate_send(rate_t *rt, uint64_t k, uint64_t now) {
   cl->flags[seq] |= F_SENT;
   uint64_t due = rt->t0 + (uint64_t)((double)k * 1e9 / g.o.rate);
   cl->sent_ns[seq] = due; /* when it was due, not when it went */
+  /* The achieved rate: messages due in the window that went out before it
+   * ended (a backlog sent late does not make up for the time lost). */
+  if (due >= rt->win_start && due < rt->win_end && now < rt->win_end) rt->f.sent_window++;
   bench_hist_add(&rt->lag, now > due ? (now - due) / 1000 : 0);
   rt->f.sent++;
-  if (now >= rt->win_start && now < rt->win_end) rt->f.sent_window++;
+
   int rc = bench_ws_send_text(cl->conn, payload, (size_t)n);
   if (rc != 0) bench_client_fail(cl, "ws: write: %s", uv_err_name(rc));
 }
