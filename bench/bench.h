@@ -162,7 +162,8 @@ typedef struct {
   char label[64];
   int pid;
   double timeout_s;
-  double quiet_s; /* the drain ends after this long without a frame */
+  double quiet_s;     /* the drain ends after this long without a frame */
+  double drain_max_s; /* --rate: and at the latest this long after the last send (0: never) */
   /* open loop (--rate): total sends per second over every ready client on
    * a fixed schedule; 0 is the closed loop above */
   int rate;                  /* the step running */
@@ -199,6 +200,7 @@ typedef struct {
   uint64_t deliveries_window; /* received within the window */
   uint64_t deliveries, expected, missing, extra;    /* extra: more copies than members */
   double window_s;
+  int drain_cut;                                    /* --drain-max ended the wait */
   hist_t *deliver, *ack;                            /* messages scheduled in the window */
   hist_t *lag;                                      /* actual send minus due, every send */
   int senders;

@@ -298,8 +298,9 @@ int bench_report_rate(const opts_t *o, figures_t *fig, const rate_figures_t *rf)
          rf->scheduled, rf->sent, rf->acked, rf->refused, rf->unsent, mps, o->rate,
          o->rate ? 100.0 * mps / o->rate : 0);
   printf("  fan-out  %" PRIu64 " message frames (expected %" PRIu64 ", missing %" PRIu64
-         ", extra %" PRIu64 "); in the window: %.0f deliveries/s\n",
-         rf->deliveries, rf->expected, rf->missing, rf->extra, dps);
+         ", extra %" PRIu64 "); in the window: %.0f deliveries/s%s\n",
+         rf->deliveries, rf->expected, rf->missing, rf->extra, dps,
+         rf->drain_cut ? " (wait for late frames cut by --drain-max: missing includes late)" : "");
   printf("  lag      chatbench's own lateness (actual send - due), ms: p50 %.2f  p99 %.2f  max %.2f\n",
          bench_hist_pct_ms(rf->lag, 0.5), bench_hist_pct_ms(rf->lag, 0.99), rf->lag->max_us / 1000.0);
   printf("  latency  scheduled send -> each delivery, ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f"
@@ -327,14 +328,14 @@ int bench_report_rate(const opts_t *o, figures_t *fig, const rate_figures_t *rf)
          " deliveries=%" PRIu64 " missing_deliveries=%" PRIu64 " extra_deliveries=%" PRIu64
          " errors=%" PRIu64 " seconds=%.3f ready=%d senders=%d setup_s=%.2f rss_before_kb=%s"
          " rss_joined_kb=%s rss_after_kb=%s hwm_after_kb=%s server_cpu_s=%s client_cpu_s=%s"
-         " timed_out=%d send_lag_p99_ms=%.2f ok=%d\n",
+         " timed_out=%d send_lag_p99_ms=%.2f drain_cut=%d ok=%d\n",
          o->label, o->clients, o->rooms, o->rate, mps, dps, p50, p90, p99, pmax,
          bench_hist_pct_ms(ak, 0.5), bench_hist_pct_ms(ak, 0.99), ak->max_us / 1000.0,
          rf->scheduled, rf->sent, rf->acked, unacked, rf->refused, rf->unsent, rf->deliveries,
          rf->missing, rf->extra, errs.errors, ws, ready, rf->senders, setup_s,
          kb_str(fig->rss_before.rss_kb, a, sizeof a), kb_str(fig->rss_joined.rss_kb, b, sizeof b),
          kb_str(fig->rss_after.rss_kb, c, sizeof c), kb_str(fig->rss_after.hwm_kb, f, sizeof f), sc,
-         cc, fig->timed_out, bench_hist_pct_ms(rf->lag, 0.99), ok);
+         cc, fig->timed_out, bench_hist_pct_ms(rf->lag, 0.99), rf->drain_cut, ok);
   fflush(stdout);
   return ok;
 }

@@ -45,6 +45,7 @@ enum { F_SENT = 1, F_ACKED = 2, F_ECHOED = 4, F_FAILED = 8 };
 /* The open-loop run (--rate). */
 typedef struct {
   uint64_t t0, win_start, win_end; /* t0: message 0 is due; the window is measured */
+  uint64_t t_drain;                /* when the last message was sent */
   uint64_t total, next;            /* messages in the schedule; the next one to send */
   int *senders;                    /* indexes of the clients ready at the start */
   int cap;                         /* seqs per client */
@@ -458,7 +459,7 @@ static void on_pace(uv_timer_t *t) {
     uv_timer_stop(&rt->pace);
     if (g.phase == PH_SEND) {
       g.phase = PH_DRAIN;
-      g.t_last_rx = now;
+      g.t_last_rx = rt->t_drain = now;
     }
     check_progress();
   }
@@ -657,6 +658,13 @@ static void check_progress(void) {
 static void on_tick(uv_timer_t *t) {
   (void)t;
   uint64_t now = uv_hrtime();
+  if (g.rt && g.phase == PH_DRAIN && g.o.drain_max_s > 0 &&
+      now - g.rt->t_drain > (uint64_t)(g.o.drain_max_s * 1e9)) {
+    /* Far past the knee the backlog takes minutes to drain: stop waiting. */
+    g.rt->f.drain_cut = 1;
+    rate_step_done();
+    return;
+  }
   if (g.phase == PH_DRAIN && now - g.t_last_rx > (uint64_t)(g.o.quiet_s * 1e9)) {
     if (g.rt)
       rate_step_done();
@@ -759,6 +767,8 @@ static void usage(FILE *out) {
         "  --rate R[,R2,...]  R messages a second in all, every ready client sending in turn\n"
         "                     on a fixed schedule; latency counts from when a message was due.\n"
         "                     Several rates: a ladder over the same connections, one report each\n"
+        "  --drain-max S      --rate: stop waiting for late frames S seconds after the last\n"
+        "                     send (default 0: no limit); what has not arrived is missing\n"
         "  --stop-after N     end the ladder after N consecutive steps that are not ok\n"
         "                     (default 2; 0: run every step)\n"
         "  --duration S       seconds measured (default 10; with --idle: seconds held, default 3)\n"
@@ -983,6 +993,13 @@ static int parse_args(int argc, char **argv, opts_t *o) {
       o->quiet_s = strtod(v, &end);
       if (*end || end == v || !(o->quiet_s > 0) || o->quiet_s > 3600) {
         fprintf(stderr, "chatbench: --quiet wants seconds in (0, 3600]\n");
+        return -1;
+      }
+    } else if (strcmp(a, "--drain-max") == 0) {
+      char *end;
+      o->drain_max_s = strtod(v, &end);
+      if (*end || end == v || !(o->drain_max_s >= 0) || o->drain_max_s > 86400) {
+        fprintf(stderr, "chatbench: --drain-max wants seconds in [0, 86400]\n");
         return -1;
       }
     } else if (strcmp(a, "--stop-after") == 0) {

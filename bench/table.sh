@@ -26,6 +26,7 @@ usage: bench/table.sh [options]
   --duration S          measured seconds per step (default 10; --quick 5)
   --warmup S            seconds at the rate before each measured window (default 2; --quick 1)
   --stop-after N        end a ladder after N consecutive steps that are not ok (default 2; 0: never)
+  --drain-max S         stop waiting for late frames S s after a step's last send (default 20)
   --size BYTES          message text size (default 25)
   --idle-conns N        idle connections (default 19000; --quick 5000)
   --idle-users U        users they belong to (default 1000; --quick 250)
@@ -49,6 +50,7 @@ MANY_LADDER=""
 DURATION=""
 WARMUP=""
 STOP_AFTER=2
+DRAIN_MAX=20
 SIZE=25
 IDLE_CONNS=""
 IDLE_USERS=""
@@ -69,6 +71,7 @@ while [ $# -gt 0 ]; do
     --duration) DURATION="${2:?}"; shift ;;
     --warmup) WARMUP="${2:?}"; shift ;;
     --stop-after) STOP_AFTER="${2:?}"; shift ;;
+    --drain-max) DRAIN_MAX="${2:?}"; shift ;;
     --size) SIZE="${2:?}"; shift ;;
     --idle-conns) IDLE_CONNS="${2:?}"; shift ;;
     --idle-users) IDLE_USERS="${2:?}"; shift ;;
@@ -302,7 +305,8 @@ bench_rate() {
   timeout=$(awk -v s="$steps" -v d="$DURATION" -v w="$WARMUP" 'BEGIN { printf "%d", 900 + s * (d + w + 60) }')
   "${PIN_C[@]}" "$BENCH" --url "$URL" --label "$series" --pid "$SERVER_PID" --size "$SIZE" \
     --rate "$(commas "$rates")" --duration "$DURATION" --warmup "$WARMUP" \
-    --stop-after "$STOP_AFTER" --timeout "$timeout" "$@" >"$log.bench" 2>&1 || rc=$?
+    --stop-after "$STOP_AFTER" --drain-max "$DRAIN_MAX" --timeout "$timeout" "$@" \
+    >"$log.bench" 2>&1 || rc=$?
   grep -E '^(chatbench|  (setup|sends|fan-out|latency|ack|lag|verdict|errors))' "$log.bench" | sed 's/^/    /' || true
   [ "$rc" = 0 ] || echo "    (chatbench exited with $rc; see $log.bench)"
   record "$series" "$log.bench"
