@@ -19,7 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MAX_ROOMS 256
+#define MAX_ROOMS 20000
+#define MAX_RATES 32
 
 /* ---------------------------------------------------------------------- */
 /* bench_util.c                                                           */
@@ -94,8 +95,9 @@ typedef struct client {
   int next_seq;
   int inflight;
   int done; /* acked + failed */
-  uint64_t *sent_ns;
-  uint8_t *flags;
+  uint64_t *sent_ns;   /* per seq: when it was sent (closed loop) or scheduled (--rate) */
+  uint8_t *flags;      /* per seq: F_* of chatbench.c */
+  uint16_t *recv;      /* --rate: per seq, message frames of it received by anyone */
 } client_t;
 
 /* What bench_net reports about a client's connection.  cl is never NULL. */
@@ -160,7 +162,49 @@ typedef struct {
   char label[64];
   int pid;
   double timeout_s;
+  double quiet_s;     /* the drain ends after this long without a frame */
+  double drain_max_s; /* --rate: and at the latest this long after the last send (0: never) */
+  /* open loop (--rate): total sends per second over every ready client on
+   * a fixed schedule; 0 is the closed loop above */
+  int rate;                  /* the step running */
+  int rates[MAX_RATES];      /* --rate R1,R2,...: a ladder over the same connections */
+  int n_rates;
+  int stop_after;            /* end the ladder after this many steps not ok (0: never) */
+  double duration_s, warmup_s;
+  /* provisioning: "NAME TOKEN" lines (chatd user bulk --sessions) instead
+   * of register + login; connections per user */
+  char sessions[1024];
+  int conns_per_user;
+  int idle;    /* connect (and join), report memory and setup time, no sends */
+  int no_join; /* do not join a room: an authenticated WebSocket only */
 } opts_t;
+
+/* A latency histogram in microseconds: exact below 2048 us, then 1024
+ * sub-buckets per power of two (0.1% resolution).  Zeroed it is empty. */
+#define HIST_BUCKETS (2048 + 40 * 1024)
+typedef struct {
+  uint64_t n, max_us;
+  uint32_t b[HIST_BUCKETS];
+} hist_t;
+
+void bench_hist_add(hist_t *h, uint64_t us);
+/* The nearest-rank percentile p (0..1) in ms; 0 when empty. */
+double bench_hist_pct_ms(const hist_t *h, double p);
+
+/* The figures of an open-loop run (--rate), measured over the window
+ * [warm-up end, warm-up end + duration]; "scheduled" latency is the arrival
+ * minus the time the message was due to be sent. */
+typedef struct {
+  uint64_t scheduled, sent, acked, refused, unsent; /* all messages of the run */
+  uint64_t sent_window;      /* due in the window and sent before it ended */
+  uint64_t deliveries_window; /* received within the window */
+  uint64_t deliveries, expected, missing, extra;    /* extra: more copies than members */
+  double window_s;
+  int drain_cut;                                    /* --drain-max ended the wait */
+  hist_t *deliver, *ack;                            /* messages scheduled in the window */
+  hist_t *lag;                                      /* actual send minus due, every send */
+  int senders;
+} rate_figures_t;
 
 typedef struct {
   long rss_kb, hwm_kb; /* -1: unknown */
@@ -195,5 +239,12 @@ double bench_stats_self_cpu(void);
 /* Prints the human-readable summary and the RESULT line to stdout; sorts the
  * latency arrays in place. */
 void bench_report(const opts_t *o, figures_t *fig);
+
+/* The same for one step of an open-loop run (--rate) or an idle run (--idle,
+ * rf NULL).  Returns 1 if the step was ok (see the verdict line), else 0. */
+int bench_report_rate(const opts_t *o, figures_t *fig, const rate_figures_t *rf);
+
+/* Forgets the errors counted so far (a new ladder step). */
+void bench_errors_reset(void);
 
 #endif

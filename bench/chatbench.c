@@ -14,6 +14,16 @@
  * sender receiving its own "message" frame (or the ack when the server does
  * not echo), the server's VmRSS/VmHWM before and after, and every error.
  * The last line of output is machine readable and starts with "RESULT ".
+ *
+ * Two more modes.  Open loop (--rate R): every ready client sends, in turn,
+ * on a fixed schedule of R messages a second in all (message k is due at
+ * t0 + k/R), whatever the acks; each delivery's latency is its arrival
+ * minus the time the message was DUE, so a client that falls behind shows
+ * as latency rather than hiding it, and every member of the room must get
+ * every acknowledged message.  Latencies go to histograms (no per-delivery
+ * allocation).  Idle (--idle): connect everybody, hold, report the server's
+ * memory per connection.  With --sessions FILE the clients skip register
+ * and login and use provisioned session tokens (chatd user bulk).
  */
 #define _GNU_SOURCE
 #include "bench.h"
@@ -27,11 +37,28 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define QUIET_NS (3ull * 1000000000ull) /* drain ends after this long without a frame */
 #define PASSWORD "chatbench-password-1"
 
-enum { PH_SETUP, PH_SEND, PH_DRAIN, PH_DONE };
+enum { PH_SETUP, PH_SEND, PH_DRAIN, PH_GAP, PH_DONE }; /* PH_GAP: between ladder steps */
 enum { F_SENT = 1, F_ACKED = 2, F_ECHOED = 4, F_FAILED = 8 };
+
+/* The open-loop run (--rate). */
+typedef struct {
+  uint64_t t0, win_start, win_end; /* t0: message 0 is due; the window is measured */
+  uint64_t t_drain;                /* when the last message was sent */
+  uint64_t total, next;            /* messages in the schedule; the next one to send */
+  int *senders;                    /* indexes of the clients ready at the start */
+  int cap;                         /* seqs per client */
+  int cpu0_done, cpu1_done;
+  int reported;                    /* this step's report is out */
+  int fails;                       /* consecutive steps that were not ok */
+  int timers;                      /* pace and gap initialised */
+  uv_timer_t pace, gap;
+  rate_figures_t f;
+  hist_t deliver, ack, lag;
+  char *sendbuf, *textbuf; /* one send's JSON and its text, sendcap bytes each */
+  size_t sendcap;
+} rate_t;
 
 static struct {
   opts_t o;
@@ -49,6 +76,12 @@ static struct {
   int finished;
   char *pattern;
   size_t pattern_len;
+  int cap;           /* seqs per client: --messages, or the open-loop share */
+  char **tokens;     /* --sessions: one token per user */
+  size_t n_tokens;
+  rate_t *rt;        /* --rate */
+  int step;          /* --rate R1,R2,...: the step running */
+  uv_timer_t hold;   /* --idle */
 } g;
 
 static void finish(void);
@@ -82,6 +115,10 @@ static void ws_connect(client_t *cl) {
 
 static void client_start(client_t *cl) {
   g.setup_active++;
+  if (cl->cookie[0]) {
+    ws_connect(cl); /* a provisioned session */
+    return;
+  }
   http_request(cl, OP_REGISTER);
 }
 
@@ -112,7 +149,7 @@ void bench_client_fail(client_t *cl, const char *fmt, ...) {
   if (was == CS_READY && g.phase != PH_SETUP) {
     /* During the run: what this client still had to send will never complete. */
     cl->state = CS_DEAD;
-    g.fig.abandoned += (uint64_t)(g.o.messages - cl->done);
+    if (!g.o.rate) g.fig.abandoned += (uint64_t)(g.o.messages - cl->done);
     check_progress();
   } else if (was == CS_READY) {
     cl->state = CS_DEAD;
@@ -154,7 +191,13 @@ void bench_client_http_done(client_t *cl, int op, int status, const char *sid, s
 /* ---------------------------------------------------------------------- */
 /* WebSocket: join, then count acks and message frames                    */
 
+static void client_ready(client_t *cl);
+
 void bench_client_ws_open(client_t *cl) {
+  if (g.o.no_join) {
+    client_ready(cl);
+    return;
+  }
   cl->state = CS_JOINING;
   char join[64];
   int n = snprintf(join, sizeof(join), "{\"type\":\"join\",\"room\":%d}", cl->room_id);
@@ -175,6 +218,21 @@ static void send_finished(client_t *cl, uint64_t seq, int ok, uint64_t now) {
   uint8_t *f = &cl->flags[seq];
   if (!(*f & F_SENT) || (*f & (F_ACKED | F_FAILED))) return;
   *f |= ok ? F_ACKED : F_FAILED;
+  if (g.rt) {
+    rate_t *rt = g.rt;
+    if (ok) {
+      rt->f.acked++;
+      rt->f.expected += (uint64_t)g.room_members[cl->room_idx];
+      uint64_t due = cl->sent_ns[seq];
+      if (due >= rt->win_start && due < rt->win_end)
+        bench_hist_add(&rt->ack, now > due ? (now - due) / 1000 : 0);
+    } else {
+      rt->f.refused++;
+    }
+    g.t_last_rx = now;
+    check_progress();
+    return;
+  }
   cl->inflight--;
   cl->done++;
   g.fig.t_last = now;
@@ -201,12 +259,41 @@ static int64_t seq_of_cid(const client_t *cl, const span_t *cid) {
   size_t d = bench_json_uint(p, n, &idx);
   if (d == 0 || d >= n || p[d] != '-' || idx != (uint64_t)cl->idx) return -1;
   size_t d2 = bench_json_uint(p + d + 1, n - d - 1, &seq);
-  if (d2 == 0 || d2 != n - d - 1 || seq >= (uint64_t)g.o.messages) return -1;
+  if (d2 == 0 || d2 != n - d - 1 || seq >= (uint64_t)g.cap) return -1;
   return (int64_t)seq;
+}
+
+/* Open loop: any member's copy of any of our messages.  The text starts with
+ * "<run tag>:<client>:<seq> "; its due time is the sender's sent_ns[seq]. */
+static void on_rate_message(const char *text, size_t tn, uint64_t now) {
+  rate_t *rt = g.rt;
+  size_t tl = strlen(g.run_tag);
+  g.t_last_rx = now;
+  if (tn <= tl + 1 || memcmp(text, g.run_tag, tl) != 0 || text[tl] != ':') return;
+  uint64_t idx, seq;
+  const char *p = text + tl + 1;
+  size_t n = tn - tl - 1;
+  size_t d = bench_json_uint(p, n, &idx);
+  if (d == 0 || d >= n || p[d] != ':' || idx >= (uint64_t)g.o.clients ||
+      bench_json_uint(p + d + 1, n - d - 1, &seq) == 0 || seq >= (uint64_t)rt->cap)
+    return;
+  client_t *snd = &g.clients[idx];
+  if (!(snd->flags[seq] & F_SENT)) return;
+  if (snd->recv[seq] < UINT16_MAX) snd->recv[seq]++;
+  rt->f.deliveries++;
+  if (now >= rt->win_start && now < rt->win_end) rt->f.deliveries_window++;
+  uint64_t due = snd->sent_ns[seq];
+  if (due >= rt->win_start && due < rt->win_end)
+    bench_hist_add(&rt->deliver, now > due ? (now - due) / 1000 : 0);
+  if (g.phase == PH_DRAIN) check_progress();
 }
 
 static void on_message_frame(client_t *cl, const fields_t *f, uint64_t now) {
   if (g.phase != PH_SEND && g.phase != PH_DRAIN) return;
+  if (g.rt) {
+    if (f->text.present) on_rate_message(f->text.p, f->text.n, now);
+    return;
+  }
   g.fig.deliveries++;
   g.fig.t_last = g.t_last_rx = now;
   /* The text starts with "<run tag>:<client>:<seq> ": is this our own message? */
@@ -230,8 +317,20 @@ static void on_message_frame(client_t *cl, const fields_t *f, uint64_t now) {
   if (g.phase == PH_DRAIN) check_progress();
 }
 
+/* 1 for the frames nobody counts (online, presence, typing), told by the
+ * first key, without parsing: they arrive by the million while thousands
+ * of clients connect. */
+static int uncounted(const char *p, size_t n) {
+  static const char pre[] = "{\"type\":\"";
+  if (n < 20 || memcmp(p, pre, 9) != 0) return 0;
+  p += 9;
+  return memcmp(p, "online\"", 7) == 0 || memcmp(p, "presence\"", 9) == 0 ||
+         memcmp(p, "typing\"", 7) == 0;
+}
+
 void bench_client_text(client_t *cl, const char *p, size_t n) {
   fields_t f;
+  if (uncounted(p, n)) return;
   if (bench_json_fields(p, n, &f) != 0 || !f.type.present) {
     bench_error_add("frame: not a JSON object with a type");
     return;
@@ -305,6 +404,202 @@ static void send_message(client_t *cl, int seq) {
   if (rc != 0) bench_client_fail(cl, "ws: write: %s", uv_err_name(rc));
 }
 
+/* ---------------------------------------------------------------------- */
+/* the open loop (--rate)                                                 */
+
+static void rate_send(rate_t *rt, uint64_t k, uint64_t now) {
+  client_t *cl = &g.clients[rt->senders[k % (uint64_t)rt->f.senders]];
+  if (cl->state != CS_READY || !cl->conn || cl->next_seq >= rt->cap) {
+    rt->f.unsent++;
+    return;
+  }
+  int seq = cl->next_seq++;
+  char *text = rt->textbuf, *payload = rt->sendbuf;
+  make_text(cl, seq, text, rt->sendcap);
+  int n = snprintf(payload, rt->sendcap,
+                   "{\"type\":\"send\",\"room\":%d,\"text\":\"%s\",\"cid\":\"%s-%d-%d\"}",
+                   cl->room_id, text, g.run_tag, cl->idx, seq);
+  cl->flags[seq] |= F_SENT;
+  uint64_t due = rt->t0 + (uint64_t)((double)k * 1e9 / g.o.rate);
+  cl->sent_ns[seq] = due; /* when it was due, not when it went */
+  /* The achieved rate: messages due in the window that went out before it
+   * ended (a backlog sent late does not make up for the time lost). */
+  if (due >= rt->win_start && due < rt->win_end && now < rt->win_end) rt->f.sent_window++;
+  bench_hist_add(&rt->lag, now > due ? (now - due) / 1000 : 0);
+  rt->f.sent++;
+
+  int rc = bench_ws_send_text(cl->conn, payload, (size_t)n);
+  if (rc != 0) bench_client_fail(cl, "ws: write: %s", uv_err_name(rc));
+}
+
+/* Every millisecond: sends what is due by now (all of it, however late). */
+static void on_pace(uv_timer_t *t) {
+  rate_t *rt = t->data;
+  uint64_t now = uv_hrtime();
+  if (!rt->cpu0_done && now >= rt->win_start) {
+    rt->cpu0_done = 1;
+    g.fig.srv_cpu0 = bench_stats_server_cpu(g.o.pid);
+    g.fig.cli_cpu0 = bench_stats_self_cpu();
+  }
+  if (now >= rt->t0) {
+    uint64_t due = (uint64_t)((double)(now - rt->t0) * g.o.rate / 1e9) + 1;
+    if (due > rt->total) due = rt->total;
+    while (rt->next < due && g.phase == PH_SEND) {
+      rate_send(rt, rt->next, now);
+      rt->next++;
+      rt->f.scheduled++;
+    }
+  }
+  if (!rt->cpu1_done && now >= rt->win_end) {
+    rt->cpu1_done = 1;
+    g.fig.srv_cpu1 = bench_stats_server_cpu(g.o.pid);
+    g.fig.cli_cpu1 = bench_stats_self_cpu();
+  }
+  if (rt->next >= rt->total && rt->cpu1_done) {
+    uv_timer_stop(&rt->pace);
+    if (g.phase == PH_SEND) {
+      g.phase = PH_DRAIN;
+      g.t_last_rx = rt->t_drain = now;
+    }
+    check_progress();
+  }
+}
+
+/* The per-client arrays of one step, for cap seqs each (sent_ns: when due). */
+static void rate_arrays(int cap) {
+  for (int i = 0; i < g.o.clients; i++) {
+    client_t *cl = &g.clients[i];
+    free(cl->sent_ns);
+    free(cl->flags);
+    free(cl->recv);
+    cl->sent_ns = bench_xcalloc((size_t)cap, sizeof(uint64_t));
+    cl->flags = bench_xcalloc((size_t)cap, 1);
+    cl->recv = bench_xcalloc((size_t)cap, sizeof(uint16_t));
+    cl->next_seq = 0;
+  }
+}
+
+/* Starts step g.step of the ladder (--rate R1,R2,...): a fresh run tag, so
+ * that late frames of the step before are not counted, fresh counters and
+ * histograms, and the schedule from 50 ms from now. */
+static void rate_step_start(void) {
+  rate_t *rt = g.rt;
+  g.o.rate = g.o.rates[g.step];
+  if (g.step > 0) {
+    static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    for (int i = 0; i < 8; i++) g.run_tag[i] = alnum[bench_rng_next() % 36];
+    bench_errors_reset();
+  }
+  memset(&rt->f, 0, sizeof(rt->f));
+  memset(&rt->deliver, 0, sizeof(rt->deliver));
+  memset(&rt->ack, 0, sizeof(rt->ack));
+  memset(&rt->lag, 0, sizeof(rt->lag));
+  rt->f.deliver = &rt->deliver;
+  rt->f.ack = &rt->ack;
+  rt->f.lag = &rt->lag;
+  rt->next = 0;
+  rt->cpu0_done = rt->cpu1_done = 0;
+  rt->reported = 0;
+  for (int i = 0; i < g.o.clients; i++)
+    if (g.clients[i].state == CS_READY) rt->senders[rt->f.senders++] = i;
+  if (rt->f.senders == 0) {
+    finish();
+    return;
+  }
+  rt->total = (uint64_t)((g.o.warmup_s + g.o.duration_s) * g.o.rate + 0.5);
+  if (rt->total == 0) rt->total = 1;
+  rt->cap = (int)(rt->total / (uint64_t)rt->f.senders + 2);
+  g.cap = rt->cap;
+  rate_arrays(rt->cap);
+  uint64_t now = uv_hrtime();
+  rt->t0 = now + 50000000ull; /* 50 ms from now: the timer is running by then */
+  rt->win_start = rt->t0 + (uint64_t)(g.o.warmup_s * 1e9);
+  rt->win_end = rt->win_start + (uint64_t)(g.o.duration_s * 1e9);
+  rt->f.window_s = g.o.duration_s;
+  g.fig.srv_cpu0 = g.fig.cli_cpu0 = -1; /* sampled when the window starts */
+  g.fig.srv_cpu1 = g.fig.cli_cpu1 = -1;
+  g.phase = PH_SEND;
+  g.t_last_rx = now;
+  uv_timer_start(&rt->pace, on_pace, 1, 1);
+}
+
+static void on_gap(uv_timer_t *t) {
+  (void)t;
+  if (!g.finished) rate_step_start();
+}
+
+static void begin_rate_phase(void) {
+  rate_t *rt = g.rt;
+  rt->senders = bench_xcalloc((size_t)g.o.clients, sizeof(int));
+  rt->sendcap = (size_t)g.o.size + 512;
+  rt->sendbuf = bench_xmalloc(rt->sendcap);
+  rt->textbuf = bench_xmalloc(rt->sendcap);
+  uv_timer_init(g.loop, &rt->pace);
+  rt->pace.data = rt;
+  uv_timer_init(g.loop, &rt->gap);
+  rt->timers = 1;
+  rate_step_start();
+}
+
+/* After a step: every member of the room must have got every acked message. */
+static void rate_count_missing(void) {
+  rate_t *rt = g.rt;
+  for (int i = 0; i < g.o.clients; i++) {
+    client_t *cl = &g.clients[i];
+    if (!cl->flags) continue;
+    uint64_t want = (uint64_t)g.room_members[cl->room_idx];
+    for (int s = 0; s < cl->next_seq && s < rt->cap; s++) {
+      if (!(cl->flags[s] & F_ACKED)) continue;
+      uint64_t got = cl->recv[s];
+      if (got < want) rt->f.missing += want - got;
+      if (got > want) rt->f.extra += got - want;
+    }
+  }
+}
+
+/* Reports the current step (once); the CPU window ends now if it has not. */
+static int rate_step_report(void) {
+  rate_t *rt = g.rt;
+  if (rt->reported || !rt->f.senders) return 1;
+  rt->reported = 1;
+  uv_timer_stop(&rt->pace);
+  g.fig.rss_after = bench_stats_rss(g.o.pid); /* connections still open */
+  if (!rt->cpu1_done) {
+    rt->cpu1_done = 1;
+    g.fig.srv_cpu1 = bench_stats_server_cpu(g.o.pid);
+    g.fig.cli_cpu1 = bench_stats_self_cpu();
+    uint64_t now = uv_hrtime();
+    rt->f.window_s = rt->cpu0_done && now > rt->win_start ? (now - rt->win_start) / 1e9 : 0;
+  }
+  if (!rt->cpu0_done) g.fig.srv_cpu0 = g.fig.cli_cpu0 = -1;
+  rate_count_missing();
+  return bench_report_rate(&g.o, &g.fig, &rt->f);
+}
+
+/* The step is over (drained, or quiet for QUIET_NS): report it, then the
+ * next step after a second, unless the ladder ends (last step, or
+ * --stop-after consecutive steps that were not ok). */
+static void rate_step_done(void) {
+  rate_t *rt = g.rt;
+  if (rt->reported || g.finished) return;
+  g.phase = PH_GAP;
+  int ok = rate_step_report();
+  rt->fails = ok ? 0 : rt->fails + 1;
+  if (g.step + 1 < g.o.n_rates && !(g.o.stop_after > 0 && rt->fails >= g.o.stop_after)) {
+    g.step++;
+    uv_timer_start(&rt->gap, on_gap, 1000, 0);
+    return;
+  }
+  if (g.step + 1 < g.o.n_rates)
+    printf("chatbench: ladder stopped after %d steps that were not ok\n", rt->fails);
+  finish();
+}
+
+static void on_hold(uv_timer_t *t) {
+  (void)t;
+  finish();
+}
+
 static void client_fill(client_t *cl) {
   while (g.phase == PH_SEND && cl->state == CS_READY && cl->conn && cl->inflight < g.o.window &&
          cl->next_seq < g.o.messages) {
@@ -329,12 +624,30 @@ static void begin_send_phase(void) {
   g.fig.cli_cpu0 = bench_stats_self_cpu();
   g.phase = PH_SEND;
   g.fig.t_send0 = g.fig.t_last = g.t_last_rx = uv_hrtime();
+  if (g.o.idle) {
+    /* Hold the connections, then sample again and report. */
+    uv_timer_init(g.loop, &g.hold);
+    uv_timer_start(&g.hold, on_hold, (uint64_t)(g.o.duration_s * 1000), 0);
+    return;
+  }
+  if (g.rt) {
+    begin_rate_phase();
+    return;
+  }
   for (int i = 0; i < g.o.clients && g.phase == PH_SEND; i++) client_fill(&g.clients[i]);
   check_progress();
 }
 
 static void check_progress(void) {
   if (g.finished) return;
+  if (g.rt) {
+    rate_t *rt = g.rt;
+    if (g.phase == PH_DRAIN && rt->f.acked + rt->f.refused >= rt->f.sent &&
+        rt->f.deliveries >= rt->f.expected)
+      rate_step_done();
+    return;
+  }
+  if (g.o.idle) return;
   if (g.phase == PH_SEND &&
       g.fig.acked + g.fig.failed + g.fig.abandoned >=
           (uint64_t)g.fig.ready_at_start * (uint64_t)g.o.messages)
@@ -345,7 +658,19 @@ static void check_progress(void) {
 static void on_tick(uv_timer_t *t) {
   (void)t;
   uint64_t now = uv_hrtime();
-  if (g.phase == PH_DRAIN && now - g.t_last_rx > QUIET_NS) finish();
+  if (g.rt && g.phase == PH_DRAIN && g.o.drain_max_s > 0 &&
+      now - g.rt->t_drain > (uint64_t)(g.o.drain_max_s * 1e9)) {
+    /* Far past the knee the backlog takes minutes to drain: stop waiting. */
+    g.rt->f.drain_cut = 1;
+    rate_step_done();
+    return;
+  }
+  if (g.phase == PH_DRAIN && now - g.t_last_rx > (uint64_t)(g.o.quiet_s * 1e9)) {
+    if (g.rt)
+      rate_step_done();
+    else
+      finish();
+  }
 }
 
 static void on_timeout(uv_timer_t *t) {
@@ -383,14 +708,29 @@ static void finish(void) {
   g.finished = 1;
   if (!g.fig.t_setup_done) g.fig.t_setup_done = uv_hrtime();
   g.fig.rss_after = bench_stats_rss(g.o.pid); /* connections still open */
-  if (g.fig.t_send0) {
+  if (g.rt) {
+    /* A step cut short (timeout, signal) is reported as it stands. */
+    if (g.phase == PH_SEND || g.phase == PH_DRAIN) rate_step_report();
+    if (g.rt->timers) {
+      uv_close((uv_handle_t *)&g.rt->pace, NULL);
+      uv_close((uv_handle_t *)&g.rt->gap, NULL);
+    }
+    if (!g.fig.t_send0) bench_report_rate(&g.o, &g.fig, &g.rt->f); /* setup never ended */
+  } else if (g.fig.t_send0) {
     g.fig.srv_cpu1 = bench_stats_server_cpu(g.o.pid);
     g.fig.cli_cpu1 = bench_stats_self_cpu();
   } else {
     g.fig.srv_cpu0 = g.fig.srv_cpu1 = g.fig.cli_cpu0 = -1;
   }
   g.phase = PH_DONE;
-  bench_report(&g.o, &g.fig);
+  if (g.rt) {
+    /* reported above, step by step */
+  } else if (g.o.idle) {
+    if (g.fig.t_send0) uv_close((uv_handle_t *)&g.hold, NULL);
+    bench_report_rate(&g.o, &g.fig, NULL);
+  } else {
+    bench_report(&g.o, &g.fig);
+  }
   uv_timer_stop(&g.timeout);
   uv_timer_stop(&g.tick);
   uv_close((uv_handle_t *)&g.timeout, NULL);
@@ -420,7 +760,28 @@ static void usage(FILE *out) {
         "  --pid PID          server process to sample VmRSS/VmHWM from\n"
         "  --label NAME       server label for the RESULT line (default server)\n"
         "  --timeout SECONDS  stop and report after this long (default 120)\n"
-        "  --concurrency C    clients in setup (register/login/connect) at once (default 32)\n",
+        "  --concurrency C    clients in setup (register/login/connect) at once (default 32)\n"
+        "  --quiet S          after the sends, wait for missing frames until none came for S\n"
+        "                     seconds (default 3)\n"
+        "open loop (fixed rate):\n"
+        "  --rate R[,R2,...]  R messages a second in all, every ready client sending in turn\n"
+        "                     on a fixed schedule; latency counts from when a message was due.\n"
+        "                     Several rates: a ladder over the same connections, one report each\n"
+        "  --drain-max S      --rate: stop waiting for late frames S seconds after the last\n"
+        "                     send (default 0: no limit); what has not arrived is missing\n"
+        "  --stop-after N     end the ladder after N consecutive steps that are not ok\n"
+        "                     (default 2; 0: run every step)\n"
+        "  --duration S       seconds measured (default 10; with --idle: seconds held, default 3)\n"
+        "  --warmup S         seconds sent at the rate before the measured window (default 2)\n"
+        "provisioned users and many connections:\n"
+        "  --sessions FILE    \"NAME TOKEN\" lines (chatd user bulk --sessions): no register or\n"
+        "                     login; connection i uses line i mod U (U = clients / K)\n"
+        "  --conns-per-user K WebSockets per user (default 1); the server's per-user limit\n"
+        "                     (chatd --max-ws-user) must allow K\n"
+        "  --idle             connect (and join) everybody, hold, report memory per connection\n"
+        "  --no-join          do not join a room (authenticated WebSockets only)\n"
+        "--room-ids also takes ranges (2-2001) and @FILE (the first number of each line,\n"
+        "as chatd room bulk prints them)\n",
         out);
 }
 
@@ -466,6 +827,93 @@ static int parse_url(opts_t *o, const char *url) {
   return 0;
 }
 
+/* One room id or a range A-B into o->room_ids; 0 or -1. */
+static int add_room_ids(opts_t *o, const char *tok) {
+  char *end;
+  long lo = strtol(tok, &end, 10), hi = lo;
+  if (end != tok && *end == '-') {
+    const char *h = end + 1;
+    hi = strtol(h, &end, 10);
+    if (end == h) hi = -1;
+  }
+  if (end == tok || *end || lo < 1 || hi < lo || hi > 0x7fffffff) {
+    fprintf(stderr, "chatbench: bad room id or range '%s'\n", tok);
+    return -1;
+  }
+  for (long id = lo; id <= hi; id++) {
+    if (o->n_room_ids >= MAX_ROOMS) {
+      fprintf(stderr, "chatbench: at most %d room ids\n", MAX_ROOMS);
+      return -1;
+    }
+    o->room_ids[o->n_room_ids++] = (int)id;
+  }
+  return 0;
+}
+
+/* --room-ids: "1,2,3", ranges "2-2001", or "@FILE" with the first number of
+ * each line (chatd room bulk prints "ID NAME"). */
+static int parse_room_ids(opts_t *o, const char *v) {
+  o->n_room_ids = 0;
+  if (v[0] == '@') {
+    FILE *f = fopen(v + 1, "r");
+    if (!f) {
+      fprintf(stderr, "chatbench: cannot read %s\n", v + 1);
+      return -1;
+    }
+    char line[512];
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof(line), f)) {
+      char *sp = line + strcspn(line, " \t\r\n");
+      *sp = '\0';
+      if (line[0]) rc = add_room_ids(o, line);
+    }
+    fclose(f);
+    if (rc) return -1;
+  } else {
+    size_t n = strlen(v);
+    char *tmp = bench_xmalloc(n + 1);
+    memcpy(tmp, v, n + 1);
+    int rc = 0;
+    for (char *save = NULL, *tok = strtok_r(tmp, ",", &save); tok && rc == 0;
+         tok = strtok_r(NULL, ",", &save))
+      rc = add_room_ids(o, tok);
+    free(tmp);
+    if (rc) return -1;
+  }
+  if (o->n_room_ids == 0) {
+    fprintf(stderr, "chatbench: --room-ids names no room\n");
+    return -1;
+  }
+  return 0;
+}
+
+/* --sessions FILE: "NAME TOKEN" lines; keeps the tokens (g.tokens). */
+static int load_sessions(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    fprintf(stderr, "chatbench: cannot read %s\n", path);
+    return -1;
+  }
+  char line[1024];
+  size_t cap = 0;
+  while (fgets(line, sizeof(line), f)) {
+    char *sp = strchr(line, ' ');
+    if (!sp) continue;
+    char *tok = sp + 1;
+    tok[strcspn(tok, " \t\r\n")] = '\0';
+    if (!tok[0] || strlen(tok) > 400) continue;
+    if (g.n_tokens == cap) {
+      cap = cap ? cap * 2 : 1024;
+      g.tokens = bench_xrealloc(g.tokens, cap * sizeof(char *));
+    }
+    size_t tl = strlen(tok);
+    g.tokens[g.n_tokens] = bench_xmalloc(tl + 1);
+    memcpy(g.tokens[g.n_tokens++], tok, tl + 1);
+  }
+  fclose(f);
+  return 0;
+}
+
 static int parse_args(int argc, char **argv, opts_t *o) {
   memset(o, 0, sizeof(*o));
   o->clients = 50;
@@ -478,12 +926,24 @@ static int parse_args(int argc, char **argv, opts_t *o) {
   o->room_ids[0] = 1;
   o->n_room_ids = 1;
   snprintf(o->label, sizeof(o->label), "server");
-  int have_url = 0, have_ids = 0;
+  int have_url = 0, have_ids = 0, have_duration = 0;
+  o->conns_per_user = 1;
+  o->warmup_s = 2;
+  o->stop_after = 2;
+  o->quiet_s = 3;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage(stdout);
       exit(0);
+    }
+    if (strcmp(a, "--idle") == 0) {
+      o->idle = 1;
+      continue;
+    }
+    if (strcmp(a, "--no-join") == 0) {
+      o->no_join = 1;
+      continue;
     }
     if (i + 1 >= argc) {
       fprintf(stderr, "chatbench: %s needs a value (or is unknown)\n", a);
@@ -514,6 +974,53 @@ static int parse_args(int argc, char **argv, opts_t *o) {
         fprintf(stderr, "chatbench: --timeout wants seconds in (0, 86400]\n");
         return -1;
       }
+    } else if (strcmp(a, "--rate") == 0) {
+      char tmp[1024];
+      snprintf(tmp, sizeof(tmp), "%s", v);
+      o->n_rates = 0;
+      for (char *save = NULL, *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (o->n_rates >= MAX_RATES) {
+          fprintf(stderr, "chatbench: at most %d rates\n", MAX_RATES);
+          return -1;
+        }
+        if (parse_int_opt(a, tok, 1, 10000000, &o->rates[o->n_rates])) return -1;
+        o->n_rates++;
+      }
+      if (o->n_rates == 0) return -1;
+      o->rate = o->rates[0];
+    } else if (strcmp(a, "--quiet") == 0) {
+      char *end;
+      o->quiet_s = strtod(v, &end);
+      if (*end || end == v || !(o->quiet_s > 0) || o->quiet_s > 3600) {
+        fprintf(stderr, "chatbench: --quiet wants seconds in (0, 3600]\n");
+        return -1;
+      }
+    } else if (strcmp(a, "--drain-max") == 0) {
+      char *end;
+      o->drain_max_s = strtod(v, &end);
+      if (*end || end == v || !(o->drain_max_s >= 0) || o->drain_max_s > 86400) {
+        fprintf(stderr, "chatbench: --drain-max wants seconds in [0, 86400]\n");
+        return -1;
+      }
+    } else if (strcmp(a, "--stop-after") == 0) {
+      if (parse_int_opt(a, v, 0, 1000, &o->stop_after)) return -1;
+    } else if (strcmp(a, "--duration") == 0 || strcmp(a, "--warmup") == 0) {
+      char *end;
+      double x = strtod(v, &end);
+      if (*end || end == v || !(x >= 0) || x > 86400) {
+        fprintf(stderr, "chatbench: %s wants seconds in [0, 86400]\n", a);
+        return -1;
+      }
+      if (a[2] == 'd') {
+        o->duration_s = x;
+        have_duration = 1;
+      } else {
+        o->warmup_s = x;
+      }
+    } else if (strcmp(a, "--sessions") == 0) {
+      snprintf(o->sessions, sizeof(o->sessions), "%s", v);
+    } else if (strcmp(a, "--conns-per-user") == 0) {
+      if (parse_int_opt(a, v, 1, 100000, &o->conns_per_user)) return -1;
     } else if (strcmp(a, "--label") == 0) {
       snprintf(o->label, sizeof(o->label), "%s", v);
       for (char *p = o->label; *p; p++)
@@ -531,18 +1038,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
         }
       snprintf(o->prefix, sizeof(o->prefix), "%s", v);
     } else if (strcmp(a, "--room-ids") == 0) {
-      o->n_room_ids = 0;
-      char tmp[2048];
-      snprintf(tmp, sizeof(tmp), "%s", v);
-      for (char *save = NULL, *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (o->n_room_ids >= MAX_ROOMS) {
-          fprintf(stderr, "chatbench: at most %d room ids\n", MAX_ROOMS);
-          return -1;
-        }
-        if (parse_int_opt("--room-ids", tok, 1, 0x7fffffff, &o->room_ids[o->n_room_ids])) return -1;
-        o->n_room_ids++;
-      }
-      if (o->n_room_ids == 0) return -1;
+      if (parse_room_ids(o, v) != 0) return -1;
       have_ids = 1;
     } else {
       fprintf(stderr, "chatbench: unknown option %s\n", a);
@@ -565,6 +1061,15 @@ static int parse_args(int argc, char **argv, opts_t *o) {
     return -1;
   }
   if (o->rooms > o->clients) o->rooms = o->clients;
+  if (!have_duration) o->duration_s = o->idle ? 3 : 10;
+  if (o->rate && o->idle) {
+    fprintf(stderr, "chatbench: --rate and --idle exclude each other\n");
+    return -1;
+  }
+  if (o->rate && o->duration_s <= 0) {
+    fprintf(stderr, "chatbench: --rate needs a --duration above 0\n");
+    return -1;
+  }
   return 0;
 }
 
@@ -578,8 +1083,10 @@ static void raise_nofile(void) {
   }
   /* Each client holds one socket at a time. */
   if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)g.o.clients + 32 > rl.rlim_cur)
-    fprintf(stderr, "chatbench: warning: %d clients but only %llu file descriptors\n", g.o.clients,
-            (unsigned long long)rl.rlim_cur);
+    fprintf(stderr,
+            "chatbench: warning: %d clients but only %llu file descriptors (ulimit -n; the hard "
+            "limit is %llu)\n",
+            g.o.clients, (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
 }
 
 static void make_pattern(void) {
@@ -612,18 +1119,42 @@ int main(int argc, char **argv) {
   if (bench_net_init(g.loop, g.o.host, g.o.port, g.o.hostport) != 0) return 2;
   make_pattern();
 
-  size_t total = (size_t)g.o.clients * (size_t)g.o.messages;
+  if (g.o.sessions[0]) {
+    if (load_sessions(g.o.sessions) != 0) return 2;
+    size_t users = ((size_t)g.o.clients + (size_t)g.o.conns_per_user - 1) / (size_t)g.o.conns_per_user;
+    if (g.n_tokens < users) {
+      fprintf(stderr, "chatbench: %s has %zu sessions; %d clients at %d per user need %zu\n",
+              g.o.sessions, g.n_tokens, g.o.clients, g.o.conns_per_user, users);
+      return 2;
+    }
+  }
+  int n_users = (g.o.clients + g.o.conns_per_user - 1) / g.o.conns_per_user;
+  int closed = !g.o.rate && !g.o.idle;
+  if (g.o.rate) {
+    g.rt = bench_xcalloc(1, sizeof(rate_t));
+    g.rt->f.deliver = &g.rt->deliver;
+    g.rt->f.ack = &g.rt->ack;
+    g.rt->f.lag = &g.rt->lag;
+  }
+  size_t total = closed ? (size_t)g.o.clients * (size_t)g.o.messages : 0;
+  g.cap = closed ? g.o.messages : 0;
   g.fig.lat_echo = bench_xmalloc(total * sizeof(uint32_t));
   g.fig.lat_ack = bench_xmalloc(total * sizeof(uint32_t));
   g.clients = bench_xcalloc((size_t)g.o.clients, sizeof(client_t));
   for (int i = 0; i < g.o.clients; i++) {
     client_t *cl = &g.clients[i];
+    /* Users in turn (client i is user i mod U): the first U connections are
+     * U distinct users, so each user comes online once, early. */
+    int user = i % n_users;
     cl->idx = i;
     cl->room_idx = i % g.o.rooms;
     cl->room_id = g.o.room_ids[cl->room_idx];
-    snprintf(cl->user, sizeof(cl->user), "%s_%d", g.o.prefix, i);
-    cl->sent_ns = bench_xcalloc((size_t)g.o.messages, sizeof(uint64_t));
-    cl->flags = bench_xcalloc((size_t)g.o.messages, 1);
+    snprintf(cl->user, sizeof(cl->user), "%s_%d", g.o.prefix, user);
+    if (g.tokens) snprintf(cl->cookie, sizeof(cl->cookie), "sid=%s", g.tokens[user]);
+    if (closed) {
+      cl->sent_ns = bench_xcalloc((size_t)g.o.messages, sizeof(uint64_t));
+      cl->flags = bench_xcalloc((size_t)g.o.messages, 1);
+    }
   }
 
   g.fig.rss_joined.rss_kb = g.fig.rss_joined.hwm_kb = -1;
@@ -645,7 +1176,9 @@ int main(int argc, char **argv) {
   uv_run(g.loop, UV_RUN_DEFAULT);
 
   int rc = g.fig.acked > 0 ? 0 : 1;
-  if (rc != 0) fprintf(stderr, "chatbench: no message completed\n");
+  if (g.rt) rc = g.rt->f.acked > 0 ? 0 : 1;
+  if (g.o.idle) rc = g.fig.ready_at_start > 0 ? 0 : 1;
+  if (rc != 0) fprintf(stderr, "chatbench: %s\n", g.o.idle ? "no client connected" : "no message completed");
   /* close_timer is unreferenced: close it if the loop ended before it fired. */
   if (!uv_is_closing((uv_handle_t *)&g.close_timer)) {
     uv_close((uv_handle_t *)&g.close_timer, NULL);
@@ -654,8 +1187,17 @@ int main(int argc, char **argv) {
   for (int i = 0; i < g.o.clients; i++) {
     free(g.clients[i].sent_ns);
     free(g.clients[i].flags);
+    free(g.clients[i].recv);
   }
   free(g.clients);
+  for (size_t i = 0; i < g.n_tokens; i++) free(g.tokens[i]);
+  free(g.tokens);
+  if (g.rt) {
+    free(g.rt->senders);
+    free(g.rt->sendbuf);
+    free(g.rt->textbuf);
+    free(g.rt);
+  }
   free(g.fig.lat_echo);
   free(g.fig.lat_ack);
   free(g.pattern);

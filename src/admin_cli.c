@@ -14,12 +14,14 @@
  * stay, and rooms it has open keep their name until it restarts.  On a
  * running server the API does those (README.md, "Administration"). */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "admin.h"
 #include "core/auth.h"
@@ -51,8 +53,17 @@ static const char help_text[] =
     "  chatd user ban NAME       ban the user and sign it out everywhere\n"
     "  chatd user unban NAME     lift the ban\n"
     "  chatd user list [--json]  every user: a table, or one JSON object a line\n"
+    "  chatd user bulk --prefix P --count N [--sessions FILE]\n"
+    "                      for load tests: create users P_0 .. P_N-1 (existing ones\n"
+    "                      are skipped) with the one password read from standard\n"
+    "                      input, hashed once, in one transaction; --sessions also\n"
+    "                      signs each in once and writes \"NAME TOKEN\" lines to FILE\n"
+    "                      (mode 0600; the token is the sid cookie's value)\n"
     "  chatd room add NAME [--topic TEXT]\n"
     "  chatd room list [--json]\n"
+    "  chatd room bulk --prefix P --count N [--topic TEXT]\n"
+    "                      for load tests: create public rooms P-0 .. P-N-1 (existing\n"
+    "                      ones are kept) in one transaction; prints \"ID NAME\" lines\n"
     "  chatd room rename ID|NAME NEW\n"
     "  chatd room delete ID|NAME  delete the room and its messages\n"
     "  chatd db migrate          apply the missing schema migrations; prints the\n"
@@ -90,12 +101,15 @@ typedef struct {
   int npos;
   const char *db, *store;
   const char *email, *topic, *since;
+  const char *prefix, *count, *sessions; /* user bulk, room bulk */
   int admin, json, force;
   char url[4096];
 } args_t;
 
 /* Options a command takes besides --db and --store. */
 enum { O_ADMIN = 1, O_EMAIL = 2, O_JSON = 4, O_TOPIC = 8, O_SINCE = 16, O_FORCE = 32 };
+/* user bulk, room bulk */
+enum { O_PREFIX = 64, O_COUNT = 128, O_SESSIONS = 256 };
 
 static int usage_err(const char *fmt, const char *arg) {
   fputs("chatd: ", stderr);
@@ -145,6 +159,12 @@ static int parse(int argc, char **argv, int first, unsigned allowed, int npos, a
       a->topic = v;
     } else if ((allowed & O_SINCE) && (r = opt(argc, argv, &i, "--since", &v)) != 0) {
       a->since = v;
+    } else if ((allowed & O_PREFIX) && (r = opt(argc, argv, &i, "--prefix", &v)) != 0) {
+      a->prefix = v;
+    } else if ((allowed & O_COUNT) && (r = opt(argc, argv, &i, "--count", &v)) != 0) {
+      a->count = v;
+    } else if ((allowed & O_SESSIONS) && (r = opt(argc, argv, &i, "--sessions", &v)) != 0) {
+      a->sessions = v;
     } else if ((allowed & O_ADMIN) && strcmp(arg, "--admin") == 0) {
       a->admin = 1;
       continue;
@@ -402,6 +422,174 @@ static int user_list(chat_store_t *s, int json) {
   return finish_output();
 }
 
+/* ---- bulk provisioning for load tests ------------------------------------ */
+
+/* Lifetime of the sessions user bulk mints. */
+#define BULK_SESSION_MS ((int64_t)30 * 24 * 3600 * 1000)
+#define BULK_MAX 1000000
+
+/* --count N: 1..BULK_MAX, else prints why and returns 0. */
+static long bulk_count(const args_t *a) {
+  char *end;
+  if (a->prefix == NULL || a->count == NULL) {
+    usage_err("%s", "bulk needs --prefix P and --count N");
+    return 0;
+  }
+  errno = 0;
+  long n = strtol(a->count, &end, 10);
+  if (errno || *end || end == a->count || n < 1 || n > BULK_MAX) {
+    usage_err("--count wants 1 to 1000000, got %s", a->count);
+    return 0;
+  }
+  return n;
+}
+
+/* chatd user bulk: users P_0 .. P_N-1 with one password hash (argon2id is
+ * slow on purpose: hashing it once is what makes this fast), all rows in
+ * one transaction.  With --sessions FILE, one session each, as a login
+ * makes them (a random token; the store keeps its SHA-256), and the tokens
+ * in FILE, created with mode 0600 and written only after the commit. */
+static int user_bulk(const args_t *a) {
+  long n = bulk_count(a);
+  if (n == 0) return CHAT_ADMIN_EXIT_USAGE;
+  typedef char name_t[CHAT_NAME_MAX + 1];
+  name_t *names = chat_xcalloc((size_t)n, sizeof(name_t));
+  chat_bulk_user_t *v = chat_xcalloc((size_t)n, sizeof(*v));
+  char (*tokens)[CHAT_TOKEN_CHARS + 1] = NULL;
+  char password[256], hash[CHAT_HASH_MAX];
+  int r = CHAT_ADMIN_EXIT_FAILED, fd = -1;
+  chat_store_t *s = NULL;
+  for (long i = 0; i < n; i++) {
+    char raw[CHAT_NAME_MAX + 32];
+    snprintf(raw, sizeof(raw), "%s_%ld", a->prefix, i);
+    chat_username_rc_t urc = chat_username_check(raw, names[i]);
+    if (urc != CHAT_USERNAME_OK) {
+      fprintf(stderr, "chatd: invalid username %s: %s\n", raw, chat_username_message(urc));
+      goto out;
+    }
+    v[i].username = names[i];
+    v[i].email = "bench@localhost.localdomain";
+  }
+  int got = chat_admin_read_password(password, sizeof(password));
+  size_t plen = strlen(password);
+  if (got != 0 || plen < 8 || plen > 128) {
+    chat_auth_wipe(password, sizeof(password));
+    fprintf(stderr, got == -2 ? "chatd: a password must not contain the NUL character\n"
+                    : got != 0 ? "chatd: no password given\n"
+                               : "chatd: a password has 8 to 128 bytes\n");
+    r = got != 0 ? CHAT_ADMIN_EXIT_USAGE : CHAT_ADMIN_EXIT_FAILED;
+    goto out;
+  }
+  if (chat_auth_init() != 0 || chat_auth_hash_password(password, plen, hash) != 0) {
+    chat_auth_wipe(password, sizeof(password));
+    fprintf(stderr, "chatd: could not hash the password\n");
+    goto out;
+  }
+  chat_auth_wipe(password, sizeof(password));
+  if (a->sessions) {
+    /* Opened first, so that a bad path fails before anything is written. */
+    fd = open(a->sessions, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || fchmod(fd, 0600) != 0) {
+      fprintf(stderr, "chatd: %s: %s\n", a->sessions, strerror(errno));
+      goto out;
+    }
+    tokens = chat_xcalloc((size_t)n, sizeof(*tokens));
+    for (long i = 0; i < n; i++) {
+      chat_auth_new_token(tokens[i]);
+      chat_auth_token_hash(tokens[i], CHAT_TOKEN_CHARS, v[i].token_hash);
+    }
+  }
+  s = open_store(a, 1);
+  if (s == NULL) goto out;
+  size_t created = 0;
+  int64_t now = chat_now_ms();
+  int rc = chat_store_users_bulk(s, v, (size_t)n, hash, now, a->sessions != NULL,
+                                 now + BULK_SESSION_MS, &created);
+  if (rc) {
+    r = store_err(rc, "user bulk");
+    goto out;
+  }
+  audit(s, "user_bulk", a->prefix);
+  if (fd >= 0) {
+    chat_sb_t sb;
+    chat_sb_init(&sb);
+    for (long i = 0; i < n; i++) {
+      chat_sb_puts(&sb, names[i]);
+      chat_sb_puts(&sb, " ");
+      chat_sb_puts(&sb, tokens[i]);
+      chat_sb_puts(&sb, "\n");
+    }
+    size_t off = 0;
+    while (off < sb.len) {
+      ssize_t w = write(fd, sb.buf + off, sb.len - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) break;
+      off += (size_t)w;
+    }
+    chat_auth_wipe(sb.buf, sb.len);
+    size_t len = sb.len;
+    chat_sb_free(&sb);
+    if (off != len || fsync(fd) != 0) {
+      fprintf(stderr, "chatd: %s: %s\n", a->sessions, strerror(errno));
+      goto out;
+    }
+  }
+  printf("users %s_0 .. %s_%ld: %zu created, %zu existed", a->prefix, a->prefix, n - 1, created,
+         (size_t)n - created);
+  if (fd >= 0) printf("; %ld sessions written to %s", n, a->sessions);
+  printf("\n");
+  r = CHAT_ADMIN_EXIT_OK;
+out:
+  chat_auth_wipe(hash, sizeof(hash));
+  if (fd >= 0) close(fd);
+  if (tokens) {
+    chat_auth_wipe(tokens, (size_t)n * sizeof(*tokens));
+    free(tokens);
+  }
+  if (s) chat_store_close(s);
+  free(v);
+  free(names);
+  return r == CHAT_ADMIN_EXIT_OK ? finish_output() : r;
+}
+
+/* chatd room bulk: public rooms P-0 .. P-N-1 in one transaction; prints
+ * every room's "ID NAME", existing rooms included. */
+static int room_bulk(const args_t *a) {
+  long n = bulk_count(a);
+  if (n == 0) return CHAT_ADMIN_EXIT_USAGE;
+  typedef char name_t[CHAT_NAME_MAX + 1];
+  name_t *names = chat_xcalloc((size_t)n, sizeof(name_t));
+  chat_bulk_room_t *v = chat_xcalloc((size_t)n, sizeof(*v));
+  int r = CHAT_ADMIN_EXIT_FAILED;
+  chat_store_t *s = NULL;
+  for (long i = 0; i < n; i++) {
+    snprintf(names[i], sizeof(names[i]), "%s-%ld", a->prefix, i);
+    if (!chat_room_name_valid(names[i])) {
+      fprintf(stderr, "chatd: invalid room name %s\n", names[i]);
+      goto out;
+    }
+    v[i].name = names[i];
+  }
+  s = open_store(a, 1);
+  if (s == NULL) goto out;
+  size_t created = 0;
+  int rc = chat_store_rooms_bulk(s, v, (size_t)n, a->topic, chat_now_ms(), &created);
+  if (rc) {
+    r = store_err(rc, "room bulk");
+    goto out;
+  }
+  audit(s, "room_bulk", a->prefix);
+  for (long i = 0; i < n; i++) printf("%" PRId64 " %s\n", v[i].id, v[i].name);
+  fprintf(stderr, "rooms %s-0 .. %s-%ld: %zu created, %zu existed\n", a->prefix, a->prefix, n - 1,
+          created, (size_t)n - created);
+  r = finish_output();
+out:
+  if (s) chat_store_close(s);
+  free(v);
+  free(names);
+  return r;
+}
+
 static int cmd_user(int argc, char **argv) {
   const char *sub = argc >= 3 ? argv[2] : "";
   args_t a;
@@ -413,11 +601,15 @@ static int cmd_user(int argc, char **argv) {
     return chat_admin_user_add(a.url, a.pos[0], a.email ? a.email : "admin@localhost.localdomain",
                                a.admin);
   }
+  if (strcmp(sub, "bulk") == 0) {
+    if ((r = parse(argc, argv, 3, O_PREFIX | O_COUNT | O_SESSIONS, 0, &a)) != 0) return r;
+    return user_bulk(&a);
+  }
   int list = strcmp(sub, "list") == 0;
   if (!list && strcmp(sub, "passwd") != 0 && strcmp(sub, "promote") != 0 &&
       strcmp(sub, "demote") != 0 && strcmp(sub, "ban") != 0 && strcmp(sub, "unban") != 0) {
     if (!*sub)
-      return usage_err("%s", "user needs a command: add, passwd, promote, demote, ban, unban or list");
+      return usage_err("%s", "user needs a command: add, passwd, promote, demote, ban, unban, list or bulk");
     return usage_err("unknown command: user %s", sub);
   }
   if ((r = parse(argc, argv, 3, list ? O_JSON : 0, list ? 0 : 1, &a)) != 0) return r;
@@ -603,6 +795,10 @@ static int cmd_room(int argc, char **argv) {
   args_t a;
   int r, npos;
   unsigned allowed = 0;
+  if (strcmp(sub, "bulk") == 0) {
+    if ((r = parse(argc, argv, 3, O_PREFIX | O_COUNT | O_TOPIC, 0, &a)) != 0) return r;
+    return room_bulk(&a);
+  }
   if (strcmp(sub, "add") == 0) {
     npos = 1;
     allowed = O_TOPIC;
@@ -614,7 +810,7 @@ static int cmd_room(int argc, char **argv) {
   } else if (strcmp(sub, "delete") == 0) {
     npos = 1;
   } else {
-    if (!*sub) return usage_err("%s", "room needs a command: add, list, rename or delete");
+    if (!*sub) return usage_err("%s", "room needs a command: add, list, rename, delete or bulk");
     return usage_err("unknown command: room %s", sub);
   }
   if ((r = parse(argc, argv, 3, allowed, npos, &a)) != 0) return r;

@@ -45,4 +45,42 @@ int chat_store_sqlite_backup(const char *url, const char *dest, int replace, int
  * DB", into buf.  0, or CHAT_EINVAL if url is not a valid MySQL url. */
 int chat_store_mysql_dump_args(const char *url, char *buf, size_t len);
 
+/* ---- bulk provisioning (bulk.c), for load tests ---------------------------
+ * One user of chat_store_users_bulk: username (the NFKC form
+ * chat_username_check wrote) and email are the caller's (checked, not
+ * NULL); with sessions, token_hash is the SHA-256 of the token the caller
+ * minted.  id and created are outputs. */
+typedef struct {
+  const char *username;
+  const char *email;
+  uint8_t token_hash[CHAT_TOKEN_HASH_LEN];
+  int64_t id;  /* out: the user's id */
+  int created; /* out: 1 new, 0 it existed (left as it was) */
+} chat_bulk_user_t;
+
+/* Creates the users of v[0..n) that do not exist (by identity key, as
+ * chat_store_user_create compares names) as plain users with the one
+ * password hash pwhash, and with sessions (1) adds one session per user
+ * (token_hash, valid from now_ms until expires_ms), new or existing, all in
+ * ONE transaction: everything or nothing.  *created (may be NULL): the
+ * users that were new.  CHAT_EINVAL (a field too long, a name without an
+ * identity key), CHAT_EEXIST (a token hash taken), CHAT_EUNAVAIL. */
+int chat_store_users_bulk(chat_store_t *s, chat_bulk_user_t *v, size_t n, const char *pwhash,
+                          int64_t now_ms, int sessions, int64_t expires_ms, size_t *created);
+
+/* One public room of chat_store_rooms_bulk: name (valid as
+ * chat_room_name_valid says) is the caller's; id and created are outputs. */
+typedef struct {
+  const char *name;
+  int64_t id;  /* out */
+  int created; /* out: 1 new, 0 a room of that name existed */
+} chat_bulk_room_t;
+
+/* Creates the public rooms of v[0..n) whose names are not taken (ASCII
+ * case aside), with topic (NULL: ""), in one transaction, and reports
+ * every room's id.  *created (may be NULL): the rooms that were new.
+ * CHAT_EINVAL, CHAT_EUNAVAIL. */
+int chat_store_rooms_bulk(chat_store_t *s, chat_bulk_room_t *v, size_t n, const char *topic,
+                          int64_t now_ms, size_t *created);
+
 #endif

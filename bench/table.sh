@@ -1,0 +1,531 @@
+#!/usr/bin/env bash
+# The performance table in one command (bench/README.md, "The table"):
+#   (a) chatd, 10 rooms x 50 users, all sending at a fixed total rate, a rate
+#       ladder, a fresh chatd and SQLite database per step;
+#   (b) the same ladder for the peers in /work/shared/peers: node-ws with its
+#       SQLite store (--sync full) and in memory, and django-channels if it can
+#       start;
+#   (c) many rooms: 2000 rooms x 5 users (10,000 connections), one chatd, the
+#       ladder over the same connections;
+#   (d) idle memory: 19,000 authenticated WebSockets (1000 users x 19), the
+#       server's RSS before and after, KiB per connection, time to connect.
+# The server runs on core 0 (taskset, its threads included), chatbench on
+# core 1.  Users and sessions are provisioned with `chatd user bulk` and rooms
+# with `chatd room bulk` (no argon2id login per client).  Prints the ratios
+# first, then every step.  Everything started here is stopped on exit.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: bench/table.sh [options]
+  --quick               shorter ladders and runs (about 5 minutes on a quiet machine)
+  --only "LIST"         parts to run, of: chatd peers many idle (default: all four)
+  --ladder "R1 R2 ..."  msgs/s for chatd 10x50 (default 4000 8000 14000 20000 26000 30000 36000)
+  --peer-ladder "..."   msgs/s for the peers (default 500 1000 1500 2000 3000 4000)
+  --many-ladder "..."   msgs/s for 2000 rooms x 5 (default 10000 20000 40000 60000 80000 100000)
+  --duration S          measured seconds per step (default 10; --quick 5)
+  --warmup S            seconds at the rate before each measured window (default 2; --quick 1)
+  --stop-after N        end a ladder after N consecutive steps that are not ok (default 2; 0: never)
+  --drain-max S         stop waiting for late frames S s after a step's last send (default 20)
+  --size BYTES          message text size (default 25)
+  --idle-conns N        idle connections (default 19000; --quick 5000)
+  --idle-users U        users they belong to (default 1000; --quick 250)
+  --with-peers          prepare the node-ws peer (npm ci in a copy) if it is not ready
+  --no-build            use the binaries already in build-bench/
+  --keep                keep the temp folder (databases, logs, chatbench outputs)
+  -h, --help            this text
+EOF
+}
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="$ROOT/build-bench"
+PEERS="/work/shared/peers"
+PEER_SRC="$PEERS/node-ws"
+PEER_DIR="${CHATBENCH_PEER_DIR:-${TMPDIR:-/tmp}/chatbench-node-ws}"
+QUICK=0
+ONLY="chatd peers many idle"
+LADDER=""
+PEER_LADDER=""
+MANY_LADDER=""
+DURATION=""
+WARMUP=""
+STOP_AFTER=2
+DRAIN_MAX=20
+SIZE=25
+IDLE_CONNS=""
+IDLE_USERS=""
+WITH_PEERS=0
+BUILD_IT=1
+KEEP=0
+PASSWORD="chatbench-provisioned-1"
+SERVER_CPU=0
+CLIENT_CPU=1
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --only) ONLY="${2:?--only needs a value}"; shift ;;
+    --ladder) LADDER="${2:?}"; shift ;;
+    --peer-ladder) PEER_LADDER="${2:?}"; shift ;;
+    --many-ladder) MANY_LADDER="${2:?}"; shift ;;
+    --duration) DURATION="${2:?}"; shift ;;
+    --warmup) WARMUP="${2:?}"; shift ;;
+    --stop-after) STOP_AFTER="${2:?}"; shift ;;
+    --drain-max) DRAIN_MAX="${2:?}"; shift ;;
+    --size) SIZE="${2:?}"; shift ;;
+    --idle-conns) IDLE_CONNS="${2:?}"; shift ;;
+    --idle-users) IDLE_USERS="${2:?}"; shift ;;
+    --with-peers) WITH_PEERS=1 ;;
+    --no-build) BUILD_IT=0 ;;
+    --keep) KEEP=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "table.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [ "$QUICK" = 1 ]; then
+  : "${LADDER:=4000 8000 20000}" "${PEER_LADDER:=500 1000 2000}" "${MANY_LADDER:=10000 20000 40000}"
+  : "${DURATION:=5}" "${WARMUP:=1}" "${IDLE_CONNS:=5000}" "${IDLE_USERS:=250}"
+else
+  : "${LADDER:=4000 8000 14000 20000 26000 30000 36000}" "${PEER_LADDER:=500 1000 1500 2000 3000 4000}"
+  : "${MANY_LADDER:=10000 20000 40000 60000 80000 100000}"
+  : "${DURATION:=10}" "${WARMUP:=2}" "${IDLE_CONNS:=19000}" "${IDLE_USERS:=1000}"
+fi
+want() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+commas() { echo "$*" | tr -s ' ' ',' | sed 's/^,//; s/,$//'; }
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/chattable.XXXXXX")"
+SERVER_PID=""     # the process whose CPU and RSS are measured
+SERVER_KILL=""    # the process to stop (start.sh for django)
+
+stop_server() {
+  [ -n "$SERVER_KILL" ] || return 0
+  local pid="$SERVER_KILL" rc=0
+  SERVER_KILL=""
+  SERVER_PID=""
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "table.sh: server $pid still running 10 s after SIGTERM; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || rc=$?
+  return $rc
+}
+
+cleanup() {
+  stop_server || true
+  if [ "$KEEP" = 1 ]; then echo "table.sh: kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- the machine ----------------------------------------------------------
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NOFILE="$(ulimit -n)"
+PIN_S=()
+PIN_C=()
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+  PIN_S=(taskset -c "$SERVER_CPU")
+  PIN_C=(taskset -c "$CLIENT_CPU")
+  PINNING="server on core $SERVER_CPU (all its threads), chatbench on core $CLIENT_CPU"
+else
+  PINNING="NOT pinned (needs taskset and 2 cores): figures are not comparable with pinned runs"
+fi
+echo "table.sh: $(nproc) cores, $PINNING; ulimit -n $NOFILE; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---- build ----------------------------------------------------------------
+if [ "$BUILD_IT" = 1 ]; then
+  built=0
+  for attempt in 1 2 3; do
+    if cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCHAT_BUILD_TESTS=OFF \
+         -DCHAT_BUILD_BENCH=ON >"$WORK/cmake.log" 2>&1 &&
+       cmake --build "$BUILD" -j"$(nproc)" --target chatd chatbench >>"$WORK/cmake.log" 2>&1; then
+      built=1
+      break
+    fi
+    echo "table.sh: build attempt $attempt failed (sources may be mid-edit):" >&2
+    tail -n 15 "$WORK/cmake.log" >&2
+    [ "$attempt" = 3 ] || sleep 20
+  done
+  [ "$built" = 1 ] || { echo "table.sh: build failed" >&2; exit 1; }
+fi
+CHATD="$BUILD/chatd"
+BENCH="$BUILD/chatbench"
+for b in "$CHATD" "$BENCH"; do
+  [ -x "$b" ] || { echo "table.sh: missing $b (run without --no-build)" >&2; exit 1; }
+done
+
+free_port() {
+  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until FILE holds a line matching REGEX (or the server dies); prints it.
+wait_for_line() {
+  local file="$1" regex="$2" line
+  for _ in $(seq 1 600); do
+    line="$(grep -m1 -E "$regex" "$file" 2>/dev/null || true)"
+    if [ -n "$line" ]; then
+      echo "$line"
+      return 0
+    fi
+    kill -0 "$SERVER_KILL" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# ---- provisioning and servers ---------------------------------------------
+URL=""
+
+# provision DB USERS ROOMS TAG: USERS users with sessions ($WORK/TAG.sessions)
+# and ROOMS rooms ($WORK/TAG.rooms, "ID NAME" lines) in a fresh database.
+provision() {
+  local db="$1" users="$2" rooms="$3" tag="$4"
+  rm -f "$db" "$db-wal" "$db-shm"
+  printf '%s\n' "$PASSWORD" | "$CHATD" user bulk --prefix "$tag" --count "$users" \
+    --sessions "$WORK/$tag.sessions" --db "$db" >"$WORK/$tag.provision.log" 2>&1 &&
+  "$CHATD" room bulk --prefix "$tag" --count "$rooms" --db "$db" >"$WORK/$tag.rooms" \
+    2>>"$WORK/$tag.provision.log" ||
+    { echo "table.sh: provisioning failed:" >&2; cat "$WORK/$tag.provision.log" >&2; return 1; }
+}
+
+# start_chatd DB LOG [FLAGS...]: chatd pinned, limits raised for the bench.
+start_chatd() {
+  local db="$1" log="$2" line
+  shift 2
+  "${PIN_S[@]}" "$CHATD" --listen 127.0.0.1:0 --db "$db" --public "$ROOT/public" --ws-rate 0 \
+    --register-limit 0 --login-ip-limit 0 --max-conns-ip 0 "$@" >"$log.out" 2>"$log.err" &
+  SERVER_PID=$!
+  SERVER_KILL=$SERVER_PID
+  line="$(wait_for_line "$log.out" '^chatd listening on http://')" ||
+    { echo "table.sh: chatd did not start:" >&2; tail -n 20 "$log.err" >&2; return 1; }
+  URL="${line#chatd listening on }"
+}
+
+NODE_JS=""
+prepare_node() {
+  command -v node >/dev/null 2>&1 || { echo "table.sh: node-ws peer skipped: no node"; return 0; }
+  if [ -d "$PEER_SRC/node_modules" ]; then
+    NODE_JS="$PEER_SRC/server.js"
+    return 0
+  fi
+  if [ "$WITH_PEERS" = 1 ] && [ -f "$PEER_SRC/server.js" ]; then
+    mkdir -p "$PEER_DIR"
+    if ! cmp -s "$PEER_SRC/package-lock.json" "$PEER_DIR/package-lock.json"; then
+      rm -rf "$PEER_DIR/node_modules"
+    fi
+    for f in "$PEER_SRC"/*; do   # the shared folder is read-only: work on a copy
+      [ -f "$f" ] && cp -f "$f" "$PEER_DIR/" && chmod u+w "$PEER_DIR/$(basename "$f")"
+    done
+    if [ ! -d "$PEER_DIR/node_modules" ]; then
+      echo "table.sh: npm ci in $PEER_DIR (compiles better-sqlite3, about a minute)"
+      if [ -z "${npm_config_nodedir:-}" ] && [ -d /usr/include/node ]; then
+        export npm_config_nodedir=/usr
+      fi
+      (cd "$PEER_DIR" && npm ci --no-audit --no-fund) >"$WORK/npm.log" 2>&1 ||
+        { echo "table.sh: npm ci failed; node-ws peer skipped:" >&2; tail -n 20 "$WORK/npm.log" >&2
+          rm -rf "$PEER_DIR/node_modules"; }
+    fi
+  fi
+  if [ -d "$PEER_DIR/node_modules" ] && [ -f "$PEER_DIR/server.js" ]; then
+    NODE_JS="$PEER_DIR/server.js"
+  else
+    echo "table.sh: node-ws peer skipped: no node_modules (run with --with-peers)"
+  fi
+}
+
+# start_node LOG STORE [--sync full]
+start_node() {
+  local log="$1" port line
+  shift
+  port="$(free_port)"
+  "${PIN_S[@]}" node "$NODE_JS" --port "$port" --store "$@" >"$log.out" 2>&1 &
+  SERVER_PID=$!
+  SERVER_KILL=$SERVER_PID
+  line="$(wait_for_line "$log.out" '^node-ws peer on http://')" ||
+    { echo "table.sh: node-ws peer did not start:" >&2; tail -n 20 "$log.out" >&2; return 1; }
+  URL="http://127.0.0.1:$port"
+}
+
+DJANGO=""
+prepare_django() {
+  local d="$PEERS/django-channels"
+  if [ ! -x "$d/start.sh" ]; then
+    echo "table.sh: django-channels peer skipped: $d/start.sh not found"
+  elif ! /usr/bin/python3 -c 'import django, channels, daphne, channels_redis' 2>/dev/null; then
+    echo "table.sh: django-channels peer skipped: the Debian packages are not installed" \
+         "(python3-django python3-django-channels python3-daphne python3-channels-redis; see $d/README.md)"
+  elif ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+    echo "table.sh: django-channels peer skipped: redis-server or redis-cli missing"
+  else
+    DJANGO="$d/start.sh"
+  fi
+}
+
+# start_django LOG: start.sh runs redis and daphne (both pinned); daphne is measured.
+start_django() {
+  local log="$1" port line
+  port="$(free_port)"
+  PEER_SYNC=full "${PIN_S[@]}" "$DJANGO" "$port" "$(free_port)" >"$log.out" 2>&1 &
+  SERVER_KILL=$!
+  line="$(wait_for_line "$log.out" '^django-channels peer on http://')" ||
+    { echo "table.sh: django-channels peer did not start:" >&2; tail -n 20 "$log.out" >&2; return 1; }
+  SERVER_PID="$(printf '%s\n' "$line" | sed -n 's/.*daphne=\([0-9]*\).*/\1/p')"
+  URL="http://127.0.0.1:$port"
+}
+
+# ---- running chatbench -----------------------------------------------------
+declare -A RES     # "SERIES RATE" -> RESULT line
+declare -A SERIES_RATES
+SERIES_ORDER=()
+IDLE_RESULT=""
+
+record() {   # record SERIES FILE: every rate RESULT line of the chatbench output
+  local series="$1" file="$2" line rate
+  while IFS= read -r line; do
+    rate="$(field "$line" rate)"
+    [ -n "$rate" ] || continue
+    RES["$series $rate"]="$line"
+    SERIES_RATES["$series"]="${SERIES_RATES[$series]:-} $rate"
+  done < <(grep '^RESULT .*mode=rate' "$file" || true)
+}
+add_series() { SERIES_ORDER+=("$1"); SERIES_RATES["$1"]=""; }
+field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
+
+# bench_rate SERIES LOG RATES [chatbench args...]: one chatbench, the ladder RATES.
+bench_rate() {
+  local series="$1" log="$2" rates="$3" rc=0 steps timeout
+  shift 3
+  steps=$(echo "$rates" | wc -w)
+  timeout=$(awk -v s="$steps" -v d="$DURATION" -v w="$WARMUP" 'BEGIN { printf "%d", 900 + s * (d + w + 60) }')
+  "${PIN_C[@]}" "$BENCH" --url "$URL" --label "$series" --pid "$SERVER_PID" --size "$SIZE" \
+    --rate "$(commas "$rates")" --duration "$DURATION" --warmup "$WARMUP" \
+    --stop-after "$STOP_AFTER" --drain-max "$DRAIN_MAX" --timeout "$timeout" "$@" \
+    >"$log.bench" 2>&1 || rc=$?
+  grep -E '^(chatbench|  (setup|sends|fan-out|latency|ack|lag|verdict|errors))' "$log.bench" | sed 's/^/    /' || true
+  [ "$rc" = 0 ] || echo "    (chatbench exited with $rc; see $log.bench)"
+  record "$series" "$log.bench"
+}
+
+# A ladder with a fresh server per step: start_fn and bench arguments per step.
+ladder_fresh() {   # ladder_fresh SERIES RATES START_FN -- chatbench args
+  local series="$1" rates="$2" start="$3" fails=0 r ok n=0
+  shift 4
+  add_series "$series"
+  for r in $rates; do
+    n=$((n + 1))
+    echo
+    echo "== $series at $r msgs/s"
+    if "$start" "$WORK/$series-$n"; then
+      bench_rate "$series" "$WORK/$series-$n" "$r" "$@"
+    fi
+    local st=0
+    stop_server || st=$?
+    case "$series" in chatd*) [ "$st" = 0 ] || echo "    chatd exited with status $st (expected 0 after SIGTERM)" ;; esac
+    ok="$(field "${RES[$series $r]:-}" ok)"
+    if [ "$ok" = 1 ]; then fails=0; else fails=$((fails + 1)); fi
+    if [ "$STOP_AFTER" -gt 0 ] && [ "$fails" -ge "$STOP_AFTER" ]; then
+      echo "    ($series: $fails steps in a row not ok; the higher rates are skipped)"
+      break
+    fi
+  done
+}
+
+chatd_step() {   # a fresh database, 500 users with sessions, 10 rooms
+  provision "$1.db" 500 10 tb && start_chatd "$1.db" "$1"
+}
+node_sqlite_step() { rm -f "$1.db"*; start_node "$1" "sqlite:$1.db" --sync full; }
+node_memory_step() { start_node "$1" none; }
+django_step() { start_django "$1"; }
+
+# ---- (a) chatd 10 x 50 -------------------------------------------------------
+if want chatd; then
+  echo
+  echo "#### (a) chatd, 10 rooms x 50 users, all sending: $LADDER msgs/s"
+  ladder_fresh chatd "$LADDER" chatd_step -- --clients 500 --room-ids "@$WORK/tb.rooms" \
+    --sessions "$WORK/tb.sessions" --concurrency 64
+fi
+
+# ---- (b) peers -----------------------------------------------------------------
+if want peers; then
+  prepare_node
+  prepare_django
+  PEER_ARGS=(--clients 500 --room-ids 1-10 --concurrency 64)
+  if [ -n "$NODE_JS" ]; then
+    echo
+    echo "#### (b) node-ws peer, SQLite --sync full: $PEER_LADDER msgs/s"
+    ladder_fresh node-sqlite "$PEER_LADDER" node_sqlite_step -- "${PEER_ARGS[@]}"
+    echo
+    echo "#### (b) node-ws peer, memory only: $PEER_LADDER msgs/s"
+    ladder_fresh node-memory "$PEER_LADDER" node_memory_step -- "${PEER_ARGS[@]}"
+  fi
+  if [ -n "$DJANGO" ]; then
+    echo
+    echo "#### (b) django-channels peer (SQLite synchronous FULL, Redis layer): $PEER_LADDER msgs/s"
+    ladder_fresh django "$PEER_LADDER" django_step -- "${PEER_ARGS[@]}"
+  fi
+fi
+
+# ---- (c) many rooms ---------------------------------------------------------------
+if want many; then
+  echo
+  echo "#### (c) chatd, 2000 rooms x 5 users (10,000 connections), all sending: $MANY_LADDER msgs/s"
+  if [ "$NOFILE" -lt 10100 ]; then
+    echo "table.sh: many rooms skipped: ulimit -n is $NOFILE, 10,000 connections need at least 10100"
+  else
+    add_series many
+    if provision "$WORK/many.db" 10000 2000 tm &&
+       start_chatd "$WORK/many.db" "$WORK/many" --max-conns 12000; then
+      bench_rate many "$WORK/many" "$MANY_LADDER" --clients 10000 --room-ids "@$WORK/tm.rooms" \
+        --sessions "$WORK/tm.sessions" --concurrency 256
+      grep -E '^chatbench: ladder' "$WORK/many.bench" | sed 's/^/    /' || true
+    fi
+    st=0
+    stop_server || st=$?
+    [ "$st" = 0 ] || echo "    chatd exited with status $st (expected 0 after SIGTERM)"
+  fi
+fi
+
+# ---- (d) idle memory -----------------------------------------------------------------
+if want idle; then
+  per_user=$(( (IDLE_CONNS + IDLE_USERS - 1) / IDLE_USERS ))
+  echo
+  echo "#### (d) chatd, $IDLE_CONNS idle authenticated WebSockets ($IDLE_USERS users x $per_user)"
+  if [ "$NOFILE" -lt $((IDLE_CONNS + 100)) ]; then
+    echo "table.sh: idle run skipped: ulimit -n is $NOFILE (hard limit $(ulimit -Hn)); $IDLE_CONNS" \
+         "connections need at least $((IDLE_CONNS + 100)) in chatd and in chatbench"
+  else
+    if provision "$WORK/idle.db" "$IDLE_USERS" 1 ti &&
+       start_chatd "$WORK/idle.db" "$WORK/idle" --max-conns $((IDLE_CONNS + 1000)) \
+         --max-ws-user "$per_user"; then
+      rc=0
+      "${PIN_C[@]}" "$BENCH" --url "$URL" --label chatd --pid "$SERVER_PID" --idle --no-join \
+        --clients "$IDLE_CONNS" --conns-per-user "$per_user" --sessions "$WORK/ti.sessions" \
+        --concurrency 256 --duration 5 --timeout 900 >"$WORK/idle.bench" 2>&1 || rc=$?
+      sed 's/^/    /' "$WORK/idle.bench" | grep -v '^    RESULT' || true
+      [ "$rc" = 0 ] || echo "    (chatbench exited with $rc)"
+      IDLE_RESULT="$(grep '^RESULT .*mode=idle' "$WORK/idle.bench" || true)"
+    fi
+    st=0
+    stop_server || st=$?
+    [ "$st" = 0 ] || echo "    chatd exited with status $st (expected 0 after SIGTERM)"
+  fi
+fi
+
+# ---- summary: ratios first, then the details -------------------------------------------
+best() {   # best SERIES: the RESULT line of the highest ok rate, or ""
+  local series="$1" r line bestr=-1 bestl=""
+  for r in ${SERIES_RATES[$series]:-}; do
+    line="${RES[$series $r]}"
+    if [ "$(field "$line" ok)" = 1 ] && [ "$r" -gt "$bestr" ]; then bestr=$r; bestl="$line"; fi
+  done
+  printf '%s' "$bestl"
+}
+div() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+desc_best() {
+  local l="$1"
+  if [ -z "$l" ]; then echo "no ok step"; return; fi
+  printf '%s msgs/s ok, %s deliveries/s, p50 %s / p99 %s ms' "$(field "$l" rate)" \
+    "$(field "$l" deliveries_per_s)" "$(field "$l" p50_ms)" "$(field "$l" p99_ms)"
+}
+
+echo
+echo "================================================================================"
+echo "RATIOS (one run on this machine: compare within the run; $PINNING)"
+echo "  ok = p99 < 100 ms, nothing missing or unacknowledged, >= 97% of the target rate"
+CB="$(best chatd)"
+if want chatd; then
+  echo "  chatd 10x50:           $(desc_best "$CB")"
+fi
+for s in "${SERIES_ORDER[@]}"; do
+  case "$s" in chatd|many) continue ;; esac
+  b="$(best "$s")"
+  echo "  $(printf '%-22s' "$s:") $(desc_best "$b")"
+  [ -n "$CB" ] && [ -n "$b" ] &&
+    echo "    chatd / $s: highest ok rate $(div "$(field "$CB" rate)" "$(field "$b" rate)")x," \
+         "deliveries/s $(div "$(field "$CB" deliveries_per_s)" "$(field "$b" deliveries_per_s)")x"
+done
+if want many; then
+  MB="$(best many)"
+  echo "  many rooms 2000x5:     $(desc_best "$MB")"
+  echo "    many rooms / 10x50 deliveries/s at the highest ok rate:" \
+       "$(div "$(field "$MB" deliveries_per_s)" "$(field "$CB" deliveries_per_s)") (target >= 0.7)"
+fi
+# Server CPU per delivery: the steadiest figure on a shared machine (a server
+# that gets little of its core shows it in latency, not here).
+us_per_deliv() {   # us_per_deliv RESULT-LINE
+  awk -v c="$(field "$1" server_cpu_s)" -v d="$(field "$1" deliveries_per_s)" -v t="$(field "$1" seconds)" \
+    'BEGIN { if (c == "" || c == "na" || d + 0 == 0 || t + 0 == 0) print "-"; else printf "%.2f", c * 1e6 / (d * t) }'
+}
+if want chatd; then
+  for s in "${SERIES_ORDER[@]}"; do
+    case "$s" in chatd|many) continue ;; esac
+    r="$(echo ${SERIES_RATES[$s]:-} | tr ' ' '\n' | sort -n | head -n1)"
+    [ -n "$r" ] && [ -n "${RES[chatd $r]:-}" ] || continue
+    a="$(us_per_deliv "${RES[chatd $r]}")"
+    b="$(us_per_deliv "${RES[$s $r]}")"
+    echo "    server CPU per delivery at $r msgs/s: chatd $a us, $s $b us; $s / chatd $(div "$b" "$a")x"
+  done
+fi
+echo "  targets:"
+if want chatd; then
+  if [ -n "$CB" ]; then
+    echo "    fan-out: $(field "$CB" deliveries_per_s) deliveries/s at the highest ok rate =" \
+         "$(div "$(field "$CB" deliveries_per_s)" 1500000) of 1.5M (target >= 1)"
+  else
+    echo "    fan-out: no ok step, so no figure against 1.5M deliveries/s"
+  fi
+  for r in 8000 20000; do
+    l="${RES[chatd $r]:-}"
+    if [ -z "$l" ]; then echo "    at $r msgs/s: not run (not in the ladder, or the ladder stopped)"; continue; fi
+    if [ "$r" = 8000 ]; then tgt="target p50 <= 3, p99 <= 20"; else tgt="target p50 <= 10"; fi
+    echo "    at $r msgs/s: p50 $(field "$l" p50_ms) ms, p99 $(field "$l" p99_ms) ms ($tgt)," \
+         "$(field "$l" msgs_per_s) msgs/s achieved, ok=$(field "$l" ok)"
+  done
+fi
+if want idle; then
+  if [ -n "$IDLE_RESULT" ]; then
+    echo "    idle: $(field "$IDLE_RESULT" kib_per_conn) KiB of server RSS per connection at" \
+         "$(field "$IDLE_RESULT" ready) connections (target <= 2 at 19,000), all connected in" \
+         "$(field "$IDLE_RESULT" setup_s) s (target < 120)"
+  else
+    echo "    idle: not measured"
+  fi
+fi
+
+echo
+echo "DETAILS (every step: target rate, achieved msgs/s, deliveries/s, latency from the scheduled"
+echo "send to each delivery in ms, ack p99, missing deliveries, unacked, errors, server and"
+echo "chatbench CPU seconds in the window, server CPU microseconds per delivery, server RSS after, ok)"
+row() { printf '%-12s %7s %8s %10s %8s %8s %8s %9s %8s %7s %7s %6s %6s %6s %7s %9s %3s\n' "$@"; }
+row series rate msgs/s deliv/s p50 p90 p99 max ack_p99 missing unacked errors srvcpu clicpu us/dlv rss_kB ok
+for s in "${SERIES_ORDER[@]}"; do
+  for r in ${SERIES_RATES[$s]:-}; do
+    l="${RES[$s $r]}"
+    row "$s" "$r" "$(field "$l" msgs_per_s)" "$(field "$l" deliveries_per_s)" "$(field "$l" p50_ms)" \
+      "$(field "$l" p90_ms)" "$(field "$l" p99_ms)" "$(field "$l" max_ms)" "$(field "$l" ack_p99_ms)" \
+      "$(field "$l" missing_deliveries)" "$(field "$l" unacked)" "$(field "$l" errors)" \
+      "$(field "$l" server_cpu_s)" "$(field "$l" client_cpu_s)" "$(us_per_deliv "$l")" \
+      "$(field "$l" rss_after_kb)" "$(field "$l" ok)"
+  done
+done
+if [ -n "$IDLE_RESULT" ]; then
+  echo
+  echo "idle: $(field "$IDLE_RESULT" ready)/$(field "$IDLE_RESULT" clients) connections" \
+       "($(field "$IDLE_RESULT" conns_per_user) per user) in $(field "$IDLE_RESULT" setup_s) s;" \
+       "server VmRSS kB before $(field "$IDLE_RESULT" rss_before_kb), connected" \
+       "$(field "$IDLE_RESULT" rss_joined_kb), after the hold $(field "$IDLE_RESULT" rss_after_kb);" \
+       "$(field "$IDLE_RESULT" kib_per_conn) KiB per connection; errors $(field "$IDLE_RESULT" errors)"
+fi
+echo
+echo "== RESULT lines"
+for s in "${SERIES_ORDER[@]}"; do
+  for r in ${SERIES_RATES[$s]:-}; do echo "${RES[$s $r]}"; done
+done
+[ -n "$IDLE_RESULT" ] && echo "$IDLE_RESULT"
+exit 0

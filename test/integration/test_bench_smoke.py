@@ -1,0 +1,139 @@
+"""A smoke run of the benchmark client (bench/chatbench) against the test
+build's chatd: nothing is lost, nothing fails.  No timing is asserted: the
+figures are for bench/table.sh on a quiet machine.
+
+- open loop: 5 rooms x 10 provisioned users (chatd user bulk --sessions,
+  chatd room bulk), all sending 300 msgs/s in all for 5 s: every scheduled
+  message sent and acknowledged, every member of the room received every
+  message exactly once, no error;
+- closed loop: clients that register and log in through the API, each
+  sending with a window of unacknowledged messages: every send acknowledged,
+  every delivery there;
+- idle: several WebSockets per provisioned user, all connected.
+
+chatbench is built with the test build (CHAT_BUILD_BENCH, on by default);
+CTest passes its path in CHATBENCH."""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from chatlib import Server
+
+PASSWORD = "smoke-password-1"
+
+
+def chatbench_path():
+    path = os.environ.get("CHATBENCH")
+    if not path and os.environ.get("CHATD"):
+        path = os.path.join(os.path.dirname(os.environ["CHATD"]), "chatbench")
+    return path if path and os.access(path, os.X_OK) else None
+
+
+def result(out, mode=None):
+    """The fields of the last RESULT line (of the mode given) as a dict."""
+    lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")
+             and (mode is None or (" mode=%s " % mode) in ln)]
+    if not lines:
+        raise AssertionError("no RESULT line in chatbench output:\n" + out)
+    return dict(kv.split("=", 1) for kv in lines[-1].split()[1:])
+
+
+@unittest.skipUnless(chatbench_path(), "chatbench not built (CHAT_BUILD_BENCH=OFF)")
+class BenchSmokeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.bench = chatbench_path()
+        cls.tmp = tempfile.mkdtemp(prefix="chatd-bench-smoke-")
+        cls.server = Server(env={"CHAT_WS_RATE": "0"})
+        try:
+            cls.server.start()
+        except BaseException:
+            cls.server.cleanup()
+            raise
+        cls.sessions = os.path.join(cls.tmp, "sessions.txt")
+        cls.rooms = os.path.join(cls.tmp, "rooms.txt")
+        cp = subprocess.run([cls.server.binary, "user", "bulk", "--prefix", "smk", "--count", "50",
+                             "--sessions", cls.sessions] + cls.server.store_args(),
+                            input=(PASSWORD + "\n").encode(), capture_output=True, timeout=120)
+        assert cp.returncode == 0, cp.stderr
+        cp = subprocess.run([cls.server.binary, "room", "bulk", "--prefix", "smk", "--count", "5"]
+                            + cls.server.store_args(), capture_output=True, timeout=60)
+        assert cp.returncode == 0, cp.stderr
+        with open(cls.rooms, "wb") as f:
+            f.write(cp.stdout)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def run_bench(self, *args, timeout=280):
+        # --quiet 60: on a busy machine, wait long for late frames rather
+        # than call them missing.
+        cmd = [self.bench, "--url", self.server.origin, "--pid", str(self.server.proc.pid),
+               "--label", "smoke", "--quiet", "60"] + list(args)
+        cp = subprocess.run(cmd, capture_output=True, timeout=timeout)
+        out = cp.stdout.decode("utf-8", "replace")
+        err = cp.stderr.decode("utf-8", "replace")
+        self.assertTrue(self.server.alive(), "chatd died%s" % self.server.diag())
+        self.assertEqual(cp.returncode, 0, "%s\n%s\n%s" % (" ".join(cmd), out, err))
+        return out
+
+    def test_open_loop_nothing_lost(self):
+        out = self.run_bench("--clients", "50", "--room-ids", "@" + self.rooms,
+                             "--sessions", self.sessions, "--rate", "300", "--duration", "5",
+                             "--warmup", "1", "--size", "25", "--stop-after", "0",
+                             "--timeout", "240")
+        r = result(out, "rate")
+        self.assertEqual(r["ready"], "50", out)
+        self.assertEqual(r["rooms"], "5", out)
+        self.assertEqual(r["senders"], "50", out)
+        self.assertEqual(r["scheduled"], str(300 * 6), out)
+        for k in ("sent", "acked"):
+            self.assertEqual(r[k], r["scheduled"], (k, out))
+        for k in ("unacked", "refused", "unsent", "missing_deliveries", "extra_deliveries",
+                  "errors", "timed_out"):
+            self.assertEqual(r[k], "0", (k, out))
+        # Every message reached the 10 members of its room.
+        self.assertEqual(int(r["deliveries"]), int(r["acked"]) * 10, out)
+
+    def test_closed_loop_with_register_and_login(self):
+        out = self.run_bench("--clients", "10", "--rooms", "2", "--room-ids",
+                             "@" + self.rooms, "--messages", "30", "--window", "4",
+                             "--concurrency", "4", "--timeout", "240")
+        r = result(out)
+        self.assertEqual(r["ready"], "10", out)
+        self.assertEqual(r["messages"], str(10 * 30), out)
+        self.assertEqual(r["errors"], "0", out)
+        self.assertEqual(r["missing_deliveries"], "0", out)
+        self.assertEqual(r["timed_out"], "0", out)
+        self.assertEqual(r["deliveries"], str(10 * 30 * 5), out)   # 5 members a room
+        self.assertIn("registered 10, existing 0, logged in 10", out)
+        self.assertTrue(re.search(r"sends +300/300 acked, 0 refused, 0 abandoned", out), out)
+
+    def test_closed_loop_with_sessions(self):
+        out = self.run_bench("--clients", "50", "--room-ids", "@" + self.rooms,
+                             "--sessions", self.sessions, "--messages", "20", "--window", "8")
+        r = result(out)
+        self.assertEqual(r["ready"], "50", out)
+        self.assertEqual(r["messages"], str(50 * 20), out)
+        self.assertEqual(r["errors"], "0", out)
+        self.assertEqual(r["missing_deliveries"], "0", out)
+        self.assertEqual(r["deliveries"], str(50 * 20 * 10), out)
+        self.assertIn("logged in 0", out)   # the provisioned sessions, no login
+
+    def test_idle_connections(self):
+        out = self.run_bench("--idle", "--no-join", "--clients", "60", "--conns-per-user", "4",
+                             "--sessions", self.sessions, "--duration", "1")
+        r = result(out, "idle")
+        self.assertEqual(r["ready"], "60", out)
+        self.assertEqual(r["errors"], "0", out)
+        self.assertNotEqual(r["kib_per_conn"], "na", out)
+
+
+if __name__ == "__main__":
+    unittest.main()
