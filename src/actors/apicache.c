@@ -24,6 +24,7 @@ struct chat_apicache_s {
 chat_apicache_t *chat_apicache_new(void) { return chat_xcalloc(1, sizeof(chat_apicache_t)); }
 
 void chat_apicache_clear(chat_apicache_t *c) {
+  if (c == NULL) return;
   c->gen++;
   if (c->n == 0) return;
   for (size_t i = 0; i < BUCKETS; i++) {
@@ -42,7 +43,7 @@ void chat_apicache_free(chat_apicache_t *c) {
   free(c);
 }
 
-uint64_t chat_apicache_gen(const chat_apicache_t *c) { return c->gen; }
+uint64_t chat_apicache_gen(const chat_apicache_t *c) { return c ? c->gen : 0; }
 
 /* The key is a SHA-256: its first bytes are as good as any hash. */
 static entry_t **slot(chat_apicache_t *c, const uint8_t *key) {
@@ -55,6 +56,7 @@ static entry_t **slot(chat_apicache_t *c, const uint8_t *key) {
 
 const char *chat_apicache_get(chat_apicache_t *c, const uint8_t token_hash[CHAT_TOKEN_HASH_LEN],
                               uint64_t now_ns) {
+  if (c == NULL) return NULL;
   entry_t **l = slot(c, token_hash);
   if (*l == NULL) return NULL;
   if (now_ns - (*l)->at_ns >= (uint64_t)CHAT_APICACHE_TTL_MS * 1000000) {
@@ -69,7 +71,7 @@ const char *chat_apicache_get(chat_apicache_t *c, const uint8_t token_hash[CHAT_
 
 void chat_apicache_put(chat_apicache_t *c, const uint8_t token_hash[CHAT_TOKEN_HASH_LEN],
                        uint64_t gen, const char *json, uint64_t now_ns) {
-  if (gen != c->gen || json == NULL) return;
+  if (c == NULL || gen != c->gen || json == NULL) return;
   entry_t **l = slot(c, token_hash);
   if (*l) {
     entry_t *old = *l;

@@ -12,7 +12,7 @@
  * session ended elsewhere) and online counts are at most the TTL old.
  * An answer read while a change was under way is not kept (a generation
  * count).  At most CHAT_APICACHE_MAX answers; when full, all go.  Loop
- * thread only. */
+ * thread only.  Every function takes NULL (no cache: nothing kept). */
 #ifndef CHAT_ACTORS_APICACHE_H
 #define CHAT_ACTORS_APICACHE_H
 

@@ -237,6 +237,18 @@ void chat_conn_queue(chat_conn_t *c, chat_rbuf_t *b) {
   }
 }
 
+/* After queued bytes went out: the last ones let a closing connection shut
+ * down, and an HTTP client paused for not reading its answers goes on. */
+static void written(chat_conn_t *c) {
+  chat_conn_maybe_linger(c);
+  if (c->out_paused && c->out_bytes <= c->svc->limits->http_out_cap / 2 &&
+      c->state == CONN_HTTP) {
+    c->out_paused = 0;
+    conn_process_input(c);
+    if (c->state == CONN_HTTP && !c->busy) chat_conn_read_start(c);
+  }
+}
+
 static void write_cb(uv_write_t *w, int status) {
   wreq_t *wr = container_of(w, wreq_t, req);
   chat_conn_t *c = wr->c;
@@ -248,41 +260,58 @@ static void write_cb(uv_write_t *w, int status) {
     if (status != UV_ECANCELED) chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: write: %s", c->name, uv_strerror(status));
     chat_conn_hard_close(c);
   } else {
-    chat_conn_maybe_linger(c);
-    if (c->out_paused && c->out_bytes <= c->svc->limits->http_out_cap / 2 &&
-        c->state == CONN_HTTP) {
-      c->out_paused = 0;
-      conn_process_input(c);
-      if (c->state == CONN_HTTP && !c->busy) chat_conn_read_start(c);
-    }
+    written(c);
   }
   chat_actor_unref(&c->actor);
 }
 
 void chat_conn_write(chat_conn_t *c, chat_rbuf_t **in, size_t n) {
-  wreq_t *wr = chat_xmalloc(sizeof(*wr) + n * sizeof(chat_rbuf_t *));
   uv_buf_t stackbufs[64];
   uv_buf_t *bufs = n <= 64 ? stackbufs : chat_xmalloc(n * sizeof(uv_buf_t));
-  wr->c = c;
-  wr->n = n;
-  wr->bytes = 0;
+  size_t total = 0;
   for (size_t i = 0; i < n; i++) {
-    wr->bufs[i] = in[i];
     bufs[i] = uv_buf_init((char *)in[i]->data, (unsigned)in[i]->len);
-    wr->bytes += in[i]->len;
+    total += in[i]->len;
   }
-  int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, write_cb);
-  if (bufs != stackbufs) free(bufs);
-  if (rc < 0) {
-    chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: write: %s", c->name, uv_strerror(rc));
-    for (size_t i = 0; i < n; i++) chat_rbuf_unref(wr->bufs[i]);
-    c->out_bytes -= wr->bytes;
-    free(wr);
-    chat_conn_hard_close(c);
+  /* Most writes go out at once: written now, they need no request and no
+   * callback, and libuv does not touch the socket's epoll registration
+   * (which it does at every finished request).  What the socket does not
+   * take now is queued with uv_write, in order (uv_try_write refuses while
+   * earlier requests wait). */
+  int rc = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n);
+  if (rc < 0 && rc != UV_EAGAIN) goto fail;
+  size_t done = rc > 0 ? (size_t)rc : 0;
+  if (done == total) {
+    for (size_t i = 0; i < n; i++) chat_rbuf_unref(in[i]);
+    c->out_bytes -= total;
+    if (bufs != stackbufs) free(bufs);
+    written(c);
     return;
   }
+  size_t k = 0;
+  while (done >= bufs[k].len) done -= bufs[k++].len;
+  bufs[k].base += done;
+  bufs[k].len -= (unsigned)done;
+  wreq_t *wr = chat_xmalloc(sizeof(*wr) + n * sizeof(chat_rbuf_t *));
+  wr->c = c;
+  wr->n = n;
+  wr->bytes = total;
+  memcpy(wr->bufs, in, n * sizeof(*in));
+  rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs + k, (unsigned)(n - k), write_cb);
+  if (rc < 0) {
+    free(wr);
+    goto fail;
+  }
+  if (bufs != stackbufs) free(bufs);
   c->writes++;
   chat_actor_ref(&c->actor);
+  return;
+fail:
+  chat_conn_log(c, CHAT_LOG_DEBUG, "conn %s: write: %s", c->name, uv_strerror(rc));
+  for (size_t i = 0; i < n; i++) chat_rbuf_unref(in[i]);
+  c->out_bytes -= total;
+  if (bufs != stackbufs) free(bufs);
+  chat_conn_hard_close(c);
 }
 
 /* A WebSocket with this many frames queued is written at once, paced or

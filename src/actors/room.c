@@ -681,7 +681,7 @@ static void access_done(chat_actor_t *self, chat_mail_t *m) {
   r->reading = 0;
   /* The check may have made the user a member (a public room): room lists
    * kept for a moment (apicache.h) are out of date. */
-  if (r->svc->apicache) chat_apicache_clear(r->svc->apicache);
+  chat_apicache_clear(r->svc->apicache);
   if (a->rc == 0 && a->allowed) {
     allowed_add(r, j->user_id);
     j->check = 0;
