@@ -39,8 +39,10 @@ struct batch_s {
 typedef struct {
   uv_work_t work;
   storage_t *st;
+  int chunk;
   int done;
   int rc;
+  uint64_t t0;
 } index_job_t;
 
 struct storage_s {
@@ -49,7 +51,10 @@ struct storage_s {
   chat_store_t *store;
   int indexing;                /* an index job is on a worker thread */
   int index_more;              /* the last one did not catch up */
-  int batches_since_index;     /* message batches since the last index job */
+  uint64_t last_batch_ns;      /* when the latest batch went out */
+  uint64_t index_next_ns;      /* while messages flow, no index job before this */
+  uv_timer_t index_timer;      /* starts a job held back by INDEX_DUTY */
+  int timer_open;
   int stopping;
   chat_insert_t **pending;     /* inserts waiting for the next batch */
   size_t npending, cap;
@@ -72,12 +77,20 @@ struct storage_s {
 static void flush(void *ud);
 static void maybe_index(storage_t *st);
 
-/* Messages indexed for search per job: small enough that a message batch
- * waiting for the writer waits little. */
-#define INDEX_CHUNK 200
-/* Under sustained load the writer is never idle: one index job every this
- * many batches keeps the index from falling ever further behind. */
-#define INDEX_EVERY_BATCHES 8
+/* Search indexing runs behind the messages (store.h,
+ * chat_store_index_pending; a search reads the newest messages not indexed
+ * yet directly).  While messages flow (a batch out or waiting, or one less
+ * than INDEX_QUIET_NS ago) a job indexes INDEX_CHUNK_BUSY messages, so
+ * that a batch waiting for the writer waits little, and after a job of
+ * T the next may start only T * INDEX_DUTY later: indexing takes at most
+ * a tenth of the time, and under a load it cannot follow the index lags
+ * and catches up once the load drops.  With nothing else to do, jobs of
+ * INDEX_CHUNK_IDLE messages (larger is cheaper per message) follow each
+ * other. */
+#define INDEX_CHUNK_BUSY 50
+#define INDEX_CHUNK_IDLE 1000
+#define INDEX_DUTY 9
+#define INDEX_QUIET_NS (50 * 1000 * 1000)
 
 static void storage_submit(chat_storage_t *pub, chat_job_t *job, chat_actor_t *reply_to);
 static void storage_insert(chat_storage_t *pub, chat_insert_t *ins);
@@ -98,6 +111,10 @@ chat_storage_t *chat_storage_new(chat_sched_t *sched, chat_store_t *store) {
   st->store = store;
   st->index_more = 1;  /* whatever a previous run left unindexed */
   st->depth = chat_store_can_pipeline(store) ? PIPELINE : 1;
+  uv_timer_init(sched->loop, &st->index_timer);
+  st->index_timer.data = st;
+  uv_unref((uv_handle_t *)&st->index_timer);  /* it keeps no loop alive */
+  st->timer_open = 1;
   uv_mutex_init(&st->turn_mu);
   uv_cond_init(&st->turn_cv);
   chat_sched_add_hook(sched, flush, st);
@@ -211,7 +228,6 @@ static void batch_after_cb(uv_work_t *w, int status) {
     if (st->fly_head == NULL) st->fly_tail = NULL;
     st->writing--;
     st->index_more = 1;
-    st->batches_since_index++;
     batch_deliver(st, h);
   }
   /* Inserts that queued up during the write go out at once; the index
@@ -244,7 +260,7 @@ static void flush(void *ud) {
   st->npending -= n;
   st->writing++;
   b->turn = st->turn_next++;
-  b->t_start = uv_hrtime();
+  b->t_start = st->last_batch_ns = uv_hrtime();
   if (st->fly_tail)
     st->fly_tail->next = b;
   else
@@ -259,29 +275,42 @@ static void flush(void *ud) {
 
 static void index_work_cb(uv_work_t *w) {
   index_job_t *ij = container_of(w, index_job_t, work);
-  ij->rc = chat_store_index_pending(ij->st->store, INDEX_CHUNK, &ij->done);
+  ij->rc = chat_store_index_pending(ij->st->store, ij->chunk, &ij->done);
 }
 
 static void index_after_cb(uv_work_t *w, int status) {
   index_job_t *ij = container_of(w, index_job_t, work);
   storage_t *st = ij->st;
   st->indexing = 0;
+  uint64_t now = uv_hrtime();
+  st->index_next_ns = now + (now - ij->t0) * INDEX_DUTY;
   /* Go on while there is more, unless the store fails (the next batch
    * tries again). */
-  st->index_more = ij->rc == 0 && ij->done == INDEX_CHUNK;
+  st->index_more = ij->rc == 0 && ij->done == ij->chunk;
   free(ij);
   maybe_index(st);
   maybe_drained(st);
 }
 
-/* Starts an index job if the writer is idle and there may be work. */
+static void index_timer_cb(uv_timer_t *t) { maybe_index(t->data); }
+
+/* Starts an index job if there may be work and its share of the time
+ * allows (INDEX_DUTY above). */
 static void maybe_index(storage_t *st) {
   if (st->indexing || !st->index_more || st->stopping) return;
-  int idle = !st->writing && st->npending == 0;
-  if (!idle && st->batches_since_index < INDEX_EVERY_BATCHES) return;
-  st->batches_since_index = 0;
+  uint64_t now = uv_hrtime();
+  int flowing = st->writing || st->npending || now - st->last_batch_ns < INDEX_QUIET_NS;
+  if (flowing && now < st->index_next_ns) {
+    if (st->timer_open)
+      uv_timer_start(&st->index_timer, index_timer_cb,
+                     (st->index_next_ns - now) / 1000000 + 1, 0);
+    return;
+  }
+  if (st->timer_open) uv_timer_stop(&st->index_timer);
   index_job_t *ij = chat_xcalloc(1, sizeof(*ij));
   ij->st = st;
+  ij->chunk = flowing ? INDEX_CHUNK_BUSY : INDEX_CHUNK_IDLE;
+  ij->t0 = now;
   st->indexing = 1;
   int rc = uv_queue_work(st->sched->loop, &ij->work, index_work_cb, index_after_cb);
   assert(rc == 0);
@@ -311,11 +340,17 @@ void chat_storage_histos(const chat_storage_t *pub, const chat_histo_t **commit_
 void chat_storage_drain(chat_storage_t *pub, void (*cb)(void *ud), void *ud) {
   storage_t *st = storage_of(pub);
   st->stopping = 1;  /* no new index work; what runs finishes */
+  if (st->timer_open) {
+    st->timer_open = 0;
+    uv_close((uv_handle_t *)&st->index_timer, NULL);
+  }
   st->drain_cb = cb;
   st->drain_ud = ud;
   flush(st);
   maybe_drained(st);
 }
+
+static void timer_closed_free(uv_handle_t *h) { free(h->data); }
 
 void chat_storage_free(chat_storage_t *pub) {
   if (pub == NULL) return;
@@ -324,5 +359,11 @@ void chat_storage_free(chat_storage_t *pub) {
   uv_cond_destroy(&st->turn_cv);
   uv_mutex_destroy(&st->turn_mu);
   free(st->pending);
+  st->pending = NULL;
+  if (st->timer_open) {  /* never drained: the rest goes once the timer is closed */
+    st->timer_open = 0;
+    uv_close((uv_handle_t *)&st->index_timer, timer_closed_free);
+    return;
+  }
   free(st);
 }
