@@ -41,6 +41,10 @@ conn_t *chat_sqlite_get(chat_store_t *s_, int write) {
   conn_t *c;
 
   if (write) pthread_mutex_lock(&s->write_lock);
+  /* The writers' own connection: its page cache stays warm from one write
+   * to the next (another connection would read the pages the last write
+   * changed again, from the WAL). */
+  if (write && s->writer_own) return &s->conns[0];
   pthread_mutex_lock(&s->lock);
   while (s->nidle == 0) pthread_cond_wait(&s->cond, &s->lock);
   c = s->idle[--s->nidle];
@@ -54,8 +58,12 @@ static uint64_t put_ticket(sq_store_t *s, conn_t *c, int write) {
 
   assert(sqlite3_get_autocommit(c->db)); /* no transaction left open */
   if (write && s->sync.running) ticket = chat_sqlite_sync_ticket(&s->sync);
+  if (write && s->writer_own) {
+    pthread_mutex_unlock(&s->write_lock);
+    return ticket;
+  }
   pthread_mutex_lock(&s->lock);
-  assert(s->nidle < s->size);
+  assert(s->nidle < s->size - s->writer_own);
   s->idle[s->nidle++] = c;
   pthread_cond_signal(&s->cond);
   pthread_mutex_unlock(&s->lock);
@@ -448,7 +456,7 @@ void chat_sqlite_close(chat_store_t *s_) {
   int i;
 
   /* Closing with a call in flight would pull a connection from under it. */
-  assert(s->nidle == s->size);
+  assert(s->nidle == s->size - s->writer_own);
   chat_sqlite_sync_stop(&s->sync);
   for (i = 0; i < s->size; i++) conn_close(&s->conns[i]);
   pthread_cond_destroy(&s->cond);
@@ -492,6 +500,12 @@ int chat_store_sqlite_open(const char *path, int pool_size, chat_store_t **out,
   /* A full idle stack, whether for use or for chat_sqlite_close, which closes
    * the connections that were opened. */
   s->nidle = pool_size;
+  if (rc == 0 && pool_size >= 2) {
+    /* conns[0] is the writers' (chat_sqlite_get); the rest read. */
+    s->writer_own = 1;
+    for (i = 0; i < pool_size - 1; i++) s->idle[i] = &s->conns[i + 1];
+    s->nidle = pool_size - 1;
+  }
   if (rc == 0) {
     sqlite3 **dbs = chat_xcalloc((size_t)pool_size, sizeof(*dbs));
     for (i = 0; i < pool_size; i++) dbs[i] = s->conns[i].db;
@@ -511,7 +525,7 @@ void chat_store_sqlite_busy_handler(chat_store_t *s_, int (*fn)(void *, int),
   sq_store_t *s = container_of(s_, sq_store_t, super);
   int i;
 
-  assert(s->nidle == s->size);
+  assert(s->nidle == s->size - s->writer_own);
   for (i = 0; i < s->size; i++) {
     if (fn != NULL)
       sqlite3_busy_handler(s->conns[i].db, fn, arg);

@@ -175,6 +175,7 @@ typedef struct {
   conn_t **idle; /* stack of connections not borrowed */
   int nidle;
   int size;
+  int writer_own; /* conns[0] is the writers' alone (pool of 2 or more) */
   chat_sqlite_sync_t sync; /* started once the schema is current */
 } sq_store_t;
 
