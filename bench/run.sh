@@ -82,30 +82,11 @@ trap 'exit 130' INT TERM
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # ---- build ----------------------------------------------------------------
-if [ "$BUILD_IT" = 1 ]; then
-  built=0
-  for attempt in 1 2 3; do
-    if cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCHAT_BUILD_TESTS=OFF \
-         -DCHAT_BUILD_BENCH=ON >"$WORK/cmake.log" 2>&1 &&
-       cmake --build "$BUILD" -j"$(nproc)" --target chatd chatbench >>"$WORK/cmake.log" 2>&1; then
-      built=1
-      break
-    fi
-    echo "run.sh: build attempt $attempt failed (sources may be mid-edit):" >&2
-    tail -n 15 "$WORK/cmake.log" >&2
-    [ "$attempt" = 3 ] || sleep 20
-  done
-  [ "$built" = 1 ] || { echo "run.sh: build failed" >&2; exit 1; }
-fi
-CHATD="$BUILD/chatd"
-BENCH="$BUILD/chatbench"
-for b in "$CHATD" "$BENCH"; do
-  [ -x "$b" ] || { echo "run.sh: missing $b (run without --no-build)" >&2; exit 1; }
-done
+TOOL=run.sh
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_build
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # Waits until FILE holds a line matching REGEX (or the server dies); prints the line.
 wait_for_line() {
@@ -123,35 +104,8 @@ wait_for_line() {
 }
 
 # ---- the node-ws peer -----------------------------------------------------
-PEER_JS=""
-if command -v node >/dev/null 2>&1; then
-  if [ -d "$PEER_SRC/node_modules" ]; then
-    PEER_JS="$PEER_SRC/server.js"
-  else
-    if [ "$WITH_PEERS" = 1 ] && [ -f "$PEER_SRC/server.js" ]; then
-      mkdir -p "$PEER_DIR"
-      if ! cmp -s "$PEER_SRC/package-lock.json" "$PEER_DIR/package-lock.json"; then
-        rm -rf "$PEER_DIR/node_modules"
-      fi
-      # The shared folder is read-only: work on a writable copy.
-      for f in "$PEER_SRC"/*; do
-        [ -f "$f" ] && cp -f "$f" "$PEER_DIR/" && chmod u+w "$PEER_DIR/$(basename "$f")"
-      done
-      if [ ! -d "$PEER_DIR/node_modules" ]; then
-        echo "run.sh: npm ci in $PEER_DIR (compiles better-sqlite3, about a minute)"
-        if [ -z "${npm_config_nodedir:-}" ] && [ -d /usr/include/node ]; then
-          export npm_config_nodedir=/usr
-        fi
-        (cd "$PEER_DIR" && npm ci --no-audit --no-fund) >"$WORK/npm.log" 2>&1 ||
-          { echo "run.sh: npm ci failed; peer skipped:" >&2; tail -n 20 "$WORK/npm.log" >&2
-            rm -rf "$PEER_DIR/node_modules"; }
-      fi
-    fi
-    if [ -d "$PEER_DIR/node_modules" ] && [ -f "$PEER_DIR/server.js" ]; then
-      PEER_JS="$PEER_DIR/server.js"
-    fi
-  fi
-fi
+bench_node_peer
+PEER_JS="$NODE_JS"
 if [ -z "$PEER_JS" ]; then
   echo "run.sh: node-ws peer not available (needs node and the peer's node_modules; try --with-peers)"
 fi

@@ -139,30 +139,11 @@ fi
 echo "table.sh: $(nproc) cores, $PINNING; ulimit -n $NOFILE; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- build ----------------------------------------------------------------
-if [ "$BUILD_IT" = 1 ]; then
-  built=0
-  for attempt in 1 2 3; do
-    if cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCHAT_BUILD_TESTS=OFF \
-         -DCHAT_BUILD_BENCH=ON >"$WORK/cmake.log" 2>&1 &&
-       cmake --build "$BUILD" -j"$(nproc)" --target chatd chatbench >>"$WORK/cmake.log" 2>&1; then
-      built=1
-      break
-    fi
-    echo "table.sh: build attempt $attempt failed (sources may be mid-edit):" >&2
-    tail -n 15 "$WORK/cmake.log" >&2
-    [ "$attempt" = 3 ] || sleep 20
-  done
-  [ "$built" = 1 ] || { echo "table.sh: build failed" >&2; exit 1; }
-fi
-CHATD="$BUILD/chatd"
-BENCH="$BUILD/chatbench"
-for b in "$CHATD" "$BENCH"; do
-  [ -x "$b" ] || { echo "table.sh: missing $b (run without --no-build)" >&2; exit 1; }
-done
+TOOL=table.sh
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_build
 
-free_port() {
-  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # Waits until FILE holds a line matching REGEX (or the server dies); prints it.
 wait_for_line() {
@@ -210,33 +191,8 @@ start_chatd() {
 NODE_JS=""
 prepare_node() {
   command -v node >/dev/null 2>&1 || { echo "table.sh: node-ws peer skipped: no node"; return 0; }
-  if [ -d "$PEER_SRC/node_modules" ]; then
-    NODE_JS="$PEER_SRC/server.js"
-    return 0
-  fi
-  if [ "$WITH_PEERS" = 1 ] && [ -f "$PEER_SRC/server.js" ]; then
-    mkdir -p "$PEER_DIR"
-    if ! cmp -s "$PEER_SRC/package-lock.json" "$PEER_DIR/package-lock.json"; then
-      rm -rf "$PEER_DIR/node_modules"
-    fi
-    for f in "$PEER_SRC"/*; do   # the shared folder is read-only: work on a copy
-      [ -f "$f" ] && cp -f "$f" "$PEER_DIR/" && chmod u+w "$PEER_DIR/$(basename "$f")"
-    done
-    if [ ! -d "$PEER_DIR/node_modules" ]; then
-      echo "table.sh: npm ci in $PEER_DIR (compiles better-sqlite3, about a minute)"
-      if [ -z "${npm_config_nodedir:-}" ] && [ -d /usr/include/node ]; then
-        export npm_config_nodedir=/usr
-      fi
-      (cd "$PEER_DIR" && npm ci --no-audit --no-fund) >"$WORK/npm.log" 2>&1 ||
-        { echo "table.sh: npm ci failed; node-ws peer skipped:" >&2; tail -n 20 "$WORK/npm.log" >&2
-          rm -rf "$PEER_DIR/node_modules"; }
-    fi
-  fi
-  if [ -d "$PEER_DIR/node_modules" ] && [ -f "$PEER_DIR/server.js" ]; then
-    NODE_JS="$PEER_DIR/server.js"
-  else
-    echo "table.sh: node-ws peer skipped: no node_modules (run with --with-peers)"
-  fi
+  bench_node_peer
+  [ -n "$NODE_JS" ] || echo "table.sh: node-ws peer skipped: no node_modules (run with --with-peers)"
 }
 
 # start_node LOG STORE [--sync full]
