@@ -2,6 +2,7 @@
 # Installs the Debian packages chatd needs that are missing.
 #   scripts/deps.sh          what building and running needs
 #   scripts/deps.sh test     that, plus what the tests need
+#   scripts/deps.sh bench    that, plus what bench/http.sh needs (wrk, nginx)
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-dev
@@ -17,6 +18,9 @@ pkgs+=(libmagic-dev libvips-dev)
 pkgs+=(libinih-dev)
 # systemd's readiness and watchdog notification (net/sdnotify.c).
 pkgs+=(libsystemd-dev)
+if [ "${1:-}" = bench ]; then
+  pkgs+=(wrk nginx)
+fi
 if [ "${1:-}" = test ]; then
   pkgs+=(redis-server)
   pkgs+=(python3 python3-websockets mariadb-server)

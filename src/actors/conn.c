@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../core/common.h"
@@ -573,11 +575,53 @@ void chat_conn_access_log(chat_conn_t *c, int status, size_t bytes) {
  * request (or closes). */
 /* Queues the answer resp, then body (NULL: none; the caller's reference
  * goes to the queue) after it, and goes on to the next request. */
-static void conn_respond_body(chat_conn_t *c, chat_rbuf_t *resp, chat_rbuf_t *body) {
+/* A new buffer with the last n bytes of b. */
+static chat_rbuf_t *rbuf_tail(const chat_rbuf_t *b, size_t n) {
+  chat_rbuf_t *t = chat_rbuf_new(n ? n : 1);
+  memcpy(t->data, b->data + b->len - n, n);
+  t->len = n;
+  return t;
+}
+
+/* Writes resp and then body, whose bytes fd holds too, now: resp with
+ * uv_try_write, body with sendfile(2), which hands the kernel fd's pages
+ * without copying them (fd is a memfd: it never waits for a disk).  Only
+ * when nothing else is queued or being written on c.  What the socket does
+ * not take now is queued (copied) as usual.  Takes both references. */
+static void send_now(chat_conn_t *c, chat_rbuf_t *resp, chat_rbuf_t *body, int fd) {
+  uv_os_fd_t sock;
+  size_t done = 0;
+  if (uv_fileno((uv_handle_t *)&c->tcp, &sock) == 0) {
+    /* MSG_MORE: the head waits for the body's first bytes, one segment. */
+    ssize_t n = send(sock, resp->data, resp->len, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+    done = n > 0 ? (size_t)n : 0;
+  }
+  if (done < resp->len) {  /* the socket is full: the usual queue */
+    chat_conn_queue(c, done ? rbuf_tail(resp, resp->len - done) : chat_rbuf_ref(resp));
+    chat_conn_queue(c, body);
+    chat_rbuf_unref(resp);
+    return;
+  }
+  chat_rbuf_unref(resp);
+  off_t off = 0;
+  while ((size_t)off < body->len) {
+    ssize_t n = sendfile(sock, fd, &off, body->len - (size_t)off);
+    if (n <= 0) break;  /* full (EAGAIN), or an error the queued write meets */
+  }
+  if ((size_t)off < body->len) chat_conn_queue(c, rbuf_tail(body, body->len - (size_t)off));
+  chat_rbuf_unref(body);
+}
+
+static void conn_respond_body_fd(chat_conn_t *c, chat_rbuf_t *resp, chat_rbuf_t *body, int fd) {
   int status = resp->len > 12 ? atoi((const char *)resp->data + 9) : 0;
   size_t bytes = resp->len + (body ? body->len : 0);
-  chat_conn_queue(c, resp);
-  if (body) chat_conn_queue(c, body);
+  if (body && fd >= 0 && !c->tls && c->outq_len == 0 && c->writes == 0 &&
+      c->state == CONN_HTTP) {
+    send_now(c, resp, body, fd);
+  } else {
+    chat_conn_queue(c, resp);
+    if (body) chat_conn_queue(c, body);
+  }
   chat_conn_access_log(c, status, bytes);
   if (c->state != CONN_HTTP) return;
   if (!c->keep_alive || c->upgrade_pending) {
@@ -597,6 +641,10 @@ static void conn_respond_body(chat_conn_t *c, chat_rbuf_t *resp, chat_rbuf_t *bo
   }
   conn_process_input(c);
   if (c->state == CONN_HTTP && !c->busy) chat_conn_read_start(c);
+}
+
+static void conn_respond_body(chat_conn_t *c, chat_rbuf_t *resp, chat_rbuf_t *body) {
+  conn_respond_body_fd(c, resp, body, -1);
 }
 
 static void conn_respond(chat_conn_t *c, chat_rbuf_t *resp) { conn_respond_body(c, resp, NULL); }
@@ -716,7 +764,8 @@ static void static_run(chat_job_t *job, chat_store_t *store) {
 
 /* Answers the request with a static file's bytes (body: the caller's
  * reference), written as they are. */
-static void static_answer(chat_conn_t *c, const char *mime, const char *etag, chat_rbuf_t *body) {
+static void static_answer(chat_conn_t *c, const char *mime, const char *etag, chat_rbuf_t *body,
+                          int fd) {
   char headers[1024];
   size_t inm_len;
   const char *inm = chat_http_header(c->req, "if-none-match", &inm_len);
@@ -736,7 +785,7 @@ static void static_answer(chat_conn_t *c, const char *mime, const char *etag, ch
     chat_rbuf_unref(body);
     body = NULL;
   }
-  conn_respond_body(c, head, body);
+  conn_respond_body_fd(c, head, body, fd);
 }
 
 static void static_done(chat_actor_t *self, chat_mail_t *m) {
@@ -760,7 +809,7 @@ static void static_done(chat_actor_t *self, chat_mail_t *m) {
     } else {
       char etag[64];
       chat_static_etag(etag, sj->file.size, sj->file.mtime_ns);
-      static_answer(c, chat_static_mime(sj->path), etag, body);
+      static_answer(c, chat_static_mime(sj->path), etag, body, -1);
       body = NULL;
     }
   }
@@ -791,7 +840,7 @@ static void conn_serve_static(chat_conn_t *c, const char *path, size_t len) {
   chat_static_hit_t hit;
   if (svc->static_cache && chat_static_cache_get(svc->static_cache, sj->path, uv_hrtime(), &hit)) {
     free(sj);
-    static_answer(c, hit.mime, hit.etag, hit.body);
+    static_answer(c, hit.mime, hit.etag, hit.body, hit.fd);
     return;
   }
   sj->job.mail.handle = static_done;

@@ -7,7 +7,9 @@
  * the first one after it reads the file again (a changed file is served
  * within that time).  At most CHAT_STATIC_CACHE_FILES files of at most
  * CHAT_STATIC_CACHE_FILE_MAX bytes, CHAT_STATIC_CACHE_BYTES in all; the
- * oldest goes first.  Loop thread only. */
+ * oldest goes first.  Each kept file's bytes are also in a memfd, which
+ * the answer hands to sendfile(2) (no copy into the socket; the memfd's
+ * pages are memory, so it never waits for a disk).  Loop thread only. */
 #ifndef CHAT_ACTORS_STATIC_CACHE_H
 #define CHAT_ACTORS_STATIC_CACHE_H
 
@@ -26,6 +28,8 @@ typedef struct chat_static_cache_s chat_static_cache_t;
 typedef struct {
   chat_rbuf_t *body;     /* a new reference for the caller */
   const char *mime;      /* a static string */
+  int fd;                /* a memfd with the same bytes (for sendfile), or -1;
+                            valid until the next call of this module */
   char etag[64];
 } chat_static_hit_t;
 
