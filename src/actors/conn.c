@@ -341,9 +341,10 @@ void chat_conn_flush(chat_conn_t *c) {
     flush_out(c);
     return;
   }
-  if (c->paced) return;  /* the pacer writes it when due */
+  /* The pacer writes it when due, unless enough piled up meanwhile. */
+  if (c->paced && c->outq_len < PACE_FRAMES_MAX) return;
   uint64_t iv = chat_pacer_interval(c->svc->pacer), now = 0;
-  if (iv && c->outq_len < PACE_FRAMES_MAX) {
+  if (iv && !c->paced && c->outq_len < PACE_FRAMES_MAX) {
     now = uv_hrtime();
     if (now - c->last_write_ns < iv) {
       c->paced = 1;
