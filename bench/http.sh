@@ -62,10 +62,8 @@ CPORT="$(free_port)"
 taskset -c 0 "$CHATD" --listen "127.0.0.1:$CPORT" --db "$DB" --public "$ROOT/public" \
   --max-conns-ip 0 >"$WORK/chatd.out" 2>"$WORK/chatd.err" &
 PIDS+=($!)
-for _ in $(seq 1 100); do
-  grep -q '^chatd listening' "$WORK/chatd.out" 2>/dev/null && break
-  sleep 0.1
-done
+wait_for_line "$WORK/chatd.out" '^chatd listening' "${PIDS[-1]}" >/dev/null ||
+  { echo "http.sh: chatd did not start:" >&2; tail -n 20 "$WORK/chatd.err" >&2; exit 1; }
 
 # nginx serving the same bytes: the front page, and the room list as a file.
 mkdir -p "$WORK/www"

@@ -67,3 +67,20 @@ bench_node_peer() {
     NODE_JS="$PEER_DIR/server.js"
   fi
 }
+
+# Waits until FILE holds a line matching REGEX, for TRIES tenths of a second
+# (default 300), while the process PID lives; prints the line.  1 if it
+# never came.
+wait_for_line() {
+  local file="$1" regex="$2" pid="$3" tries="${4:-300}" line
+  for _ in $(seq 1 "$tries"); do
+    line="$(grep -m1 -E "$regex" "$file" 2>/dev/null || true)"
+    if [ -n "$line" ]; then
+      echo "$line"
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}

@@ -87,22 +87,6 @@ TOOL=run.sh
 . "$ROOT/bench/lib.sh"
 bench_build
 
-
-# Waits until FILE holds a line matching REGEX (or the server dies); prints the line.
-wait_for_line() {
-  local file="$1" regex="$2" line
-  for _ in $(seq 1 300); do
-    line="$(grep -m1 -E "$regex" "$file" 2>/dev/null || true)"
-    if [ -n "$line" ]; then
-      echo "$line"
-      return 0
-    fi
-    kill -0 "$SERVER_PID" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
 # ---- the node-ws peer -----------------------------------------------------
 bench_node_peer
 PEER_JS="$NODE_JS"
@@ -129,7 +113,7 @@ start_chatd() {
     --register-limit 0 --login-ip-limit 0 --max-conns-ip 0 \
     >"$WORK/chatd-$n.out" 2>"$WORK/chatd-$n.err" &
   SERVER_PID=$!
-  line="$(wait_for_line "$WORK/chatd-$n.out" '^chatd listening on http://')" ||
+  line="$(wait_for_line "$WORK/chatd-$n.out" '^chatd listening on http://' "$SERVER_PID")" ||
     { echo "run.sh: chatd did not start:" >&2; tail -n 20 "$WORK/chatd-$n.err" >&2; return 1; }
   URL="${line#chatd listening on }"
   ROOM_IDS="1"
@@ -153,7 +137,7 @@ start_peer() {
   port="$(free_port)"
   node "$PEER_JS" --port "$port" --store "sqlite:$WORK/peer-$n.db" >"$WORK/peer-$n.out" 2>&1 &
   SERVER_PID=$!
-  line="$(wait_for_line "$WORK/peer-$n.out" '^node-ws peer on http://')" ||
+  line="$(wait_for_line "$WORK/peer-$n.out" '^node-ws peer on http://' "$SERVER_PID")" ||
     { echo "run.sh: node-ws peer did not start:" >&2; tail -n 20 "$WORK/peer-$n.out" >&2; return 1; }
   URL="http://127.0.0.1:$port"
   ROOM_IDS="$(seq -s, 1 "$rooms")"

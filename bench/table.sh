@@ -144,22 +144,6 @@ TOOL=table.sh
 . "$ROOT/bench/lib.sh"
 bench_build
 
-
-# Waits until FILE holds a line matching REGEX (or the server dies); prints it.
-wait_for_line() {
-  local file="$1" regex="$2" line
-  for _ in $(seq 1 600); do
-    line="$(grep -m1 -E "$regex" "$file" 2>/dev/null || true)"
-    if [ -n "$line" ]; then
-      echo "$line"
-      return 0
-    fi
-    kill -0 "$SERVER_KILL" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
 # ---- provisioning and servers ---------------------------------------------
 URL=""
 
@@ -183,7 +167,7 @@ start_chatd() {
     --register-limit 0 --login-ip-limit 0 --max-conns-ip 0 "$@" >"$log.out" 2>"$log.err" &
   SERVER_PID=$!
   SERVER_KILL=$SERVER_PID
-  line="$(wait_for_line "$log.out" '^chatd listening on http://')" ||
+  line="$(wait_for_line "$log.out" '^chatd listening on http://' "$SERVER_KILL" 600)" ||
     { echo "table.sh: chatd did not start:" >&2; tail -n 20 "$log.err" >&2; return 1; }
   URL="${line#chatd listening on }"
 }
@@ -203,7 +187,7 @@ start_node() {
   "${PIN_S[@]}" node "$NODE_JS" --port "$port" --store "$@" >"$log.out" 2>&1 &
   SERVER_PID=$!
   SERVER_KILL=$SERVER_PID
-  line="$(wait_for_line "$log.out" '^node-ws peer on http://')" ||
+  line="$(wait_for_line "$log.out" '^node-ws peer on http://' "$SERVER_KILL" 600)" ||
     { echo "table.sh: node-ws peer did not start:" >&2; tail -n 20 "$log.out" >&2; return 1; }
   URL="http://127.0.0.1:$port"
 }
@@ -229,7 +213,7 @@ start_django() {
   port="$(free_port)"
   PEER_SYNC=full "${PIN_S[@]}" "$DJANGO" "$port" "$(free_port)" >"$log.out" 2>&1 &
   SERVER_KILL=$!
-  line="$(wait_for_line "$log.out" '^django-channels peer on http://')" ||
+  line="$(wait_for_line "$log.out" '^django-channels peer on http://' "$SERVER_KILL" 600)" ||
     { echo "table.sh: django-channels peer did not start:" >&2; tail -n 20 "$log.out" >&2; return 1; }
   SERVER_PID="$(printf '%s\n' "$line" | sed -n 's/.*daphne=\([0-9]*\).*/\1/p')"
   URL="http://127.0.0.1:$port"

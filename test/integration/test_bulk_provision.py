@@ -11,48 +11,17 @@ joinable.  Against SQLite, and again against MySQL/MariaDB when
 CHAT_TEST_MYSQL_URL names a server (scripts/test.sh starts one)."""
 
 import os
-import shutil
 import stat
 import subprocess
-import tempfile
 import unittest
-import urllib.parse
 
-from chatlib import WS, Client, Server, run_async
-from chatlib import mariadb_exec as _mariadb
+from chatlib import WS, Client, StoreTestCase, run_async
 
 PASSWORD = "bulk-password-1"
 
 
-class BulkProvisionTest(unittest.TestCase):
-    MYSQL = False
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="chatd-bulk-")
-        cls.db_name = None
-        store = None
-        if cls.MYSQL:
-            url = os.environ["CHAT_TEST_MYSQL_URL"]
-            cls.db_name = "chat_test_bulk_%d_%s" % (os.getpid(), os.urandom(3).hex())
-            _mariadb(url, "CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-                     % cls.db_name, cls.tmp)
-            u = urllib.parse.urlsplit(url)
-            store = urllib.parse.urlunsplit(u._replace(path="/" + cls.db_name))
-        cls.server = Server(store=store, env={"CHAT_WS_RATE": "0"})
-        try:
-            cls.server.start()
-        except BaseException:
-            cls.server.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanup()
-        if cls.db_name:
-            _mariadb(os.environ["CHAT_TEST_MYSQL_URL"], "DROP DATABASE IF EXISTS `%s`" % cls.db_name,
-                     cls.tmp)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+class BulkProvisionTest(StoreTestCase):
+    SERVER_ARGS = ["--ws-rate", "0"]
 
     def cli(self, *args, password=None, timeout=120):
         cp = subprocess.run([self.server.binary] + list(args) + self.server.store_args(),
