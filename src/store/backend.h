@@ -29,6 +29,9 @@
 #ifndef CHAT_STORE_BACKEND_H
 #define CHAT_STORE_BACKEND_H
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "store.h"
 #include "tokens.h"
 
@@ -78,10 +81,30 @@ typedef struct {
   const void *p;      /* CHAT_XQ_TEXT, CHAT_XQ_BLOB: len bytes */
   size_t len;
 } chat_xq_arg_t;
+
+/* Parameters of xq, by type (a NULL string is SQL NULL). */
+static inline chat_xq_arg_t chat_xq_int(int64_t v) {
+  chat_xq_arg_t a = {CHAT_XQ_INT, v, NULL, 0};
+  return a;
+}
+static inline chat_xq_arg_t chat_xq_text(const char *s) {
+  chat_xq_arg_t a = {s ? CHAT_XQ_TEXT : CHAT_XQ_NULL, 0, s, s ? strlen(s) : 0};
+  return a;
+}
+static inline chat_xq_arg_t chat_xq_blob(const void *p, size_t len) {
+  chat_xq_arg_t a = {CHAT_XQ_BLOB, 0, p, len};
+  return a;
+}
 typedef struct {
   const char *p;      /* the value as text (integers in decimal); NULL: SQL NULL */
   size_t len;
 } chat_xq_col_t;
+
+/* A row callback of xq: the first column as an integer into *(int64_t *)ud. */
+static inline int chat_xq_first_int(void *ud, const chat_xq_col_t *cols, int n) {
+  *(int64_t *)ud = n > 0 && cols[0].p ? strtoll(cols[0].p, NULL, 10) : 0;
+  return 0;
+}
 typedef int (*chat_xq_row_cb)(void *ud, const chat_xq_col_t *cols, int ncols);
 
 typedef struct {

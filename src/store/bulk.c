@@ -9,31 +9,6 @@
 #include "backend.h"
 #include "store_admin.h"
 
-static chat_xq_arg_t a_int(int64_t v) {
-  chat_xq_arg_t a = {CHAT_XQ_INT, v, NULL, 0};
-  return a;
-}
-
-static chat_xq_arg_t a_text(const char *s) {
-  chat_xq_arg_t a = {CHAT_XQ_TEXT, 0, s, strlen(s)};
-  return a;
-}
-
-static chat_xq_arg_t a_blob(const void *p, size_t n) {
-  chat_xq_arg_t a = {CHAT_XQ_BLOB, 0, p, n};
-  return a;
-}
-
-/* A row's first column as an integer, into *(int64_t *)ud. */
-static int first_int(void *ud, const chat_xq_col_t *cols, int ncols) {
-  int64_t v = 0;
-  if (ncols < 1 || cols[0].p == NULL) return 0;
-  for (size_t i = 0; i < cols[0].len && cols[0].p[i] >= '0' && cols[0].p[i] <= '9'; i++)
-    v = v * 10 + (cols[0].p[i] - '0');
-  *(int64_t *)ud = v;
-  return 0;
-}
-
 typedef struct {
   chat_store_t *s;
   chat_bulk_user_t *v;
@@ -62,27 +37,27 @@ static int users_step(void *conn, void *arg) {
     u->created = 0;
     if (chat_ident_key(u->username, strlen(u->username), key, sizeof(key)) < 0)
       return CHAT_EINVAL;
-    chat_xq_arg_t k[1] = {a_text(key)};
-    r = ops->xq(conn, "SELECT id FROM users WHERE ident_key = ?", k, 1, first_int, &u->id, NULL);
+    chat_xq_arg_t k[1] = {chat_xq_text(key)};
+    r = ops->xq(conn, "SELECT id FROM users WHERE ident_key = ?", k, 1, chat_xq_first_int, &u->id, NULL);
     if (r) return r;
     if (u->id == 0) {
-      chat_xq_arg_t ins[6] = {a_text(u->username), a_text(key), a_text(u->email),
-                              a_text(a->pwhash), a_int(CHAT_ROLE_USER), a_int(a->now_ms)};
+      chat_xq_arg_t ins[6] = {chat_xq_text(u->username), chat_xq_text(key), chat_xq_text(u->email),
+                              chat_xq_text(a->pwhash), chat_xq_int(CHAT_ROLE_USER), chat_xq_int(a->now_ms)};
       r = ops->xq(conn,
                   "INSERT INTO users (username, ident_key, email, pwhash, role, banned,"
                   " created_ms) VALUES (?, ?, ?, ?, ?, 0, ?)",
                   ins, 6, NULL, NULL, NULL);
       if (r == CHAT_EEXIST) {
         /* A user from before identity keys holds the name (case aside). */
-        chat_xq_arg_t nm[1] = {a_text(u->username)};
-        r = ops->xq(conn, "SELECT id FROM users WHERE username = ?", nm, 1, first_int, &u->id,
+        chat_xq_arg_t nm[1] = {chat_xq_text(u->username)};
+        r = ops->xq(conn, "SELECT id FROM users WHERE username = ?", nm, 1, chat_xq_first_int, &u->id,
                     NULL);
         if (r) return r;
         if (u->id == 0) return CHAT_EEXIST;
       } else if (r) {
         return r;
       } else {
-        r = ops->xq(conn, last_id, NULL, 0, first_int, &u->id, NULL);
+        r = ops->xq(conn, last_id, NULL, 0, chat_xq_first_int, &u->id, NULL);
         if (r) return r;
         if (u->id == 0) return CHAT_EUNAVAIL;
         u->created = 1;
@@ -90,8 +65,8 @@ static int users_step(void *conn, void *arg) {
       }
     }
     if (a->sessions) {
-      chat_xq_arg_t ses[4] = {a_blob(u->token_hash, CHAT_TOKEN_HASH_LEN), a_int(u->id),
-                              a_int(a->now_ms), a_int(a->expires_ms)};
+      chat_xq_arg_t ses[4] = {chat_xq_blob(u->token_hash, CHAT_TOKEN_HASH_LEN), chat_xq_int(u->id),
+                              chat_xq_int(a->now_ms), chat_xq_int(a->expires_ms)};
       r = ops->xq(conn,
                   "INSERT INTO sessions (token_hash, user_id, created_ms, expires_ms)"
                   " VALUES (?, ?, ?, ?)",
@@ -136,15 +111,15 @@ static int rooms_step(void *conn, void *arg) {
     int r;
     rm->id = 0;
     rm->created = 0;
-    chat_xq_arg_t nm[1] = {a_text(rm->name)};
-    r = ops->xq(conn, "SELECT id FROM rooms WHERE name = ?", nm, 1, first_int, &rm->id, NULL);
+    chat_xq_arg_t nm[1] = {chat_xq_text(rm->name)};
+    r = ops->xq(conn, "SELECT id FROM rooms WHERE name = ?", nm, 1, chat_xq_first_int, &rm->id, NULL);
     if (r) return r;
     if (rm->id != 0) continue;
-    chat_xq_arg_t ins[3] = {a_text(rm->name), a_text(a->topic), a_int(a->now_ms)};
+    chat_xq_arg_t ins[3] = {chat_xq_text(rm->name), chat_xq_text(a->topic), chat_xq_int(a->now_ms)};
     r = ops->xq(conn, "INSERT INTO rooms (name, topic, created_ms) VALUES (?, ?, ?)", ins, 3,
                 NULL, NULL, NULL);
     if (r) return r;
-    r = ops->xq(conn, last_id, NULL, 0, first_int, &rm->id, NULL);
+    r = ops->xq(conn, last_id, NULL, 0, chat_xq_first_int, &rm->id, NULL);
     if (r) return r;
     if (rm->id == 0) return CHAT_EUNAVAIL;
     rm->created = 1;

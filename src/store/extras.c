@@ -26,33 +26,12 @@ static const char *tbl(int dm) { return dm ? "direct_messages" : "messages"; }
 
 static int is_mysql(const chat_store_ops_t *ops) { return strcmp(ops->kind, "mysql") == 0; }
 
-static chat_xq_arg_t a_int(int64_t v) {
-  chat_xq_arg_t a = {CHAT_XQ_INT, v, NULL, 0};
-  return a;
-}
-
-static chat_xq_arg_t a_text(const char *s) {
-  chat_xq_arg_t a = {s ? CHAT_XQ_TEXT : CHAT_XQ_NULL, 0, s, s ? strlen(s) : 0};
-  return a;
-}
-
-static chat_xq_arg_t a_blob(const void *p, size_t len) {
-  chat_xq_arg_t a = {CHAT_XQ_BLOB, 0, p, len};
-  return a;
-}
-
 static int64_t col_i64(const chat_xq_col_t *c) {
   return c->p ? strtoll(c->p, NULL, 10) : 0;
 }
 
 /* A row callback that keeps the first column of the first row as an
  * integer (ud: int64_t, set to -1 before the query: no row). */
-static int first_int_cb(void *ud, const chat_xq_col_t *cols, int n) {
-  (void)n;
-  *(int64_t *)ud = col_i64(&cols[0]);
-  return 0;
-}
-
 /* ---- new messages (inside the batch transaction) ------------------------ */
 
 int chat_store_extras_batch(const chat_store_ops_t *ops, void *conn,
@@ -62,9 +41,9 @@ int chat_store_extras_batch(const chat_store_ops_t *ops, void *conn,
     if (it->id <= 0 || it->dup || it->status != 0) continue;
     if (it->reply_to == 0 && it->mentions == NULL) continue;
     int dm = it->to_id != 0;
-    chat_xq_arg_t a[4] = {a_int(dm), a_int(it->id),
-                          it->reply_to ? a_int(it->reply_to) : a_text(NULL),
-                          a_text(it->mentions)};
+    chat_xq_arg_t a[4] = {chat_xq_int(dm), chat_xq_int(it->id),
+                          it->reply_to ? chat_xq_int(it->reply_to) : chat_xq_text(NULL),
+                          chat_xq_text(it->mentions)};
     int r = ops->xq(conn,
                     "INSERT INTO msg_extras (kind, msg_id, reply_to, mentions)"
                     " VALUES (?, ?, ?, ?)",
@@ -74,8 +53,8 @@ int chat_store_extras_batch(const chat_store_ops_t *ops, void *conn,
       int64_t uid = it->mention_ids[k];
       /* Only a reader of the message counts it: the receiver of a DM. */
       if (uid == it->sender_id || (dm && uid != it->to_id)) continue;
-      chat_xq_arg_t m[4] = {a_int(uid), a_int(dm ? 0 : it->room),
-                            a_int(dm ? it->sender_id : 0), a_int(it->id)};
+      chat_xq_arg_t m[4] = {chat_xq_int(uid), chat_xq_int(dm ? 0 : it->room),
+                            chat_xq_int(dm ? it->sender_id : 0), chat_xq_int(it->id)};
       r = ops->xq(conn,
                   "INSERT INTO mentions (user_id, room_id, peer_id, msg_id)"
                   " VALUES (?, ?, ?, ?)",
@@ -220,8 +199,8 @@ static int fill_chunk(const chat_store_ops_t *ops, void *conn, int dm, fill_ctx_
   char ph[FILL_CHUNK * 3 + 8], sql[1600];
   chat_xq_arg_t args[FILL_CHUNK + 1];
   placeholders(ph, sizeof(ph), x->n);
-  args[0] = a_int(dm);
-  for (size_t i = 0; i < x->n; i++) args[i + 1] = a_int(x->v[x->idx[i]].id);
+  args[0] = chat_xq_int(dm);
+  for (size_t i = 0; i < x->n; i++) args[i + 1] = chat_xq_int(x->v[x->idx[i]].id);
   snprintf(sql, sizeof(sql),
            "SELECT e.msg_id, e.reply_to, e.edited_ts, e.deleted, e.mentions, u.username,"
            " o.text, oe.deleted FROM msg_extras e"
@@ -284,12 +263,12 @@ int chat_store_extras_unread(chat_store_t *s, int64_t user_id, chat_unread_rec_t
   int r = 0;
   for (size_t i = 0; i < n && r == 0; i++) {
     int64_t count = 0;
-    chat_xq_arg_t a[4] = {a_int(user_id), a_int(v[i].room_id),
-                          a_int(v[i].room_id ? 0 : v[i].peer_id), a_int(v[i].last_read)};
+    chat_xq_arg_t a[4] = {chat_xq_int(user_id), chat_xq_int(v[i].room_id),
+                          chat_xq_int(v[i].room_id ? 0 : v[i].peer_id), chat_xq_int(v[i].last_read)};
     r = ops->xq(conn,
                 "SELECT count(*) FROM mentions WHERE user_id = ? AND room_id = ?"
                 " AND peer_id = ? AND msg_id > ?",
-                a, 4, first_int_cb, &count, NULL);
+                a, 4, chat_xq_first_int, &count, NULL);
     v[i].mentions = r == 0 ? count : 0;
   }
   ops->xq_put(s, conn, 0);
@@ -318,7 +297,7 @@ static int ref_row(void *ud, const chat_xq_col_t *c, int n) {
 static int ref_read(const chat_store_ops_t *ops, void *conn, int dm, int64_t id,
                     chat_msg_ref_t *m, int lock) {
   char sql[600];
-  chat_xq_arg_t a[2] = {a_int(dm), a_int(id)};
+  chat_xq_arg_t a[2] = {chat_xq_int(dm), chat_xq_int(id)};
   m->id = 0;
   if (lock && is_mysql(ops)) {
     /* The message's row only (a FOR UPDATE on the join below would lock
@@ -360,7 +339,7 @@ static int extras_set(const chat_store_ops_t *ops, void *conn, int dm, int64_t i
                       const char *col, int64_t v) {
   char sql[200];
   int64_t changes = 0;
-  chat_xq_arg_t a[3] = {a_int(v), a_int(dm), a_int(id)};
+  chat_xq_arg_t a[3] = {chat_xq_int(v), chat_xq_int(dm), chat_xq_int(id)};
   snprintf(sql, sizeof(sql), "UPDATE msg_extras SET %s = ? WHERE kind = ? AND msg_id = ?", col);
   int r = ops->xq(conn, sql, a, 3, NULL, NULL, &changes);
   if (r || changes > 0) return r;
@@ -400,7 +379,7 @@ static int edit_step(void *conn, void *arg) {
   if (m.id == 0 || m.deleted || m.sender_id != e->user_id) return CHAT_ENOTFOUND;
   char sql[120];
   snprintf(sql, sizeof(sql), "UPDATE %s SET text = ? WHERE id = ?", tbl(e->dm));
-  chat_xq_arg_t a[2] = {a_text(e->text), a_int(e->id)};
+  chat_xq_arg_t a[2] = {chat_xq_text(e->text), chat_xq_int(e->id)};
   r = reindex(ops, conn, e->dm, e->id, e->text);
   if (r == 0) r = ops->xq(conn, sql, a, 2, NULL, NULL, NULL);
   if (r == 0) r = extras_set(ops, conn, e->dm, e->id, "edited_ts", e->now_ms);
@@ -425,8 +404,8 @@ static int react_step(void *conn, void *arg) {
   if (r) return r;
   if (m.id == 0 || m.deleted) return CHAT_ENOTFOUND;
   size_t elen = strlen(e->emoji);
-  chat_xq_arg_t a[5] = {a_int(e->dm), a_int(e->id), a_blob(e->emoji, elen), a_int(e->user_id),
-                        a_int(e->now_ms)};
+  chat_xq_arg_t a[5] = {chat_xq_int(e->dm), chat_xq_int(e->id), chat_xq_blob(e->emoji, elen), chat_xq_int(e->user_id),
+                        chat_xq_int(e->now_ms)};
   if (!e->on)
     return ops->xq(conn,
                    "DELETE FROM reactions WHERE kind = ? AND msg_id = ? AND emoji = ?"
@@ -436,23 +415,23 @@ static int react_step(void *conn, void *arg) {
   r = ops->xq(conn,
               "SELECT count(*) FROM reactions WHERE kind = ? AND msg_id = ? AND emoji = ?"
               " AND user_id = ?",
-              a, 4, first_int_cb, &mine, NULL);
+              a, 4, chat_xq_first_int, &mine, NULL);
   if (r || mine > 0) return r;
   r = ops->xq(conn, "SELECT count(*) FROM reactions WHERE kind = ? AND msg_id = ? AND emoji = ?",
-              a, 3, first_int_cb, &same, NULL);
+              a, 3, chat_xq_first_int, &same, NULL);
   if (r == 0 && same == 0)
     r = ops->xq(conn,
                 "SELECT count(DISTINCT emoji) FROM reactions WHERE kind = ? AND msg_id = ?", a,
-                2, first_int_cb, &distinct, NULL);
+                2, chat_xq_first_int, &distinct, NULL);
   if (r) return r;
   if (same == 0 && distinct >= CHAT_REACTIONS_MAX) return CHAT_EAGAIN;
   /* Reactions are listed by ts: two in one millisecond keep the order they
    * were stored in (ts one above the message's latest). */
   int64_t latest = 0;
   r = ops->xq(conn, "SELECT coalesce(max(ts), 0) FROM reactions WHERE kind = ? AND msg_id = ?",
-              a, 2, first_int_cb, &latest, NULL);
+              a, 2, chat_xq_first_int, &latest, NULL);
   if (r) return r;
-  if (latest >= e->now_ms) a[4] = a_int(latest + 1);
+  if (latest >= e->now_ms) a[4] = chat_xq_int(latest + 1);
   r = ops->xq(conn,
               "INSERT INTO reactions (kind, msg_id, emoji, user_id, ts) VALUES (?, ?, ?, ?, ?)",
               a, 5, NULL, NULL, NULL);
@@ -478,8 +457,8 @@ static int tomb_step(void *conn, void *arg) {
   if (m.id == 0 || m.deleted || (!e->dm && m.room != e->room_id)) return CHAT_ENOTFOUND;
   char sql[120];
   snprintf(sql, sizeof(sql), "UPDATE %s SET text = '' WHERE id = ?", tbl(e->dm));
-  chat_xq_arg_t k[2] = {a_int(e->dm), a_int(e->id)};
-  chat_xq_arg_t id1[1] = {a_int(e->id)};
+  chat_xq_arg_t k[2] = {chat_xq_int(e->dm), chat_xq_int(e->id)};
+  chat_xq_arg_t id1[1] = {chat_xq_int(e->id)};
   r = reindex(ops, conn, e->dm, e->id, NULL);
   if (r == 0) r = ops->xq(conn, sql, id1, 1, NULL, NULL, NULL);
   if (r == 0) r = extras_set(ops, conn, e->dm, e->id, "deleted", 1);
@@ -487,7 +466,7 @@ static int tomb_step(void *conn, void *arg) {
     r = ops->xq(conn, "DELETE FROM reactions WHERE kind = ? AND msg_id = ?", k, 2, NULL, NULL,
                 NULL);
   if (r == 0) {
-    chat_xq_arg_t mk[2] = {a_int(e->dm ? 0 : m.room), a_int(e->id)};
+    chat_xq_arg_t mk[2] = {chat_xq_int(e->dm ? 0 : m.room), chat_xq_int(e->id)};
     r = ops->xq(conn, "DELETE FROM mentions WHERE room_id = ? AND msg_id = ?", mk, 2, NULL,
                 NULL, NULL);
   }
