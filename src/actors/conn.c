@@ -798,6 +798,8 @@ static void static_done(chat_actor_t *self, chat_mail_t *m) {
     if (sj->file.size) memcpy(body->data, sj->file.data, sj->file.size);
     body->len = sj->file.size;
     chat_static_cache_put(c->svc->static_cache, sj->path, body, sj->file.mtime_ns, uv_hrtime());
+  } else {
+    chat_static_cache_drop(c->svc->static_cache, sj->path);
   }
   if (c->state == CONN_HTTP && c->busy) {
     if (sj->rc != 0) {

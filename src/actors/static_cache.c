@@ -21,6 +21,7 @@ struct entry_s {
   const char *mime;
   char etag[64];
   uint64_t loaded_ns;
+  int refreshing;        /* older than the TTL, read again on a worker now */
 };
 
 struct chat_static_cache_s {
@@ -68,7 +69,11 @@ static entry_t **find(chat_static_cache_t *c, const char *path, uint32_t h) {
 int chat_static_cache_get(chat_static_cache_t *c, const char *path, uint64_t now_ns,
                           chat_static_hit_t *hit) {
   entry_t *e = *find(c, path, hash_of(path));
-  if (e == NULL || now_ns - e->loaded_ns >= (uint64_t)CHAT_STATIC_TTL_MS * 1000000) return 0;
+  if (e == NULL) return 0;
+  if (now_ns - e->loaded_ns >= (uint64_t)CHAT_STATIC_TTL_MS * 1000000 && !e->refreshing) {
+    e->refreshing = 1;  /* this caller reads it again; the others meanwhile get this copy */
+    return 0;
+  }
   hit->body = chat_rbuf_ref(e->body);
   hit->fd = e->fd;
   hit->mime = e->mime;
@@ -85,8 +90,15 @@ static void drop_oldest(chat_static_cache_t *c) {
   if (oldest) drop(c, oldest);
 }
 
+void chat_static_cache_drop(chat_static_cache_t *c, const char *path) {
+  if (c == NULL) return;
+  entry_t **link = find(c, path, hash_of(path));
+  if (*link) drop(c, link);
+}
+
 void chat_static_cache_put(chat_static_cache_t *c, const char *path, chat_rbuf_t *body,
                            int64_t mtime_ns, uint64_t now_ns) {
+  if (c == NULL) return;
   size_t size = body->len;
   uint32_t h = hash_of(path);
   entry_t **link = find(c, path, h);
