@@ -22,10 +22,15 @@
  * their users go offline and leave their rooms (within TTL_S + HEARTBEAT_MS
  * of a crash), and the leaves are announced like any other.
  *
- * Queries answer from a mirror of online_users and of the room sizes, kept
- * by pub/sub and resynchronised with every heartbeat.  While Redis is down
- * the mirror is this instance's own users; when it is back the instance
- * writes its state again and resynchronises. */
+ * Queries answer from a mirror of online_users and of the rooms' members,
+ * kept by pub/sub and resynchronised with every heartbeat.  Both are sets,
+ * so an event seen twice changes nothing.  The heartbeat's answer and the
+ * events come on two connections, in no fixed order: the events that
+ * arrive while a heartbeat is out are kept and applied again on top of its
+ * answer (the last event about a user wins, which is right whether the
+ * answer was taken before or after it).  While Redis is down the mirror is
+ * this instance's own users; when it is back the instance writes its state
+ * again and resynchronises. */
 #define _GNU_SOURCE  /* memmem */
 #include <inttypes.h>
 #include <stdio.h>
@@ -34,6 +39,7 @@
 
 #include "../core/common.h"
 #include "../core/imap.h"
+#include "../core/keytab.h"
 #include "../core/limits.h"
 #include "../core/log.h"
 #include "../core/sb.h"
@@ -59,6 +65,20 @@ typedef struct {
   size_t n, cap;
 } lroom_t;
 
+/* Who is in which room, on any instance: a set of "ROOM:NAME" and the
+ * size of each room. */
+typedef struct {
+  chat_keytab_t *who;
+  chat_imap_t count;          /* room -> (uintptr_t) users in it */
+} rmirror_t;
+
+/* A presence change heard while a heartbeat was out. */
+typedef struct {
+  int64_t id;                 /* room (room event) or user id (online event) */
+  char *name;
+  int room_ev, on;
+} pev_t;
+
 typedef struct {
   chat_presence_t super;
   uv_loop_t *loop;
@@ -77,7 +97,10 @@ typedef struct {
   chat_imap_t local_users;    /* uid -> luser_t: connected here */
   chat_imap_t local_rooms;    /* room -> lroom_t: memberships here */
   chat_imap_t mirror_users;   /* uid -> char* name: online as we know it */
-  chat_imap_t mirror_rooms;   /* room -> (uintptr_t) users in it */
+  rmirror_t mirror_rooms;
+  int hb_out;                 /* heartbeats sent, not answered yet */
+  pev_t *hb_log;              /* events heard since the oldest of them went */
+  size_t hb_nlog, hb_caplog;
 } rp_t;
 
 /* ---- scripts ---------------------------------------------------------- */
@@ -128,7 +151,7 @@ static const char S_LEAVE[] =
     "return 0\n";
 
 /* ARGV: iid (empty: only reap), ttl.  Refreshes this instance, reaps dead
- * ones, and returns {online_users flattened, {room, count, ...}}. */
+ * ones, and returns {online_users flattened, {room, {"UID:NAME", ...}, ...}}. */
 static const char S_HEARTBEAT[] =
     "if ARGV[1]~='' then\n"
     "  redis.call('SET','chat:inst:'..ARGV[1]..':alive','1','EX',ARGV[2])\n"
@@ -156,8 +179,8 @@ static const char S_HEARTBEAT[] =
     "    if not entries[r..':'..m] then redis.call('SREM','room:'..r..':members',m)\n"
     "      local name=string.match(m,'^[^:]*:(.*)$')\n"
     "      redis.call('PUBLISH','chat:room:'..r,'-\\n'..cjson.encode({type='presence',room=tonumber(r),user=name,event='leave'})) end end\n"
-    "  local n=redis.call('SCARD','room:'..r..':members')\n"
-    "  if n>0 then counts[#counts+1]=r counts[#counts+1]=tostring(n) else redis.call('SREM','chat:rooms',r) end end\n"
+    "  local m=redis.call('SMEMBERS','room:'..r..':members')\n"
+    "  if #m>0 then counts[#counts+1]=r counts[#counts+1]=m else redis.call('SREM','chat:rooms',r) end end\n"
     "return {redis.call('HGETALL','online_users'),counts}\n";
 
 /* ARGV: room, max.  Returns {list or 0, members}. */
@@ -234,12 +257,53 @@ static void mirror_set_user(rp_t *p, int64_t uid, const char *name, int online) 
   }
 }
 
-static void mirror_room_add(rp_t *p, int64_t room, int delta) {
-  intptr_t n = (intptr_t)(uintptr_t)chat_imap_get(&p->mirror_rooms, room) + delta;
-  if (n <= 0)
-    chat_imap_del(&p->mirror_rooms, room);
-  else
-    chat_imap_put(&p->mirror_rooms, room, (void *)(uintptr_t)n);
+static void rm_init(rmirror_t *m) {
+  m->who = chat_keytab_new(1, 0, 0);
+  chat_imap_init(&m->count);
+}
+
+static void rm_free(rmirror_t *m) {
+  chat_keytab_free(m->who);
+  chat_imap_free(&m->count);
+}
+
+/* name is in room (in) or not; nothing if it already is so. */
+static void rm_set(rmirror_t *m, int64_t room, const char *name, int in) {
+  char key[24 + CHAT_NAME_MAX + 2];
+  snprintf(key, sizeof(key), "%" PRId64 ":%s", room, name);
+  int was = chat_keytab_get(m->who, key, 0) != NULL;
+  if (was == !!in) return;
+  uintptr_t n = (uintptr_t)chat_imap_get(&m->count, room);
+  if (in) {
+    chat_keytab_put(m->who, key, 0, NULL);
+    chat_imap_put(&m->count, room, (void *)(n + 1));
+  } else {
+    chat_keytab_del(m->who, key);
+    if (n <= 1)
+      chat_imap_del(&m->count, room);
+    else
+      chat_imap_put(&m->count, room, (void *)(n - 1));
+  }
+}
+
+/* Keeps an event for the heartbeats that are out (see the top). */
+static void hb_note(rp_t *p, int room_ev, int64_t id, const char *name, int on) {
+  if (p->hb_out == 0) return;
+  if (p->hb_nlog == p->hb_caplog) {
+    p->hb_caplog = p->hb_caplog ? p->hb_caplog * 2 : 16;
+    p->hb_log = chat_xrealloc(p->hb_log, p->hb_caplog * sizeof(*p->hb_log));
+  }
+  p->hb_log[p->hb_nlog++] = (pev_t){id, chat_xstrdup(name ? name : ""), room_ev, on};
+}
+
+static void hb_log_clear(rp_t *p) {
+  for (size_t i = 0; i < p->hb_nlog; i++) free(p->hb_log[i].name);
+  p->hb_nlog = 0;
+}
+
+static void mirror_room_set(rp_t *p, int64_t room, const char *name, int in) {
+  rm_set(&p->mirror_rooms, room, name, in);
+  hb_note(p, 1, room, name, in);
 }
 
 /* The mirror becomes this instance's own state (Redis is down). */
@@ -259,46 +323,72 @@ static void mirror_from_local(rp_t *p) {
     luser_t *u = p->local_users.slots[i].val;
     mirror_set_user(p, p->local_users.slots[i].key, u->name, 1);
   }
-  chat_imap_free(&p->mirror_rooms);
-  chat_imap_init(&p->mirror_rooms);
+  rm_free(&p->mirror_rooms);
+  rm_init(&p->mirror_rooms);
   for (size_t i = 0; i < p->local_rooms.cap; i++) {
     if (p->local_rooms.slots[i].key == 0) continue;
     lroom_t *lr = p->local_rooms.slots[i].val;
-    if (lr->n) chat_imap_put(&p->mirror_rooms, p->local_rooms.slots[i].key, (void *)(uintptr_t)lr->n);
+    for (size_t k = 0; k < lr->n; k++)
+      rm_set(&p->mirror_rooms, p->local_rooms.slots[i].key, lr->v[k].name, 1);
   }
 }
 
 /* ---- heartbeat and resync --------------------------------------------- */
 
+/* The name in a "UID:NAME" member entry, or NULL. */
+static const char *member_name(const redisReply *e) {
+  if (e->type != REDIS_REPLY_STRING || e->str == NULL) return NULL;
+  const char *colon = strchr(e->str, ':');
+  return colon ? colon + 1 : NULL;
+}
+
+/* The heartbeat's snapshot, with the events heard since it went applied on
+ * top, becomes the mirror; users online or offline anew are announced. */
 static void heartbeat_reply(chat_redis_t *r, const redisReply *reply, void *ud) {
   rp_t *p = ud;
-  if (p->closing || reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
-    return;
-  const redisReply *users = reply->element[0], *rooms = reply->element[1];
-  /* Users: add the new ones, drop the ones gone. */
-  chat_imap_t seen;
-  chat_imap_init(&seen);
-  for (size_t i = 0; users->type == REDIS_REPLY_ARRAY && i + 1 < users->elements; i += 2) {
-    int64_t uid = strtoll(users->element[i]->str, NULL, 10);
-    if (uid <= 0) continue;
-    chat_imap_put(&seen, uid, (void *)1);
-    mirror_set_user(p, uid, users->element[i + 1]->str, 1);
-  }
-  for (size_t i = 0; i < p->mirror_users.cap; i++) {
-    int64_t uid = p->mirror_users.slots[i].key;
-    if (uid && !chat_imap_get(&seen, uid) && !chat_imap_get(&p->local_users, uid)) {
-      mirror_set_user(p, uid, NULL, 0);
-      i = (size_t)-1;
+  if (p->hb_out > 0) p->hb_out--;
+  if (!p->closing && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
+    const redisReply *users = reply->element[0], *rooms = reply->element[1];
+    chat_imap_t seen;  /* uid -> name (borrowed), online by the snapshot */
+    chat_imap_init(&seen);
+    for (size_t i = 0; users->type == REDIS_REPLY_ARRAY && i + 1 < users->elements; i += 2) {
+      int64_t uid = strtoll(users->element[i]->str, NULL, 10);
+      if (uid > 0 && users->element[i + 1]->str) chat_imap_put(&seen, uid, users->element[i + 1]->str);
     }
+    rmirror_t next;
+    rm_init(&next);
+    for (size_t i = 0; rooms->type == REDIS_REPLY_ARRAY && i + 1 < rooms->elements; i += 2) {
+      int64_t room = strtoll(rooms->element[i]->str ? rooms->element[i]->str : "", NULL, 10);
+      const redisReply *m = rooms->element[i + 1];
+      for (size_t k = 0; room > 0 && m->type == REDIS_REPLY_ARRAY && k < m->elements; k++) {
+        const char *name = member_name(m->element[k]);
+        if (name) rm_set(&next, room, name, 1);
+      }
+    }
+    for (size_t i = 0; i < p->hb_nlog; i++) {
+      const pev_t *e = &p->hb_log[i];
+      if (e->room_ev)
+        rm_set(&next, e->id, e->name, e->on);
+      else if (e->on)
+        chat_imap_put(&seen, e->id, e->name);
+      else
+        chat_imap_del(&seen, e->id);
+    }
+    rm_free(&p->mirror_rooms);
+    p->mirror_rooms = next;
+    for (size_t i = 0; i < seen.cap; i++)
+      if (seen.slots[i].key) mirror_set_user(p, seen.slots[i].key, seen.slots[i].val, 1);
+    /* A user still connected here stays online whatever others say. */
+    for (size_t i = 0; i < p->mirror_users.cap; i++) {
+      int64_t uid = p->mirror_users.slots[i].key;
+      if (uid && !chat_imap_get(&seen, uid) && !chat_imap_get(&p->local_users, uid)) {
+        mirror_set_user(p, uid, NULL, 0);
+        i = (size_t)-1;
+      }
+    }
+    chat_imap_free(&seen);
   }
-  chat_imap_free(&seen);
-  chat_imap_free(&p->mirror_rooms);
-  chat_imap_init(&p->mirror_rooms);
-  for (size_t i = 0; rooms->type == REDIS_REPLY_ARRAY && i + 1 < rooms->elements; i += 2) {
-    int64_t room = strtoll(rooms->element[i]->str, NULL, 10);
-    long n = strtol(rooms->element[i + 1]->str, NULL, 10);
-    if (room > 0 && n > 0) chat_imap_put(&p->mirror_rooms, room, (void *)(uintptr_t)n);
-  }
+  if (p->hb_out == 0) hb_log_clear(p);
 }
 
 static void heartbeat(rp_t *p) {
@@ -306,7 +396,7 @@ static void heartbeat(rp_t *p) {
   char ttl[16];
   snprintf(ttl, sizeof(ttl), "%d", TTL_S);
   const char *args[] = {p->iid, ttl};
-  eval(p, S_HEARTBEAT, heartbeat_reply, p, 2, args, NULL);
+  if (eval(p, S_HEARTBEAT, heartbeat_reply, p, 2, args, NULL) == 0) p->hb_out++;
 }
 
 static void timer_cb(uv_timer_t *t) { heartbeat(t->data); }
@@ -379,6 +469,7 @@ static void on_global_frame(rp_t *p, const char *json, size_t jlen) {
     /* A user still connected here stays online whatever others say. */
     if (online_ev && (ev.online || chat_imap_get(&p->local_users, ev.user_id) == NULL))
       mirror_set_user(p, ev.user_id, ev.user, ev.online);
+    if (online_ev) hb_note(p, 0, ev.user_id, ev.user, ev.online);
     chat_proto_ev_free(&ev);
     if (online_ev) return;
   }
@@ -387,12 +478,12 @@ static void on_global_frame(rp_t *p, const char *json, size_t jlen) {
 
 /* One frame for the members of a room. */
 static void on_room_frame(rp_t *p, int64_t room, const char *json, size_t flen) {
-  /* Room sizes follow the presence frames between two resyncs. */
+  /* Room members follow the presence frames between two resyncs. */
   if (flen > 20 && memmem(json, flen, "\"presence\"", 10)) {
-    if (memmem(json, flen, "\"join\"", 6))
-      mirror_room_add(p, room, 1);
-    else if (memmem(json, flen, "\"leave\"", 7))
-      mirror_room_add(p, room, -1);
+    chat_proto_ev_t ev;
+    chat_proto_ev_decode(json, flen, &ev);
+    if (ev.type == CHAT_PROTO_EV_PRESENCE) mirror_room_set(p, room, ev.user, ev.join);
+    chat_proto_ev_free(&ev);
   }
   if (p->super.on_event) p->super.on_event(p->super.ud, room, json, flen);
 }
@@ -490,7 +581,7 @@ static void rp_room_join(chat_presence_t *pp, int64_t room, int64_t uid, const c
   if (p->up) {
     redis_join(p, room, uid, name);
   } else {
-    mirror_room_add(p, room, 1);
+    mirror_room_set(p, room, name, 1);
     chat_presence_emit_room(&p->super, room, name, 1);
   }
 }
@@ -518,14 +609,14 @@ static void rp_room_leave(chat_presence_t *pp, int64_t room, int64_t uid, const 
     const char *args[] = {p->iid, rid, id, name};
     eval(p, S_LEAVE, NULL, NULL, 4, args, NULL);
   } else {
-    mirror_room_add(p, room, -1);
+    mirror_room_set(p, room, name, 0);
     chat_presence_emit_room(&p->super, room, name, 0);
   }
 }
 
 static size_t rp_room_count(chat_presence_t *pp, int64_t room) {
   rp_t *p = (rp_t *)pp;
-  return (size_t)(uintptr_t)chat_imap_get(&p->mirror_rooms, room);
+  return (size_t)(uintptr_t)chat_imap_get(&p->mirror_rooms.count, room);
 }
 
 static const char *mirror_name(void *val) { return val; }
@@ -762,7 +853,9 @@ static void free_all(rp_t *p) {
   chat_imap_free(&p->local_users);
   chat_imap_free(&p->local_rooms);
   chat_imap_free(&p->mirror_users);
-  chat_imap_free(&p->mirror_rooms);
+  rm_free(&p->mirror_rooms);
+  hb_log_clear(p);
+  free(p->hb_log);
   chat_imap_free(&p->out_frames);
   chat_imap_free(&p->out_recent);
 }
@@ -873,7 +966,7 @@ chat_presence_t *chat_presence_redis_new(uv_loop_t *loop, const char *url,
   chat_imap_init(&p->local_users);
   chat_imap_init(&p->local_rooms);
   chat_imap_init(&p->mirror_users);
-  chat_imap_init(&p->mirror_rooms);
+  rm_init(&p->mirror_rooms);
   chat_imap_init(&p->out_frames);
   chat_imap_init(&p->out_recent);
   uv_timer_init(loop, &p->timer);

@@ -23,8 +23,10 @@ Cases:
 
 import asyncio
 import functools
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -90,6 +92,38 @@ def pid_alive(pid):
         return state != "Z"
     except (OSError, IndexError):
         return False
+
+
+def redis_cmd(port, *args, timeout=5.0):
+    """One Redis command over RESP; returns the reply (int, bytes, list or
+    None).  Raises on an error reply."""
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s, s.makefile("rb") as f:
+        s.sendall(out)
+
+        def read():
+            line = f.readline()
+            kind, rest = line[:1], line[1:-2]
+            if kind == b"+":
+                return rest
+            if kind == b"-":
+                raise AssertionError("redis: %s" % rest.decode())
+            if kind == b":":
+                return int(rest)
+            if kind == b"$":
+                n = int(rest)
+                if n < 0:
+                    return None
+                data = f.read(n + 2)
+                return data[:-2]
+            if kind == b"*":
+                n = int(rest)
+                return None if n < 0 else [read() for _ in range(n)]
+            raise AssertionError("redis: unexpected reply %r" % line)
+        return read()
 
 
 def read_pid(path):
@@ -185,7 +219,6 @@ class Infra:
         self.redis_child = proc
 
         def pong():
-            import socket
             try:
                 with socket.create_connection(("127.0.0.1", self.redis_port), timeout=1) as s:
                     s.sendall(b"PING\r\n")
@@ -666,6 +699,38 @@ class ClusterTest(ClusterCase):
                          "B restarted while %s (on A) was in room %d; B's GET /api/rooms counts 1 user in "
                          "it, yet `joined` on B omits %s: %r; presence frames for %s in the next 2 s: %r" % (
                              na, room, na, jb, na, late))
+
+    # -- 2c ------------------------------------------------------------------------------
+    @cluster_test()
+    async def test_2c_presence_frames_heard_twice_count_once(self):
+        """A room's count follows its members, not the number of frames: a
+        heartbeat's snapshot and the frames of the same change arrive on two
+        connections in either order, so one change may be heard twice (or
+        a leave of somebody the snapshot already dropped)."""
+        room = self.create_room_on(self.a)["id"]
+        wa, na, ca = await self.ws_user(self.a, "ta")
+        wb, nb, cb = await self.ws_user(self.b, "tb")
+        await self.join_ok(wa, room, retry_unknown=5)
+        await self.wait_room_online(cb, "B", room, 1, timeout=5, what="A's user in the room")
+        await self.join_ok(wb, room, retry_unknown=5)
+        await self.wait_room_online(cb, "B", room, 2, timeout=5, what="both users in the room")
+        channel = "chat:room:%d" % room
+        ghost = uniq("ghost")
+        for user, event, what in ((ghost, "leave", "a leave of somebody not in the room"),
+                                  (na, "join", "a second join of a member"),
+                                  (nb, "join", "a second join of B's own member")):
+            frame = json.dumps({"type": "presence", "room": room, "user": user, "event": event})
+            redis_cmd(self.infra.redis_port, "PUBLISH", channel, "-\n" + frame)
+            if user != nb:  # (nobody hears their own join)
+                await wb.expect(match(type="presence", room=room, user=user, event=event), timeout=5,
+                                desc="%s, heard on B" % what)
+            f = await wb.expect(match(type="room_online", room=room), timeout=5,
+                                desc="room_online on B after %s" % what)
+            self.assertEqual(f["online"], 2, "B counts room %d after %s: %r" % (room, what, f))
+        await self.wait_room_online(cb, "B", room, 2, timeout=5, what="after frames heard twice")
+        # A real leave still counts.
+        await wa.send({"type": "leave", "room": room})
+        await self.wait_room_online(cb, "B", room, 1, timeout=5, what="A's user left")
 
     # -- 3 ------------------------------------------------------------------------------
     @cluster_test()

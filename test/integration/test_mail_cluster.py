@@ -21,16 +21,13 @@ Cases:
 
 import asyncio
 import functools
-import os
-import re
-import socket
 import sys
 import time
 import unittest
 
 from chatlib import WS, Client, Server, ServerTestCase, aeventually, eventually, run_async, uniq
 from smtpsink import SmtpSink
-from test_cluster import Infra, missing_tools
+from test_cluster import Infra, missing_tools, redis_cmd
 
 GATHER_MS = 2000
 INTERVAL_MS = 8000
@@ -40,38 +37,6 @@ ADMIN = ("mailadmin", "mail-admin-secret", "mailadmin@example.org")
 CASE_TIMEOUT = 120.0
 POLL_S = 1.0            # how often an instance claims due mails (notifier.h)
 SLACK_S = 4.0           # a due mail goes out within this (poll, SMTP, a loaded machine)
-
-
-def redis_cmd(port, *args, timeout=5.0):
-    """One Redis command over RESP; returns the reply (int, bytes, list or
-    None).  Raises on an error reply."""
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s, s.makefile("rb") as f:
-        s.sendall(out)
-
-        def read():
-            line = f.readline()
-            kind, rest = line[:1], line[1:-2]
-            if kind == b"+":
-                return rest
-            if kind == b"-":
-                raise AssertionError("redis: %s" % rest.decode())
-            if kind == b":":
-                return int(rest)
-            if kind == b"$":
-                n = int(rest)
-                if n < 0:
-                    return None
-                data = f.read(n + 2)
-                return data[:-2]
-            if kind == b"*":
-                n = int(rest)
-                return None if n < 0 else [read() for _ in range(n)]
-            raise AssertionError("redis: unexpected reply %r" % line)
-        return read()
 
 
 def metrics(srv):
