@@ -17,6 +17,7 @@
 #include "../core/text.h"
 #include "../core/utf8.h"
 #include "mailq_redis.h"
+#include "workers.h"
 
 #define DEFAULT_INTERVAL_MS (10 * 60 * 1000)
 #define DEFAULT_GATHER_MS (30 * 1000)
@@ -65,7 +66,7 @@ typedef struct {
   uint64_t first_ms;    /* loop time of the oldest pending item */
   uint64_t last_ms;     /* loop time the previous mail was started */
   int mailed;           /* last_ms is set */
-  job_t *job;           /* the mail on the thread pool, or NULL */
+  job_t *job;           /* the mail being sent, or NULL */
   size_t heap_idx;      /* in n->heap iff job == NULL */
   uint64_t due_ms;      /* heap key */
 } user_t;
@@ -73,7 +74,7 @@ typedef struct {
 /* One mail.  The worker reads url .. timeout_ms and writes off .. errbuf;
  * everything else belongs to the loop thread. */
 struct job_s {
-  uv_work_t work;
+  chat_work_t work;
   /* worker: in */
   char *url;
   char *from_env;       /* "<addr>" */
@@ -117,7 +118,9 @@ struct chat_notifier_s {
   chat_imap_t users;    /* id -> user_t */
   user_t **heap;        /* users without a job, by due_ms */
   size_t heap_len, heap_cap;
-  size_t sending;       /* jobs on the thread pool */
+  size_t sending;       /* jobs on the workers */
+  chat_workers_t *workers; /* max_sending threads of its own (workers.h) */
+  int workers_closing;
   uint64_t msg_seq;
   char msg_tag[17];     /* random hex, unique Message-IDs across restarts */
   chat_notifier_stats_t stats;
@@ -576,7 +579,7 @@ static size_t read_cb(char *buf, size_t size, size_t nmemb, void *ud) {
 }
 
 /* Runs on a worker thread and touches only job. */
-static void send_work_cb(uv_work_t *w) {
+static void send_work_cb(chat_work_t *w) {
   job_t *job = container_of(w, job_t, work);
   CURL *c = curl_easy_init();
   struct curl_slist *rcpt = NULL;
@@ -617,13 +620,14 @@ out:
 /* ---- the loop side ---------------------------------------------------- */
 
 static void process(chat_notifier_t *n);
-static void send_after_cb(uv_work_t *w, int status);
+static void send_after_cb(chat_work_t *w);
 
 static void mailq_closed_cb(void *ud);
+static void workers_closed_cb(void *ud);
 
 /* The last steps of a close: once the timers are closed and no mail is on
- * the thread pool, the shared queue closes (its reports get their chance
- * to reach Redis), then n goes. */
+ * its threads, the shared queue closes (its reports get their chance
+ * to reach Redis), the threads stop, then n goes. */
 static void maybe_finish(chat_notifier_t *n) {
   if (n->state != NOTIFIER_CLOSING || !n->timer_closed || n->poll_open || n->sending > 0)
     return;
@@ -631,6 +635,13 @@ static void maybe_finish(chat_notifier_t *n) {
     if (!n->mailq_closing) {
       n->mailq_closing = 1;
       chat_mailq_close(n->mailq, mailq_closed_cb, n);
+    }
+    return;
+  }
+  if (n->workers) {
+    if (!n->workers_closing) {
+      n->workers_closing = 1;
+      chat_workers_close(n->workers, workers_closed_cb, n);
     }
     return;
   }
@@ -648,6 +659,12 @@ static void maybe_finish(chat_notifier_t *n) {
 static void mailq_closed_cb(void *ud) {
   chat_notifier_t *n = ud;
   n->mailq = NULL;
+  maybe_finish(n);
+}
+
+static void workers_closed_cb(void *ud) {
+  chat_notifier_t *n = ud;
+  n->workers = NULL;
   maybe_finish(n);
 }
 
@@ -685,18 +702,16 @@ static void arm(chat_notifier_t *n) {
   uv_timer_start(&n->timer, timer_cb, timeout, 0);
 }
 
-/* Builds job's message and puts it on the thread pool. */
+/* Builds job's message and hands it to the threads. */
 static void job_start(chat_notifier_t *n, job_t *job) {
   job->n = n;
   job->started_ms = uv_now(n->loop);
   build_message(n, job);
   n->sending++;
-  int rc = uv_queue_work(n->loop, &job->work, send_work_cb, send_after_cb);
-  assert(rc == 0);  /* only fails for a NULL work callback */
-  (void)rc;
+  chat_workers_queue(n->workers, &job->work, send_work_cb, send_after_cb);
 }
 
-/* Takes u's pending items into a mail and puts it on the thread pool. */
+/* Takes u's pending items into a mail and hands it to the threads. */
 static void dispatch(chat_notifier_t *n, user_t *u) {
   job_t *job = chat_xcalloc(1, sizeof(*job));
 
@@ -782,11 +797,11 @@ static uint64_t requeue(chat_notifier_t *n, user_t *u, job_t *job) {
 
 static void poll_arm(chat_notifier_t *n, uint64_t delay);
 
-static void send_after_cb(uv_work_t *w, int status) {
+static void send_after_cb(chat_work_t *w) {
   job_t *job = container_of(w, job_t, work);
   chat_notifier_t *n = job->n;
   user_t *u = job->user;
-  int ok = status == 0 && job->rc == CURLE_OK;
+  int ok = job->rc == CURLE_OK;
 
   assert(n->sending > 0);
   n->sending--;
@@ -797,9 +812,7 @@ static void send_after_cb(uv_work_t *w, int status) {
                    list_total(&job->items), u ? "" : ", shared");
   } else {
     /* Never the body, the address or the URL (it may hold a password). */
-    const char *why = status == UV_ECANCELED ? "cancelled"
-                      : job->errbuf[0]       ? job->errbuf
-                                             : curl_easy_strerror(job->rc);
+    const char *why = job->errbuf[0] ? job->errbuf : curl_easy_strerror(job->rc);
     int permanent = job->smtp_code >= 500 && job->smtp_code < 600;
     uint64_t retry = 0;
     n->stats.failed++;
@@ -1066,6 +1079,18 @@ chat_notifier_t *chat_notifier_new(uv_loop_t *loop, const chat_notifier_config_t
   memcpy(&n->rng, rnd, sizeof(n->rng));
   n->rng |= 1;  /* xorshift needs a non-zero state */
 
+  if (enabled) {
+    n->workers = chat_workers_new(loop, (int)n->max_sending, "chatd-mail", err, errlen);
+    if (n->workers == NULL) {
+      free(n->smtp_url);
+      free(n->mail_from);
+      free(n->site_name);
+      free(n->base_url);
+      free(n);
+      return NULL;
+    }
+  }
+
   if (enabled && cfg->redis_url && cfg->redis_url[0]) {
     chat_mailq_config_t qc = {
         .prefix = cfg->redis_prefix,
@@ -1078,6 +1103,7 @@ chat_notifier_t *chat_notifier_new(uv_loop_t *loop, const chat_notifier_config_t
     };
     n->mailq = chat_mailq_new(loop, cfg->redis_url, &qc, mailq_state_cb, n, err, errlen);
     if (n->mailq == NULL) {
+      chat_workers_close(n->workers, NULL, NULL);
       free(n->smtp_url);
       free(n->mail_from);
       free(n->site_name);

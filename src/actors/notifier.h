@@ -14,10 +14,10 @@
  *
  * The message is built on the loop thread (RFC 5322 headers, the subject as
  * RFC 2047 encoded-words, a base64 text/plain UTF-8 body, CRLF lines) and
- * sent with libcurl on libuv's thread pool, one uv_work job per mail; the
- * worker touches only its job.  Since that pool is shared with the store,
- * at most max_sending mails are on it at once (the others wait, due, until
- * one finishes), so a slow SMTP server cannot starve the store's jobs.
+ * sent with libcurl on max_sending threads of the notifier's own
+ * (workers.h), one job per mail; the worker touches only its job.  A slow
+ * SMTP server holds those threads, never the store's; the mails beyond
+ * max_sending wait, due, until one finishes.
  *
  * Failures: a mail that fails is logged (the user id, curl's error and the
  * SMTP reply code; never the body, the address or the SMTP URL, which may
@@ -78,7 +78,7 @@ typedef struct {
   uint64_t interval_ms;    /* 0: 10 minutes.  Least time between two mails to a user. */
   uint64_t gather_ms;      /* 0: 30 s.  How long a user's first item waits for more. */
   unsigned max_items;      /* 0: 20.  Items listed per mail; the rest are counted. */
-  unsigned max_sending;    /* 0: 1.  Mails on the thread pool at once. */
+  unsigned max_sending;    /* 0: 1.  Mails at once (its threads). */
   uint64_t connect_timeout_ms;  /* 0: 10 s */
   uint64_t timeout_ms;          /* 0: 60 s, the whole SMTP session */
   /* Shared batching: "redis://..." (store/redis.h); NULL or "": batching in
@@ -97,7 +97,7 @@ typedef struct {
   uint64_t forgotten;  /* items dropped by chat_notifier_forget */
   uint64_t pending;    /* items waiting here now (listed or counted as "more");
                           items waiting in Redis are not counted */
-  uint64_t sending;    /* mails on the thread pool now */
+  uint64_t sending;    /* mails being sent now */
   uint64_t shared;     /* items handed to Redis (shared batching) */
   uint64_t local;      /* items batched here although Redis is configured,
                           because it was unreachable */
@@ -144,7 +144,7 @@ void chat_notifier_stats(const chat_notifier_t *n, chat_notifier_stats_t *out);
 
 /* Stops the timers, drops every item pending here (counted; items in Redis
  * stay there for the other instances or the next start), waits for the
- * mails already on the thread pool (they are never cancelled), gives their
+ * mails being sent (they are never cancelled), stops its threads, gives their
  * reports up to a second to reach Redis, closes its handles, frees n and
  * then calls done(ud) on the loop thread (never from within this call).
  * n must not be used after this call. */

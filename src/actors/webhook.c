@@ -18,6 +18,7 @@
 #include "../core/sb.h"
 #include "../core/utf8.h"
 #include "mailq_redis.h"
+#include "workers.h"
 
 #define DEFAULT_INTERVAL_MS (60 * 1000)
 #define DEFAULT_GATHER_MS (10 * 1000)
@@ -69,7 +70,7 @@ typedef struct {
 /* One POST and its attempts.  The worker reads url .. timeout_ms and writes
  * rc .. errbuf; the rest belongs to the loop thread. */
 struct job_s {
-  uv_work_t work;
+  chat_work_t work;
   char *url;
   char *body;
   size_t len;
@@ -108,7 +109,9 @@ struct chat_webhook_s {
   user_t **heap;
   size_t heap_len, heap_cap;
   size_t queued;        /* listed items waiting here */
-  size_t sending;       /* jobs on the thread pool */
+  size_t sending;       /* jobs on the workers */
+  chat_workers_t *workers; /* max_sending threads of its own (workers.h) */
+  int workers_closing;
   job_t *waiting;       /* jobs in backoff */
   size_t nwaiting;
   size_t nclosing;      /* jobs whose retry timer is closing */
@@ -421,7 +424,7 @@ static size_t discard_cb(char *buf, size_t size, size_t nmemb, void *ud) {
 }
 
 /* Runs on a worker thread and touches only job. */
-static void post_work_cb(uv_work_t *wk) {
+static void post_work_cb(chat_work_t *wk) {
   job_t *job = container_of(wk, job_t, work);
   CURL *c = curl_easy_init();
   job->status = 0;
@@ -454,9 +457,10 @@ static void post_work_cb(uv_work_t *wk) {
 /* ---- the loop side ---------------------------------------------------- */
 
 static void process(chat_webhook_t *w);
-static void post_after_cb(uv_work_t *wk, int status);
+static void post_after_cb(chat_work_t *wk);
 static void poll_arm(chat_webhook_t *w, uint64_t delay);
 static void mailq_closed_cb(void *ud);
+static void workers_closed_cb(void *ud);
 
 static void maybe_finish(chat_webhook_t *w) {
   if (w->state != HOOK_CLOSING || !w->timer_closed || w->poll_open || w->sending > 0 ||
@@ -466,6 +470,13 @@ static void maybe_finish(chat_webhook_t *w) {
     if (!w->mailq_closing) {
       w->mailq_closing = 1;
       chat_mailq_close(w->mailq, mailq_closed_cb, w);
+    }
+    return;
+  }
+  if (w->workers) {
+    if (!w->workers_closing) {
+      w->workers_closing = 1;
+      chat_workers_close(w->workers, workers_closed_cb, w);
     }
     return;
   }
@@ -482,6 +493,12 @@ static void maybe_finish(chat_webhook_t *w) {
 static void mailq_closed_cb(void *ud) {
   chat_webhook_t *w = ud;
   w->mailq = NULL;
+  maybe_finish(w);
+}
+
+static void workers_closed_cb(void *ud) {
+  chat_webhook_t *w = ud;
+  w->workers = NULL;
   maybe_finish(w);
 }
 
@@ -521,9 +538,7 @@ static void attempt(chat_webhook_t *w, job_t *job) {
   if (job->attempts > 1) w->stats.retried++;
   sign(w, job);
   w->sending++;
-  int rc = uv_queue_work(w->loop, &job->work, post_work_cb, post_after_cb);
-  assert(rc == 0);
-  (void)rc;
+  chat_workers_queue(w->workers, &job->work, post_work_cb, post_after_cb);
 }
 
 /* A new job for a batch; items are only read. */
@@ -627,25 +642,24 @@ static void retry_cb(uv_timer_t *t) {
   attempt(w, job);
 }
 
-static void post_after_cb(uv_work_t *wk, int status) {
+static void post_after_cb(chat_work_t *wk) {
   job_t *job = container_of(wk, job_t, work);
   chat_webhook_t *w = job->w;
   assert(w->sending > 0);
   w->sending--;
-  int ok = status == 0 && job->rc == CURLE_OK && job->status >= 200 && job->status < 300;
+  int ok = job->rc == CURLE_OK && job->status >= 200 && job->status < 300;
   if (ok) {
     w->stats.sent++;
     chat_log_debug("webhook: user %" PRId64 ": %" PRIu64 " items delivered (HTTP %ld)", job->uid,
                    job->nitems, job->status);
     job_end(w, job, 1);
   } else {
-    int retryable = status == 0 && (job->rc != CURLE_OK || job->status >= 500 ||
-                                    job->status == 408 || job->status == 429);
+    int retryable = job->rc != CURLE_OK || job->status >= 500 || job->status == 408 ||
+                    job->status == 429;
     /* Never the body, the URL or the secret. */
-    const char *why = status == UV_ECANCELED ? "cancelled"
-                      : job->rc == CURLE_OK  ? "refused"
-                      : job->errbuf[0]       ? job->errbuf
-                                             : curl_easy_strerror(job->rc);
+    const char *why = job->rc == CURLE_OK ? "refused"
+                      : job->errbuf[0]    ? job->errbuf
+                                          : curl_easy_strerror(job->rc);
     w->stats.failed++;
     if (retryable && job->attempts < w->max_attempts && w->state == HOOK_OPEN) {
       uint64_t d = w->backoff_ms;
@@ -874,6 +888,15 @@ chat_webhook_t *chat_webhook_new(uv_loop_t *loop, const chat_webhook_config_t *c
   w->rng ^= (uint64_t)uv_hrtime();
   w->rng |= 1;
 
+  w->workers = chat_workers_new(loop, (int)w->max_sending, "chatd-webhook", err, errlen);
+  if (w->workers == NULL) {
+    free(w->url);
+    free(w->secret);
+    free(w->site_name);
+    free(w);
+    return NULL;
+  }
+
   if (cfg->redis_url && cfg->redis_url[0]) {
     /* The lease covers every attempt and every backoff. */
     uint64_t lease = LEASE_MARGIN_MS, d = w->backoff_ms;
@@ -893,6 +916,7 @@ chat_webhook_t *chat_webhook_new(uv_loop_t *loop, const chat_webhook_config_t *c
     };
     w->mailq = chat_mailq_new(loop, cfg->redis_url, &qc, mailq_state_cb, w, err, errlen);
     if (w->mailq == NULL) {
+      chat_workers_close(w->workers, NULL, NULL);
       free(w->url);
       free(w->secret);
       free(w->site_name);

@@ -17,8 +17,9 @@
  *   X-Chat-Timestamp: UNIX_SECONDS
  *   X-Chat-Signature: sha256=HEX(HMAC-SHA256(secret, TIMESTAMP "." BODY))
  *   X-Chat-Delivery:  a random id, the same on every attempt of one POST
- * and sent with libcurl on libuv's thread pool (one uv_work job per
- * attempt, at most max_sending at once; the worker touches only its job).
+ * and sent with libcurl on max_sending threads of the webhook's own
+ * (workers.h: a slow receiver holds those, never the store's threads; one
+ * job per attempt, the worker touches only its job).
  *
  * Failures: a connection error, a timeout, a 5xx, 408 or 429 answer is
  * retried after backoff_ms, 2 x backoff_ms, 4 x ... (at most 60 s), each
@@ -71,7 +72,7 @@ typedef struct {
   uint64_t gather_ms;      /* 0: 10 s.  How long a user's first item waits for more. */
   unsigned max_items;      /* 0: 20.  Items listed per POST; the rest are counted. */
   unsigned max_queue;      /* 0: 10000.  Items waiting here in all. */
-  unsigned max_sending;    /* 0: 2.  POSTs on the thread pool at once. */
+  unsigned max_sending;    /* 0: 2.  POSTs at once (its threads). */
   unsigned max_attempts;   /* 0: 5.  Attempts per POST, the first included. */
   uint64_t backoff_ms;     /* 0: 1 s.  The first retry's delay. */
   uint64_t connect_timeout_ms;  /* 0: 5 s */
@@ -90,7 +91,7 @@ typedef struct {
   uint64_t overflow;   /* of those, items dropped because the queue was full */
   uint64_t forgotten;  /* items dropped by chat_webhook_forget */
   uint64_t pending;    /* items waiting here now */
-  uint64_t sending;    /* POSTs on the thread pool or waiting to retry */
+  uint64_t sending;    /* POSTs being sent or waiting to retry */
   uint64_t shared;     /* items handed to Redis */
   uint64_t local;      /* items batched here because Redis was unreachable */
 } chat_webhook_stats_t;
@@ -135,8 +136,8 @@ void chat_webhook_stats(const chat_webhook_t *w, chat_webhook_stats_t *out);
 
 /* Stops the timers, drops the pending items (counted; items in Redis stay
  * for the other instances), cancels the retries that wait (shared batches
- * go back to Redis for another instance), waits for the POSTs on the
- * thread pool, frees w and calls done(ud) on the loop (never from within
+ * go back to Redis for another instance), waits for the POSTs being
+ * sent, stops its threads, frees w and calls done(ud) on the loop (never from within
  * this call). */
 void chat_webhook_close(chat_webhook_t *w, void (*done)(void *ud), void *ud);
 

@@ -6,7 +6,8 @@ HMAC-SHA256 signature over "TIMESTAMP.BODY" (recomputed here), one retry
 after a 5xx and the batch delivered once, no retry after a 400, several
 events in one POST, the per-user channel choice (webhook_notify false:
 nothing), the phone number in the payload, and phone validation
-(invalid_phone), join items.  WebhookShutdownTest: a stop while a retry waits
+(invalid_phone), join items.  WebhookHeldTest: a receiver holding its
+answer holds up no message (libuv's pool cut to one thread).  WebhookShutdownTest: a stop while a retry waits
 exits cleanly.  WebhookClusterTest: two instances on one MariaDB and one
 Redis share the batching: each batch is POSTed once, never twice."""
 
@@ -37,6 +38,7 @@ class Sink:
         self.lock = threading.Lock()
         self.posts = []
         self.plan = {}
+        self.hold = {}  # username -> threading.Event: its POSTs are answered once set
         sink = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -56,6 +58,9 @@ class Sink:
                     sink.posts.append({"at": time.monotonic(), "path": self.path,
                                        "headers": {k.lower(): v for k, v in self.headers.items()},
                                        "raw": raw, "body": body, "user": user, "status": status})
+                    gate = sink.hold.get(user)
+                if gate is not None:
+                    gate.wait(60)
                 out = b'{"ok":true}' if status == 200 else b'{"error":"planned"}'
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -388,6 +393,60 @@ class WebhookShutdownTest(SinkCase):
         self.assertEqual(rc, 0, "chatd exited with %r%s" % (rc, self.server.diag()))
         self.assertLess(time.monotonic() - t0, 20, "the stop waited for the retry")
         self.assertEqual(len(self.sink.to(nb)), 1)
+
+
+class WebhookHeldTest(SinkCase):
+    """A receiver that holds its answer holds up nothing else: POSTs run on
+    the webhook's own threads, not on libuv's pool, where the store commits
+    messages and reads history.  The pool is cut to one thread here
+    (UV_THREADPOOL_SIZE=1): a POST on it would stop every message until the
+    receiver answered."""
+
+    @classmethod
+    def make_sink(cls):
+        return Sink()
+
+    @classmethod
+    def server_args(cls):
+        return ["--webhook-url", cls.sink.url]
+
+    @classmethod
+    def server_env(cls):
+        return {"CHAT_WEBHOOK_SECRET": SECRET, "CHAT_WEBHOOK_GATHER_MS": "100",
+                "CHAT_WEBHOOK_INTERVAL_MS": "500", "UV_THREADPOOL_SIZE": "1"}
+
+    @async_test(timeout=ASYNC_TIMEOUT)
+    async def test_held_post_holds_up_no_message(self):
+        ca, na, _, _ = self.new_user("wh")
+        cb, nb, _, _ = self.new_user("wi")
+        self.befriend(ca, na, cb, nb)
+        gate = threading.Event()
+        with self.sink.lock:
+            self.sink.hold[nb] = gate
+        try:
+            wa = await WS.connect(self.server, ca, label="a")
+            ack = await self.send_dm(wa, nb, "第一条")
+            self.assertEqual(ack["type"], "ack", ack)
+            posts = await self.sink.wait_for(nb, 1, timeout=10)
+            self.assertEqual(len(posts), 1, "the POST for the offline receiver never came")
+            # That POST is held by the receiver now (up to 60 s; the
+            # webhook's timeout is 10 s).  The chat goes on.
+            t0 = time.monotonic()
+            for i in range(5):
+                ack = await self.send_dm(wa, nb, "消息 %d" % i, timeout=4.0)
+                self.assertEqual(ack["type"], "ack", ack)
+            r = ca.get("/api/dm/%s/messages" % nb)
+            self.assertEqual(r.status, 200, r.describe())
+            self.assertEqual([m["text"] for m in r.json()["messages"]][-6:],
+                             ["第一条"] + ["消息 %d" % i for i in range(5)])
+            self.assertLess(time.monotonic() - t0, 4.0, "messages waited for the held POST")
+            self.assertEqual(len(self.sink.to(nb)), 1)  # still held
+        finally:
+            gate.set()
+        # Once answered, the next batch goes out.
+        posts = await self.sink.wait_for(nb, 2, timeout=15)
+        self.assertEqual(len(posts), 2, "no POST after the held one was answered")
+        self.assertEqual([it["text"] for it in posts[1]["body"]["items"]], ["消息 %d" % i for i in range(5)])
 
 
 # ===========================================================================
