@@ -14,15 +14,14 @@
  * the old one verified).  When it is done its mail is posted to the actor
  * that asked, on the loop thread, like a storage job's (storage.h).
  *
- * Threads: chat_hasher_* are called on the loop thread.  Worker threads
- * touch only the job they run and the hasher's locked queues; results come
- * back through one uv_async_t, woken when its list goes from empty to not
- * empty, drained as a batch.
+ * Threads: chat_hasher_* are called on the loop thread.  The threads are
+ * workers (workers.h) named chatd-hash; they touch only the job they run
+ * (and the dummy hash, under its lock).
  *
  * Lifetime: chat_hasher_new starts the threads; chat_hasher_drain waits
  * (without blocking the loop) until every job submitted has been answered;
- * chat_hasher_close stops the threads (they are idle by then) and closes
- * the async handle; chat_hasher_free frees it after close_cb. */
+ * chat_hasher_close stops the threads (they are idle by then); and
+ * chat_hasher_free frees it after close_cb. */
 #ifndef CHAT_ACTORS_HASHER_H
 #define CHAT_ACTORS_HASHER_H
 
@@ -32,6 +31,7 @@
 
 #include "../core/auth.h"
 #include "actor.h"
+#include "workers.h"
 
 typedef struct chat_hasher_s chat_hasher_t;
 typedef struct chat_hash_job_s chat_hash_job_t;
@@ -56,7 +56,8 @@ struct chat_hash_job_s {
   int verified;                /* VERIFY: 1 if the password matched */
   int made;                    /* MAKE: 1 if hash holds the new hash */
   /* private to the hasher */
-  chat_hash_job_t *next;
+  chat_work_t work;
+  chat_hasher_t *hasher;
   chat_actor_t *reply_to;
   uint64_t ns;                 /* time the work took */
 };
@@ -92,8 +93,9 @@ int chat_hasher_retry_after(const chat_hasher_t *h);
 
 /* Calls cb once nothing is pending (at once if nothing is). */
 void chat_hasher_drain(chat_hasher_t *h, void (*cb)(void *ud), void *ud);
-/* Refuses new jobs, lets the threads finish what is queued and joins
- * them, closes the async handle, then calls cb (may be NULL).  Call it
+/* Refuses new jobs, lets the threads finish what is queued (the results
+ * are posted within this call) and stops them, then calls cb (may be
+ * NULL) on a later loop turn.  Call it
  * when nothing is pending (after chat_hasher_drain), or the join waits
  * for the queued hashes. */
 void chat_hasher_close(chat_hasher_t *h, void (*cb)(void *ud), void *ud);

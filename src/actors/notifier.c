@@ -1080,15 +1080,8 @@ chat_notifier_t *chat_notifier_new(uv_loop_t *loop, const chat_notifier_config_t
   n->rng |= 1;  /* xorshift needs a non-zero state */
 
   if (enabled) {
-    n->workers = chat_workers_new(loop, (int)n->max_sending, "chatd-mail", err, errlen);
-    if (n->workers == NULL) {
-      free(n->smtp_url);
-      free(n->mail_from);
-      free(n->site_name);
-      free(n->base_url);
-      free(n);
-      return NULL;
-    }
+    n->workers = chat_workers_new(loop, (int)n->max_sending, "chatd-mail", 0, err, errlen);
+    if (n->workers == NULL) goto fail;
   }
 
   if (enabled && cfg->redis_url && cfg->redis_url[0]) {
@@ -1104,12 +1097,7 @@ chat_notifier_t *chat_notifier_new(uv_loop_t *loop, const chat_notifier_config_t
     n->mailq = chat_mailq_new(loop, cfg->redis_url, &qc, mailq_state_cb, n, err, errlen);
     if (n->mailq == NULL) {
       chat_workers_close(n->workers, NULL, NULL);
-      free(n->smtp_url);
-      free(n->mail_from);
-      free(n->site_name);
-      free(n->base_url);
-      free(n);
-      return NULL;
+      goto fail;
     }
     n->poll_ms = cfg->poll_ms ? cfg->poll_ms : DEFAULT_POLL_MS;
     uv_timer_init(loop, &n->poll);
@@ -1120,6 +1108,14 @@ chat_notifier_t *chat_notifier_new(uv_loop_t *loop, const chat_notifier_config_t
   assert(rc == 0);  /* cannot fail on a live loop */
   (void)rc;
   return n;
+
+fail:
+  free(n->smtp_url);
+  free(n->mail_from);
+  free(n->site_name);
+  free(n->base_url);
+  free(n);
+  return NULL;
 }
 
 /* An item with its strings cut and cleaned for the mail. */

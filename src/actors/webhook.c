@@ -888,14 +888,8 @@ chat_webhook_t *chat_webhook_new(uv_loop_t *loop, const chat_webhook_config_t *c
   w->rng ^= (uint64_t)uv_hrtime();
   w->rng |= 1;
 
-  w->workers = chat_workers_new(loop, (int)w->max_sending, "chatd-webhook", err, errlen);
-  if (w->workers == NULL) {
-    free(w->url);
-    free(w->secret);
-    free(w->site_name);
-    free(w);
-    return NULL;
-  }
+  w->workers = chat_workers_new(loop, (int)w->max_sending, "chatd-webhook", 0, err, errlen);
+  if (w->workers == NULL) goto fail;
 
   if (cfg->redis_url && cfg->redis_url[0]) {
     /* The lease covers every attempt and every backoff. */
@@ -917,11 +911,7 @@ chat_webhook_t *chat_webhook_new(uv_loop_t *loop, const chat_webhook_config_t *c
     w->mailq = chat_mailq_new(loop, cfg->redis_url, &qc, mailq_state_cb, w, err, errlen);
     if (w->mailq == NULL) {
       chat_workers_close(w->workers, NULL, NULL);
-      free(w->url);
-      free(w->secret);
-      free(w->site_name);
-      free(w);
-      return NULL;
+      goto fail;
     }
     w->poll_ms = cfg->poll_ms ? cfg->poll_ms : DEFAULT_POLL_MS;
     uv_timer_init(loop, &w->poll);
@@ -931,6 +921,13 @@ chat_webhook_t *chat_webhook_new(uv_loop_t *loop, const chat_webhook_config_t *c
   assert(rc == 0);
   (void)rc;
   return w;
+
+fail:
+  free(w->url);
+  free(w->secret);
+  free(w->site_name);
+  free(w);
+  return NULL;
 }
 
 int chat_webhook_wants(const chat_webhook_t *w, int event) {

@@ -6,6 +6,9 @@
 #include <string.h>
 #ifdef __linux__
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 #include "../core/common.h"
@@ -14,6 +17,7 @@ struct chat_workers_s {
   uv_loop_t *loop;
   size_t pending;              /* loop thread: queued, after not yet run */
   char name[16];
+  int nice;
 
   /* shared with the threads, under lock */
   uv_mutex_t lock;
@@ -43,6 +47,8 @@ static void thread_main(void *arg) {
   chat_workers_t *ws = arg;
 #ifdef __linux__
   (void)prctl(PR_SET_NAME, ws->name, 0, 0, 0);
+  /* A thread's nice value is its own on Linux. */
+  if (ws->nice) (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), ws->nice);
 #endif
   uv_mutex_lock(&ws->lock);
   for (;;) {
@@ -102,10 +108,11 @@ static void async_closed_cb(uv_handle_t *h) {
   if (cb) cb(ud);
 }
 
-chat_workers_t *chat_workers_new(uv_loop_t *loop, int threads, const char *name, char *err,
-                                 size_t errlen) {
+chat_workers_t *chat_workers_new(uv_loop_t *loop, int threads, const char *name, int nice,
+                                 char *err, size_t errlen) {
   chat_workers_t *ws = chat_xcalloc(1, sizeof(*ws));
   ws->loop = loop;
+  ws->nice = nice;
   snprintf(ws->name, sizeof(ws->name), "%s", name ? name : "chatd-work");
   int n = threads > 0 ? threads : 1;
   ws->threads = chat_xcalloc((size_t)n, sizeof(*ws->threads));
@@ -156,9 +163,9 @@ void chat_workers_queue(chat_workers_t *ws, chat_work_t *w, chat_work_cb work,
 size_t chat_workers_pending(const chat_workers_t *ws) { return ws->pending; }
 
 void chat_workers_close(chat_workers_t *ws, void (*done)(void *ud), void *ud) {
-  assert(ws->pending == 0);
   ws->close_cb = done;
   ws->close_ud = ud;
-  stop_threads(ws);  /* idle: nothing is queued */
+  stop_threads(ws);     /* they run what is queued first */
+  async_cb(&ws->async); /* what they finished after the last wake-up */
   uv_close((uv_handle_t *)&ws->async, async_closed_cb);
 }

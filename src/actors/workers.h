@@ -17,9 +17,11 @@
  * Threads: chat_workers_* are called on the loop thread.
  *
  * Lifetime: chat_workers_new starts the threads (named for ps/top, e.g.
- * "chatd-webhook"); chat_workers_close, once every job queued has had its
- * after callback, stops them, closes the async handle and frees everything,
- * then calls done. */
+ * "chatd-webhook"); chat_workers_close stops them, closes the async handle
+ * and frees everything, then calls done.
+ *
+ * The password hasher (hasher.h) runs on workers of its own, at a lower
+ * CPU priority; the webhook and the mail notifier each on theirs. */
 #ifndef CHAT_ACTORS_WORKERS_H
 #define CHAT_ACTORS_WORKERS_H
 
@@ -39,9 +41,10 @@ struct chat_work_s {
 };
 
 /* threads: at least 1.  name: at most 15 bytes, given to the threads.
- * NULL with err set if a thread could not start. */
-chat_workers_t *chat_workers_new(uv_loop_t *loop, int threads, const char *name, char *err,
-                                 size_t errlen);
+ * nice: how much less CPU priority than the loop they take (0: the same;
+ * best effort, Linux).  NULL with err set if a thread could not start. */
+chat_workers_t *chat_workers_new(uv_loop_t *loop, int threads, const char *name, int nice,
+                                 char *err, size_t errlen);
 
 /* Queues w: work(w) on a thread, then after(w) on the loop. */
 void chat_workers_queue(chat_workers_t *ws, chat_work_t *w, chat_work_cb work,
@@ -51,7 +54,9 @@ void chat_workers_queue(chat_workers_t *ws, chat_work_t *w, chat_work_cb work,
 size_t chat_workers_pending(const chat_workers_t *ws);
 
 /* Stops and frees ws; done(ud) (may be NULL) runs once it is gone, on a
- * later loop turn.  Only when chat_workers_pending(ws) is 0. */
+ * later loop turn.  Jobs still queued are run first and their after
+ * callbacks called within this call (which waits for them: close when
+ * nothing is pending, and it does not block). */
 void chat_workers_close(chat_workers_t *ws, void (*done)(void *ud), void *ud);
 
 #endif

@@ -52,7 +52,7 @@ static void test_jobs_off_the_loop(void) {
   uv_mutex_init(&lock);
   uv_cond_init(&cond);
   char err[128] = "";
-  chat_workers_t *ws = chat_workers_new(&loop, 2, "chatd-test", err, sizeof(err));
+  chat_workers_t *ws = chat_workers_new(&loop, 2, "chatd-test", 0, err, sizeof(err));
   T_CHECK(ws != NULL);
   if (ws == NULL) return;
 
