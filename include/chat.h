@@ -181,9 +181,13 @@ int chat_server_port(const chat_server_t *srv);
 /* The plain HTTP redirect's port, or -1 if there is none. */
 int chat_server_redirect_port(const chat_server_t *srv);
 /* Reads the TLS certificate and key files again (e.g. on SIGHUP, after a
- * renewal): connections made from now on use the new ones, open
- * connections keep theirs.  0; CHAT_EINVAL-style negative code with err set
- * if TLS is off or the files do not load (then the old ones stay). */
+ * renewal), on a worker thread (libuv's pool), never blocking the loop:
+ * once they are loaded, connections made from then on use the new ones;
+ * open connections keep theirs.  If they do not load, the old ones stay.
+ * The outcome is logged ("TLS certificate reloaded (generation N)" or
+ * "TLS certificate not reloaded, the old one stays: WHY").  0: the reload
+ * started; CHAT_EINVAL-style negative code with err set if TLS is off.  A
+ * stop waits for a reload under way. */
 int chat_server_reload_tls(chat_server_t *srv, char *err, size_t errlen);
 /* Changes the WebSocket frame rate limit (as chat_config_t's ws_rate and
  * ws_burst) while running; every user starts again with a full bucket.

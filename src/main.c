@@ -549,6 +549,8 @@ typedef struct {
   int argc;                     /* the command line, read again at a reload */
   char **argv;
   chat_sdnotify_t *sd;          /* systemd notification; NULL: none */
+  int reload_busy;              /* a reload is reading the files */
+  int reload_again;             /* SIGHUP came meanwhile: one more after it */
 } app_t;
 
 static void stopped_cb(chat_server_t *srv, void *ud) {
@@ -566,17 +568,26 @@ static void stopped_cb(chat_server_t *srv, void *ud) {
  * log, and the TLS certificate and key (read again from their files; the
  * server logs how it went and keeps the old ones on failure).  A file or
  * value in error changes nothing.  The other settings need a restart
- * (README, "Operators"). */
-static void reload_cb(uv_signal_t *h, int signum) {
-  app_t *app = h->data;
+ * (README, "Operators").  The files are read on a worker thread (libuv's
+ * pool), never on the loop; a SIGHUP during a reload is one more reload
+ * after it. */
+typedef struct {
+  uv_work_t work;
+  app_t *app;
+  chat_settings_t *set;
+  int rc;
   char err[512];
-  chat_settings_t *set = settings_new();
+} reload_job_t;
+
+static void reload_work_cb(uv_work_t *w) {
+  reload_job_t *j = container_of(w, reload_job_t, work);
+  app_t *app = j->app;
+  j->rc = settings_gather(j->set, app->config, app->argc, app->argv, j->err, sizeof(j->err));
+}
+
+/* Checks and applies the settings read (loop thread). */
+static void reload_apply(app_t *app, chat_settings_t *set) {
   chat_settings_t *prev = cur_settings;
-  if (settings_gather(set, app->config, app->argc, app->argv, err, sizeof(err)) != 0) {
-    chat_log_error("reload: %s; the settings stay as they were", err);
-    settings_free(set);
-    return;
-  }
   opts_t o;
   settings_to_opts(set, &o);
   chat_log_level_t level;
@@ -592,18 +603,57 @@ static void reload_cb(uv_signal_t *h, int signum) {
   free(bufs);
   cur_settings = prev;
   reloading = 0;
-  if (rc == 0) {
-    chat_server_set_ws_rate(app->srv, cfg.ws_rate, cfg.ws_burst);
-    chat_log_set_level(level);
-    chat_log_set_format(format);
-    chat_log_set_access(access);
-    chat_log_info("reload: log level %s, format %s, access log %s, ws-rate %g:%g",
-                  o.log_level ? o.log_level : "info", o.log_format ? o.log_format : "text",
-                  access ? "on" : "off", cfg.ws_rate, cfg.ws_burst > 1 ? cfg.ws_burst : 1);
-  }
-  settings_free(set);  /* o's strings were its */
   if (rc != 0) return;
+  chat_server_set_ws_rate(app->srv, cfg.ws_rate, cfg.ws_burst);
+  chat_log_set_level(level);
+  chat_log_set_format(format);
+  chat_log_set_access(access);
+  chat_log_info("reload: log level %s, format %s, access log %s, ws-rate %g:%g",
+                o.log_level ? o.log_level : "info", o.log_format ? o.log_format : "text",
+                access ? "on" : "off", cfg.ws_rate, cfg.ws_burst > 1 ? cfg.ws_burst : 1);
+  char err[512];
   if (app->tls_on) chat_server_reload_tls(app->srv, err, sizeof(err));
+}
+
+static void reload_start(app_t *app);
+
+static void reload_after_cb(uv_work_t *w, int status) {
+  reload_job_t *j = container_of(w, reload_job_t, work);
+  app_t *app = j->app;
+  app->reload_busy = 0;
+  if (app->signals == 0 && status == 0) {  /* not while stopping */
+    if (j->rc != 0)
+      chat_log_error("reload: %s; the settings stay as they were", j->err);
+    else
+      reload_apply(app, j->set);
+  }
+  settings_free(j->set);  /* the options' strings were its */
+  free(j);
+  if (app->reload_again && app->signals == 0) {
+    app->reload_again = 0;
+    reload_start(app);
+  }
+}
+
+static void reload_start(app_t *app) {
+  reload_job_t *j = chat_xcalloc(1, sizeof(*j));
+  j->app = app;
+  j->set = settings_new();
+  app->reload_busy = 1;
+  if (uv_queue_work(app->sighup.loop, &j->work, reload_work_cb, reload_after_cb) != 0) {
+    app->reload_busy = 0;
+    settings_free(j->set);
+    free(j);
+    chat_log_error("reload: cannot start; the settings stay as they were");
+  }
+}
+
+static void reload_cb(uv_signal_t *h, int signum) {
+  app_t *app = h->data;
+  if (app->reload_busy)
+    app->reload_again = 1;
+  else
+    reload_start(app);
 }
 
 static void signal_cb(uv_signal_t *h, int signum) {

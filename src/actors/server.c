@@ -53,6 +53,7 @@ struct chat_server_s {
   uint64_t ping_ms;             /* keepalive interval; 0: off */
   uint64_t drain_ms;            /* the stop's bound for closing connections */
   chat_tls_t *tls;              /* NULL: plain HTTP */
+  int tls_reloads;              /* certificate reloads reading their files */
   chat_proxies_t proxies;
 
   chat_sched_t sched;
@@ -448,17 +449,50 @@ int chat_server_start_adopted(chat_server_t *srv) {
 int chat_server_port(const chat_server_t *srv) { return srv->port; }
 int chat_server_redirect_port(const chat_server_t *srv) { return srv->redirect_bound; }
 
+/* A certificate reload: the files are read and checked on a worker thread,
+ * the new context is installed on the loop. */
+typedef struct {
+  uv_work_t work;
+  chat_server_t *srv;
+  void *ctx;
+  char err[256];
+} tls_reload_t;
+
+static void tls_reload_work_cb(uv_work_t *w) {
+  tls_reload_t *r = container_of(w, tls_reload_t, work);
+  r->ctx = chat_tls_load(r->srv->tls, r->err, sizeof(r->err));
+}
+
+static void tls_reload_after_cb(uv_work_t *w, int status) {
+  tls_reload_t *r = container_of(w, tls_reload_t, work);
+  chat_server_t *srv = r->srv;
+  srv->tls_reloads--;
+  if (r->ctx) {
+    chat_tls_install(srv->tls, r->ctx);
+    chat_log_info("TLS certificate reloaded (generation %u)", chat_tls_generation(srv->tls));
+  } else {
+    chat_log_error("TLS certificate not reloaded, the old one stays: %s", r->err);
+  }
+  free(r);
+  maybe_stopped(srv);
+}
+
 int chat_server_reload_tls(chat_server_t *srv, char *err, size_t errlen) {
   if (srv->tls == NULL) {
     snprintf(err, errlen, "TLS is not on");
     return CHAT_EINVAL;
   }
-  int rc = chat_tls_reload(srv->tls, err, errlen);
-  if (rc == 0)
-    chat_log_info("TLS certificate reloaded (generation %u)", chat_tls_generation(srv->tls));
-  else
+  tls_reload_t *r = chat_xcalloc(1, sizeof(*r));
+  r->srv = srv;
+  int rc = uv_queue_work(srv->loop, &r->work, tls_reload_work_cb, tls_reload_after_cb);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot start the reload: %s", uv_strerror(rc));
     chat_log_error("TLS certificate not reloaded, the old one stays: %s", err);
-  return rc;
+    free(r);
+    return CHAT_EINVAL;
+  }
+  srv->tls_reloads++;
+  return 0;
 }
 
 void chat_server_set_ws_rate(chat_server_t *srv, double rate, double burst) {
@@ -483,7 +517,7 @@ static void webhook_closed_cb(void *ud);
 static void maybe_stopped(chat_server_t *srv) {
   chat_services_t *svc = &srv->svc;
   if (srv->state != SRV_STOPPING || chat_registry_count(svc->registry) || srv->listening ||
-      srv->redirecting ||
+      srv->redirecting || srv->tls_reloads ||
       srv->sched.closing)
     return;
   chat_sched_drain(&srv->sched);

@@ -16,7 +16,8 @@
  * connection actor (conn.h) that the registry holds, speaking TLS when the
  * server has a certificate.  With TLS a second, optional listener takes
  * plain HTTP and its connections only redirect to https://.
- * chat_server_reload_tls swaps the certificate for new connections.
+ * chat_server_reload_tls reads the certificate on a worker thread and swaps
+ * it for new connections.
  *
  * Stopping (chat_server_stop): services.running drops to 0, the listeners
  * close and every connection is asked to close (WebSockets with 1001).

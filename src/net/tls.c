@@ -199,12 +199,20 @@ int chat_tls_new(const char *cert_file, const char *key_file, chat_tls_t **out, 
   return 0;
 }
 
-int chat_tls_reload(chat_tls_t *t, char *err, size_t errlen) {
-  SSL_CTX *ctx = ctx_load(t->cert_file, t->key_file, err, errlen);
-  if (ctx == NULL) return CHAT_EINVAL;
+void *chat_tls_load(const chat_tls_t *t, char *err, size_t errlen) {
+  return ctx_load(t->cert_file, t->key_file, err, errlen);
+}
+
+void chat_tls_install(chat_tls_t *t, void *ctx) {
   SSL_CTX_free(t->ctx);   /* sessions made with it hold their own reference */
   t->ctx = ctx;
   t->generation++;
+}
+
+int chat_tls_reload(chat_tls_t *t, char *err, size_t errlen) {
+  void *ctx = chat_tls_load(t, err, errlen);
+  if (ctx == NULL) return CHAT_EINVAL;
+  chat_tls_install(t, ctx);
   return 0;
 }
 

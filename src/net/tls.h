@@ -56,6 +56,12 @@ int chat_tls_new(const char *cert_file, const char *key_file, chat_tls_t **out, 
  * made from now on.  On failure (CHAT_EINVAL, err set) the old context
  * stays. */
 int chat_tls_reload(chat_tls_t *t, char *err, size_t errlen);
+/* chat_tls_reload in two halves, for a caller that reads the files on
+ * another thread: chat_tls_load reads them into a new context (any thread:
+ * it only reads t's file names, which never change), NULL with err set on
+ * failure; chat_tls_install makes it t's context (the thread that uses t). */
+void *chat_tls_load(const chat_tls_t *t, char *err, size_t errlen);
+void chat_tls_install(chat_tls_t *t, void *ctx);
 /* How many contexts were loaded (1 after chat_tls_new, +1 per reload that
  * worked). */
 unsigned chat_tls_generation(const chat_tls_t *t);

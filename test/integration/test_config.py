@@ -369,6 +369,28 @@ class ReloadTest(unittest.TestCase):
         eventually(lambda: log().count(": accepted") > n, timeout=30, desc="still debug")
         self.assertEqual(srv.stop(), 0)
 
+    def test_sighups_in_a_row_and_a_stop_during_a_reload(self):
+        """The files are read off the loop; SIGHUPs that come while one is
+        read make one more reload after it (the last file wins), and a stop
+        right after a SIGHUP exits cleanly (nothing leaks)."""
+        conf = self.dir.write("chatd.conf", "log-level = warn\n")
+        srv = Server(extra_args=["--config", conf],
+                     env={k: None for k in SETTING_VARS if k != "CHAT_DB"})
+        self.addCleanup(srv.cleanup)
+        srv.start()
+        log = lambda: "\n".join(run_lines(srv))
+        for level in ("error", "info", "warn", "debug"):
+            self.dir.write("chatd.conf", "log-level = %s\n" % level)
+            srv.proc.send_signal(signal.SIGHUP)
+        eventually(lambda: "reload: log level debug" in log(), timeout=30, desc="the last file's reload")
+        n = log().count("reload: log level")
+        self.assertTrue(1 <= n <= 4, log())
+        Client(srv).get("/healthz")
+        eventually(lambda: ": accepted" in log(), timeout=30, desc="a debug line after the reloads")
+        for _ in range(3):
+            srv.proc.send_signal(signal.SIGHUP)
+        self.assertEqual(srv.stop(), 0, srv.diag())
+
     @async_test(timeout=120)
     async def test_sighup_changes_the_ws_rate(self):
         conf = self.dir.write("chatd.conf", "ws-rate = 0\n")
