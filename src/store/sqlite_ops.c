@@ -567,21 +567,75 @@ static void msgs_reverse(chat_msg_rec_t *v, size_t n) {
  * ST_MSG_BY_SEQ (oldest first, seq from bound to bound2) and returns the
  * rows in ascending order.  An empty answer for a room that does not exist
  * is CHAT_ENOTFOUND (not for ST_MSG_BY_SEQ: an empty list). */
+/* The id of room's first message with a seq at least seq (end, one past
+ * the room's last id, if none): ids follow seqs within a room (schema
+ * 013), so a bisection over the (room_id, id) index finds it, each probe
+ * one index seek.  -1 with the failure logged. */
+static int64_t first_id_at_seq(conn_t *c, int64_t room, int64_t seq, int64_t end) {
+  /* Rows below lo do not qualify; none in [hi, best) does. */
+  int64_t best = end, lo = 0, hi = end;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    sqlite3_stmt *st = stmt(c, ST_MSG_SEQ_PROBE);
+    sqlite3_bind_int64(st, 1, room);
+    sqlite3_bind_int64(st, 2, mid);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      chat_sqlite_fail(c, "message by seq", rc);
+      done(st);
+      return -1;
+    }
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : INT64_MAX;
+    int64_t s = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+    done(st);
+    if (id >= hi) {
+      hi = mid;       /* no row in [mid, hi) */
+    } else if (s >= seq) {
+      best = id;      /* no row in [mid, id): look below mid */
+      hi = mid;
+    } else {
+      lo = id + 1;    /* it and every row before it are below seq */
+    }
+  }
+  return best;
+}
+
 static int msg_query(chat_store_t *s, int id, int64_t room, int64_t bound,
                      int64_t bound2, int limit, chat_msg_rec_t **out,
                      size_t *n) {
   conn_t *c = chat_sqlite_get(s, 0);
-  sqlite3_stmt *st = stmt(c, id);
+  sqlite3_stmt *st;
   chat_msg_rec_t *v = NULL;
   size_t len = 0, cap = 0;
   int by_seq = id == ST_MSG_BY_SEQ;
+  int64_t id_from = 0, id_to = 0;
   int rc, r = 0;
 
+  if (by_seq) {
+    int64_t end = -1;
+    st = stmt(c, ST_MSG_ROOM_END);
+    sqlite3_bind_int64(st, 1, room);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+      end = sqlite3_column_int64(st, 0);
+    else
+      chat_sqlite_fail(c, "message by seq", rc);
+    done(st);
+    id_from = end < 0 ? -1 : first_id_at_seq(c, room, bound, end);
+    id_to = id_from < 0 ? -1 : first_id_at_seq(c, room, bound2, end);
+    if (id_to < 0) {
+      chat_sqlite_put(s, c, 0);
+      return CHAT_EUNAVAIL;
+    }
+  }
+  st = stmt(c, id);
   sqlite3_bind_int64(st, 1, room);
   sqlite3_bind_int64(st, 2, bound);
   if (by_seq) {
     sqlite3_bind_int64(st, 3, bound2);
     sqlite3_bind_int(st, 4, limit);
+    sqlite3_bind_int64(st, 5, id_from);
+    sqlite3_bind_int64(st, 6, id_to);
   } else {
     sqlite3_bind_int(st, 3, limit);
   }

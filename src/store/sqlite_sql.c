@@ -87,11 +87,18 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
                      " FROM messages m JOIN users u ON u.id = m.sender_id"
                      " WHERE m.room_id = ?1 AND m.id > ?2"
                      " ORDER BY m.id DESC LIMIT ?3",
-    /* Oldest first (a gap is delivered from its start). */
+    /* Oldest first (a gap is delivered from its start).  ?5 .. ?6: the ids
+     * that hold seqs ?2 .. ?3 (ids follow seqs in a room: 013). */
     [ST_MSG_BY_SEQ] = "SELECT " MSG_COLS
                       " FROM messages m JOIN users u ON u.id = m.sender_id"
-                      " WHERE m.room_id = ?1 AND m.seq >= ?2 AND m.seq < ?3"
-                      " ORDER BY m.seq LIMIT ?4",
+                      " WHERE m.room_id = ?1 AND m.id >= ?5 AND m.id < ?6"
+                      " AND m.seq >= ?2 AND m.seq < ?3"
+                      " ORDER BY m.id LIMIT ?4",
+    /* The room's first message at or after id ?2: its id and seq. */
+    [ST_MSG_SEQ_PROBE] = "SELECT id, seq FROM messages WHERE room_id = ?1 AND id >= ?2"
+                         " ORDER BY id LIMIT 1",
+    /* One past the room's last message id (1 if it has none). */
+    [ST_MSG_ROOM_END] = "SELECT coalesce(max(id), 0) + 1 FROM messages WHERE room_id = ?1",
     /* username has COLLATE NOCASE: the order of ASCII-folded bytes, as
      * mysql_sql.c's ORDER BY username_key. */
     [ST_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY username",
