@@ -631,6 +631,8 @@ void chat_batcher_stats(const chat_batcher_t *b, chat_batcher_stats_t *out) {
   out->sending = b->sending;
 }
 
+size_t chat_batcher_queued(const chat_batcher_t *b) { return b->queued; }
+
 void chat_batcher_close(chat_batcher_t *b, void (*done)(void *ud), void *ud) {
   assert(b->state == BATCHER_OPEN);
   b->state = BATCHER_CLOSING;

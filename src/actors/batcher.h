@@ -187,6 +187,9 @@ void chat_batcher_decode(chat_batcher_t *b, const chat_mailq_mail_t *m, chat_bat
 
 void chat_batcher_stats(const chat_batcher_t *b, chat_batcher_stats_t *out);
 
+/* Listed items waiting here (stats' queued, without counting the rest). */
+size_t chat_batcher_queued(const chat_batcher_t *b);
+
 /* Begins the close; done(ud) runs once b is freed (never within). */
 void chat_batcher_close(chat_batcher_t *b, void (*done)(void *ud), void *ud);
 

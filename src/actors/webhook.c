@@ -639,14 +639,13 @@ void chat_webhook_add(chat_webhook_t *w, int64_t user_id, const char *username,
     w->stats.dropped++;
     return;
   }
-  chat_batcher_stats_t bs;
-  chat_batcher_stats(w->batcher, &bs);
-  if (bs.queued >= w->max_queue) {
+  size_t queued = chat_batcher_queued(w->batcher);
+  if (queued >= w->max_queue) {
     w->stats.dropped++;
     if (w->stats.overflow++ % 1000 == 0)
       chat_log_warn("webhook: the queue is full (%zu items): item for user %" PRId64
                     " dropped (%" PRIu64 " dropped so far)",
-                    bs.queued, user_id, w->stats.overflow);
+                    queued, user_id, w->stats.overflow);
     return;
   }
   item_t *it = chat_xcalloc(1, sizeof(*it));
