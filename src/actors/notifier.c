@@ -10,12 +10,12 @@
 #include <time.h>
 
 #include "../core/common.h"
-#include "../core/imap.h"
 #include "../core/json.h"
 #include "../core/log.h"
 #include "../core/sb.h"
 #include "../core/text.h"
 #include "../core/utf8.h"
+#include "batcher.h"
 #include "mailq_redis.h"
 #include "workers.h"
 
@@ -34,47 +34,25 @@
 /* Raw bytes per RFC 2047 encoded-word: 36 bytes are 48 base64 characters,
  * a 60-character word, so "Subject: " plus one word stays under 78. */
 #define WORD_BYTES 36
-#define NOT_IN_HEAP SIZE_MAX
+
 
 /* ---- data ------------------------------------------------------------- */
 
-typedef struct item_s {
-  struct item_s *next;
+typedef struct {
+  chat_batch_item_t base;  /* first: items are chat_batch_item_t in lists */
   int dm;             /* 1: direct message, 0: mention */
-  int tries;          /* failed attempts so far */
   int64_t ts_ms;
   char *from_user;    /* shown as is: already cut and cleaned */
   char *where;        /* NULL: no room */
   char *preview;
 } item_t;
 
-/* A user's items: a list of at most max_items, and counts of the rest. */
-typedef struct {
-  item_t *head, *tail;
-  size_t n;
-  uint64_t more;        /* counted, not listed, not tried yet */
-  uint64_t more_tried;  /* counted, not listed, failed once already */
-} item_list_t;
-
-typedef struct job_s job_t;
-
-typedef struct {
-  int64_t id;
-  char *username;       /* as given (valid UTF-8) */
-  char *email;          /* valid, checked address */
-  item_list_t pending;
-  uint64_t first_ms;    /* loop time of the oldest pending item */
-  uint64_t last_ms;     /* loop time the previous mail was started */
-  int mailed;           /* last_ms is set */
-  job_t *job;           /* the mail being sent, or NULL */
-  size_t heap_idx;      /* in n->heap iff job == NULL */
-  uint64_t due_ms;      /* heap key */
-} user_t;
+#define ITEM(p) ((item_t *)(p))
 
 /* One mail.  The worker reads url .. timeout_ms and writes off .. errbuf;
  * everything else belongs to the loop thread. */
-struct job_s {
-  chat_work_t work;
+typedef struct {
+  chat_batch_job_t base;  /* user, uid, claim, forgotten (batcher.h) */
   /* worker: in */
   char *url;
   char *from_env;       /* "<addr>" */
@@ -89,56 +67,28 @@ struct job_s {
   char errbuf[CURL_ERROR_SIZE];
   /* loop thread */
   chat_notifier_t *n;
-  user_t *user;         /* batched here: the user; NULL for a shared mail */
-  int64_t claim;        /* a shared mail: its claim token (mailq_redis.h) */
-  int64_t uid;
   char *username;       /* copies, valid UTF-8 */
   char *email;          /* checked address */
-  item_list_t items;    /* what the mail lists, kept for a retry */
+  chat_batch_list_t items;  /* what the mail lists, kept for a retry */
   uint64_t started_ms;
-  int no_retry;         /* the user's items were forgotten meanwhile */
-};
-
-typedef enum { NOTIFIER_OPEN, NOTIFIER_CLOSING } notifier_state_t;
+} job_t;
 
 struct chat_notifier_s {
   uv_loop_t *loop;
-  uv_timer_t timer;
-  notifier_state_t state;
   /* configuration (copies) */
   char *smtp_url;       /* NULL: mail is off */
   char *mail_from;
   const char *domain;   /* in mail_from, for Message-IDs */
   char *site_name;
   char *base_url;       /* NULL: no link */
-  uint64_t interval_ms, gather_ms;
-  size_t max_items, max_sending;
   long connect_timeout_ms, timeout_ms;
   /* state */
-  chat_imap_t users;    /* id -> user_t */
-  user_t **heap;        /* users without a job, by due_ms */
-  size_t heap_len, heap_cap;
-  size_t sending;       /* jobs on the workers */
-  chat_workers_t *workers; /* max_sending threads of its own (workers.h) */
-  int workers_closing;
+  chat_batcher_t *batcher;  /* users, timing, workers, shared queue */
   uint64_t msg_seq;
   char msg_tag[17];     /* random hex, unique Message-IDs across restarts */
-  chat_notifier_stats_t stats;
-  int timer_closed;
+  chat_notifier_stats_t stats;  /* the counts kept here; chat_notifier_stats adds the batcher's */
   void (*done)(void *ud);
   void *done_ud;
-  /* shared batching (mailq_redis.h); mailq NULL: batching is only here */
-  chat_mailq_t *mailq;
-  uv_timer_t poll;      /* the next claim */
-  int poll_open;        /* poll was initialised and is not closed yet */
-  uint64_t poll_ms;
-  uint64_t poll_at;     /* loop time poll fires, when active */
-  int claiming;         /* a claim is in flight */
-  int mailq_closing;
-  int fallback_logged;  /* "batching here" said for this outage */
-  int backlog;          /* the last claim left mails due now */
-  int shared_seen;      /* Redis was up once */
-  uint64_t rng;
 };
 
 /* ---- libcurl global state --------------------------------------------- */
@@ -301,152 +251,14 @@ static void format_date(chat_sb_t *sb, time_t now) {
   chat_sb_puts(sb, buf);
 }
 
-/* ---- item lists ------------------------------------------------------- */
+/* ---- items ------------------------------------------------------------ */
 
-static void item_free(item_t *it) {
+static void item_free(chat_batch_item_t *b) {
+  item_t *it = ITEM(b);
   free(it->from_user);
   free(it->where);
   free(it->preview);
   free(it);
-}
-
-static uint64_t list_total(const item_list_t *l) { return l->n + l->more + l->more_tried; }
-
-static void list_append(item_list_t *l, item_t *it) {
-  it->next = NULL;
-  if (l->tail)
-    l->tail->next = it;
-  else
-    l->head = it;
-  l->tail = it;
-  l->n++;
-}
-
-/* Frees every item; returns how many there were (listed and counted). */
-static uint64_t list_clear(item_list_t *l) {
-  uint64_t total = list_total(l);
-  item_t *it = l->head;
-  while (it) {
-    item_t *next = it->next;
-    item_free(it);
-    it = next;
-  }
-  memset(l, 0, sizeof(*l));
-  return total;
-}
-
-/* Keeps the first max items listed; the rest become counts. */
-static void list_cap(item_list_t *l, size_t max) {
-  if (l->n <= max) return;
-  item_t *it = l->head, *last = NULL;
-  for (size_t i = 0; i < max; i++) last = it, it = it->next;
-  if (last)
-    last->next = NULL;
-  else
-    l->head = NULL;
-  l->tail = last;
-  l->n = max;
-  while (it) {
-    item_t *next = it->next;
-    if (it->tries > 0)
-      l->more_tried++;
-    else
-      l->more++;
-    item_free(it);
-    it = next;
-  }
-}
-
-/* ---- the due-time heap ------------------------------------------------ */
-
-static void heap_set(chat_notifier_t *n, size_t i, user_t *u) {
-  n->heap[i] = u;
-  u->heap_idx = i;
-}
-
-static void heap_up(chat_notifier_t *n, size_t i) {
-  user_t *u = n->heap[i];
-  while (i > 0) {
-    size_t p = (i - 1) / 2;
-    if (n->heap[p]->due_ms <= u->due_ms) break;
-    heap_set(n, i, n->heap[p]);
-    i = p;
-  }
-  heap_set(n, i, u);
-}
-
-static void heap_down(chat_notifier_t *n, size_t i) {
-  user_t *u = n->heap[i];
-  for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= n->heap_len) break;
-    if (c + 1 < n->heap_len && n->heap[c + 1]->due_ms < n->heap[c]->due_ms) c++;
-    if (u->due_ms <= n->heap[c]->due_ms) break;
-    heap_set(n, i, n->heap[c]);
-    i = c;
-  }
-  heap_set(n, i, u);
-}
-
-/* Inserts u or moves it to its place after its due_ms changed. */
-static void heap_put(chat_notifier_t *n, user_t *u) {
-  if (u->heap_idx == NOT_IN_HEAP) {
-    if (n->heap_len == n->heap_cap) {
-      n->heap_cap = n->heap_cap ? n->heap_cap * 2 : 16;
-      n->heap = chat_xrealloc(n->heap, n->heap_cap * sizeof(*n->heap));
-    }
-    heap_set(n, n->heap_len++, u);
-  }
-  heap_up(n, u->heap_idx);
-  heap_down(n, u->heap_idx);
-}
-
-static void heap_remove(chat_notifier_t *n, user_t *u) {
-  size_t i = u->heap_idx;
-  if (i == NOT_IN_HEAP) return;
-  u->heap_idx = NOT_IN_HEAP;
-  user_t *last = n->heap[--n->heap_len];
-  if (i == n->heap_len) return;
-  heap_set(n, i, last);
-  heap_up(n, i);
-  heap_down(n, last->heap_idx);
-}
-
-/* ---- users ------------------------------------------------------------ */
-
-static void user_free(chat_notifier_t *n, user_t *u) {
-  assert(u->job == NULL);
-  heap_remove(n, u);
-  chat_imap_del(&n->users, u->id);
-  list_clear(&u->pending);
-  free(u->username);
-  free(u->email);
-  free(u);
-}
-
-/* Puts a user without a job where it belongs: in the heap at its due time
- * while it has items or its interval still runs (so the interval holds),
- * otherwise nowhere (freed). */
-static void user_settle(chat_notifier_t *n, user_t *u) {
-  uint64_t now = uv_now(n->loop);
-  if (u->job != NULL) return;
-  if (list_total(&u->pending) > 0) {
-    uint64_t due = u->first_ms + n->gather_ms;
-    if (u->mailed && u->last_ms + n->interval_ms > due) due = u->last_ms + n->interval_ms;
-    u->due_ms = due;
-  } else if (u->mailed && u->last_ms + n->interval_ms > now) {
-    u->due_ms = u->last_ms + n->interval_ms;
-  } else {
-    user_free(n, u);
-    return;
-  }
-  heap_put(n, u);
-}
-
-static void replace_str(char **dst, const char *src) {
-  if (*dst != NULL && strcmp(*dst, src) == 0) return;
-  free(*dst);
-  *dst = chat_xstrdup(src);
 }
 
 /* ---- the message ------------------------------------------------------ */
@@ -471,8 +283,9 @@ static void body_line(chat_sb_t *sb, const item_t *it, time_t now) {
 /* Builds the whole message for job's user and items into job->data, and
  * the envelope. */
 static void build_message(chat_notifier_t *n, job_t *job) {
-  const item_list_t *l = &job->items;
-  uint64_t total = list_total(l), more = l->more + l->more_tried;
+  const chat_batch_list_t *l = &job->items;
+  const item_t *first = ITEM(l->head);
+  uint64_t total = chat_batch_list_total(l), more = l->more + l->more_tried;
   time_t now = (time_t)(chat_now_ms() / 1000);
   char *name = one_line(job->username, NAME_CHARS);
   chat_sb_t subj, body, m;
@@ -480,15 +293,15 @@ static void build_message(chat_notifier_t *n, job_t *job) {
   chat_sb_init(&subj);
   chat_sb_puts(&subj, n->site_name);
   chat_sb_puts(&subj, ": ");
-  if (total == 1 && l->head != NULL) {
-    chat_sb_puts(&subj, l->head->from_user);
-    if (l->head->dm) {
+  if (total == 1 && first != NULL) {
+    chat_sb_puts(&subj, first->from_user);
+    if (first->dm) {
       chat_sb_puts(&subj, " sent you a direct message");
     } else {
       chat_sb_puts(&subj, " mentioned you");
-      if (l->head->where) {
+      if (first->where) {
         chat_sb_puts(&subj, " in ");
-        chat_sb_puts(&subj, l->head->where);
+        chat_sb_puts(&subj, first->where);
       }
     }
   } else {
@@ -502,7 +315,7 @@ static void build_message(chat_notifier_t *n, job_t *job) {
   chat_sb_puts(&body, ",\r\n\r\nWhile you were away on ");
   chat_sb_puts(&body, n->site_name);
   chat_sb_puts(&body, ":\r\n\r\n");
-  for (const item_t *it = l->head; it; it = it->next) body_line(&body, it, now);
+  for (const chat_batch_item_t *it = l->head; it; it = it->next) body_line(&body, ITEM(it), now);
   if (more > 0) {
     chat_sb_puts(&body, "and ");
     chat_sb_int(&body, (int64_t)more);
@@ -580,7 +393,7 @@ static size_t read_cb(char *buf, size_t size, size_t nmemb, void *ud) {
 
 /* Runs on a worker thread and touches only job. */
 static void send_work_cb(chat_work_t *w) {
-  job_t *job = container_of(w, job_t, work);
+  job_t *job = container_of(w, job_t, base.work);
   CURL *c = curl_easy_init();
   struct curl_slist *rcpt = NULL;
 
@@ -617,137 +430,11 @@ out:
   curl_easy_cleanup(c);
 }
 
+
 /* ---- the loop side ---------------------------------------------------- */
 
-static void process(chat_notifier_t *n);
-static void send_after_cb(chat_work_t *w);
-
-static void mailq_closed_cb(void *ud);
-static void workers_closed_cb(void *ud);
-
-/* The last steps of a close: once the timers are closed and no mail is on
- * its threads, the shared queue closes (its reports get their chance
- * to reach Redis), the threads stop, then n goes. */
-static void maybe_finish(chat_notifier_t *n) {
-  if (n->state != NOTIFIER_CLOSING || !n->timer_closed || n->poll_open || n->sending > 0)
-    return;
-  if (n->mailq) {
-    if (!n->mailq_closing) {
-      n->mailq_closing = 1;
-      chat_mailq_close(n->mailq, mailq_closed_cb, n);
-    }
-    return;
-  }
-  if (n->workers) {
-    if (!n->workers_closing) {
-      n->workers_closing = 1;
-      chat_workers_close(n->workers, workers_closed_cb, n);
-    }
-    return;
-  }
-  void (*done)(void *) = n->done;
-  void *ud = n->done_ud;
-  free(n->heap);
-  free(n->smtp_url);
-  free(n->mail_from);
-  free(n->site_name);
-  free(n->base_url);
-  free(n);
-  if (done) done(ud);
-}
-
-static void mailq_closed_cb(void *ud) {
-  chat_notifier_t *n = ud;
-  n->mailq = NULL;
-  maybe_finish(n);
-}
-
-static void workers_closed_cb(void *ud) {
-  chat_notifier_t *n = ud;
-  n->workers = NULL;
-  maybe_finish(n);
-}
-
-static void timer_cb(uv_timer_t *t) { process(container_of(t, chat_notifier_t, timer)); }
-
-static void poll_close_cb(uv_handle_t *h) {
-  chat_notifier_t *n = container_of((uv_timer_t *)h, chat_notifier_t, poll);
-  n->poll_open = 0;
-  maybe_finish(n);
-}
-
-static void timer_close_cb(uv_handle_t *h) {
-  chat_notifier_t *n = container_of((uv_timer_t *)h, chat_notifier_t, timer);
-  n->timer_closed = 1;
-  maybe_finish(n);
-}
-
-/* Starts the timer for the next due user, or stops it when there is none
- * or the next one waits for a sending slot (a finishing mail calls
- * process). */
-static void arm(chat_notifier_t *n) {
-  if (n->state != NOTIFIER_OPEN) return;
-  if (n->heap_len == 0) {
-    uv_timer_stop(&n->timer);
-    return;
-  }
-  user_t *u = n->heap[0];
-  uint64_t now = uv_now(n->loop), timeout = 0;
-  if (u->due_ms > now)
-    timeout = u->due_ms - now;
-  else if (list_total(&u->pending) > 0 && n->sending >= n->max_sending) {
-    uv_timer_stop(&n->timer);
-    return;
-  }
-  uv_timer_start(&n->timer, timer_cb, timeout, 0);
-}
-
-/* Builds job's message and hands it to the threads. */
-static void job_start(chat_notifier_t *n, job_t *job) {
-  job->n = n;
-  job->started_ms = uv_now(n->loop);
-  build_message(n, job);
-  n->sending++;
-  chat_workers_queue(n->workers, &job->work, send_work_cb, send_after_cb);
-}
-
-/* Takes u's pending items into a mail and hands it to the threads. */
-static void dispatch(chat_notifier_t *n, user_t *u) {
-  job_t *job = chat_xcalloc(1, sizeof(*job));
-
-  heap_remove(n, u);
-  job->user = u;
-  job->uid = u->id;
-  job->username = chat_xstrdup(u->username);
-  job->email = chat_xstrdup(u->email);
-  job->items = u->pending;
-  memset(&u->pending, 0, sizeof(u->pending));
-  u->last_ms = uv_now(n->loop);
-  u->mailed = 1;
-  u->job = job;
-  job_start(n, job);
-}
-
-/* Mails every due user while there are sending slots, frees users whose
- * interval is over, and re-arms the timer. */
-static void process(chat_notifier_t *n) {
-  if (n->state != NOTIFIER_OPEN) return;
-  uint64_t now = uv_now(n->loop);
-  while (n->heap_len > 0 && n->heap[0]->due_ms <= now) {
-    user_t *u = n->heap[0];
-    if (list_total(&u->pending) == 0) {
-      user_free(n, u);
-    } else if (n->sending < n->max_sending) {
-      dispatch(n, u);
-    } else {
-      break;
-    }
-  }
-  arm(n);
-}
-
 static void job_free(job_t *job) {
-  list_clear(&job->items);
+  chat_batch_list_clear(job->n->batcher, &job->items);
   free(job->username);
   free(job->email);
   free(job->url);
@@ -757,59 +444,63 @@ static void job_free(job_t *job) {
   free(job);
 }
 
+/* Builds job's message; the batcher then hands it to the threads. */
+static void job_prepare(chat_notifier_t *n, job_t *job) {
+  job->n = n;
+  job->started_ms = uv_now(n->loop);
+  build_message(n, job);
+}
+
+/* ops->start: a mail of u's items (taken). */
+static chat_batch_job_t *start_cb(void *ud, chat_batch_user_t *u, chat_batch_list_t *items) {
+  chat_notifier_t *n = ud;
+  job_t *job = chat_xcalloc(1, sizeof(*job));
+  job->username = chat_xstrdup(u->username);
+  job->email = chat_xstrdup(u->address);
+  job->items = *items;
+  memset(items, 0, sizeof(*items));
+  job_prepare(n, job);
+  return &job->base;
+}
+
 /* Puts a failed mail's items back in front of the user's pending ones for
  * one retry; those that failed before are dropped.  Returns how many are
  * kept for the retry. */
-static uint64_t requeue(chat_notifier_t *n, user_t *u, job_t *job) {
-  item_list_t keep = {0};
-  item_t *it = job->items.head;
+static uint64_t requeue(chat_notifier_t *n, chat_batch_user_t *u, job_t *job) {
+  chat_batch_list_t keep = {0};
+  chat_batch_item_t *it = job->items.head;
   while (it) {
-    item_t *next = it->next;
+    chat_batch_item_t *next = it->next;
     if (++it->tries >= MAX_TRIES) {
       n->stats.dropped++;
       item_free(it);
     } else {
-      list_append(&keep, it);
+      chat_batch_list_append(&keep, it);
     }
     it = next;
   }
   n->stats.dropped += job->items.more_tried;
   keep.more_tried = job->items.more;
   memset(&job->items, 0, sizeof(job->items));
-  uint64_t kept = list_total(&keep);
-
-  /* keep + the items that arrived meanwhile, capped again. */
-  if (keep.tail) {
-    keep.tail->next = u->pending.head;
-    if (u->pending.tail) keep.tail = u->pending.tail;
-  } else {
-    keep.head = u->pending.head;
-    keep.tail = u->pending.tail;
-  }
-  keep.n += u->pending.n;
-  keep.more += u->pending.more;
-  keep.more_tried += u->pending.more_tried;
-  list_cap(&keep, n->max_items);
-  u->pending = keep;
-  u->first_ms = job->started_ms;
+  uint64_t kept = chat_batch_list_total(&keep);
+  chat_batcher_putback(n->batcher, u, &keep, job->started_ms);
   return kept;
 }
 
-static void poll_arm(chat_notifier_t *n, uint64_t delay);
-
-static void send_after_cb(chat_work_t *w) {
-  job_t *job = container_of(w, job_t, work);
-  chat_notifier_t *n = job->n;
-  user_t *u = job->user;
+/* ops->finished: a mail is done, sent or not; it ends here (a failed
+ * mail's items are retried in the user's next mail, not by this job). */
+static void finished_cb(void *ud, chat_batch_job_t *base) {
+  chat_notifier_t *n = ud;
+  job_t *job = container_of(base, job_t, base);
+  chat_batch_user_t *u = base->user;
+  chat_mailq_t *mailq = chat_batcher_mailq(n->batcher);
+  int open = chat_batcher_open(n->batcher);
   int ok = job->rc == CURLE_OK;
 
-  assert(n->sending > 0);
-  n->sending--;
-  if (u) u->job = NULL;
   if (ok) {
     n->stats.sent++;
-    chat_log_debug("notifier: mailed user %" PRId64 " (%" PRIu64 " items%s)", job->uid,
-                   list_total(&job->items), u ? "" : ", shared");
+    chat_log_debug("notifier: mailed user %" PRId64 " (%" PRIu64 " items%s)", base->uid,
+                   chat_batch_list_total(&job->items), u ? "" : ", shared");
   } else {
     /* Never the body, the address or the URL (it may hold a password). */
     const char *why = job->errbuf[0] ? job->errbuf : curl_easy_strerror(job->rc);
@@ -821,94 +512,35 @@ static void send_after_cb(chat_work_t *w) {
        * also while closing: another instance can still send them. */
       if (!permanent) {
         retry = job->items.more;
-        for (const item_t *it = job->items.head; it; it = it->next) retry += it->tries == 0;
+        for (const chat_batch_item_t *it = job->items.head; it; it = it->next)
+          retry += it->tries == 0;
       }
-    } else if (n->state != NOTIFIER_OPEN || permanent) {
-      n->stats.dropped += list_total(&job->items);
-    } else if (job->no_retry) {
-      n->stats.forgotten += list_total(&job->items);
+    } else if (!open || permanent) {
+      n->stats.dropped += chat_batch_list_total(&job->items);
+    } else if (base->forgotten) {
+      n->stats.forgotten += chat_batch_list_total(&job->items);
     } else {
       retry = requeue(n, u, job);
     }
     chat_log_warn("notifier: mail to user %" PRId64 " failed: %s (SMTP %ld); %" PRIu64
                   " items to retry",
-                  job->uid, why, job->smtp_code, retry);
+                  base->uid, why, job->smtp_code, retry);
     if (u == NULL)
-      chat_mailq_report(n->mailq, job->uid, job->claim,
+      chat_mailq_report(mailq, base->uid, base->claim,
                         permanent ? CHAT_MAILQ_DROP : CHAT_MAILQ_RETRY);
   }
-  if (ok && u == NULL) chat_mailq_report(n->mailq, job->uid, job->claim, CHAT_MAILQ_SENT);
+  if (ok && u == NULL) chat_mailq_report(mailq, base->uid, base->claim, CHAT_MAILQ_SENT);
   job_free(job);
-
-  if (n->state != NOTIFIER_OPEN) {
-    if (u) {
-      /* Closing: the user stayed only for this job; its map is gone. */
-      list_clear(&u->pending);
-      free(u->username);
-      free(u->email);
-      free(u);
-    }
-    maybe_finish(n);
-    return;
-  }
-  if (u) user_settle(n, u);
-  process(n);
-  if (n->backlog) poll_arm(n, 0);  /* more shared mails were due: a slot is free */
+  if (u) chat_batcher_user_done(n->batcher, u);
 }
 
 /* ---- shared batching (mailq_redis.h) ----------------------------------- */
 
-/* A random delay of up to max ms, so that instances do not poll Redis in
- * step. */
-static uint64_t jitter(chat_notifier_t *n, uint64_t max) {
-  n->rng ^= n->rng << 13;
-  n->rng ^= n->rng >> 7;
-  n->rng ^= n->rng << 17;
-  return max ? n->rng % (max + 1) : 0;
-}
-
-static void poll_cb(uv_timer_t *t);
-
-/* The next claim within delay ms: sooner than planned, never later. */
-static void poll_arm(chat_notifier_t *n, uint64_t delay) {
-  if (n->mailq == NULL || n->state != NOTIFIER_OPEN) return;
-  uint64_t at = uv_now(n->loop) + delay;
-  if (uv_is_active((uv_handle_t *)&n->poll) && n->poll_at <= at) return;
-  n->poll_at = at;
-  uv_timer_start(&n->poll, poll_cb, delay, 0);
-}
-
-/* The next claim in delay ms, whatever was planned. */
-static void poll_set(chat_notifier_t *n, uint64_t delay) {
-  if (n->state != NOTIFIER_OPEN) return;
-  n->poll_at = uv_now(n->loop) + delay;
-  uv_timer_start(&n->poll, poll_cb, delay, 0);
-}
-
-/* "Batching here" is said once an outage. */
-static void fallback_note(chat_notifier_t *n) {
-  n->stats.local++;
-  if (n->fallback_logged) return;
-  n->fallback_logged = 1;
-  chat_log_warn("notifier: Redis is unreachable: mail is batched in this instance until it is "
-                "back (meanwhile a user may get a mail from each instance)");
-}
-
-static void mailq_state_cb(void *ud, int up) {
-  chat_notifier_t *n = ud;
-  if (!up || n->state != NOTIFIER_OPEN) return;
-  if (n->fallback_logged)
-    chat_log_info("notifier: Redis is back: mail batching is shared again");
-  else if (!n->shared_seen)
-    chat_log_info("notifier: mail batching is shared through Redis");
-  n->shared_seen = 1;
-  n->fallback_logged = 0;
-  poll_arm(n, jitter(n, n->poll_ms / 4));
-}
-
-/* The item as stored in Redis: {"k":KIND,"f":FROM,"w":WHERE?,"t":TS,"p":PREVIEW}
- * with the strings already cut and cleaned. */
-static char *item_payload(const item_t *it) {
+/* ops->item_encode: the item as stored in Redis:
+ * {"k":KIND,"f":FROM,"w":WHERE?,"t":TS,"p":PREVIEW} with the strings
+ * already cut and cleaned. */
+static char *item_payload(const chat_batch_item_t *b) {
+  const item_t *it = ITEM(b);
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "k", it->dm ? "dm" : "mention");
   cJSON_AddStringToObject(o, "f", it->from_user);
@@ -927,9 +559,9 @@ static const char *json_str(const cJSON *o, const char *name) {
              : NULL;
 }
 
-/* An item back from Redis, cleaned again (what is in Redis is not trusted
+/* ops->item_decode: an item back from Redis, cleaned again (what is in Redis is not trusted
  * to be what this code wrote); NULL if malformed. */
-static item_t *item_decode(const char *payload, size_t len) {
+static chat_batch_item_t *item_decode(const char *payload, size_t len) {
   cJSON *o = chat_json_parse(payload, len);
   const char *k = json_str(o, "k"), *f = json_str(o, "f"), *w = json_str(o, "w"),
              *p = json_str(o, "p");
@@ -944,76 +576,46 @@ static item_t *item_decode(const char *payload, size_t len) {
     it->preview = one_line(p, PREVIEW_CHARS);
   }
   cJSON_Delete(o);
-  return it;
+  return it ? &it->base : NULL;
 }
 
-/* Sends a mail claimed from Redis. */
-static void shared_dispatch(chat_notifier_t *n, const chat_mailq_mail_t *m) {
+
+/* ops->claimed: sends a mail claimed from Redis. */
+static void claimed_cb(void *ud, const chat_mailq_mail_t *m) {
+  chat_notifier_t *n = ud;
+  chat_mailq_t *mailq = chat_batcher_mailq(n->batcher);
   if (!chat_utf8_valid(m->username, strlen(m->username)) || !address_ok(m->email)) {
     chat_log_warn("notifier: the shared mail of user %" PRId64 " has no valid address; dropped",
                   m->user_id);
-    chat_mailq_report(n->mailq, m->user_id, m->claim, CHAT_MAILQ_DROP);
+    chat_mailq_report(mailq, m->user_id, m->claim, CHAT_MAILQ_DROP);
     return;
   }
   job_t *job = chat_xcalloc(1, sizeof(*job));
-  job->uid = m->user_id;
-  job->claim = m->claim;
+  job->n = n;
+  job->base.uid = m->user_id;
+  job->base.claim = m->claim;
   job->username = chat_xstrdup(m->username);
   job->email = chat_xstrdup(m->email);
-  for (size_t i = 0; i < m->n; i++) {
-    item_t *it = item_decode(m->items[i], m->lens[i]);
-    if (it == NULL) {
-      n->stats.dropped++;
-      continue;
-    }
-    it->tries = m->tries[i];
-    list_append(&job->items, it);
-  }
-  job->items.more = m->more;
-  job->items.more_tried = m->more_tried;
-  if (list_total(&job->items) == 0) {
-    chat_mailq_report(n->mailq, m->user_id, m->claim, CHAT_MAILQ_SENT);  /* nothing to say */
+  chat_batcher_decode(n->batcher, m, &job->items);
+  if (chat_batch_list_total(&job->items) == 0) {
+    chat_mailq_report(mailq, m->user_id, m->claim, CHAT_MAILQ_SENT);  /* nothing to say */
     job_free(job);
     return;
   }
-  job_start(n, job);
+  job_prepare(n, job);
+  chat_batcher_run(n->batcher, &job->base);
 }
 
-static void claimed_cb(void *ud, int ok, const chat_mailq_mail_t *mails, size_t nm,
-                       int64_t next_in) {
-  chat_notifier_t *n = ud;
-  n->claiming = 0;
-  for (size_t i = 0; i < nm; i++) {
-    if (n->state == NOTIFIER_OPEN)
-      shared_dispatch(n, &mails[i]);
-    else  /* closing: another instance sends it (this costs it a try) */
-      chat_mailq_report(n->mailq, mails[i].user_id, mails[i].claim, CHAT_MAILQ_RETRY);
-  }
-  if (n->state != NOTIFIER_OPEN) return;
-  n->backlog = ok && next_in == 0;
-  if (n->backlog && n->sending >= n->max_sending) {
-    uv_timer_stop(&n->poll);  /* send_after_cb claims when a slot is free */
-    return;
-  }
-  if (ok && next_in >= 0 && (uint64_t)next_in < n->poll_ms)
-    poll_set(n, (uint64_t)next_in + jitter(n, 20));
-  else
-    poll_set(n, n->poll_ms + jitter(n, n->poll_ms / 4));
-}
-
-static void poll_cb(uv_timer_t *t) {
-  chat_notifier_t *n = container_of(t, chat_notifier_t, poll);
-  if (n->state != NOTIFIER_OPEN || n->claiming) return;
-  if (n->sending >= n->max_sending) {
-    n->backlog = 1;  /* send_after_cb claims when a slot is free */
-    return;
-  }
-  if (chat_mailq_claim(n->mailq, (unsigned)(n->max_sending - n->sending), claimed_cb, n) == 0) {
-    n->claiming = 1;
-    return;
-  }
-  poll_set(n, n->poll_ms + jitter(n, n->poll_ms / 4));  /* Redis is not usable now */
-}
+static const chat_batcher_ops_t notifier_ops = {
+    .item_free = item_free,
+    .item_encode = item_payload,
+    .item_decode = item_decode,
+    .start = start_cb,
+    .claimed = claimed_cb,
+    .work = send_work_cb,
+    .finished = finished_cb,
+    .closing = NULL,
+};
 
 /* ---- API -------------------------------------------------------------- */
 
@@ -1055,7 +657,6 @@ chat_notifier_t *chat_notifier_new(uv_loop_t *loop, const chat_notifier_config_t
 
   chat_notifier_t *n = chat_xcalloc(1, sizeof(*n));
   n->loop = loop;
-  n->state = NOTIFIER_OPEN;
   if (enabled) {
     n->smtp_url = chat_xstrdup(cfg->smtp_url);
     n->mail_from = chat_xstrdup(cfg->mail_from);
@@ -1063,59 +664,51 @@ chat_notifier_t *chat_notifier_new(uv_loop_t *loop, const chat_notifier_config_t
   }
   n->site_name = chat_xstrdup(site);
   n->base_url = base ? chat_xstrdup(base) : NULL;
-  n->interval_ms = cfg->interval_ms ? cfg->interval_ms : DEFAULT_INTERVAL_MS;
-  n->gather_ms = cfg->gather_ms ? cfg->gather_ms : DEFAULT_GATHER_MS;
-  n->max_items = cfg->max_items ? cfg->max_items : DEFAULT_MAX_ITEMS;
-  n->max_sending = cfg->max_sending ? cfg->max_sending : DEFAULT_MAX_SENDING;
   n->connect_timeout_ms =
       (long)(cfg->connect_timeout_ms ? cfg->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS);
   n->timeout_ms = (long)(cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS);
-  chat_imap_init(&n->users);
 
   unsigned char rnd[8] = {0};
   /* Zeros if it fails: Message-IDs stay unique within the process. */
   (void)uv_random(NULL, NULL, rnd, sizeof rnd, 0, NULL);
   for (size_t i = 0; i < sizeof rnd; i++) snprintf(n->msg_tag + 2 * i, 3, "%02x", rnd[i]);
-  memcpy(&n->rng, rnd, sizeof(n->rng));
-  n->rng |= 1;  /* xorshift needs a non-zero state */
+  uint64_t seed;
+  memcpy(&seed, rnd, sizeof(seed));
 
-  if (enabled) {
-    n->workers = chat_workers_new(loop, (int)n->max_sending, "chatd-mail", 0, err, errlen);
-    if (n->workers == NULL) goto fail;
+  chat_batcher_config_t bc = {
+      .gather_ms = cfg->gather_ms ? cfg->gather_ms : DEFAULT_GATHER_MS,
+      .interval_ms = cfg->interval_ms ? cfg->interval_ms : DEFAULT_INTERVAL_MS,
+      .max_items = cfg->max_items ? cfg->max_items : DEFAULT_MAX_ITEMS,
+      .max_sending = cfg->max_sending ? cfg->max_sending : DEFAULT_MAX_SENDING,
+      .thread_name = enabled ? "chatd-mail" : NULL,
+      .seed = seed,
+      .redis_url = enabled ? cfg->redis_url : NULL,
+      .poll_ms = cfg->poll_ms ? cfg->poll_ms : DEFAULT_POLL_MS,
+      .log_fallback = "notifier: Redis is unreachable: mail is batched in this instance until it "
+                      "is back (meanwhile a user may get a mail from each instance)",
+      .log_back = "notifier: Redis is back: mail batching is shared again",
+      .log_shared = "notifier: mail batching is shared through Redis",
+  };
+  chat_mailq_config_t qc = {
+      .prefix = cfg->redis_prefix,
+      .gather_ms = bc.gather_ms,
+      .interval_ms = bc.interval_ms,
+      .max_items = (unsigned)bc.max_items,
+      .lease_ms = cfg->lease_ms ? cfg->lease_ms
+                                : (uint64_t)n->connect_timeout_ms + (uint64_t)n->timeout_ms +
+                                      LEASE_MARGIN_MS,
+  };
+  bc.mailq = &qc;
+  n->batcher = chat_batcher_new(loop, &bc, &notifier_ops, n, err, errlen);
+  if (n->batcher == NULL) {
+    free(n->smtp_url);
+    free(n->mail_from);
+    free(n->site_name);
+    free(n->base_url);
+    free(n);
+    return NULL;
   }
-
-  if (enabled && cfg->redis_url && cfg->redis_url[0]) {
-    chat_mailq_config_t qc = {
-        .prefix = cfg->redis_prefix,
-        .gather_ms = n->gather_ms,
-        .interval_ms = n->interval_ms,
-        .max_items = (unsigned)n->max_items,
-        .lease_ms = cfg->lease_ms ? cfg->lease_ms
-                                  : (uint64_t)n->connect_timeout_ms + (uint64_t)n->timeout_ms +
-                                        LEASE_MARGIN_MS,
-    };
-    n->mailq = chat_mailq_new(loop, cfg->redis_url, &qc, mailq_state_cb, n, err, errlen);
-    if (n->mailq == NULL) {
-      chat_workers_close(n->workers, NULL, NULL);
-      goto fail;
-    }
-    n->poll_ms = cfg->poll_ms ? cfg->poll_ms : DEFAULT_POLL_MS;
-    uv_timer_init(loop, &n->poll);
-    n->poll_open = 1;
-  }
-
-  int rc = uv_timer_init(loop, &n->timer);
-  assert(rc == 0);  /* cannot fail on a live loop */
-  (void)rc;
   return n;
-
-fail:
-  free(n->smtp_url);
-  free(n->mail_from);
-  free(n->site_name);
-  free(n->base_url);
-  free(n);
-  return NULL;
 }
 
 /* An item with its strings cut and cleaned for the mail. */
@@ -1130,67 +723,6 @@ static item_t *item_new(int dm, const char *from_user, const char *where, const 
   return it;
 }
 
-/* Batches it (taken) here, in this instance. */
-static void local_add(chat_notifier_t *n, int64_t user_id, const char *username,
-                      const char *email, item_t *it) {
-  user_t *u = chat_imap_get(&n->users, user_id);
-  if (u == NULL) {
-    u = chat_xcalloc(1, sizeof(*u));
-    u->id = user_id;
-    u->heap_idx = NOT_IN_HEAP;
-    chat_imap_put(&n->users, user_id, u);
-  }
-  replace_str(&u->username, username);
-  replace_str(&u->email, email);
-
-  if (list_total(&u->pending) == 0) u->first_ms = uv_now(n->loop);
-  if (u->pending.n < n->max_items) {
-    list_append(&u->pending, it);
-  } else {
-    u->pending.more++;
-    item_free(it);
-  }
-  if (u->job == NULL) {
-    user_settle(n, u);
-    arm(n);
-  }
-}
-
-/* An item on its way to Redis, kept until Redis has it. */
-typedef struct {
-  chat_notifier_t *n;
-  int64_t uid;
-  char *username;
-  char *email;
-  item_t *it;
-} add_req_t;
-
-static void add_req_free(add_req_t *r) {
-  if (r->it) item_free(r->it);
-  free(r->username);
-  free(r->email);
-  free(r);
-}
-
-static void added_cb(void *ud, int ok, int64_t due_in) {
-  add_req_t *r = ud;
-  chat_notifier_t *n = r->n;
-  if (ok) {
-    n->stats.shared++;
-    /* This instance claims it when it is due (others within a poll). */
-    if (due_in >= 0) poll_arm(n, (uint64_t)due_in + jitter(n, 20));
-  } else if (n->state != NOTIFIER_OPEN) {
-    n->stats.dropped++;
-  } else {
-    /* Not known to be stored (the answer was lost): batched here rather
-     * than lost; it may then be mailed twice. */
-    fallback_note(n);
-    local_add(n, r->uid, r->username, r->email, r->it);
-    r->it = NULL;
-  }
-  add_req_free(r);
-}
-
 void chat_notifier_add(chat_notifier_t *n, int64_t user_id, const char *username,
                        const char *email, const char *kind, const char *from_user,
                        const char *where, const char *text, int64_t ts_ms) {
@@ -1202,7 +734,7 @@ void chat_notifier_add(chat_notifier_t *n, int64_t user_id, const char *username
   else
     dm = -1;
 
-  if (n->state != NOTIFIER_OPEN || n->smtp_url == NULL || user_id == 0 || dm < 0 ||
+  if (!chat_batcher_open(n->batcher) || n->smtp_url == NULL || user_id == 0 || dm < 0 ||
       username == NULL || from_user == NULL || text == NULL || !address_ok(email) ||
       !chat_utf8_valid(username, strlen(username)) ||
       !chat_utf8_valid(from_user, strlen(from_user)) ||
@@ -1211,83 +743,50 @@ void chat_notifier_add(chat_notifier_t *n, int64_t user_id, const char *username
     n->stats.dropped++;
     return;
   }
-
   item_t *it = item_new(dm, from_user, where, text, ts_ms);
-  if (n->mailq) {
-    char *payload = chat_mailq_is_up(n->mailq) ? item_payload(it) : NULL;
-    if (payload) {
-      add_req_t *r = chat_xcalloc(1, sizeof(*r));
-      r->n = n;
-      r->uid = user_id;
-      r->username = chat_xstrdup(username);
-      r->email = chat_xstrdup(email);
-      r->it = it;
-      int rc = chat_mailq_add(n->mailq, user_id, username, email, payload, strlen(payload),
-                              added_cb, r);
-      free(payload);
-      if (rc == 0) return;
-      r->it = NULL;
-      add_req_free(r);
-    }
-    fallback_note(n);
-  }
-  local_add(n, user_id, username, email, it);
+  chat_batcher_add(n->batcher, user_id, username, email, &it->base);
 }
 
 void chat_notifier_forget(chat_notifier_t *n, int64_t user_id) {
-  if (n->state != NOTIFIER_OPEN) return;
-  if (n->mailq) (void)chat_mailq_forget(n->mailq, user_id);  /* best effort */
-  user_t *u = chat_imap_get(&n->users, user_id);
-  if (u == NULL) return;
-  n->stats.forgotten += list_clear(&u->pending);
-  if (u->job) {
-    u->job->no_retry = 1;
-    return;
-  }
-  user_settle(n, u);
-  arm(n);
+  chat_batcher_forget(n->batcher, user_id);
 }
 
 void chat_notifier_stats(const chat_notifier_t *n, chat_notifier_stats_t *out) {
+  chat_batcher_stats_t b;
+  chat_batcher_stats(n->batcher, &b);
   *out = n->stats;
-  out->pending = 0;
-  for (size_t i = 0; i < n->users.cap; i++)
-    if (n->users.slots[i].key)
-      out->pending += list_total(&((user_t *)n->users.slots[i].val)->pending);
-  out->sending = n->sending;
-  if (n->mailq) {
+  out->dropped += b.dropped;
+  out->forgotten += b.forgotten;
+  out->local += b.local;
+  out->shared += b.shared;
+  out->pending = b.pending;
+  out->sending = b.sending;
+  chat_mailq_t *mailq = chat_batcher_mailq(n->batcher);
+  if (mailq) {
     chat_mailq_stats_t q;
-    chat_mailq_stats(n->mailq, &q);
+    chat_mailq_stats(mailq, &q);
     out->failed += q.reaped;
     out->dropped += q.dropped;
     out->forgotten += q.forgotten;
-    out->shared_up = (uint64_t)chat_mailq_is_up(n->mailq);
+    out->shared_up = (uint64_t)chat_mailq_is_up(mailq);
   }
 }
 
+/* The batcher is gone: so is n. */
+static void batcher_closed_cb(void *ud) {
+  chat_notifier_t *n = ud;
+  void (*done)(void *) = n->done;
+  void *done_ud = n->done_ud;
+  free(n->smtp_url);
+  free(n->mail_from);
+  free(n->site_name);
+  free(n->base_url);
+  free(n);
+  if (done) done(done_ud);
+}
+
 void chat_notifier_close(chat_notifier_t *n, void (*done)(void *ud), void *ud) {
-  assert(n->state == NOTIFIER_OPEN);
-  n->state = NOTIFIER_CLOSING;
   n->done = done;
   n->done_ud = ud;
-  uv_timer_stop(&n->timer);
-  /* Users with a mail in flight stay (the job points at them) and are
-   * freed when it returns; the others go now. */
-  for (size_t i = 0; i < n->users.cap; i++) {
-    user_t *u = n->users.slots[i].val;
-    if (n->users.slots[i].key == 0) continue;
-    n->stats.dropped += list_clear(&u->pending);
-    if (u->job == NULL) {
-      free(u->username);
-      free(u->email);
-      free(u);
-    }
-  }
-  chat_imap_free(&n->users);
-  n->heap_len = 0;
-  uv_close((uv_handle_t *)&n->timer, timer_close_cb);
-  if (n->poll_open) {
-    uv_timer_stop(&n->poll);
-    uv_close((uv_handle_t *)&n->poll, poll_close_cb);
-  }
+  chat_batcher_close(n->batcher, batcher_closed_cb, n);
 }
