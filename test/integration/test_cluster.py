@@ -303,16 +303,38 @@ def cluster_test(timeout=CASE_TIMEOUT):
 class ClusterCase(ServerTestCase):
     """Two chatd instances (a, b; server is a) on one private MariaDB
     database and one private Redis, with the helpers the cluster tests
-    share.  Subclasses may override cluster_args() (extra arguments of both
-    instances; cls.infra exists).  No tests of its own: other files base
-    their cluster classes on it."""
+    share.  No tests of its own: other files base their cluster classes on
+    it.  What a subclass may change:
+      CLUSTER_ADMIN      the admin account added on a before the first start
+                         (admin_on logs in with it)
+      RESTART_DEAD       true: setUp restarts an instance that is not running;
+                         false: the case fails instead (an earlier case's
+                         crash is not hidden)
+      cluster_sink()     a receiver the instances send to (SMTP, webhook),
+                         anything with close(), or None; it is cls.sink,
+                         made once the private servers are up (before
+                         cluster_args() and cluster_env(), which may name
+                         it) and closed after they stop
+      cluster_args()     extra arguments of both instances (cls.infra exists)
+      cluster_env()      extra environment of both instances (None: none)"""
+    CLUSTER_ADMIN = ADMIN
+    RESTART_DEAD = True
     infra = None
+    sink = None
     a = None
     b = None
 
     @classmethod
+    def cluster_sink(cls):
+        return None
+
+    @classmethod
     def cluster_args(cls):
         return []
+
+    @classmethod
+    def cluster_env(cls):
+        return None
 
     @classmethod
     def setUpClass(cls):
@@ -326,11 +348,13 @@ class ClusterCase(ServerTestCase):
             cls.infra.redis_start()
             cls.infra.mariadb_start()
             store = cls.infra.create_database()
+            cls.sink = cls.cluster_sink()
             extra = ["--redis", cls.infra.redis_url] + cls.cluster_args()
-            cls.a = Server(store=store, extra_args=extra)
-            cls.b = Server(store=store, extra_args=extra)
+            env = cls.cluster_env()
+            cls.a = Server(store=store, extra_args=extra, env=env)
+            cls.b = Server(store=store, extra_args=extra, env=env)
             cls.server = cls.a
-            cls.a.add_user(*ADMIN, admin=True)
+            cls.a.add_user(*cls.CLUSTER_ADMIN, admin=True)
             cls.a.start()
             cls.b.start()
         except BaseException:
@@ -357,7 +381,12 @@ class ClusterCase(ServerTestCase):
                 cls.infra.shutdown()
             except Exception as e:
                 errors.append(str(e))
-        cls.a = cls.b = cls.server = cls.infra = None
+        if cls.sink is not None:
+            try:
+                cls.sink.close()
+            except Exception as e:
+                errors.append(str(e))
+        cls.a = cls.b = cls.server = cls.infra = cls.sink = None
         if errors:
             raise AssertionError("\n".join(errors))
 
@@ -370,7 +399,8 @@ class ClusterCase(ServerTestCase):
 
     def setUp(self):
         """Every case starts from a whole cluster: both private servers up,
-        both instances running and reporting store and Redis ok."""
+        both instances running (see RESTART_DEAD) and reporting store and
+        Redis ok."""
         unittest.TestCase.setUp(self)
         infra = self.infra
         if not infra.redis_running():
@@ -379,6 +409,8 @@ class ClusterCase(ServerTestCase):
             infra.mariadb_start()
         for srv in (self.a, self.b):
             if not srv.alive():
+                if not self.RESTART_DEAD:
+                    self.fail("chatd is not running%s" % srv.diag())
                 srv.kill()
                 srv.start()
         for srv in (self.a, self.b):
@@ -402,7 +434,7 @@ class ClusterCase(ServerTestCase):
 
     def admin_on(self, srv):
         c = Client(srv)
-        r = c.login(ADMIN[0], ADMIN[1])
+        r = c.login(self.CLUSTER_ADMIN[0], self.CLUSTER_ADMIN[1])
         self.assertEqual(r.status, 200, r.describe())
         return c
 

@@ -37,7 +37,7 @@ import unittest
 
 from chatlib import (OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, WS, Client, RawWS, Server, ServerTestCase,
                      aeventually, async_test, eventually, match, run_async, uniq)
-from test_cluster import Infra, missing_tools
+from test_cluster import ClusterCase
 
 PING = 1.0                  # the servers' --ws-ping-interval in this file
 DROP_MIN = 1.5              # a silent peer is never dropped before this (it is 2 s, by the server's clock)
@@ -332,63 +332,15 @@ class PeerNamesTest(unittest.TestCase):
         self.assertTrue(any("conn %s: closed (WebSocket of %s)" % (via, name) in l for l in log), log)
 
 
-class KeepaliveClusterTest(unittest.TestCase):
+class KeepaliveClusterTest(ClusterCase):
     """Two instances on one Redis and one MariaDB: a user frozen on A is seen
     offline on B long before A's presence entries would expire (15 s)."""
 
-    infra = a = b = None
+    CLUSTER_ADMIN = ADMIN
 
     @classmethod
-    def setUpClass(cls):
-        missing = missing_tools()
-        if missing:
-            raise unittest.SkipTest("needs %s (scripts/deps.sh test installs them)" % ", ".join(missing))
-        super().setUpClass()
-        cls.infra = Infra()
-        try:
-            cls.infra.redis_start()
-            cls.infra.mariadb_start()
-            store = cls.infra.create_database()
-            extra = ["--redis", cls.infra.redis_url, "--ws-ping-interval", str(PING)]
-            cls.a = Server(store=store, extra_args=extra)
-            cls.b = Server(store=store, extra_args=extra)
-            cls.a.add_user(*ADMIN, admin=True)
-            cls.a.start()
-            cls.b.start()
-        except BaseException:
-            cls.teardown_all()
-            raise
-
-    @classmethod
-    def teardown_all(cls):
-        errors = []
-        for srv in (cls.a, cls.b):
-            if srv is None:
-                continue
-            try:
-                if srv.alive():
-                    rc = srv.stop()
-                    if rc != 0:
-                        errors.append("chatd exited with %r on SIGTERM%s" % (rc, srv.diag()))
-            except Exception as e:
-                errors.append(str(e))
-            finally:
-                srv.cleanup()
-        if cls.infra is not None:
-            try:
-                cls.infra.shutdown()
-            except Exception as e:
-                errors.append(str(e))
-        cls.a = cls.b = cls.infra = None
-        if errors:
-            raise AssertionError("\n".join(errors))
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.teardown_all()
-        finally:
-            super().tearDownClass()
+    def cluster_args(cls):
+        return ["--ws-ping-interval", str(PING)]
 
     def user(self, srv, base):
         name = uniq(base)

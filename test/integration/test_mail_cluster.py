@@ -1,6 +1,6 @@
 """Mail batching shared by two chatd instances on one MariaDB and one Redis.
 
-The class starts its own redis-server and MariaDB (test_cluster.Infra), an
+The class starts its own redis-server and MariaDB (test_cluster.ClusterCase), an
 SMTP sink (smtpsink.SmtpSink), and two chatd instances A and B with --store,
 --redis and --smtp, with a short gathering delay and interval.  Users are
 registered through A; their sessions work on both instances.
@@ -20,14 +20,13 @@ Cases:
 """
 
 import asyncio
-import functools
 import sys
 import time
 import unittest
 
-from chatlib import WS, Client, Server, ServerTestCase, aeventually, eventually, run_async, uniq
+from chatlib import WS, Client, aeventually, eventually, uniq
 from smtpsink import SmtpSink
-from test_cluster import Infra, missing_tools, redis_cmd
+from test_cluster import ClusterCase, cluster_test, redis_cmd
 
 GATHER_MS = 2000
 INTERVAL_MS = 8000
@@ -52,111 +51,37 @@ def metrics(srv):
 
 
 def mail_test(timeout=CASE_TIMEOUT):
-    def deco(fn):
-        @functools.wraps(fn)
-        def wrapper(self, *args, **kw):
-            t0 = time.monotonic()
-            try:
-                return run_async(fn(self, *args, **kw), timeout)
-            except AssertionError as e:
-                raise AssertionError("%s\n(after %.1fs)%s" % (e, time.monotonic() - t0, self.diag())) from None
-        return wrapper
-    return deco
+    return cluster_test(timeout)
 
 
-class MailClusterTest(ServerTestCase):
-    infra = None
-    sink = None
-    a = None
-    b = None
+class MailClusterTest(ClusterCase):
+    CLUSTER_ADMIN = ADMIN
 
     @classmethod
-    def setUpClass(cls):
-        missing = missing_tools()
-        if missing:
-            raise unittest.SkipTest("needs %s (Debian packages redis-server, mariadb-server, "
-                                    "mariadb-client; scripts/deps.sh test installs them)" % ", ".join(missing))
-        unittest.TestCase.setUpClass()
-        cls.sink = SmtpSink()
-        cls.infra = Infra()
-        try:
-            cls.infra.redis_start()
-            cls.infra.mariadb_start()
-            store = cls.infra.create_database()
-            extra = ["--redis", cls.infra.redis_url, "--smtp", "smtp://127.0.0.1:%d" % cls.sink.port,
-                     "--mail-from", MAIL_FROM]
-            env = {"CHAT_MAIL_GATHER_MS": str(GATHER_MS), "CHAT_MAIL_INTERVAL_MS": str(INTERVAL_MS)}
-            cls.a = Server(store=store, extra_args=extra, env=env)
-            cls.b = Server(store=store, extra_args=extra, env=env)
-            cls.server = cls.a
-            cls.a.add_user(*ADMIN, admin=True)
-            cls.a.start()
-            cls.b.start()
-        except BaseException:
-            cls._teardown_all()
-            raise
+    def cluster_sink(cls):
+        return SmtpSink()
 
     @classmethod
-    def _teardown_all(cls):
-        errors = []
-        for srv in (cls.a, cls.b):
-            if srv is None:
-                continue
-            try:
-                if srv.alive():
-                    rc = srv.stop()
-                    if rc != 0:
-                        errors.append("chatd exited with %r on SIGTERM%s" % (rc, srv.diag()))
-            except Exception as e:
-                errors.append(str(e))
-            finally:
-                srv.cleanup()
-        if cls.infra is not None:
-            try:
-                cls.infra.shutdown()
-            except Exception as e:
-                errors.append(str(e))
-        if cls.sink is not None:
-            cls.sink.close()
-        cls.a = cls.b = cls.server = cls.infra = cls.sink = None
-        if errors:
-            raise AssertionError("\n".join(errors))
+    def cluster_args(cls):
+        return ["--smtp", "smtp://127.0.0.1:%d" % cls.sink.port, "--mail-from", MAIL_FROM]
 
     @classmethod
-    def tearDownClass(cls):
-        try:
-            cls._teardown_all()
-        finally:
-            unittest.TestCase.tearDownClass()
+    def cluster_env(cls):
+        return {"CHAT_MAIL_GATHER_MS": str(GATHER_MS), "CHAT_MAIL_INTERVAL_MS": str(INTERVAL_MS)}
 
     def setUp(self):
         """Every case starts with Redis and MariaDB up, both instances
         running, healthy and batching through Redis."""
-        unittest.TestCase.setUp(self)
-        if not self.infra.redis_running():
-            self.infra.redis_restart_same_port()
-        if not self.infra.mariadb_running():
-            self.infra.mariadb_start()
-        for srv in (self.a, self.b):
-            if not srv.alive():
-                srv.kill()
-                srv.start()
+        super().setUp()
         for srv in (self.a, self.b):
             def ready(srv=srv):
-                r = Client(srv).get("/healthz")
-                body = r.json()
-                if r.status != 200 or body.get("redis") != "ok":
-                    raise AssertionError("GET /healthz: %s %r" % (r.status, body))
                 if metrics(srv).get("chat_mail_shared_up") != 1:
                     raise AssertionError("mail batching is not shared yet")
                 return True
             eventually(ready, timeout=25, interval=0.2, desc="setUp: healthy and sharing mail batching")
 
-    def diag(self):
-        out = []
-        for label, srv in (("A", self.a), ("B", self.b)):
-            if srv is not None:
-                out.append("\n--- chatd %s (port %s) stderr tail ---\n%s" % (label, srv.port, srv.stderr_text(3000)))
+    def cluster_diag(self):
+        out = [super().cluster_diag()]
         if self.sink is not None:
             with self.sink.lock:
                 mails = list(self.sink.mails)
@@ -176,9 +101,6 @@ class MailClusterTest(ServerTestCase):
         r = c.login(name, pw)
         self.assertEqual(r.status, 200, r.describe())
         return c, name, user
-
-    def on(self, srv, client):
-        return Client(srv, sid=client.sid)
 
     def befriend(self, ca, na, cb, nb):
         r = ca.post("/api/friends", {"username": nb})

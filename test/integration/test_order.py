@@ -1,7 +1,7 @@
 """Exact per-room order across two chatd instances (MariaDB + Redis).
 
-The class starts its own redis-server and MariaDB (test_cluster.Infra) and
-two chatd instances, A and B, sharing them.  Instance A runs with the test
+The class (a test_cluster.ClusterCase) starts its own redis-server and
+MariaDB and two chatd instances, A and B, sharing them.  Instance A runs with the test
 build's fault hook armed (CHAT_FAULT_EXIT_AFTER_COMMIT, compiled in only with
 the CMake option CHAT_FAULT_HOOKS, which scripts/test.sh turns on): it exits
 right after committing a message with exactly that text, before the ack,
@@ -23,7 +23,7 @@ import time
 import unittest
 
 import test_cluster as tc
-from chatlib import WS, Client, Server, aeventually, run_async, uniq
+from chatlib import WS, Client, aeventually, uniq
 
 CASE_TIMEOUT = 120.0
 
@@ -31,89 +31,13 @@ CASE_TIMEOUT = 120.0
 def order_test(timeout=CASE_TIMEOUT):
     """An `async def` test bounded by timeout; a failure gets both
     instances' stderr tails."""
-    def deco(fn):
-        def wrapper(self):
-            t0 = time.monotonic()
-            try:
-                return run_async(fn(self), timeout)
-            except AssertionError as e:
-                raise AssertionError("%s\n(after %.1fs)%s" % (e, time.monotonic() - t0, self.diag())) from None
-        wrapper.__name__ = fn.__name__
-        wrapper.__doc__ = fn.__doc__
-        return wrapper
-    return deco
+    return tc.cluster_test(timeout)
 
 
-class OrderTest(unittest.TestCase):
-    infra = None
-    a = None
-    b = None
-
+class OrderTest(tc.ClusterCase):
     @classmethod
-    def setUpClass(cls):
-        missing = tc.missing_tools()
-        if missing:
-            raise unittest.SkipTest("needs %s (scripts/deps.sh test installs them)" % ", ".join(missing))
-        super().setUpClass()
-        cls.infra = tc.Infra()
-        try:
-            cls.infra.redis_start()
-            cls.infra.mariadb_start()
-            store = cls.infra.create_database()
-            extra = ["--redis", cls.infra.redis_url, "--ws-rate", "0"]
-            cls.a = Server(store=store, extra_args=extra)
-            cls.b = Server(store=store, extra_args=extra)
-            cls.a.add_user(*tc.ADMIN, admin=True)
-            cls.a.start()
-            cls.b.start()
-        except BaseException:
-            cls._teardown_all()
-            raise
-
-    @classmethod
-    def _teardown_all(cls):
-        errors = []
-        for srv in (cls.a, cls.b):
-            if srv is None:
-                continue
-            try:
-                if srv.alive():
-                    rc = srv.stop()
-                    if rc != 0:
-                        errors.append("chatd exited with %r on SIGTERM%s" % (rc, srv.diag()))
-            except Exception as e:
-                errors.append(str(e))
-            finally:
-                srv.cleanup()
-        if cls.infra is not None:
-            try:
-                cls.infra.shutdown()
-            except Exception as e:
-                errors.append(str(e))
-        cls.a = cls.b = cls.infra = None
-        if errors:
-            raise AssertionError("\n".join(errors))
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls._teardown_all()
-        finally:
-            super().tearDownClass()
-
-    def setUp(self):
-        super().setUp()
-        for srv in (self.a, self.b):
-            if not srv.alive():
-                srv.kill()
-                srv.start()
-
-    def diag(self):
-        out = []
-        for label, srv in (("A", self.a), ("B", self.b)):
-            if srv is not None:
-                out.append("\n--- chatd %s stderr tail ---\n%s" % (label, srv.stderr_text(3000)))
-        return "".join(out)
+    def cluster_args(cls):
+        return ["--ws-rate", "0"]
 
     # -- helpers ----------------------------------------------------------------
     def restart(self, srv, **env):
@@ -132,17 +56,6 @@ class OrderTest(unittest.TestCase):
         r = admin.post("/api/rooms", {"name": uniq("ord-"), "topic": "order"})
         self.assertEqual(r.status, 201, r.describe())
         return r.json()["room"]["id"]
-
-    async def ws_user(self, srv, base, label):
-        c = Client(srv)
-        name = uniq(base)
-        pw = "pw-%s-secret" % name
-        r = c.register(name, pw, "%s@example.org" % name)
-        self.assertEqual(r.status, 201, r.describe())
-        r = c.login(name, pw)
-        self.assertEqual(r.status, 200, r.describe())
-        ws = await WS.connect(srv, client=c, label="%s@%s" % (name, label))
-        return ws, name, c
 
     async def join_ok(self, ws, room, since=None):
         """Joins (retrying no_such_room while a new room reaches the other

@@ -6,8 +6,8 @@ private rooms, groups").
 Every case runs twice:
   - SingleRoomsTest: one chatd on SQLite (A and B are the same server);
   - ClusterRoomsTest: two chatd instances A and B on one MariaDB and one
-    Redis (test_cluster.Infra); users act through A and watch through B, so
-    each frame must cross instances.
+    Redis (test_cluster.ClusterCase); users act through A and watch
+    through B, so each frame must cross instances.
 Both have an SMTP sink (smtpsink.SmtpSink) for the mute case.
 """
 
@@ -17,7 +17,7 @@ import urllib.parse
 
 from chatlib import WS, Client, Server, ServerTestCase, aeventually, uniq
 from smtpsink import SmtpSink
-from test_cluster import Infra, missing_tools
+from test_cluster import ClusterCase
 
 ADMIN = ("rv2admin", "rooms-admin-secret", "rv2admin@example.org")
 MAIL_FROM = "chat@example.org"
@@ -431,64 +431,23 @@ class SingleRoomsTest(RoomsCases, ServerTestCase):
             cls.sink.close()
 
 
-class ClusterRoomsTest(RoomsCases, ServerTestCase):
+class ClusterRoomsTest(RoomsCases, ClusterCase):
     """Two chatd instances on MariaDB and Redis."""
 
-    infra = None
+    CLUSTER_ADMIN = ADMIN
+    RESTART_DEAD = False
 
     @classmethod
-    def setUpClass(cls):
-        missing = missing_tools()
-        if missing:
-            raise unittest.SkipTest("needs %s (scripts/deps.sh test installs them)"
-                                    % ", ".join(missing))
-        unittest.TestCase.setUpClass()
-        cls.sink = SmtpSink()
-        cls.infra = Infra()
-        cls.a = cls.b = None
-        try:
-            cls.infra.redis_start()
-            cls.infra.mariadb_start()
-            store = cls.infra.create_database()
-            extra = ["--redis", cls.infra.redis_url] + mail_args(cls.sink)
-            cls.a = Server(store=store, extra_args=extra, env=mail_env())
-            cls.b = Server(store=store, extra_args=extra, env=mail_env())
-            cls.server = cls.a
-            cls.a.add_user(*ADMIN, admin=True)
-            cls.a.start()
-            cls.b.start()
-        except BaseException:
-            cls._teardown_all()
-            raise
+    def cluster_sink(cls):
+        return SmtpSink()
 
     @classmethod
-    def _teardown_all(cls):
-        errors = []
-        for srv in (cls.a, cls.b):
-            if srv is None:
-                continue
-            try:
-                if srv.alive():
-                    rc = srv.stop()
-                    if rc != 0:
-                        errors.append("chatd exited with %r%s" % (rc, srv.diag()))
-            finally:
-                srv.cleanup()
-        try:
-            cls.infra.shutdown()
-        finally:
-            cls.sink.close()
-        if errors:
-            raise AssertionError("; ".join(errors))
+    def cluster_args(cls):
+        return mail_args(cls.sink)
 
     @classmethod
-    def tearDownClass(cls):
-        cls._teardown_all()
-
-    def setUp(self):
-        for srv in (self.a, self.b):
-            if not srv.alive():
-                self.fail("chatd is not running%s" % srv.diag())
+    def cluster_env(cls):
+        return mail_env()
 
 
 if __name__ == "__main__":

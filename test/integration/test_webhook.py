@@ -20,8 +20,9 @@ import threading
 import time
 import unittest
 
-from chatlib import WS, Client, Server, async_test, eventually, run_async, uniq
+from chatlib import WS, Client, async_test, eventually, run_async, uniq
 from community import ASYNC_TIMEOUT, SinkCase
+from test_cluster import ClusterCase
 
 SECRET = "s3cret-签名-key"
 GATHER_MS = 300
@@ -452,56 +453,22 @@ class WebhookHeldTest(SinkCase):
 # ===========================================================================
 # Two instances, one MariaDB, one Redis: shared batching, no duplicates
 
-class WebhookClusterTest(unittest.TestCase):
-    infra = None
-    sink = None
-    a = None
-    b = None
+class WebhookClusterTest(ClusterCase):
     GATHER = 1500
     INTERVAL = 6000
 
     @classmethod
-    def setUpClass(cls):
-        from test_cluster import Infra, missing_tools
-        missing = missing_tools()
-        if missing:
-            raise unittest.SkipTest("needs %s (scripts/deps.sh test installs them)" % ", ".join(missing))
-        cls.sink = Sink()
-        cls.infra = Infra()
-        try:
-            cls.infra.redis_start()
-            cls.infra.mariadb_start()
-            store = cls.infra.create_database()
-            extra = ["--redis", cls.infra.redis_url, "--webhook-url", cls.sink.url]
-            env = {"CHAT_WEBHOOK_SECRET": SECRET, "CHAT_WEBHOOK_GATHER_MS": str(cls.GATHER), "CHAT_WEBHOOK_INTERVAL_MS": str(cls.INTERVAL),
-                   "CHAT_WEBHOOK_BACKOFF_MS": str(BACKOFF_MS)}
-            cls.a = Server(store=store, extra_args=extra, env=env)
-            cls.b = Server(store=store, extra_args=extra, env=env)
-            cls.a.start()
-            cls.b.start()
-        except BaseException:
-            cls._teardown_all()
-            raise
+    def cluster_sink(cls):
+        return Sink()
 
     @classmethod
-    def _teardown_all(cls):
-        for srv in (cls.a, cls.b):
-            if srv is not None:
-                try:
-                    if srv.alive():
-                        rc = srv.stop()
-                        assert rc == 0, "chatd exited with %r on SIGTERM%s" % (rc, srv.diag())
-                finally:
-                    srv.cleanup()
-        if cls.infra is not None:
-            cls.infra.shutdown()
-        if cls.sink is not None:
-            cls.sink.close()
-        cls.a = cls.b = cls.infra = cls.sink = None
+    def cluster_args(cls):
+        return ["--webhook-url", cls.sink.url]
 
     @classmethod
-    def tearDownClass(cls):
-        cls._teardown_all()
+    def cluster_env(cls):
+        return {"CHAT_WEBHOOK_SECRET": SECRET, "CHAT_WEBHOOK_GATHER_MS": str(cls.GATHER), "CHAT_WEBHOOK_INTERVAL_MS": str(cls.INTERVAL),
+                "CHAT_WEBHOOK_BACKOFF_MS": str(BACKOFF_MS)}
 
     def user(self, srv, base):
         name = uniq(base)
