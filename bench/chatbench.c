@@ -248,7 +248,8 @@ static void send_finished(client_t *cl, uint64_t seq, int ok, uint64_t now) {
   check_progress();
 }
 
-/* Our cids are "<run tag>-<client>-<seq>"; returns the seq or -1. */
+/* Our cids are "<run tag>-<seq, 8 digits>-<client>": like the front end's
+ * (time first), they grow as the run goes on; returns the seq or -1. */
 static int64_t seq_of_cid(const client_t *cl, const span_t *cid) {
   size_t tl = strlen(g.run_tag);
   if (!cid->present || cid->n <= tl + 1 || memcmp(cid->p, g.run_tag, tl) != 0 || cid->p[tl] != '-')
@@ -256,10 +257,10 @@ static int64_t seq_of_cid(const client_t *cl, const span_t *cid) {
   uint64_t idx, seq;
   const char *p = cid->p + tl + 1;
   size_t n = cid->n - tl - 1;
-  size_t d = bench_json_uint(p, n, &idx);
-  if (d == 0 || d >= n || p[d] != '-' || idx != (uint64_t)cl->idx) return -1;
-  size_t d2 = bench_json_uint(p + d + 1, n - d - 1, &seq);
-  if (d2 == 0 || d2 != n - d - 1 || seq >= (uint64_t)g.cap) return -1;
+  size_t d = bench_json_uint(p, n, &seq);
+  if (d == 0 || d >= n || p[d] != '-' || seq >= (uint64_t)g.cap) return -1;
+  size_t d2 = bench_json_uint(p + d + 1, n - d - 1, &idx);
+  if (d2 == 0 || d2 != n - d - 1 || idx != (uint64_t)cl->idx) return -1;
   return (int64_t)seq;
 }
 
@@ -394,8 +395,8 @@ static void send_message(client_t *cl, int seq) {
   make_text(cl, seq, text, cap);
   size_t pcap = cap + 160;
   char *payload = bench_xmalloc(pcap);
-  int n = snprintf(payload, pcap, "{\"type\":\"send\",\"room\":%d,\"text\":\"%s\",\"cid\":\"%s-%d-%d\"}",
-                   cl->room_id, text, g.run_tag, cl->idx, seq);
+  int n = snprintf(payload, pcap, "{\"type\":\"send\",\"room\":%d,\"text\":\"%s\",\"cid\":\"%s-%08d-%d\"}",
+                   cl->room_id, text, g.run_tag, seq, cl->idx);
   cl->flags[seq] |= F_SENT;
   cl->sent_ns[seq] = uv_hrtime();
   int rc = bench_ws_send_text(cl->conn, payload, (size_t)n);
@@ -417,8 +418,8 @@ static void rate_send(rate_t *rt, uint64_t k, uint64_t now) {
   char *text = rt->textbuf, *payload = rt->sendbuf;
   make_text(cl, seq, text, rt->sendcap);
   int n = snprintf(payload, rt->sendcap,
-                   "{\"type\":\"send\",\"room\":%d,\"text\":\"%s\",\"cid\":\"%s-%d-%d\"}",
-                   cl->room_id, text, g.run_tag, cl->idx, seq);
+                   "{\"type\":\"send\",\"room\":%d,\"text\":\"%s\",\"cid\":\"%s-%08d-%d\"}",
+                   cl->room_id, text, g.run_tag, seq, cl->idx);
   cl->flags[seq] |= F_SENT;
   uint64_t due = rt->t0 + (uint64_t)((double)k * 1e9 / g.o.rate);
   cl->sent_ns[seq] = due; /* when it was due, not when it went */

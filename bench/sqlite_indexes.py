@@ -5,9 +5,9 @@ Provisions a database the way bench/table.sh does (`chatd user bulk`,
 `chatd room bulk`: the real schema, every migration), then inserts
 messages the way the writer does (one transaction per batch, room and
 sender spread like the 10 rooms x 50 users scenario, a cid per message)
-into copies of it: as chatd makes it, with the (room_id, seq) index that
-migration 013 dropped put back, and with each index of the messages table
-dropped in turn.  Prints the CPU time per message of this process
+into copies of it: as chatd makes it (with cids that grow with time, as
+the front end's do, and with random ones), as it was before migrations 013
+and 014, and with each index of the messages table dropped in turn.  Prints the CPU time per message of this process
 (SQLite's work plus Python's, the same in every variant) and the bytes of
 WAL written per message (wal_autocheckpoint off, synchronous off: the
 disk is not measured).  Each variant runs --rounds times, interleaved.
@@ -29,10 +29,15 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-# (name, indexes to drop, statements to run): the schema as chatd makes it
-# now, the index 013 dropped put back, then each index of the messages table
-# dropped in turn, then none at all.
-SEQ_INDEX = "CREATE UNIQUE INDEX messages_room_seq ON messages(room_id, seq)"
+# (name, indexes to drop, statements to run, cids): the schema as chatd makes
+# it now, as it was before migrations 013 and 014, then each index of the
+# messages table dropped in turn, then none at all.  cids "time": each grows
+# with time, as the front end's and chatbench's do; "random": as a client
+# that makes them up at random.
+BEFORE_013 = ["CREATE UNIQUE INDEX messages_room_seq ON messages(room_id, seq)",
+              "DROP INDEX messages_cid_sender",
+              "CREATE UNIQUE INDEX messages_sender_cid ON messages(sender_id, cid)"
+              " WHERE cid IS NOT NULL"]
 
 
 def variants(db):
@@ -40,12 +45,13 @@ def variants(db):
     names = [r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
                                      " AND tbl_name = 'messages' AND sql IS NOT NULL ORDER BY name")]
     c.close()
-    out = [("as chatd makes it", [], [])]
-    if "messages_room_seq" not in names:
-        out.append(("+ (room_id, seq) (012)", [], [SEQ_INDEX]))
+    out = [("as chatd makes it", [], [], "time"),
+           ("as chatd makes it, random cids", [], [], "random")]
+    if "messages_cid_sender" in names and "messages_room_seq" not in names:
+        out.append(("before 013 and 014", [], BEFORE_013, "time"))
     for n in names:
-        out.append(("without " + n, [n], []))
-    out.append(("table only", names, []))
+        out.append(("without " + n, [n], [], "time"))
+    out.append(("table only", names, [], "time"))
     return out
 
 
@@ -68,7 +74,7 @@ def provision(chatd, work, users, rooms, page_size):
     return db, uids, rids
 
 
-def run(base, work, drop, create, uids, rids, n, batch):
+def run(base, work, drop, create, cids, uids, rids, n, batch):
     db = os.path.join(work, "run.db")
     for f in (db, db + "-wal", db + "-shm"):
         if os.path.exists(f):
@@ -92,10 +98,12 @@ def run(base, work, drop, create, uids, rids, n, batch):
             room = rids[rnd.randrange(len(rids))]
             sender = uids[rnd.randrange(len(uids))]
             seq[room] += 1
+            k = b * batch + i
+            cid = ("ix-%08d-%d" % (k, sender) if cids == "time"
+                   else "c%024x" % rnd.getrandbits(96))
             c.execute("INSERT INTO messages (room_id, sender_id, text, cid, ts, seq)"
                       " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                      (room, sender, "hello, 你好 %d" % i, "ix-%d-%d" % (sender, b * batch + i),
-                       1_700_000_000_000 + b, seq[room]))
+                      (room, sender, "hello, 你好 %d" % i, cid, 1_700_000_000_000 + b, seq[room]))
         c.execute("COMMIT")
     cpu = time.process_time() - t0
     wal = os.path.getsize(db + "-wal")
@@ -126,14 +134,15 @@ def main():
     try:
         base, uids, rids = provision(chatd, work, a.users, a.rooms, a.page_size)
         vs = variants(base)
-        res = {name: [] for name, _, _ in vs}
+        res = {v[0]: [] for v in vs}
         for _ in range(a.rounds):
-            for name, drop, create in vs:
-                res[name].append(run(base, work, drop, create, uids, rids, a.messages, a.batch))
+            for name, drop, create, cids in vs:
+                res[name].append(run(base, work, drop, create, cids, uids, rids, a.messages,
+                                     a.batch))
         print("%d messages, %d a transaction, %d users, %d rooms, page size %s; CPU of this process"
               " per message" % (a.messages, a.batch, a.users, a.rooms, a.page_size or "4096"))
         print("%-32s %-22s %s" % ("variant", "us/message", "WAL bytes/message"))
-        for name, _, _ in vs:
+        for name, _, _, _ in vs:
             us = ", ".join("%.1f" % r[0] for r in res[name])
             wal = ", ".join("%.0f" % r[1] for r in res[name])
             print("%-32s %-22s %s" % (name, us, wal))

@@ -232,10 +232,16 @@ export function joinRoom(room) {
 
 /* ---------- sends waiting for their ack ---------- */
 
+/**
+ * A new client id for a send: the time first (base 36, fixed width), then 64 random bits, so
+ * ids grow as time goes on (the server's de-duplication index then only appends) and never
+ * repeat.
+ */
 function newCid() {
-  const b = new Uint8Array(12);
+  const b = new Uint8Array(8);
   crypto.getRandomValues(b);
-  return 'c' + Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return 'c' + Date.now().toString(36).padStart(9, '0') +
+    Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }
 
 /** The room or conversation a pending send belongs to (null when it is gone). */

@@ -77,7 +77,7 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
     [ST_MSG_INSERT] =
         "INSERT INTO messages (room_id, sender_id, text, cid, ts, seq)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-        " ON CONFLICT (sender_id, cid) WHERE cid IS NOT NULL DO NOTHING",
+        " ON CONFLICT (cid, sender_id) WHERE cid IS NOT NULL DO NOTHING",
     /* Newest first, so LIMIT keeps the newest; the caller reverses. */
     [ST_MSG_BEFORE] = "SELECT " MSG_COLS
                       " FROM messages m JOIN users u ON u.id = m.sender_id"
@@ -113,7 +113,7 @@ const char *const chat_sqlite_sql[ST_COUNT] = {
         "INSERT INTO direct_messages"
         " (sender_id, receiver_id, user_lo, user_hi, text, cid, ts)"
         " VALUES (?1, ?2, min(?1, ?2), max(?1, ?2), ?3, ?4, ?5)"
-        " ON CONFLICT (sender_id, cid) DO NOTHING",
+        " ON CONFLICT (cid, sender_id) DO NOTHING",
     /* ?1 < ?2 (or equal: notes to oneself); newest first. */
     [ST_DM_BEFORE] = "SELECT " MSG6_DM_COLS
                      " FROM direct_messages d"

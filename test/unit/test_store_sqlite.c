@@ -37,7 +37,7 @@ static void test_open_schema(void) {
                    "('users', 'sessions', 'rooms', 'messages')"),
            4);
   T_EQ_INT(raw_int("SELECT count(*) FROM sqlite_master WHERE name = "
-                   "'messages_sender_cid'"),
+                   "'messages_cid_sender'"),
            1);
   T_EQ_INT(raw_int("SELECT count(*) FROM pragma_journal_mode "
                    "WHERE journal_mode = 'wal'"),
