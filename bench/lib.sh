@@ -84,3 +84,20 @@ wait_for_line() {
   done
   return 1
 }
+
+# stop_pid PID: SIGTERM, up to 10 s for it to exit, then SIGKILL; returns
+# its exit status (a child of this shell).
+stop_pid() {
+  local pid="$1" rc=0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "$TOOL: server $pid still running 10 s after SIGTERM; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || rc=$?
+  return $rc
+}

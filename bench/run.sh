@@ -52,19 +52,9 @@ SERVER_PID=""
 
 stop_server() {
   [ -n "$SERVER_PID" ] || return 0
-  local pid="$SERVER_PID" rc=0
+  local pid="$SERVER_PID"
   SERVER_PID=""
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "run.sh: server $pid still running 10 s after SIGTERM; killing it" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || rc=$?
-  return $rc
+  stop_pid "$pid"
 }
 
 cleanup() {
