@@ -267,20 +267,51 @@ static void write_cb(uv_write_t *w, int status) {
   chat_actor_unref(&c->actor);
 }
 
+/* Small frames are copied into one buffer before the write: the kernel
+ * spends more on each iovec than a copy of a small frame costs here. */
+#define COALESCE_BYTES 16384
+#define COALESCE_FRAME 1024
+
+/* The iovecs for a write of in[0..n) (at most n of them) in bufs, small
+ * neighbours copied together into scratch; how many. */
+static size_t coalesce(chat_rbuf_t **in, size_t n, uv_buf_t *bufs, char *scratch) {
+  size_t nb = 0, used = 0;
+  char *run = NULL;  /* the open run in scratch, if any */
+  for (size_t i = 0; i < n; i++) {
+    size_t len = in[i]->len;
+    if (len <= COALESCE_FRAME && used + len <= COALESCE_BYTES) {
+      if (run == NULL) {
+        run = scratch + used;
+        bufs[nb++] = uv_buf_init(run, 0);
+      }
+      memcpy(scratch + used, in[i]->data, len);
+      used += len;
+      bufs[nb - 1].len += (unsigned)len;
+    } else {
+      run = NULL;
+      bufs[nb++] = uv_buf_init((char *)in[i]->data, (unsigned)len);
+    }
+  }
+  return nb;
+}
+
 void chat_conn_write(chat_conn_t *c, chat_rbuf_t **in, size_t n) {
   uv_buf_t stackbufs[64];
   uv_buf_t *bufs = n <= 64 ? stackbufs : chat_xmalloc(n * sizeof(uv_buf_t));
+  char scratch[COALESCE_BYTES];
   size_t total = 0;
-  for (size_t i = 0; i < n; i++) {
-    bufs[i] = uv_buf_init((char *)in[i]->data, (unsigned)in[i]->len);
-    total += in[i]->len;
-  }
+  for (size_t i = 0; i < n; i++) total += in[i]->len;
   /* Most writes go out at once: written now, they need no request and no
    * callback, and libuv does not touch the socket's epoll registration
    * (which it does at every finished request).  What the socket does not
    * take now is queued with uv_write, in order (uv_try_write refuses while
-   * earlier requests wait). */
-  int rc = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n);
+   * earlier requests wait); its buffers are the frames themselves. */
+  size_t nb = 1;
+  if (n == 1)
+    bufs[0] = uv_buf_init((char *)in[0]->data, (unsigned)in[0]->len);
+  else
+    nb = coalesce(in, n, bufs, scratch);
+  int rc = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)nb);
   if (rc < 0 && rc != UV_EAGAIN) goto fail;
   size_t done = rc > 0 ? (size_t)rc : 0;
   if (done == total) {
@@ -290,6 +321,7 @@ void chat_conn_write(chat_conn_t *c, chat_rbuf_t **in, size_t n) {
     written(c);
     return;
   }
+  for (size_t i = 0; i < n; i++) bufs[i] = uv_buf_init((char *)in[i]->data, (unsigned)in[i]->len);
   size_t k = 0;
   while (done >= bufs[k].len) done -= bufs[k++].len;
   bufs[k].base += done;
