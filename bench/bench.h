@@ -115,8 +115,9 @@ void bench_client_http_done(client_t *cl, int op, int status, const char *sid, s
 /* The WebSocket handshake succeeded; cl->conn is the open WebSocket. */
 void bench_client_ws_open(client_t *cl);
 
-/* One complete text (or binary) message p[0..n) arrived; p is borrowed. */
-void bench_client_text(client_t *cl, const char *p, size_t n);
+/* One complete text (or binary) message p[0..n) arrived at now (uv_hrtime of
+ * the read that completed it); p is borrowed. */
+void bench_client_text(client_t *cl, const char *p, size_t n, uint64_t now);
 
 /* ---------------------------------------------------------------------- */
 /* bench_net.c                                                            */

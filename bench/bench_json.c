@@ -13,14 +13,17 @@ static const char *skip_ws(const char *p, const char *e) {
   return p;
 }
 
-/* p points at the opening quote; returns the byte after the closing one. */
+/* p points at the opening quote; returns the byte after the closing one.
+ * memchr finds each candidate quote (most strings have no escapes); a
+ * quote after an odd run of backslashes is escaped. */
 static const char *skip_string(const char *p, const char *e) {
-  for (p++; p < e; p++) {
-    if (*p == '\\') {
-      p++;
-      continue;
-    }
-    if (*p == '"') return p + 1;
+  const char *s = p + 1;
+  for (const char *q = s; q < e; q++) {
+    q = memchr(q, '"', (size_t)(e - q));
+    if (!q) return NULL;
+    size_t bs = 0;
+    while (q - bs > s && q[-1 - (ptrdiff_t)bs] == '\\') bs++;
+    if (bs % 2 == 0) return q + 1;
   }
   return NULL;
 }

@@ -329,14 +329,13 @@ static int uncounted(const char *p, size_t n) {
          memcmp(p, "typing\"", 7) == 0;
 }
 
-void bench_client_text(client_t *cl, const char *p, size_t n) {
+void bench_client_text(client_t *cl, const char *p, size_t n, uint64_t now) {
   fields_t f;
   if (uncounted(p, n)) return;
   if (bench_json_fields(p, n, &f) != 0 || !f.type.present) {
     bench_error_add("frame: not a JSON object with a type");
     return;
   }
-  uint64_t now = uv_hrtime();
   if (bench_json_span_is(&f.type, "message")) {
     on_message_frame(cl, &f, now);
   } else if (bench_json_span_is(&f.type, "ack")) {
