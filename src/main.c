@@ -75,7 +75,7 @@ static const char usage[] =
     "  --ws-pace-max MS    under load, write a WebSocket at most once per interval\n"
     "                      growing with the loop's busy share up to MS\n"
     "                      milliseconds, so writes carry more frames\n"
-    "                      [CHAT_WS_PACE_MAX] (default 8; 0: never wait)\n"
+    "                      [CHAT_WS_PACE_MAX] (default 16; 0: never wait)\n"
     "  --ws-ping-interval S  ping a WebSocket silent for S seconds; one silent for\n"
     "                      2*S is closed as a dead peer [CHAT_WS_PING_INTERVAL]\n"
     "                      (default 30; 0: no pings; fractions allowed)\n"
@@ -155,7 +155,7 @@ static const char usage[] =
   X("file-max", file_max, "CHAT_FILE_MAX", NONE, "10485760")                              \
   X("file-quota", file_quota, "CHAT_FILE_QUOTA", NONE, "209715200")                       \
   X("ws-ping-interval", ws_ping_interval, "CHAT_WS_PING_INTERVAL", NONE, "30")            \
-  X("ws-pace-max", ws_pace_max, "CHAT_WS_PACE_MAX", NONE, "8")                            \
+  X("ws-pace-max", ws_pace_max, "CHAT_WS_PACE_MAX", NONE, "16")                           \
   X("shutdown-drain", shutdown_drain, "CHAT_SHUTDOWN_DRAIN", NONE, "5")                   \
   X("hash-threads", hash_threads, "CHAT_HASH_THREADS", NONE, "1")                         \
   X("hash-queue", hash_queue, "CHAT_HASH_QUEUE", NONE, "64")                              \

@@ -63,8 +63,11 @@
 /* Default for chat_config_t.ws_out_cap: bytes queued and in flight to one
  * connection; past it the connection is closed with 1013. */
 #define CHAT_WS_OUT_CAP (4 * 1024 * 1024)
-/* Default for chat_config_t.ws_pace_max_ms (pacer.h). */
-#define CHAT_WS_PACE_MAX_MS 8.0
+/* Default for chat_config_t.ws_pace_max_ms (pacer.h).  It must exceed the
+ * time a busy loop takes to write every connection once (500 WebSockets at
+ * about 10 µs a write here): with less, every connection is due again by
+ * the end of each turn and the turns grow long (bench/README.md). */
+#define CHAT_WS_PACE_MAX_MS 16.0
 
 /* Defaults for chat_config_t.ws_ping_interval_s (a WebSocket silent this
  * long is pinged, twice this long is a dead peer) and .shutdown_drain_s
