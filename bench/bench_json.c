@@ -111,6 +111,27 @@ int bench_json_fields(const char *p, size_t n, fields_t *f) {
   return -1;
 }
 
+int bench_json_message_text(const char *p, size_t n, span_t *text) {
+  static const char pre[] = "{\"type\":\"message\",";
+  static const char key[] = ",\"text\":\"";
+  const size_t pn = sizeof(pre) - 1, kn = sizeof(key) - 1;
+  text->present = 0;
+  /* Without a nested object, the only unescaped `,"text":"` is the
+   * top-level key: inside a string its quotes would be escaped. */
+  if (n < pn + 2 || memcmp(p, pre, pn) != 0 || p[n - 1] != '}' ||
+      memchr(p + 1, '{', n - 1) != NULL)
+    return -1;
+  const char *k = memmem(p + pn - 1, n - pn + 1, key, kn);
+  if (k == NULL) return -1;
+  const char *v = k + kn - 1, *e = p + n - 1;
+  const char *ve = skip_string(v, e);
+  if (ve == NULL) return -1;
+  text->p = v + 1;
+  text->n = (size_t)(ve - v - 2);
+  text->present = 1;
+  return 0;
+}
+
 int bench_json_span_is(const span_t *s, const char *want) {
   return s->present && key_is(s->p, s->n, want);
 }

@@ -332,6 +332,10 @@ static int uncounted(const char *p, size_t n) {
 void bench_client_text(client_t *cl, const char *p, size_t n, uint64_t now) {
   fields_t f;
   if (uncounted(p, n)) return;
+  if (g.rt && bench_json_message_text(p, n, &f.text) == 0) {
+    if (g.phase == PH_SEND || g.phase == PH_DRAIN) on_rate_message(f.text.p, f.text.n, now);
+    return;
+  }
   if (bench_json_fields(p, n, &f) != 0 || !f.type.present) {
     bench_error_add("frame: not a JSON object with a type");
     return;

@@ -50,9 +50,31 @@ static void test_malformed(void) {
   T_EQ_INT(fields("{\"a\":{\"b\":\"}\"}", &f), -1);   /* the object is never closed */
 }
 
+static int fast_text(const char *s, span_t *t) { return bench_json_message_text(s, strlen(s), t); }
+
+static void test_message_fast_path(void) {
+  span_t t;
+  T_EQ_INT(fast_text("{\"type\":\"message\",\"id\":1,\"room\":2,\"seq\":3,\"sender\":\"张三\","
+                     "\"text\":\"t:1:2 上海\",\"ts\":4}", &t), 0);
+  T_CHECK(span_eq(&t, "t:1:2 上海"));
+  /* right after the type; an escaped key-like text inside another string */
+  T_EQ_INT(fast_text("{\"type\":\"message\",\"text\":\"a\\\"b\"}", &t), 0);
+  T_CHECK(span_eq(&t, "a\\\"b"));
+  T_EQ_INT(fast_text("{\"type\":\"message\",\"sender\":\",\\\"text\\\":\\\"x\",\"text\":\"y\"}", &t), 0);
+  T_CHECK(span_eq(&t, "y"));
+  /* not for it: another type, a nested object, no text, a cut frame */
+  T_EQ_INT(fast_text("{\"type\":\"ack\",\"text\":\"x\"}", &t), -1);
+  T_EQ_INT(fast_text("{\"type\":\"message\",\"reply\":{\"text\":\"q\"},\"text\":\"x\"}", &t), -1);
+  T_EQ_INT(fast_text("{\"type\":\"message\",\"id\":1}", &t), -1);
+  T_EQ_INT(fast_text("{\"type\":\"message\",\"text\":\"x}", &t), -1);
+  T_EQ_INT(fast_text("{\"type\":\"message\",\"text\":\"x\"", &t), -1);
+  T_CHECK(!t.present);
+}
+
 int main(void) {
   T_RUN(test_message_frame);
   T_RUN(test_escapes);
   T_RUN(test_malformed);
+  T_RUN(test_message_fast_path);
   return T_DONE();
 }
