@@ -50,30 +50,55 @@ static void tick_cb(uv_timer_t *t) {
   p->interval_ns = next < 100 * 1000 ? 0 : (uint64_t)next;
 }
 
+/* The deferred connections are a binary heap on their due time: a timer
+ * callback costs what it flushes, not what waits (thousands of connections
+ * may wait at once). */
+static void heap_swap(deferred_t *v, size_t a, size_t b) {
+  deferred_t t = v[a];
+  v[a] = v[b];
+  v[b] = t;
+}
+
+static void heap_push(chat_pacer_t *p, deferred_t d) {
+  if (p->n == p->cap) {
+    p->cap = p->cap ? p->cap * 2 : 64;
+    p->v = chat_xrealloc(p->v, p->cap * sizeof(*p->v));
+  }
+  size_t i = p->n++;
+  p->v[i] = d;
+  while (i > 0 && p->v[(i - 1) / 2].due > p->v[i].due) {
+    heap_swap(p->v, i, (i - 1) / 2);
+    i = (i - 1) / 2;
+  }
+}
+
+static deferred_t heap_pop(chat_pacer_t *p) {
+  deferred_t top = p->v[0];
+  p->v[0] = p->v[--p->n];
+  size_t i = 0;
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < p->n && p->v[l].due < p->v[m].due) m = l;
+    if (r < p->n && p->v[r].due < p->v[m].due) m = r;
+    if (m == i) break;
+    heap_swap(p->v, i, m);
+    i = m;
+  }
+  return top;
+}
+
 /* Flushes every deferred connection that is due by now (plus a little:
  * the timer has millisecond steps). */
 static void due_cb(uv_timer_t *t) {
   chat_pacer_t *p = t->data;
   uint64_t now = uv_hrtime() + 500 * 1000;
-  size_t keep = 0, n = p->n;
-  uint64_t next = 0;
   p->armed = 0;
-  /* Flushing never defers again (chat_conn_flush_now), so the array only
-   * shrinks while it is walked. */
-  for (size_t i = 0; i < n; i++) {
-    deferred_t d = p->v[i];
-    if (d.due <= now) {
-      chat_conn_flush_now(d.c);
-      chat_actor_unref(chat_conn_actor(d.c));
-    } else {
-      p->v[keep++] = d;
-      if (next == 0 || d.due < next) next = d.due;
-    }
+  while (p->n > 0 && p->v[0].due <= now) {
+    deferred_t d = heap_pop(p);
+    chat_conn_flush_now(d.c);
+    chat_actor_unref(chat_conn_actor(d.c));
   }
-  /* Connections deferred while flushing went after n. */
-  for (size_t i = n; i < p->n; i++) p->v[keep++] = p->v[i];
-  p->n = keep;
-  if (next) arm(p, next);
+  if (p->n > 0) arm(p, p->v[0].due);
 }
 
 static void arm(chat_pacer_t *p, uint64_t due) {
@@ -85,14 +110,8 @@ static void arm(chat_pacer_t *p, uint64_t due) {
 }
 
 void chat_pacer_defer(chat_pacer_t *p, chat_conn_t *c, uint64_t due) {
-  if (p->n == p->cap) {
-    p->cap = p->cap ? p->cap * 2 : 64;
-    p->v = chat_xrealloc(p->v, p->cap * sizeof(*p->v));
-  }
   chat_actor_ref(chat_conn_actor(c));
-  p->v[p->n].c = c;
-  p->v[p->n].due = due;
-  p->n++;
+  heap_push(p, (deferred_t){c, due});
   arm(p, due);
 }
 
