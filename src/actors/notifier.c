@@ -16,6 +16,7 @@
 #include "../core/text.h"
 #include "../core/utf8.h"
 #include "batcher.h"
+#include "curl_easy.h"
 #include "mailq_redis.h"
 #include "workers.h"
 
@@ -91,69 +92,7 @@ struct chat_notifier_s {
   void *done_ud;
 };
 
-/* ---- libcurl global state --------------------------------------------- */
-
-static uv_once_t curl_once = UV_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
-
 /* ---- text helpers ----------------------------------------------------- */
-
-/* Characters that would break a line or reorder what is shown. */
-static int is_line_breaker(uint32_t c) {
-  return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x2028 || c == 0x2029;
-}
-
-static int is_bidi_control(uint32_t c) {
-  return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
-}
-
-/* A copy of s (valid UTF-8) fit for one line of text: control characters
- * and line separators become one space per run, bidi controls are removed,
- * and more than max_chars characters are cut to max_chars plus "…". */
-static char *one_line(const char *s, size_t max_chars) {
-  const unsigned char *u = (const unsigned char *)s;
-  size_t len = strlen(s), i = 0, chars = 0;
-  chat_sb_t sb;
-  int in_space = 0;
-
-  chat_sb_init(&sb);
-  while (i < len) {
-    uint32_t c;
-    size_t k = chat_utf8_next(u + i, len - i, &c);
-    if (chars == max_chars) {
-      chat_sb_puts(&sb, "\xE2\x80\xA6");  /* … */
-      break;
-    }
-    if (is_line_breaker(c)) {
-      if (!in_space) {
-        chat_sb_append(&sb, " ", 1);
-        chars++;
-      }
-      in_space = 1;
-    } else if (!is_bidi_control(c)) {
-      chat_sb_append(&sb, s + i, k);
-      chars++;
-      in_space = 0;
-    }
-    i += k;
-  }
-  return sb.buf;  /* taken from the builder */
-}
-
-/* 1 if s contains a control character (C0, DEL or C1). */
-static int has_control(const char *s) {
-  const unsigned char *u = (const unsigned char *)s;
-  size_t len = strlen(s), i = 0;
-  if (!chat_utf8_valid(s, len)) return 1;
-  while (i < len) {
-    uint32_t c;
-    i += chat_utf8_next(u + i, len - i, &c);
-    if (c < 0x20 || (c >= 0x7F && c <= 0x9F)) return 1;
-  }
-  return 0;
-}
 
 /* 1 if s is an address that is safe in the SMTP envelope and in a header:
  * chat_email_valid (no white space or control characters, one '@', a dotted
@@ -287,7 +226,7 @@ static void build_message(chat_notifier_t *n, job_t *job) {
   const item_t *first = ITEM(l->head);
   uint64_t total = chat_batch_list_total(l), more = l->more + l->more_tried;
   time_t now = (time_t)(chat_now_ms() / 1000);
-  char *name = one_line(job->username, NAME_CHARS);
+  char *name = chat_text_one_line(job->username, NAME_CHARS);
   chat_sb_t subj, body, m;
 
   chat_sb_init(&subj);
@@ -394,7 +333,8 @@ static size_t read_cb(char *buf, size_t size, size_t nmemb, void *ud) {
 /* Runs on a worker thread and touches only job. */
 static void send_work_cb(chat_work_t *w) {
   job_t *job = container_of(w, job_t, base.work);
-  CURL *c = curl_easy_init();
+  CURL *c = chat_curl_easy(job->url, "smtp,smtps", (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS),
+                           job->errbuf, job->connect_timeout_ms, job->timeout_ms);
   struct curl_slist *rcpt = NULL;
 
   if (c == NULL) {
@@ -406,23 +346,12 @@ static void send_work_cb(chat_work_t *w) {
     job->rc = CURLE_OUT_OF_MEMORY;
     goto out;
   }
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, job->errbuf);
-  curl_easy_setopt(c, CURLOPT_URL, job->url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-#else
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS));
-#endif
   curl_easy_setopt(c, CURLOPT_MAIL_FROM, job->from_env);
   curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
   curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
   curl_easy_setopt(c, CURLOPT_READDATA, job);
   curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
   curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)job->len);  /* SIZE= when offered */
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, job->connect_timeout_ms);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, job->timeout_ms);
-  /* No signals (SIGALRM for DNS timeouts) from a worker thread. */
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   job->rc = curl_easy_perform(c);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &job->smtp_code);
 out:
@@ -571,9 +500,9 @@ static chat_batch_item_t *item_decode(const char *payload, size_t len) {
     it = chat_xcalloc(1, sizeof(*it));
     it->dm = strcmp(k, "dm") == 0;
     it->ts_ms = (int64_t)t->valuedouble;
-    it->from_user = one_line(f, NAME_CHARS);
-    it->where = it->dm || w == NULL ? NULL : one_line(w, NAME_CHARS);
-    it->preview = one_line(p, PREVIEW_CHARS);
+    it->from_user = chat_text_one_line(f, NAME_CHARS);
+    it->where = it->dm || w == NULL ? NULL : chat_text_one_line(w, NAME_CHARS);
+    it->preview = chat_text_one_line(p, PREVIEW_CHARS);
   }
   cJSON_Delete(o);
   return it ? &it->base : NULL;
@@ -632,7 +561,7 @@ chat_notifier_t *chat_notifier_new(uv_loop_t *loop, const chat_notifier_config_t
   const char *base = cfg->base_url && cfg->base_url[0] ? cfg->base_url : NULL;
 
   if (enabled) {
-    if (has_control(cfg->smtp_url) || (strncmp(cfg->smtp_url, "smtp://", 7) != 0 &&
+    if (chat_text_has_control(cfg->smtp_url) || (strncmp(cfg->smtp_url, "smtp://", 7) != 0 &&
                                        strncmp(cfg->smtp_url, "smtps://", 8) != 0)) {
       set_err(err, errlen, "notifier: the SMTP URL must be smtp://HOST:PORT or smtps://");
       return NULL;
@@ -642,14 +571,13 @@ chat_notifier_t *chat_notifier_new(uv_loop_t *loop, const chat_notifier_config_t
       return NULL;
     }
   }
-  if (has_control(site) || (base && has_control(base))) {
+  if (chat_text_has_control(site) || (base && chat_text_has_control(base))) {
     set_err(err, errlen,
             "notifier: site_name and base_url must be UTF-8 without control characters");
     return NULL;
   }
   if (enabled) {
-    uv_once(&curl_once, curl_init_once);
-    if (curl_init_rc != CURLE_OK) {
+    if (chat_curl_global() != 0) {
       set_err(err, errlen, "notifier: curl_global_init failed");
       return NULL;
     }
@@ -717,9 +645,9 @@ static item_t *item_new(int dm, const char *from_user, const char *where, const 
   item_t *it = chat_xcalloc(1, sizeof(*it));
   it->dm = dm;
   it->ts_ms = ts_ms;
-  it->from_user = one_line(from_user, NAME_CHARS);
-  it->where = dm || where == NULL ? NULL : one_line(where, NAME_CHARS);
-  it->preview = one_line(text, PREVIEW_CHARS);
+  it->from_user = chat_text_one_line(from_user, NAME_CHARS);
+  it->where = dm || where == NULL ? NULL : chat_text_one_line(where, NAME_CHARS);
+  it->preview = chat_text_one_line(text, PREVIEW_CHARS);
   return it;
 }
 

@@ -15,8 +15,10 @@
 #include "../core/json.h"
 #include "../core/log.h"
 #include "../core/sb.h"
+#include "../core/text.h"
 #include "../core/utf8.h"
 #include "batcher.h"
+#include "curl_easy.h"
 #include "mailq_redis.h"
 #include "workers.h"
 
@@ -35,9 +37,6 @@
 #define PREVIEW_CHARS 200
 #define NAME_CHARS 64
 
-static uv_once_t curl_once = UV_ONCE_INIT;
-static CURLcode curl_init_rc;
-static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 
 /* ---- data ------------------------------------------------------------- */
@@ -99,42 +98,6 @@ static uint64_t rnd(chat_webhook_t *w) { return chat_batcher_random(w->batcher);
 
 static uint64_t jitter(chat_webhook_t *w, uint64_t max) {
   return chat_batcher_jitter(w->batcher, max);
-}
-
-static int has_control(const char *s) {
-  const unsigned char *u = (const unsigned char *)s;
-  size_t len = strlen(s), i = 0;
-  if (!chat_utf8_valid(s, len)) return 1;
-  while (i < len) {
-    uint32_t c;
-    i += chat_utf8_next(u + i, len - i, &c);
-    if (c < 0x20 || (c >= 0x7F && c <= 0x9F)) return 1;
-  }
-  return 0;
-}
-
-/* A copy of s (valid UTF-8) cut to max_chars characters plus "…"; control
- * characters become spaces.  Chinese and every other script are kept. */
-static char *cut(const char *s, size_t max_chars) {
-  const unsigned char *u = (const unsigned char *)s;
-  size_t len = strlen(s), i = 0, chars = 0;
-  chat_sb_t sb;
-  chat_sb_init(&sb);
-  while (i < len) {
-    uint32_t c;
-    size_t k = chat_utf8_next(u + i, len - i, &c);
-    if (chars == max_chars) {
-      chat_sb_puts(&sb, "\xE2\x80\xA6");
-      break;
-    }
-    if (c < 0x20 || (c >= 0x7F && c <= 0x9F))
-      chat_sb_append(&sb, " ", 1);
-    else
-      chat_sb_append(&sb, s + i, k);
-    chars++;
-    i += k;
-  }
-  return sb.buf;
 }
 
 static const char *event_name(int e) {
@@ -272,29 +235,19 @@ static size_t discard_cb(char *buf, size_t size, size_t nmemb, void *ud) {
 /* Runs on a worker thread and touches only job. */
 static void post_work_cb(chat_work_t *wk) {
   job_t *job = container_of(wk, job_t, base.work);
-  CURL *c = curl_easy_init();
+  CURL *c = chat_curl_easy(job->url, "http,https", (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS),
+                           job->errbuf, job->connect_timeout_ms, job->timeout_ms);
   job->status = 0;
-  job->errbuf[0] = '\0';
   if (c == NULL) {
     job->rc = CURLE_FAILED_INIT;
     return;
   }
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, job->errbuf);
-  curl_easy_setopt(c, CURLOPT_URL, job->url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
   curl_easy_setopt(c, CURLOPT_POST, 1L);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, job->body);
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)job->len);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, job->headers);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, job->connect_timeout_ms);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, job->timeout_ms);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   job->rc = curl_easy_perform(c);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &job->status);
   curl_easy_cleanup(c);
@@ -489,9 +442,9 @@ static chat_batch_item_t *item_decode(const char *payload, size_t len) {
     it = chat_xcalloc(1, sizeof(*it));
     it->event = event_of(e);
     it->ts_ms = (int64_t)t->valuedouble;
-    it->from = cut(f, NAME_CHARS);
-    it->room = r ? cut(r, NAME_CHARS) : NULL;
-    it->text = cut(x, PREVIEW_CHARS);
+    it->from = chat_text_one_line(f, NAME_CHARS);
+    it->room = r ? chat_text_one_line(r, NAME_CHARS) : NULL;
+    it->text = chat_text_one_line(x, PREVIEW_CHARS);
   }
   cJSON_Delete(o);
   return it ? &it->base : NULL;
@@ -539,7 +492,7 @@ chat_webhook_t *chat_webhook_new(uv_loop_t *loop, const chat_webhook_config_t *c
                                  size_t errlen) {
   const char *site = cfg->site_name && cfg->site_name[0] ? cfg->site_name : "chatd";
   int events = chat_webhook_events_parse(cfg->events);
-  if (cfg->url == NULL || has_control(cfg->url) ||
+  if (cfg->url == NULL || chat_text_has_control(cfg->url) ||
       (strncmp(cfg->url, "http://", 7) != 0 && strncmp(cfg->url, "https://", 8) != 0)) {
     set_err(err, errlen, "webhook: the URL must be http://... or https://...");
     return NULL;
@@ -552,12 +505,11 @@ chat_webhook_t *chat_webhook_new(uv_loop_t *loop, const chat_webhook_config_t *c
     set_err(err, errlen, "webhook: events must be a list of dm, mention, join (or all)");
     return NULL;
   }
-  if (has_control(site)) {
+  if (chat_text_has_control(site)) {
     set_err(err, errlen, "webhook: site_name must be UTF-8 without control characters");
     return NULL;
   }
-  uv_once(&curl_once, curl_init_once);
-  if (curl_init_rc != CURLE_OK) {
+  if (chat_curl_global() != 0) {
     set_err(err, errlen, "webhook: curl_global_init failed");
     return NULL;
   }
@@ -651,9 +603,9 @@ void chat_webhook_add(chat_webhook_t *w, int64_t user_id, const char *username,
   item_t *it = chat_xcalloc(1, sizeof(*it));
   it->event = event;
   it->ts_ms = ts_ms;
-  it->from = cut(from, NAME_CHARS);
-  it->room = room ? cut(room, NAME_CHARS) : NULL;
-  it->text = cut(text, PREVIEW_CHARS);
+  it->from = chat_text_one_line(from, NAME_CHARS);
+  it->room = room ? chat_text_one_line(room, NAME_CHARS) : NULL;
+  it->text = chat_text_one_line(text, PREVIEW_CHARS);
   chat_batcher_add(w->batcher, user_id, username, phone, &it->base);
 }
 

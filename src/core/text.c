@@ -12,6 +12,7 @@
 
 #include "ident.h"
 #include "limits.h"
+#include "sb.h"
 #include "utf8.h"
 
 /* The white space listed in text.h. */
@@ -200,4 +201,53 @@ int chat_room_name_valid(const char *s) {
   }
   /* c is the last character here. */
   return chars > 0 && !is_space(c);
+}
+
+int chat_text_has_control(const char *s) {
+  const unsigned char *u = (const unsigned char *)s;
+  size_t len = strlen(s), i = 0;
+  if (!chat_utf8_valid(s, len)) return 1;
+  while (i < len) {
+    uint32_t c;
+    i += chat_utf8_next(u + i, len - i, &c);
+    if (is_control(c)) return 1;
+  }
+  return 0;
+}
+
+/* Characters that would break a line or reorder what is shown. */
+static int is_line_breaker(uint32_t c) { return is_control(c) || c == 0x2028 || c == 0x2029; }
+
+static int is_bidi_control(uint32_t c) {
+  return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
+}
+
+char *chat_text_one_line(const char *s, size_t max_chars) {
+  const unsigned char *u = (const unsigned char *)s;
+  size_t len = strlen(s), i = 0, chars = 0;
+  chat_sb_t sb;
+  int in_space = 0;
+
+  chat_sb_init(&sb);
+  while (i < len) {
+    uint32_t c;
+    size_t k = chat_utf8_next(u + i, len - i, &c);
+    if (chars == max_chars) {
+      chat_sb_puts(&sb, "\xE2\x80\xA6"); /* … */
+      break;
+    }
+    if (is_line_breaker(c)) {
+      if (!in_space) {
+        chat_sb_append(&sb, " ", 1);
+        chars++;
+      }
+      in_space = 1;
+    } else if (!is_bidi_control(c)) {
+      chat_sb_append(&sb, s + i, k);
+      chars++;
+      in_space = 0;
+    }
+    i += k;
+  }
+  return sb.buf; /* taken from the builder */
 }

@@ -12,6 +12,17 @@
  * U+205F, U+3000, U+FEFF).  Writes the start offset and length of the rest. */
 void chat_text_trim(const char *s, size_t len, size_t *start, size_t *out_len);
 
+/* 1 if s is not valid UTF-8 or holds a control character (C0, DEL or C1).
+ * Takes any bytes. */
+int chat_text_has_control(const char *s);
+
+/* A copy of s fit for one line of text (the caller frees it): each run of
+ * control characters and line separators (U+2028, U+2029) becomes one
+ * space, bidi controls (U+202A..U+202E, U+2066..U+2069) are dropped, and
+ * past max_chars characters it is cut to max_chars plus "…".  Mail
+ * previews and webhook items are made with it. */
+char *chat_text_one_line(const char *s, size_t max_chars);
+
 /* The username rules, the one check of a new name (registration and
  * `chatd user add` both call it).  A name as typed is taken when:
  *   - it is valid UTF-8 of at most CHAT_NAME_MAX bytes;

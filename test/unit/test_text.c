@@ -1,4 +1,5 @@
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/text.h"
@@ -243,6 +244,33 @@ static void test_threads(void) {
   }
 }
 
+static void test_one_line(void) {
+  char *t = chat_text_one_line("a\r\n\tb\xE2\x80\xA8" "c", 64);  /* a run of controls, U+2028 */
+  T_EQ_STR(t, "a b c");
+  free(t);
+  t = chat_text_one_line("\xE2\x80\xAE张三\xE2\x81\xA6上海", 64);  /* bidi controls dropped */
+  T_EQ_STR(t, "张三上海");
+  free(t);
+  t = chat_text_one_line("我家在上海东边", 4);  /* cut by characters, not bytes */
+  T_EQ_STR(t, "我家在上\xE2\x80\xA6");
+  free(t);
+  t = chat_text_one_line("abcd", 4);
+  T_EQ_STR(t, "abcd");
+  free(t);
+  t = chat_text_one_line("", 4);
+  T_EQ_STR(t, "");
+  free(t);
+}
+
+static void test_has_control(void) {
+  T_EQ_INT(chat_text_has_control("张三 ok"), 0);
+  T_EQ_INT(chat_text_has_control(""), 0);
+  T_EQ_INT(chat_text_has_control("a\tb"), 1);
+  T_EQ_INT(chat_text_has_control("a\x7f"), 1);
+  T_EQ_INT(chat_text_has_control("a\xC2\x85"), 1);  /* U+0085, a C1 control */
+  T_EQ_INT(chat_text_has_control("a\xC3"), 1);       /* not UTF-8 */
+}
+
 int main(void) {
   /* Runs first so ICU's objects are made by concurrent threads. */
   T_RUN(test_threads);
@@ -251,5 +279,7 @@ int main(void) {
   T_RUN(test_username_normalised);
   T_RUN(test_email);
   T_RUN(test_room_name);
+  T_RUN(test_one_line);
+  T_RUN(test_has_control);
   return T_DONE();
 }
