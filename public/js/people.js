@@ -75,6 +75,8 @@ function tp(key, params) {
 const known = new Map();     // username -> {display_name, online?, at}
 const asked = new Map();     // username -> when it was last looked up (ms)
 const STALE_MS = 30_000;     // a name shown is looked up again after this
+const RETRY_MS = 2_000;      // a lookup that failed is tried again after this, doubling
+const failures = new Map();  // username -> lookups failed in a row
 let hooks = { changed: () => {} };
 
 /** main.js: changed() re-renders the lists when display names arrive. */
@@ -126,19 +128,38 @@ export function displayName(username) {
   return k ? k.display_name : username;
 }
 
+/** The users named name (an empty list: none), or null if the lookup failed. */
 async function lookup(name) {
   try {
     const d = await apiAuth('GET', '/api/users?q=' + encodeURIComponent(name));
     return (d && d.users ? d.users : []).filter((u) => u.username === name);
-  } catch (_) { return []; }
+  } catch (_) { return null; }
 }
 
 async function flushLookups() {
   if (!pending) return;
-  const names = [...pending].slice(0, 50);
-  pending = null;
+  const all = [...pending];
+  const names = all.slice(0, 50);
+  // More than 50 at once: the rest go in the next round.
+  pending = all.length > 50 ? new Set(all.slice(50)) : null;
+  if (pending) queueMicrotask(flushLookups);
   const found = await Promise.all(names.map(lookup));
-  if (learn(found.flat())) hooks.changed();
+  // A failed lookup (the server busy or away) is tried again soon, not
+  // after STALE_MS: the name is asked for again by the next render.
+  let retry = 0;
+  names.forEach((name, i) => {
+    if (found[i] !== null) {
+      failures.delete(name);
+      return;
+    }
+    const n = (failures.get(name) || 0) + 1;
+    failures.set(name, n);
+    const wait = Math.min(STALE_MS, RETRY_MS * 2 ** (n - 1));
+    asked.set(name, Date.now() - STALE_MS + wait);
+    retry = retry ? Math.min(retry, wait) : wait;
+  });
+  if (learn(found.filter((f) => f !== null).flat())) hooks.changed();
+  if (retry) setTimeout(() => hooks.changed(), retry + 10);
 }
 
 /** A name for a list: the display name, and the username as secondary text when they differ. */

@@ -2,7 +2,8 @@
 // e-mail on the settings page, display names in the lists with the username
 // as secondary text, the profile card from the member list (→ add friend,
 // → direct message) and from a message's sender, and the add-friend
-// autocomplete finding a Chinese display name as it is typed. In English and
+// autocomplete finding a Chinese display name as it is typed, and a name
+// lookup that failed (503) being tried again within seconds. In English and
 // Chinese, with screenshots.
 
 import assert from 'node:assert/strict';
@@ -130,6 +131,43 @@ for (const lang of ['en', 'zh']) {
     await screenshot(a.page, t, 'dm-from-card');
     assert.deepEqual(a.page.problems, []);
     assert.deepEqual(b.page.problems, []);
+  });
+
+  test(`a name lookup that failed is tried again within seconds (${lang})`, async (t, userPage) => {
+    const a = await userPage({ locale });
+    const b = await userPage({ locale });
+    const na = uniqueName('ann');
+    const nb = uniqueName('bo');
+    await signUp(a.context, a.page, server.url, na);
+    await signUp(b.context, b.page, server.url, nb);
+    const shown = lang === 'zh' ? '李四' : 'Bo Busy';
+    await setDisplayName(b.page, shown, lang);
+    const room = await lobbyId(a.page);
+    // The first lookup of b's name answers 503, as a busy server would; the
+    // ones after it go through.
+    let refused = 0;
+    await a.page.route((url) => url.pathname === '/api/users' && url.searchParams.get('q') === nb,
+      async (route) => {
+        if (refused === 0) {
+          refused += 1;
+          await route.fulfill({ status: 503, contentType: 'application/json',
+            body: JSON.stringify({ error: 'busy', message: 'try again' }) });
+        } else {
+          await route.continue();
+        }
+      });
+    await a.page.reload();
+    await waitSignedIn(a.page, na);
+    await b.page.goto(server.url + '/#/lobby');
+    await openRoom(b.page, room, nb);
+    await openRoom(a.page, room, na);
+    const member = a.page.locator(`#member-list li[data-user="${nb}"]`);
+    await member.waitFor({ state: 'attached' });
+    // Well before the 30 s after which a shown name is looked up again anyway.
+    await until(async () => (await member.locator('[data-testid="display-name"]').textContent()) === shown,
+      { desc: 'display name after a failed lookup', timeout: 10_000 });
+    assert.equal(refused, 1);
+    assert.deepEqual(a.page.problems, []);
   });
 
   test(`add-friend autocomplete finds a Chinese display name as it is typed (${lang})`, async (t, userPage) => {
