@@ -35,6 +35,31 @@ async function setDisplayName(page, name, lang) {
   assert.match(await page.textContent('#profile-status'), lang === 'zh' ? /资料已保存/ : /Profile saved/);
 }
 
+// a and b signed up, b's display name set to shown, a's page reloaded (so it
+// knows no names yet) and both in the lobby room. beforeReload(a, nb) runs
+// just before a's reload. Returns the users and b's entry in a's member list.
+async function twoInLobby(userPage, locale, lang, shown, beforeReload) {
+  const a = await userPage({ locale });
+  const b = await userPage({ locale });
+  const na = uniqueName('ann');
+  const nb = uniqueName('bo');
+  await signUp(a.context, a.page, server.url, na);
+  await signUp(b.context, b.page, server.url, nb);
+  await setDisplayName(b.page, shown, lang);
+  const room = await lobbyId(a.page);
+  if (beforeReload) await beforeReload(a, nb);
+  // Names are looked up when shown (and again when 30 s old): a fresh
+  // page knows the new one.
+  await a.page.reload();
+  await waitSignedIn(a.page, na);
+  await b.page.goto(server.url + '/#/lobby');
+  await openRoom(b.page, room, nb);
+  await openRoom(a.page, room, na);
+  const member = a.page.locator(`#member-list li[data-user="${nb}"]`);
+  await member.waitFor({ state: 'attached' });
+  return { a, b, na, nb, room, member };
+}
+
 for (const lang of ['en', 'zh']) {
   const locale = lang === 'zh' ? 'zh-CN' : 'en-US';
 
@@ -72,25 +97,9 @@ for (const lang of ['en', 'zh']) {
   });
 
   test(`profile card from the member list and a sender name, add friend, then DM (${lang})`, async (t, userPage) => {
-    const a = await userPage({ locale });
-    const b = await userPage({ locale });
-    const na = uniqueName('ann');
-    const nb = uniqueName('bo');
-    await signUp(a.context, a.page, server.url, na);
-    await signUp(b.context, b.page, server.url, nb);
     const shown = lang === 'zh' ? '张三丰' : 'Bo Jackson';
-    await setDisplayName(b.page, shown, lang);
-    const room = await lobbyId(a.page);
-    // Names are looked up when shown (and again when 30 s old): a fresh
-    // page knows the new one.
-    await a.page.reload();
-    await waitSignedIn(a.page, na);
-    await b.page.goto(server.url + '/#/lobby');
-    await openRoom(b.page, room, nb);
-    await openRoom(a.page, room, na);
+    const { a, b, na, nb, member } = await twoInLobby(userPage, locale, lang, shown);
     // The member list shows the display name, the username as secondary text.
-    const member = a.page.locator(`#member-list li[data-user="${nb}"]`);
-    await member.waitFor({ state: 'attached' });
     await until(async () => (await member.locator('[data-testid="display-name"]').textContent()) === shown,
       { desc: 'display name in the member list' });
     assert.equal(await member.locator('[data-testid="person-username"]').textContent(), '@' + nb);
@@ -134,35 +143,21 @@ for (const lang of ['en', 'zh']) {
   });
 
   test(`a name lookup that failed is tried again within seconds (${lang})`, async (t, userPage) => {
-    const a = await userPage({ locale });
-    const b = await userPage({ locale });
-    const na = uniqueName('ann');
-    const nb = uniqueName('bo');
-    await signUp(a.context, a.page, server.url, na);
-    await signUp(b.context, b.page, server.url, nb);
     const shown = lang === 'zh' ? '李四' : 'Bo Busy';
-    await setDisplayName(b.page, shown, lang);
-    const room = await lobbyId(a.page);
     // The first lookup of b's name answers 503, as a busy server would; the
     // ones after it go through.
     let refused = 0;
-    await a.page.route((url) => url.pathname === '/api/users' && url.searchParams.get('q') === nb,
-      async (route) => {
-        if (refused === 0) {
-          refused += 1;
-          await route.fulfill({ status: 503, contentType: 'application/json',
-            body: JSON.stringify({ error: 'busy', message: 'try again' }) });
-        } else {
-          await route.continue();
-        }
-      });
-    await a.page.reload();
-    await waitSignedIn(a.page, na);
-    await b.page.goto(server.url + '/#/lobby');
-    await openRoom(b.page, room, nb);
-    await openRoom(a.page, room, na);
-    const member = a.page.locator(`#member-list li[data-user="${nb}"]`);
-    await member.waitFor({ state: 'attached' });
+    const { a, member } = await twoInLobby(userPage, locale, lang, shown, (a, nb) =>
+      a.page.route((url) => url.pathname === '/api/users' && url.searchParams.get('q') === nb,
+        async (route) => {
+          if (refused === 0) {
+            refused += 1;
+            await route.fulfill({ status: 503, contentType: 'application/json',
+              body: JSON.stringify({ error: 'busy', message: 'try again' }) });
+          } else {
+            await route.continue();
+          }
+        }));
     // Well before the 30 s after which a shown name is looked up again anyway.
     await until(async () => (await member.locator('[data-testid="display-name"]').textContent()) === shown,
       { desc: 'display name after a failed lookup', timeout: 10_000 });
