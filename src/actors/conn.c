@@ -775,7 +775,7 @@ void chat_conn_respond_body(chat_conn_t *c, int status, const char *content_type
 void chat_conn_respond_text(chat_conn_t *c, int status, const char *content_type,
                             const char *body) {
   if (c->state != CONN_HTTP || !c->busy) return;
-  char headers[256];
+  char headers[256 + sizeof("Cache-Control: no-store\r\n")]; /* conn_headers' and ours */
   snprintf(headers, sizeof(headers), "%sCache-Control: no-store\r\n", conn_headers(c));
   conn_respond(c, chat_http_response(status, content_type, headers, body, strlen(body),
                                      c->keep_alive, c->req->method == HTTP_HEAD));
