@@ -12,7 +12,9 @@
  * compare sizes on the same data.  Nothing is asserted.
  *
  *   search_bench --url sqlite:/tmp/sb.db [--messages 1000000] [--old-index]
- *   search_bench --url mysql://user@host/db ...   (the database must be empty) */
+ *   search_bench --url mysql://user@host/db ...   (the database must be empty)
+ *   search_bench --url ... --queries-only        (a database an earlier run
+ *                                                  filled: the queries only) */
 #define _GNU_SOURCE
 #include <sqlite3.h>
 #include <stdint.h>
@@ -202,66 +204,19 @@ static int cmp_d(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-int main(int argc, char **argv) {
-  const char *url = NULL;
-  long total = 1000000;
-  int old_index = 0;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--url") == 0 && i + 1 < argc)
-      url = argv[++i];
-    else if (strcmp(argv[i], "--messages") == 0 && i + 1 < argc)
-      total = strtol(argv[++i], NULL, 10);
-    else if (strcmp(argv[i], "--index-chunk") == 0 && i + 1 < argc)
-      INDEX_CHUNK = atoi(argv[++i]);
-    else if (strcmp(argv[i], "--old-index") == 0)
-      old_index = 1;
-    else {
-      fprintf(stderr, "usage: %s --url sqlite:PATH|mysql://... [--messages N] [--index-chunk N] [--old-index]\n",
-              argv[0]);
-      return 2;
-    }
-  }
-  if (url == NULL || total < 1000) {
-    fprintf(stderr, "search_bench: --url is required, --messages at least 1000\n");
-    return 2;
-  }
-  const char *path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : NULL;
-  if (path) {
-    char p2[600];
-    unlink(path);
-    snprintf(p2, sizeof(p2), "%s-wal", path);
-    unlink(p2);
-    snprintf(p2, sizeof(p2), "%s-shm", path);
-    unlink(p2);
-  }
-
-  chat_store_t *s = NULL;
-  char err[256];
-  if (chat_store_open(url, 4, &s, err, sizeof(err)) != 0) {
-    fprintf(stderr, "search_bench: %s\n", err);
-    return 1;
-  }
-  make_vocab();
-  if (path && getenv("SEARCH_BENCH_SQL")) { /* experiments: FTS5 settings */
-    sqlite3 *db = NULL;
-    sqlite3_open(path, &db);
-    chat_sqlite_fts_register(db);
-    if (sqlite3_exec(db, getenv("SEARCH_BENCH_SQL"), NULL, NULL, NULL) != SQLITE_OK)
-      fprintf(stderr, "SEARCH_BENCH_SQL: %s\n", sqlite3_errmsg(db));
-    sqlite3_close(db);
-  }
-
-  /* Users, public rooms, one private room the searcher (user 0) is not in,
-   * which gets a fifth of the room messages. */
-  int64_t *users = malloc(USERS * sizeof(*users));
-  int64_t rooms[ROOMS + 1];
+/* Fills a fresh store with total messages and indexes them, printing what
+ * it measures; users and rooms get the ids of the fill's users and rooms:
+ * users, public rooms, one private room the searcher (user 0) is not in,
+ * which gets a fifth of the room messages. */
+static int fill_and_index(chat_store_t *s, const char *path, long total,
+                          int old_index, int64_t *users, int64_t *rooms) {
   for (int i = 0; i < USERS; i++) {
     char name[32];
     chat_user_rec_t u;
     snprintf(name, sizeof(name), "sb%d", i);
     if (chat_store_user_create(s, name, NULL, "$bench$", CHAT_ROLE_USER, 1, &u) != 0) {
       fprintf(stderr, "search_bench: user create failed (is the database empty?)\n");
-      return 1;
+      return -1;
     }
     users[i] = u.id;
   }
@@ -269,12 +224,12 @@ int main(int argc, char **argv) {
     char name[32];
     chat_room_rec_t r;
     snprintf(name, sizeof(name), "bench-%d", i);
-    if (chat_store_room_create(s, name, "", &r) != 0) return 1;
+    if (chat_store_room_create(s, name, "", &r) != 0) return -1;
     rooms[i] = r.id;
   }
   if (chat_store_room_create_owned(s, "secret", "", 1, users[1], users + 2, 20, 1,
                                    &rooms[ROOMS]) != 0)
-    return 1;
+    return -1;
 
   /* Fill: a tenth direct messages, the rest in rooms. */
   chat_msg_insert_t *it = calloc(BATCH, sizeof(*it));
@@ -302,7 +257,7 @@ int main(int argc, char **argv) {
     }
     if (chat_store_msg_insert_batch(s, it, (size_t)nb) != 0) {
       fprintf(stderr, "search_bench: insert failed\n");
-      return 1;
+      return -1;
     }
     done += nb;
   }
@@ -321,7 +276,7 @@ int main(int argc, char **argv) {
     int d = 0;
     if (chat_store_index_pending(s, INDEX_CHUNK, &d) != 0) {
       fprintf(stderr, "search_bench: indexing failed\n");
-      return 1;
+      return -1;
     }
     indexed += d;
     if (d == 0) break;
@@ -347,6 +302,100 @@ int main(int argc, char **argv) {
              (double)size1 / (double)(size0 + old));
     }
   }
+  free(it);
+  free(texts);
+  return 0;
+}
+
+/* The users and rooms of an earlier fill (their names are the fill's). */
+static int find_filled(chat_store_t *s, int64_t *users, int64_t *rooms) {
+  chat_room_rec_t *all = NULL;
+  size_t n = 0, found = 0;
+
+  for (int i = 0; i < USERS; i++) {
+    char name[32];
+    chat_user_rec_t u;
+    snprintf(name, sizeof(name), "sb%d", i);
+    if (chat_store_user_by_name(s, name, &u) != 0) return -1;
+    users[i] = u.id;
+  }
+  if (chat_store_room_list(s, &all, &n) != 0) return -1;
+  /* The private room has a made-up name; it came after the public ones. */
+  rooms[ROOMS] = 0;
+  for (size_t k = 0; k < n; k++) {
+    int i = -1;
+    if (sscanf(all[k].name, "bench-%d", &i) == 1 && i >= 0 && i < ROOMS) {
+      rooms[i] = all[k].id;
+      found++;
+    } else if (found == ROOMS && rooms[ROOMS] == 0) {
+      rooms[ROOMS] = all[k].id;
+      found++;
+    }
+  }
+  free(all);
+  return found == ROOMS + 1 ? 0 : -1;
+}
+
+int main(int argc, char **argv) {
+  const char *url = NULL;
+  long total = 1000000;
+  int old_index = 0, queries_only = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--url") == 0 && i + 1 < argc)
+      url = argv[++i];
+    else if (strcmp(argv[i], "--messages") == 0 && i + 1 < argc)
+      total = strtol(argv[++i], NULL, 10);
+    else if (strcmp(argv[i], "--index-chunk") == 0 && i + 1 < argc)
+      INDEX_CHUNK = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--old-index") == 0)
+      old_index = 1;
+    else if (strcmp(argv[i], "--queries-only") == 0)
+      queries_only = 1;
+    else {
+      fprintf(stderr, "usage: %s --url sqlite:PATH|mysql://... [--messages N] [--index-chunk N] [--old-index] [--queries-only]\n",
+              argv[0]);
+      return 2;
+    }
+  }
+  if (url == NULL || total < 1000) {
+    fprintf(stderr, "search_bench: --url is required, --messages at least 1000\n");
+    return 2;
+  }
+  const char *path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : NULL;
+  if (path && !queries_only) {
+    char p2[600];
+    unlink(path);
+    snprintf(p2, sizeof(p2), "%s-wal", path);
+    unlink(p2);
+    snprintf(p2, sizeof(p2), "%s-shm", path);
+    unlink(p2);
+  }
+
+  chat_store_t *s = NULL;
+  char err[256];
+  if (chat_store_open(url, 4, &s, err, sizeof(err)) != 0) {
+    fprintf(stderr, "search_bench: %s\n", err);
+    return 1;
+  }
+  make_vocab();
+  if (path && getenv("SEARCH_BENCH_SQL")) { /* experiments: FTS5 settings */
+    sqlite3 *db = NULL;
+    sqlite3_open(path, &db);
+    chat_sqlite_fts_register(db);
+    if (sqlite3_exec(db, getenv("SEARCH_BENCH_SQL"), NULL, NULL, NULL) != SQLITE_OK)
+      fprintf(stderr, "SEARCH_BENCH_SQL: %s\n", sqlite3_errmsg(db));
+    sqlite3_close(db);
+  }
+
+  int64_t *users = malloc(USERS * sizeof(*users));
+  int64_t rooms[ROOMS + 1];
+  if (queries_only) {
+    if (find_filled(s, users, rooms) != 0) {
+      fprintf(stderr, "search_bench: no filled database at %s\n", url);
+      return 1;
+    }
+  }
+  if (!queries_only && fill_and_index(s, path, total, old_index, users, rooms) != 0) return 1;
 
   const query_t qs[] = {
       {"common word", g_words[0], users[0], 0},
@@ -387,8 +436,6 @@ int main(int argc, char **argv) {
   }
   printf("slowest query: %.2f ms\n", worst);
   chat_store_close(s);
-  free(it);
-  free(texts);
   free(users);
   return 0;
 }
