@@ -179,7 +179,9 @@ typedef struct {
    * for CHAT_SEARCH_ROOM of room_id (0: every room; messages of the rooms
    * of the ascending hide[0..nhide) may be left out, store.c drops them
    * anyway), for CHAT_SEARCH_DM sent or received by user_id.  A query
-   * without tokens has no candidates. */
+   * without tokens has no candidates.  A backend may leave out candidates
+   * that fail the store's text check (chat_tokens_match) too; fewer than
+   * limit means there are no more. */
   int (*search_match)(chat_store_t *s, int kind, const char *q, size_t qlen,
                       int64_t before_id, int64_t room_id, int64_t user_id,
                       const int64_t *hide, size_t nhide, int limit,

@@ -24,6 +24,7 @@
 #include "../core/common.h"
 #include "../core/log.h"
 #include "mysql_int.h"
+#include "tokens.h"
 
 /* --- search --------------------------------------------------------------- */
 
@@ -44,17 +45,120 @@ static char *match_expr(const char *q, size_t qlen, size_t *len) {
   return e;
 }
 
-/* Ids per window of the first query of a search; each next window is
- * WINDOW_GROWTH times wider. */
-#define WINDOW_IDS 4096
-#define WINDOW_GROWTH 4
+/* The LIKE pattern of the messages that contain q[0..qlen): %q% with '%',
+ * '_' and the escape character '!' (ESCAPE '!', whatever the SQL mode says
+ * of backslashes) escaped. */
+static char *like_pattern(const char *q, size_t qlen, size_t *len) {
+  char *e = chat_xmalloc(2 * qlen + 3), *p = e;
 
-/* Mroonga collects every match of the expression in the key range before
- * it orders them, so one query over the whole table costs as much as the
- * matches of a common word (tens of thousands).  The search asks for the
- * newest window of ids first and widens the window while it needs more
- * rows: a common word fills its page in the first window, a rare one
- * covers the table in a few queries. */
+  *p++ = '%';
+  for (size_t i = 0; i < qlen; i++) {
+    if (q[i] == '%' || q[i] == '_' || q[i] == '!') *p++ = '!';
+    *p++ = q[i];
+  }
+  *p++ = '%';
+  *p = '\0';
+  *len = (size_t)(p - e);
+  return e;
+}
+
+/* The direct reading of a search (see chat_mysql_search_match): the newest
+ * SCAN_ROWS ids below the bound, then more while the matches so far say the
+ * rest of the page is within SCAN_BUDGET ids in all.  Reading a message
+ * costs about 1 us (a million messages, MariaDB 10.11); the newest ones
+ * are the ones the buffer pool holds. */
+#define SCAN_ROWS 4096
+#define SCAN_BUDGET 32768
+/* Rows asked of Mroonga at least: its cost is the posting lists it walks,
+ * whatever it returns, so it is asked for enough at once. */
+#define MATCH_ROWS_MIN 64
+#define MATCH_ROWS_MAX 1024
+
+typedef struct {
+  chat_msg_rec_t *v;
+  size_t n;
+  const char *q, *like; /* the query, its LIKE pattern */
+  size_t qlen, likelen;
+  const int64_t *hide; /* ascending */
+  size_t nhide;
+} found_t;
+
+static void rec_free(chat_msg_rec_t *m) {
+  free(m->text);
+  free(m->extra);
+  free(m->files);
+}
+
+static int hidden(const found_t *f, int64_t room) {
+  size_t lo = 0, hi = f->nhide;
+
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (f->hide[mid] == room) return 1;
+    if (f->hide[mid] < room) lo = mid + 1; else hi = mid;
+  }
+  return 0;
+}
+
+/* Moves the rows of v[0..k) that the searcher may read and that contain
+ * the query (the store's text check) to f, frees the others and v. */
+static void keep(found_t *f, chat_msg_rec_t *v, size_t k) {
+  size_t i, m = f->n;
+
+  if (k > 0) f->v = chat_xrealloc(f->v, (f->n + k) * sizeof(*f->v));
+  for (i = 0; i < k; i++) {
+    if (!(v[i].room && hidden(f, v[i].room)) &&
+        chat_tokens_match(v[i].text, strlen(v[i].text), f->q, f->qlen))
+      f->v[m++] = v[i];
+    else
+      rec_free(&v[i]);
+  }
+  f->n = m;
+  free(v);
+}
+
+/* Statement scan (ST_SCAN_*) over ids [lo, hi): up to max messages that
+ * contain the query, newest first, into f.  *next is the bound of what is
+ * left below: lo, or the last row's id when the statement stopped at max
+ * rows. */
+static int scan_range(conn_t *c, int scan, int64_t room_id, int64_t user_id,
+                      found_t *f, int64_t lo, int64_t hi, int max,
+                      int64_t *next) {
+  size_t k = 0;
+  chat_msg_rec_t *v = NULL;
+  params_t p;
+  int r;
+
+  memset(&p, 0, sizeof(p));
+  p_i64(&p, lo);
+  p_i64(&p, hi);
+  if (scan == ST_SCAN_ROOM) p_i64(&p, room_id);
+  if (scan == ST_SCAN_DM) {
+    p_i64(&p, user_id);
+    p_i64(&p, user_id);
+  }
+  p_bytes(&p, MYSQL_TYPE_STRING, f->like, f->likelen);
+  p_i64(&p, max);
+  r = chat_mysql_msg6_rows(c, scan, &p, "search scan", max, &v, &k);
+  if (r) return r;
+  *next = k == (size_t)max ? v[k - 1].id : lo;
+  keep(f, v, k);
+  return 0;
+}
+
+/* Mroonga walks the whole posting list of every token of the query and
+ * collects each match before it orders them: a common word costs what its
+ * hundreds of thousands of matches cost (0.1-0.3 s at a million messages),
+ * whatever range of ids or number of rows is asked for.  So a search first
+ * reads the newest messages below before_id directly, on the primary key
+ * (the room's or the user's among them), and keeps those that contain the
+ * query: a query that recent messages often contain is answered there in a
+ * few milliseconds.  Mroonga is asked, for everything below what was read,
+ * only for a query that recent messages rarely contain, and for plenty of
+ * rows at once: its cost is then that of the query's tokens.  What comes
+ * back are matches the searcher may read (the store's text check and the
+ * hidden rooms applied here), so the store does not come back for more
+ * because some candidates failed. */
 int chat_mysql_search_match(chat_store_t *s, int kind, const char *q,
                             size_t qlen, int64_t before_id, int64_t room_id,
                             int64_t user_id, const int64_t *hide,
@@ -62,50 +166,73 @@ int chat_mysql_search_match(chat_store_t *s, int kind, const char *q,
                             size_t *n) {
   int dm = kind == CHAT_SEARCH_DM;
   int id = dm ? ST_MATCH_DM : room_id ? ST_MATCH_ROOM : ST_MATCH_ALL;
-  int64_t hi = before_id, width = WINDOW_IDS;
-  chat_msg_rec_t *all = NULL;
-  size_t nall = 0, elen = 0;
-  char *expr;
+  int scan = dm ? ST_SCAN_DM : room_id ? ST_SCAN_ROOM : ST_SCAN_ALL;
+  int64_t hi = before_id, rows = SCAN_ROWS, scanned = 0;
+  found_t f = {NULL, 0, q, NULL, qlen, 0, hide, nhide};
+  char *expr = NULL;
+  size_t elen = 0;
   conn_t *c;
   int r;
 
-  (void)hide; /* store.c drops them */
-  (void)nhide;
   /* The keys of search_fts_dm are twice the ids. */
   if (hi > INT64_MAX / 2) hi = INT64_MAX / 2;
+  *out = NULL;
+  *n = 0;
+  if (hi <= 0) return 0;
   r = chat_mysql_get(s, &c);
   if (r) return r;
-  expr = match_expr(q, qlen, &elen);
-  while (r == 0 && nall < (size_t)limit && hi > 0) {
-    int64_t lo = hi > width ? hi - width : 0;
+  f.like = like_pattern(q, qlen, &f.likelen);
+
+  /* Read directly while it pays. */
+  while (r == 0 && hi > 0 && f.n < (size_t)limit) {
+    int64_t lo = hi > rows ? hi - rows : 0, next = lo;
+
+    r = scan_range(c, scan, room_id, user_id, &f, lo, hi, limit - (int)f.n,
+                   &next);
+    scanned += hi - next;
+    hi = next;
+    if (r || f.n == 0 || f.n >= (size_t)limit) break;
+    /* The ids the rest of the page needs at the density so far. */
+    rows = ((int64_t)limit - (int64_t)f.n) * scanned / (int64_t)f.n + 1;
+    if (scanned + rows > SCAN_BUDGET) break;
+  }
+
+  /* Then Mroonga for everything below, plenty of rows a query. */
+  while (r == 0 && hi > 0 && f.n < (size_t)limit) {
+    int want = 4 * (limit - (int)f.n);
     chat_msg_rec_t *v = NULL;
     size_t k = 0;
     params_t p;
 
+    if (want < MATCH_ROWS_MIN) want = MATCH_ROWS_MIN;
+    if (want > MATCH_ROWS_MAX) want = MATCH_ROWS_MAX;
+    if (expr == NULL) expr = match_expr(q, qlen, &elen);
     memset(&p, 0, sizeof(p));
     p_bytes(&p, MYSQL_TYPE_STRING, expr, elen);
     p_i64(&p, dm ? 2 * hi : hi);
-    p_i64(&p, dm ? 2 * lo : lo);
     if (id != ST_MATCH_ALL) p_i64(&p, dm ? user_id : room_id);
-    p_i64(&p, limit - (int)nall);
-    r = chat_mysql_msg6_rows(c, id, &p, "search", limit - (int)nall, &v, &k);
-    if (r == 0 && k > 0) {
-      all = chat_xrealloc(all, (nall + k) * sizeof(*all));
-      memcpy(all + nall, v, k * sizeof(*v));
-      nall += k;
-    }
-    free(v);
-    hi = lo;
-    if (width < INT64_MAX / WINDOW_GROWTH) width *= WINDOW_GROWTH;
+    p_i64(&p, want);
+    r = chat_mysql_msg6_rows(c, id, &p, "search", want, &v, &k);
+    if (r) break;
+    hi = k > 0 ? v[k - 1].id : 0;
+    keep(&f, v, k);
+    if (k < (size_t)want) break; /* no more */
   }
   chat_mysql_put(s, c);
   free(expr);
+  free((char *)f.like);
   if (r) {
-    chat_store_msgs_free(all, nall);
+    chat_store_msgs_free(f.v, f.n);
     return r;
   }
-  *out = all;
-  *n = nall;
+  /* The newest limit; the store asks below the last for more. */
+  while (f.n > (size_t)limit) rec_free(&f.v[--f.n]);
+  if (f.n == 0) {
+    free(f.v);
+    f.v = NULL;
+  }
+  *out = f.v;
+  *n = f.n;
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "store_cases_a.h"
 #include "store_cases_extras.h"
 #include "store_cases_files.h"  /* files */
+#include "store/rooms.h"       /* private rooms */
 
 /* --- search --------------------------------------------------------------- */
 
@@ -422,6 +423,112 @@ static void test_search_tail_bound(void) {
   T_EQ_INT(index_by(1000), TAIL + 1);
   T_CHECK(finds(u, "老消息", 0, "the oldest 老消息"));
   free(it);
+}
+
+/* Search over thousands of indexed messages, past what a backend may read
+ * directly before its engine (MySQL: the newest 4 096 ids, then more while
+ * the matches say it pays, mysql_search.c): newest first without a gap or a
+ * repeat where the two meet, every match found wherever it lies, LIKE's
+ * special characters taken as text, candidates that fail the text check
+ * and messages of hidden private rooms skipped without losing a match. */
+static void test_search_deep(void) {
+  enum { N = 7000, BATCH = 500, EVERY = 100 };
+  chat_msg_insert_t *it = calloc(BATCH, sizeof(*it));
+  char (*text)[48] = calloc(BATCH, sizeof(*text));
+  int64_t u = make_user("deep-searcher"), o = make_user("deep-owner");
+  int64_t pub = make_room("deep-public"), priv = 0, ids[1];
+  int64_t deep[N / EVERY + 1];
+  chat_msg_rec_t *m = NULL;
+  size_t n = 0, ndeep = 0;
+  int i, k;
+
+  if (it == NULL || text == NULL) {
+    free(it);
+    free(text);
+    return;
+  }
+  ids[0] = o;
+  T_EQ_INT(chat_store_room_create_owned(g_store, "", "", 1, o, ids, 0, 1, &priv), 0);
+  for (i = 0; i < N; i += BATCH) {
+    for (k = 0; k < BATCH; k++) {
+      int j = i + k; /* the message's place, oldest first */
+      int64_t room = pub;
+
+      if (j % EVERY == 50)
+        snprintf(text[k], sizeof(text[k]), "深处词 %d", j);
+      else if (j == 1 || j == N - 1)
+        snprintf(text[k], sizeof(text[k]), "唯一旧词 %s", j == 1 ? "old" : "new");
+      else if (j == N - 90)
+        snprintf(text[k], sizeof(text[k]), "café 大");
+      else if (j >= N - 80 && j < N - 20)
+        snprintf(text[k], sizeof(text[k]), "CAFÉ 大 %d", j); /* not café */
+      else if (j >= 20 && j < 23)
+        snprintf(text[k], sizeof(text[k]), "藏词 public %d", j);
+      else if (j >= N - 400 && j < N - 100) {
+        snprintf(text[k], sizeof(text[k]), "藏词 private %d", j);
+        room = priv;
+      } else if (j >= N - 10 && j < N - 4) {
+        static const char *const like[] = {"率 100% 确定", "率 1000 确定", "甲_乙",
+                                           "甲x乙", "哇! ok", "哇 ok"};
+        snprintf(text[k], sizeof(text[k]), "%s", like[j - (N - 10)]);
+      } else {
+        snprintf(text[k], sizeof(text[k]), "填充 %d", j);
+      }
+      msg_item(&it[k], room, u, text[k], NULL, 10000 + j);
+      if (room == priv) it[k].sender_id = o;
+    }
+    T_EQ_INT(chat_store_msg_insert_batch(g_store, it, BATCH), 0);
+    for (k = 0; k < BATCH; k++)
+      if ((i + k) % EVERY == 50) deep[ndeep++] = it[k].id;
+  }
+  index_by(500);
+
+  /* The newest 50 of 70, ids descending without a gap: the newest 4 096
+   * hold 41 of them, the rest lie below. */
+  T_EQ_INT(chat_store_search(g_store, u, "深处词", 0, 50, &m, &n), 0);
+  T_EQ_INT(n, 50);
+  for (i = 0; i < (int)n && i < 50; i++) T_EQ_INT(m[i].id, deep[ndeep - 1 - (size_t)i]);
+  chat_store_msgs_free(m, n);
+  T_EQ_INT(search_n(u, "深处词", pub, NULL, NULL), 50);
+
+  /* One match among the newest, one at the bottom. */
+  T_EQ_INT(chat_store_search(g_store, u, "唯一旧词", 0, 50, &m, &n), 0);
+  T_EQ_INT(n, 2);
+  if (n == 2) {
+    T_EQ_STR(m[0].text, "唯一旧词 new");
+    T_EQ_STR(m[1].text, "唯一旧词 old");
+  }
+  chat_store_msgs_free(m, n);
+  T_CHECK(finds(u, "唯一旧词 OLD", pub, "唯一旧词 old"));
+
+  /* LIKE's % and _ and an escape character are text. */
+  T_CHECK(finds(u, "100%", 0, "率 100% 确定"));
+  T_EQ_INT(search_n(u, "100%", pub, NULL, NULL), 1);
+  T_EQ_INT(search_n(u, "0% 确", pub, NULL, NULL), 1);
+  T_EQ_INT(search_n(u, "%", pub, NULL, NULL), 1);
+  T_CHECK(finds(u, "甲_乙", 0, "甲_乙"));
+  T_EQ_INT(search_n(u, "甲_乙", pub, NULL, NULL), 1);
+  T_CHECK(finds(u, "哇! OK", 0, "哇! ok"));
+  T_EQ_INT(search_n(u, "哇!", pub, NULL, NULL), 1);
+  T_EQ_INT(search_n(u, "!", pub, NULL, NULL), 1);
+
+  /* ASCII case aside, bytes decide: the 60 newer CAFÉ are not café. */
+  T_EQ_INT(chat_store_search(g_store, u, "café 大", 0, 50, &m, &n), 0);
+  T_EQ_INT(n, 1);
+  if (n == 1) T_EQ_STR(m[0].text, "café 大");
+  chat_store_msgs_free(m, n);
+  T_CHECK(finds(u, "café", pub, "café 大"));
+  T_EQ_INT(search_n(u, "CAFÉ 大", pub, NULL, NULL), 50);
+
+  /* 300 newer matches in a private room the searcher is not in. */
+  T_EQ_INT(chat_store_search(g_store, u, "藏词", 0, 50, &m, &n), 0);
+  T_EQ_INT(n, 3);
+  for (i = 0; i < (int)n; i++) T_EQ_INT(m[i].room, pub);
+  chat_store_msgs_free(m, n);
+  T_EQ_INT(search_n(o, "藏词", 0, NULL, NULL), 50);
+  T_EQ_INT(search_n(o, "藏词 public", 0, NULL, NULL), 3);
+  free(it);
+  free(text);
 }
 
 /* --- moderation ----------------------------------------------------------- */
@@ -1419,6 +1526,7 @@ static void run_common(void) {
   T_RUN(test_search_indexed);
   T_RUN(test_index_pending);
   T_RUN(test_search_tail_bound);
+  T_RUN(test_search_deep);
   T_RUN(test_moderation);
   T_RUN(test_unread);
   T_RUN(test_people);
