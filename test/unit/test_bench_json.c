@@ -66,6 +66,7 @@ static void test_message_fast_path(void) {
   T_EQ_INT(fast_text("{\"type\":\"ack\",\"text\":\"x\"}", &t), -1);
   T_EQ_INT(fast_text("{\"type\":\"message\",\"reply\":{\"text\":\"q\"},\"text\":\"x\"}", &t), -1);
   T_EQ_INT(fast_text("{\"type\":\"message\",\"id\":1}", &t), -1);
+  T_EQ_INT(fast_text("{\"type\":\"message\",\"id\":1,\"room\":2,\"t\":\",\"}", &t), -1);
   T_EQ_INT(fast_text("{\"type\":\"message\",\"text\":\"x}", &t), -1);
   T_EQ_INT(fast_text("{\"type\":\"message\",\"text\":\"x\"", &t), -1);
   T_CHECK(!t.present);
