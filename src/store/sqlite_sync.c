@@ -32,6 +32,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "../core/common.h"
 #include "../core/log.h"
@@ -115,6 +118,9 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages) {
 
 static void *checkpointer(void *arg) {
   chat_sqlite_sync_t *sy = arg;
+#ifdef __linux__
+  (void)prctl(PR_SET_NAME, "chatd-ckpt", 0, 0, 0); /* as top -H and perf show it */
+#endif
   pthread_mutex_lock(&sy->mu);
   for (;;) {
     while (!sy->ckpt_want && !sy->stop) pthread_cond_wait(&sy->ckpt_cv, &sy->mu);

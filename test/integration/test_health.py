@@ -51,6 +51,19 @@ class HealthTest(ServerTestCase):
         status, body = self.health()
         self.assertEqual((status, body), (200, {"status": "ok", "store": "ok", "redis": "off"}))
 
+    def test_threads_are_named(self):
+        """top -H and perf tell chatd's own threads apart: the WAL
+        checkpointer and the password hasher have names; the loop and
+        libuv's pool (shared with an embedding application) keep chatd's."""
+        names = []
+        task = "/proc/%d/task" % self.server.proc.pid
+        for tid in os.listdir(task):
+            with open(os.path.join(task, tid, "comm")) as f:
+                names.append(f.read().strip())
+        self.assertEqual(names.count("chatd-ckpt"), 1, names)
+        self.assertGreaterEqual(names.count("chatd-hash"), 1, names)
+        self.assertIn("chatd", names)
+
     @async_test(timeout=90)
     async def test_read_only_store_and_recovery(self):
         admin = self.admin_client()
