@@ -125,6 +125,11 @@ void bench_client_ws_open(client_t *cl);
  * the read that completed it); p is borrowed. */
 void bench_client_text(client_t *cl, const char *p, size_t n, uint64_t now);
 
+/* A WebSocket read was handled at now (uv_hrtime): sends that fell due
+ * meanwhile go out now instead of at the next timer, which waits for the
+ * rest of a loop turn that may read hundreds of sockets. */
+void bench_client_read_done(uint64_t now);
+
 /* ---------------------------------------------------------------------- */
 /* bench_net.c                                                            */
 

@@ -624,4 +624,5 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
     size_t k = ws_parse(c, c->in.p, c->in.len);
     if (!c->closing) bench_buf_consume(&c->in, k);
   }
+  bench_client_read_done(c->rx_ns);
 }

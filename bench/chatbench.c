@@ -54,6 +54,7 @@ typedef struct {
   int fails;                       /* consecutive steps that were not ok */
   int timers;                      /* pace and gap initialised */
   uv_timer_t pace, gap;
+  uint64_t paced_ns;               /* when pace_send last ran */
   rate_figures_t f;
   hist_t deliver, ack, lag;
   char *sendbuf, *textbuf; /* one send's JSON and its text, sendcap bytes each */
@@ -436,15 +437,9 @@ static void rate_send(rate_t *rt, uint64_t k, uint64_t now) {
   if (rc != 0) bench_client_fail(cl, "ws: write: %s", uv_err_name(rc));
 }
 
-/* Every millisecond: sends what is due by now (all of it, however late). */
-static void on_pace(uv_timer_t *t) {
-  rate_t *rt = t->data;
-  uint64_t now = uv_hrtime();
-  if (!rt->cpu0_done && now >= rt->win_start) {
-    rt->cpu0_done = 1;
-    g.fig.srv_cpu0 = bench_stats_server_cpu(g.o.pid);
-    g.fig.cli_cpu0 = bench_stats_self_cpu();
-  }
+/* Sends what is due by now (all of it, however late). */
+static void pace_send(rate_t *rt, uint64_t now) {
+  rt->paced_ns = now;
   if (now >= rt->t0) {
     uint64_t due = (uint64_t)((double)(now - rt->t0) * g.o.rate / 1e9) + 1;
     if (due > rt->total) due = rt->total;
@@ -454,6 +449,23 @@ static void on_pace(uv_timer_t *t) {
       rt->f.scheduled++;
     }
   }
+}
+
+void bench_client_read_done(uint64_t now) {
+  rate_t *rt = g.rt;
+  if (rt && g.phase == PH_SEND && now >= rt->paced_ns + 1000000) pace_send(rt, now);
+}
+
+/* Every millisecond: sends what is due, and the window's bounds. */
+static void on_pace(uv_timer_t *t) {
+  rate_t *rt = t->data;
+  uint64_t now = uv_hrtime();
+  if (!rt->cpu0_done && now >= rt->win_start) {
+    rt->cpu0_done = 1;
+    g.fig.srv_cpu0 = bench_stats_server_cpu(g.o.pid);
+    g.fig.cli_cpu0 = bench_stats_self_cpu();
+  }
+  pace_send(rt, now);
   if (!rt->cpu1_done && now >= rt->win_end) {
     rt->cpu1_done = 1;
     g.fig.srv_cpu1 = bench_stats_server_cpu(g.o.pid);
