@@ -1,7 +1,6 @@
 #include "sb.h"
 
-#include <inttypes.h>
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,10 +36,18 @@ void chat_sb_append(chat_sb_t *sb, const char *s, size_t len) {
 
 void chat_sb_puts(chat_sb_t *sb, const char *s) { chat_sb_append(sb, s, strlen(s)); }
 
+/* By hand: every frame writes a few numbers (id, room, seq, ts), and
+ * snprintf's format machinery cost more than the digits. */
 void chat_sb_int(chat_sb_t *sb, int64_t v) {
-  char tmp[24];
-  int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
-  chat_sb_append(sb, tmp, (size_t)n);
+  char tmp[24], *p = tmp + sizeof(tmp);
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+  do {
+    *--p = (char)('0' + u % 10);
+    u /= 10;
+  } while (u != 0);
+  if (v < 0) *--p = '-';
+  chat_sb_append(sb, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 void chat_sb_json_str(chat_sb_t *sb, const char *s, size_t len) {
