@@ -82,6 +82,18 @@ typedef struct {
   size_t len;
 } chat_xq_arg_t;
 
+/* Search (search_match's hide): 1 if room is in the ascending
+ * hide[0..n), the private rooms a searcher may not read. */
+static inline int chat_store_room_in(const int64_t *hide, size_t n, int64_t room) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (hide[mid] == room) return 1;
+    if (hide[mid] < room) lo = mid + 1; else hi = mid;
+  }
+  return 0;
+}
+
 /* Parameters of xq, by type (a NULL string is SQL NULL). */
 static inline chat_xq_arg_t chat_xq_int(int64_t v) {
   chat_xq_arg_t a = {CHAT_XQ_INT, v, NULL, 0};

@@ -24,7 +24,6 @@
 #include "../core/common.h"
 #include "../core/log.h"
 #include "mysql_int.h"
-#include "tokens.h"
 
 /* --- search --------------------------------------------------------------- */
 
@@ -89,17 +88,6 @@ static void rec_free(chat_msg_rec_t *m) {
   free(m->files);
 }
 
-static int hidden(const found_t *f, int64_t room) {
-  size_t lo = 0, hi = f->nhide;
-
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (f->hide[mid] == room) return 1;
-    if (f->hide[mid] < room) lo = mid + 1; else hi = mid;
-  }
-  return 0;
-}
-
 /* Moves the rows of v[0..k) that the searcher may read and that contain
  * the query (the store's text check) to f, frees the others and v. */
 static void keep(found_t *f, chat_msg_rec_t *v, size_t k) {
@@ -107,7 +95,7 @@ static void keep(found_t *f, chat_msg_rec_t *v, size_t k) {
 
   if (k > 0) f->v = chat_xrealloc(f->v, (f->n + k) * sizeof(*f->v));
   for (i = 0; i < k; i++) {
-    if (!(v[i].room && hidden(f, v[i].room)) &&
+    if (!(v[i].room && chat_store_room_in(f->hide, f->nhide, v[i].room)) &&
         chat_tokens_match(v[i].text, strlen(v[i].text), f->q, f->qlen))
       f->v[m++] = v[i];
     else

@@ -385,17 +385,6 @@ typedef struct {
   size_t nhide;
 } msg_list_t;
 
-/* Private rooms (schema 010): 1 if room is in the ascending hide[0..n). */
-static int room_hidden(const int64_t *hide, size_t n, int64_t room) {
-  size_t lo = 0, hi = n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (hide[mid] == room) return 1;
-    if (hide[mid] < room) lo = mid + 1; else hi = mid;
-  }
-  return 0;
-}
-
 /* Moves the messages of v[0..n) that contain q into res, up to limit in
  * all, frees the others and v. */
 static void keep_matches(msg_list_t *res, chat_msg_rec_t *v, size_t n,
@@ -404,7 +393,7 @@ static void keep_matches(msg_list_t *res, chat_msg_rec_t *v, size_t n,
 
   for (k = 0; k < n; k++) {
     if (res->n < (size_t)limit &&
-        !(v[k].room && room_hidden(res->hide, res->nhide, v[k].room)) &&
+        !(v[k].room && chat_store_room_in(res->hide, res->nhide, v[k].room)) &&
         chat_tokens_match(v[k].text, strlen(v[k].text), q, qlen)) {
       if (res->n == res->cap) {
         res->cap = res->cap ? 2 * res->cap : 16;
@@ -491,7 +480,7 @@ int chat_store_search(chat_store_t *s, int64_t user_id, const char *q,
   size_t nhide = 0;
   rc = chat_store_room_hidden(s, user_id, &hide, &nhide);
   if (rc) return rc;
-  if (room_id && room_hidden(hide, nhide, room_id)) {
+  if (room_id && chat_store_room_in(hide, nhide, room_id)) {
     free(hide);
     return CHAT_OK;
   }
