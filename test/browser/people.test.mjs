@@ -35,17 +35,24 @@ async function setDisplayName(page, name, lang) {
   assert.match(await page.textContent('#profile-status'), lang === 'zh' ? /资料已保存/ : /Profile saved/);
 }
 
-// a and b signed up, b's display name set to shown, a's page reloaded (so it
-// knows no names yet) and both in the lobby room. beforeReload(a, nb) runs
-// just before a's reload. Returns the users and b's entry in a's member list.
-async function twoInLobby(userPage, locale, lang, shown, beforeReload) {
+// Two pages a and b signed up with fresh names made from the prefixes pa and
+// pb, b's display name set to shown.
+async function twoUsers(userPage, locale, lang, shown, pa, pb) {
   const a = await userPage({ locale });
   const b = await userPage({ locale });
-  const na = uniqueName('ann');
-  const nb = uniqueName('bo');
+  const na = uniqueName(pa);
+  const nb = uniqueName(pb);
   await signUp(a.context, a.page, server.url, na);
   await signUp(b.context, b.page, server.url, nb);
   await setDisplayName(b.page, shown, lang);
+  return { a, b, na, nb };
+}
+
+// twoUsers, then a's page reloaded (so it knows no names yet) and both in the
+// lobby room. beforeReload(a, nb) runs just before a's reload. Returns the
+// users and b's entry in a's member list.
+async function twoInLobby(userPage, locale, lang, shown, beforeReload) {
+  const { a, b, na, nb } = await twoUsers(userPage, locale, lang, shown, 'ann', 'bo');
   const room = await lobbyId(a.page);
   if (beforeReload) await beforeReload(a, nb);
   // Names are looked up when shown (and again when 30 s old): a fresh
@@ -166,14 +173,8 @@ for (const lang of ['en', 'zh']) {
   });
 
   test(`add-friend autocomplete finds a Chinese display name as it is typed (${lang})`, async (t, userPage) => {
-    const a = await userPage({ locale });
-    const b = await userPage({ locale });
-    const na = uniqueName('cy');
-    const nb = uniqueName('dz');
-    await signUp(a.context, a.page, server.url, na);
-    await signUp(b.context, b.page, server.url, nb);
     const shown = '王' + uniqueName('五');
-    await setDisplayName(b.page, shown, lang);
+    const { a, na, nb } = await twoUsers(userPage, locale, lang, shown, 'cy', 'dz');
     await a.page.goto(server.url + '/#/lobby');
     await waitSignedIn(a.page, na);
     const input = a.page.locator('#add-friend-input');
