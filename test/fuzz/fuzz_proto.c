@@ -104,6 +104,14 @@ static void client_message(const uint8_t *data, size_t size) {
       }
       break;
     }
+    case CHAT_PROTO_REACT:
+    case CHAT_PROTO_EDIT:
+    case CHAT_PROTO_DELETE:
+      /* extras: exactly one of a room and a user, and a message id */
+      if ((req.room > 0) == (req.to != NULL) || req.room < 0 || req.id < 1) abort();
+      if (req.type == CHAT_PROTO_REACT && req.emoji == NULL) abort();
+      if (req.type == CHAT_PROTO_EDIT && req.text == NULL) abort();
+      break;
     default:
       abort();
   }
