@@ -68,6 +68,30 @@ static void scan(const char *s, size_t len, nul_list_t *l) {
   }
 }
 
+static int is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* 1 if every \u escape in s[0..len) has four hex digits.  cJSON reads a
+ * \u escape whose digits are not hex as U+0000 and cuts its string there
+ * ("bob\u00zz" as "bob"), and says nothing; such text is not JSON. */
+static int u_escapes_ok(const char *s, size_t len) {
+  const char *p = memchr(s, '\\', len), *end = s + len;
+  while (p != NULL) {
+    /* Backslashes only occur inside strings of valid JSON, and cJSON
+     * accepted the text: p escapes the character after it. */
+    if (p + 1 < end && p[1] == 'u') {
+      if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) || !is_hex(p[5]))
+        return 0;
+      p += 6;
+    } else {
+      p += 2;
+    }
+    p = p < end ? memchr(p, '\\', (size_t)(end - p)) : NULL;
+  }
+  return 1;
+}
+
 /* 1 if the next string of the walk is the next one listed. */
 static int next_is_nul(nul_list_t *l) {
   int hit = l->next < l->n && l->v[l->next] == l->seen;
@@ -97,6 +121,10 @@ cJSON *chat_json_parse(const char *s, size_t len) {
       cJSON_Delete(v);
       return NULL;
     }
+  }
+  if (!u_escapes_ok(s, (size_t)(end - s))) {
+    cJSON_Delete(v);
+    return NULL;
   }
   if (memmem(s, (size_t)(end - s), "\\u0000", 6) != NULL) {
     nul_list_t l = {NULL, 0, 0, 0, 0};

@@ -18,7 +18,8 @@
 
 /* The parsed value (free with cJSON_Delete), or NULL if s[0..len) is not
  * exactly one valid JSON value in valid UTF-8 without NUL bytes, or a
- * member name in it holds U+0000.  String values holding U+0000 are marked
+ * member name in it holds U+0000, or a \u escape in it lacks its four hex
+ * digits (cJSON would read it as U+0000).  String values holding U+0000 are marked
  * as above. */
 cJSON *chat_json_parse(const char *s, size_t len);
 

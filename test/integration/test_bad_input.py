@@ -81,7 +81,10 @@ class HttpBadInputTest(ServerTestCase):
     def test_bad_json_body(self):
         c = self.client()
         for body in [b"{not json", b'{"username": "abc"', b"", b'{"username":"ab\xff\xfe","password":"x"}',
-                     b'{"username":"abc","password":"12345678"} trailing']:
+                     b'{"username":"abc","password":"12345678"} trailing',
+                     # \u escapes without four hex digits (cJSON would read U+0000 and cut)
+                     b'{"username":"abc\\u00zz","password":"12345678"}',
+                     b'{"username":"abc\\u000\xe4\xbd\xa0","password":"12345678"}']:
             with self.subTest(body=body):
                 r = c.post("/api/login", raw_body=body)
                 self.assert_api_error(r, 400, "bad_request")
@@ -315,6 +318,26 @@ class WsBadInputTest(ServerTestCase):
         self.assertEqual(w.join(self.room)["type"], "joined")
         ack = w.send_msg(self.room, "after bad json")
         self.assertEqual(ack["type"], "ack", ack)
+        self.check_others_unaffected()
+
+    def test_broken_u_escape(self):
+        # A \u escape without four hex digits is not JSON: bad_json, and
+        # nothing cut short at it is sent or stored.
+        w = self.bad_joined()
+        tag = uniq("esc")
+        for text in ['{"type":"send","room":%d,"text":"%s\\u00zzhidden","cid":"e1"}' % (self.room, tag),
+                     '{"type":"send","room":%d,"text":"%s\\u000你好","cid":"e2"}' % (self.room, tag),
+                     '{"type":"dm","to":"%s\\uZZZZ","text":"%s","cid":"e3"}' % (self.sids["speaker"][0], tag)]:
+            with self.subTest(text=text):
+                w.send_frame(OP_TEXT, text)
+                self.expect_error(w, "bad_json")
+        ack = w.send_msg(self.room, "after " + tag)
+        self.assertEqual(ack["type"], "ack", ack)
+        f = self.observer.expect(match(type="message", id=ack["id"]))
+        self.assertEqual(f["text"], "after " + tag)
+        r = Client(self.server, sid=self.sids["observer"][1]).get("/api/rooms/%d/messages" % self.room)
+        self.assertEqual(r.status, 200, r.describe())
+        self.assertEqual([m["text"] for m in r.json()["messages"] if tag in m["text"]], ["after " + tag])
         self.check_others_unaffected()
 
     def test_unknown_type(self):

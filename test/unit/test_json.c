@@ -80,6 +80,24 @@ static void test_nul_strings(void) {
   cJSON_Delete(v);
 }
 
+static void test_bad_u_escapes(void) {
+  /* cJSON reads a \u escape with digits that are not hex as U+0000 and
+   * cuts the string there: "bob\u000z" would be "bob".  Not JSON. */
+  T_CHECK(parse("{\"to\":\"bob\\u000z\"}") == NULL);
+  T_CHECK(parse("{\"to\":\"bob\\uZZZZ\"}") == NULL);
+  T_CHECK(parse("{\"to\":\"bob\\u000\xe4\xbd\xa0\xe5\xa5\xbd\"}") == NULL);  /* \u000你好 */
+  T_CHECK(parse("{\"to\":\"bob\\u12\"}") == NULL);
+  T_CHECK(parse("{\"a\\u00g0\":1}") == NULL);  /* in a member name too */
+  T_CHECK(parse("[\"ok\",\"\\ud83d\\uzzzz\"]") == NULL);
+  /* Good escapes, upper and lower case, and a backslash before "u". */
+  cJSON *v = parse("{\"a\":\"\\u4E0A\\u6d77\",\"b\":\"\\\\uZZZZ\",\"c\":\"\\ud83d\\ude00\"}");
+  T_CHECK(v != NULL);
+  T_EQ_STR(field(v, "a")->valuestring, "\xe4\xb8\x8a\xe6\xb5\xb7");  /* 上海 */
+  T_EQ_STR(field(v, "b")->valuestring, "\\uZZZZ");
+  T_EQ_STR(field(v, "c")->valuestring, "\xf0\x9f\x98\x80");
+  cJSON_Delete(v);
+}
+
 static void test_nul_names(void) {
   /* A member name with U+0000 would pose as another member: refused. */
   T_CHECK(parse("{\"text\\u0000x\":\"hi\"}") == NULL);
@@ -91,5 +109,6 @@ int main(void) {
   T_RUN(test_strict);
   T_RUN(test_nul_strings);
   T_RUN(test_nul_names);
+  T_RUN(test_bad_u_escapes);
   return T_DONE();
 }
