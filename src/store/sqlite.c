@@ -17,6 +17,7 @@
  * rather than used with the wrong schema. */
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,6 +204,12 @@ static int exec(conn_t *c, const char *sql, char *err, size_t errlen) {
   return 0;
 }
 
+/* SQLite's memory statistics take a global mutex around every allocation
+ * it makes (a few per stored message), and nothing here reads them.  Off,
+ * once, before SQLite initializes; in a process that used SQLite already
+ * (an embedding application) sqlite3_config refuses and nothing changes. */
+static void memstatus_off(void) { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 /* Opens c->db on path with the connection settings.  foreign_keys is left
  * off: migrations run without it (a table rebuild would otherwise cascade)
  * and conn_prepare turns it on. */
@@ -210,7 +217,9 @@ static int conn_open(conn_t *c, const char *path, char *err, size_t errlen) {
   sqlite3_stmt *st = NULL;
   const char *mode;
   int rc;
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
 
+  pthread_once(&once, memstatus_off);
   rc = sqlite3_open_v2(
       path, &c->db,
       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
