@@ -7,6 +7,8 @@
 #include "proto.h"
 
 #include <assert.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,10 +193,142 @@ static int decode_room_only(const cJSON *o, chat_proto_req_t *req, const char *m
   return req->room ? 0 : fail(err, CHAT_PROTO_BAD_REQUEST, message, NULL);
 }
 
-int chat_proto_req_decode(const void *data, size_t len, chat_proto_req_t *req,
-                          chat_proto_error_t *err) {
-  memset(req, 0, sizeof(*req));
-  req->root = chat_json_parse(data, len);
+/* ---- flat frames without cJSON -------------------------------------------
+ *
+ * Most frames are small and flat: {"type":"send","room":3,"text":"你好",
+ * "cid":"c17..."}.  cJSON spends a dozen allocations on one (each item, each
+ * member name, each string).  flat_parse builds the same tree in the
+ * request itself: items in flat_nodes, strings copied NUL-terminated into
+ * flat_buf, so the decoders below read it as they read cJSON's.  It takes
+ * only what it reads exactly as cJSON does and leaves everything else to
+ * cJSON: no escapes (no backslash anywhere), no control characters in
+ * strings, integers of at most 15 digits without sign, fraction or exponent,
+ * no nested objects or arrays, white space only where JSON allows it.  The
+ * checks of chat_json_parse that apply to such text (valid UTF-8, no NUL
+ * byte, nothing after the value) run first.  Duplicate names stay in order,
+ * as cJSON keeps them, so a lookup finds the first either way.
+ * test_proto and the fuzz target fuzz.proto check that both paths decode
+ * every frame alike. */
+
+typedef struct {
+  const char *s;
+  size_t len, i;
+  chat_proto_req_t *req;
+  size_t nodes, used;
+} flat_t;
+
+static void flat_ws(flat_t *f) {
+  while (f->i < f->len && (f->s[f->i] == ' ' || f->s[f->i] == '\t' || f->s[f->i] == '\n' ||
+                           f->s[f->i] == '\r'))
+    f->i++;
+}
+
+/* The string at s[i] (its opening quote), copied into flat_buf; NULL if
+ * it is not one flat_parse takes.  flat_buf always has room: the copies
+ * (a NUL for two quotes) are shorter than the text. */
+static char *flat_string(flat_t *f) {
+  size_t start = ++f->i;
+  while (f->i < f->len && f->s[f->i] != '"') {
+    if ((unsigned char)f->s[f->i] < 0x20) return NULL;
+    f->i++;
+  }
+  if (f->i >= f->len) return NULL;
+  size_t n = f->i - start;
+  char *out = f->req->flat_buf + f->used;
+  memcpy(out, f->s + start, n);
+  out[n] = '\0';
+  f->used += n + 1;
+  f->i++;
+  return out;
+}
+
+static int flat_literal(flat_t *f, const char *word, int type, cJSON *v) {
+  size_t n = strlen(word);
+  if (f->len - f->i < n || memcmp(f->s + f->i, word, n) != 0) return -1;
+  f->i += n;
+  v->type = type;
+  v->valueint = type == cJSON_True;
+  return 0;
+}
+
+static int flat_value(flat_t *f, cJSON *v) {
+  if (f->i >= f->len) return -1;
+  char ch = f->s[f->i];
+  if (ch == '"') {
+    v->valuestring = flat_string(f);
+    v->type = cJSON_String;
+    return v->valuestring ? 0 : -1;
+  }
+  if (ch == 'n') return flat_literal(f, "null", cJSON_NULL, v);
+  if (ch == 't') return flat_literal(f, "true", cJSON_True, v);
+  if (ch == 'f') return flat_literal(f, "false", cJSON_False, v);
+  if (ch < '0' || ch > '9') return -1;  /* signs, objects, arrays: cJSON's */
+  size_t start = f->i;
+  int64_t n = 0;
+  while (f->i < f->len && f->s[f->i] >= '0' && f->s[f->i] <= '9') {
+    if (f->i - start == 15) return -1;
+    n = n * 10 + (f->s[f->i++] - '0');
+  }
+  if (f->i - start > 1 && f->s[start] == '0') return -1;
+  if (f->i < f->len && (f->s[f->i] == '.' || f->s[f->i] == 'e' || f->s[f->i] == 'E'))
+    return -1;
+  /* As cJSON sets them: the double (exact below 2^53), the int clamped. */
+  v->type = cJSON_Number;
+  v->valuedouble = (double)n;
+  v->valueint = n >= INT_MAX ? INT_MAX : (int)n;
+  return 0;
+}
+
+/* The tree of s[0..len) in req, or NULL to leave the text to cJSON. */
+static cJSON *flat_parse(const char *s, size_t len, chat_proto_req_t *req) {
+  if (len > CHAT_PROTO_FLAT_BYTES || memchr(s, '\\', len) != NULL) return NULL;
+  if (!chat_utf8_valid(s, len) || memchr(s, '\0', len) != NULL) return NULL;
+  flat_t f = {s, len, 0, req, 1, 0};
+  cJSON *root = &req->flat_nodes[0], *last = NULL;
+  memset(root, 0, sizeof(*root));
+  root->type = cJSON_Object;
+  flat_ws(&f);
+  if (f.i >= len || s[f.i++] != '{') return NULL;
+  flat_ws(&f);
+  if (f.i < len && s[f.i] == '}') {
+    f.i++;
+  } else {
+    for (;;) {
+      if (f.nodes == CHAT_PROTO_FLAT_NODES || f.i >= len || s[f.i] != '"') return NULL;
+      cJSON *v = &req->flat_nodes[f.nodes++];
+      memset(v, 0, sizeof(*v));
+      if ((v->string = flat_string(&f)) == NULL) return NULL;
+      flat_ws(&f);
+      if (f.i >= len || s[f.i++] != ':') return NULL;
+      flat_ws(&f);
+      if (flat_value(&f, v) != 0) return NULL;
+      if (last == NULL) {
+        root->child = v;
+      } else {
+        last->next = v;
+        v->prev = last;
+      }
+      last = v;
+      root->child->prev = last;  /* cJSON's own: the first's prev is the last */
+      flat_ws(&f);
+      if (f.i >= len) return NULL;
+      if (s[f.i] == '}') {
+        f.i++;
+        break;
+      }
+      if (s[f.i++] != ',') return NULL;
+      flat_ws(&f);
+    }
+  }
+  flat_ws(&f);
+  return f.i == len ? root : NULL;
+}
+
+static int decode(const void *data, size_t len, chat_proto_req_t *req, chat_proto_error_t *err,
+                  int flat) {
+  memset(req, 0, offsetof(chat_proto_req_t, flat_nodes));
+  if (flat && data != NULL) req->root = flat_parse(data, len, req);
+  if (req->root == NULL) req->root = chat_json_parse(data, len);
   if (req->root == NULL)
     return fail(err, CHAT_PROTO_BAD_JSON, "the frame is not valid JSON", NULL);
   const cJSON *o = req->root;
@@ -234,9 +368,19 @@ int chat_proto_req_decode(const void *data, size_t len, chat_proto_req_t *req,
   return fail(err, CHAT_PROTO_UNKNOWN_TYPE, "unknown frame type", NULL);
 }
 
+int chat_proto_req_decode(const void *data, size_t len, chat_proto_req_t *req,
+                          chat_proto_error_t *err) {
+  return decode(data, len, req, err, 1);
+}
+
+int chat_proto_req_decode_tree(const void *data, size_t len, chat_proto_req_t *req,
+                               chat_proto_error_t *err) {
+  return decode(data, len, req, err, 0);
+}
+
 void chat_proto_req_free(chat_proto_req_t *req) {
-  cJSON_Delete(req->root);
-  memset(req, 0, sizeof(*req));
+  if (req->root != &req->flat_nodes[0]) cJSON_Delete(req->root);
+  memset(req, 0, offsetof(chat_proto_req_t, flat_nodes));
 }
 
 int chat_proto_text_check(const char *text, const char *cid, size_t *start,

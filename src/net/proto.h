@@ -77,6 +77,11 @@ typedef enum {
   CHAT_PROTO_DELETE,     /* {"type":"delete",...,"id"}: the recall */
 } chat_proto_req_type_t;
 
+/* The flat frames chat_proto_req_decode reads without cJSON: at most this
+ * many bytes and members (the root included). */
+#define CHAT_PROTO_FLAT_BYTES 1024
+#define CHAT_PROTO_FLAT_NODES 12
+
 typedef struct {
   chat_proto_req_type_t type;
   int64_t room;          /* join, leave, send, typing: 1 to 2^53 - 1 */
@@ -97,6 +102,11 @@ typedef struct {
    * with files, an absent text is "". */
   int64_t files[10];
   size_t nfiles;
+  /* A small flat frame (every value a string without escapes, an integer,
+   * true, false or null) is read without cJSON's allocations: root then
+   * points at flat_nodes, its strings in flat_buf (proto.c, flat_parse). */
+  cJSON flat_nodes[CHAT_PROTO_FLAT_NODES];
+  char flat_buf[CHAT_PROTO_FLAT_BYTES];
 } chat_proto_req_t;
 
 /* Decodes one text message from a client.  Returns 0 with req filled, or -1
@@ -112,6 +122,10 @@ typedef struct {
  * Call chat_proto_req_free afterwards in both cases. */
 int chat_proto_req_decode(const void *data, size_t len, chat_proto_req_t *req,
                           chat_proto_error_t *err);
+/* The same, always through cJSON: what the flat path must agree with, for
+ * the tests and the fuzzer. */
+int chat_proto_req_decode_tree(const void *data, size_t len, chat_proto_req_t *req,
+                               chat_proto_error_t *err);
 void chat_proto_req_free(chat_proto_req_t *req);
 
 /* The text rules of send and dm: finds text (NUL-terminated) without white

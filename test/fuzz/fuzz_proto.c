@@ -2,7 +2,8 @@
  * test/fuzz/CMakeLists.txt; run as the test fuzz.proto).
  *
  * The input is read three ways: as a client's text message (decoded, its
- * text checked, and what the server would send back encoded), as an event
+ * text checked, and what the server would send back encoded; decoded both
+ * without cJSON where the frame allows and with it, alike), as an event
  * line from another instance, and as a Redis payload of event lines.  The
  * decoders must refuse or accept without tripping the sanitizers, and what
  * the encoders write from decoded values must be JSON that reads back to
@@ -16,6 +17,7 @@
 #include "core/sb.h"
 #include "core/utf8.h"
 #include "net/proto.h"
+#include "../unit/req_same.h"
 
 /* The error frame an error turns into parses back to the same fields. */
 static void check_error_frame(const chat_proto_error_t *err) {
@@ -66,9 +68,14 @@ static void check_message(const chat_proto_req_t *req, size_t start, size_t len)
 }
 
 static void client_message(const uint8_t *data, size_t size) {
-  chat_proto_req_t req;
-  chat_proto_error_t err;
-  if (chat_proto_req_decode(data, size, &req, &err) != 0) {
+  chat_proto_req_t req, tree;
+  chat_proto_error_t err, terr;
+  int rc = chat_proto_req_decode(data, size, &req, &err);
+  /* The flat path (no cJSON) and cJSON's read every frame alike. */
+  int trc = chat_proto_req_decode_tree(data, size, &tree, &terr);
+  if (!req_same(rc, &req, &err, trc, &tree, &terr)) abort();
+  chat_proto_req_free(&tree);
+  if (rc != 0) {
     if (!chat_utf8_valid(err.message, strlen(err.message))) abort();
     check_error_frame(&err);
     chat_proto_req_free(&req);

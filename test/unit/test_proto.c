@@ -10,6 +10,7 @@
 #include "core/sb.h"
 #include "net/proto.h"
 #include "net/ws.h"
+#include "req_same.h"
 #include "t.h"
 
 #ifndef CHAT_SOURCE_DIR
@@ -195,6 +196,101 @@ static void test_request_details(void) {
   T_EQ_INT(decode("{\"type\":\"dm\",\"to\":\"\",\"text\":\"a\"}", &req, &err), 0);
   T_EQ_STR(req.to, "");
   chat_proto_req_free(&req);
+}
+
+/* Decodes json both ways (the flat path and cJSON's) and checks they agree;
+ * returns whether the flat path read it. */
+static int decode_both(const char *json, size_t len) {
+  chat_proto_req_t a, b;
+  chat_proto_error_t ea, eb;
+  memset(&ea, 0, sizeof(ea));
+  memset(&eb, 0, sizeof(eb));
+  int rca = chat_proto_req_decode(json, len, &a, &ea);
+  int flat = a.root == &a.flat_nodes[0];
+  int rcb = chat_proto_req_decode_tree(json, len, &b, &eb);
+  T_CHECK(b.root != &b.flat_nodes[0]);
+  if (!req_same(rca, &a, &ea, rcb, &b, &eb)) {
+    fprintf(stderr, "  decoded differently: %.*s\n", (int)len, json);
+    T_CHECK(0);
+  }
+  chat_proto_req_free(&a);
+  chat_proto_req_free(&b);
+  return flat;
+}
+
+static void test_flat_frames(void) {
+  /* Read without cJSON, and read the same. */
+  static const char *const flat[] = {
+      "{\"type\":\"send\",\"room\":3,\"text\":\"\xe4\xbd\xa0\xe5\xa5\xbd \xe4\xb8\x8a\xe6\xb5\xb7\",\"cid\":\"c1765\"}",
+      " {\"cid\" : null ,\"text\":\"hi\", \"room\" :\t12,\"type\":\"send\"}\r\n",
+      "{\"type\":\"dm\",\"to\":\"\xe5\xbc\xa0\xe4\xb8\x89\",\"text\":\"hi\",\"cid\":\"c2\",\"reply_to\":77}",
+      "{\"type\":\"join\",\"room\":1,\"since\":0}",
+      "{\"type\":\"react\",\"room\":1,\"id\":5,\"emoji\":\"\xf0\x9f\x91\x8d\",\"on\":true}",
+      "{\"type\":\"react\",\"to\":\"bob\",\"id\":5,\"emoji\":\"x\",\"on\":false}",
+      "{\"type\":\"ping\"}",
+      "{}",
+      "{\"type\":\"send\",\"type\":\"join\",\"room\":1,\"text\":\"first wins\"}",
+      "{\"type\":\"send\",\"room\":999999999999999,\"text\":\"a\"}",
+      "{\"type\":\"send\",\"room\":0,\"text\":\"a\",\"cid\":\"c3\"}",
+      "{\"type\":\"send\",\"room\":2147483648,\"text\":\"\",\"cid\":7}",
+      "{\"type\":\"dance\"}",
+      "{\"type\":5}",
+      "{\"\":\"\",\"type\":\"typing\",\"room\":4}",
+  };
+  for (size_t i = 0; i < CHAT_ARRAY_SIZE(flat); i++) {
+    if (!decode_both(flat[i], strlen(flat[i]))) {
+      fprintf(stderr, "  not read flat: %s\n", flat[i]);
+      T_CHECK(0);
+    }
+  }
+  /* A cid too long is refused alike. */
+  char cid128[300];
+  snprintf(cid128, sizeof(cid128), "{\"type\":\"send\",\"room\":1,\"text\":\"a\",\"cid\":\"%0128d\"}", 0);
+  T_CHECK(decode_both(cid128, strlen(cid128)));
+  /* Left to cJSON (and still read the same, or refused the same). */
+  const char *const other[] = {
+      "{\"type\":\"send\",\"room\":1,\"text\":\"a\\\"b\"}",          /* an escape */
+      "{\"type\":\"send\",\"room\":1,\"text\":\"a\\u0000b\"}",        /* U+0000 */
+      "{\"type\":\"send\",\"room\":1,\"text\":\"a\\u00zz\"}",         /* broken */
+      "{\"type\":\"send\",\"room\":1.0,\"text\":\"a\"}",            /* a fraction */
+      "{\"type\":\"send\",\"room\":1e0,\"text\":\"a\"}",
+      "{\"type\":\"send\",\"room\":-1,\"text\":\"a\"}",
+      "{\"type\":\"send\",\"room\":01,\"text\":\"a\"}",             /* cJSON reads 1 */
+      "{\"type\":\"send\",\"room\":9007199254740993,\"text\":\"a\"}",
+      "{\"type\":\"send\",\"room\":1,\"text\":\"a\",\"files\":[1,2]}", /* nested */
+      "{\"type\":\"send\",\"room\":1,\"text\":\"a\",\"x\":{}}",
+      "{\"type\":\"send\",\"room\":1,\"text\":\"tab\there\"}",     /* a control character */
+      "\x01{\"type\":\"ping\"}",                                    /* cJSON's white space */
+      "\xef\xbb\xbf{\"type\":\"ping\"}",                              /* a byte order mark */
+      "{\"type\":\"ping\",}",
+      "{\"type\":\"ping\"} x",
+      "{\"type\":\"ping\"",
+      "{\"type\":nul}",
+      "{\"type\":\"ping\",\"a\":truex}",
+      "{\"type\":\"send\",\"room\":1,\"text\":\"\xff\"}",
+      "[1]",
+      "\"send\"",
+      "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9,\"j\":10,\"k\":11,"
+      "\"type\":\"ping\"}",                                         /* too many members */
+  };
+  for (size_t i = 0; i < CHAT_ARRAY_SIZE(other); i++) {
+    if (decode_both(other[i], strlen(other[i]))) {
+      fprintf(stderr, "  read flat: %s\n", other[i]);
+      T_CHECK(0);
+    }
+  }
+  /* A raw NUL byte, and a frame longer than CHAT_PROTO_FLAT_BYTES. */
+  T_CHECK(!decode_both("{\"type\":\"ping\",\"a\":\"\0\"}", 21));
+  char big[CHAT_PROTO_FLAT_BYTES + 64];
+  int n = snprintf(big, sizeof(big), "{\"type\":\"send\",\"room\":1,\"text\":\"");
+  memset(big + n, 'a', CHAT_PROTO_FLAT_BYTES);
+  memcpy(big + n + CHAT_PROTO_FLAT_BYTES, "\"}", 3);
+  T_CHECK(!decode_both(big, strlen(big)));
+  /* Just at the limit: flat. */
+  size_t at = CHAT_PROTO_FLAT_BYTES - (size_t)n - 2;
+  memcpy(big + n + at, "\"}", 3);
+  T_EQ_INT(strlen(big), CHAT_PROTO_FLAT_BYTES);
+  T_CHECK(decode_both(big, strlen(big)));
 }
 
 static void test_request_errors(void) {
@@ -992,6 +1088,7 @@ int main(void) {
   T_RUN(test_extras_from_doc);
   T_RUN(test_request_details);
   T_RUN(test_request_errors);
+  T_RUN(test_flat_frames);
   T_RUN(test_text_check);
   T_RUN(test_frames_from_doc);
   T_RUN(test_frame_details);
