@@ -1367,9 +1367,9 @@ typedef struct send_mail_s {
   chat_insert_t ins;       /* then the insert, and its result */
   chat_member_t m;         /* the sender; a reference on m.actor */
   char sender[CHAT_NAME_MAX + 1];
-  char *text;
+  char *text;              /* text_len bytes and a NUL, after the struct */
   size_t text_len;
-  char *cid;
+  char *cid;               /* NULL, or after the text */
   /* extras: the reply and mentions looked up first (extras.h) */
   chat_job_t prep_job;
   chat_extras_prep_t prep;
@@ -1389,8 +1389,6 @@ typedef struct send_mail_s {
 static void free_send(send_mail_t *s) {
   chat_extras_prep_free(&s->prep);
   chat_actor_unref(s->m.actor);
-  free(s->text);
-  free(s->cid);
   free(s->files_json);
   free(s);
 }
@@ -1465,6 +1463,7 @@ static void start_insert(chat_room_t *r, send_mail_t *s) {
   s->ins.room = &r->actor;
   s->ins.rec.room = r->id;
   s->ins.rec.text = s->text;
+  s->ins.rec.text_len = s->text_len;
   s->ins.rec.cid = s->cid;
   s->ins.rec.ts = chat_now_ms();
   chat_extras_prep_insert(&s->prep, &s->ins.rec);
@@ -1603,15 +1602,20 @@ void chat_room_post_send(chat_room_t *r, chat_member_t m, int64_t user_id,
 static send_mail_t *send_new(chat_member_t m, int64_t user_id, const char *username,
                              const char *text, size_t len, const char *cid, int64_t reply_to,
                              const int64_t *files, size_t nfiles) {
-  send_mail_t *s = chat_xcalloc(1, sizeof(*s));
+  /* One allocation: the mail, then its text and cid. */
+  size_t cid_size = cid ? strlen(cid) + 1 : 0;
+  send_mail_t *s = chat_xmalloc(sizeof(*s) + len + 1 + cid_size);
+  memset(s, 0, sizeof(*s));
+  s->text = (char *)(s + 1);
+  memcpy(s->text, text, len);
+  s->text[len] = '\0';
+  s->text_len = len;
+  if (cid) s->cid = memcpy(s->text + len + 1, cid, cid_size);
   s->recv_ns = uv_hrtime();
   s->mail.handle = on_send;
   s->m = m;
   chat_actor_ref(m.actor);
   snprintf(s->sender, sizeof(s->sender), "%s", username);
-  s->text = chat_xstrndup(text, len);
-  s->text_len = len;
-  s->cid = cid ? chat_xstrdup(cid) : NULL;
   s->ins.rec.sender_id = user_id;
   s->prep.reply_to = reply_to;
   if (nfiles > CHAT_FILES_PER_MSG) nfiles = CHAT_FILES_PER_MSG;

@@ -285,6 +285,14 @@ static inline void bind_text(sqlite3_stmt *st, int i, const char *s) {
     sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
+/* The same with s's length, if known (0: not known). */
+static inline void bind_text_n(sqlite3_stmt *st, int i, const char *s, size_t len) {
+  if (s == NULL)
+    sqlite3_bind_null(st, i);
+  else
+    sqlite3_bind_text(st, i, s, len ? (int)len : -1, SQLITE_STATIC);
+}
+
 /* ---- sqlite_extras.c: the xq ops (backend.h, "extras") ------------------ */
 
 void *chat_sqlite_xq_get(chat_store_t *s, int write);

@@ -499,7 +499,7 @@ static int batch_step(conn_t *c, void *arg) {
     st = stmt(c, dm ? ST_DM_INSERT : ST_MSG_INSERT);
     sqlite3_bind_int64(st, 1, dm ? it->sender_id : it->room);
     sqlite3_bind_int64(st, 2, dm ? it->to_id : it->sender_id);
-    bind_text(st, 3, it->text);
+    bind_text_n(st, 3, it->text, it->text_len);
     bind_text(st, 4, it->cid);
     sqlite3_bind_int64(st, 5, it->ts);
     if (!dm) sqlite3_bind_int64(st, 6, sr->base + sr->used + 1);

@@ -90,6 +90,7 @@ typedef struct {
   int64_t to_id;        /* a direct message's receiver, or 0 */
   int64_t sender_id;
   const char *text;     /* valid UTF-8, already trimmed and checked */
+  size_t text_len;      /* strlen(text), or 0: not known (the store measures) */
   const char *cid;      /* NULL or the client's id, at most CHAT_CID_MAX-1 bytes */
   int64_t ts;           /* the time to record */
   /* out */

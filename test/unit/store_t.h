@@ -123,6 +123,7 @@ static void msg_item(chat_msg_insert_t *it, int64_t room, int64_t sender,
   it->room = room;
   it->sender_id = sender;
   it->text = text;
+  it->text_len = strlen(text);  /* as the rooms give it */
   it->cid = cid;
   it->ts = ts;
 }
@@ -130,6 +131,7 @@ static void msg_item(chat_msg_insert_t *it, int64_t room, int64_t sender,
 static void dm_item(chat_msg_insert_t *it, int64_t from, int64_t to,
                     const char *text, const char *cid, int64_t ts) {
   msg_item(it, 0, from, text, cid, ts);
+  it->text_len = 0;  /* as direct messages give it: the store measures */
   it->to_id = to;
 }
 
