@@ -558,8 +558,10 @@ static void conn_begin_request(chat_conn_t *c) {
       prefix = randombytes_random() | 1u;
       __atomic_store_n(&req_id_prefix, prefix, __ATOMIC_RELAXED);
     }
-    snprintf(c->req_id, sizeof(c->req_id), "%08x%08x", prefix,
-             __atomic_add_fetch(&req_ids, 1, __ATOMIC_RELAXED));
+    uint64_t id = (uint64_t)prefix << 32 | __atomic_add_fetch(&req_ids, 1, __ATOMIC_RELAXED);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) c->req_id[i] = hex[(id >> (60 - 4 * i)) & 15];
+    c->req_id[16] = '\0';
   }
   if (c->req) conn_http(c)->req_start_ns = uv_hrtime();
   chat_log_context_set(c->id, c->req_id);
@@ -569,10 +571,20 @@ static void conn_begin_request(chat_conn_t *c) {
  * year).  The text is in a buffer of the thread, valid until the next
  * call (each caller copies it at once). */
 static const char *conn_headers(chat_conn_t *c) {
-  static _Thread_local char hdrs[256];
+  static const char id_name[] = COMMON_HEADERS "X-Request-Id: ";
+  static const char hsts[] = "Strict-Transport-Security: max-age=31536000\r\n";
+  static _Thread_local char hdrs[sizeof(id_name) + sizeof(c->req_id) + sizeof(hsts) + 2];
   if (c->req_id[0] == '\0') conn_begin_request(c);
-  snprintf(hdrs, sizeof(hdrs), "%sX-Request-Id: %s\r\n%s", COMMON_HEADERS, c->req_id,
-           c->secure ? "Strict-Transport-Security: max-age=31536000\r\n" : "");
+  size_t n = sizeof(id_name) - 1, id_len = strlen(c->req_id);
+  memcpy(hdrs, id_name, n);
+  memcpy(hdrs + n, c->req_id, id_len);
+  memcpy(hdrs + n + id_len, "\r\n", 2);
+  n += id_len + 2;
+  if (c->secure) {
+    memcpy(hdrs + n, hsts, sizeof(hsts) - 1);
+    n += sizeof(hsts) - 1;
+  }
+  hdrs[n] = '\0';
   return hdrs;
 }
 
@@ -799,18 +811,34 @@ static void static_run(chat_job_t *job, chat_store_t *store) {
  * reference), written as they are. */
 static void static_answer(chat_conn_t *c, const char *mime, const char *etag, chat_rbuf_t *body,
                           int fd) {
+  static const char html_headers[] =
+      "Content-Security-Policy: default-src 'self'; script-src 'self'; "
+      "style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+      "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+      "form-action 'self'\r\nX-Frame-Options: DENY\r\n";
   char headers[1024];
   size_t inm_len;
   const char *inm = chat_http_header(c->req, "if-none-match", &inm_len);
   int html = strncmp(mime, "text/html", 9) == 0;
   int head_only = c->req->method == HTTP_HEAD;
-  snprintf(headers, sizeof(headers),
-           "%sETag: %s\r\nCache-Control: no-cache\r\n%s", conn_headers(c), etag,
-           html ? "Content-Security-Policy: default-src 'self'; script-src 'self'; "
-                  "style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-                  "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-                  "form-action 'self'\r\nX-Frame-Options: DENY\r\n"
-                : "");
+  /* Pieces of known size (conn_headers under 256 bytes, an ETag under 64):
+   * copied, not formatted, for every static answer. */
+  const char *common = conn_headers(c);
+  size_t n = strlen(common), etag_len = strlen(etag);
+  assert(n + etag_len + sizeof(html_headers) + 64 < sizeof(headers));
+  memcpy(headers, common, n);
+  memcpy(headers + n, "ETag: ", sizeof("ETag: ") - 1);
+  n += sizeof("ETag: ") - 1;
+  memcpy(headers + n, etag, etag_len);
+  n += etag_len;
+  static const char cache[] = "\r\nCache-Control: no-cache\r\n";
+  memcpy(headers + n, cache, sizeof(cache) - 1);
+  n += sizeof(cache) - 1;
+  if (html) {
+    memcpy(headers + n, html_headers, sizeof(html_headers) - 1);
+    n += sizeof(html_headers) - 1;
+  }
+  headers[n] = '\0';
   int not_modified = inm && inm_len == strlen(etag) && memcmp(inm, etag, inm_len) == 0;
   chat_rbuf_t *head = chat_http_response(not_modified ? 304 : 200, not_modified ? NULL : mime,
                                          headers, NULL, body->len, c->keep_alive, 1);

@@ -75,6 +75,23 @@ static void test_response(void) {
   free(s);
   chat_rbuf_unref(b);
 
+  /* A long content type is written whole (no fixed-size head). */
+  {
+    char type[700];
+    memset(type, 'x', sizeof(type) - 1);
+    memcpy(type, "application/", 12);
+    type[sizeof(type) - 1] = '\0';
+    b = chat_http_response(200, type, "X-B: 2\r\n", "ab", 2, 1, 0);
+    s = rbuf_str(b);
+    T_CHECK(strstr(s, type) != NULL);
+    T_CHECK(strstr(s, "\r\nX-B: 2\r\n\r\nab") != NULL);
+    T_EQ_INT(parse_response(b, &pr), HPE_OK);
+    T_EQ_INT(pr.complete, 1);
+    T_EQ_INT(pr.body_len, 2);
+    free(s);
+    chat_rbuf_unref(b);
+  }
+
   /* The response parses back with llhttp as one whole response. */
   b = chat_http_response(404, "text/plain", NULL, "nope", 4, 0, 0);
   s = rbuf_str(b);
