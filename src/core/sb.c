@@ -38,8 +38,8 @@ void chat_sb_puts(chat_sb_t *sb, const char *s) { chat_sb_append(sb, s, strlen(s
 
 /* By hand: every frame writes a few numbers (id, room, seq, ts), and
  * snprintf's format machinery cost more than the digits. */
-void chat_sb_int(chat_sb_t *sb, int64_t v) {
-  char tmp[24], *p = tmp + sizeof(tmp);
+size_t chat_fmt_int(char *out, int64_t v) {
+  char tmp[CHAT_INT_CHARS], *p = tmp + sizeof(tmp);
   uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 
   do {
@@ -47,7 +47,14 @@ void chat_sb_int(chat_sb_t *sb, int64_t v) {
     u /= 10;
   } while (u != 0);
   if (v < 0) *--p = '-';
-  chat_sb_append(sb, p, (size_t)(tmp + sizeof(tmp) - p));
+  size_t n = (size_t)(tmp + sizeof(tmp) - p);
+  memcpy(out, p, n);
+  return n;
+}
+
+void chat_sb_int(chat_sb_t *sb, int64_t v) {
+  char tmp[CHAT_INT_CHARS];
+  chat_sb_append(sb, tmp, chat_fmt_int(tmp, v));
 }
 
 void chat_sb_json_str(chat_sb_t *sb, const char *s, size_t len) {

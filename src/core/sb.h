@@ -18,6 +18,12 @@ void chat_sb_reserve(chat_sb_t *sb, size_t more);
 void chat_sb_append(chat_sb_t *sb, const char *s, size_t len);
 void chat_sb_puts(chat_sb_t *sb, const char *s);
 void chat_sb_int(chat_sb_t *sb, int64_t v);
+/* The most bytes chat_fmt_int writes. */
+#define CHAT_INT_CHARS 20
+/* Writes v in decimal at out (CHAT_INT_CHARS bytes of room, no NUL) and
+ * returns how many bytes it wrote: the digits of chat_sb_int, for callers
+ * that write into a buffer of their own. */
+size_t chat_fmt_int(char *out, int64_t v);
 /* Appends s (valid UTF-8, len bytes) as a quoted JSON string. */
 void chat_sb_json_str(chat_sb_t *sb, const char *s, size_t len);
 

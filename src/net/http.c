@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "../core/common.h"
+#include "../core/sb.h"
 
 /* The first sizes of the growing head and header arrays: enough for most
  * requests (a browser's WebSocket handshake with its cookie is under 1 KiB,
@@ -679,18 +680,6 @@ const char *chat_http_reason(int status) {
   }
 }
 
-/* The decimal digits of v at p; past them. */
-static char *put_uint(char *p, uint64_t v) {
-  char tmp[20];
-  size_t n = 0;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  while (n) *p++ = tmp[--n];
-  return p;
-}
-
 static char *put(char *p, const char *s, size_t n) {
   memcpy(p, s, n);
   return p + n;
@@ -714,19 +703,19 @@ chat_rbuf_t *chat_http_response(int status, const char *content_type,
    * Content-Type lines with their longest values, the extra headers, the
    * blank line and the body. */
   size_t cap = 13 + reason_len + 2 + sizeof("Connection: keep-alive\r\n") +
-               sizeof("Content-Length: \r\n") + 20 + sizeof("Content-Type: \r\n") +
+               sizeof("Content-Length: \r\n") + CHAT_INT_CHARS + sizeof("Content-Type: \r\n") +
                type_len + extra_len + 2 + send_body;
   chat_rbuf_t *b = chat_rbuf_new(cap);
   char *p = (char *)b->data;
   p = PUT_LIT(p, "HTTP/1.1 ");
-  p = put_uint(p, status >= 100 && status <= 999 ? (uint64_t)status : 500);
+  p += chat_fmt_int(p, status >= 100 && status <= 999 ? status : 500);
   *p++ = ' ';
   p = put(p, reason, reason_len);
   p = keep_alive ? PUT_LIT(p, "\r\nConnection: keep-alive\r\n")
                  : PUT_LIT(p, "\r\nConnection: close\r\n");
   if (status != 204 && status != 304) {
     p = PUT_LIT(p, "Content-Length: ");
-    p = put_uint(p, body_len);
+    p += chat_fmt_int(p, (int64_t)body_len);
     p = PUT_LIT(p, "\r\n");
   }
   if (content_type) {
