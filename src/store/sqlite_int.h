@@ -142,16 +142,23 @@ typedef struct {
   pthread_mutex_t mu;       /* guards everything below but the thread */
   pthread_cond_t cv;        /* a sync finished */
   pthread_cond_t ckpt_cv;   /* ckpt_want or stop */
+  pthread_cond_t ckpt_done_cv; /* a checkpoint finished, or the thread ended */
   uint64_t committed;       /* tickets given out: commits so far */
   uint64_t synced;          /* every ticket up to this one is on disk */
   int syncing;              /* a thread is in fdatasync */
   int fd;                   /* the WAL file, -1 until the first sync */
   char *wal_path;
   uint64_t syncs, checkpoints;
+  uint64_t wal_waits;       /* commits that waited for a checkpoint */
   sqlite3 *ckdb;            /* the checkpoint thread's connection */
   pthread_t thread;
-  int ckpt_want, stop, running, inited;
+  int ckpt_want, ckpt_busy, stop, running, inited;
 } chat_sqlite_sync_t;
+
+/* WAL pages (4 KiB) after a commit at which its writer waits for a
+ * checkpoint (sqlite_sync.c): the WAL file stays within about 32 MiB plus
+ * one transaction. */
+#define CHAT_SQLITE_WAL_MAX_PAGES 8000
 
 /* Sets synchronous=NORMAL and the WAL hook on the n connections dbs, opens
  * the checkpoint connection on path and starts its thread.  0, or

@@ -23,7 +23,18 @@
  * connection of its own, which never blocks a writer or a reader.  With
  * synchronous=NORMAL a checkpoint syncs the WAL before copying and the
  * database after.  The WAL restarts from its beginning at the first write
- * after a complete checkpoint. */
+ * after a complete checkpoint.
+ *
+ * A checkpoint completes only if no write lands while it copies.  Under
+ * chat traffic there are such moments (a batch waits for its sync), but
+ * work that writes back to back (the search indexer catching up, a bulk
+ * fill) gave the checkpointer none: the WAL grew by everything written,
+ * gigabytes for a million messages.  So a commit that leaves the WAL at
+ * CHAT_SQLITE_WAL_MAX_PAGES or more waits, still holding the store's
+ * writer lock, until a checkpoint that started after it has finished: no
+ * writer appends meanwhile, the checkpoint copies everything, and the
+ * next write starts the WAL again from its beginning.  The WAL file stays
+ * within about that size plus one transaction. */
 #include <errno.h>
 #include <stdio.h>
 #include <fcntl.h>
@@ -105,14 +116,20 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages) {
   chat_sqlite_sync_t *sy = arg;
   (void)db;
   (void)name;
-  if (pages >= CHECKPOINT_PAGES) {
-    pthread_mutex_lock(&sy->mu);
-    if (!sy->ckpt_want) {
-      sy->ckpt_want = 1;
-      pthread_cond_broadcast(&sy->ckpt_cv);
-    }
-    pthread_mutex_unlock(&sy->mu);
+  if (pages < CHECKPOINT_PAGES) return SQLITE_OK;
+  pthread_mutex_lock(&sy->mu);
+  if (!sy->ckpt_want) {
+    sy->ckpt_want = 1;
+    pthread_cond_broadcast(&sy->ckpt_cv);
   }
+  if (pages >= CHAT_SQLITE_WAL_MAX_PAGES && sy->running) {
+    /* One that starts after this commit: the next, or the one after the
+     * one copying now. */
+    uint64_t goal = sy->checkpoints + (sy->ckpt_busy ? 2 : 1);
+    sy->wal_waits++;
+    while (sy->checkpoints < goal && !sy->stop) pthread_cond_wait(&sy->ckpt_done_cv, &sy->mu);
+  }
+  pthread_mutex_unlock(&sy->mu);
   return SQLITE_OK;
 }
 
@@ -126,14 +143,19 @@ static void *checkpointer(void *arg) {
     while (!sy->ckpt_want && !sy->stop) pthread_cond_wait(&sy->ckpt_cv, &sy->mu);
     if (sy->stop) break;
     sy->ckpt_want = 0;
+    sy->ckpt_busy = 1;
     pthread_mutex_unlock(&sy->mu);
     int log = 0, done = 0;
     int rc = sqlite3_wal_checkpoint_v2(sy->ckdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
     if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
       chat_log_warn("store(sqlite): checkpoint: %s", sqlite3_errmsg(sy->ckdb));
     pthread_mutex_lock(&sy->mu);
+    sy->ckpt_busy = 0;
     sy->checkpoints++;
+    pthread_cond_broadcast(&sy->ckpt_done_cv);
   }
+  /* A writer still waiting gives up: the store is closing. */
+  pthread_cond_broadcast(&sy->ckpt_done_cv);
   pthread_mutex_unlock(&sy->mu);
   return NULL;
 }
@@ -148,6 +170,7 @@ int chat_sqlite_sync_start(chat_sqlite_sync_t *sy, const char *path, sqlite3 **d
   pthread_mutex_init(&sy->mu, NULL);
   pthread_cond_init(&sy->cv, NULL);
   pthread_cond_init(&sy->ckpt_cv, NULL);
+  pthread_cond_init(&sy->ckpt_done_cv, NULL);
   sy->inited = 1;
   for (int i = 0; i < n; i++) {
     if (sqlite3_exec(dbs[i], "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
@@ -190,6 +213,7 @@ void chat_sqlite_sync_stop(chat_sqlite_sync_t *sy) {
   sy->ckdb = NULL;
   if (sy->fd >= 0) close(sy->fd);
   sy->fd = -1;
+  pthread_cond_destroy(&sy->ckpt_done_cv);
   pthread_cond_destroy(&sy->ckpt_cv);
   pthread_cond_destroy(&sy->cv);
   pthread_mutex_destroy(&sy->mu);
