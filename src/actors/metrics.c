@@ -129,6 +129,17 @@ void chat_metrics_render(const chat_services_t *svc, chat_sb_t *out) {
             chat_histo_seconds, chat_histo_seconds_n);
   histogram(out, "chat_store_batch_messages", "Messages in one committed batch.", size,
             chat_histo_sizes, chat_histo_sizes_n);
+  chat_store_sync_stats_t sy;
+  chat_storage_sync_stats(svc->storage, &sy);
+  if (sy.have) { /* SQLite (store/sqlite_sync.c) */
+    counter(out, "chat_sqlite_syncs_total",
+            "fdatasyncs of the WAL; each makes every commit before it durable.", sy.syncs);
+    counter(out, "chat_sqlite_checkpoints_total", "WAL checkpoints run by the checkpoint thread.",
+            sy.checkpoints);
+    counter(out, "chat_sqlite_wal_waits_total",
+            "Commits that waited for a checkpoint because the WAL held 32 MiB or more.",
+            sy.wal_waits);
+  }
 
   /* Redis */
   static const char *const redis_states[] = {"up", "down", "off"};

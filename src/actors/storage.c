@@ -337,6 +337,10 @@ void chat_storage_histos(const chat_storage_t *pub, const chat_histo_t **commit_
   *batch_size = &st->batch_size;
 }
 
+void chat_storage_sync_stats(const chat_storage_t *pub, chat_store_sync_stats_t *out) {
+  chat_store_sync_stats(storage_of(pub)->store, out);
+}
+
 void chat_storage_drain(chat_storage_t *pub, void (*cb)(void *ud), void *ud) {
   storage_t *st = storage_of(pub);
   st->stopping = 1;  /* no new index work; what runs finishes */

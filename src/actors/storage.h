@@ -85,6 +85,9 @@ void chat_storage_stats(const chat_storage_t *st, uint64_t *batches,
  * per batch.  Owned by the storage; read on the loop thread only. */
 void chat_storage_histos(const chat_storage_t *st, const chat_histo_t **commit_seconds,
                          const chat_histo_t **batch_size);
+/* The store's own syncs and checkpoints (store.h, chat_store_sync_stats;
+ * have 0 for a store without them).  Loop thread; a moment's lock. */
+void chat_storage_sync_stats(const chat_storage_t *st, chat_store_sync_stats_t *out);
 /* Calls cb once everything pending is finished (at once if nothing is). */
 void chat_storage_drain(chat_storage_t *st, void (*cb)(void *ud), void *ud);
 /* Frees the actor (not the store).  Nothing may be pending. */

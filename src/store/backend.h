@@ -162,6 +162,8 @@ typedef struct {
   int (*msg_insert_batch_nowait)(chat_store_t *s, chat_msg_insert_t *items,
                                  size_t n, uint64_t *ticket);
   int (*durable_wait)(chat_store_t *s, uint64_t ticket);
+  /* Optional (store.h, chat_store_sync_stats). */
+  void (*sync_stats)(chat_store_t *s, chat_store_sync_stats_t *out);
   int (*msg_history)(chat_store_t *s, int64_t room, int64_t before_id,
                      int limit, chat_msg_rec_t **out, size_t *n);
   int (*msg_since)(chat_store_t *s, int64_t room, int64_t since_id, int limit,

@@ -83,6 +83,18 @@ int chat_sqlite_durable_wait(chat_store_t *s_, uint64_t ticket) {
   return chat_sqlite_sync_wait(&s->sync, ticket);
 }
 
+void chat_sqlite_sync_stats(chat_store_t *s_, chat_store_sync_stats_t *out) {
+  sq_store_t *s = container_of(s_, sq_store_t, super);
+  chat_sqlite_sync_t *sy = &s->sync;
+  if (!sy->inited) return;
+  pthread_mutex_lock(&sy->mu);
+  out->have = 1;
+  out->syncs = sy->syncs;
+  out->checkpoints = sy->checkpoints;
+  out->wal_waits = sy->wal_waits;
+  pthread_mutex_unlock(&sy->mu);
+}
+
 /* --- errors and transactions ---------------------------------------------- */
 
 /* 1 if rc says the database was locked by another writer. */

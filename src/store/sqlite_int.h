@@ -155,6 +155,9 @@ typedef struct {
   int ckpt_want, ckpt_busy, stop, running, inited;
 } chat_sqlite_sync_t;
 
+/* store.h, chat_store_sync_stats. */
+void chat_sqlite_sync_stats(chat_store_t *s, chat_store_sync_stats_t *out);
+
 /* WAL pages (4 KiB) after a commit at which its writer waits for a
  * checkpoint (sqlite_sync.c): the WAL file stays within about 32 MiB plus
  * one transaction. */

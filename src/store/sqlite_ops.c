@@ -1272,6 +1272,7 @@ const chat_store_ops_t chat_sqlite_ops = {
     .msg_insert_batch = sq_msg_insert_batch,
     .msg_insert_batch_nowait = sq_msg_insert_batch_nowait,
     .durable_wait = chat_sqlite_durable_wait,
+    .sync_stats = chat_sqlite_sync_stats,
     .msg_by_seq = sq_msg_by_seq,
     .msg_history = sq_msg_history,
     .msg_since = sq_msg_since,

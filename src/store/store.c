@@ -211,6 +211,11 @@ int chat_store_durable_wait(chat_store_t *s, uint64_t ticket) {
   return ticket == 0 || s->ops->durable_wait == NULL ? 0 : s->ops->durable_wait(s, ticket);
 }
 
+void chat_store_sync_stats(chat_store_t *s, chat_store_sync_stats_t *out) {
+  memset(out, 0, sizeof(*out));
+  if (s->ops->sync_stats) s->ops->sync_stats(s, out);
+}
+
 int chat_store_can_pipeline(const chat_store_t *s) {
   return s->ops->msg_insert_batch_nowait != NULL;
 }

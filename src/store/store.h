@@ -127,6 +127,16 @@ void chat_store_close(chat_store_t *s);
 const char *chat_store_kind(const chat_store_t *s);
 /* A cheap round trip to the database: 0 if it answers. */
 int chat_store_ping(chat_store_t *s);
+/* What a backend that syncs and checkpoints its own files (SQLite,
+ * sqlite_sync.c) has done so far: have 0 and the counts 0 for the others.
+ * Any thread; it takes the backend's lock for a moment. */
+typedef struct {
+  int have;
+  uint64_t syncs;        /* fdatasyncs of the WAL, each covering every commit before it */
+  uint64_t checkpoints;  /* checkpoints run by the checkpoint thread */
+  uint64_t wal_waits;    /* commits that waited for a checkpoint: the WAL was full */
+} chat_store_sync_stats_t;
+void chat_store_sync_stats(chat_store_t *s, chat_store_sync_stats_t *out);
 
 /* Users.  A username is stored as given (callers pass the NFKC form that
  * chat_username_check wrote) and is unique by its identity key

@@ -99,7 +99,9 @@ class MetricsTest(CommunityBase):
                   "chat_messages_total", "chat_dms_total", "chat_deliveries_total",
                   "chat_ws_slow_closes_total", "chat_ws_frames_limited_total",
                   "chat_loop_busy_ratio", "chat_ws_pace_interval_seconds",
-                  "chat_login_failures_total", "chat_store_pending"):
+                  "chat_login_failures_total", "chat_store_pending",
+                  "chat_sqlite_syncs_total", "chat_sqlite_checkpoints_total",
+                  "chat_sqlite_wal_waits_total"):
             self.assertIn(k, s)
         # The store's state comes from the health probe: ok after one.
         r = self.client().get("/healthz")
@@ -158,6 +160,9 @@ class MetricsTest(CommunityBase):
         self.assertGreaterEqual(d("chat_store_commit_seconds_count"), 1)
         self.assertGreater(d("chat_store_commit_seconds_sum"), 0)
         self.assertEqual(d("chat_store_batch_messages_sum"), 4)
+        # Each batch waited for a sync of the WAL (SQLite); none for a checkpoint.
+        self.assertGreaterEqual(d("chat_sqlite_syncs_total"), 1)
+        self.assertEqual(d("chat_sqlite_wal_waits_total"), 0)
         self.assertGreaterEqual(after["chat_websockets"], 3)
         self.assertGreaterEqual(after["chat_rooms"], 1)
         self.assertGreaterEqual(d("chat_connections_total"), 3)

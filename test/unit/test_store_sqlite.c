@@ -487,7 +487,10 @@ static void test_wal_bounded(void) {
   chat_msg_insert_t items[BATCH];
   static char text[TEXT + 1], cids[BATCH][32];
   long long biggest = 0;
+  chat_store_sync_stats_t before, after;
 
+  chat_store_sync_stats(g_store, &before);
+  T_EQ_INT(before.have, 1);
   for (int i = 0; i < TEXT; i++) text[i] = (char)('a' + i % 26);
   for (long long r = 0; r < rounds; r++) {
     for (int i = 0; i < BATCH; i++) {
@@ -503,6 +506,11 @@ static void test_wal_bounded(void) {
           rounds * BATCH * TEXT / 4096, biggest / frame, cap / frame);
   T_CHECK(biggest > 0);
   T_CHECK(biggest <= cap);
+  /* Commits waited for checkpoints, and each batch was synced. */
+  chat_store_sync_stats(g_store, &after);
+  T_CHECK(after.wal_waits > before.wal_waits);
+  T_CHECK(after.checkpoints > before.checkpoints);
+  T_CHECK(after.syncs >= before.syncs + (uint64_t)rounds);
 
   sqlite3 *raw;
   sqlite3_stmt *st;
