@@ -14,6 +14,7 @@
 #include "../core/common.h"
 #include "../core/limits.h"
 #include "../core/log.h"
+#include "../core/pct.h"
 #include "../core/sb.h"
 #include "../net/http.h"
 #include "../net/proto.h"
@@ -559,9 +560,9 @@ static void conn_begin_request(chat_conn_t *c) {
       __atomic_store_n(&req_id_prefix, prefix, __ATOMIC_RELAXED);
     }
     uint64_t id = (uint64_t)prefix << 32 | __atomic_add_fetch(&req_ids, 1, __ATOMIC_RELAXED);
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 16; i++) c->req_id[i] = hex[(id >> (60 - 4 * i)) & 15];
-    c->req_id[16] = '\0';
+    uint8_t be[8]; /* the prefix's digits first, as "%08x%08x" wrote them */
+    for (int i = 0; i < 8; i++) be[i] = (uint8_t)(id >> (56 - 8 * i));
+    chat_hex_encode(c->req_id, be, sizeof(be));
   }
   if (c->req) conn_http(c)->req_start_ns = uv_hrtime();
   chat_log_context_set(c->id, c->req_id);
