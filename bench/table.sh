@@ -22,7 +22,7 @@ usage: bench/table.sh [options]
   --only "LIST"         parts to run, of: chatd peers many idle (default: all four)
   --ladder "R1 R2 ..."  msgs/s for chatd 10x50 (default 4000 8000 14000 20000 26000 30000 36000 42000 48000)
   --peer-ladder "..."   msgs/s for the peers (default 500 1000 1500 2000 3000 4000)
-  --many-ladder "..."   msgs/s for 2000 rooms x 5 (default 2500 5000 7500 10000 12500 15000 20000 40000)
+  --many-ladder "..."   msgs/s for 2000 rooms x 5 (default 5000 10000 15000 20000 22500 25000 30000)
   --duration S          measured seconds per step (default 10; --quick 5)
   --warmup S            seconds at the rate before each measured window (default 2; --quick 1)
   --stop-after N        end a ladder after N consecutive steps that are not ok (default 2; 0: never)
@@ -89,7 +89,7 @@ if [ "$QUICK" = 1 ]; then
   : "${DURATION:=5}" "${WARMUP:=1}" "${IDLE_CONNS:=5000}" "${IDLE_USERS:=250}"
 else
   : "${LADDER:=4000 8000 14000 20000 26000 30000 36000 42000 48000}" "${PEER_LADDER:=500 1000 1500 2000 3000 4000}"
-  : "${MANY_LADDER:=2500 5000 7500 10000 12500 15000 20000 40000}"
+  : "${MANY_LADDER:=5000 10000 15000 20000 22500 25000 30000}"
   : "${DURATION:=10}" "${WARMUP:=2}" "${IDLE_CONNS:=19000}" "${IDLE_USERS:=1000}"
 fi
 want() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
@@ -242,6 +242,18 @@ bench_rate() {
   record "$series" "$log.bench"
 }
 
+# scrape_writes KEY: chatd's socket writes and the time in them, from
+# /metrics before the server stops (its whole run: setup, warm-up, window).
+declare -A WRITES   # "SERIES RATE" -> "writes seconds"
+scrape_writes() {
+  local m w t
+  m="$(curl -s --max-time 10 "$URL/metrics" 2>/dev/null)" || return 0
+  w="$(printf '%s\n' "$m" | sed -n 's/^chat_socket_writes_total //p')"
+  t="$(printf '%s\n' "$m" | sed -n 's/^chat_socket_write_seconds_total //p')"
+  [ -n "$w" ] && [ -n "$t" ] && WRITES["$1"]="$w $t"
+  return 0
+}
+
 # A ladder with a fresh server per step: start_fn and bench arguments per step.
 ladder_fresh() {   # ladder_fresh SERIES RATES START_FN -- chatbench args
   local series="$1" rates="$2" start="$3" fails=0 r ok n=0
@@ -254,6 +266,7 @@ ladder_fresh() {   # ladder_fresh SERIES RATES START_FN -- chatbench args
     if "$start" "$WORK/$series-$n"; then
       bench_rate "$series" "$WORK/$series-$n" "$r" "$@"
     fi
+    case "$series" in chatd*) scrape_writes "$series $r" ;; esac
     local st=0
     stop_server || st=$?
     case "$series" in chatd*) [ "$st" = 0 ] || echo "    chatd exited with status $st (expected 0 after SIGTERM)" ;; esac
@@ -385,6 +398,17 @@ if want many; then
   echo "  many rooms 2000x5:     $(desc_best "$MB")"
   echo "    many rooms / 10x50 deliveries/s at the highest ok rate:" \
        "$(div "$(field "$MB" deliveries_per_s)" "$(field "$CB" deliveries_per_s)") (target >= 0.7)"
+  # What 0.7x would take at that step's costs per delivery: every delivery
+  # in this scenario is a socket write of its own (a member gets a frame
+  # every few hundred ms), and every message a send of chatbench's own.
+  if [ -n "$MB" ] && [ -n "$CB" ]; then
+    awk -v cd="$(field "$CB" deliveries_per_s)" -v md="$(field "$MB" deliveries_per_s)" \
+        -v sc="$(field "$MB" server_cpu_s)" -v cc="$(field "$MB" client_cpu_s)" -v t="$(field "$MB" seconds)" \
+      'BEGIN { if (md + 0 == 0 || t + 0 == 0 || sc == "na" || cc == "na") exit
+               want = 0.7 * cd; k = want / md
+               printf "    0.7x is %.0f deliveries/s: at this step'"'"'s CPU per delivery chatd would need %.1f cores" \
+                      " and chatbench %.1f (each has one)\n", want, sc / t * k, cc / t * k }'
+  fi
 fi
 # Server CPU per delivery: the steadiest figure on a shared machine (a server
 # that gets little of its core shows it in latency, not here).
@@ -416,6 +440,12 @@ if want chatd; then
     if [ "$r" = 8000 ]; then tgt="target p50 <= 3, p99 <= 20"; else tgt="target p50 <= 10"; fi
     echo "    at $r msgs/s: p50 $(field "$l" p50_ms) ms, p99 $(field "$l" p99_ms) ms ($tgt)," \
          "$(field "$l" msgs_per_s) msgs/s achieved, ok=$(field "$l" ok)"
+    # A frame waits for its connection's next write, and writing every
+    # member once costs 500 writes of the one core.
+    w="${WRITES[chatd $r]:-}"
+    [ -n "$w" ] && awk -v w="${w% *}" -v t="${w#* }" \
+      'BEGIN { if (w + 0 == 0) exit; us = t * 1e6 / w
+               printf "      socket writes: %.2f us each, so writing all 500 connections once takes %.1f ms of the core\n", us, us * 500 / 1000 }'
   done
 fi
 if want idle; then

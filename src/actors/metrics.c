@@ -85,6 +85,11 @@ void chat_metrics_render(const chat_services_t *svc, chat_sb_t *out) {
        "How long a busy WebSocket's next write waits for more frames (0: none).");
   printf_sb(out, "chat_ws_pace_interval_seconds %.6f\n",
             (double)chat_pacer_interval(svc->pacer) / 1e9);
+  counter(out, "chat_socket_writes_total",
+          "Writes of queued output to sockets (one carries every frame queued for it).",
+          m->socket_writes);
+  head(out, "chat_socket_write_seconds_total", "counter", "Time spent in those writes.");
+  printf_sb(out, "chat_socket_write_seconds_total %.6f\n", (double)m->socket_write_ns / 1e9);
   counter(out, "chat_ws_dead_peers_total",
           "WebSockets closed as dead peers (nothing received for two ping intervals).",
           m->ws_dead_peers);

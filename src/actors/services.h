@@ -70,6 +70,8 @@ typedef struct {
   uint64_t dms_in;           /* direct messages stored */
   uint64_t deliveries;       /* message and DM frames posted to WebSockets here */
   uint64_t slow_closes;      /* WebSockets closed with 1013: output over ws_out_cap */
+  uint64_t socket_writes;    /* writes of queued output to sockets (conn.c) */
+  uint64_t socket_write_ns;  /* time in them: the kernel's send path, the reader's wakeup */
   uint64_t logins_failed;    /* logins answered 401 */
   chat_histo_t delivery_latency;  /* seconds from a room message's arrival at its
                                      room to its frames posted to the members */

@@ -156,6 +156,9 @@ class MetricsTest(CommunityBase):
         self.assertGreaterEqual(d("chat_ws_frames_limited_total"), 1)
         self.assertGreaterEqual(d("chat_ws_frames_in_total"), 40)
         self.assertEqual(d("chat_delivery_latency_seconds_count"), 3)
+        # The frames and answers above went out in socket writes, each timed.
+        self.assertGreaterEqual(d("chat_socket_writes_total"), 8)
+        self.assertGreater(d("chat_socket_write_seconds_total"), 0)
         self.assertGreater(d("chat_delivery_latency_seconds_sum"), 0)
         self.assertGreaterEqual(d("chat_store_commit_seconds_count"), 1)
         self.assertGreater(d("chat_store_commit_seconds_sum"), 0)
