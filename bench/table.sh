@@ -20,7 +20,7 @@ usage() {
 usage: bench/table.sh [options]
   --quick               shorter ladders and runs (about 5 minutes on a quiet machine)
   --only "LIST"         parts to run, of: chatd peers many idle (default: all four)
-  --ladder "R1 R2 ..."  msgs/s for chatd 10x50 (default 4000 8000 14000 20000 26000 30000 36000 42000 48000)
+  --ladder "R1 R2 ..."  msgs/s for chatd 10x50 (default 4000 8000 14000 20000 26000 30000 36000 42000 48000 54000 60000 66000 72000 78000)
   --peer-ladder "..."   msgs/s for the peers (default 500 1000 1500 2000 3000 4000)
   --many-ladder "..."   msgs/s for 2000 rooms x 5 (default 5000 10000 15000 20000 22500 25000 30000)
   --duration S          measured seconds per step (default 10; --quick 5)
@@ -88,7 +88,7 @@ if [ "$QUICK" = 1 ]; then
   : "${LADDER:=4000 8000 20000}" "${PEER_LADDER:=500 1000 2000}" "${MANY_LADDER:=5000 10000 20000}"
   : "${DURATION:=5}" "${WARMUP:=1}" "${IDLE_CONNS:=5000}" "${IDLE_USERS:=250}"
 else
-  : "${LADDER:=4000 8000 14000 20000 26000 30000 36000 42000 48000}" "${PEER_LADDER:=500 1000 1500 2000 3000 4000}"
+  : "${LADDER:=4000 8000 14000 20000 26000 30000 36000 42000 48000 54000 60000 66000 72000 78000}" "${PEER_LADDER:=500 1000 1500 2000 3000 4000}"
   : "${MANY_LADDER:=5000 10000 15000 20000 22500 25000 30000}"
   : "${DURATION:=10}" "${WARMUP:=2}" "${IDLE_CONNS:=19000}" "${IDLE_USERS:=1000}"
 fi
