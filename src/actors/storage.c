@@ -166,6 +166,13 @@ static void storage_insert(chat_storage_t *pub, chat_insert_t *ins) {
     st->pending = chat_xrealloc(st->pending, st->cap * sizeof(*st->pending));
   }
   st->pending[st->npending++] = ins;
+  /* The batch goes out at the scheduler's next drain (flush is its hook,
+   * run in the loop's check phase).  A room posting from a mail handler is
+   * inside a drain; a caller after it in the same loop turn (a close
+   * callback, or a timer in UV_RUN_ONCE's second timer pass, as a loop
+   * that embeds the server may run) would otherwise wait for the next
+   * event to wake the loop, or see it end with the insert still queued. */
+  chat_sched_wake(st->sched);
 }
 
 static void batch_work_cb(uv_work_t *w) {
