@@ -79,13 +79,30 @@ static void tick_cb(uv_timer_t *t) {
 
 static void drained_cb(void *ud) { (void)ud; }
 
+/* A loop and scheduler with the sink actor and a storage actor on g_store. */
+static void storage_up(uv_loop_t *loop, chat_sched_t *sched) {
+  T_EQ_INT(uv_loop_init(loop), 0);
+  T_EQ_INT(chat_sched_init(sched, loop), 0);
+  chat_actor_init(&g_sink.actor, sched, sink_free);
+  g_storage = chat_storage_new(sched, g_store);
+}
+
+/* Drains the storage actor, then closes everything storage_up made. */
+static void storage_down(uv_loop_t *loop, chat_sched_t *sched) {
+  chat_storage_drain(g_storage, drained_cb, NULL);
+  while (chat_storage_pending(g_storage) && uv_run(loop, UV_RUN_ONCE)) {
+  }
+  chat_actor_unref(&g_sink.actor);
+  chat_sched_close(sched, NULL);
+  uv_run(loop, UV_RUN_DEFAULT);
+  chat_storage_free(g_storage);  /* after its hook's scheduler */
+  T_EQ_INT(uv_loop_close(loop), 0);
+}
+
 static void test_batches_come_back_in_order(void) {
   uv_loop_t loop;
   chat_sched_t sched;
-  T_EQ_INT(uv_loop_init(&loop), 0);
-  T_EQ_INT(chat_sched_init(&sched, &loop), 0);
-  chat_actor_init(&g_sink.actor, &sched, sink_free);
-  g_storage = chat_storage_new(&sched, g_store);
+  storage_up(&loop, &sched);
   uv_timer_init(&loop, &g_tick);
   uv_timer_start(&g_tick, tick_cb, 0, 1);
   while (g_nback < TOTAL && uv_run(&loop, UV_RUN_ONCE)) {
@@ -117,15 +134,8 @@ static void test_batches_come_back_in_order(void) {
   }
   chat_store_msgs_free(msgs, n);
 
-  chat_storage_drain(g_storage, drained_cb, NULL);
-  while (chat_storage_pending(g_storage) && uv_run(&loop, UV_RUN_ONCE)) {
-  }
   uv_close((uv_handle_t *)&g_tick, NULL);
-  chat_actor_unref(&g_sink.actor);
-  chat_sched_close(&sched, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  chat_storage_free(g_storage);  /* after its hook's scheduler */
-  T_EQ_INT(uv_loop_close(&loop), 0);
+  storage_down(&loop, &sched);
 }
 
 /* An insert queued after the scheduler's drain in a loop turn (here from a
@@ -159,28 +169,17 @@ static void test_insert_after_the_drain(void) {
   uv_loop_t loop;
   chat_sched_t sched;
   uv_timer_t t;
-  T_EQ_INT(uv_loop_init(&loop), 0);
-  T_EQ_INT(chat_sched_init(&sched, &loop), 0);
-  chat_actor_init(&g_sink.actor, &sched, sink_free);
-  g_storage = chat_storage_new(&sched, g_store);
+  storage_up(&loop, &sched);
   /* Draining from the start stops search indexing (a job of it in flight
    * would keep the loop going and hide the case); inserts still go out. */
   chat_storage_drain(g_storage, drained_cb, NULL);
   uv_timer_init(&loop, &t);
   uv_close((uv_handle_t *)&t, late_insert_cb);
   while (g_late_back == 0 && uv_run(&loop, UV_RUN_ONCE)) {
-    fprintf(stderr, "DBG iter pending=%zu alive=%d\n", chat_storage_pending(g_storage), uv_loop_alive(&loop));
-    uv_print_active_handles(&loop, stderr);
   }
   T_EQ_INT(g_late_back, 1);
   T_CHECK(g_late.rec.id > 0);
-  while (chat_storage_pending(g_storage) && uv_run(&loop, UV_RUN_ONCE)) {
-  }
-  chat_actor_unref(&g_sink.actor);
-  chat_sched_close(&sched, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  chat_storage_free(g_storage);
-  T_EQ_INT(uv_loop_close(&loop), 0);
+  storage_down(&loop, &sched);
 }
 
 /* ---- commit tickets --------------------------------------------------- */
