@@ -142,8 +142,11 @@ void chat_metrics_render(const chat_services_t *svc, chat_sb_t *out) {
     counter(out, "chat_sqlite_checkpoints_total", "WAL checkpoints run by the checkpoint thread.",
             sy.checkpoints);
     counter(out, "chat_sqlite_wal_waits_total",
-            "Commits that waited for a checkpoint because the WAL held 32 MiB or more.",
-            sy.wal_waits);
+            "Commits that waited for a checkpoint because the WAL had reached"
+            " chat_sqlite_wal_cap_pages.", sy.wal_waits);
+    gauge(out, "chat_sqlite_wal_cap_pages",
+          "WAL pages after a commit at which that commit waits for a checkpoint.",
+          sy.wal_cap_pages);
   }
 
   /* Redis */

@@ -92,6 +92,7 @@ void chat_sqlite_sync_stats(chat_store_t *s_, chat_store_sync_stats_t *out) {
   out->syncs = sy->syncs;
   out->checkpoints = sy->checkpoints;
   out->wal_waits = sy->wal_waits;
+  out->wal_cap_pages = CHAT_SQLITE_WAL_MAX_PAGES;
   pthread_mutex_unlock(&sy->mu);
 }
 

@@ -54,7 +54,9 @@
 /* WAL pages (4 KiB) after a commit that start a checkpoint. */
 #define CHECKPOINT_PAGES 2000
 
-/* Opens (or reopens) the WAL file; 0 or -1 with errno.  Under sy->mu. */
+/* Opens (or reopens) the WAL file; 0 or -1 with errno.  Called by the one
+ * thread that set sy->syncing, without sy->mu: the folder's fsync below may
+ * take a while, and sy->mu is taken by every commit and by /metrics. */
 static int wal_fd(chat_sqlite_sync_t *sy) {
   struct stat st;
   if (sy->fd >= 0 && fstat(sy->fd, &st) == 0 && st.st_nlink > 0) return 0;
@@ -90,10 +92,9 @@ int chat_sqlite_sync_wait(chat_sqlite_sync_t *sy, uint64_t ticket) {
     /* Every ticket up to target belongs to a finished COMMIT. */
     uint64_t target = sy->committed;
     sy->syncing = 1;
-    int rc = wal_fd(sy);
-    int fd = sy->fd;
     pthread_mutex_unlock(&sy->mu);
-    if (rc == 0) rc = fdatasync(fd);
+    int rc = wal_fd(sy);
+    if (rc == 0) rc = fdatasync(sy->fd);
     int e = errno;
     pthread_mutex_lock(&sy->mu);
     sy->syncing = 0;

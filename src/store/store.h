@@ -135,6 +135,7 @@ typedef struct {
   uint64_t syncs;        /* fdatasyncs of the WAL, each covering every commit before it */
   uint64_t checkpoints;  /* checkpoints run by the checkpoint thread */
   uint64_t wal_waits;    /* commits that waited for a checkpoint: the WAL was full */
+  uint64_t wal_cap_pages; /* the WAL pages at which that happens */
 } chat_store_sync_stats_t;
 void chat_store_sync_stats(chat_store_t *s, chat_store_sync_stats_t *out);
 

@@ -166,6 +166,7 @@ class MetricsTest(CommunityBase):
         # Each batch waited for a sync of the WAL (SQLite); none for a checkpoint.
         self.assertGreaterEqual(d("chat_sqlite_syncs_total"), 1)
         self.assertEqual(d("chat_sqlite_wal_waits_total"), 0)
+        self.assertEqual(after["chat_sqlite_wal_cap_pages"], 8000)
         self.assertGreaterEqual(after["chat_websockets"], 3)
         self.assertGreaterEqual(after["chat_rooms"], 1)
         self.assertGreaterEqual(d("chat_connections_total"), 3)
