@@ -11,7 +11,8 @@ bench_build() {
     for attempt in 1 2 3; do
       if cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCHAT_BUILD_TESTS=OFF \
            -DCHAT_BUILD_BENCH=ON >"$WORK/cmake.log" 2>&1 &&
-         cmake --build "$BUILD" -j"$(nproc)" --target chatd chatbench >>"$WORK/cmake.log" 2>&1; then
+         cmake --build "$BUILD" -j"$(nproc)" --target chatd chatbench \
+           ${BENCH_EXTRA_TARGETS:-} >>"$WORK/cmake.log" 2>&1; then
         built=1
         break
       fi

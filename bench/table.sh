@@ -8,7 +8,11 @@
 #   (c) many rooms: 2000 rooms x 5 users (10,000 connections), one chatd, the
 #       ladder over the same connections;
 #   (d) idle memory: 19,000 authenticated WebSockets (1000 users x 19), the
-#       server's RSS before and after, KiB per connection, time to connect.
+#       server's RSS before and after, KiB per connection, time to connect;
+#   (e) the write floor: fanout_floor, no server at all, only the socket
+#       writes of the fan-out (10x50 at 8000 msgs/s, and 2000x5), on the
+#       same cores: what any server on this machine pays before it reads,
+#       stores or indexes anything.
 # The server runs on core 0 (taskset, its threads included), chatbench on
 # core 1.  Users and sessions are provisioned with `chatd user bulk` and rooms
 # with `chatd room bulk` (no argon2id login per client).  Prints the ratios
@@ -19,10 +23,12 @@ usage() {
   cat <<'EOF'
 usage: bench/table.sh [options]
   --quick               shorter ladders and runs (about 5 minutes on a quiet machine)
-  --only "LIST"         parts to run, of: chatd peers many idle (default: all four)
+  --only "LIST"         parts to run, of: chatd peers many idle floor (default: all five)
   --ladder "R1 R2 ..."  msgs/s for chatd 10x50 (default 4000 8000 14000 20000 26000 30000 36000 42000 48000 54000 60000 66000 72000 78000)
   --peer-ladder "..."   msgs/s for the peers (default 500 1000 1500 2000 3000 4000)
   --many-ladder "..."   msgs/s for 2000 rooms x 5 (default 5000 10000 15000 20000 22500 25000 30000)
+  --floor-many "..."    msgs/s for the write floor in 2000 rooms x 5 (default 15000 20000 25000
+                        210000: the last is 0.7 x 1.5M deliveries/s)
   --duration S          measured seconds per step (default 10; --quick 5)
   --warmup S            seconds at the rate before each measured window (default 2; --quick 1)
   --stop-after N        end a ladder after N consecutive steps that are not ok (default 2; 0: never)
@@ -43,7 +49,8 @@ PEERS="/work/shared/peers"
 PEER_SRC="$PEERS/node-ws"
 PEER_DIR="${CHATBENCH_PEER_DIR:-${TMPDIR:-/tmp}/chatbench-node-ws}"
 QUICK=0
-ONLY="chatd peers many idle"
+ONLY="chatd peers many idle floor"
+FLOOR_MANY=""
 LADDER=""
 PEER_LADDER=""
 MANY_LADDER=""
@@ -68,6 +75,7 @@ while [ $# -gt 0 ]; do
     --ladder) LADDER="${2:?}"; shift ;;
     --peer-ladder) PEER_LADDER="${2:?}"; shift ;;
     --many-ladder) MANY_LADDER="${2:?}"; shift ;;
+    --floor-many) FLOOR_MANY="${2:?}"; shift ;;
     --duration) DURATION="${2:?}"; shift ;;
     --warmup) WARMUP="${2:?}"; shift ;;
     --stop-after) STOP_AFTER="${2:?}"; shift ;;
@@ -87,7 +95,9 @@ done
 if [ "$QUICK" = 1 ]; then
   : "${LADDER:=4000 8000 20000}" "${PEER_LADDER:=500 1000 2000}" "${MANY_LADDER:=5000 10000 20000}"
   : "${DURATION:=5}" "${WARMUP:=1}" "${IDLE_CONNS:=5000}" "${IDLE_USERS:=250}"
+  : "${FLOOR_MANY:=20000 210000}"
 else
+  : "${FLOOR_MANY:=15000 20000 25000 210000}"
   : "${LADDER:=4000 8000 14000 20000 26000 30000 36000 42000 48000 54000 60000 66000 72000 78000}" "${PEER_LADDER:=500 1000 1500 2000 3000 4000}"
   : "${MANY_LADDER:=5000 10000 15000 20000 22500 25000 30000}"
   : "${DURATION:=10}" "${WARMUP:=2}" "${IDLE_CONNS:=19000}" "${IDLE_USERS:=1000}"
@@ -130,6 +140,7 @@ echo "table.sh: $(nproc) cores, $PINNING; ulimit -n $NOFILE; load average $(cut 
 
 # ---- build ----------------------------------------------------------------
 TOOL=table.sh
+BENCH_EXTRA_TARGETS=fanout_floor
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
 bench_build
@@ -360,6 +371,40 @@ if want idle; then
   fi
 fi
 
+# ---- (e) the write floor ---------------------------------------------------------------
+# fanout_floor writes the fan-out's frames and nothing else (no reads, no
+# store, no JSON): a writer pinned like chatd, a reader pinned like chatbench,
+# one write per member with frames every FLUSH ms (0: one per delivery).
+FLOOR_10=""
+FLOOR_MANY_RES=""
+if want floor; then
+  FLOOR="$BUILD/fanout_floor"
+  if [ ! -x "$FLOOR" ]; then
+    echo "table.sh: the write floor skipped: no $FLOOR (run without --no-build)"
+  else
+    fl=(--writer-cpu "$SERVER_CPU" --reader-cpu "$CLIENT_CPU" --duration 4 --warmup 1)
+    [ -n "${PIN_S[*]}" ] || fl=(--writer-cpu -1 --reader-cpu -1 --duration 4 --warmup 1)
+    echo
+    echo "#### (e) the write floor: 10 rooms x 50, 8000 msgs/s, no server (fanout_floor)"
+    "$FLOOR" "${fl[@]}" --rooms 10 --members 50 --rate 8000 --flush 1,2,3,4,6,8 \
+      >"$WORK/floor10.out" 2>&1 || echo "    (fanout_floor exited with $?)"
+    grep -v '^RESULT' "$WORK/floor10.out" | sed 's/^/    /'
+    FLOOR_10="$(grep '^RESULT' "$WORK/floor10.out" || true)"
+    if [ "$NOFILE" -lt 10100 ]; then
+      echo "table.sh: the many-rooms floor skipped: ulimit -n is $NOFILE"
+    else
+      for r in $FLOOR_MANY; do
+        echo
+        echo "#### (e) the write floor: 2000 rooms x 5, $r msgs/s, no server (fanout_floor)"
+        "$FLOOR" "${fl[@]}" --rooms 2000 --members 5 --rate "$r" --flush 0,2,8,16 \
+          >"$WORK/floor-many-$r.out" 2>&1 || echo "    (fanout_floor exited with $?)"
+        grep -v '^RESULT' "$WORK/floor-many-$r.out" | sed 's/^/    /'
+        FLOOR_MANY_RES+="$(grep '^RESULT' "$WORK/floor-many-$r.out" || true)"$'\n'
+      done
+    fi
+  fi
+fi
+
 # ---- summary: ratios first, then the details -------------------------------------------
 best() {   # best SERIES: the RESULT line of the highest ok rate, or ""
   local series="$1" r line bestr=-1 bestl=""
@@ -448,6 +493,32 @@ if want chatd; then
                printf "      socket writes: %.2f us each, so writing all 500 connections once takes %.1f ms of the core\n", us, us * 500 / 1000 }'
   done
 fi
+if [ -n "$FLOOR_10" ]; then
+  # The lowest p50 of writes alone at 8000 msgs/s, with the writer under 95%
+  # of its core (room left for everything else) and at all.
+  printf '%s\n' "$FLOOR_10" | awk '
+    { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+      if (f["ok"] != 1) next
+      if (all == "" || f["p50_ms"] + 0 < all + 0) { all = f["p50_ms"]; allf = f["flush_ms"]; alls = f["writer_share"] }
+      if (f["core_full"] == 0 && (room == "" || f["p50_ms"] + 0 < room + 0)) { room = f["p50_ms"]; roomf = f["flush_ms"]; rooms = f["writer_share"] } }
+    END { if (all == "") { print "    write floor at 8000 msgs/s: no flush interval was ok"; exit }
+          printf "    write floor at 8000 msgs/s (writes alone, no server): lowest p50 %s ms (a pass every %s ms, writer %.0f%% of its core)", all, allf, alls * 100
+          if (room != "") printf "; %s ms with the core not full (every %s ms, %.0f%%)", room, roomf, rooms * 100
+          printf "\n" }'
+fi
+if [ -n "$FLOOR_MANY_RES" ]; then
+  printf '%s' "$FLOOR_MANY_RES" | awk '
+    /^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+      r = f["rate"]; if (!(r in seen)) { seen[r] = 1; order[n++] = r; best[r] = "" }
+      if (f["ok"] == 1) okr[r] = 1
+      if (f["deliveries_per_s"] + 0 < 0.97 * r * 5) next   # fell behind: no latency to compare
+      if (best[r] == "" || f["p99_ms"] + 0 < best[r] + 0) { best[r] = f["p99_ms"]; bestf[r] = f["flush_ms"]; bd[r] = f["deliveries_per_s"] } }
+    END { hi = ""; for (i = 0; i < n; i++) if (order[i] in okr) hi = order[i]
+          printf "    write floor, 2000x5 (writes alone, no server): highest ok rate %s msgs/s\n", hi == "" ? "none" : hi
+          for (i = 0; i < n; i++) { r = order[i]
+            if (best[r] == "") printf "      %s msgs/s (%d deliveries/s): the writer fell behind at every flush interval\n", r, r * 5
+            else printf "      %s msgs/s (%d deliveries/s): best p99 %s ms (a pass every %s ms), %s\n", r, r * 5, best[r], bestf[r], (r in okr) ? "ok" : "not ok" } }'
+fi
 if want idle; then
   if [ -n "$IDLE_RESULT" ]; then
     echo "    idle: $(field "$IDLE_RESULT" kib_per_conn) KiB of server RSS per connection at" \
@@ -488,4 +559,6 @@ for s in "${SERIES_ORDER[@]}"; do
   for r in ${SERIES_RATES[$s]:-}; do echo "${RES[$s $r]}"; done
 done
 [ -n "$IDLE_RESULT" ] && echo "$IDLE_RESULT"
+[ -n "$FLOOR_10" ] && echo "$FLOOR_10"
+[ -n "$FLOOR_MANY_RES" ] && printf '%s' "$FLOOR_MANY_RES"
 exit 0

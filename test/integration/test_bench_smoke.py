@@ -9,7 +9,10 @@ figures are for bench/table.sh on a quiet machine.
 - closed loop: clients that register and log in through the API, each
   sending with a window of unacknowledged messages: every send acknowledged,
   every delivery there;
-- idle: several WebSockets per provisioned user, all connected.
+- idle: several WebSockets per provisioned user, all connected;
+- the write floor (bench/fanout_floor, no server): every frame made for the
+  measured window arrives, and a flush interval makes fewer writes than
+  deliveries.
 
 chatbench is built with the test build (CHAT_BUILD_BENCH, on by default);
 CTest passes its path in CHATBENCH."""
@@ -133,6 +136,35 @@ class BenchSmokeTest(unittest.TestCase):
         self.assertEqual(r["ready"], "60", out)
         self.assertEqual(r["errors"], "0", out)
         self.assertNotEqual(r["kib_per_conn"], "na", out)
+
+
+def floor_path():
+    d = os.path.dirname(chatbench_path() or os.environ.get("CHATD", ""))
+    path = os.path.join(d, "fanout_floor") if d else ""
+    return path if path and os.access(path, os.X_OK) else None
+
+
+@unittest.skipUnless(floor_path(), "fanout_floor not built (CHAT_BUILD_BENCH=OFF, or not Linux)")
+class FanoutFloorSmokeTest(unittest.TestCase):
+    def test_every_frame_arrives(self):
+        cp = subprocess.run([floor_path(), "--rooms", "4", "--members", "5", "--rate", "400",
+                             "--flush", "0,20", "--duration", "1", "--warmup", "0.2",
+                             "--writer-cpu", "-1", "--reader-cpu", "-1"],
+                            capture_output=True, text=True, timeout=120)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        rows = [dict(kv.split("=", 1) for kv in ln.split()[1:])
+                for ln in cp.stdout.splitlines() if ln.startswith("RESULT ")]
+        self.assertEqual([r["flush_ms"] for r in rows], ["0.00", "20.00"], cp.stdout)
+        for r in rows:
+            # 400 msgs/s for 1 s, each to the 5 members of its room.
+            self.assertEqual(int(r["made"]), 2000, r)
+            self.assertEqual(int(r["frames"]), int(r["made"]), r)
+            self.assertEqual(int(r["dropped"]), 0, r)
+        # One write per delivery without a flush interval; with one of 20 ms
+        # a write per member and pass (50 passes a second to 20 members, each
+        # pass carrying 2 frames for each), and the last pass's few.
+        self.assertGreaterEqual(float(rows[0]["writes_per_s"]), 1900, rows[0])
+        self.assertLessEqual(float(rows[1]["writes_per_s"]), 1100, rows[1])
 
 
 if __name__ == "__main__":
