@@ -44,6 +44,7 @@
 
 #define MAX_FLUSHES 16
 #define OUT_CAP (256 * 1024)  /* bytes queued for one member before frames are dropped */
+#define OUT_START 4096        /* a member's first buffer; it doubles up to OUT_CAP */
 #define HIST_US 2000000       /* latency buckets of 1 us up to 2 s; above goes to the last */
 
 typedef struct {
@@ -55,7 +56,7 @@ typedef struct {
 
 typedef struct {
   char *buf;
-  size_t len;
+  size_t len, cap;
 } out_t;
 
 typedef struct {
@@ -63,6 +64,7 @@ typedef struct {
   double flush_ms;
   int n;                  /* connections */
   int *wfd;               /* the writer's ends */
+  out_t *out;             /* what each member has queued */
   uint64_t t0, win_start, win_end;
   /* the writer's figures, over the measured window */
   uint64_t writes, dropped, late_max_ns;
@@ -185,8 +187,7 @@ static void flush_one(run_t *r, out_t *m, int i, int counted) {
 
 static void writer(run_t *r) {
   const opts_t *o = r->o;
-  out_t *out = xcalloc((size_t)r->n, sizeof(*out));
-  for (int i = 0; i < r->n; i++) out[i].buf = xcalloc(OUT_CAP, 1);
+  out_t *out = r->out;
   int *dirty = xcalloc((size_t)r->n, sizeof(int)); /* members with frames, in order */
   char *is_dirty = xcalloc((size_t)r->n, 1);
   int ndirty = 0;
@@ -217,9 +218,14 @@ static void writer(run_t *r) {
       for (int j = 0; j < o->members; j++) {
         int i = room * o->members + j;
         out_t *m = &out[i];
-        if (m->len + (size_t)o->frame > OUT_CAP) {
-          r->dropped++;
-          continue;
+        if (m->len + (size_t)o->frame > m->cap) {
+          if (m->cap * 2 > OUT_CAP) {
+            r->dropped++;
+            continue;
+          }
+          m->cap *= 2;
+          m->buf = realloc(m->buf, m->cap);
+          if (!m->buf) die("realloc");
         }
         memcpy(m->buf + m->len, &due, sizeof(due));
         memset(m->buf + m->len + sizeof(due), 'x', (size_t)o->frame - sizeof(due));
@@ -270,8 +276,6 @@ static void writer(run_t *r) {
     if (ndirty) sleep_until(now_ns() + 1000000u);
   }
   r->writer_cpu_s = thread_cpu_s() - cpu0;
-  for (int i = 0; i < r->n; i++) free(out[i].buf);
-  free(out);
   free(dirty);
   free(is_dirty);
 }
@@ -365,6 +369,12 @@ static void one_run(const opts_t *o, double flush_ms) {
   r.flush_ms = flush_ms;
   r.n = o->rooms * o->members;
   r.wfd = xcalloc((size_t)r.n, sizeof(int));
+  /* Allocated (and touched) before t0: the writer starts on time. */
+  r.out = xcalloc((size_t)r.n, sizeof(out_t));
+  for (int i = 0; i < r.n; i++) {
+    r.out[i].cap = OUT_START;
+    r.out[i].buf = xcalloc(OUT_START, 1);
+  }
   int go, resfd;
   pid_t pid = start_reader(&r, &go, &resfd);
   r.t0 = now_ns() + 50000000u;
@@ -400,6 +410,8 @@ static void one_run(const opts_t *o, double flush_ms) {
          (double)r.late_max_ns / 1e6, rr.cpu_s, (unsigned long long)rr.frames_win,
          (unsigned long long)made, (unsigned long long)r.dropped, ok, full);
   fflush(stdout);
+  for (int i = 0; i < r.n; i++) free(r.out[i].buf);
+  free(r.out);
   free(r.wfd);
 }
 
