@@ -204,7 +204,9 @@ static void writer(run_t *r) {
       in_window = 1;
       cpu0 = thread_cpu_s();
     }
-    if (t >= end) break;
+    /* Done once every message due before the end is made; a writer that
+     * fell that far behind stops a second after the end all the same. */
+    if (r->t0 + k * period >= end || t >= end + 1000000000u) break;
     /* The messages due by now.  With a flush of 0 making one is writing
      * it, so at most about a millisecond of them at a time: a writer behind
      * its schedule still gets to the end of the run. */

@@ -17,6 +17,12 @@ const RECONNECT_TIMEOUT_MS = 45_000;   // backoff is 1 s doubling with jitter; t
 const CATCH_UP_TIMEOUT_MS = 60_000;    // every page of the gap read and drawn
 const MISSED = 1200;                   // messages missed in the room in view
 const MISSED_OTHER = 300;              // in another room the user is in
+// The away page's heartbeat, shortened (public/js/ws.js, window.__chatHeartbeat).
+// Chromium's offline emulation lets no incoming frame through to an open
+// WebSocket, the server's close included, so a page that does not also see
+// the connection end notices only by its heartbeat: 3 s of silence, then a
+// ping unanswered for 3 s (25 + 10 s by default, past the wait below).
+const HEARTBEAT = { idleMs: 3000, pongMs: 3000, openMs: 15000 };
 
 let server, browser;
 before(async () => {
@@ -74,6 +80,7 @@ test('a page away for 1,500 messages shows every one once, in order', async (t, 
 
   const a = await userPage();
   const b = await userPage();
+  await a.context.addInitScript((hb) => { window.__chatHeartbeat = hb; }, HEARTBEAT);
   const ann = await signUp(a.context, a.page, server.url, uniqueName('ann'));
   const ben = uniqueName('ben');
   for (const [p, d] of [['/api/register', { username: ben, password: 'correct horse battery', email: `${ben}@example.org` }],
@@ -168,6 +175,7 @@ test('a reader scrolled up keeps its place while the gap is filled', async (t, u
 
   const a = await userPage();
   const b = await userPage();
+  await a.context.addInitScript((hb) => { window.__chatHeartbeat = hb; }, HEARTBEAT);
   const cat = await signUp(a.context, a.page, server.url, uniqueName('cat'));
   const dan = uniqueName('dan');
   for (const [p, d] of [['/api/register', { username: dan, password: 'correct horse battery', email: `${dan}@example.org` }],
