@@ -146,25 +146,47 @@ def floor_path():
 
 @unittest.skipUnless(floor_path(), "fanout_floor not built (CHAT_BUILD_BENCH=OFF, or not Linux)")
 class FanoutFloorSmokeTest(unittest.TestCase):
-    def test_every_frame_arrives(self):
-        cp = subprocess.run([floor_path(), "--rooms", "4", "--members", "5", "--rate", "400",
-                             "--flush", "0,20", "--duration", "1", "--warmup", "0.2",
-                             "--writer-cpu", "-1", "--reader-cpu", "-1"],
+    def run_floor(self, *args):
+        cp = subprocess.run([floor_path(), "--writer-cpu", "-1", "--reader-cpu", "-1",
+                             "--duration", "1", "--warmup", "0.2"] + list(args),
                             capture_output=True, text=True, timeout=120)
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
         rows = [dict(kv.split("=", 1) for kv in ln.split()[1:])
                 for ln in cp.stdout.splitlines() if ln.startswith("RESULT ")]
-        self.assertEqual([r["flush_ms"] for r in rows], ["0.00", "20.00"], cp.stdout)
         for r in rows:
-            # 400 msgs/s for 1 s, each to the 5 members of its room.
-            self.assertEqual(int(r["made"]), 2000, r)
+            # Every frame of the window made as scheduled and received, none
+            # dropped or left unsent.
+            self.assertEqual(int(r["made"]), int(r["expected"]), r)
             self.assertEqual(int(r["frames"]), int(r["made"]), r)
-            self.assertEqual(int(r["dropped"]), 0, r)
+            self.assertEqual((int(r["dropped"]), int(r["unsent"])), (0, 0), r)
+            self.assertLessEqual(float(r["p50_ms"]), float(r["p99_ms"]), r)
+            self.assertGreater(float(r["writer_share"]), 0, r)
+            self.assertIn(r["ok"], ("0", "1"), r)
+        return rows, cp.stdout
+
+    def test_every_frame_arrives(self):
+        rows, out = self.run_floor("--rooms", "4", "--members", "5", "--rate", "400",
+                                   "--flush", "0,20")
+        self.assertEqual([r["flush_ms"] for r in rows], ["0.00", "20.00"], out)
+        # 400 msgs/s for 1 s, each to the 5 members of its room.
+        for r in rows:
+            self.assertEqual(int(r["expected"]), 2000, r)
         # One write per delivery without a flush interval; with one of 20 ms
         # a write per member and pass (50 passes a second to 20 members, each
         # pass carrying 2 frames for each), and the last pass's few.
         self.assertGreaterEqual(float(rows[0]["writes_per_s"]), 1900, rows[0])
         self.assertLessEqual(float(rows[1]["writes_per_s"]), 1100, rows[1])
+        # A frame waits for the next pass: 10 ms on average, never less on
+        # a loaded machine.
+        self.assertGreaterEqual(float(rows[1]["p50_ms"]), 2, rows[1])
+
+    def test_frames_split_across_reads(self):
+        # 150 frames of 1 000 bytes a pass to each member: 150 KB, read in
+        # 64 KiB pieces, so frames straddle reads.
+        rows, out = self.run_floor("--rooms", "1", "--members", "2", "--rate", "1000",
+                                   "--frame", "1000", "--flush", "150")
+        self.assertEqual(len(rows), 1, out)
+        self.assertEqual(int(rows[0]["expected"]), 2000, rows[0])
 
 
 if __name__ == "__main__":
